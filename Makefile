@@ -1,0 +1,108 @@
+# MK.IO organization membership for Linux: pam_mkio.so, libnss_mkio.so.2, mkio-orgs.
+#
+#   make              build everything into build/
+#   make check        every test (unit, integration, NSS end to end, brief fuzz)
+#   make check SAN=1  the same under AddressSanitizer and UBSan (into build-san/)
+#   make valgrind     the unit tests under valgrind
+#   make fuzz         the fuzz targets for a bounded time
+#   make bench        benchmarks (not part of check)
+#   make demo         the demo: an invite accepted at login, seen as a Unix group
+#   make install DESTDIR=... PREFIX=/usr
+
+PREFIX   ?= /usr
+DESTDIR  ?=
+TRIPLET  := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -dumpmachine)
+LIBDIR   ?= /lib/$(TRIPLET)
+PAMDIR   ?= $(LIBDIR)/security
+BINDIR   ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR  ?= /lib/systemd/system
+
+CC       ?= cc
+SAN      ?=
+ifeq ($(SAN),1)
+B        := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+B        := build
+SANFLAGS :=
+endif
+
+WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter
+HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIC -fno-strict-overflow
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS) -Icommon
+HLDFLAGS := -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
+
+COMMON_SRC := common/mk_error.c common/config.c common/http.c common/api.c \
+              common/token.c common/store.c common/groupfile_write.c common/groupfile_read.c
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
+RUNTIME_LIBS := -lcurl -ljson-c
+
+NSS_SRC  := nss/nss_mkio.c common/groupfile_read.c
+NSS_OBJ  := $(NSS_SRC:%.c=$(B)/%.o)
+TOOL_SRC := $(wildcard tool/*.c)
+TOOL_OBJ := $(TOOL_SRC:%.c=$(B)/%.o)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all check unit valgrind fuzz bench demo install clean
+all: $(B)/libmkio.a $(B)/libnss_mkio.so.2 $(B)/pam_mkio.so $(B)/mkio-orgs
+
+$(B)/%.o: %.c $(wildcard common/*.h) $(wildcard nss/*.h) $(wildcard pam/*.h) $(wildcard tool/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libmkio.a: $(COMMON_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+# The NSS module links nothing but libc (invariant 1) and exports only
+# _nss_mkio_* (nss/nss_mkio.sym).
+$(B)/libnss_mkio.so.2: $(NSS_OBJ) nss/nss_mkio.sym
+	$(CC) -shared -Wl,-soname,libnss_mkio.so.2 -Wl,--version-script=nss/nss_mkio.sym \
+	    -Wl,-z,defs $(HLDFLAGS) -o $@ $(NSS_OBJ)
+
+$(B)/pam_mkio.so: $(B)/pam/pam_mkio.o $(B)/libmkio.a pam/pam_mkio.sym
+	$(CC) -shared -Wl,--version-script=pam/pam_mkio.sym -Wl,-z,defs $(HLDFLAGS) -o $@ \
+	    $(B)/pam/pam_mkio.o $(B)/libmkio.a $(RUNTIME_LIBS) -lpam
+
+$(B)/mkio-orgs: $(TOOL_OBJ) $(B)/libmkio.a
+	$(CC) -pie $(HLDFLAGS) -o $@ $(TOOL_OBJ) $(B)/libmkio.a $(RUNTIME_LIBS)
+
+$(B)/tests/test_%: tests/unit/test_%.c $(B)/libmkio.a $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -pie $(HLDFLAGS) -o $@ $< $(B)/libmkio.a \
+	    $(RUNTIME_LIBS) -lcmocka -lpthread
+
+unit: $(UNIT_BIN)
+
+check: all unit
+	B=$(B) SAN=$(SAN) tests/run-all
+
+valgrind: all unit
+	B=$(B) tests/run-unit --valgrind
+
+fuzz:
+	$(MAKE) -C tests/fuzz run B=$(abspath build-fuzz) SECONDS_EACH=$${SECONDS_EACH:-60}
+
+bench: all
+	B=$(B) tests/bench/run
+
+demo: all
+	B=$(B) tests/demo
+
+install: all
+	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/mkio $(DESTDIR)$(SYSCONFDIR)/mkio/tokens $(DESTDIR)$(UNITDIR)
+	chmod 0700 $(DESTDIR)$(SYSCONFDIR)/mkio/tokens
+	install -m 0644 $(B)/pam_mkio.so $(DESTDIR)$(PAMDIR)/pam_mkio.so
+	install -m 0644 $(B)/libnss_mkio.so.2 $(DESTDIR)$(LIBDIR)/libnss_mkio.so.2
+	install -m 0755 $(B)/mkio-orgs $(DESTDIR)$(BINDIR)/mkio-orgs
+	test -e $(DESTDIR)$(SYSCONFDIR)/mkio/mkio.conf || \
+	    install -m 0644 conf/mkio.conf $(DESTDIR)$(SYSCONFDIR)/mkio/mkio.conf
+	for f in conf/*.service conf/*.timer; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(UNITDIR)/ || true; done
+
+clean:
+	rm -rf build build-san build-fuzz

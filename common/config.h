@@ -1,0 +1,91 @@
+/* common/config.h: /etc/mkio/mkio.conf, parsed once into a struct.
+ *
+ * Format: one `key = value` per line; `#` starts a comment line; blank lines
+ * are ignored. Keys that take a list take it space-separated and may be given
+ * again to add more. `pin` is repeatable. Unknown keys, bad values and unsafe
+ * settings are errors naming "FILE:LINE". conf/mkio.conf documents every key.
+ */
+#ifndef MK_CONFIG_H
+#define MK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "mk_error.h"
+
+#define MK_CONFIG_DEFAULT_PATH "/etc/mkio/mkio.conf"
+
+/* An administrator's pin: this organization id gets exactly this group name
+ * and gid, without prefix or id fragment. */
+struct mk_pin {
+    char *org_id;
+    char *group_name;
+    gid_t gid;
+};
+
+struct mk_config {
+    char *base_url;             /* base_url = https://app.mk.io */
+    char *ca_file;              /* ca_file = (empty: the system's CA store) */
+    long connect_timeout_ms;    /* connect_timeout = 3 (seconds, decimals allowed) */
+    long budget_ms;             /* time_budget = 5 (seconds: one whole operation, retries included) */
+    unsigned retries;           /* retries = 3 (extra attempts after the first) */
+    size_t max_response_bytes;  /* max_response_size = 4M (K and M suffixes) */
+    char *token_dir;            /* token_dir = /etc/mkio/tokens */
+    char *user_token_path;      /* user_token = .config/mkio/token (relative to the home) */
+    gid_t gid_min, gid_max;     /* gid_range = 1900000000-1999999999 */
+    char *group_prefix;         /* group_prefix = mk- */
+    struct mk_pin *pins;        /* pin = ORG_ID GROUP_NAME GID */
+    size_t pin_count;
+    bool accept_invites;        /* accept_invites = yes */
+    char **accept_orgs;         /* accept_orgs = ID... (empty: any organization) */
+    size_t accept_org_count;
+    char **accept_inviter_domains; /* accept_inviter_domains = example.com... (empty: any) */
+    size_t accept_inviter_domain_count;
+    uid_t min_uid;              /* min_uid = 1000 */
+    char **ignore_users;        /* ignore_users = root ... */
+    size_t ignore_user_count;
+    char *state_dir;            /* state_dir = /var/lib/mkio */
+    char *source;               /* the file it came from, or "(defaults)" */
+};
+
+/* Fills cfg with the documented defaults. Never fails except on memory. */
+mk_status mk_config_defaults(struct mk_config *cfg, mk_error *err);
+
+/* Defaults, then the file at path. When path is NULL the default path is
+ * used and a missing default file is not an error. A file writable by group
+ * or others, or not a regular file, is refused. */
+mk_status mk_config_load(const char *path, struct mk_config *cfg, mk_error *err);
+
+/* Applies text (the content of a file called `name` for messages) on top of
+ * what cfg holds, then validates. Used by mk_config_load and unit tests. */
+mk_status mk_config_parse_string(const char *text, const char *name,
+                                 struct mk_config *cfg, mk_error *err);
+
+/* The tool's environment overrides: MKIO_BASE_URL (validated like base_url). */
+mk_status mk_config_apply_env(struct mk_config *cfg, mk_error *err);
+
+/* Checks what no single line can: base_url https (http only to a loopback
+ * address), the gid range clear of 0-999, 1000-60000, 60001-65535,
+ * 524288-1879048191 and >= 2^31, pins inside valid names and outside the
+ * reserved ranges, no two pins sharing a gid or a name. */
+mk_status mk_config_validate(const struct mk_config *cfg, mk_error *err);
+
+void mk_config_free(struct mk_config *cfg);
+
+/* True for users PAM and sync must leave alone: uid below min_uid or named
+ * in ignore_users. */
+bool mk_config_user_ignored(const struct mk_config *cfg, const char *user, uid_t uid);
+
+/* Whether the invite policy lets an invite to org_id from inviter_email
+ * (may be NULL) be accepted. On false, *why (if not NULL) says why, for logs. */
+bool mk_config_invite_allowed(const struct mk_config *cfg, const char *org_id,
+                              const char *inviter_email, const char **why);
+
+/* The pin for org_id, or NULL. */
+const struct mk_pin *mk_config_pin_for(const struct mk_config *cfg, const char *org_id);
+
+/* True when a gid falls in a range reserved by the architecture brief. */
+bool mk_config_gid_reserved(unsigned long gid);
+
+#endif

@@ -1,0 +1,36 @@
+/* common/groupfile.h: the compiled group file that the NSS module maps.
+ *
+ * The store (writer) and nss/ (reader) share this format and nothing else.
+ * groupfile_write.c may use anything; groupfile_read.c links nothing but libc,
+ * because it is compiled into libnss_mkio.so.2.
+ */
+#ifndef MK_GROUPFILE_H
+#define MK_GROUPFILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Where the NSS module looks. Tests and benchmarks may override it with the
+ * environment variable MKIO_GROUP_FILE, read with secure_getenv (so never in
+ * setuid programs). */
+#ifndef MK_GROUPFILE_DEFAULT_PATH
+#define MK_GROUPFILE_DEFAULT_PATH "/var/lib/mkio/groups.db"
+#endif
+
+struct mk_group_entry {
+    const char *name;
+    gid_t gid;
+    const char *const *members;
+    size_t member_count;
+};
+
+/* Writes the groups to path atomically: a temporary file in the same
+ * directory, mode 0644, fsync, rename over path, fsync of the directory;
+ * then marks the replaced file as recycled in its header so that readers
+ * mapping it remap. Names and gids must be unique (the caller ensures it).
+ * Returns 0 or a negative errno. */
+int mk_groupfile_write(const char *path, const struct mk_group_entry *groups, size_t n);
+
+/* The reader's interface is declared in groupfile_read.h. */
+
+#endif

@@ -1,0 +1,104 @@
+/* common/http.h: the only HTTP speaker of the project, and the one place its
+ * policy lives (invariant 6 of the architecture brief):
+ *   - TLS verification always on (ca_file from the configuration, else the
+ *     system store); https only, http only to a loopback address;
+ *   - connect timeout, and one total budget for a whole operation, retries
+ *     and back-off included;
+ *   - retries with exponential back-off and jitter on transport errors, 429,
+ *     502, 503, 504, honouring Retry-After; no retry of any other status;
+ *     POST is retried only when the request cannot have reached the server
+ *     (connect failure) or the server said so (429, 503);
+ *   - a cap on the response size; redirects are never followed;
+ *   - connections are reused across requests of one mk_http;
+ *   - no process-global libcurl set-up or tear-down, no signals
+ *     (CURLOPT_NOSIGNAL), close-on-exec descriptors only.
+ */
+#ifndef MK_HTTP_H
+#define MK_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "mk_error.h"
+
+struct mk_http_request {
+    const char *method;  /* "GET", "POST", "PATCH", "DELETE" */
+    const char *path;    /* "/api/v1/..." with query string, already escaped */
+    const char *body;    /* JSON text, or NULL for none */
+};
+
+struct mk_http_response {
+    long status;             /* final HTTP status */
+    char *body;              /* NUL-terminated, may be "" */
+    size_t body_len;
+    char content_type[128];  /* "" when the answer had none */
+    long retry_after_ms;     /* from Retry-After, -1 when absent */
+};
+
+typedef struct mk_http mk_http;
+
+/* A client for cfg->base_url sending `Authorization: Bearer <token>`. The
+ * token is copied; cfg must outlive the client. The budget clock starts here
+ * (see mk_http_set_budget_ms). */
+mk_status mk_http_new(const struct mk_config *cfg, const char *token,
+                      mk_http **out, mk_error *err);
+void mk_http_free(mk_http *http);
+
+/* Restarts the budget: every request from now on must end within ms. */
+void mk_http_set_budget_ms(mk_http *http, long ms);
+/* Milliseconds left of the budget (0 when spent). */
+long mk_http_remaining_ms(const mk_http *http);
+
+/* One logical request, retried per the policy inside the remaining budget.
+ * MK_OK means an HTTP answer was received (any status: the caller judges it);
+ * resp then owns a body to release with mk_http_response_clear. Transport
+ * failure or a budget spent gives MK_ERR_UNAVAILABLE; a response over the
+ * size cap, MK_ERR_PROTOCOL. */
+mk_status mk_http_do(mk_http *http, const struct mk_http_request *req,
+                     struct mk_http_response *resp, mk_error *err);
+
+/* n requests at once (curl multi, connections shared and reused), each with
+ * the same retry policy, all inside the one budget. statuses[i] and errs[i]
+ * (errs may be NULL) say how request i ended; resps[i] as for mk_http_do.
+ * Returns MK_OK when every request got an HTTP answer, else the first failure. */
+mk_status mk_http_do_many(mk_http *http, const struct mk_http_request *reqs,
+                          size_t n, struct mk_http_response *resps,
+                          mk_status *statuses, mk_error *errs);
+
+void mk_http_response_clear(struct mk_http_response *resp);
+
+/* Test seam: route requests to fn instead of the network. The retry and
+ * budget policy still applies around it. fn returns MK_OK with a response,
+ * or MK_ERR_UNAVAILABLE for a simulated transport error. */
+typedef mk_status (*mk_http_transport_fn)(void *ctx, const struct mk_http_request *req,
+                                          struct mk_http_response *resp, mk_error *err);
+void mk_http_set_transport(mk_http *http, mk_http_transport_fn fn, void *ctx);
+/* Test seam: replace sleeping (ms to wait) so unit tests run instantly. */
+typedef void (*mk_http_sleep_fn)(void *ctx, long ms);
+void mk_http_set_sleep(mk_http *http, mk_http_sleep_fn fn, void *ctx);
+
+/* --- Policy as pure functions, unit tested one by one --- */
+
+/* 429, 502, 503, 504. */
+bool mk_http_status_retryable(long status);
+
+/* Delay before retry number `attempt` (1 for the first retry): exponential
+ * from 200 ms doubling, capped at 5 s, with jitter (a random 32-bit value)
+ * taking it anywhere from half to the full delay; at least retry_after_ms
+ * when that is >= 0. Returns -1 when no retry should happen: attempt beyond
+ * cfg->retries, or the delay plus a minimal request time would not fit in
+ * remaining_ms. */
+long mk_http_backoff_ms(const struct mk_config *cfg, unsigned attempt,
+                        long retry_after_ms, uint32_t jitter, long remaining_ms);
+
+/* Retry-After as delta-seconds or an HTTP-date (relative to now), in ms;
+ * -1 when absent or invalid. */
+long mk_http_parse_retry_after(const char *value, long now_epoch_s);
+
+/* https://host[:port][/path], or http:// only to 127.0.0.0/8, ::1 or
+ * localhost. Anything else is MK_ERR_USAGE with a clear message. */
+mk_status mk_http_check_base_url(const char *url, mk_error *err);
+
+#endif

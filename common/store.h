@@ -1,0 +1,62 @@
+/* common/store.h: the membership store (invariants 3 and 4).
+ *
+ * State lives in cfg->state_dir: the store proper (every organization ever
+ * seen with its group name and gid, kept for good; each local user's joined
+ * organizations and when they were last refreshed), a lock file, and the
+ * compiled group file the NSS module reads (MK_GROUPFILE_DEFAULT_PATH unless
+ * configured otherwise). Writes are serialized by the lock and atomic; a
+ * failed write leaves the last good data.
+ */
+#ifndef MK_STORE_H
+#define MK_STORE_H
+
+#include <stddef.h>
+#include <time.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "mk_error.h"
+
+struct mk_membership {
+    const char *org_id;
+    const char *org_name; /* display name, may be NULL */
+};
+
+/* Replaces user's joined organizations with orgs[0..n), assigns names and
+ * gids to organizations not seen before, and recompiles the group file.
+ * Waits at most lock_timeout_ms for the lock (MK_ERR_BUSY after). */
+mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
+                            const struct mk_membership *orgs, size_t n,
+                            long lock_timeout_ms, mk_error *err);
+
+/* What the store holds, for `mkio-orgs status`. */
+struct mk_store_group {
+    char *org_id;
+    char *org_name;    /* last display name seen, may be NULL */
+    char *group_name;
+    gid_t gid;
+    int pinned;        /* name and gid come from a pin in the configuration */
+    char **members;    /* local users who joined it, sorted */
+    size_t member_count;
+};
+
+struct mk_store_user {
+    char *user;
+    time_t refreshed;  /* last mk_store_set_user for this user */
+    char **org_ids;    /* sorted */
+    size_t org_count;
+};
+
+struct mk_store_view {
+    struct mk_store_group *groups; /* sorted by group name; only organizations with members */
+    size_t group_count;
+    struct mk_store_user *users;   /* sorted by user name */
+    size_t user_count;
+};
+
+/* Reads the store without taking the write lock (it is replaced atomically).
+ * A store that does not exist yet reads as empty. */
+mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, mk_error *err);
+void mk_store_view_free(struct mk_store_view *view);
+
+#endif
