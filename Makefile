@@ -36,7 +36,7 @@ ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS) -
 HLDFLAGS := -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
 
 COMMON_SRC := common/mk_error.c common/config.c common/http.c common/api.c \
-              common/token.c common/store.c common/groupfile_write.c common/groupfile_read.c
+              common/token.c common/store.c common/refresh.c common/groupfile_write.c common/groupfile_read.c
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 RUNTIME_LIBS := -lcurl -ljson-c
 
@@ -48,7 +48,7 @@ TOOL_OBJ := $(TOOL_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all check unit valgrind fuzz bench demo install clean
+.PHONY: deps all check unit valgrind fuzz bench demo install clean
 all: $(B)/libmkio.a $(B)/libnss_mkio.so.2 $(B)/pam_mkio.so $(B)/mkio-orgs
 
 $(B)/%.o: %.c $(wildcard common/*.h) $(wildcard nss/*.h) $(wildcard pam/*.h) $(wildcard tool/*.h)
@@ -76,9 +76,20 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libmkio.a $(wildcard tests/unit/*.h)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -pie $(HLDFLAGS) -o $@ $< $(B)/libmkio.a \
 	    $(RUNTIME_LIBS) -lcmocka -lpthread
 
-unit: $(UNIT_BIN)
+# Small programs the tests and benchmarks drive (tests/tools/NAME.c).
+TOOLS_SRC := $(wildcard tests/tools/*.c)
+TOOLS_BIN := $(TOOLS_SRC:tests/tools/%.c=$(B)/tests/tools/%)
+$(B)/tests/tools/%: tests/tools/%.c $(B)/libmkio.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -pie $(HLDFLAGS) -o $@ $< $(B)/libmkio.a $(RUNTIME_LIBS) -lpam -lpthread
 
-check: all unit
+unit: $(UNIT_BIN) $(TOOLS_BIN)
+
+# Installs the Debian packages that are missing (a no-op when none is).
+deps:
+	sh tests/install-deps
+
+check: deps all unit
 	B=$(B) SAN=$(SAN) tests/run-all
 
 valgrind: all unit
@@ -87,10 +98,10 @@ valgrind: all unit
 fuzz:
 	$(MAKE) -C tests/fuzz run B=$(abspath build-fuzz) SECONDS_EACH=$${SECONDS_EACH:-60}
 
-bench: all
+bench: deps all
 	B=$(B) tests/bench/run
 
-demo: all
+demo: deps all
 	B=$(B) tests/demo
 
 install: all

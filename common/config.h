@@ -85,6 +85,10 @@ bool mk_config_invite_allowed(const struct mk_config *cfg, const char *org_id,
 /* The pin for org_id, or NULL. */
 const struct mk_pin *mk_config_pin_for(const struct mk_config *cfg, const char *org_id);
 
+/* https://host[:port][/path], or http:// only to 127.0.0.0/8, [::1] or
+ * localhost. Anything else is MK_ERR_USAGE with a clear message. */
+mk_status mk_config_check_base_url(const char *url, mk_error *err);
+
 /* True when a gid falls in a range reserved by the architecture brief. */
 bool mk_config_gid_reserved(unsigned long gid);
 

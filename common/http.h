@@ -97,8 +97,4 @@ long mk_http_backoff_ms(const struct mk_config *cfg, unsigned attempt,
  * -1 when absent or invalid. */
 long mk_http_parse_retry_after(const char *value, long now_epoch_s);
 
-/* https://host[:port][/path], or http:// only to 127.0.0.0/8, ::1 or
- * localhost. Anything else is MK_ERR_USAGE with a clear message. */
-mk_status mk_http_check_base_url(const char *url, mk_error *err);
-
 #endif

@@ -59,4 +59,6 @@ struct mk_store_view {
 mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, mk_error *err);
 void mk_store_view_free(struct mk_store_view *view);
 
+void mk_store_set_etc_group_path(const char *path);  /* tests only; NULL restores /etc/group */
+
 #endif

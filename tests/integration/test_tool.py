@@ -1,0 +1,554 @@
+"""mkio-orgs against the fake MK.IO server: what the user sees, the exit
+code, and the server's state afterwards, for every command and fault."""
+import json
+import os
+import pty
+import select
+import subprocess
+import time
+
+from tooltest import (ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, ORG, ORG2, TOOL, ToolTest)
+
+COMMENT = "Video encoding specialist for the Delphi project"
+
+
+class Help(ToolTest):
+    def test_help_documents_commands_and_exit_codes(self):
+        p = self.run_tool("--help", token=None)
+        self.assert_exit(p, 0)
+        for word in ("invite create", "invite list", "invite cancel", "orgs list", "orgs accept",
+                     "orgs decline", "orgs leave", "status", "sync", "MKIO_TOKEN",
+                     "MKIO_BASE_URL", "Exit status", "--token-file"):
+            self.assertIn(word, p.stdout)
+        for code in ("0  success", "1  refused by the API", "2  usage", "3  network"):
+            self.assertIn(code, p.stdout)
+
+    def test_every_command_has_help(self):
+        for args in (["invite", "--help"], ["invite", "create", "--help"], ["orgs", "--help"],
+                     ["orgs", "leave", "--help"], ["status", "--help"], ["sync", "--help"],
+                     ["store", "--help"]):
+            p = self.run_tool(*args, token=None)
+            self.assert_exit(p, 0)
+            self.assertIn("Usage: mkio-orgs", p.stdout)
+
+    def test_usage_errors_exit_2_and_send_nothing(self):
+        for args in ([], ["frobnicate"], ["invite"], ["invite", "create"],
+                     ["invite", "create", "--email", "not-an-address"], ["invite", "cancel"],
+                     ["orgs", "accept"], ["orgs", "accept", "a", "b"], ["orgs", "list", "--bogus"],
+                     ["--token", "x", "orgs", "list"]):
+            p = self.run_tool(*args)
+            self.assert_exit(p, 2)
+            self.assertIn("mkio-orgs:", p.stderr)
+            self.assertIn("--help", p.stderr)
+        self.assertEqual(self.api_requests(), [])
+
+
+class AdminInvites(ToolTest):
+    def test_create_sends_the_documented_request_and_creates_a_pending_invite(self):
+        p = self.run_tool("invite", "create", "--email", "jane.smith@example.com",
+                          "--comment", COMMENT, "--team", "encoding-team", token=ADMIN_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertIn("Invited jane.smith@example.com", p.stdout)
+        [req] = self.api_requests()
+        self.assertEqual(req["method"], "POST")
+        self.assertEqual(req["path"], "/api/v1/organization/invites")
+        self.assertEqual(req["headers"]["authorization"], "Bearer " + ADMIN_TOKEN)
+        self.assertEqual(req["headers"]["content-type"], "application/json")
+        self.assertEqual(req["headers"]["accept"], "application/json")
+        self.assertEqual(json.loads(req["body"]), {"spec": {
+            "email": "jane.smith@example.com", "comment": COMMENT, "teams": ["encoding-team"]}})
+        [inv] = self.invites("jane.smith@example.com")
+        self.assertEqual(inv["state"], "pending")
+        self.assertIn(inv["id"], p.stdout)
+
+    def test_create_without_comment_or_teams_sends_only_the_email(self):
+        p = self.run_tool("invite", "create", "--email", "x@example.com", "--json", token=ADMIN_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertEqual(json.loads(self.api_requests()[0]["body"]),
+                         {"spec": {"email": "x@example.com"}})
+        out = json.loads(p.stdout)
+        self.assertEqual(out["email"], "x@example.com")
+        self.assertEqual(out["state"], "pending")
+
+    def test_create_by_a_non_admin_is_refused_with_detail_and_ref(self):
+        p = self.run_tool("invite", "create", "--email", "x@example.com", token=BOB_TOKEN)
+        self.assert_exit(p, 1)
+        self.assertIn("403", p.stderr)
+        self.assertIn("ref", p.stderr)
+        self.assertEqual(self.invites("x@example.com"), [])
+
+    def test_create_for_an_unknown_team_is_refused(self):
+        p = self.run_tool("invite", "create", "--email", "x@example.com", "--team", "nope",
+                          token=ADMIN_TOKEN)
+        self.assert_exit(p, 1)
+        self.assertIn("400", p.stderr)
+        self.assertEqual(self.invites("x@example.com"), [])
+
+    def test_list_shows_pending_invites(self):
+        p = self.run_tool("invite", "list", token=ADMIN_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertIn("alice@example.com", p.stdout)
+        self.assertIn(COMMENT, p.stdout)
+        p = self.run_tool("invite", "list", "--json", token=ADMIN_TOKEN)
+        self.assert_exit(p, 0)
+        [inv] = json.loads(p.stdout)
+        self.assertEqual(inv["email"], "alice@example.com")
+        self.assertEqual(inv["teams"], ["encoding-team"])
+        self.assertEqual(inv["id"], self.seeded["invites"][0])
+
+    def test_list_follows_every_page_over_one_connection(self):
+        self.fake.seed({"invites": [{"organization": ORG, "email": f"user{i}@example.com",
+                                     "invited_by": "u-admin"} for i in range(250)]})
+        before = self.fake.stats()["tls_connections"]
+        p = self.run_tool("invite", "list", "--json", token=ADMIN_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertEqual(len(json.loads(p.stdout)), 251)
+        reqs = self.api_requests("GET")
+        self.assertEqual(len(reqs), 3)
+        self.assertEqual(reqs[0]["query"].get("$top"), "100")
+        self.assertNotIn("$skiptoken", reqs[0]["query"])
+        self.assertEqual(reqs[1]["query"].get("$skiptoken"), "100")
+        self.assertEqual(reqs[2]["query"].get("$skiptoken"), "200")
+        self.assertEqual(self.fake.stats()["tls_connections"] - before, 1)
+
+    def test_cancel(self):
+        inv = self.seeded["invites"][0]
+        p = self.run_tool("invite", "cancel", inv, token=ADMIN_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertEqual(self.invites("alice@example.com")[0]["state"], "cancelled")
+        req = self.api_requests("DELETE")[0]
+        self.assertEqual(req["path"], "/api/v1/organization/invites/" + inv)
+        p = self.run_tool("invite", "cancel", inv, token=ADMIN_TOKEN)
+        self.assert_exit(p, 1)
+        self.assertIn("404", p.stderr)
+
+    def test_cancel_escapes_the_id_in_the_path(self):
+        p = self.run_tool("invite", "cancel", "../../user/organizations", token=ADMIN_TOKEN)
+        self.assert_exit(p, 1)
+        req = self.api_requests("DELETE")[0]
+        self.assertTrue(req["path"].startswith("/api/v1/organization/invites/"))
+        self.assertNotIn("/user/", req["path"])
+        self.assertEqual(self.invites("alice@example.com")[0]["state"], "pending")
+
+
+class UserOrgs(ToolTest):
+    def test_list_shows_joined_and_pending_with_sender_comment_and_expiry(self):
+        p = self.run_tool("orgs", "list", token=ALICE_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertIn("Acme Media", p.stdout)
+        self.assertIn("pending", p.stdout)
+        self.assertIn("Ada Admin <admin@example.com>", p.stdout)
+        self.assertIn(COMMENT, p.stdout)
+        self.assertIn("expires:", p.stdout)
+        p = self.run_tool("orgs", "list", token=BOB_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertIn("joined", p.stdout)
+
+    def test_list_json(self):
+        p = self.run_tool("orgs", "list", "--json", token=ALICE_TOKEN)
+        self.assert_exit(p, 0)
+        [org] = json.loads(p.stdout)
+        self.assertEqual(org["id"], ORG)
+        self.assertEqual(org["name"], "Acme Media")
+        self.assertEqual(org["state"], "pending")
+        self.assertEqual(org["invited_by"]["email"], "admin@example.com")
+        self.assertEqual(org["comment"], COMMENT)
+        self.assertTrue(org["expires"])
+
+    def test_list_reads_every_tolerated_variant(self):
+        for style in ("top_level", "display_name", "sent_by_string", "inviter_object",
+                      "no_expires", "null_invite"):
+            with self.subTest(style=style):
+                self.fake.clear_faults()
+                self.fake.fault("user_orgs_list", "variant", style=style)
+                token = BOB_TOKEN if style == "null_invite" else ALICE_TOKEN
+                p = self.run_tool("orgs", "list", "--json", token=token)
+                self.assert_exit(p, 0)
+                [org] = json.loads(p.stdout)
+                self.assertEqual(org["id"], ORG)
+                self.assertEqual(org["name"], "Acme Media")
+                if style == "null_invite":
+                    self.assertEqual(org["state"], "joined")
+                else:
+                    self.assertEqual(org["state"], "pending")
+                    self.assertEqual(org["invited_by"]["email"], "admin@example.com")
+                if style == "no_expires":
+                    self.assertTrue(org["expires_computed"])
+
+    def test_accept_joins_with_the_documented_patch(self):
+        p = self.run_tool("orgs", "accept", ORG, token=ALICE_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertIn("Joined Acme Media", p.stdout)
+        [req] = self.api_requests()
+        self.assertEqual(req["method"], "PATCH")
+        self.assertEqual(req["path"], "/api/v1/user/organizations/" + ORG)
+        self.assertEqual(json.loads(req["body"]), {"spec": {"invite": {"state": "accepted"}}})
+        org = self.org_state(ORG)
+        self.assertIn("u-alice", org["members"])
+        self.assertIn("u-alice", org["teams"]["Everyone"])
+        self.assertIn("u-alice", org["teams"]["encoding-team"])
+        self.assertEqual(self.invites("alice@example.com")[0]["state"], "accepted")
+
+    def test_accepting_an_expired_invite_is_refused_once_and_not_retried(self):
+        self.fake.clock_advance(15 * 24 * 3600)
+        p = self.run_tool("orgs", "accept", ORG, token=ALICE_TOKEN)
+        self.assert_exit(p, 1)
+        self.assertIn("409", p.stderr)
+        self.assertIn("ref", p.stderr)
+        self.assertEqual(len(self.api_requests("PATCH")), 1)
+        self.assertNotIn("u-alice", self.org_state(ORG)["members"])
+        p = self.run_tool("orgs", "list", token=ALICE_TOKEN)
+        self.assertIn("expired", p.stdout)
+
+    def test_accept_unknown_org(self):
+        p = self.run_tool("orgs", "accept", ORG2, token=ALICE_TOKEN)
+        self.assert_exit(p, 1)
+        self.assertIn("404", p.stderr)
+
+    def test_decline_pending(self):
+        p = self.run_tool("orgs", "decline", ORG, token=ALICE_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertEqual(self.invites("alice@example.com")[0]["state"], "declined")
+        self.assertNotIn("u-alice", self.org_state(ORG)["members"])
+
+    def test_decline_of_a_joined_org_is_refused_with_the_leave_command(self):
+        p = self.run_tool("orgs", "decline", ORG, token=BOB_TOKEN)
+        self.assert_exit(p, 2)
+        self.assertIn("mkio-orgs orgs leave " + ORG, p.stderr)
+        self.assertEqual(self.api_requests("DELETE"), [])
+        self.assertIn("u-bob", self.org_state(ORG)["members"])
+
+    def test_leave_of_a_pending_org_is_refused_with_the_decline_command(self):
+        p = self.run_tool("orgs", "leave", ORG, "--yes", token=ALICE_TOKEN)
+        self.assert_exit(p, 2)
+        self.assertIn("mkio-orgs orgs decline " + ORG, p.stderr)
+        self.assertEqual(self.api_requests("DELETE"), [])
+        self.assertEqual(self.invites("alice@example.com")[0]["state"], "pending")
+
+    def test_leave_without_a_terminal_needs_yes(self):
+        p = self.run_tool("orgs", "leave", ORG, token=BOB_TOKEN, stdin="yes\n")
+        self.assert_exit(p, 2)
+        self.assertIn("--yes", p.stderr)
+        self.assertIn("fresh invitation", p.stderr)
+        self.assertIn("u-bob", self.org_state(ORG)["members"])
+        p = self.run_tool("orgs", "leave", ORG, "--yes", token=BOB_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertIn("fresh invitation", p.stdout)
+        self.assertNotIn("u-bob", self.org_state(ORG)["members"])
+        self.assertEqual(self.api_requests("DELETE")[0]["path"], "/api/v1/user/organizations/" + ORG)
+
+    def run_on_terminal(self, answer, *args):
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp,
+               "MKIO_CONFIG": self.conf, "MKIO_TOKEN": BOB_TOKEN}
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(TOOL, [TOOL, *args], env)
+        out = b""
+        deadline = time.monotonic() + 20
+        answered = False
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+                if not answered and b"Type 'yes'" in out:
+                    os.write(fd, answer)
+                    answered = True
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        text = out.decode(errors="replace")
+        self.outputs.append(text)
+        return os.waitstatus_to_exitcode(status), text
+
+    def test_leave_on_a_terminal_asks_and_no_keeps_membership(self):
+        code, text = self.run_on_terminal(b"no\n", "orgs", "leave", ORG)
+        self.assertEqual(code, 2, text)
+        self.assertIn("Only a fresh invitation can undo this", text)
+        self.assertIn("u-bob", self.org_state(ORG)["members"])
+        code, text = self.run_on_terminal(b"yes\n", "orgs", "leave", ORG)
+        self.assertEqual(code, 0, text)
+        self.assertNotIn("u-bob", self.org_state(ORG)["members"])
+
+    def test_remote_names_cannot_drive_the_terminal(self):
+        self.fake.seed({"organizations": [{"id": "1e2d3c4b-0000-4000-8000-000000000001",
+                                           "name": "Evil\x1b[2J\x07Org", "admins": ["u-admin"],
+                                           "members": ["u-alice"]}]})
+        p = self.run_tool("orgs", "list", token=ALICE_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertNotIn("\x1b", p.stdout)
+        self.assertIn("Evil?[2J?Org", p.stdout)
+
+
+class Tokens(ToolTest):
+    def test_no_token_is_a_clear_usage_error_and_nothing_is_sent(self):
+        p = self.run_tool("orgs", "list", token=None)
+        self.assert_exit(p, 2)
+        self.assertIn("no token", p.stderr)
+        self.assertIn("MKIO_TOKEN", p.stderr)
+        self.assertEqual(self.api_requests(), [])
+
+    def test_token_file(self):
+        path = os.path.join(self.tmp, "token")
+        with open(path, "w") as f:
+            f.write(ALICE_TOKEN + "\n")
+        os.chmod(path, 0o600)
+        p = self.run_tool("--token-file", path, "orgs", "list", token=None)
+        self.assert_exit(p, 0)
+        self.assertEqual(self.api_requests()[0]["headers"]["authorization"], "Bearer " + ALICE_TOKEN)
+        # --token-file wins over MKIO_TOKEN.
+        p = self.run_tool("--token-file", path, "orgs", "list", token=BOB_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertEqual(self.api_requests()[-1]["headers"]["authorization"], "Bearer " + ALICE_TOKEN)
+        os.chmod(path, 0o644)
+        p = self.run_tool("--token-file", path, "orgs", "list", token=None)
+        self.assert_exit(p, 2)
+        self.assertIn("0600", p.stderr)
+        self.assertEqual(len(self.api_requests()), 2)
+
+    def test_token_from_the_users_own_file(self):
+        os.makedirs(os.path.join(self.tmp, ".config", "mkio"))
+        path = os.path.join(self.tmp, ".config", "mkio", "token")
+        with open(path, "w") as f:
+            f.write(BOB_TOKEN)
+        os.chmod(path, 0o600)
+        import pwd
+        home = pwd.getpwuid(os.getuid()).pw_dir
+        # The tool takes the home from the password database, so point the
+        # configuration's user_token at our file relative to that home.
+        self.conf = self.write_conf("user_token = " + os.path.relpath(path, home) + "\n")
+        p = self.run_tool("orgs", "list", token=None)
+        self.assert_exit(p, 0)
+        self.assertEqual(self.api_requests()[0]["headers"]["authorization"], "Bearer " + BOB_TOKEN)
+
+    def test_a_refused_token_exits_1(self):
+        p = self.run_tool("orgs", "list", token="tok-unknown-123")
+        self.assert_exit(p, 1)
+        self.assertIn("401", p.stderr)
+
+    def test_a_token_with_control_characters_is_refused_locally(self):
+        p = self.run_tool("orgs", "list", token="abc\ndef")
+        self.assert_exit(p, 2)
+        self.assertEqual(self.api_requests(), [])
+
+
+class Config(ToolTest):
+    def test_bad_configuration_names_file_and_line(self):
+        self.conf = self.write_conf("no_such_key = 1\n")
+        p = self.run_tool("orgs", "list")
+        self.assert_exit(p, 2)
+        self.assertIn(self.conf + ":9:", p.stderr)
+        self.assertEqual(self.api_requests(), [])
+
+    def test_plain_http_to_a_remote_host_is_refused(self):
+        p = self.run_tool("orgs", "list", env={"MKIO_BASE_URL": "http://api.example.com"})
+        self.assert_exit(p, 2)
+        self.assertIn("MKIO_BASE_URL", p.stderr)
+
+    def test_config_option_and_missing_file(self):
+        p = self.run_tool("--config", os.path.join(self.tmp, "missing.conf"), "orgs", "list")
+        self.assert_exit(p, 2)
+        self.assertIn("missing.conf", p.stderr)
+
+    def test_world_writable_config_is_refused(self):
+        os.chmod(self.conf, 0o666)
+        p = self.run_tool("orgs", "list")
+        self.assert_exit(p, 2)
+        self.assertEqual(self.api_requests(), [])
+
+    def test_wrong_ca_fails_tls_verification(self):
+        other = os.path.join(self.tmp, "other-ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=other", "-days", "1",
+                        "-keyout", os.path.join(self.tmp, "k.pem"), "-out", other],
+                       check=True, capture_output=True)
+        with open(self.conf) as f:
+            text = f.read().replace(self.fake.ca_file, other)
+        with open(self.conf, "w") as f:
+            f.write(text)
+        p = self.run_tool("orgs", "list")
+        self.assert_exit(p, 3)
+        self.assertEqual(self.api_requests(), [])
+
+
+class Faults(ToolTest):
+    budget = "3"
+
+    def test_delay_is_tolerated(self):
+        self.fake.fault("user_orgs_list", "delay", ms=300)
+        p = self.run_tool("orgs", "list", "--json")
+        self.assert_exit(p, 0)
+
+    def test_429_with_retry_after_is_retried_then_succeeds(self):
+        self.fake.fault("user_orgs_list", "status", count=1, status=429, retry_after="1")
+        p = self.run_tool("orgs", "list", "--json")
+        self.assert_exit(p, 0)
+        self.assertEqual(json.loads(p.stdout)[0]["id"], ORG)
+        self.assertEqual(len(self.api_requests("GET")), 2)
+        self.assertGreaterEqual(p.elapsed, 1.0)
+
+    def test_503_then_success(self):
+        self.fake.fault("user_org_patch", "status", count=2, status=503)
+        p = self.run_tool("orgs", "accept", ORG)
+        self.assert_exit(p, 0)
+        self.assertEqual(len(self.api_requests("PATCH")), 3)
+        self.assertIn("u-alice", self.org_state(ORG)["members"])
+
+    def test_500_is_not_retried_and_reports_ref(self):
+        self.fake.fault("user_orgs_list", "status", status=500, detail="database on fire")
+        p = self.run_tool("orgs", "list")
+        self.assert_exit(p, 3)
+        self.assertIn("database on fire", p.stderr)
+        self.assertIn("ref", p.stderr)
+        self.assertEqual(len(self.api_requests("GET")), 1)
+
+    def test_503_forever_gives_up_within_the_budget(self):
+        self.fake.fault("user_orgs_list", "status", status=503)
+        p = self.run_tool("orgs", "list")
+        self.assert_exit(p, 3)
+        self.assertLess(p.elapsed, 3 + 1)
+        self.assertGreater(len(self.api_requests("GET")), 1)
+
+    def test_400_is_not_retried(self):
+        self.fake.fault("invite_create", "status", status=400, detail="bad email")
+        p = self.run_tool("invite", "create", "--email", "x@example.com", token=ADMIN_TOKEN)
+        self.assert_exit(p, 1)
+        self.assertIn("bad email", p.stderr)
+        self.assertEqual(len(self.api_requests("POST")), 1)
+
+    def test_a_server_that_never_answers_costs_at_most_the_budget_plus_one_second(self):
+        self.fake.fault("user_orgs_list", "hang")
+        p = self.run_tool("orgs", "list")
+        self.assert_exit(p, 3)
+        self.assertLess(p.elapsed, 3 + 1)
+        self.assertIn("3.0 s", p.stderr)
+
+    def test_broken_answers_exit_3_with_a_clear_message(self):
+        cases = {
+            "close_mid_body": {},
+            "malformed_json": {},
+            "truncated_json": {},
+            "oversized": {"bytes": 8 * 1024 * 1024},
+            "wrong_content_type": {},
+            "stuck_pagination": {},
+        }
+        for kind, params in cases.items():
+            with self.subTest(kind=kind):
+                self.fake.clear_faults()
+                self.fake.fault("user_orgs_list", kind, **params)
+                p = self.run_tool("orgs", "list")
+                self.assert_exit(p, 3)
+                self.assertTrue(p.stderr.startswith("mkio-orgs: "), p.stderr)
+                self.assertLess(p.elapsed, 3 + 1)
+
+    def test_endless_pages_are_an_error_not_a_loop(self):
+        self.fake.fault("invites_list", "endless_pages")
+        p = self.run_tool("invite", "list", token=ADMIN_TOKEN, timeout=60)
+        self.assert_exit(p, 3)
+
+    def test_an_unreachable_server(self):
+        p = self.run_tool("orgs", "list", env={"MKIO_BASE_URL": "https://127.0.0.1:1"})
+        self.assert_exit(p, 3)
+        self.assertIn("127.0.0.1", p.stderr)
+
+
+class Store(ToolTest):
+    def test_set_user_then_status(self):
+        f = os.path.join(self.tmp, "orgs.json")
+        with open(f, "w") as fh:
+            json.dump([{"id": ORG, "name": "Acme Media"}], fh)
+        p = self.run_tool("store", "set-user", "alice", "--from", f, token=None)
+        self.assert_exit(p, 0)
+        p = self.run_tool("status", "--json", token=None)
+        self.assert_exit(p, 0)
+        st = json.loads(p.stdout)
+        [g] = st["groups"]
+        self.assertEqual(g["org_id"], ORG)
+        self.assertEqual(g["members"], ["alice"])
+        self.assertTrue(g["group"].startswith("mk-acme-media-"))
+        self.assertEqual([u["user"] for u in st["users"]], ["alice"])
+        p = self.run_tool("status", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn(g["group"], p.stdout)
+        self.assertIn(str(g["gid"]), p.stdout)
+        self.assertIn("alice", p.stdout)
+
+    def test_set_user_bad_input_changes_nothing(self):
+        bad = {"not json": "{", "not a list": '{"id": "x"}', "no id": '[{"name": "x"}]',
+               "bad name type": '[{"id": "abc", "name": 5}]'}
+        for what, text in bad.items():
+            with self.subTest(what=what):
+                f = os.path.join(self.tmp, "bad.json")
+                with open(f, "w") as fh:
+                    fh.write(text)
+                p = self.run_tool("store", "set-user", "alice", "--from", f, token=None)
+                self.assert_exit(p, 2)
+        self.assertFalse(os.path.exists(os.path.join(self.state_dir, "groups.db")))
+
+    def test_status_of_an_empty_store(self):
+        p = self.run_tool("status", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn("No groups", p.stdout)
+
+    def test_root_only_commands_refuse_other_users(self):
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TOOL,
+                            "--config", self.conf, "sync", "--all"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("root", p.stderr)
+
+
+class Sync(ToolTest):
+    def write_token(self, user, token):
+        path = os.path.join(self.token_dir, user)
+        with open(path, "w") as f:
+            f.write(token + "\n")
+        os.chmod(path, 0o600)
+
+    def test_sync_accepts_only_with_accept(self):
+        self.write_token("nobody", ALICE_TOKEN)
+        p = self.run_tool("sync", "--user", "nobody", token=None)
+        self.assert_exit(p, 0)
+        self.assertEqual(self.api_requests("PATCH"), [])
+        self.assertNotIn("u-alice", self.org_state(ORG)["members"])
+        p = self.run_tool("sync", "--all", "--accept", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn("u-alice", self.org_state(ORG)["members"])
+        st = json.loads(self.run_tool("status", "--json", token=None).stdout)
+        self.assertEqual(st["groups"][0]["members"], ["nobody"])
+        with open(os.path.join(self.state_dir, "store.json")) as f:
+            self.assertNotIn(ALICE_TOKEN, f.read())
+
+    def test_sync_policy_applies(self):
+        self.write_token("nobody", ALICE_TOKEN)
+        self.conf = self.write_conf("accept_orgs = " + ORG2 + "\n")
+        p = self.run_tool("sync", "--user", "nobody", "--accept", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn("skipped", p.stdout)
+        self.assertEqual(self.api_requests("PATCH"), [])
+
+    def test_sync_with_429_and_retry_after(self):
+        self.write_token("nobody", BOB_TOKEN)
+        self.fake.fault("user_orgs_list", "status", count=1, status=429, retry_after="1")
+        p = self.run_tool("sync", "--user", "nobody", token=None)
+        self.assert_exit(p, 0)
+        st = json.loads(self.run_tool("status", "--json", token=None).stdout)
+        self.assertEqual(st["groups"][0]["members"], ["nobody"])
+
+    def test_sync_failure_keeps_last_good_data(self):
+        self.write_token("nobody", BOB_TOKEN)
+        self.assert_exit(self.run_tool("sync", "--user", "nobody", token=None), 0)
+        self.fake.fault("user_orgs_list", "status", status=500)
+        p = self.run_tool("sync", "--user", "nobody", token=None)
+        self.assert_exit(p, 3)
+        self.assertIn("last good data kept", p.stderr)
+        st = json.loads(self.run_tool("status", "--json", token=None).stdout)
+        self.assertEqual(st["groups"][0]["members"], ["nobody"])
+
+    def test_sync_of_a_user_without_token(self):
+        p = self.run_tool("sync", "--user", "nobody", token=None)
+        self.assert_exit(p, 2)
+        self.assertIn("nobody", p.stderr)

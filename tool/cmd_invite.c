@@ -1,0 +1,188 @@
+/* mkio-orgs invite: the admin side, /organization/invites. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+
+static const char invite_help[] =
+"Usage: mkio-orgs invite create --email EMAIL [--comment TEXT] [--team TEAM]... [--json]\n"
+"       mkio-orgs invite list [--json]\n"
+"       mkio-orgs invite cancel INVITE_ID\n"
+"\n"
+"Manage the invites of your token's organization (you must be its admin).\n"
+"An invite expires 14 days after it is sent; an accepted user joins the\n"
+"Everyone team as well as every --team named. `invite list` shows pending\n"
+"invites only. Exit status as in `mkio-orgs --help`.\n";
+
+static void print_invite(const struct mk_invite *inv)
+{
+    fputs("invite ", stdout);
+    tool_put_safe(stdout, inv->id);
+    fputs("\n  email:   ", stdout);
+    tool_put_safe(stdout, inv->email);
+    fputs("\n  state:   ", stdout);
+    tool_put_safe(stdout, inv->state ? inv->state : "pending");
+    fputs("\n  expires: ", stdout);
+    tool_put_safe(stdout, inv->expires);
+    fputs("\n  teams:   Everyone", stdout);
+    for (size_t i = 0; i < inv->team_count; i++) {
+        fputs(", ", stdout);
+        tool_put_safe(stdout, inv->teams[i]);
+    }
+    if (inv->comment) {
+        fputs("\n  comment: ", stdout);
+        tool_put_safe(stdout, inv->comment);
+    }
+    fputc('\n', stdout);
+}
+
+static int invite_create(struct tool *t, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"email", required_argument, NULL, 'e'},
+        {"comment", required_argument, NULL, 'c'},
+        {"team", required_argument, NULL, 'T'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *email = NULL, *comment = NULL;
+    const char **teams = calloc((size_t)argc + 1, sizeof(*teams));
+    size_t team_count = 0;
+    bool json = false;
+    int rc = TOOL_EXIT_OK, c;
+    mk_http *http = NULL;
+    struct mk_invite inv;
+    mk_error err;
+    memset(&inv, 0, sizeof(inv));
+    mk_error_clear(&err);
+    if (!teams)
+        return TOOL_EXIT_LOCAL;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+        switch (c) {
+        case 'e': email = optarg; break;
+        case 'c': comment = optarg; break;
+        case 'T': teams[team_count++] = optarg; break;
+        case 'j': json = true; break;
+        case 'h': fputs(invite_help, stdout); goto out;
+        default:
+            rc = tool_usage("invite ", "invite create: unknown or incomplete option '%s'",
+                            argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        rc = tool_usage("invite ", "invite create: unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (!email || !*email || !strchr(email, '@')) {
+        rc = tool_usage("invite ", "invite create: --email EMAIL is required (an address with '@')");
+        goto out;
+    }
+    for (size_t i = 0; i < team_count; i++) {
+        if (!*teams[i]) {
+            rc = tool_usage("invite ", "invite create: --team needs a team name");
+            goto out;
+        }
+    }
+
+    rc = tool_client(t, &http);
+    if (rc)
+        goto out;
+    if (mk_invite_create(http, email, comment, teams, team_count, &inv, &err) != MK_OK) {
+        rc = tool_fail(&err);
+        goto out;
+    }
+    if (json) {
+        tool_print_json(mk_invite_to_json(&inv));
+    } else {
+        fputs("Invited ", stdout);
+        tool_put_safe(stdout, inv.email ? inv.email : email);
+        fputs(". The invite expires in 14 days.\n", stdout);
+        print_invite(&inv);
+    }
+out:
+    mk_invite_clear(&inv);
+    mk_http_free(http);
+    free(teams);
+    return rc;
+}
+
+static int invite_list(struct tool *t, int argc, char **argv)
+{
+    bool json = false;
+    int rc = tool_simple_options("invite list", invite_help, argc, argv, &json, NULL, NULL);
+    if (rc)
+        return rc < 0 ? TOOL_EXIT_OK : rc;
+    mk_http *http = NULL;
+    struct mk_invite_list list = {0};
+    mk_error err;
+    mk_error_clear(&err);
+    rc = tool_client(t, &http);
+    if (rc)
+        goto out;
+    if (mk_invites_list(http, &list, &err) != MK_OK) {
+        rc = tool_fail(&err);
+        goto out;
+    }
+    if (json) {
+        json_object *arr = json_object_new_array();
+        for (size_t i = 0; i < list.count; i++)
+            json_object_array_add(arr, mk_invite_to_json(&list.items[i]));
+        tool_print_json(arr);
+    } else if (list.count == 0) {
+        puts("No pending invites.");
+    } else {
+        for (size_t i = 0; i < list.count; i++)
+            print_invite(&list.items[i]);
+    }
+out:
+    mk_invite_list_free(&list);
+    mk_http_free(http);
+    return rc;
+}
+
+static int invite_cancel(struct tool *t, int argc, char **argv)
+{
+    char *id = NULL;
+    int rc = tool_simple_options("invite cancel", invite_help, argc, argv, NULL, "INVITE_ID", &id);
+    if (rc)
+        return rc < 0 ? TOOL_EXIT_OK : rc;
+    mk_http *http = NULL;
+    mk_error err;
+    mk_error_clear(&err);
+    rc = tool_client(t, &http);
+    if (rc)
+        goto out;
+    if (mk_invite_cancel(http, id, &err) != MK_OK) {
+        rc = tool_fail(&err);
+        goto out;
+    }
+    fputs("Cancelled invite ", stdout);
+    tool_put_safe(stdout, id);
+    fputs(".\n", stdout);
+out:
+    mk_http_free(http);
+    return rc;
+}
+
+int cmd_invite(struct tool *t, int argc, char **argv)
+{
+    if (argc < 2)
+        return tool_usage("invite ", "invite: which one? create, list or cancel");
+    const char *sub = argv[1];
+    if (strcmp(sub, "create") == 0)
+        return invite_create(t, argc - 1, argv + 1);
+    if (strcmp(sub, "list") == 0)
+        return invite_list(t, argc - 1, argv + 1);
+    if (strcmp(sub, "cancel") == 0)
+        return invite_cancel(t, argc - 1, argv + 1);
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+        fputs(invite_help, stdout);
+        return TOOL_EXIT_OK;
+    }
+    return tool_usage("invite ", "invite: unknown command '%s' (create, list, cancel)", sub);
+}

@@ -1,0 +1,440 @@
+/* mkio-orgs status, store set-user and sync: the local membership store. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "refresh.h"
+#include "store.h"
+#include "token.h"
+#include "tool.h"
+
+#define STORE_LOCK_TIMEOUT_MS 10000
+
+static const char status_help[] =
+"Usage: mkio-orgs status [--json]\n"
+"\n"
+"Show what this machine's membership store holds: each group made of an MK.IO\n"
+"organization with its gid, organization id and name and members, and for each\n"
+"user when their memberships were last refreshed (at login or by sync).\n"
+"Groups marked 'pinned' have the name and gid an administrator gave them.\n";
+
+static const char store_help[] =
+"Usage: mkio-orgs store set-user USER --from FILE.json\n"
+"\n"
+"Root only. Replace USER's organizations in the membership store with the\n"
+"list in FILE.json, as a login would, and recompile the group file:\n"
+"  [{\"id\": \"ORG_ID\", \"name\": \"Display name\"}, ...]\n"
+"An empty list removes USER from every group. Used by tests and demos, and to\n"
+"repair a machine by hand.\n";
+
+static const char sync_help[] =
+"Usage: mkio-orgs sync [--accept] [--max-time SECONDS] (--all | --user USER...)\n"
+"\n"
+"Root only. Refresh the organization memberships of users with a token in the\n"
+"token directory (token_dir), as a login does, for a systemd timer. --all takes\n"
+"every user with a token file there. Pending invites are accepted only with\n"
+"--accept, and then only those the invite policy allows. Each user gets the\n"
+"configured time budget; the whole run stops after --max-time (default 300)\n"
+"seconds, leaving the remaining users for the next run. A failure for one user\n"
+"keeps that user's last good data and does not stop the others.\n";
+
+static void format_time(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    if (t <= 0 || !gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(buf, len, "never");
+}
+
+static json_object *json_string_or_null(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *view_to_json(const struct mk_store_view *v)
+{
+    json_object *root = json_object_new_object();
+    json_object *groups = json_object_new_array();
+    json_object *users = json_object_new_array();
+    char when[32];
+    for (size_t i = 0; i < v->group_count; i++) {
+        const struct mk_store_group *g = &v->groups[i];
+        json_object *o = json_object_new_object();
+        json_object *members = json_object_new_array();
+        json_object_object_add(o, "group", json_object_new_string(g->group_name));
+        json_object_object_add(o, "gid", json_object_new_int64(g->gid));
+        json_object_object_add(o, "org_id", json_object_new_string(g->org_id));
+        json_object_object_add(o, "org_name", json_string_or_null(g->org_name));
+        json_object_object_add(o, "pinned", json_object_new_boolean(g->pinned));
+        for (size_t m = 0; m < g->member_count; m++)
+            json_object_array_add(members, json_object_new_string(g->members[m]));
+        json_object_object_add(o, "members", members);
+        json_object_array_add(groups, o);
+    }
+    for (size_t i = 0; i < v->user_count; i++) {
+        const struct mk_store_user *u = &v->users[i];
+        json_object *o = json_object_new_object();
+        json_object *orgs = json_object_new_array();
+        format_time(u->refreshed, when, sizeof(when));
+        json_object_object_add(o, "user", json_object_new_string(u->user));
+        json_object_object_add(o, "refreshed", json_object_new_string(when));
+        for (size_t k = 0; k < u->org_count; k++)
+            json_object_array_add(orgs, json_object_new_string(u->org_ids[k]));
+        json_object_object_add(o, "org_ids", orgs);
+        json_object_array_add(users, o);
+    }
+    json_object_object_add(root, "groups", groups);
+    json_object_object_add(root, "users", users);
+    return root;
+}
+
+int cmd_status(struct tool *t, int argc, char **argv)
+{
+    bool json = false;
+    int rc = tool_simple_options("status", status_help, argc, argv, &json, NULL, NULL);
+    if (rc)
+        return rc < 0 ? TOOL_EXIT_OK : rc;
+    rc = tool_load_config(t);
+    if (rc)
+        return rc;
+    struct mk_store_view view;
+    mk_error err;
+    memset(&view, 0, sizeof(view));
+    mk_error_clear(&err);
+    if (mk_store_read(&t->cfg, &view, &err) != MK_OK)
+        return tool_fail(&err);
+    if (json) {
+        tool_print_json(view_to_json(&view));
+        goto out;
+    }
+    if (view.group_count == 0)
+        puts("No groups: no user of this machine has joined an organization yet.");
+    else
+        printf("%-32s %-10s %-36s %s\n", "GROUP", "GID", "ORGANIZATION ID", "NAME / MEMBERS");
+    for (size_t i = 0; i < view.group_count; i++) {
+        const struct mk_store_group *g = &view.groups[i];
+        printf("%-32s %-10lu ", g->group_name, (unsigned long)g->gid);
+        tool_put_safe(stdout, g->org_id);
+        fputs("  ", stdout);
+        tool_put_safe(stdout, g->org_name);
+        if (g->pinned)
+            fputs(" (pinned)", stdout);
+        fputs("\n    members:", stdout);
+        for (size_t m = 0; m < g->member_count; m++) {
+            fputc(' ', stdout);
+            tool_put_safe(stdout, g->members[m]);
+        }
+        fputc('\n', stdout);
+    }
+    if (view.user_count)
+        printf("\n%-32s %-22s %s\n", "USER", "LAST REFRESHED", "ORGANIZATIONS");
+    for (size_t i = 0; i < view.user_count; i++) {
+        char when[32];
+        format_time(view.users[i].refreshed, when, sizeof(when));
+        printf("%-32s %-22s %zu\n", view.users[i].user, when, view.users[i].org_count);
+    }
+out:
+    mk_store_view_free(&view);
+    return TOOL_EXIT_OK;
+}
+
+static int need_root(const char *command)
+{
+    if (geteuid() == 0)
+        return TOOL_EXIT_OK;
+    fprintf(stderr, "mkio-orgs: %s changes the system's membership store; run it as root\n",
+            command);
+    return TOOL_EXIT_USAGE;
+}
+
+/* Reads [{"id": ..., "name": ...}, ...] into memberships that borrow from *root. */
+static int read_membership_file(const char *path, json_object **root,
+                                struct mk_membership **orgs, size_t *n)
+{
+    *root = json_object_from_file(path);
+    if (!*root) {
+        fprintf(stderr, "mkio-orgs: store set-user: cannot read %s: %s\n", path,
+                json_util_get_last_err() ? json_util_get_last_err() : "not valid JSON");
+        return TOOL_EXIT_USAGE;
+    }
+    if (!json_object_is_type(*root, json_type_array)) {
+        fprintf(stderr, "mkio-orgs: store set-user: %s must hold a JSON array of "
+                        "{\"id\": ..., \"name\": ...}\n", path);
+        return TOOL_EXIT_USAGE;
+    }
+    *n = json_object_array_length(*root);
+    *orgs = calloc(*n ? *n : 1, sizeof(**orgs));
+    if (!*orgs)
+        return TOOL_EXIT_LOCAL;
+    for (size_t i = 0; i < *n; i++) {
+        json_object *item = json_object_array_get_idx(*root, i), *id, *name;
+        if (!json_object_is_type(item, json_type_object) ||
+            !json_object_object_get_ex(item, "id", &id) ||
+            !json_object_is_type(id, json_type_string)) {
+            fprintf(stderr, "mkio-orgs: store set-user: %s: item %zu has no string \"id\"\n",
+                    path, i);
+            return TOOL_EXIT_USAGE;
+        }
+        (*orgs)[i].org_id = json_object_get_string(id);
+        if (json_object_object_get_ex(item, "name", &name) &&
+            json_object_is_type(name, json_type_string))
+            (*orgs)[i].org_name = json_object_get_string(name);
+        else if (name && !json_object_is_type(name, json_type_null)) {
+            fprintf(stderr, "mkio-orgs: store set-user: %s: item %zu: \"name\" is not a string\n",
+                    path, i);
+            return TOOL_EXIT_USAGE;
+        }
+    }
+    return TOOL_EXIT_OK;
+}
+
+static int store_set_user(struct tool *t, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"from", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *from = NULL;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(store_help, stdout);
+            return TOOL_EXIT_OK;
+        }
+        if (c == 'f') {
+            from = optarg;
+            continue;
+        }
+        return tool_usage("store ", "store set-user: unknown or incomplete option '%s'",
+                          argv[optind - 1]);
+    }
+    if (argc - optind != 1 || !from)
+        return tool_usage("store ", "store set-user: expected USER and --from FILE.json");
+    const char *user = argv[optind];
+    int rc = need_root("store set-user");
+    if (rc)
+        return rc;
+    rc = tool_load_config(t);
+    if (rc)
+        return rc;
+
+    json_object *root = NULL;
+    struct mk_membership *orgs = NULL;
+    size_t n = 0;
+    mk_error err;
+    mk_error_clear(&err);
+    rc = read_membership_file(from, &root, &orgs, &n);
+    if (rc)
+        goto out;
+    if (mk_store_set_user(&t->cfg, user, orgs, n, STORE_LOCK_TIMEOUT_MS, &err) != MK_OK) {
+        rc = tool_fail(&err);
+        goto out;
+    }
+    printf("Stored %zu organization%s for %s.\n", n, n == 1 ? "" : "s", user);
+out:
+    free(orgs);
+    json_object_put(root);
+    return rc;
+}
+
+int cmd_store(struct tool *t, int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "set-user") == 0)
+        return store_set_user(t, argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(store_help, stdout);
+        return TOOL_EXIT_OK;
+    }
+    return tool_usage("store ", "store: expected 'set-user USER --from FILE.json'");
+}
+
+/* --- sync --- */
+
+static void print_refresh(const char *user, const struct mk_refresh_result *res)
+{
+    for (size_t i = 0; i < res->count; i++) {
+        const struct mk_refresh_org *o = &res->orgs[i];
+        if (o->outcome == MK_REFRESH_MEMBER)
+            continue;
+        printf("%s: ", user);
+        tool_put_safe(stdout, o->org_name ? o->org_name : o->org_id);
+        printf(" (%s): %s", o->org_id, mk_refresh_outcome_name(o->outcome));
+        if (o->detail[0]) {
+            fputs(": ", stdout);
+            tool_put_safe(stdout, o->detail);
+        }
+        if (o->ref[0])
+            printf(" (ref %s)", o->ref);
+        fputc('\n', stdout);
+    }
+    printf("%s: %zu joined (%zu accepted now), %zu skipped, %zu expired, %zu failed\n", user,
+           res->members + res->accepted, res->accepted, res->skipped, res->expired, res->failed);
+}
+
+static int sync_one(struct tool *t, const char *user, bool accept)
+{
+    struct passwd *pw = getpwnam(user);
+    mk_error err;
+    mk_error_clear(&err);
+    if (!pw) {
+        fprintf(stderr, "mkio-orgs: sync: %s: no such local user\n", user);
+        return TOOL_EXIT_USAGE;
+    }
+    char *token = NULL;
+    if (mk_token_for_user(&t->cfg, pw, &token, NULL, &err) != MK_OK) {
+        mk_error_prefix(&err, "sync: %s", user);
+        tool_fail(&err);
+        return TOOL_EXIT_USAGE;
+    }
+    struct mk_refresh_options opts = {
+        .accept = accept,
+        .budget_ms = t->cfg.budget_ms,
+        .lock_timeout_ms = t->cfg.budget_ms,
+        .write_store = true,
+    };
+    struct mk_refresh_result res;
+    memset(&res, 0, sizeof(res));
+    mk_status st = mk_refresh_user(&t->cfg, user, token, &opts, &res, &err);
+    mk_token_free(token);
+    int rc = TOOL_EXIT_OK;
+    if (st != MK_OK) {
+        mk_error_prefix(&err, "sync: %s (last good data kept)", user);
+        rc = tool_fail(&err);
+    } else {
+        print_refresh(user, &res);
+        if (res.failed)
+            rc = TOOL_EXIT_REFUSED;
+    }
+    mk_refresh_result_free(&res);
+    return rc;
+}
+
+/* Users with a token file in token_dir: regular files named like users. */
+static int list_token_users(const struct mk_config *cfg, char ***users, size_t *n)
+{
+    DIR *dir = opendir(cfg->token_dir);
+    *users = NULL;
+    *n = 0;
+    if (!dir) {
+        fprintf(stderr, "mkio-orgs: sync: cannot read the token directory %s: %s\n",
+                cfg->token_dir, strerror(errno));
+        return TOOL_EXIT_USAGE;
+    }
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (de->d_name[0] == '.' || (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **grown = realloc(*users, cap * sizeof(**users));
+            if (!grown)
+                break;
+            *users = grown;
+        }
+        if (!((*users)[*n] = strdup(de->d_name)))
+            break;
+        (*n)++;
+    }
+    closedir(dir);
+    return TOOL_EXIT_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cmd_sync(struct tool *t, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"all", no_argument, NULL, 'a'},
+        {"user", required_argument, NULL, 'u'},
+        {"accept", no_argument, NULL, 'A'},
+        {"max-time", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool all = false, accept = false;
+    long max_time_s = 300;
+    char **named = calloc((size_t)argc + 1, sizeof(*named));
+    char **users = NULL;
+    size_t named_count = 0, user_count = 0;
+    int rc = TOOL_EXIT_OK, c;
+    if (!named)
+        return TOOL_EXIT_LOCAL;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'a': all = true; break;
+        case 'A': accept = true; break;
+        case 'u': named[named_count++] = optarg; break;
+        case 'm':
+            errno = 0;
+            max_time_s = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || max_time_s < 1 || max_time_s > 86400) {
+                rc = tool_usage("sync ", "sync: --max-time takes whole seconds, 1 to 86400");
+                goto out;
+            }
+            break;
+        case 'h': fputs(sync_help, stdout); goto out;
+        default:
+            rc = tool_usage("sync ", "sync: unknown or incomplete option '%s'", argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (optind < argc || all == (named_count > 0)) {
+        rc = tool_usage("sync ", "sync: give either --all or one or more --user USER");
+        goto out;
+    }
+    if ((rc = need_root("sync")) || (rc = tool_load_config(t)))
+        goto out;
+    if (all) {
+        if ((rc = list_token_users(&t->cfg, &users, &user_count)))
+            goto out;
+        qsort(users, user_count, sizeof(*users), cmp_str);
+    }
+
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    size_t total = all ? user_count : named_count;
+    for (size_t i = 0; i < total; i++) {
+        const char *user = all ? users[i] : named[i];
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        /* Start a user only if their whole budget still fits in --max-time. */
+        long elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (elapsed_ms + t->cfg.budget_ms > max_time_s * 1000) {
+            fprintf(stderr, "mkio-orgs: sync: --max-time reached; %zu user(s) left for the next run\n",
+                    total - i);
+            if (!rc)
+                rc = TOOL_EXIT_UNAVAILABLE;
+            break;
+        }
+        if (all) {
+            struct passwd *pw = getpwnam(user);
+            if (!pw) {
+                fprintf(stderr, "mkio-orgs: sync: %s/%s belongs to no local user; skipped\n",
+                        t->cfg.token_dir, user);
+                continue;
+            }
+            if (mk_config_user_ignored(&t->cfg, user, pw->pw_uid))
+                continue;
+        }
+        int one = sync_one(t, user, accept);
+        if (one && (!rc || one == TOOL_EXIT_UNAVAILABLE))
+            rc = one;
+    }
+out:
+    for (size_t i = 0; i < user_count; i++)
+        free(users[i]);
+    free(users);
+    free(named);
+    return rc;
+}

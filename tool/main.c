@@ -1,0 +1,291 @@
+/* mkio-orgs: every call of the MK.IO organization API from the shell, plus
+ * the local membership store (status, sync). */
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "token.h"
+#include "tool.h"
+
+static const char usage_text[] =
+"Usage: mkio-orgs [--config FILE] [--token-file FILE] COMMAND [ARGS]\n"
+"\n"
+"Manage MK.IO organization membership: invites for admins, organizations for\n"
+"users, and the local store that makes organizations Unix groups.\n"
+"\n"
+"Admin commands (act on the organization of your token; you must be its admin):\n"
+"  invite create --email EMAIL [--comment TEXT] [--team TEAM]... [--json]\n"
+"                        Invite EMAIL. An accepted user joins the Everyone team\n"
+"                        and every TEAM named. Invites expire after 14 days.\n"
+"  invite list [--json]  List pending invites.\n"
+"  invite cancel INVITE_ID\n"
+"                        Cancel a pending invite.\n"
+"\n"
+"User commands (act for the user of your token):\n"
+"  orgs list [--json]    Organizations you belong to and those you are invited\n"
+"                        to, with sender, comment, state and expiry.\n"
+"  orgs accept ORG_ID    Accept the pending invite to ORG_ID and join it.\n"
+"  orgs decline ORG_ID   Decline the pending invite to ORG_ID.\n"
+"  orgs leave ORG_ID [--yes]\n"
+"                        Leave ORG_ID. Only a fresh invitation can undo this:\n"
+"                        on a terminal you are asked to confirm; scripts pass\n"
+"                        --yes.\n"
+"\n"
+"Local store commands:\n"
+"  status [--json]       The groups this machine has made of organizations:\n"
+"                        name, gid, organization id and name, members, and when\n"
+"                        each user was last refreshed.\n"
+"  sync [--accept] [--max-time SECONDS] (--all | --user USER...)\n"
+"                        Root only. Refresh the memberships of users with a\n"
+"                        token under the token directory, as a login would.\n"
+"                        Pending invites are accepted only with --accept, and\n"
+"                        only those the invite policy allows.\n"
+"  store set-user USER --from FILE.json\n"
+"                        Root only. Replace USER's organizations in the store\n"
+"                        with the list in FILE.json: [{\"id\": ID, \"name\": NAME}...].\n"
+"\n"
+"Options:\n"
+"  --config FILE         Configuration file (default: $MKIO_CONFIG, else\n"
+"                        /etc/mkio/mkio.conf; a missing default file means\n"
+"                        built-in defaults).\n"
+"  --token-file FILE     Read the token from FILE, which must be yours, a regular\n"
+"                        file and mode 0600. A token is never taken as an argument.\n"
+"  --json                With a listing: print JSON for scripts.\n"
+"  -h, --help            This help. `mkio-orgs COMMAND --help` works too.\n"
+"  --version             Print the version.\n"
+"\n"
+"Environment:\n"
+"  MKIO_TOKEN            The token, when --token-file is not given.\n"
+"  MKIO_BASE_URL         API base URL (default https://app.mk.io).\n"
+"  MKIO_CONFIG           Configuration file, when --config is not given.\n"
+"Without --token-file or MKIO_TOKEN the token is read from ~/.config/mkio/token\n"
+"(the user_token key of the configuration), which must be yours and mode 0600.\n"
+"\n"
+"Exit status:\n"
+"  0  success\n"
+"  1  refused by the API (or an organization or invite that does not exist);\n"
+"     the API's detail and ref are printed: quote the ref to MediaKind support\n"
+"  2  usage, configuration or token error\n"
+"  3  network or service unavailable, or an answer the tool cannot read\n"
+"  4  local failure (the membership store)\n";
+
+int tool_exit_code(mk_status status)
+{
+    switch (status) {
+    case MK_OK: return TOOL_EXIT_OK;
+    case MK_ERR_API: return TOOL_EXIT_REFUSED;
+    case MK_ERR_USAGE: return TOOL_EXIT_USAGE;
+    case MK_ERR_UNAVAILABLE:
+    case MK_ERR_PROTOCOL: return TOOL_EXIT_UNAVAILABLE;
+    case MK_ERR_NOMEM:
+    case MK_ERR_IO:
+    case MK_ERR_BUSY: return TOOL_EXIT_LOCAL;
+    }
+    return TOOL_EXIT_LOCAL;
+}
+
+int tool_fail(const mk_error *err)
+{
+    fputs("mkio-orgs: ", stderr);
+    tool_put_safe(stderr, err->message[0] ? err->message : mk_status_name(err->status));
+    /* The API layer already names the ref in its message; add it only if not. */
+    if (err->ref[0] && !strstr(err->message, err->ref)) {
+        fputs(" (ref ", stderr);
+        tool_put_safe(stderr, err->ref);
+        fputc(')', stderr);
+    }
+    fputc('\n', stderr);
+    return tool_exit_code(err->status);
+}
+
+int tool_usage(const char *command, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("mkio-orgs: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'mkio-orgs %s--help'.\n", command ? command : "");
+    return TOOL_EXIT_USAGE;
+}
+
+void tool_put_safe(FILE *f, const char *s)
+{
+    if (!s) {
+        fputc('-', f);
+        return;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        fputc((*p < 0x20 || *p == 0x7f) ? '?' : *p, f);
+}
+
+int tool_simple_options(const char *command, const char *help, int argc, char **argv,
+                        bool *json, const char *arg_name, char **positional)
+{
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(help, stdout);
+            return -1;
+        }
+        if (c == 'j' && json) {
+            *json = true;
+            continue;
+        }
+        return tool_usage(NULL, "%s: unknown option '%s'", command, argv[optind - 1]);
+    }
+    int want = arg_name ? 1 : 0;
+    if (argc - optind != want) {
+        if (arg_name)
+            return tool_usage(NULL, "%s: expected one %s", command, arg_name);
+        return tool_usage(NULL, "%s: unexpected argument '%s'", command, argv[optind]);
+    }
+    if (arg_name)
+        *positional = argv[optind];
+    return TOOL_EXIT_OK;
+}
+
+void tool_print_json(json_object *value)
+{
+    puts(json_object_to_json_string_ext(value, JSON_C_TO_STRING_PRETTY |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(value);
+}
+
+int tool_load_config(struct tool *t)
+{
+    mk_error err;
+    mk_error_clear(&err);
+    if (t->cfg_loaded)
+        return TOOL_EXIT_OK;
+    if (mk_config_load(t->config_path, &t->cfg, &err) != MK_OK ||
+        mk_config_apply_env(&t->cfg, &err) != MK_OK) {
+        mk_config_free(&t->cfg);
+        err.status = MK_ERR_USAGE;
+        return tool_fail(&err);
+    }
+    t->cfg_loaded = true;
+    return TOOL_EXIT_OK;
+}
+
+/* The token of the user running the tool, by the documented precedence. */
+static mk_status read_own_token(struct tool *t, char **token, mk_error *err)
+{
+    if (t->token_file)
+        return mk_token_read_file(t->token_file, getuid(), token, err);
+
+    const char *env = getenv("MKIO_TOKEN");
+    if (env) {
+        if (mk_token_check_value(env, err) != MK_OK) {
+            mk_error_prefix(err, "MKIO_TOKEN");
+            return err->status;
+        }
+        *token = strdup(env);
+        return *token ? MK_OK : mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+    }
+
+    struct passwd *pw = getpwuid(getuid());
+    if (!pw || !pw->pw_dir)
+        return mk_error_set(err, MK_ERR_USAGE,
+                            "no token: cannot find your home directory; set MKIO_TOKEN or "
+                            "pass --token-file FILE");
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", pw->pw_dir, t->cfg.user_token_path) >=
+        sizeof(path))
+        return mk_error_set(err, MK_ERR_USAGE, "no token: your home directory path is too long");
+    mk_status st = mk_token_read_file(path, getuid(), token, err);
+    if (st == MK_ERR_IO && access(path, F_OK) != 0 && errno == ENOENT)
+        return mk_error_set(err, MK_ERR_USAGE,
+                            "no token: set MKIO_TOKEN, pass --token-file FILE, or put your token "
+                            "in %s (mode 0600)", path);
+    return st;
+}
+
+int tool_client(struct tool *t, mk_http **out)
+{
+    mk_error err;
+    mk_error_clear(&err);
+    int rc = tool_load_config(t);
+    if (rc)
+        return rc;
+    char *token = NULL;
+    mk_status st = read_own_token(t, &token, &err);
+    if (st != MK_OK) {
+        /* Every token problem is the user's to fix: exit 2. */
+        err.status = MK_ERR_USAGE;
+        return tool_fail(&err);
+    }
+    st = mk_http_new(&t->cfg, token, out, &err);
+    mk_token_free(token);
+    return st == MK_OK ? TOOL_EXIT_OK : tool_fail(&err);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"token-file", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct tool t;
+    memset(&t, 0, sizeof(t));
+    t.config_path = getenv("MKIO_CONFIG");
+    if (t.config_path && !*t.config_path)
+        t.config_path = NULL;
+
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+        switch (c) {
+        case 'c': t.config_path = optarg; break;
+        case 't': t.token_file = optarg; break;
+        case 'h': fputs(usage_text, stdout); return TOOL_EXIT_OK;
+        case 'V': puts("mkio-orgs 0.1"); return TOOL_EXIT_OK;
+        default:
+            return tool_usage(NULL, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return tool_usage(NULL, "no command given");
+
+    const char *cmd = argv[optind];
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    int rc;
+    if (strcmp(cmd, "invite") == 0)
+        rc = cmd_invite(&t, sub_argc, sub_argv);
+    else if (strcmp(cmd, "orgs") == 0)
+        rc = cmd_orgs(&t, sub_argc, sub_argv);
+    else if (strcmp(cmd, "status") == 0)
+        rc = cmd_status(&t, sub_argc, sub_argv);
+    else if (strcmp(cmd, "store") == 0)
+        rc = cmd_store(&t, sub_argc, sub_argv);
+    else if (strcmp(cmd, "sync") == 0)
+        rc = cmd_sync(&t, sub_argc, sub_argv);
+    else if (strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        rc = TOOL_EXIT_OK;
+    } else
+        rc = tool_usage(NULL, "unknown command '%s'", cmd);
+
+    if (t.cfg_loaded)
+        mk_config_free(&t.cfg);
+    if (fflush(stdout) != 0 && rc == TOOL_EXIT_OK) {
+        fprintf(stderr, "mkio-orgs: cannot write output: %s\n", strerror(errno));
+        rc = TOOL_EXIT_LOCAL;
+    }
+    return rc;
+}
