@@ -113,7 +113,9 @@ install: all
 	install -m 0755 $(B)/mkio-orgs $(DESTDIR)$(BINDIR)/mkio-orgs
 	test -e $(DESTDIR)$(SYSCONFDIR)/mkio/mkio.conf || \
 	    install -m 0644 conf/mkio.conf $(DESTDIR)$(SYSCONFDIR)/mkio/mkio.conf
-	for f in conf/*.service conf/*.timer; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(UNITDIR)/ || true; done
+	install -m 0644 conf/mkio-sync.service conf/mkio-sync.timer $(DESTDIR)$(UNITDIR)/
+	install -d $(DESTDIR)$(PREFIX)/share/pam-configs
+	install -m 0644 conf/pam-configs/mkio $(DESTDIR)$(PREFIX)/share/pam-configs/mkio
 
 clean:
 	rm -rf build build-san build-fuzz
