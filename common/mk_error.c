@@ -32,7 +32,17 @@ void mk_error_prefix(mk_error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
     memcpy(old, err->message, sizeof(old));
-    snprintf(err->message, sizeof(err->message), "%s: %s", prefix, old);
+    /* Truncating the old message is fine: the prefix says where it happened. */
+    size_t n = strlen(prefix);
+    if (n > sizeof(err->message) - 3)
+        n = sizeof(err->message) - 3;
+    memcpy(err->message, prefix, n);
+    memcpy(err->message + n, ": ", 2);
+    size_t rest = strnlen(old, sizeof(old) - 1);
+    if (rest > sizeof(err->message) - n - 3)
+        rest = sizeof(err->message) - n - 3;
+    memcpy(err->message + n + 2, old, rest);
+    err->message[n + 2 + rest] = '\0';
 }
 
 const char *mk_status_name(mk_status status)
