@@ -1,0 +1,615 @@
+"""Self-test of the fake MK.IO server. Run from the repository root:
+
+    python3 -m unittest tests/fake/test_fake.py -v
+"""
+
+import http.client
+import json
+import os
+import socket
+import ssl
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fakemkio import FakeMkio, FakeMkioError, make_fixture  # noqa: E402
+
+USER_ORGS = "/api/v1/user/organizations"
+INVITES = "/api/v1/organization/invites"
+ACCEPT = {"spec": {"invite": {"state": "accepted"}}}
+DAY = 86400
+
+
+SHARED = {}
+
+
+def setUpModule():
+    # One server for the module; every test starts from reset() and the fixture.
+    SHARED["fake"] = FakeMkio()
+
+
+def tearDownModule():
+    SHARED.pop("fake").stop()
+
+
+class FakeTestCase(unittest.TestCase):
+    def setUp(self):
+        self.fake = SHARED["fake"]
+        self.fake.reset()
+        self.fx = make_fixture(self.fake)
+
+    def call(self, method, path, token=None, body=None, **kw):
+        status, headers, data = self.fake.api(method, path, token=token, body=body, **kw)
+        obj = json.loads(data) if data else None
+        return status, headers, obj
+
+    def assertApiError(self, status, method, path, token=None, body=None, **kw):
+        got, headers, obj = self.call(method, path, token, body, **kw)
+        self.assertEqual(got, status, obj)
+        self.assertEqual(obj["status"], status)
+        self.assertIsInstance(obj["error"]["code"], str)
+        self.assertIsInstance(obj["error"]["detail"], str)
+        self.assertEqual(obj["error"]["extraDetail"], {})
+        self.assertEqual(len(obj["ref"]), 36)
+        return obj
+
+    def org_state(self, org_id):
+        return [o for o in self.fake.state()["organizations"] if o["id"] == org_id][0]
+
+    def invite_state(self, invite_id):
+        return [i for i in self.fake.state()["invites"] if i["id"] == invite_id][0]
+
+
+class TestStartAndTls(FakeTestCase):
+    def test_ready_file_and_attributes(self):
+        with open(os.path.join(self.fake.dir, "ready.json")) as f:
+            info = json.load(f)
+        self.assertEqual(info["api_url"], self.fake.api_url)
+        self.assertTrue(self.fake.api_url.startswith("https://127.0.0.1:"))
+        self.assertTrue(self.fake.control_url.startswith("http://127.0.0.1:"))
+        self.assertEqual(info["pid"], self.fake.pid)
+        self.assertTrue(os.path.exists(self.fake.ca_file))
+
+    def test_tls_verifies_with_test_ca_for_ip_and_localhost(self):
+        port = int(self.fake.api_url.rsplit(":", 1)[1])
+        for name in ("127.0.0.1", "localhost"):
+            ctx = self.fake.ssl_context()
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                with ctx.wrap_socket(raw, server_hostname=name) as tls:
+                    self.assertIsNotNone(tls.getpeercert())
+
+    def test_tls_fails_without_test_ca(self):
+        port = int(self.fake.api_url.rsplit(":", 1)[1])
+        ctx = ssl.create_default_context()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            with self.assertRaises(ssl.SSLCertVerificationError):
+                ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+
+    def test_wrong_hostname_fails(self):
+        port = int(self.fake.api_url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            with self.assertRaises(ssl.SSLCertVerificationError):
+                self.fake.ssl_context().wrap_socket(raw, server_hostname="app.mk.io")
+
+    def test_keep_alive_reuses_one_tls_connection(self):
+        before = self.fake.stats()
+        host, port = self.fake.api_url[8:].rsplit(":", 1)
+        conn = http.client.HTTPSConnection(host, int(port), timeout=5,
+                                           context=self.fake.ssl_context())
+        try:
+            for _ in range(3):
+                conn.request("GET", USER_ORGS, headers={"Authorization": "Bearer tok-alice"})
+                resp = conn.getresponse()
+                self.assertEqual(resp.status, 200)
+                self.assertEqual(int(resp.getheader("Content-Length")), len(resp.read()))
+            # A 204 on the same connection must not break it.
+            conn.request("DELETE", USER_ORGS + "/" + self.fx["org_id"],
+                         headers={"Authorization": "Bearer tok-alice"})
+            resp = conn.getresponse()
+            resp.read()
+            self.assertEqual(resp.status, 204)
+            conn.request("GET", USER_ORGS, headers={"Authorization": "Bearer tok-alice"})
+            resp = conn.getresponse()
+            resp.read()
+            self.assertEqual(resp.status, 200)
+        finally:
+            conn.close()
+        after = self.fake.stats()
+        self.assertEqual(after["tls_connections"] - before["tls_connections"], 1)
+        self.assertEqual(after["api_requests"] - before["api_requests"], 5)
+
+
+class TestAuth(FakeTestCase):
+    def test_missing_malformed_unknown_tokens_are_401(self):
+        self.assertApiError(401, "GET", USER_ORGS)
+        for value in ("Bearer", "Bearer ", "bearer tok-alice", "Basic dG9rLWFsaWNl",
+                      "Bearer  tok-alice", "Bearer tok-alice extra", "tok-alice"):
+            self.assertApiError(401, "GET", USER_ORGS, headers={"Authorization": value})
+        self.assertApiError(401, "GET", USER_ORGS, token="tok-nobody")
+        self.assertApiError(401, "GET", INVITES, token="tok-nobody")
+
+    def test_token_expires_by_the_fake_clock(self):
+        now = self.fake.now()
+        self.fake.seed({"tokens": [{"token": "tok-short", "user": "u-alice",
+                                    "organization": None, "expires": now + 3600}]})
+        self.assertEqual(self.call("GET", USER_ORGS, "tok-short")[0], 200)
+        self.fake.clock_advance(3601)
+        self.assertApiError(401, "GET", USER_ORGS, token="tok-short")
+        self.assertEqual(self.call("GET", USER_ORGS, "tok-alice")[0], 200)
+
+    def test_non_admin_is_403_on_admin_calls(self):
+        self.assertApiError(403, "GET", INVITES, token="tok-bob")
+        self.assertApiError(403, "POST", INVITES, token="tok-bob", body={"spec": {"email": "x@example.com"}})
+        self.assertApiError(403, "DELETE", INVITES + "/" + self.fx["invite_id"], token="tok-bob")
+        self.assertApiError(403, "GET", INVITES, token="tok-carol")
+        self.assertEqual(self.invite_state(self.fx["invite_id"])["state"], "pending")
+
+
+class TestRouting(FakeTestCase):
+    def test_unknown_path_404_wrong_method_405(self):
+        self.assertApiError(404, "GET", "/api/v1/nothing", token="tok-alice")
+        self.assertApiError(404, "GET", "/api/v2/user/organizations", token="tok-alice")
+        obj_status, headers, _ = self.call("PUT", USER_ORGS, "tok-alice")
+        self.assertEqual(obj_status, 405)
+        self.assertIn("GET", headers["allow"])
+        self.assertApiError(405, "GET", USER_ORGS + "/x", token="tok-alice")
+        self.assertApiError(405, "PATCH", INVITES, token="tok-admin")
+        self.assertApiError(405, "GET", INVITES + "/x", token="tok-admin")
+
+
+class TestUserSide(FakeTestCase):
+    def test_list_shows_member_and_pending_invite(self):
+        status, _, obj = self.call("GET", USER_ORGS, "tok-alice")
+        self.assertEqual(status, 200)
+        names = [r["spec"]["name"] for r in obj["value"]]
+        self.assertEqual(names, ["Acme Media", "Beta Broadcast"])
+        acme, beta = obj["value"]
+        self.assertEqual(acme["metadata"]["id"], self.fx["org_id"])
+        self.assertRegex(acme["metadata"]["created"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        inv = acme["spec"]["invite"]
+        self.assertEqual(inv["state"], "pending")
+        self.assertEqual(inv["invitedBy"], {"email": "admin@example.com", "name": "Ada Admin"})
+        self.assertEqual(inv["comment"], "Video encoding specialist for the Delphi project")
+        self.assertRegex(inv["expires"], r"Z$")
+        self.assertNotIn("invite", beta["spec"])
+        self.assertEqual(obj["supplemental"]["pagination"],
+                         {"start": 0, "end": 2, "records": 2, "total": 2})
+
+    def test_accept_joins_everyone_and_teams(self):
+        status, _, obj = self.call("PATCH", USER_ORGS + "/" + self.fx["org_id"], "tok-alice", ACCEPT)
+        self.assertEqual(status, 200)
+        self.assertEqual(obj["metadata"]["id"], self.fx["org_id"])
+        self.assertEqual(obj["spec"], {"name": "Acme Media"})
+        org = self.org_state(self.fx["org_id"])
+        self.assertIn("u-alice", org["members"])
+        self.assertIn("u-alice", org["teams"]["Everyone"])
+        self.assertEqual(org["teams"]["encoding-team"], ["u-alice"])
+        self.assertEqual(self.invite_state(self.fx["invite_id"])["state"], "accepted")
+        # Now a member with no pending invite.
+        self.assertApiError(409, "PATCH", USER_ORGS + "/" + self.fx["org_id"], "tok-alice", ACCEPT)
+        status, _, obj = self.call("GET", USER_ORGS, "tok-alice")
+        self.assertNotIn("invite", obj["value"][0]["spec"])
+
+    def test_bad_patch_bodies_are_400_and_change_nothing(self):
+        path = USER_ORGS + "/" + self.fx["org_id"]
+        bad = [
+            {"spec": {"invite": {"state": "declined"}}},
+            {"spec": {"invite": {"state": "accepted", "comment": "x"}}},
+            {"spec": {"invite": {"state": "accepted"}, "name": "Evil"}},
+            {"spec": {"invite": {"state": "accepted"}}, "metadata": {}},
+            {"spec": {}}, {}, [], "accepted",
+        ]
+        for body in bad:
+            self.assertApiError(400, "PATCH", path, "tok-alice", body)
+        self.assertApiError(400, "PATCH", path, "tok-alice", raw_body=b'{"spec": ',
+                            headers={"Content-Type": "application/json"})
+        self.assertApiError(400, "PATCH", path, "tok-alice",
+                            raw_body=json.dumps(ACCEPT).encode(), headers={"Content-Type": "text/plain"})
+        self.assertApiError(400, "PATCH", path, "tok-alice", raw_body=json.dumps(ACCEPT).encode())
+        self.assertEqual(self.invite_state(self.fx["invite_id"])["state"], "pending")
+        self.assertNotIn("u-alice", self.org_state(self.fx["org_id"])["members"])
+        # charset parameter is fine
+        status, _, _ = self.call("PATCH", path, "tok-alice", raw_body=json.dumps(ACCEPT).encode(),
+                                 headers={"Content-Type": "application/json; charset=utf-8"})
+        self.assertEqual(status, 200)
+
+    def test_patch_unknown_or_uninvited_is_404(self):
+        self.assertApiError(404, "PATCH", USER_ORGS + "/no-such-org", "tok-alice", ACCEPT)
+        self.assertApiError(404, "PATCH", USER_ORGS + "/" + self.fx["org_id"], "tok-carol", ACCEPT)
+
+    def test_decline_then_accept_is_409(self):
+        path = USER_ORGS + "/" + self.fx["org_id"]
+        status, headers, _ = self.call("DELETE", path, "tok-alice")
+        self.assertEqual(status, 204)
+        self.assertNotIn("content-length", headers)
+        self.assertEqual(self.invite_state(self.fx["invite_id"])["state"], "declined")
+        self.assertApiError(409, "PATCH", path, "tok-alice", ACCEPT)
+        self.assertApiError(404, "DELETE", path, "tok-alice")
+        _, _, obj = self.call("GET", USER_ORGS, "tok-alice")
+        self.assertEqual([r["spec"]["name"] for r in obj["value"]], ["Beta Broadcast"])
+
+    def test_leave_removes_from_organization_and_teams(self):
+        self.call("PATCH", USER_ORGS + "/" + self.fx["org_id"], "tok-alice", ACCEPT)
+        status, _, _ = self.call("DELETE", USER_ORGS + "/" + self.fx["org_id"], "tok-alice")
+        self.assertEqual(status, 204)
+        org = self.org_state(self.fx["org_id"])
+        self.assertNotIn("u-alice", org["members"])
+        for members in org["teams"].values():
+            self.assertNotIn("u-alice", members)
+        self.assertApiError(409, "PATCH", USER_ORGS + "/" + self.fx["org_id"], "tok-alice", ACCEPT)
+        self.assertApiError(404, "DELETE", USER_ORGS + "/" + self.fx["org_id"], "tok-alice")
+        self.assertApiError(404, "DELETE", USER_ORGS + "/no-such-org", "tok-alice")
+
+    def test_invite_expires_by_the_clock(self):
+        self.fake.clock_advance(14 * DAY + 1)
+        _, _, obj = self.call("GET", USER_ORGS, "tok-alice")
+        self.assertEqual(obj["value"][0]["spec"]["invite"]["state"], "expired")
+        self.assertEqual(self.invite_state(self.fx["invite_id"])["state"], "expired")
+        self.assertApiError(409, "PATCH", USER_ORGS + "/" + self.fx["org_id"], "tok-alice", ACCEPT)
+        _, _, obj = self.call("GET", INVITES, "tok-admin")
+        self.assertEqual(obj["value"], [])
+        self.assertApiError(404, "DELETE", INVITES + "/" + self.fx["invite_id"], "tok-admin")
+        # the clock can be set back
+        self.fake.clock_set(time.time())
+        self.assertEqual(self.invite_state(self.fx["invite_id"])["state"], "pending")
+
+    def test_clock_set_and_now(self):
+        self.fake.clock_set(2000000000)
+        self.assertAlmostEqual(self.fake.now(), 2000000000, delta=2)
+        self.assertAlmostEqual(self.fake.clock_advance(60), 2000000060, delta=2)
+
+
+class TestAdminSide(FakeTestCase):
+    def test_create_list_cancel(self):
+        status, _, obj = self.call("POST", INVITES, "tok-admin",
+                                   {"spec": {"email": "jane.smith@example.com", "comment": "Delphi",
+                                             "teams": ["encoding-team"]}})
+        self.assertEqual(status, 201, obj)
+        self.assertEqual(obj["status"], {"state": "pending"})
+        self.assertEqual(obj["spec"], {"email": "jane.smith@example.com", "comment": "Delphi",
+                                       "teams": ["encoding-team"]})
+        new_id = obj["metadata"]["id"]
+        st = self.invite_state(new_id)
+        self.assertEqual(st["expires"] - st["created"], 14 * DAY)
+        self.assertEqual(st["invited_by"], "u-admin")
+        _, _, obj = self.call("GET", INVITES, "tok-admin")
+        self.assertEqual([r["metadata"]["id"] for r in obj["value"]], [self.fx["invite_id"], new_id])
+        status, _, _ = self.call("DELETE", INVITES + "/" + new_id, "tok-admin")
+        self.assertEqual(status, 204)
+        self.assertEqual(self.invite_state(new_id)["state"], "cancelled")
+        self.assertApiError(404, "DELETE", INVITES + "/" + new_id, "tok-admin")
+        # the cancelled invite can no longer be accepted
+        self.fake.seed({"users": [{"id": "u-jane", "email": "jane.smith@example.com"}],
+                        "tokens": [{"token": "tok-jane", "user": "u-jane"}]})
+        self.assertApiError(409, "PATCH", USER_ORGS + "/" + self.fx["org_id"], "tok-jane", ACCEPT)
+
+    def test_create_conflicts_and_bad_input(self):
+        self.assertApiError(409, "POST", INVITES, "tok-admin", {"spec": {"email": "alice@example.com"}})
+        self.assertApiError(409, "POST", INVITES, "tok-admin", {"spec": {"email": "BOB@example.com"}})
+        for body in ({"spec": {}}, {"spec": {"email": "not-an-email"}}, {"spec": {"email": 7}},
+                     {"email": "x@example.com"}, {"spec": {"email": "x@example.com", "teams": ["nope"]}},
+                     {"spec": {"email": "x@example.com", "teams": "encoding-team"}},
+                     {"spec": {"email": "x@example.com", "comment": 5}}, [], None):
+            self.assertApiError(400, "POST", INVITES, "tok-admin", body,
+                                **({"raw_body": b"null", "headers": {"Content-Type": "application/json"}}
+                                   if body is None else {}))
+        self.assertApiError(400, "POST", INVITES, "tok-admin",
+                            raw_body=b'{"spec": {"email": "x@example.com"}}',
+                            headers={"Content-Type": "text/plain"})
+        self.assertEqual(len(self.fake.state()["invites"]), 1)
+
+    def test_other_organization_invite_is_404(self):
+        self.assertApiError(404, "DELETE", INVITES + "/" + self.fx["invite_id"], "tok-admin2")
+        self.assertApiError(404, "DELETE", INVITES + "/no-such-invite", "tok-admin")
+        self.assertEqual(self.invite_state(self.fx["invite_id"])["state"], "pending")
+
+
+class TestPagination(FakeTestCase):
+    def setUp(self):
+        super().setUp()
+        orgs = [{"id": "org-%02d" % i, "name": "Org %02d" % i, "members": ["u-carol"]}
+                for i in range(7)]
+        self.fake.seed({"organizations": orgs})
+
+    def test_pages_with_top_and_skiptoken(self):
+        seen, skip = [], 0
+        while True:
+            status, _, obj = self.call("GET", USER_ORGS + "?%%24top=3&%%24skiptoken=%d" % skip, "tok-carol")
+            self.assertEqual(status, 200)
+            p = obj["supplemental"]["pagination"]
+            self.assertEqual(p["start"], skip)
+            self.assertEqual(p["end"], p["start"] + p["records"])
+            self.assertEqual(p["total"], 7)
+            seen += [r["metadata"]["id"] for r in obj["value"]]
+            if p["records"] < 3:
+                break
+            skip = p["end"]
+        self.assertEqual(seen, ["org-%02d" % i for i in range(7)])
+
+    def test_bad_top_and_skiptoken_are_400(self):
+        for q in ("$top=0", "$top=1001", "$top=abc", "$top=-1", "$top=", "$skiptoken=-1",
+                  "$skiptoken=x", "$skiptoken=1.5", "$top=2&$top=3"):
+            self.assertApiError(400, "GET", USER_ORGS + "?" + q, "tok-carol")
+        _, _, obj = self.call("GET", USER_ORGS + "?$top=1000&$skiptoken=100", "tok-carol")
+        self.assertEqual(obj["value"], [])
+        self.assertEqual(obj["supplemental"]["pagination"]["records"], 0)
+
+
+class TestFaults(FakeTestCase):
+    def tearDown(self):
+        self.fake.clear_faults()
+
+    def raw_exchange(self, method, path, token="tok-alice", body=None, timeout=5):
+        """Sends one request and reads the raw answer until the server closes or times out."""
+        port = int(self.fake.api_url.rsplit(":", 1)[1])
+        data = b"" if body is None else json.dumps(body).encode()
+        head = ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                % (method, path, token, len(data))).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+            with self.fake.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(head + data)
+                chunks = []
+                while True:
+                    try:
+                        c = tls.recv(65536)
+                    except ssl.SSLError:
+                        break
+                    if not c:
+                        break
+                    chunks.append(c)
+        raw_answer = b"".join(chunks)
+        header, _, payload = raw_answer.partition(b"\r\n\r\n")
+        return header.decode(), payload
+
+    def test_fault_validation(self):
+        with self.assertRaises(FakeMkioError):
+            self.fake.fault("nope", "delay", ms=1)
+        with self.assertRaises(FakeMkioError):
+            self.fake.fault("invites_list", "nope")
+        with self.assertRaises(FakeMkioError):
+            self.fake.fault("invites_list", "status")
+        with self.assertRaises(FakeMkioError):
+            self.fake.fault("invites_list", "variant", style="nope")
+        with self.assertRaises(FakeMkioError):
+            self.fake.fault("invites_list", "delay", count=0, ms=1)
+
+    def test_delay(self):
+        self.fake.fault("user_orgs_list", "delay", count=1, ms=400)
+        t0 = time.monotonic()
+        self.assertEqual(self.call("GET", USER_ORGS, "tok-alice")[0], 200)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.4)
+        t0 = time.monotonic()
+        self.call("GET", USER_ORGS, "tok-alice")
+        self.assertLess(time.monotonic() - t0, 0.4)
+
+    def test_status_with_retry_after_consumed_in_order(self):
+        self.fake.fault("invites_list", "status", count=2, status=503, retry_after="2")
+        self.fake.fault("invites_list", "status", count=1, status=429, code="tooMany", detail="slow down")
+        for _ in range(2):
+            status, headers, obj = self.call("GET", INVITES, "tok-admin")
+            self.assertEqual(status, 503)
+            self.assertEqual(headers["retry-after"], "2")
+            self.assertEqual(obj["status"], 503)
+        status, headers, obj = self.call("GET", INVITES, "tok-admin")
+        self.assertEqual((status, obj["error"]["code"], obj["error"]["detail"]),
+                         (429, "tooMany", "slow down"))
+        self.assertNotIn("retry-after", headers)
+        self.assertEqual(self.call("GET", INVITES, "tok-admin")[0], 200)
+
+    def test_status_fault_has_no_effect(self):
+        self.fake.fault("user_org_patch", "status", count=1, status=500)
+        self.assertApiError(500, "PATCH", USER_ORGS + "/" + self.fx["org_id"], "tok-alice", ACCEPT)
+        self.assertEqual(self.invite_state(self.fx["invite_id"])["state"], "pending")
+
+    def test_star_fault_first_and_forever(self):
+        self.fake.fault("user_orgs_list", "status", count=1, status=500)
+        self.fake.fault("*", "status", status=502)
+        for path, token in ((USER_ORGS, "tok-alice"), (INVITES, "tok-admin"), ("/nope", None)):
+            self.assertEqual(self.call("GET", path, token)[0], 502)
+        self.fake.clear_faults()
+        self.assertEqual(self.call("GET", USER_ORGS, "tok-alice")[0], 200)
+
+    def test_star_delay_then_endpoint_fault(self):
+        self.fake.fault("*", "delay", count=1, ms=200)
+        self.fake.fault("user_orgs_list", "status", count=1, status=503)
+        t0 = time.monotonic()
+        self.assertEqual(self.call("GET", USER_ORGS, "tok-alice")[0], 503)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.2)
+
+    def test_close_mid_body(self):
+        self.fake.fault("user_orgs_list", "close_mid_body", count=1)
+        with self.assertRaises(http.client.IncompleteRead):
+            self.call("GET", USER_ORGS, "tok-alice")
+        self.fake.fault("user_orgs_list", "close_mid_body", count=1)
+        header, payload = self.raw_exchange("GET", USER_ORGS)
+        length = int([ln for ln in header.split("\r\n") if ln.lower().startswith("content-length")][0]
+                     .split(":")[1])
+        self.assertLess(len(payload), length)
+        self.assertGreater(len(payload), 0)
+
+    def test_malformed_json(self):
+        self.fake.fault("user_orgs_list", "malformed_json", count=1)
+        status, headers, data = self.fake.api("GET", USER_ORGS, "tok-alice")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "application/json")
+        self.assertTrue(data.startswith(b'{"value": ['))
+        with self.assertRaises(ValueError):
+            json.loads(data)
+
+    def test_truncated_json(self):
+        self.fake.fault("user_orgs_list", "truncated_json", count=1)
+        status, headers, data = self.fake.api("GET", USER_ORGS, "tok-alice")
+        self.assertEqual(status, 200)
+        self.assertEqual(int(headers["content-length"]), len(data))
+        with self.assertRaises(ValueError):
+            json.loads(data)
+
+    def test_oversized(self):
+        self.fake.fault("user_orgs_list", "oversized", count=1, bytes=3 << 20)
+        status, _, data = self.fake.api("GET", USER_ORGS, "tok-alice")
+        self.assertEqual(len(data), 3 << 20)
+        self.assertEqual(len(json.loads(data)["value"]), 2)
+
+    def test_wrong_content_type(self):
+        self.fake.fault("user_orgs_list", "wrong_content_type", count=1)
+        status, headers, data = self.fake.api("GET", USER_ORGS, "tok-alice")
+        self.assertEqual(headers["content-type"], "text/html")
+        self.assertEqual(len(json.loads(data)["value"]), 2)
+
+    def test_hang_until_client_timeout(self):
+        self.fake.fault("user_orgs_list", "hang", count=1)
+        t0 = time.monotonic()
+        with self.assertRaises((socket.timeout, TimeoutError)):
+            self.fake.api("GET", USER_ORGS, "tok-alice", timeout=0.5)
+        self.assertLess(time.monotonic() - t0, 3)
+        self.assertEqual(self.call("GET", USER_ORGS, "tok-alice")[0], 200)
+
+    def test_stuck_pagination(self):
+        self.fake.fault("invites_list", "stuck_pagination")
+        for skip in (0, 0):
+            _, _, obj = self.call("GET", INVITES + "?$top=5&$skiptoken=%d" % skip, "tok-admin")
+            p = obj["supplemental"]["pagination"]
+            self.assertEqual((p["start"], p["end"], p["records"]), (skip, skip, 5))
+            self.assertGreater(p["total"], p["end"] + 5)
+            self.assertEqual(len(obj["value"]), 5)
+            self.assertEqual(obj["value"][0]["metadata"]["id"], self.fx["invite_id"])
+
+    def test_endless_pages(self):
+        self.fake.fault("user_orgs_list", "endless_pages")
+        ids, skip = set(), 0
+        for _ in range(5):
+            _, _, obj = self.call("GET", USER_ORGS + "?$top=10&$skiptoken=%d" % skip, "tok-alice")
+            p = obj["supplemental"]["pagination"]
+            self.assertEqual((p["start"], p["end"], p["records"]), (skip, skip + 10, 10))
+            self.assertGreater(p["total"], 10 ** 6)
+            ids |= {r["metadata"]["id"] for r in obj["value"]}
+            skip = p["end"]
+        self.assertEqual(len(ids), 50)
+
+    def variant(self, style):
+        self.fake.fault("user_orgs_list", "variant", count=1, style=style)
+        status, _, obj = self.call("GET", USER_ORGS, "tok-alice")
+        self.assertEqual(status, 200)
+        return obj["value"]
+
+    def test_variants(self):
+        acme, beta = self.variant("top_level")
+        self.assertEqual(set(acme), {"id", "name", "invite"})
+        self.assertEqual(set(beta), {"id", "name"})
+        self.assertEqual(acme["invite"]["state"], "pending")
+        acme, beta = self.variant("display_name")
+        self.assertEqual(acme["metadata"]["displayName"], "Acme Media")
+        self.assertNotIn("name", acme["spec"])
+        acme, _ = self.variant("sent_by_string")
+        self.assertEqual(acme["spec"]["invite"]["sentBy"], "admin@example.com")
+        self.assertNotIn("invitedBy", acme["spec"]["invite"])
+        acme, _ = self.variant("inviter_object")
+        self.assertEqual(acme["spec"]["invite"]["inviter"], {"email": "admin@example.com", "name": "Ada Admin"})
+        acme, _ = self.variant("no_expires")
+        self.assertNotIn("expires", acme["spec"]["invite"])
+        acme, beta = self.variant("null_invite")
+        self.assertIsNone(beta["spec"]["invite"])
+        self.assertEqual(acme["spec"]["invite"]["state"], "pending")
+        # the variant also shapes the PATCH answer
+        self.fake.fault("user_org_patch", "variant", count=1, style="top_level")
+        _, _, obj = self.call("PATCH", USER_ORGS + "/" + self.fx["org_id"], "tok-alice", ACCEPT)
+        self.assertEqual(obj, {"id": self.fx["org_id"], "name": "Acme Media"})
+
+
+class TestControl(FakeTestCase):
+    def test_request_log(self):
+        self.fake.clear_requests()
+        self.call("PATCH", USER_ORGS + "/" + self.fx["org_id"] + "?$top=3", "tok-alice", ACCEPT)
+        self.fake.fault("invites_list", "status", count=1, status=503)
+        self.call("GET", INVITES, "tok-admin")
+        log = self.fake.requests()
+        self.assertEqual(len(log), 2)
+        self.assertEqual(log[0]["method"], "PATCH")
+        self.assertEqual(log[0]["path"], USER_ORGS + "/" + self.fx["org_id"])
+        self.assertEqual(log[0]["query"], {"$top": "3"})
+        self.assertEqual(log[0]["headers"]["authorization"], "Bearer tok-alice")
+        self.assertEqual(log[0]["headers"]["content-type"], "application/json")
+        self.assertEqual(json.loads(log[0]["body"]), ACCEPT)
+        self.assertEqual((log[1]["method"], log[1]["path"], log[1]["body"]), ("GET", INVITES, ""))
+        self.fake.clear_requests()
+        self.assertEqual(self.fake.requests(), [])
+
+    def test_reset(self):
+        self.fake.clock_advance(100 * DAY)
+        self.fake.fault("*", "status", status=500)
+        self.call("GET", USER_ORGS, "tok-alice")
+        self.fake.reset()
+        st = self.fake.state()
+        self.assertEqual((st["organizations"], st["invites"]), ([], []))
+        self.assertEqual(self.fake.requests(), [])
+        self.assertAlmostEqual(self.fake.now(), time.time(), delta=5)
+        self.assertEqual(self.fake.stats(), {"tls_connections": 0, "api_requests": 0})
+        self.assertApiError(401, "GET", USER_ORGS, "tok-alice")
+
+    def test_bad_seed_changes_nothing(self):
+        before = self.fake.state()
+        for seed in ({"organizations": [{"id": "x"}]},
+                     {"invites": [{"organization": "nope", "email": "a@example.com"}]},
+                     {"invites": [{"organization": self.fx["org_id"], "email": "a@example.com",
+                                   "teams": ["nope"]}]},
+                     {"users": [{"id": "u-new", "email": "new@example.com"}],
+                      "tokens": [{"token": "bad token", "user": "u-new"}]},
+                     {"bogus": []}):
+            with self.assertRaises(FakeMkioError):
+                self.fake.seed(seed)
+        after = self.fake.state()
+        del before["now"], after["now"]
+        self.assertEqual(before, after)
+
+    def test_seed_invites_returns_ids_and_states(self):
+        now = self.fake.now()
+        ids = self.fake.seed({"invites": [
+            {"organization": self.fx["org2_id"], "email": "carol@example.com", "state": "expired"},
+            {"id": "inv-x", "organization": self.fx["org2_id"], "email": "dan@example.com",
+             "created": now - 15 * DAY},
+        ]})["invites"]
+        self.assertEqual(len(ids), 2)
+        self.assertEqual(ids[1], "inv-x")
+        self.assertEqual(self.invite_state(ids[0])["state"], "expired")
+        self.assertEqual(self.invite_state("inv-x")["state"], "expired")
+        _, _, obj = self.call("GET", USER_ORGS, "tok-carol")
+        self.assertEqual(obj["value"][0]["spec"]["invite"]["state"], "expired")
+        self.assertEqual(obj["value"][0]["spec"]["invite"]["invitedBy"]["email"], "admin2@example.com")
+
+
+class TestShutdown(unittest.TestCase):
+    def test_sigterm_exits_fast_with_a_hung_client(self):
+        fake = FakeMkio()
+        try:
+            fake.seed(make_fixture()["seed"])
+            fake.fault("*", "hang")
+            errors = []
+
+            def client():
+                try:
+                    fake.api("GET", USER_ORGS, "tok-alice", timeout=10)
+                except Exception as e:  # the server going away is the expected end
+                    errors.append(e)
+
+            t = threading.Thread(target=client)
+            t.start()
+            deadline = time.monotonic() + 5
+            while fake.stats()["api_requests"] < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            state_dir = fake.dir
+            t0 = time.monotonic()
+            fake.stop()
+            self.assertLess(time.monotonic() - t0, 2)
+            self.assertFalse(os.path.exists(state_dir))
+            t.join(5)
+            self.assertFalse(t.is_alive())
+            self.assertEqual(len(errors), 1)
+        finally:
+            fake.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
