@@ -61,7 +61,7 @@ static int invite_create(struct tool *t, int argc, char **argv)
         return TOOL_EXIT_LOCAL;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 'e': email = optarg; break;
         case 'c': comment = optarg; break;

@@ -180,7 +180,7 @@ static int orgs_delete(struct tool *t, int argc, char **argv, bool leave)
     bool yes = false;
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+hy", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hy", options, NULL)) != -1) {
         if (c == 'h') {
             fputs(orgs_help, stdout);
             return TOOL_EXIT_OK;

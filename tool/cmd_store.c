@@ -202,7 +202,7 @@ static int store_set_user(struct tool *t, int argc, char **argv)
     const char *from = NULL;
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         if (c == 'h') {
             fputs(store_help, stdout);
             return TOOL_EXIT_OK;
@@ -370,7 +370,7 @@ int cmd_sync(struct tool *t, int argc, char **argv)
     if (!named)
         return TOOL_EXIT_LOCAL;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'a': all = true; break;

@@ -134,7 +134,7 @@ int tool_simple_options(const char *command, const char *help, int argc, char **
     };
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         if (c == 'h') {
             fputs(help, stdout);
             return -1;
@@ -195,13 +195,19 @@ static mk_status read_own_token(struct tool *t, char **token, mk_error *err)
         return *token ? MK_OK : mk_error_set(err, MK_ERR_NOMEM, "out of memory");
     }
 
-    struct passwd *pw = getpwuid(getuid());
-    if (!pw || !pw->pw_dir)
+    /* $HOME as every shell tool does; the file's owner and mode are checked
+     * whatever the path. */
+    const char *home = getenv("HOME");
+    if (!home || home[0] != '/') {
+        struct passwd *pw = getpwuid(getuid());
+        home = pw ? pw->pw_dir : NULL;
+    }
+    if (!home)
         return mk_error_set(err, MK_ERR_USAGE,
                             "no token: cannot find your home directory; set MKIO_TOKEN or "
                             "pass --token-file FILE");
     char path[4096];
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", pw->pw_dir, t->cfg.user_token_path) >=
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", home, t->cfg.user_token_path) >=
         sizeof(path))
         return mk_error_set(err, MK_ERR_USAGE, "no token: your home directory path is too long");
     mk_status st = mk_token_read_file(path, getuid(), token, err);
@@ -236,6 +242,7 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"token-file", required_argument, NULL, 't'},
+        {"token", optional_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -254,6 +261,10 @@ int main(int argc, char **argv)
         case 't': t.token_file = optarg; break;
         case 'h': fputs(usage_text, stdout); return TOOL_EXIT_OK;
         case 'V': puts("mkio-orgs 0.1"); return TOOL_EXIT_OK;
+        case 'T':
+            /* Arguments show in ps and shell history: refuse, and say what to do. */
+            return tool_usage(NULL, "a token is never taken as an argument; set MKIO_TOKEN or "
+                                    "pass --token-file FILE");
         default:
             return tool_usage(NULL, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
