@@ -1,0 +1,866 @@
+/* tests/unit/test_config.c: mkio.conf as an administrator writes it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#define NAME "test.conf"
+
+/* Parses text on top of the defaults; returns the status, err filled. */
+static mk_status parse(const char *text, struct mk_config *cfg, mk_error *err)
+{
+    mk_error_clear(err);
+    assert_int_equal(mk_config_defaults(cfg, err), MK_OK);
+    return mk_config_parse_string(text, NAME, cfg, err);
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+    if (!strstr(haystack, needle))
+        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
+}
+
+/* The line fails with a message starting "test.conf:2:" and containing
+ * want, and the configuration keeps its defaults. */
+static void assert_line_refused(const char *line, const char *want)
+{
+    struct mk_config cfg;
+    mk_error err;
+    char text[1024];
+
+    snprintf(text, sizeof(text), "# a comment\n%s\n", line);
+    mk_status st = parse(text, &cfg, &err);
+    if (st != MK_ERR_USAGE)
+        fail_msg("line \"%s\" was accepted (status %s)", line, mk_status_name(st));
+    if (strncmp(err.message, NAME ":2: ", strlen(NAME ":2: ")) != 0)
+        fail_msg("message for \"%s\" does not start with \"" NAME ":2: \": %s", line, err.message);
+    if (want)
+        assert_contains(err.message, want);
+    /* No damage: still the defaults. */
+    assert_string_equal(cfg.base_url, "https://app.mk.io");
+    assert_int_equal(cfg.retries, 3);
+    assert_int_equal(cfg.pin_count, 0);
+    assert_string_equal(cfg.source, "(defaults)");
+    mk_config_free(&cfg);
+}
+
+static void assert_line_accepted(const char *line)
+{
+    struct mk_config cfg;
+    mk_error err;
+    char text[1024];
+
+    snprintf(text, sizeof(text), "%s\n", line);
+    if (parse(text, &cfg, &err) != MK_OK)
+        fail_msg("line \"%s\" was refused: %s", line, err.message);
+    mk_config_free(&cfg);
+}
+
+static void test_defaults(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+
+    assert_int_equal(mk_config_defaults(&cfg, &err), MK_OK);
+    assert_string_equal(cfg.base_url, "https://app.mk.io");
+    assert_null(cfg.ca_file);
+    assert_int_equal(cfg.connect_timeout_ms, 3000);
+    assert_int_equal(cfg.budget_ms, 5000);
+    assert_int_equal(cfg.retries, 3);
+    assert_int_equal(cfg.max_response_bytes, 4 * 1024 * 1024);
+    assert_string_equal(cfg.token_dir, "/etc/mkio/tokens");
+    assert_string_equal(cfg.user_token_path, ".config/mkio/token");
+    assert_int_equal(cfg.gid_min, 1900000000);
+    assert_int_equal(cfg.gid_max, 1999999999);
+    assert_string_equal(cfg.group_prefix, "mk-");
+    assert_int_equal(cfg.pin_count, 0);
+    assert_true(cfg.accept_invites);
+    assert_int_equal(cfg.accept_org_count, 0);
+    assert_int_equal(cfg.accept_inviter_domain_count, 0);
+    assert_int_equal(cfg.min_uid, 1000);
+    assert_int_equal(cfg.ignore_user_count, 1);
+    assert_string_equal(cfg.ignore_users[0], "root");
+    assert_string_equal(cfg.state_dir, "/var/lib/mkio");
+    assert_string_equal(cfg.source, "(defaults)");
+    assert_int_equal(mk_config_validate(&cfg, &err), MK_OK);
+    mk_config_free(&cfg);
+    /* Freeing twice (a zeroed struct) is harmless. */
+    mk_config_free(&cfg);
+}
+
+static void test_every_key_good(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+    const char *text =
+        "# full configuration\n"
+        "\n"
+        "   # indented comment\n"
+        "base_url = https://api.example.com:8443/mk/\n"
+        "ca_file = /etc/ssl/mkio-ca.pem\n"
+        "connect_timeout = 0.25\n"
+        "time_budget = 7.5\n"
+        "retries = 0\n"
+        "max_response_size = 512K\n"
+        "token_dir = /srv/tokens\n"
+        "user_token = .mkio/token\n"
+        "gid_range = 70000-80000\n"
+        "group_prefix = org_\n"
+        "pin = 1a2b3c4d-0000-1111 staff 70001\n"
+        "pin = ABCDEF other-staff 70002\n"
+        "accept_invites = off\n"
+        "accept_orgs = id-1 id-2\n"
+        "accept_orgs = id-3\n"
+        "accept_inviter_domains = Example.COM\n"
+        "accept_inviter_domains = example.org  example.net\n"
+        "\tmin_uid\t=\t500\t\r\n"
+        "ignore_users = admin backup\n"
+        "ignore_users = deploy\n"
+        "state_dir = /tmp/mkio-state\n";
+
+    assert_int_equal(parse(text, &cfg, &err), MK_OK);
+    assert_string_equal(cfg.base_url, "https://api.example.com:8443/mk");
+    assert_string_equal(cfg.ca_file, "/etc/ssl/mkio-ca.pem");
+    assert_int_equal(cfg.connect_timeout_ms, 250);
+    assert_int_equal(cfg.budget_ms, 7500);
+    assert_int_equal(cfg.retries, 0);
+    assert_int_equal(cfg.max_response_bytes, 512 * 1024);
+    assert_string_equal(cfg.token_dir, "/srv/tokens");
+    assert_string_equal(cfg.user_token_path, ".mkio/token");
+    assert_int_equal(cfg.gid_min, 70000);
+    assert_int_equal(cfg.gid_max, 80000);
+    assert_string_equal(cfg.group_prefix, "org_");
+    assert_int_equal(cfg.pin_count, 2);
+    assert_string_equal(cfg.pins[0].org_id, "1a2b3c4d-0000-1111");
+    assert_string_equal(cfg.pins[0].group_name, "staff");
+    assert_int_equal(cfg.pins[0].gid, 70001);
+    assert_false(cfg.accept_invites);
+    assert_int_equal(cfg.accept_org_count, 3);
+    assert_string_equal(cfg.accept_orgs[2], "id-3");
+    assert_int_equal(cfg.accept_inviter_domain_count, 3);
+    assert_string_equal(cfg.accept_inviter_domains[0], "example.com");
+    assert_string_equal(cfg.accept_inviter_domains[2], "example.net");
+    assert_int_equal(cfg.min_uid, 500);
+    /* list keys add to the default "root" */
+    assert_int_equal(cfg.ignore_user_count, 4);
+    assert_string_equal(cfg.ignore_users[0], "root");
+    assert_string_equal(cfg.ignore_users[3], "deploy");
+    assert_string_equal(cfg.state_dir, "/tmp/mkio-state");
+    assert_string_equal(cfg.source, NAME);
+    mk_config_free(&cfg);
+}
+
+static void test_good_value_forms(void **state)
+{
+    static const char *const good[] = {
+        "accept_invites = yes", "accept_invites = no", "accept_invites = true",
+        "accept_invites = false", "accept_invites = on", "accept_invites = off",
+        "accept_invites = 1", "accept_invites = 0", "accept_invites = YES",
+        "connect_timeout = 0.1", "connect_timeout = 5", "connect_timeout = 2.0625",
+        "time_budget = 0.5\nconnect_timeout = 0.5", "time_budget = 300\nconnect_timeout = 60", "time_budget = 300.000",
+        "retries = 10", "retries = 0",
+        "max_response_size = 1K", "max_response_size = 64M", "max_response_size = 1024",
+        "max_response_size = 67108864", "max_response_size = 2m",
+        "gid_range = 65536-524287", "gid_range = 1879048192-2147483647", "gid_range = 70000-70000",
+        "group_prefix = _", "group_prefix = abcdefghijklmnop", "group_prefix = a-b_c9",
+        "ca_file =", "ca_file = /x", "accept_orgs =", "ignore_users =", "accept_inviter_domains =",
+        "min_uid = 0", "min_uid = 4294967294",
+        "user_token = token", "user_token = a/b/c",
+        "base_url = http://127.0.0.1:8080", "base_url = http://localhost", "base_url = http://[::1]:9/x",
+        "base_url = https://[2001:db8::1]/", "base_url = https://app.mk.io/",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_line_accepted(good[i]);
+}
+
+static void test_bad_values(void **state)
+{
+    static const struct {
+        const char *line;
+        const char *want;
+    } bad[] = {
+        { "accept_invites = maybe", "yes/no" },
+        { "accept_invites = 2", "accept_invites" },
+        { "connect_timeout = 0.09", "0.1 to 60" },
+        { "connect_timeout = 61", "0.1 to 60" },
+        { "connect_timeout = -1", "connect_timeout" },
+        { "connect_timeout = 1s", "connect_timeout" },
+        { "connect_timeout = .5", "connect_timeout" },
+        { "connect_timeout = 3.", "connect_timeout" },
+        { "connect_timeout = 1e3", "connect_timeout" },
+        { "connect_timeout = 99999999", "connect_timeout" },
+        { "time_budget = 0.4", "0.5 to 300" },
+        { "time_budget = 300.001", "0.5 to 300" },
+        { "time_budget = abc", "time_budget" },
+        { "retries = 11", "0 to 10" },
+        { "retries = -1", "0 to 10" },
+        { "retries = 1.5", "0 to 10" },
+        { "retries = 3 4", "0 to 10" },
+        { "retries = 99999999999999999999999", "0 to 10" },
+        { "max_response_size = 1023", "1K to 64M" },
+        { "max_response_size = 65M", "1K to 64M" },
+        { "max_response_size = 1G", "1K to 64M" },
+        { "max_response_size = K", "1K to 64M" },
+        { "max_response_size = 4 M", "1K to 64M" },
+        { "max_response_size = 18446744073709551615M", "1K to 64M" },
+        { "token_dir = relative/dir", "absolute" },
+        { "state_dir = var/lib", "absolute" },
+        { "ca_file = ca.pem", "absolute" },
+        { "user_token = /abs/token", "relative" },
+        { "user_token = ../other/token", "relative" },
+        { "user_token = a/../../etc/shadow", "relative" },
+        { "user_token = a//b", "relative" },
+        { "user_token = ./a", "relative" },
+        { "user_token = dir/", "relative" },
+        { "gid_range = 70000", "FIRST-LAST" },
+        { "gid_range = 80000-70000", "FIRST <= LAST" },
+        { "gid_range = 1000-2000", "reserved" },
+        { "gid_range = 70000-600000", "reserved" },
+        { "gid_range = a-b", "FIRST-LAST" },
+        { "gid_range = 70000-80000-90000", "FIRST-LAST" },
+        { "gid_range = -70000", "FIRST-LAST" },
+        { "group_prefix = Mk-", "[a-z_]" },
+        { "group_prefix = 1mk", "[a-z_]" },
+        { "group_prefix = -mk", "[a-z_]" },
+        { "group_prefix = mk.", "[a-z_]" },
+        { "group_prefix = abcdefghijklmnopq", "at most 16" },
+        { "group_prefix =", "no value" },
+        { "min_uid = -5", "min_uid" },
+        { "min_uid = 4294967295", "min_uid" },
+        { "min_uid = x", "min_uid" },
+        { "accept_orgs = good bad_id", "bad_id" },
+        { "accept_inviter_domains = @example.com", "domain" },
+        { "accept_inviter_domains = a..b", "domain" },
+        { "ignore_users = a:b", "user name" },
+        { "base_url = ftp://app.mk.io", "https://" },
+        { "base_url = http://app.mk.io", "not loopback" },
+        { "base_url = http://127.0.0.1.evil.com", "not loopback" },
+        { "base_url = http://128.0.0.1", "not loopback" },
+        { "base_url = http://127.0.0.256", "not loopback" },
+        { "base_url = http://[::2]", "not loopback" },
+        { "base_url = https://user:pw@app.mk.io", "user name or password" },
+        { "base_url = https://app.mk.io/?x=1", "query" },
+        { "base_url = https://app.mk.io/#frag", "fragment" },
+        { "base_url = https://", "no host" },
+        { "base_url = https://:443", "host" },
+        { "base_url = https://app.mk.io:0", "port" },
+        { "base_url = https://app.mk.io:65536", "port" },
+        { "base_url = https://app.mk.io:", "port" },
+        { "base_url = https://app.mk.io/a b", "space" },
+        { "base_url = https://app..mk.io", "host" },
+        { "base_url = https://[::1", "unclosed" },
+        { "base_url = https://app.mk.io/x\"y", "path" },
+        { "base_url = app.mk.io", "https://" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_line_refused(bad[i].line, bad[i].want);
+}
+
+static void test_syntax_errors(void **state)
+{
+    assert_line_refused("retries 3", "key = value");
+    assert_line_refused("= 3", "without a key");
+    assert_line_refused("token = secret-value", "unknown key");
+    assert_line_refused("Retries = 3", "unknown key");
+    assert_line_refused("retries = 3\x01", "control character");
+    assert_line_refused("base_url = https://a.example\rb", "control character");
+
+    /* A bad key's value is not echoed (someone may paste a secret). */
+    struct mk_config cfg;
+    mk_error err;
+    assert_int_equal(parse("token = hunter2-secret\n", &cfg, &err), MK_ERR_USAGE);
+    assert_null(strstr(err.message, "hunter2"));
+    mk_config_free(&cfg);
+}
+
+static void test_duplicate_key(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+
+    assert_int_equal(parse("retries = 2\n\nretries = 4\n", &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, NAME ":3: ");
+    assert_contains(err.message, "first on line 1");
+    assert_int_equal(cfg.retries, 3); /* untouched */
+    mk_config_free(&cfg);
+
+    static const char *const keys[] = {
+        "base_url = https://a.example", "ca_file =", "connect_timeout = 1", "time_budget = 2",
+        "max_response_size = 1M", "token_dir = /a", "user_token = a", "gid_range = 70000-70001",
+        "group_prefix = x", "accept_invites = yes", "min_uid = 1", "state_dir = /s",
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "%s\n%s\n", keys[i], keys[i]);
+        assert_int_equal(parse(text, &cfg, &err), MK_ERR_USAGE);
+        assert_contains(err.message, NAME ":2: ");
+        assert_contains(err.message, "given again");
+        mk_config_free(&cfg);
+    }
+}
+
+static void test_parse_on_top_keeps_earlier(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+
+    /* A second text may set a key again (it is a new file) and adds to lists. */
+    assert_int_equal(parse("retries = 2\nignore_users = a\n", &cfg, &err), MK_OK);
+    assert_int_equal(mk_config_parse_string("retries = 5\nignore_users = b\n", "second.conf", &cfg, &err),
+                     MK_OK);
+    assert_int_equal(cfg.retries, 5);
+    assert_int_equal(cfg.ignore_user_count, 3);
+    assert_string_equal(cfg.source, "second.conf");
+
+    /* A failing text leaves everything as it was, including the lists. */
+    assert_int_equal(mk_config_parse_string("ignore_users = c\nretries = 7\nretries = x\n", "third.conf",
+                                            &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "third.conf:3: ");
+    assert_int_equal(cfg.retries, 5);
+    assert_int_equal(cfg.ignore_user_count, 3);
+    assert_string_equal(cfg.source, "second.conf");
+    mk_config_free(&cfg);
+}
+
+static void test_pins(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+
+    assert_int_equal(parse("pin = org-a staff 1900000001\npin = org-b dev_team 1900000002\n", &cfg, &err),
+                     MK_OK);
+    const struct mk_pin *pin = mk_config_pin_for(&cfg, "org-b");
+    assert_non_null(pin);
+    assert_string_equal(pin->group_name, "dev_team");
+    assert_int_equal(pin->gid, 1900000002);
+    assert_ptr_equal(mk_config_pin_for(&cfg, "ORG-A"), &cfg.pins[0]);
+    assert_null(mk_config_pin_for(&cfg, "org-c"));
+    assert_null(mk_config_pin_for(&cfg, NULL));
+    mk_config_free(&cfg);
+
+    assert_line_refused("pin = org-a staff", "three fields");
+    assert_line_refused("pin = org-a staff 1900000001 extra", "three fields");
+    assert_line_refused("pin = org_a staff 1900000001", "organization id");
+    assert_line_refused("pin = org-a Staff 1900000001", "portable group name");
+    assert_line_refused("pin = org-a 9staff 1900000001", "portable group name");
+    assert_line_refused("pin = org-a abcdefghijklmnopqrstuvwxyz0123456 1900000001", "portable group name");
+    assert_line_accepted("pin = org-a abcdefghijklmnopqrstuvwxyz012345 1900000001");
+    assert_line_refused("pin = org-a staff x", "not a number");
+    assert_line_refused("pin = org-a staff 0", "reserved");
+    assert_line_refused("pin = org-a staff 1000", "reserved");
+    assert_line_refused("pin = org-a staff 600000", "reserved");
+    assert_line_refused("pin = org-a staff 4294967296", "reserved");
+
+    static const struct {
+        const char *second;
+        const char *want;
+    } dup[] = {
+        { "pin = org-a other 1900000002", "already pinned" },
+        { "pin = ORG-A other 1900000002", "already pinned" },
+        { "pin = org-b staff 1900000002", "staff is already pinned" },
+        { "pin = org-b other 1900000001", "gid 1900000001 is already pinned" },
+    };
+    for (size_t i = 0; i < sizeof(dup) / sizeof(dup[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "pin = org-a staff 1900000001\n%s\n", dup[i].second);
+        assert_int_equal(parse(text, &cfg, &err), MK_ERR_USAGE);
+        assert_contains(err.message, NAME ":2: ");
+        assert_contains(err.message, dup[i].want);
+        assert_int_equal(cfg.pin_count, 0);
+        mk_config_free(&cfg);
+    }
+
+    /* Pins vs range is a whole-file check: the message names the file. */
+    assert_int_equal(parse("pin = org-a staff 70000\n", &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, NAME ": pin for org-a has gid 70000 outside gid_range");
+    mk_config_free(&cfg);
+    /* The order of lines does not matter. */
+    assert_int_equal(parse("pin = org-a staff 70000\ngid_range = 70000-70010\n", &cfg, &err), MK_OK);
+    mk_config_free(&cfg);
+}
+
+static void test_gid_reserved_edges(void **state)
+{
+    static const struct {
+        unsigned long gid;
+        bool reserved;
+    } edges[] = {
+        { 0, true }, { 999, true }, { 1000, true }, { 60000, true }, { 60001, true },
+        { 65535, true }, { 65536, false }, { 524287, false }, { 524288, true },
+        { 1879048191, true }, { 1879048192, false }, { 2147483647, false },
+        { 2147483648UL, true }, { 4294967295UL, true },
+    };
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        if (mk_config_gid_reserved(edges[i].gid) != edges[i].reserved)
+            fail_msg("gid %lu: expected reserved=%d", edges[i].gid, edges[i].reserved);
+
+        char line[128];
+        snprintf(line, sizeof(line), "gid_range = %lu-%lu", edges[i].gid, edges[i].gid);
+        if (edges[i].reserved)
+            assert_line_refused(line, "reserved");
+        else
+            assert_line_accepted(line);
+
+        /* The same gid as a pin, with the range made to hold it when it can. */
+        snprintf(line, sizeof(line), "pin = org-x staff %lu", edges[i].gid);
+        if (edges[i].reserved) {
+            assert_line_refused(line, "reserved");
+        } else {
+            char text[256];
+            struct mk_config cfg;
+            mk_error err;
+            snprintf(text, sizeof(text), "gid_range = %lu-%lu\n%s\n", edges[i].gid, edges[i].gid, line);
+            if (parse(text, &cfg, &err) != MK_OK)
+                fail_msg("%s refused: %s", text, err.message);
+            mk_config_free(&cfg);
+        }
+    }
+    /* Ranges that touch a reserved range by one. */
+    assert_line_refused("gid_range = 65535-70000", "reserved");
+    assert_line_refused("gid_range = 500000-524288", "reserved");
+    assert_line_refused("gid_range = 1879048191-1879048200", "reserved");
+    assert_line_refused("gid_range = 2000000000-2147483648", "reserved");
+}
+
+static void test_timeouts_against_budget(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+
+    assert_int_equal(parse("connect_timeout = 5\ntime_budget = 5\n", &cfg, &err), MK_OK);
+    mk_config_free(&cfg);
+    assert_int_equal(parse("connect_timeout = 6\n", &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, NAME ": connect_timeout");
+    assert_contains(err.message, "must not exceed time_budget");
+    assert_int_equal(cfg.connect_timeout_ms, 3000);
+    mk_config_free(&cfg);
+}
+
+static void test_base_url_check(void **state)
+{
+    mk_error err;
+    static const char *const good[] = {
+        "https://app.mk.io", "https://app.mk.io/", "https://APP.MK.IO:443/api", "HTTPS://x",
+        "http://127.0.0.1", "http://127.255.255.254:9/x", "http://localhost:8080", "http://LOCALHOST",
+        "http://[::1]", "http://[::1]:8443/",
+    };
+    static const char *const bad[] = {
+        "", "ftp://app.mk.io", "http://app.mk.io", "http://10.0.0.1", "http://localhost.evil.com",
+        "https://u@app.mk.io", "https://app.mk.io?x", "https://app.mk.io#x", "https:///path",
+        "http://127.1", "file:///etc/passwd", "https://app.mk.io\n", "//app.mk.io",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (mk_config_check_base_url(good[i], &err) != MK_OK)
+            fail_msg("%s refused: %s", good[i], err.message);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        mk_error_clear(&err);
+        if (mk_config_check_base_url(bad[i], &err) != MK_ERR_USAGE)
+            fail_msg("%s accepted", bad[i]);
+        assert_true(err.message[0] != '\0');
+    }
+    assert_int_equal(mk_config_check_base_url(NULL, &err), MK_ERR_USAGE);
+
+    /* The password of a refused URL is never repeated. */
+    assert_int_equal(mk_config_check_base_url("https://me:s3cr3t@app.mk.io", &err), MK_ERR_USAGE);
+    assert_null(strstr(err.message, "s3cr3t"));
+
+    struct mk_config cfg;
+    assert_int_equal(parse("base_url = https://app.mk.io///\n", &cfg, &err), MK_OK);
+    assert_string_equal(cfg.base_url, "https://app.mk.io");
+    mk_config_free(&cfg);
+}
+
+static void test_env_base_url(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+
+    assert_int_equal(mk_config_defaults(&cfg, &err), MK_OK);
+    unsetenv("MKIO_BASE_URL");
+    assert_int_equal(mk_config_apply_env(&cfg, &err), MK_OK);
+    assert_string_equal(cfg.base_url, "https://app.mk.io");
+
+    setenv("MKIO_BASE_URL", "", 1);
+    assert_int_equal(mk_config_apply_env(&cfg, &err), MK_OK);
+    assert_string_equal(cfg.base_url, "https://app.mk.io");
+
+    setenv("MKIO_BASE_URL", "http://127.0.0.1:9999/", 1);
+    assert_int_equal(mk_config_apply_env(&cfg, &err), MK_OK);
+    assert_string_equal(cfg.base_url, "http://127.0.0.1:9999");
+
+    setenv("MKIO_BASE_URL", "http://mk.example.com", 1);
+    assert_int_equal(mk_config_apply_env(&cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "MKIO_BASE_URL");
+    assert_string_equal(cfg.base_url, "http://127.0.0.1:9999");
+    unsetenv("MKIO_BASE_URL");
+    mk_config_free(&cfg);
+}
+
+static void test_invite_policy(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+    const char *why = "unset";
+
+    assert_int_equal(mk_config_defaults(&cfg, &err), MK_OK);
+    assert_true(mk_config_invite_allowed(&cfg, "org-1", NULL, &why));
+    assert_null(why);
+    assert_true(mk_config_invite_allowed(&cfg, "org-1", "a@anything.example", NULL));
+    mk_config_free(&cfg);
+
+    assert_int_equal(parse("accept_invites = no\n", &cfg, &err), MK_OK);
+    assert_false(mk_config_invite_allowed(&cfg, "org-1", "a@example.com", &why));
+    assert_string_equal(why, "invite acceptance is turned off");
+    mk_config_free(&cfg);
+
+    assert_int_equal(parse("accept_orgs = org-1 ORG-2\n", &cfg, &err), MK_OK);
+    assert_true(mk_config_invite_allowed(&cfg, "org-1", NULL, &why));
+    assert_true(mk_config_invite_allowed(&cfg, "org-2", NULL, &why));
+    assert_false(mk_config_invite_allowed(&cfg, "org-3", NULL, &why));
+    assert_contains(why, "accept_orgs");
+    assert_false(mk_config_invite_allowed(&cfg, "org-", NULL, &why));
+    assert_false(mk_config_invite_allowed(&cfg, NULL, NULL, &why));
+    mk_config_free(&cfg);
+
+    assert_int_equal(parse("accept_inviter_domains = example.com\n", &cfg, &err), MK_OK);
+    assert_true(mk_config_invite_allowed(&cfg, "org-1", "ada@example.com", &why));
+    assert_true(mk_config_invite_allowed(&cfg, "org-1", "Ada@EXAMPLE.Com", &why));
+    /* The part after the last '@' decides, exactly. */
+    assert_true(mk_config_invite_allowed(&cfg, "org-1", "\"a@evil.com\"@example.com", &why));
+    assert_false(mk_config_invite_allowed(&cfg, "org-1", "ada@example.com@evil.com", &why));
+    assert_contains(why, "accept_inviter_domains");
+    assert_false(mk_config_invite_allowed(&cfg, "org-1", "ada@sub.example.com", &why));
+    assert_false(mk_config_invite_allowed(&cfg, "org-1", "ada@example.com.evil", &why));
+    assert_false(mk_config_invite_allowed(&cfg, "org-1", "ada@notexample.com", &why));
+    assert_false(mk_config_invite_allowed(&cfg, "org-1", "example.com", &why));
+    assert_contains(why, "unknown");
+    assert_false(mk_config_invite_allowed(&cfg, "org-1", "ada@", &why));
+    assert_false(mk_config_invite_allowed(&cfg, "org-1", NULL, &why));
+    assert_contains(why, "unknown");
+    mk_config_free(&cfg);
+
+    /* Both lists must agree. */
+    assert_int_equal(parse("accept_orgs = org-1\naccept_inviter_domains = example.com\n", &cfg, &err), MK_OK);
+    assert_true(mk_config_invite_allowed(&cfg, "org-1", "a@example.com", &why));
+    assert_false(mk_config_invite_allowed(&cfg, "org-2", "a@example.com", &why));
+    assert_false(mk_config_invite_allowed(&cfg, "org-1", "a@example.org", &why));
+    mk_config_free(&cfg);
+}
+
+static void test_user_ignored(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+
+    assert_int_equal(parse("min_uid = 1000\nignore_users = backup svc-deploy\n", &cfg, &err), MK_OK);
+    assert_true(mk_config_user_ignored(&cfg, "root", 0));
+    assert_true(mk_config_user_ignored(&cfg, "daemon", 1));
+    assert_true(mk_config_user_ignored(&cfg, "alice", 999));
+    assert_false(mk_config_user_ignored(&cfg, "alice", 1000));
+    assert_true(mk_config_user_ignored(&cfg, "backup", 5000));
+    assert_true(mk_config_user_ignored(&cfg, "svc-deploy", 5000));
+    assert_false(mk_config_user_ignored(&cfg, "Backup", 5000));
+    assert_false(mk_config_user_ignored(&cfg, "backup2", 5000));
+    assert_true(mk_config_user_ignored(&cfg, NULL, 5000));
+    mk_config_free(&cfg);
+
+    assert_int_equal(parse("min_uid = 0\n", &cfg, &err), MK_OK);
+    assert_true(mk_config_user_ignored(&cfg, "root", 0)); /* still in ignore_users */
+    assert_false(mk_config_user_ignored(&cfg, "daemon", 1));
+    mk_config_free(&cfg);
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+struct tmp {
+    char dir[64];
+};
+
+static int tmp_setup(void **state)
+{
+    struct tmp *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -1;
+    strcpy(t->dir, "/tmp/test_config.XXXXXX");
+    if (!mkdtemp(t->dir)) {
+        free(t);
+        return -1;
+    }
+    *state = t;
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static int tmp_teardown(void **state)
+{
+    struct tmp *t = *state;
+    int rc = nftw(t->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(t);
+    return rc;
+}
+
+static char *tmp_path(const struct tmp *t, const char *name)
+{
+    char *p = NULL;
+    assert_true(asprintf(&p, "%s/%s", t->dir, name) > 0);
+    return p;
+}
+
+static char *write_file(const struct tmp *t, const char *name, const char *text, size_t len, mode_t mode)
+{
+    char *path = tmp_path(t, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    assert_int_equal(fchmod(fd, mode), 0);
+    close(fd);
+    return path;
+}
+
+static void test_load_good_file(void **state)
+{
+    struct tmp *t = *state;
+    struct mk_config cfg;
+    mk_error err;
+    const char text[] = "retries = 1\nbase_url = http://127.0.0.1:1234\n";
+    char *path = write_file(t, "mkio.conf", text, strlen(text), 0644);
+
+    assert_int_equal(mk_config_load(path, &cfg, &err), MK_OK);
+    assert_int_equal(cfg.retries, 1);
+    assert_string_equal(cfg.base_url, "http://127.0.0.1:1234");
+    assert_string_equal(cfg.source, path);
+    mk_config_free(&cfg);
+
+    /* Bad content: the message names the file and line. */
+    const char bad[] = "retries = 1\nretries = 2\n";
+    char *bad_path = write_file(t, "bad.conf", bad, strlen(bad), 0600);
+    assert_int_equal(mk_config_load(bad_path, &cfg, &err), MK_ERR_USAGE);
+    char want[256];
+    snprintf(want, sizeof(want), "%s:2: ", bad_path);
+    assert_contains(err.message, want);
+    mk_config_free(&cfg); /* harmless after a failed load */
+    free(bad_path);
+    free(path);
+}
+
+static void test_load_missing(void **state)
+{
+    struct tmp *t = *state;
+    struct mk_config cfg;
+    mk_error err;
+    char *path = tmp_path(t, "absent.conf");
+
+    assert_int_equal(mk_config_load(path, &cfg, &err), MK_ERR_IO);
+    assert_contains(err.message, path);
+    assert_contains(err.message, "no such file");
+    free(path);
+
+    /* The default path: missing means defaults. Only checked when this host
+     * really has no /etc/mkio/mkio.conf (the test never creates one). */
+    struct stat sb;
+    if (stat(MK_CONFIG_DEFAULT_PATH, &sb) < 0 && errno == ENOENT) {
+        assert_int_equal(mk_config_load(NULL, &cfg, &err), MK_OK);
+        assert_string_equal(cfg.source, "(defaults)");
+        assert_string_equal(cfg.base_url, "https://app.mk.io");
+        mk_config_free(&cfg);
+    }
+}
+
+static void test_load_refused_files(void **state)
+{
+    struct tmp *t = *state;
+    struct mk_config cfg;
+    mk_error err;
+    const char text[] = "retries = 1\n";
+
+    char *p666 = write_file(t, "666.conf", text, strlen(text), 0666);
+    assert_int_equal(mk_config_load(p666, &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "writable by group or others (mode 0666)");
+    char *p620 = write_file(t, "620.conf", text, strlen(text), 0620);
+    assert_int_equal(mk_config_load(p620, &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "mode 0620");
+
+    /* A directory. */
+    char *dir = tmp_path(t, "conf.d");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(mk_config_load(dir, &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "not a regular file");
+
+    /* A FIFO must neither hang nor be read. */
+    char *fifo = tmp_path(t, "fifo.conf");
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    assert_int_equal(mk_config_load(fifo, &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "not a regular file");
+
+    /* Owned by someone else while we are root. */
+    if (geteuid() == 0) {
+        char *other = write_file(t, "other.conf", text, strlen(text), 0644);
+        assert_int_equal(chown(other, 65534, 65534), 0);
+        assert_int_equal(mk_config_load(other, &cfg, &err), MK_ERR_USAGE);
+        assert_contains(err.message, "owned by uid 65534, not root");
+        free(other);
+    }
+
+    /* Too big, and a NUL byte inside. */
+    size_t big_len = 1024 * 1024 + 1;
+    char *big = malloc(big_len);
+    assert_non_null(big);
+    memset(big, '#', big_len);
+    char *pbig = write_file(t, "big.conf", big, big_len, 0644);
+    assert_int_equal(mk_config_load(pbig, &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "larger than");
+    free(big);
+    const char nul[] = "retries = 1\n\0retries = 2\n";
+    char *pnul = write_file(t, "nul.conf", nul, sizeof(nul) - 1, 0644);
+    assert_int_equal(mk_config_load(pnul, &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "NUL");
+
+    free(p666);
+    free(p620);
+    free(dir);
+    free(fifo);
+    free(pbig);
+    free(pnul);
+}
+
+/* Decision: a symlink to a good file is followed (configuration management
+ * links /etc/mkio/mkio.conf); the checks apply to the file it reaches. */
+static void test_load_symlink(void **state)
+{
+    struct tmp *t = *state;
+    struct mk_config cfg;
+    mk_error err;
+    const char text[] = "retries = 9\n";
+
+    char *target = write_file(t, "real.conf", text, strlen(text), 0644);
+    char *link = tmp_path(t, "link.conf");
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(mk_config_load(link, &cfg, &err), MK_OK);
+    assert_int_equal(cfg.retries, 9);
+    mk_config_free(&cfg);
+
+    /* ... and to a refused file is refused. */
+    assert_int_equal(chmod(target, 0666), 0);
+    assert_int_equal(mk_config_load(link, &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "mode 0666");
+
+    /* A dangling link is a missing file. */
+    char *dangling = tmp_path(t, "dangling.conf");
+    assert_int_equal(symlink("/nonexistent/mkio.conf", dangling), 0);
+    assert_int_equal(mk_config_load(dangling, &cfg, &err), MK_ERR_IO);
+    free(target);
+    free(link);
+    free(dangling);
+}
+
+/* The sample shipped in conf/: with every setting uncommented it parses and
+ * gives the defaults (so the defaults it documents are the real ones). */
+static void test_sample_conf(void **state)
+{
+    const char *candidates[] = { "conf/mkio.conf", "../conf/mkio.conf", "../../conf/mkio.conf" };
+    FILE *fp = NULL;
+    const char *path = NULL;
+    for (size_t i = 0; !fp && i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        path = candidates[i];
+        fp = fopen(path, "re");
+    }
+    if (!fp)
+        skip();
+
+    char text[32768] = "";
+    char line[1024];
+    size_t used = 0;
+    int settings = 0;
+    while (fgets(line, sizeof(line), fp)) {
+        const char *out = line;
+        /* "#key = value": a commented default */
+        if (line[0] == '#' && line[1] >= 'a' && line[1] <= 'z' && strstr(line, " =")) {
+            out = line + 1;
+            settings++;
+        }
+        size_t len = strlen(out);
+        assert_true(used + len < sizeof(text));
+        memcpy(text + used, out, len + 1);
+        used += len;
+    }
+    fclose(fp);
+    assert_int_equal(settings, 17);
+
+    struct mk_config cfg, def;
+    mk_error err;
+    if (parse(text, &cfg, &err) != MK_OK)
+        fail_msg("sample refused: %s", err.message);
+    assert_int_equal(mk_config_defaults(&def, &err), MK_OK);
+    assert_string_equal(cfg.base_url, def.base_url);
+    assert_null(cfg.ca_file);
+    assert_int_equal(cfg.connect_timeout_ms, def.connect_timeout_ms);
+    assert_int_equal(cfg.budget_ms, def.budget_ms);
+    assert_int_equal(cfg.retries, def.retries);
+    assert_int_equal(cfg.max_response_bytes, def.max_response_bytes);
+    assert_string_equal(cfg.token_dir, def.token_dir);
+    assert_string_equal(cfg.user_token_path, def.user_token_path);
+    assert_int_equal(cfg.gid_min, def.gid_min);
+    assert_int_equal(cfg.gid_max, def.gid_max);
+    assert_string_equal(cfg.group_prefix, def.group_prefix);
+    assert_int_equal(cfg.pin_count, 1); /* the example pin */
+    assert_int_equal(cfg.accept_invites, def.accept_invites);
+    assert_int_equal(cfg.accept_org_count, 0);
+    assert_int_equal(cfg.accept_inviter_domain_count, 0);
+    assert_int_equal(cfg.min_uid, def.min_uid);
+    assert_int_equal(cfg.ignore_user_count, 1);
+    assert_string_equal(cfg.state_dir, def.state_dir);
+    mk_config_free(&cfg);
+    mk_config_free(&def);
+
+    /* As shipped (all commented): the defaults, when its owner and mode
+     * are what an installed copy has. */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !(sb.st_mode & 022) && (geteuid() != 0 || sb.st_uid == 0)) {
+        assert_int_equal(mk_config_load(path, &cfg, &err), MK_OK);
+        assert_int_equal(cfg.pin_count, 0);
+        assert_string_equal(cfg.base_url, "https://app.mk.io");
+        mk_config_free(&cfg);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_every_key_good),
+        cmocka_unit_test(test_good_value_forms),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_duplicate_key),
+        cmocka_unit_test(test_parse_on_top_keeps_earlier),
+        cmocka_unit_test(test_pins),
+        cmocka_unit_test(test_gid_reserved_edges),
+        cmocka_unit_test(test_timeouts_against_budget),
+        cmocka_unit_test(test_base_url_check),
+        cmocka_unit_test(test_env_base_url),
+        cmocka_unit_test(test_invite_policy),
+        cmocka_unit_test(test_user_ignored),
+        cmocka_unit_test(test_sample_conf),
+        cmocka_unit_test_setup_teardown(test_load_good_file, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_load_missing, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_load_refused_files, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_load_symlink, tmp_setup, tmp_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
