@@ -24,7 +24,9 @@ struct mk_membership {
 
 /* Replaces user's joined organizations with orgs[0..n), assigns names and
  * gids to organizations not seen before, and recompiles the group file.
- * Waits at most lock_timeout_ms for the lock (MK_ERR_BUSY after). */
+ * Waits at most lock_timeout_ms for the lock (MK_ERR_BUSY after).
+ * MK_ERR_USAGE with "gid range exhausted" (or "no free group name") means
+ * everything was written but that organization got no group. */
 mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
                             const struct mk_membership *orgs, size_t n,
                             long lock_timeout_ms, mk_error *err);
@@ -48,7 +50,9 @@ struct mk_store_user {
 };
 
 struct mk_store_view {
-    struct mk_store_group *groups; /* sorted by group name; only organizations with members */
+    struct mk_store_group *groups; /* sorted by group name; exactly what groups.db holds:
+                                    * organizations with members and a group that local
+                                    * groups and pins do not override */
     size_t group_count;
     struct mk_store_user *users;   /* sorted by user name */
     size_t user_count;

@@ -1,0 +1,1063 @@
+/* tests/unit/test_store.c: the membership store (common/store.c).
+ *
+ * Every test has its own temporary state directory and its own fake
+ * /etc/group, and removes both. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "groupfile_read.h"
+#include "store.h"
+
+#define GID_MIN 1900000000u
+#define GID_MAX 1999999999u
+#define ETC_DEFAULT "root:x:0:\nadm:x:4:\nsudo:x:27:alice\nusers:x:100:\nstaff:x:50:\n"
+
+struct fx {
+    char dir[64];
+    char state[128];
+    char etc[128];
+    char store_json[160];
+    char groups_db[160];
+    struct mk_pin pins[4];
+    struct mk_config cfg;
+};
+
+static int fx_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
+    if (!f)
+        return NULL;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = (cap + 4096) * 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+        size_t r = fread(buf + len, 1, cap - len - 1, f);
+        len += r;
+        if (r == 0)
+            break;
+    }
+    buf[len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    strcpy(f->dir, "/tmp/test_store.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
+    snprintf(f->etc, sizeof(f->etc), "%s/group", f->dir);
+    snprintf(f->store_json, sizeof(f->store_json), "%s/store.json", f->state);
+    snprintf(f->groups_db, sizeof(f->groups_db), "%s/groups.db", f->state);
+    write_file(f->etc, ETC_DEFAULT);
+    mk_store_set_etc_group_path(f->etc);
+    f->cfg.group_prefix = "mk-";
+    f->cfg.gid_min = GID_MIN;
+    f->cfg.gid_max = GID_MAX;
+    f->cfg.state_dir = f->state;
+    f->cfg.pins = f->pins;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    mk_store_set_etc_group_path(NULL);
+    nftw(f->dir, fx_remove, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+/* The documented gid: gid_min + FNV-1a 64(id) mod the range size. */
+static gid_t hashed_gid(const char *id, gid_t lo, gid_t hi)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = id; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 0x100000001b3ull;
+    }
+    return (gid_t)(lo + h % ((uint64_t)hi - lo + 1));
+}
+
+static mk_status set1(struct fx *f, const char *user, const char *id, const char *name)
+{
+    struct mk_membership m = { id, name };
+    mk_error err;
+    mk_status st = mk_store_set_user(&f->cfg, user, &m, 1, 1000, &err);
+    if (st != MK_OK)
+        print_message("set_user: %s\n", err.message);
+    return st;
+}
+
+static mk_status set_n(struct fx *f, const char *user, const struct mk_membership *m, size_t n)
+{
+    mk_error err;
+    mk_status st = mk_store_set_user(&f->cfg, user, m, n, 1000, &err);
+    if (st != MK_OK)
+        print_message("set_user: %s\n", err.message);
+    return st;
+}
+
+static const struct mk_store_group *find_org(const struct mk_store_view *v, const char *id)
+{
+    for (size_t i = 0; i < v->group_count; i++) {
+        if (strcmp(v->groups[i].org_id, id) == 0)
+            return &v->groups[i];
+    }
+    return NULL;
+}
+
+static const struct mk_store_user *find_user(const struct mk_store_view *v, const char *user)
+{
+    for (size_t i = 0; i < v->user_count; i++) {
+        if (strcmp(v->users[i].user, user) == 0)
+            return &v->users[i];
+    }
+    return NULL;
+}
+
+static void read_view(struct fx *f, struct mk_store_view *v)
+{
+    mk_error err;
+    mk_status st = mk_store_read(&f->cfg, v, &err);
+    if (st != MK_OK)
+        print_message("read: %s\n", err.message);
+    assert_int_equal(st, MK_OK);
+}
+
+/* The group name and gid the store gave org id (which must have members). */
+static void group_of(struct fx *f, const char *id, char name[33], gid_t *gid)
+{
+    struct mk_store_view v;
+    read_view(f, &v);
+    const struct mk_store_group *g = find_org(&v, id);
+    assert_non_null(g);
+    assert_true(strlen(g->group_name) <= 32);
+    strcpy(name, g->group_name);
+    *gid = g->gid;
+    mk_store_view_free(&v);
+}
+
+static bool has_group(struct fx *f, const char *id)
+{
+    struct mk_store_view v;
+    read_view(f, &v);
+    bool found = find_org(&v, id) != NULL;
+    mk_store_view_free(&v);
+    return found;
+}
+
+static bool portable_name(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > 32 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+        return false;
+    for (; *s; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* The compiled file, validated, as the NSS module will see it. */
+struct db {
+    char *data;
+    size_t size;
+    struct mkgf_view view;
+};
+
+static void db_open(struct fx *f, struct db *db)
+{
+    struct stat st;
+    FILE *fp;
+    assert_int_equal(stat(f->groups_db, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+    db->size = (size_t)st.st_size;
+    db->data = malloc(db->size ? db->size : 1);
+    assert_non_null(db->data);
+    fp = fopen(f->groups_db, "r");
+    assert_non_null(fp);
+    assert_int_equal(fread(db->data, 1, db->size, fp), db->size);
+    fclose(fp);
+    assert_int_equal(mkgf_validate(db->data, db->size, &db->view), 0);
+}
+
+static void db_close(struct db *db)
+{
+    free(db->data);
+}
+
+/* Two ids, first < second, whose hashed gids collide in [lo, hi]. */
+static void colliding_ids(gid_t lo, gid_t hi, char a[32], char b[32])
+{
+    for (int i = 0; i < 1000; i++) {
+        for (int k = i + 1; k < 1000; k++) {
+            snprintf(a, 32, "org-%04d", i);
+            snprintf(b, 32, "org-%04d", k);
+            if (hashed_gid(a, lo, hi) == hashed_gid(b, lo, hi))
+                return;
+        }
+    }
+    fail_msg("no colliding ids");
+}
+
+/* An id whose hashed gid is target. */
+static void id_hashing_to(gid_t lo, gid_t hi, gid_t target, const char *avoid, char out[32])
+{
+    for (int i = 0; i < 100000; i++) {
+        snprintf(out, 32, "org-%05d", i);
+        if ((!avoid || strcmp(out, avoid) != 0) && hashed_gid(out, lo, hi) == target)
+            return;
+    }
+    fail_msg("no id hashes to %u", (unsigned)target);
+}
+
+/* ---- naming ---- */
+
+static void test_name_from_display_and_id(void **state)
+{
+    struct fx *f = *state;
+    char name[33];
+    gid_t gid;
+    assert_int_equal(set1(f, "alice", "1A2B3C4D-5e6f-7a8b-9c0d-112233445566", "Acme Media"), MK_OK);
+    group_of(f, "1A2B3C4D-5e6f-7a8b-9c0d-112233445566", name, &gid);
+    assert_string_equal(name, "mk-acme-media-1a2b3c4d");
+    assert_int_equal(gid, hashed_gid("1A2B3C4D-5e6f-7a8b-9c0d-112233445566", GID_MIN, GID_MAX));
+}
+
+static void test_name_hostile_display_names(void **state)
+{
+    struct fx *f = *state;
+    char longname[301];
+    memset(longname, 'A', 300);
+    longname[300] = '\0';
+    const struct {
+        const char *display;
+        const char *expect;
+    } cases[] = {
+        { "root", "mk-root-0000aaaa" },
+        { "sudo", "mk-sudo-0001aaaa" },
+        { "../x", "mk-x-0002aaaa" },
+        { "\xc3\x9c" "n\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9" " M\xc3\xa9" "dia", "mk-n-c-d-m-dia-0003aaaa" },
+        { "", "mk-0004aaaa" },
+        { NULL, "mk-0005aaaa" },
+        { longname, "mk-aaaaaaaaaaaaaaaaaaaa-0006aaaa" },
+        { "!!!@@@###$$$ /// :::,,,", "mk-0007aaaa" },
+        { "a:b,c\nd", "mk-a-b-c-d-0008aaaa" },
+        { "--Ops__Team--", "mk-ops__team-0009aaaa" },
+        { "\xff\xfe" " bad utf8", "mk-bad-utf8-0010aaaa" },
+    };
+    size_t n = sizeof(cases) / sizeof(cases[0]);
+    struct mk_membership m[sizeof(cases) / sizeof(cases[0])];
+    char ids[sizeof(cases) / sizeof(cases[0])][48];
+
+    for (size_t i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "%04zuAAAA-bbbb-cccc", i);
+        m[i].org_id = ids[i];
+        m[i].org_name = cases[i].display;
+    }
+    assert_int_equal(set_n(f, "alice", m, n), MK_OK);
+    for (size_t i = 0; i < n; i++) {
+        char name[33];
+        gid_t gid;
+        group_of(f, ids[i], name, &gid);
+        assert_string_equal(name, cases[i].expect);
+        assert_true(portable_name(name));
+        assert_non_null(strstr(name, "aaaa"));
+        assert_true(strncmp(name, "mk-", 3) == 0);
+    }
+}
+
+static void test_display_sudo_never_sudo(void **state)
+{
+    struct fx *f = *state;
+    char name[33];
+    gid_t gid;
+    f->cfg.group_prefix = "_";  /* even with the shortest prefix */
+    assert_int_equal(set1(f, "alice", "deadbeef", "sudo"), MK_OK);
+    group_of(f, "deadbeef", name, &gid);
+    assert_string_not_equal(name, "sudo");
+    assert_string_equal(name, "_sudo-deadbeef");
+    assert_int_not_equal(gid, 27);
+}
+
+static void test_name_stays_when_display_changes(void **state)
+{
+    struct fx *f = *state;
+    char name[33];
+    gid_t gid, gid2;
+    struct mk_store_view v;
+    assert_int_equal(set1(f, "alice", "cafe0001", "Acme"), MK_OK);
+    group_of(f, "cafe0001", name, &gid);
+    assert_string_equal(name, "mk-acme-cafe0001");
+    assert_int_equal(set1(f, "alice", "cafe0001", "Evil Corp"), MK_OK);
+    read_view(f, &v);
+    assert_string_equal(find_org(&v, "cafe0001")->group_name, "mk-acme-cafe0001");
+    assert_string_equal(find_org(&v, "cafe0001")->org_name, "Evil Corp");
+    gid2 = find_org(&v, "cafe0001")->gid;
+    assert_int_equal(gid, gid2);
+    mk_store_view_free(&v);
+}
+
+static void test_name_collision_with_etc_group(void **state)
+{
+    struct fx *f = *state;
+    const char *id = "1A2B3C4D5E6F7A8B9C0D112233445566";
+    char name[33];
+    gid_t gid;
+    /* The first candidate is taken locally: the fragment grows. */
+    write_file(f->etc, ETC_DEFAULT "mk-acme-1a2b3c4d:x:3000:\n");
+    assert_int_equal(set1(f, "alice", id, "Acme"), MK_OK);
+    group_of(f, id, name, &gid);
+    assert_string_equal(name, "mk-acme-1a2b3c4d5e6f");
+}
+
+static void test_name_collision_falls_back_to_numbers(void **state)
+{
+    struct fx *f = *state;
+    const char *id = "1A2B3C4D5E6F7A8B9C0D112233445566";
+    char name[33];
+    gid_t gid;
+    /* 8, 12 and 16 characters taken; the whole id does not fit in 32. */
+    write_file(f->etc, ETC_DEFAULT "mk-acme-1a2b3c4d:x:3000:\nmk-acme-1a2b3c4d5e6f:x:3001:\n"
+               "mk-acme-1a2b3c4d5e6f7a8b:x:3002:\nmk-acme-1a2b3c4d-2:x:3003:\n");
+    assert_int_equal(set1(f, "alice", id, "Acme"), MK_OK);
+    group_of(f, id, name, &gid);
+    assert_string_equal(name, "mk-acme-1a2b3c4d-3");
+}
+
+static void test_name_collision_between_orgs(void **state)
+{
+    struct fx *f = *state;
+    /* Same display name, ids differing only in case: same 8-char fragment. */
+    struct mk_membership m[] = { { "abcdef12-0001", "Team" }, { "ABCDEF12-0002", "Team" } };
+    char a[33], b[33];
+    gid_t ga, gb;
+    assert_int_equal(set_n(f, "alice", m, 2), MK_OK);
+    group_of(f, "ABCDEF12-0002", a, &ga);
+    group_of(f, "abcdef12-0001", b, &gb);
+    /* Id order decides: "ABCDEF12-0002" sorts first and gets the short name. */
+    assert_string_equal(a, "mk-team-abcdef12");
+    assert_string_equal(b, "mk-team-abcdef120001");
+    assert_int_not_equal(ga, gb);
+}
+
+/* ---- gids ---- */
+
+static void test_gid_same_on_two_machines(void **state)
+{
+    struct fx *f = *state;
+    struct fx *g = NULL;
+    const char *ids[] = { "4f1c2a9e-0000-4000-8000-000000000001", "77aa", "Zed-9" };
+    char name1[33], name2[33];
+    gid_t gid1, gid2;
+
+    assert_int_equal(setup((void **)&g), 0);
+    mk_store_set_etc_group_path(f->etc);
+    /* Different users, different order, different history. */
+    assert_int_equal(set1(f, "alice", ids[0], "One"), MK_OK);
+    assert_int_equal(set1(f, "bob", ids[1], "Two"), MK_OK);
+    assert_int_equal(set1(f, "carol", ids[2], NULL), MK_OK);
+    struct mk_membership m[] = { { ids[2], NULL }, { ids[1], "Two" }, { ids[0], "One" } };
+    assert_int_equal(set_n(g, "dave", m, 3), MK_OK);
+    for (int i = 0; i < 3; i++) {
+        group_of(f, ids[i], name1, &gid1);
+        group_of(g, ids[i], name2, &gid2);
+        assert_string_equal(name1, name2);
+        assert_int_equal(gid1, gid2);
+        assert_int_equal(gid1, hashed_gid(ids[i], GID_MIN, GID_MAX));
+    }
+    teardown((void **)&g);
+}
+
+static void test_gid_collision_with_etc_group(void **state)
+{
+    struct fx *f = *state;
+    const char *id = "feedface";
+    gid_t want = hashed_gid(id, GID_MIN, GID_MAX);
+    char line[128], name[33];
+    gid_t gid;
+    snprintf(line, sizeof(line), ETC_DEFAULT "localgrp:x:%u:\n", (unsigned)want);
+    write_file(f->etc, line);
+    assert_int_equal(set1(f, "alice", id, "Feed"), MK_OK);
+    group_of(f, id, name, &gid);
+    assert_int_equal(gid, want + 1);
+}
+
+static void test_gid_collision_wraps_inside_range(void **state)
+{
+    struct fx *f = *state;
+    char id[32], line[128], name[33];
+    gid_t gid;
+    f->cfg.gid_min = GID_MIN;
+    f->cfg.gid_max = GID_MIN + 9;
+    id_hashing_to(GID_MIN, GID_MIN + 9, GID_MIN + 9, NULL, id);
+    snprintf(line, sizeof(line), ETC_DEFAULT "localgrp:x:%u:\n", (unsigned)(GID_MIN + 9));
+    write_file(f->etc, line);
+    assert_int_equal(set1(f, "alice", id, NULL), MK_OK);
+    group_of(f, id, name, &gid);
+    assert_int_equal(gid, GID_MIN);
+}
+
+static void test_gid_collision_between_orgs(void **state)
+{
+    struct fx *f = *state;
+    struct fx *g = NULL;
+    char a[32], b[32], name[33];
+    gid_t ga, gb, ga2, gb2;
+    gid_t hi = GID_MIN + 99;
+
+    colliding_ids(GID_MIN, hi, a, b);
+    f->cfg.gid_max = hi;
+    assert_int_equal(set1(f, "alice", a, NULL), MK_OK);
+    assert_int_equal(set1(f, "bob", b, NULL), MK_OK);
+    group_of(f, a, name, &ga);
+    group_of(f, b, name, &gb);
+    assert_int_equal(ga, hashed_gid(a, GID_MIN, hi));
+    assert_int_equal(gb, ga == hi ? GID_MIN : ga + 1);
+
+    /* Another machine seeing both at once resolves it the same way. */
+    assert_int_equal(setup((void **)&g), 0);
+    g->cfg.gid_max = hi;
+    struct mk_membership m[] = { { b, NULL }, { a, NULL } };
+    assert_int_equal(set_n(g, "carol", m, 2), MK_OK);
+    group_of(g, a, name, &ga2);
+    group_of(g, b, name, &gb2);
+    assert_int_equal(ga, ga2);
+    assert_int_equal(gb, gb2);
+    teardown((void **)&g);
+    mk_store_set_etc_group_path(f->etc);
+}
+
+static void test_gid_never_reused(void **state)
+{
+    struct fx *f = *state;
+    char a[32] = "first-org", b[32], name[33];
+    gid_t ga, gb, ga2;
+    gid_t hi = GID_MIN + 99;
+
+    f->cfg.gid_max = hi;
+    assert_int_equal(set1(f, "alice", a, "First"), MK_OK);
+    group_of(f, a, name, &ga);
+    /* The organization disappears from every user... */
+    assert_int_equal(set_n(f, "alice", NULL, 0), MK_OK);
+    assert_false(has_group(f, a));
+    /* ...and a new one hashes to its gid: it must not get it. */
+    id_hashing_to(GID_MIN, hi, ga, a, b);
+    assert_int_equal(set1(f, "bob", b, "Second"), MK_OK);
+    group_of(f, b, name, &gb);
+    assert_int_not_equal(gb, ga);
+    /* The first comes back with its own gid. */
+    assert_int_equal(set1(f, "alice", a, "First"), MK_OK);
+    group_of(f, a, name, &ga2);
+    assert_int_equal(ga2, ga);
+}
+
+static void test_gid_range_exhausted(void **state)
+{
+    struct fx *f = *state;
+    struct mk_store_view v;
+    mk_error err;
+    char line[128];
+    struct mk_membership m[] = { { "aaaa", "A" }, { "bbbb", "B" } };
+
+    f->cfg.gid_max = GID_MIN + 1;
+    snprintf(line, sizeof(line), ETC_DEFAULT "localgrp:x:%u:\n", (unsigned)GID_MIN);
+    write_file(f->etc, line);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", m, 2, 1000, &err), MK_ERR_USAGE);
+    assert_non_null(strstr(err.message, "gid range exhausted"));
+    /* The rest is recorded: one organization got the last gid. */
+    read_view(f, &v);
+    assert_int_equal(v.group_count, 1);
+    assert_int_equal(v.groups[0].gid, GID_MIN + 1);
+    assert_int_equal(find_user(&v, "alice")->org_count, 2);
+    mk_store_view_free(&v);
+}
+
+/* ---- pins ---- */
+
+static void test_pins_win(void **state)
+{
+    struct fx *f = *state;
+    gid_t hi = GID_MIN + 99;
+    char other[32], name[33];
+    gid_t gid;
+    struct db db;
+    struct mkgf_group grp;
+
+    f->cfg.gid_max = hi;
+    f->pins[0] = (struct mk_pin){ "pinned-org", "media", GID_MIN + 5 };
+    f->cfg.pin_count = 1;
+    /* An unpinned organization that hashes to the pinned gid steps aside,
+     * even before the pinned one was ever seen. */
+    id_hashing_to(GID_MIN, hi, GID_MIN + 5, NULL, other);
+    assert_int_equal(set1(f, "alice", other, "Media"), MK_OK);
+    group_of(f, other, name, &gid);
+    assert_int_not_equal(gid, GID_MIN + 5);
+    assert_int_equal(set1(f, "bob", "pinned-org", "Anything At All"), MK_OK);
+    group_of(f, "pinned-org", name, &gid);
+    assert_string_equal(name, "media");
+    assert_int_equal(gid, GID_MIN + 5);
+
+    db_open(f, &db);
+    assert_int_equal(mkgf_find_name(&db.view, "media", &grp), 0);
+    assert_int_equal(grp.gid, GID_MIN + 5);
+    assert_int_equal(grp.member_count, 1);
+    assert_string_equal(mkgf_group_member(&db.view, &grp, 0), "bob");
+    db_close(&db);
+}
+
+static void test_pin_name_blocks_derived_name(void **state)
+{
+    struct fx *f = *state;
+    char name[33];
+    gid_t gid;
+    f->pins[0] = (struct mk_pin){ "someone-else", "mk-acme-abcd1234", 1950000000 };
+    f->cfg.pin_count = 1;
+    assert_int_equal(set1(f, "alice", "abcd1234-5678-9999", "Acme"), MK_OK);
+    group_of(f, "abcd1234-5678-9999", name, &gid);
+    assert_string_equal(name, "mk-acme-abcd12345678");
+}
+
+static void test_pin_colliding_with_etc_group(void **state)
+{
+    struct fx *f = *state;
+    struct mk_membership m[] = { { "pinned-a", "A" }, { "pinned-b", "B" }, { "plain", "Plain" } };
+    struct mk_store_view v;
+    struct db db;
+    struct mkgf_group grp;
+
+    f->pins[0] = (struct mk_pin){ "pinned-a", "staff", 1950000001 };    /* local name */
+    f->pins[1] = (struct mk_pin){ "pinned-b", "builders", 100 };        /* local gid */
+    f->cfg.pin_count = 2;
+    assert_int_equal(set_n(f, "alice", m, 3), MK_OK);
+    read_view(f, &v);
+    assert_null(find_org(&v, "pinned-a"));
+    assert_null(find_org(&v, "pinned-b"));
+    assert_non_null(find_org(&v, "plain"));
+    assert_int_equal(find_user(&v, "alice")->org_count, 3);
+    mk_store_view_free(&v);
+
+    db_open(f, &db);
+    assert_int_equal(db.view.group_count, 1);
+    assert_int_equal(mkgf_find_name(&db.view, "staff", &grp), -ENOENT);
+    assert_int_equal(mkgf_find_gid(&db.view, 100, &grp), -ENOENT);
+    assert_int_equal(mkgf_find_gid(&db.view, 1950000001, &grp), -ENOENT);
+    db_close(&db);
+}
+
+static bool retired_has(struct fx *f, gid_t gid)
+{
+    char *text = read_all(f->store_json);
+    json_object *root, *retired;
+    bool found = false;
+    assert_non_null(text);
+    root = json_tokener_parse(text);
+    assert_non_null(root);
+    assert_true(json_object_object_get_ex(root, "retired_gids", &retired));
+    for (size_t i = 0; i < json_object_array_length(retired); i++) {
+        if (json_object_get_int64(json_object_array_get_idx(retired, i)) == (int64_t)gid)
+            found = true;
+    }
+    json_object_put(root);
+    free(text);
+    return found;
+}
+
+static void test_pin_change_retires_gid(void **state)
+{
+    struct fx *f = *state;
+    gid_t hi = GID_MIN + 99;
+    char other[32], name[33];
+    gid_t old, gid;
+
+    f->cfg.gid_max = hi;
+    assert_int_equal(set1(f, "alice", "media-org", "Media"), MK_OK);
+    group_of(f, "media-org", name, &old);
+    assert_string_equal(name, "mk-media-mediaorg");
+
+    /* The administrator pins it: pin name and gid, old gid retired. */
+    f->pins[0] = (struct mk_pin){ "media-org", "media", 1950000000 };
+    f->cfg.pin_count = 1;
+    assert_int_equal(set1(f, "alice", "media-org", "Media"), MK_OK);
+    group_of(f, "media-org", name, &gid);
+    assert_string_equal(name, "media");
+    assert_int_equal(gid, 1950000000);
+    assert_true(retired_has(f, old));
+
+    /* Nobody gets the retired gid. */
+    id_hashing_to(GID_MIN, hi, old, "media-org", other);
+    assert_int_equal(set1(f, "bob", other, NULL), MK_OK);
+    group_of(f, other, name, &gid);
+    assert_int_not_equal(gid, old);
+
+    /* The pin moves to another gid: the first pinned gid is retired too. */
+    f->pins[0].gid = 1950000002;
+    assert_int_equal(set1(f, "alice", "media-org", "Media"), MK_OK);
+    group_of(f, "media-org", name, &gid);
+    assert_int_equal(gid, 1950000002);
+    assert_true(retired_has(f, 1950000000));
+
+    /* The pin is removed: back to a derived name and a fresh gid. */
+    f->cfg.pin_count = 0;
+    assert_int_equal(set1(f, "alice", "media-org", "Media"), MK_OK);
+    group_of(f, "media-org", name, &gid);
+    assert_string_equal(name, "mk-media-mediaorg");
+    assert_int_not_equal(gid, old);
+    assert_int_not_equal(gid, 1950000002);
+    assert_true(retired_has(f, 1950000002));
+}
+
+static void test_pin_on_gid_of_another_org_refused(void **state)
+{
+    struct fx *f = *state;
+    char name[33];
+    gid_t taken;
+    struct mk_store_view v;
+    assert_int_equal(set1(f, "alice", "first", NULL), MK_OK);
+    group_of(f, "first", name, &taken);
+    /* A pin naming a gid already given to another organization would hand
+     * that organization's files to this one: refused. */
+    f->pins[0] = (struct mk_pin){ "second", "second", taken };
+    f->cfg.pin_count = 1;
+    assert_int_equal(set1(f, "bob", "second", NULL), MK_OK);
+    read_view(f, &v);
+    assert_null(find_org(&v, "second"));
+    assert_int_equal(find_org(&v, "first")->gid, taken);
+    mk_store_view_free(&v);
+}
+
+/* ---- replace semantics and the compiled file ---- */
+
+static void test_replace_semantics(void **state)
+{
+    struct fx *f = *state;
+    struct mk_membership two[] = { { "org-a", "A" }, { "org-b", "B" } };
+    struct mk_store_view v;
+
+    assert_int_equal(set_n(f, "alice", two, 2), MK_OK);
+    assert_int_equal(set1(f, "alice", "org-b", "B"), MK_OK);
+    read_view(f, &v);
+    assert_int_equal(v.user_count, 1);
+    assert_int_equal(v.users[0].org_count, 1);
+    assert_string_equal(v.users[0].org_ids[0], "org-b");
+    assert_null(find_org(&v, "org-a"));
+    assert_non_null(find_org(&v, "org-b"));
+    mk_store_view_free(&v);
+
+    time_t before = time(NULL);
+    assert_int_equal(set_n(f, "alice", NULL, 0), MK_OK);
+    read_view(f, &v);
+    assert_int_equal(v.user_count, 1);
+    assert_string_equal(v.users[0].user, "alice");
+    assert_int_equal(v.users[0].org_count, 0);
+    assert_true(v.users[0].refreshed >= before);
+    assert_int_equal(v.group_count, 0);
+    mk_store_view_free(&v);
+}
+
+static void test_duplicates_merged(void **state)
+{
+    struct fx *f = *state;
+    struct mk_membership m[] = { { "dup", NULL }, { "dup", "Named" }, { "dup", "Other" } };
+    struct mk_store_view v;
+    assert_int_equal(set_n(f, "alice", m, 3), MK_OK);
+    read_view(f, &v);
+    assert_int_equal(v.users[0].org_count, 1);
+    assert_int_equal(v.group_count, 1);
+    assert_string_equal(v.groups[0].org_name, "Named");
+    assert_string_equal(v.groups[0].group_name, "mk-named-dup");
+    mk_store_view_free(&v);
+}
+
+static void test_groups_db_only_orgs_with_members(void **state)
+{
+    struct fx *f = *state;
+    struct db db;
+    struct mkgf_group grp;
+    struct mkgf_user u;
+    char name_a[33], name_b[33];
+    gid_t gid_a, gid_b;
+
+    assert_int_equal(set1(f, "carol", "org-a", "A"), MK_OK);
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    assert_int_equal(set1(f, "bob", "org-a", "A"), MK_OK);
+    assert_int_equal(set1(f, "dave", "org-b", "B"), MK_OK);
+    group_of(f, "org-a", name_a, &gid_a);
+    group_of(f, "org-b", name_b, &gid_b);
+    assert_int_equal(set_n(f, "dave", NULL, 0), MK_OK);
+
+    db_open(f, &db);
+    assert_int_equal(db.view.group_count, 1);
+    assert_int_equal(mkgf_find_name(&db.view, name_a, &grp), 0);
+    assert_int_equal(grp.gid, gid_a);
+    assert_int_equal(grp.member_count, 3);
+    assert_string_equal(mkgf_group_member(&db.view, &grp, 0), "alice");
+    assert_string_equal(mkgf_group_member(&db.view, &grp, 1), "bob");
+    assert_string_equal(mkgf_group_member(&db.view, &grp, 2), "carol");
+    assert_int_equal(mkgf_find_name(&db.view, name_b, &grp), -ENOENT);
+    assert_int_equal(mkgf_find_gid(&db.view, gid_b, &grp), -ENOENT);
+    assert_int_equal(mkgf_find_user(&db.view, "dave", &u), -ENOENT);
+    db_close(&db);
+
+    struct stat st;
+    assert_int_equal(stat(f->store_json, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+    assert_int_equal(stat(f->state, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+}
+
+static void test_local_group_added_later_wins(void **state)
+{
+    struct fx *f = *state;
+    char name[33], line[160];
+    gid_t gid;
+    struct db db;
+    struct mkgf_group grp;
+    assert_int_equal(set1(f, "alice", "late-org", "Late"), MK_OK);
+    group_of(f, "late-org", name, &gid);
+    /* An administrator creates a local group with that name afterwards. */
+    snprintf(line, sizeof(line), ETC_DEFAULT "%s:x:4000:\n", name);
+    write_file(f->etc, line);
+    assert_int_equal(set1(f, "alice", "late-org", "Late"), MK_OK);
+    db_open(f, &db);
+    assert_int_equal(mkgf_find_name(&db.view, name, &grp), -ENOENT);
+    db_close(&db);
+    assert_false(has_group(f, "late-org"));
+}
+
+/* ---- locking, corruption, bad input ---- */
+
+static void test_lock_timeout(void **state)
+{
+    struct fx *f = *state;
+    char lock_path[200];
+    char *before, *after;
+    struct timespec t0, t1;
+    mk_error err;
+    struct mk_membership m = { "org-z", "Z" };
+
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    before = read_all(f->store_json);
+    snprintf(lock_path, sizeof(lock_path), "%s/store.lock", f->state);
+    int fd = open(lock_path, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 150, &err), MK_ERR_BUSY);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms >= 150);
+    assert_true(ms < 1000);
+    assert_string_equal(err.message, "the membership store is locked by another process");
+    /* A zero timeout tries once. */
+    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 0, &err), MK_ERR_BUSY);
+
+    after = read_all(f->store_json);
+    assert_string_equal(before, after);
+    free(after);
+    flock(fd, LOCK_UN);
+    close(fd);
+    assert_int_equal(set1(f, "bob", "org-z", "Z"), MK_OK);
+    free(before);
+}
+
+static void check_corrupt_untouched(struct fx *f, const char *content, const char *expect)
+{
+    mk_error err;
+    struct mk_store_view v;
+    struct mk_membership m = { "org-a", "A" };
+    char *after;
+
+    write_file(f->store_json, content);
+    unlink(f->groups_db);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &err), MK_ERR_IO);
+    assert_non_null(strstr(err.message, expect));
+    assert_int_equal(mk_store_read(&f->cfg, &v, &err), MK_ERR_IO);
+    assert_int_equal(v.group_count, 0);
+    after = read_all(f->store_json);
+    assert_string_equal(after, content);
+    free(after);
+    assert_int_equal(access(f->groups_db, F_OK), -1);
+}
+
+static void test_corrupt_store_untouched(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    check_corrupt_untouched(f, "{not json", "corrupt");
+    check_corrupt_untouched(f, "", "corrupt");
+    check_corrupt_untouched(f, "[]", "corrupt");
+    check_corrupt_untouched(f, "{\"version\": 1} trailing", "corrupt");
+    check_corrupt_untouched(f, "{\"version\": 2, \"organizations\": {}, \"retired_gids\": [], "
+                            "\"users\": {}}", "version 2");
+    check_corrupt_untouched(f, "{\"version\": 1, \"users\": {}}", "corrupt");
+    check_corrupt_untouched(f, "{\"version\": 1, \"organizations\": {}, \"retired_gids\": [], "
+                            "\"users\": {\"alice\": {\"refreshed\": 1, \"orgs\": [\"ghost\"]}}}",
+                            "unknown organization");
+    check_corrupt_untouched(f, "{\"version\": 1, \"organizations\": {"
+                            "\"a\": {\"name\": null, \"group\": \"mk-x\", \"gid\": 1950000000, "
+                            "\"pinned\": false, \"first_seen\": 1},"
+                            "\"b\": {\"name\": null, \"group\": \"mk-y\", \"gid\": 1950000000, "
+                            "\"pinned\": false, \"first_seen\": 1}}, \"retired_gids\": [], "
+                            "\"users\": {}}", "share");
+    check_corrupt_untouched(f, "{\"version\": 1, \"organizations\": {"
+                            "\"a\": {\"name\": null, \"group\": \"ROOT\", \"gid\": 0, "
+                            "\"pinned\": false, \"first_seen\": 1}}, \"retired_gids\": [], "
+                            "\"users\": {}}", "corrupt");
+}
+
+static void test_bad_input_refused(void **state)
+{
+    struct fx *f = *state;
+    char long_user[300], long_id[200];
+    const char *users[] = { "", "a:b", "a,b", "a/b", "a b", "a\nb", "a\tb", "a\x01" "b", long_user, NULL };
+    const char *ids[] = { "", "a_b", "a b", "../x", "a/b", "---", "a\nb", "\xc3\xa9", long_id };
+    mk_error err;
+    struct mk_membership good = { "org-ok", "OK" };
+    char *before, *after;
+
+    memset(long_user, 'u', 257);
+    long_user[257] = '\0';
+    memset(long_id, 'a', 129);
+    long_id[129] = '\0';
+
+    /* Refused before anything is created. */
+    assert_int_equal(mk_store_set_user(&f->cfg, "a:b", &good, 1, 1000, &err), MK_ERR_USAGE);
+    assert_int_equal(access(f->state, F_OK), -1);
+
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    before = read_all(f->store_json);
+    for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+        assert_int_equal(mk_store_set_user(&f->cfg, users[i], &good, 1, 1000, &err), MK_ERR_USAGE);
+        assert_non_null(strstr(err.message, "user name"));
+    }
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        struct mk_membership m[] = { { "org-ok", "OK" }, { ids[i], "Bad" } };
+        assert_int_equal(mk_store_set_user(&f->cfg, "alice", m, 2, 1000, &err), MK_ERR_USAGE);
+        assert_non_null(strstr(err.message, "organization 2"));
+    }
+    struct mk_membership null_id = { NULL, "x" };
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &null_id, 1, 1000, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", NULL, 2, 1000, &err), MK_ERR_USAGE);
+    after = read_all(f->store_json);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+
+    /* Accepted limits: 256-byte user name, 128-character id. */
+    long_user[256] = '\0';
+    long_id[128] = '\0';
+    struct mk_membership m = { long_id, "Long" };
+    assert_int_equal(set_n(f, long_user, &m, 1), MK_OK);
+}
+
+static void test_bad_config_refused(void **state)
+{
+    struct fx *f = *state;
+    mk_error err;
+    struct mk_membership m = { "org-a", "A" };
+    f->cfg.group_prefix = "";
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &err), MK_ERR_USAGE);
+    f->cfg.group_prefix = "Mk-";
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &err), MK_ERR_USAGE);
+    f->cfg.group_prefix = "1mk";
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &err), MK_ERR_USAGE);
+    f->cfg.group_prefix = "mk-";
+    f->cfg.gid_max = f->cfg.gid_min - 1;
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &err), MK_ERR_USAGE);
+    assert_int_equal(access(f->state, F_OK), -1);
+}
+
+static void test_missing_etc_group(void **state)
+{
+    struct fx *f = *state;
+    mk_error err;
+    struct mk_membership m = { "org-a", "A" };
+    unlink(f->etc);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &err), MK_ERR_IO);
+    assert_non_null(strstr(err.message, f->etc));
+    assert_int_equal(access(f->store_json, F_OK), -1);
+}
+
+static void test_group_file_failure_keeps_store(void **state)
+{
+    struct fx *f = *state;
+    char *before, *after, sub[200], cmd[256];
+    mk_error err;
+    struct mk_membership m = { "org-b", "B" };
+
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    before = read_all(f->store_json);
+    /* groups.db cannot be replaced: a non-empty directory stands there. */
+    unlink(f->groups_db);
+    assert_int_equal(mkdir(f->groups_db, 0755), 0);
+    snprintf(sub, sizeof(sub), "%s/x", f->groups_db);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 1000, &err), MK_ERR_IO);
+    assert_non_null(strstr(err.message, "groups.db"));
+    after = read_all(f->store_json);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+    /* No temporary file left behind: store.json, store.lock, groups.db. */
+    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 3", f->state);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* ---- concurrency and reading ---- */
+
+struct thread_arg {
+    struct fx *f;
+    int index;
+    mk_status status;
+};
+
+static void *thread_main(void *p)
+{
+    struct thread_arg *a = p;
+    char user[32], own[32];
+    mk_error err;
+    snprintf(user, sizeof(user), "user%02d", a->index);
+    snprintf(own, sizeof(own), "own-%02d", a->index);
+    struct mk_membership m[] = { { "shared-org", "Shared" }, { own, "Own" } };
+    a->status = mk_store_set_user(&a->f->cfg, user, m, 2, 60000, &err);
+    return NULL;
+}
+
+static void test_fifty_threads(void **state)
+{
+    struct fx *f = *state;
+    pthread_t th[50];
+    struct thread_arg args[50];
+    struct mk_store_view v;
+
+    for (int i = 0; i < 50; i++) {
+        args[i] = (struct thread_arg){ f, i, MK_ERR_IO };
+        assert_int_equal(pthread_create(&th[i], NULL, thread_main, &args[i]), 0);
+    }
+    for (int i = 0; i < 50; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].status, MK_OK);
+    }
+    read_view(f, &v);
+    assert_int_equal(v.user_count, 50);
+    assert_int_equal(v.group_count, 51);
+    const struct mk_store_group *g = find_org(&v, "shared-org");
+    assert_non_null(g);
+    assert_int_equal(g->member_count, 50);
+    for (size_t i = 1; i < g->member_count; i++)
+        assert_true(strcmp(g->members[i - 1], g->members[i]) < 0);
+    for (size_t i = 1; i < v.group_count; i++)
+        assert_true(strcmp(v.groups[i - 1].group_name, v.groups[i].group_name) < 0);
+    mk_store_view_free(&v);
+
+    /* No temporary file left behind. */
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 3", f->state);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_read_missing_store(void **state)
+{
+    struct fx *f = *state;
+    struct mk_store_view v;
+    read_view(f, &v);
+    assert_int_equal(v.group_count, 0);
+    assert_int_equal(v.user_count, 0);
+    mk_store_view_free(&v);
+    assert_int_equal(access(f->state, F_OK), -1);
+}
+
+static void test_store_holds_no_surprises(void **state)
+{
+    struct fx *f = *state;
+    char *text;
+    assert_int_equal(set1(f, "alice", "org-a", "A \"quoted\" \\ name"), MK_OK);
+    text = read_all(f->store_json);
+    json_object *root = json_tokener_parse(text);
+    assert_non_null(root);
+    json_object *orgs, *org, *name;
+    assert_true(json_object_object_get_ex(root, "organizations", &orgs));
+    assert_true(json_object_object_get_ex(orgs, "org-a", &org));
+    assert_true(json_object_object_get_ex(org, "name", &name));
+    assert_string_equal(json_object_get_string(name), "A \"quoted\" \\ name");
+    json_object_put(root);
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_name_from_display_and_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_hostile_display_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_display_sudo_never_sudo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_stays_when_display_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_collision_with_etc_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_collision_falls_back_to_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_collision_between_orgs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gid_same_on_two_machines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gid_collision_with_etc_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gid_collision_wraps_inside_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gid_collision_between_orgs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gid_never_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gid_range_exhausted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pins_win, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pin_name_blocks_derived_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pin_colliding_with_etc_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pin_change_retires_gid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pin_on_gid_of_another_org_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace_semantics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicates_merged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_groups_db_only_orgs_with_members, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_local_group_added_later_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_store_untouched, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_config_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_etc_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_file_failure_keeps_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fifty_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_missing_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_holds_no_surprises, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
