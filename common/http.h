@@ -71,7 +71,10 @@ void mk_http_response_clear(struct mk_http_response *resp);
 
 /* Test seam: route requests to fn instead of the network. The retry and
  * budget policy still applies around it. fn returns MK_OK with a response,
- * or MK_ERR_UNAVAILABLE for a simulated transport error. */
+ * or MK_ERR_UNAVAILABLE for a simulated transport error; then err->code says
+ * which: "connect" (the request never reached the server, so even a POST may
+ * be retried), "timeout" (no answer in time), anything else (it may have been
+ * received). The real transport sets the same codes. */
 typedef mk_status (*mk_http_transport_fn)(void *ctx, const struct mk_http_request *req,
                                           struct mk_http_response *resp, mk_error *err);
 void mk_http_set_transport(mk_http *http, mk_http_transport_fn fn, void *ctx);
