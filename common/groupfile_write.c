@@ -1,0 +1,469 @@
+/* common/groupfile_write.c: builds the compiled group file (format in
+ * groupfile_read.h) and replaces it atomically. */
+#include "groupfile.h"
+#include "groupfile_read.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Open addressing table of 32-bit values (0 = empty), capacity a power of two
+ * more than twice the entries, so it never fills. */
+struct gfw_table {
+    uint32_t *slots;
+    uint32_t cap;
+};
+
+/* The image under construction. */
+struct gfw_build {
+    char *strings;
+    size_t string_size, string_cap;
+    struct gfw_table string_table;  /* string offset + 1, for dedup */
+    struct gfw_table user_table;    /* user index + 1, by name */
+    uint32_t *user_name;            /* string offset per user */
+    uint32_t *user_count;           /* groups per user */
+    uint32_t *user_last_group;      /* last group index + 1 that listed the user */
+    size_t users, users_cap;
+};
+
+static uint32_t table_capacity(size_t entries)
+{
+    uint32_t cap = 1;
+
+    while (cap <= entries * 2)
+        cap <<= 1;
+    return cap;
+}
+
+static int table_init(struct gfw_table *t, size_t entries)
+{
+    if (entries > UINT32_MAX / 4)
+        return -E2BIG;
+    t->cap = table_capacity(entries);
+    t->slots = calloc(t->cap, sizeof(*t->slots));
+    return t->slots ? 0 : -ENOMEM;
+}
+
+static int name_is_valid(const char *s)
+{
+    return s && *s && strpbrk(s, ":,\n") == NULL;
+}
+
+/* Returns the slot holding the string s (its value is 0 if absent). */
+static uint32_t *string_slot(struct gfw_build *b, const char *s)
+{
+    uint32_t mask = b->string_table.cap - 1;
+    uint32_t i = (uint32_t)mkgf_hash_string(s) & mask;
+
+    while (b->string_table.slots[i] != 0 &&
+           strcmp(b->strings + b->string_table.slots[i] - 1, s) != 0)
+        i = (i + 1) & mask;
+    return &b->string_table.slots[i];
+}
+
+/* Interns s into the pool; *off gets its offset. */
+static int string_intern(struct gfw_build *b, const char *s, uint32_t *off)
+{
+    uint32_t *slot = string_slot(b, s);
+    size_t len = strlen(s) + 1;
+
+    if (*slot == 0) {
+        if (b->string_size + len > UINT32_MAX - 1)
+            return -E2BIG;
+        if (b->string_size + len > b->string_cap) {
+            size_t cap = b->string_cap ? b->string_cap : 4096;
+            char *p;
+            while (cap < b->string_size + len)
+                cap *= 2;
+            p = realloc(b->strings, cap);
+            if (!p)
+                return -ENOMEM;
+            b->strings = p;
+            b->string_cap = cap;
+        }
+        memcpy(b->strings + b->string_size, s, len);
+        *slot = (uint32_t)b->string_size + 1;
+        b->string_size += len;
+    }
+    *off = *slot - 1;
+    return 0;
+}
+
+/* The user index of a member name (interned at off), adding it if new. */
+static int user_lookup(struct gfw_build *b, const char *name, uint32_t off, uint32_t *index)
+{
+    uint32_t mask = b->user_table.cap - 1;
+    uint32_t i = (uint32_t)mkgf_hash_string(name) & mask;
+
+    while (b->user_table.slots[i] != 0) {
+        if (b->user_name[b->user_table.slots[i] - 1] == off) {
+            *index = b->user_table.slots[i] - 1;
+            return 0;
+        }
+        i = (i + 1) & mask;
+    }
+    if (b->users == b->users_cap) {
+        size_t cap = b->users_cap ? b->users_cap * 2 : 64;
+        uint32_t *n = realloc(b->user_name, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        b->user_name = n;
+        n = realloc(b->user_count, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        b->user_count = n;
+        n = realloc(b->user_last_group, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        b->user_last_group = n;
+        b->users_cap = cap;
+    }
+    b->user_name[b->users] = off;
+    b->user_count[b->users] = 0;
+    b->user_last_group[b->users] = 0;
+    b->user_table.slots[i] = (uint32_t)b->users + 1;
+    *index = (uint32_t)b->users++;
+    return 0;
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return le32toh(v);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    v = htole32(v);
+    memcpy(p, &v, sizeof(v));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    v = htole64(v);
+    memcpy(p, &v, sizeof(v));
+}
+
+/* Inserts value (an index + 1) into an index section of cap words; returns
+ * -EINVAL if an entry with the same key is there (same() compares). */
+static int index_insert(unsigned char *words, uint32_t cap, uint64_t hash, uint32_t value,
+                        int (*same)(const void *ctx, uint32_t a, uint32_t b), const void *ctx)
+{
+    uint32_t mask = cap - 1, i = (uint32_t)hash & mask;
+    uint32_t v;
+
+    while ((v = get32(words + 4 * (size_t)i)) != 0) {
+        if (same(ctx, v - 1, value - 1))
+            return -EINVAL;
+        i = (i + 1) & mask;
+    }
+    put32(words + 4 * (size_t)i, value);
+    return 0;
+}
+
+static int same_group_name(const void *ctx, uint32_t a, uint32_t b)
+{
+    const struct mk_group_entry *groups = ctx;
+    return strcmp(groups[a].name, groups[b].name) == 0;
+}
+
+static int same_group_gid(const void *ctx, uint32_t a, uint32_t b)
+{
+    const struct mk_group_entry *groups = ctx;
+    return groups[a].gid == groups[b].gid;
+}
+
+static int never_same(const void *ctx, uint32_t a, uint32_t b)
+{
+    return 0;
+}
+
+/* Fits 32 bits: a group lists each name once, and the pool fits. */
+static uint32_t member_bytes(const struct mk_group_entry *group)
+{
+    uint64_t bytes = 0;
+
+    for (size_t m = 0; m < group->member_count; m++)
+        bytes += strlen(group->members[m]) + 1;
+    return (uint32_t)bytes;
+}
+
+static uint64_t align4(uint64_t v)
+{
+    return (v + 3) & ~(uint64_t)3;
+}
+
+/* Builds the whole file image in memory. */
+static int build_image(const struct mk_group_entry *groups, size_t n, unsigned char **out,
+                       size_t *out_size)
+{
+    struct gfw_build b;
+    unsigned char *img = NULL;
+    uint32_t *group_name = NULL, *member_off = NULL, *user_first = NULL, *user_fill = NULL;
+    size_t total_members = 0, total_names = n;
+    uint32_t name_slots, gid_slots, user_slots;
+    uint64_t off[8], size;
+    int r;
+
+    memset(&b, 0, sizeof(b));
+    if (n > UINT32_MAX / 32) {
+        r = -E2BIG;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!name_is_valid(groups[i].name) || groups[i].gid == (gid_t)-1 ||
+            (groups[i].member_count > 0 && !groups[i].members)) {
+            r = -EINVAL;
+            goto out;
+        }
+        for (size_t m = 0; m < groups[i].member_count; m++)
+            if (!name_is_valid(groups[i].members[m])) {
+                r = -EINVAL;
+                goto out;
+            }
+        total_members += groups[i].member_count;
+        if (total_members > UINT32_MAX / 8) {
+            r = -E2BIG;
+            goto out;
+        }
+    }
+    total_names += total_members;
+
+    if ((r = table_init(&b.string_table, total_names)) < 0 ||
+        (r = table_init(&b.user_table, total_members)) < 0)
+        goto out;
+    group_name = calloc(n ? n : 1, sizeof(*group_name));
+    member_off = calloc(total_members ? total_members : 1, sizeof(*member_off));
+    if (!group_name || !member_off) {
+        r = -ENOMEM;
+        goto out;
+    }
+
+    /* Strings and users; a member listed twice in one group is refused. */
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if ((r = string_intern(&b, groups[i].name, &group_name[i])) < 0)
+            goto out;
+        for (size_t m = 0; m < groups[i].member_count; m++, k++) {
+            uint32_t u;
+            if ((r = string_intern(&b, groups[i].members[m], &member_off[k])) < 0 ||
+                (r = user_lookup(&b, groups[i].members[m], member_off[k], &u)) < 0)
+                goto out;
+            if (b.user_last_group[u] == i + 1) {
+                r = -EINVAL;
+                goto out;
+            }
+            b.user_last_group[u] = (uint32_t)i + 1;
+            b.user_count[u]++;
+        }
+    }
+
+    name_slots = table_capacity(n);
+    gid_slots = table_capacity(n);
+    user_slots = table_capacity(b.users);
+    off[0] = MKGF_HEADER_SIZE;
+    off[1] = off[0] + (uint64_t)n * MKGF_GROUP_RECORD;
+    off[2] = off[1] + 4ull * name_slots;
+    off[3] = off[2] + 4ull * gid_slots;
+    off[4] = off[3] + 4ull * total_members;
+    off[5] = off[4] + (uint64_t)b.users * MKGF_USER_RECORD;
+    off[6] = off[5] + 4ull * user_slots;
+    off[7] = off[6] + 4ull * total_members;
+    size = align4(off[7] + b.string_size);
+    if (size > UINT32_MAX) {
+        r = -E2BIG;
+        goto out;
+    }
+    img = calloc(1, size);
+    user_first = calloc(b.users ? b.users : 1, sizeof(*user_first));
+    user_fill = calloc(b.users ? b.users : 1, sizeof(*user_fill));
+    if (!img || !user_first || !user_fill) {
+        r = -ENOMEM;
+        goto out;
+    }
+
+    for (size_t i = 0, k = 0; i < n; i++) {
+        unsigned char *g = img + off[0] + i * MKGF_GROUP_RECORD;
+        put32(g, group_name[i]);
+        put32(g + 4, (uint32_t)groups[i].gid);
+        put32(g + 8, (uint32_t)k);
+        put32(g + 12, (uint32_t)groups[i].member_count);
+        put32(g + 16, member_bytes(&groups[i]));
+        if ((r = index_insert(img + off[1], name_slots, mkgf_hash_string(groups[i].name),
+                              (uint32_t)i + 1, same_group_name, groups)) < 0 ||
+            (r = index_insert(img + off[2], gid_slots, mkgf_hash_gid((uint32_t)groups[i].gid),
+                              (uint32_t)i + 1, same_group_gid, groups)) < 0)
+            goto out;
+        for (size_t m = 0; m < groups[i].member_count; m++, k++)
+            put32(img + off[3] + 4 * k, member_off[k]);
+    }
+
+    for (size_t u = 0, first = 0; u < b.users; u++) {
+        unsigned char *rec = img + off[4] + u * MKGF_USER_RECORD;
+        user_first[u] = (uint32_t)first;
+        put32(rec, b.user_name[u]);
+        put32(rec + 4, (uint32_t)first);
+        put32(rec + 8, b.user_count[u]);
+        first += b.user_count[u];
+        index_insert(img + off[5], user_slots, mkgf_hash_string(b.strings + b.user_name[u]),
+                     (uint32_t)u + 1, never_same, NULL);
+    }
+    /* Each user's groups, in group order. */
+    for (size_t i = 0, k = 0; i < n; i++)
+        for (size_t m = 0; m < groups[i].member_count; m++, k++) {
+            uint32_t u;
+            user_lookup(&b, groups[i].members[m], member_off[k], &u); /* present: no failure */
+            put32(img + off[6] + 4 * ((size_t)user_first[u] + user_fill[u]++), (uint32_t)i);
+        }
+    if (b.string_size)
+        memcpy(img + off[7], b.strings, b.string_size);
+
+    memcpy(img, MKGF_MAGIC, 8);
+    put32(img + 8, MKGF_VERSION);
+    put32(img + MKGF_FLAGS_OFFSET, 0);
+    put64(img + 24, size);
+    put32(img + 32, (uint32_t)n);
+    put32(img + 36, name_slots);
+    put32(img + 40, gid_slots);
+    put32(img + 44, (uint32_t)total_members);
+    put32(img + 48, (uint32_t)b.users);
+    put32(img + 52, user_slots);
+    put32(img + 56, (uint32_t)total_members);
+    /* Padding to 4 bytes belongs to the pool: it is NUL too. */
+    put32(img + 60, (uint32_t)(size - off[7]));
+    for (int i = 0; i < 8; i++)
+        put32(img + 64 + 4 * i, (uint32_t)off[i]);
+    put64(img + MKGF_CHECKSUM_OFFSET,
+          mkgf_checksum(img + MKGF_CHECKSUMMED_FROM, size - MKGF_CHECKSUMMED_FROM));
+
+    *out = img;
+    *out_size = size;
+    img = NULL;
+    r = 0;
+out:
+    free(img);
+    free(group_name);
+    free(member_off);
+    free(user_first);
+    free(user_fill);
+    free(b.strings);
+    free(b.string_table.slots);
+    free(b.user_table.slots);
+    free(b.user_name);
+    free(b.user_count);
+    free(b.user_last_group);
+    return r;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static int fsync_parent(const char *path)
+{
+    char *copy = strdup(path);
+    int fd = -1, r;
+
+    if (!copy)
+        return -ENOMEM;
+    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        r = -errno;
+        goto out;
+    }
+    r = fsync(fd) == 0 ? 0 : -errno;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(copy);
+    return r;
+}
+
+/* Sets the recycled flag of the replaced file, if it is one of ours, so that
+ * readers mapping it remap. */
+static void mark_recycled(int fd)
+{
+    unsigned char head[MKGF_FLAGS_OFFSET + 4];
+    struct stat st;
+    uint32_t flags;
+
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        pread(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+        memcmp(head, MKGF_MAGIC, 8) != 0)
+        return;
+    memcpy(&flags, head + MKGF_FLAGS_OFFSET, 4);
+    flags = htole32(le32toh(flags) | MKGF_FLAG_RECYCLED);
+    if (pwrite(fd, &flags, 4, MKGF_FLAGS_OFFSET) != 4)
+        return;
+}
+
+int mk_groupfile_write(const char *path, const struct mk_group_entry *groups, size_t n)
+{
+    unsigned char *img = NULL;
+    size_t size = 0;
+    char *tmp = NULL;
+    int fd = -1, old = -1, r;
+
+    if (!path || !*path || (n > 0 && !groups))
+        return -EINVAL;
+    if ((r = build_image(groups, n, &img, &size)) < 0)
+        goto out;
+    if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
+        tmp = NULL;
+        r = -ENOMEM;
+        goto out;
+    }
+    fd = mkostemp(tmp, O_CLOEXEC); /* O_CREAT | O_EXCL inside */
+    if (fd < 0) {
+        r = -errno;
+        free(tmp);
+        tmp = NULL;
+        goto out;
+    }
+    if (fchmod(fd, 0644) != 0 || (r = write_all(fd, img, size)) < 0 || fsync(fd) != 0) {
+        r = r < 0 ? r : -errno;
+        goto out;
+    }
+    /* Opened before the rename, so it is the file readers may have mapped. */
+    old = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    if (rename(tmp, path) != 0) {
+        r = -errno;
+        goto out;
+    }
+    free(tmp);
+    tmp = NULL;
+    /* The new file is in place even if the directory fsync fails: readers of
+     * the old one must move on either way. */
+    r = fsync_parent(path);
+    if (old >= 0)
+        mark_recycled(old);
+out:
+    if (tmp) {
+        unlink(tmp);
+        free(tmp);
+    }
+    if (fd >= 0)
+        close(fd);
+    if (old >= 0)
+        close(old);
+    free(img);
+    return r;
+}

@@ -1,0 +1,698 @@
+/* tests/unit/test_groupfile.c: the compiled group file, writer and reader. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "groupfile.h"
+#include "groupfile_read.h"
+
+struct fixture {
+    char dir[64];
+    char path[128];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    strcpy(f->dir, "/tmp/test_groupfile.XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof(f->path), "%s/groups.db", f->dir);
+    setenv("MKIO_GROUP_FILE", f->path, 1);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    DIR *d = opendir(f->dir);
+    struct dirent *e;
+
+    while (d && (e = readdir(d))) {
+        char p[512];
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(f->dir);
+    unsetenv("MKIO_GROUP_FILE");
+    free(f);
+    return 0;
+}
+
+static unsigned char *read_whole(const char *path, size_t *size)
+{
+    FILE *fp = fopen(path, "rb");
+    unsigned char *buf;
+    long n;
+
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    n = ftell(fp);
+    rewind(fp);
+    buf = malloc(n > 0 ? (size_t)n : 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    *size = (size_t)n;
+    return buf;
+}
+
+static void write_bytes(const char *path, const void *data, size_t size)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    if (size)
+        assert_int_equal(fwrite(data, 1, size, fp), size);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void fix_checksum(unsigned char *img, size_t size)
+{
+    uint64_t c = htole64(mkgf_checksum(img + MKGF_CHECKSUMMED_FROM, size - MKGF_CHECKSUMMED_FROM));
+    memcpy(img + MKGF_CHECKSUM_OFFSET, &c, 8);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    v = htole32(v);
+    memcpy(p, &v, 4);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return le32toh(v);
+}
+
+/* A small sample: three groups, one without members, users in several. */
+static const char *const staff_members[] = {"alice", "bob"};
+static const char *const media_members[] = {"bob", "carol", "alice"};
+static const struct mk_group_entry sample[] = {
+    {"mk-staff", 1900000001, staff_members, 2},
+    {"mk-empty", 1900000002, NULL, 0},
+    {"mk-media", 1900000003, media_members, 3},
+};
+
+static void expect_group(const struct mkgf_view *v, const struct mkgf_group *g,
+                         const struct mk_group_entry *want)
+{
+    assert_string_equal(g->name, want->name);
+    assert_int_equal(g->gid, want->gid);
+    size_t bytes = 0;
+
+    assert_int_equal(g->member_count, want->member_count);
+    for (uint32_t i = 0; i < g->member_count; i++) {
+        assert_string_equal(mkgf_group_member(v, g, i), want->members[i]);
+        bytes += strlen(want->members[i]) + 1;
+    }
+    assert_int_equal(g->member_bytes, bytes);
+}
+
+/* Every group is found by index, name and gid, and every member's group list
+ * is exactly the groups that list them. */
+static void expect_all(const struct mkgf_view *v, const struct mk_group_entry *groups, size_t n)
+{
+    struct mkgf_group g;
+
+    assert_int_equal(v->group_count, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(mkgf_group_at(v, (uint32_t)i, &g), 0);
+        expect_group(v, &g, &groups[i]);
+        assert_int_equal(mkgf_find_name(v, groups[i].name, &g), 0);
+        expect_group(v, &g, &groups[i]);
+        assert_int_equal(mkgf_find_gid(v, groups[i].gid, &g), 0);
+        expect_group(v, &g, &groups[i]);
+    }
+    assert_int_equal(mkgf_group_at(v, (uint32_t)n, &g), -ENOENT);
+}
+
+static struct mkgf_view view_of(const unsigned char *img, size_t size)
+{
+    struct mkgf_view v;
+    assert_int_equal(mkgf_validate(img, size, &v), 0);
+    return v;
+}
+
+static void test_round_trip_empty(void **state)
+{
+    struct fixture *f = *state;
+    struct mkgf_group g;
+    struct mkgf_user u;
+    unsigned char *img;
+    size_t size;
+    struct mkgf_view v;
+
+    assert_int_equal(mk_groupfile_write(f->path, NULL, 0), 0);
+    img = read_whole(f->path, &size);
+    v = view_of(img, size);
+    assert_int_equal(v.group_count, 0);
+    assert_int_equal(mkgf_find_name(&v, "mk-staff", &g), -ENOENT);
+    assert_int_equal(mkgf_find_gid(&v, 0, &g), -ENOENT);
+    assert_int_equal(mkgf_find_user(&v, "alice", &u), -ENOENT);
+    assert_int_equal(mkgf_group_at(&v, 0, &g), -ENOENT);
+    free(img);
+}
+
+static void test_round_trip_one(void **state)
+{
+    struct fixture *f = *state;
+    struct mkgf_user u;
+    unsigned char *img;
+    size_t size;
+    struct mkgf_view v;
+
+    assert_int_equal(mk_groupfile_write(f->path, sample, 1), 0);
+    img = read_whole(f->path, &size);
+    v = view_of(img, size);
+    expect_all(&v, sample, 1);
+    assert_int_equal(mkgf_find_user(&v, "bob", &u), 0);
+    assert_int_equal(u.group_count, 1);
+    assert_int_equal(mkgf_user_gid(&v, &u, 0), 1900000001);
+    free(img);
+}
+
+static void test_lookups(void **state)
+{
+    struct fixture *f = *state;
+    struct mkgf_group g;
+    struct mkgf_user u;
+    unsigned char *img;
+    size_t size;
+    struct mkgf_view v;
+    struct stat st;
+
+    umask(077);
+    assert_int_equal(mk_groupfile_write(f->path, sample, 3), 0);
+    umask(022);
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+    img = read_whole(f->path, &size);
+    v = view_of(img, size);
+    expect_all(&v, sample, 3);
+
+    assert_int_equal(mkgf_find_user(&v, "alice", &u), 0);
+    assert_int_equal(u.group_count, 2);
+    assert_int_equal(mkgf_user_gid(&v, &u, 0), 1900000001);
+    assert_int_equal(mkgf_user_gid(&v, &u, 1), 1900000003);
+    assert_int_equal(mkgf_find_user(&v, "carol", &u), 0);
+    assert_int_equal(u.group_count, 1);
+    assert_int_equal(mkgf_user_gid(&v, &u, 0), 1900000003);
+
+    assert_int_equal(mkgf_find_user(&v, "dave", &u), -ENOENT);
+    assert_int_equal(mkgf_find_user(&v, "", &u), -ENOENT);
+    assert_int_equal(mkgf_find_user(&v, "mk-staff", &u), -ENOENT);
+    assert_int_equal(mkgf_find_name(&v, "alice", &g), -ENOENT);
+    assert_int_equal(mkgf_find_name(&v, "mk-staf", &g), -ENOENT);
+    assert_int_equal(mkgf_find_name(&v, "", &g), -ENOENT);
+    assert_int_equal(mkgf_find_gid(&v, 1900000004, &g), -ENOENT);
+    assert_int_equal(mkgf_find_gid(&v, 0, &g), -ENOENT);
+    free(img);
+}
+
+/* Many groups, a big group, and a user in many groups; the writer must be
+ * quick at the sizes the brief names. */
+static void test_round_trip_many(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 100000, BIG = 10000 };
+    struct mk_group_entry *groups = calloc(N, sizeof(*groups));
+    char (*names)[32] = calloc(N, sizeof(*names));
+    char (*users)[32] = calloc(BIG, sizeof(*users));
+    const char **big = calloc(BIG, sizeof(*big));
+    const char *everyone[1] = {"everyone"};
+    struct timespec t0, t1;
+    struct mkgf_group g;
+    struct mkgf_user u;
+    unsigned char *img;
+    size_t size;
+    struct mkgf_view v;
+    double secs;
+
+    assert_non_null(groups);
+    assert_non_null(names);
+    assert_non_null(users);
+    assert_non_null(big);
+    for (int i = 0; i < BIG; i++) {
+        snprintf(users[i], sizeof(users[i]), "user-%d", i);
+        big[i] = users[i];
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "mk-group-%d", i);
+        groups[i].name = names[i];
+        groups[i].gid = 1900000000u + (gid_t)i * 7u;
+        groups[i].members = everyone;
+        groups[i].member_count = i % 2;
+    }
+    groups[N - 1].members = big;
+    groups[N - 1].member_count = BIG;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(mk_groupfile_write(f->path, groups, N), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(secs < 5.0);
+
+    img = read_whole(f->path, &size);
+    v = view_of(img, size);
+    expect_all(&v, groups, N);
+    assert_int_equal(mkgf_find_user(&v, "everyone", &u), 0);
+    assert_int_equal(u.group_count, N / 2 - 1); /* the last odd group has the big list */
+    for (uint32_t i = 0; i < u.group_count; i++)
+        assert_int_equal(mkgf_user_gid(&v, &u, i), 1900000000u + (2 * i + 1) * 7u);
+    assert_int_equal(mkgf_find_user(&v, "user-9999", &u), 0);
+    assert_int_equal(u.group_count, 1);
+    assert_int_equal(mkgf_user_gid(&v, &u, 0), groups[N - 1].gid);
+    assert_int_equal(mkgf_find_gid(&v, 1900000001, &g), -ENOENT);
+    free(img);
+    free(groups);
+    free(names);
+    free(users);
+    free(big);
+}
+
+/* Writes the sample and returns its bytes. */
+static unsigned char *sample_image(struct fixture *f, size_t *size)
+{
+    assert_int_equal(mk_groupfile_write(f->path, sample, 3), 0);
+    return read_whole(f->path, size);
+}
+
+static void test_refuses_truncated(void **state)
+{
+    struct fixture *f = *state;
+    struct mkgf_view v;
+    size_t size;
+    unsigned char *img = sample_image(f, &size);
+
+    assert_int_equal(mkgf_validate(img, 0, &v), -EBADMSG);
+    for (size_t len = 0; len < size; len++)
+        assert_int_equal(mkgf_validate(img, len, &v), -EBADMSG);
+    /* Longer than it says is refused too. */
+    {
+        unsigned char *longer = calloc(1, size + 8);
+        assert_non_null(longer);
+        memcpy(longer, img, size);
+        assert_int_equal(mkgf_validate(longer, size + 8, &v), -EBADMSG);
+        free(longer);
+    }
+    free(img);
+}
+
+static void test_refuses_magic_and_version(void **state)
+{
+    struct fixture *f = *state;
+    struct mkgf_view v;
+    size_t size;
+    unsigned char *img = sample_image(f, &size);
+
+    img[0] ^= 0x20;
+    assert_int_equal(mkgf_validate(img, size, &v), -EBADMSG);
+    img[0] ^= 0x20;
+    put32(img + 8, 2);
+    assert_int_equal(mkgf_validate(img, size, &v), -EPROTONOSUPPORT);
+    put32(img + 8, 0);
+    assert_int_equal(mkgf_validate(img, size, &v), -EPROTONOSUPPORT);
+    put32(img + 8, MKGF_VERSION);
+    assert_int_equal(mkgf_validate(img, size, &v), 0);
+    free(img);
+}
+
+/* Any flipped byte outside the flags word is refused (magic, version,
+ * checksum, or anything the checksum covers). */
+static void test_refuses_flipped_byte(void **state)
+{
+    struct fixture *f = *state;
+    struct mkgf_view v;
+    size_t size;
+    unsigned char *img = sample_image(f, &size);
+
+    for (size_t i = 0; i < size; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            int r;
+            img[i] ^= (unsigned char)(1u << bit);
+            r = mkgf_validate(img, size, &v);
+            if (i >= MKGF_FLAGS_OFFSET && i < MKGF_FLAGS_OFFSET + 4)
+                assert_int_equal(r, 0);
+            else
+                assert_true(r == -EBADMSG || r == -EPROTONOSUPPORT);
+            img[i] ^= (unsigned char)(1u << bit);
+        }
+    }
+    assert_int_equal(mkgf_validate(img, size, &v), 0);
+    free(img);
+}
+
+/* Structural damage with a correct checksum (as a buggy writer would make):
+ * each is refused by the bounds checks themselves. */
+static void test_refuses_bad_structure(void **state)
+{
+    struct fixture *f = *state;
+    struct mkgf_view v;
+    size_t size;
+    unsigned char *img = sample_image(f, &size);
+    unsigned char *bad = malloc(size);
+    struct { size_t at; uint32_t value; } cases[] = {
+        {32, 1000},                 /* group_count beyond the file */
+        {36, 3},                    /* name slots not a power of two */
+        {36, 0},                    /* no name slots */
+        {44, 1000},                 /* member refs beyond the file */
+        {60, 100000},               /* string pool beyond the file */
+        {64, 0},                    /* groups section over the header */
+        {64, (uint32_t)size},       /* groups section at the end */
+        {64, 0xfffffff0u},          /* offset out of bounds (wraps) */
+        {92, (uint32_t)size + 4},   /* string pool past the end */
+        {92, 97},                   /* misaligned */
+        {68, 96},                   /* sections out of order */
+    };
+    uint32_t groups_off, strings_off, name_index, user_groups;
+
+    assert_non_null(bad);
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        memcpy(bad, img, size);
+        put32(bad + cases[c].at, cases[c].value);
+        fix_checksum(bad, size);
+        assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
+    }
+
+    groups_off = get32(img + 64);
+    name_index = get32(img + 68);
+    user_groups = get32(img + 88);
+    strings_off = get32(img + 92);
+
+    /* A group name offset outside the pool. */
+    memcpy(bad, img, size);
+    put32(bad + groups_off, get32(img + 60));
+    fix_checksum(bad, size);
+    assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
+
+    /* A member list running past the refs. */
+    memcpy(bad, img, size);
+    put32(bad + groups_off + 12, 1000);
+    fix_checksum(bad, size);
+    assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
+
+    /* member_bytes that do not match the members (would overflow a
+     * caller's buffer). */
+    memcpy(bad, img, size);
+    put32(bad + groups_off + 16, get32(img + groups_off + 16) - 1);
+    fix_checksum(bad, size);
+    assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
+
+    /* An index word naming a group that does not exist. */
+    memcpy(bad, img, size);
+    put32(bad + name_index, 4);
+    fix_checksum(bad, size);
+    assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
+
+    /* A full index (a probe would never end). */
+    memcpy(bad, img, size);
+    for (uint32_t i = 0; i < get32(img + 36); i++)
+        put32(bad + name_index + 4 * i, 1);
+    fix_checksum(bad, size);
+    assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
+
+    /* A user's group index beyond the groups. */
+    memcpy(bad, img, size);
+    put32(bad + user_groups, 3);
+    fix_checksum(bad, size);
+    assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
+
+    /* A pool whose last string is not terminated. */
+    memcpy(bad, img, size);
+    memset(bad + strings_off, 'x', size - strings_off);
+    fix_checksum(bad, size);
+    assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
+
+    /* total_size not the file's size. */
+    memcpy(bad, img, size);
+    put32(bad + 24, (uint32_t)size - 4);
+    fix_checksum(bad, size);
+    assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
+
+    free(bad);
+    free(img);
+}
+
+/* Moves the file aside (kept until teardown) so the next one gets a new
+ * inode. */
+static void retire(struct fixture *f)
+{
+    static int n;
+    char aside[160];
+
+    snprintf(aside, sizeof(aside), "%s/retired-%d", f->dir, n++);
+    assert_int_equal(rename(f->path, aside), 0);
+}
+
+static void test_reader_missing_and_corrupt(void **state)
+{
+    struct fixture *f = *state;
+    struct mkgf_reader *r = calloc(1, sizeof(*r));
+    const struct mkgf_view *v;
+    size_t size;
+    unsigned char *img;
+
+    assert_non_null(r);
+    assert_int_equal(mkgf_reader_get(r, &v), -ENOENT);
+    assert_null(v);
+
+    write_bytes(f->path, "", 0);
+    assert_int_equal(mkgf_reader_get(r, &v), -EBADMSG);
+    retire(f);
+
+    img = sample_image(f, &size);
+    retire(f);
+    img[size - 1] ^= 1;
+    write_bytes(f->path, img, size);
+    assert_int_equal(mkgf_reader_get(r, &v), -EBADMSG);
+    assert_int_equal(mkgf_reader_get(r, &v), -EBADMSG);
+    retire(f);
+
+    img[size - 1] ^= 1;
+    put32(img + 8, 7);
+    write_bytes(f->path, img, size);
+    assert_int_equal(mkgf_reader_get(r, &v), -EPROTONOSUPPORT);
+    retire(f);
+
+    /* A directory in its place. */
+    assert_int_equal(mkdir(f->path, 0755), 0);
+    assert_true(mkgf_reader_get(r, &v) < 0);
+    rmdir(f->path);
+
+    mkgf_reader_close(r);
+    free(img);
+    free(r);
+}
+
+/* A replacement by the writer is seen by the next call, within the same
+ * second, through the recycled flag of the old file. */
+static void test_reader_sees_recycled(void **state)
+{
+    struct fixture *f = *state;
+    struct mkgf_reader *r = calloc(1, sizeof(*r));
+    const struct mkgf_view *v;
+    struct mkgf_group g;
+    unsigned char flags[4];
+    int old;
+
+    assert_non_null(r);
+    assert_int_equal(mk_groupfile_write(f->path, sample, 1), 0);
+    assert_int_equal(mkgf_reader_get(r, &v), 0);
+    assert_int_equal(v->group_count, 1);
+    old = open(f->path, O_RDONLY);
+    assert_true(old >= 0);
+
+    assert_int_equal(mk_groupfile_write(f->path, sample, 3), 0);
+    assert_int_equal(pread(old, flags, 4, MKGF_FLAGS_OFFSET), 4);
+    assert_int_equal(get32(flags) & MKGF_FLAG_RECYCLED, MKGF_FLAG_RECYCLED);
+    close(old);
+
+    assert_int_equal(mkgf_reader_get(r, &v), 0);
+    assert_int_equal(v->group_count, 3);
+    assert_int_equal(mkgf_find_name(v, "mk-media", &g), 0);
+
+    /* Removed: the next check that notices answers ENOENT. */
+    old = open(f->path, O_RDWR);
+    assert_true(old >= 0);
+    unlink(f->path);
+    put32(flags, MKGF_FLAG_RECYCLED);
+    assert_int_equal(pwrite(old, flags, 4, MKGF_FLAGS_OFFSET), 4);
+    close(old);
+    assert_int_equal(mkgf_reader_get(r, &v), -ENOENT);
+
+    /* And back. */
+    assert_int_equal(mk_groupfile_write(f->path, sample, 2), 0);
+    assert_int_equal(mkgf_reader_get(r, &v), 0);
+    assert_int_equal(v->group_count, 2);
+    mkgf_reader_close(r);
+    free(r);
+}
+
+/* A replacement made without the writer (a plain rename) is seen within a
+ * little more than a second, by the stat check. */
+static void test_reader_sees_plain_rename(void **state)
+{
+    struct fixture *f = *state;
+    struct mkgf_reader *r = calloc(1, sizeof(*r));
+    const struct mkgf_view *v;
+    char other[160];
+    size_t size;
+    unsigned char *img;
+    int seen = 0;
+
+    assert_non_null(r);
+    snprintf(other, sizeof(other), "%s/other.db", f->dir);
+    assert_int_equal(mk_groupfile_write(other, sample, 3), 0);
+    img = read_whole(other, &size);
+    unlink(other);
+    assert_int_equal(mk_groupfile_write(f->path, sample, 1), 0);
+    assert_int_equal(mkgf_reader_get(r, &v), 0);
+    assert_int_equal(v->group_count, 1);
+
+    write_bytes(other, img, size);
+    assert_int_equal(rename(other, f->path), 0);
+    for (int i = 0; i < 40 && !seen; i++) {
+        assert_int_equal(mkgf_reader_get(r, &v), 0);
+        seen = v->group_count == 3;
+        if (!seen)
+            usleep(50000);
+    }
+    assert_true(seen);
+    mkgf_reader_close(r);
+    free(img);
+    free(r);
+}
+
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void test_writer_refuses_bad_input(void **state)
+{
+    struct fixture *f = *state;
+    const char *const ok_members[] = {"alice"};
+    const char *const colon[] = {"al:ice"};
+    const char *const comma[] = {"al,ice"};
+    const char *const newline[] = {"al\nice"};
+    const char *const empty[] = {""};
+    const char *const null_member[] = {NULL};
+    const char *const twice[] = {"alice", "bob", "alice"};
+    const struct mk_group_entry bad[][2] = {
+        {{"", 1, NULL, 0}, {"b", 2, NULL, 0}},
+        {{NULL, 1, NULL, 0}, {"b", 2, NULL, 0}},
+        {{"a:b", 1, NULL, 0}, {"b", 2, NULL, 0}},
+        {{"a,b", 1, NULL, 0}, {"b", 2, NULL, 0}},
+        {{"a\nb", 1, NULL, 0}, {"b", 2, NULL, 0}},
+        {{"a", 1, NULL, 0}, {"a", 2, NULL, 0}},          /* same name */
+        {{"a", 7, NULL, 0}, {"b", 7, NULL, 0}},          /* same gid */
+        {{"a", (gid_t)-1, NULL, 0}, {"b", 2, NULL, 0}},
+        {{"a", 1, colon, 1}, {"b", 2, ok_members, 1}},
+        {{"a", 1, comma, 1}, {"b", 2, NULL, 0}},
+        {{"a", 1, newline, 1}, {"b", 2, NULL, 0}},
+        {{"a", 1, empty, 1}, {"b", 2, NULL, 0}},
+        {{"a", 1, null_member, 1}, {"b", 2, NULL, 0}},
+        {{"a", 1, NULL, 1}, {"b", 2, NULL, 0}},          /* count without array */
+        {{"a", 1, twice, 3}, {"b", 2, NULL, 0}},         /* member listed twice */
+    };
+    unsigned char *before, *after;
+    size_t before_size, after_size;
+
+    assert_int_equal(mk_groupfile_write(f->path, sample, 3), 0);
+    before = read_whole(f->path, &before_size);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(mk_groupfile_write(f->path, bad[i], 2), -EINVAL);
+        after = read_whole(f->path, &after_size);
+        assert_int_equal(after_size, before_size);
+        assert_memory_equal(after, before, before_size);
+        free(after);
+        assert_int_equal(dir_entries(f->dir), 1);
+    }
+    assert_int_equal(mk_groupfile_write(f->path, NULL, 2), -EINVAL);
+    assert_int_equal(mk_groupfile_write(NULL, sample, 3), -EINVAL);
+    assert_int_equal(mk_groupfile_write("", sample, 3), -EINVAL);
+    /* A directory that does not exist: an error, nothing created. */
+    {
+        char missing[160];
+        snprintf(missing, sizeof(missing), "%s/no/such/groups.db", f->dir);
+        assert_int_equal(mk_groupfile_write(missing, sample, 3), -ENOENT);
+    }
+    assert_int_equal(dir_entries(f->dir), 1);
+    free(before);
+}
+
+/* The same member names in several groups and a group name equal to a user
+ * name are fine. */
+static void test_shared_strings(void **state)
+{
+    struct fixture *f = *state;
+    const char *const m[] = {"alice"};
+    const struct mk_group_entry groups[] = {
+        {"alice", 1000, m, 1},
+        {"mk-a", 1001, m, 1},
+    };
+    struct mkgf_user u;
+    unsigned char *img;
+    size_t size;
+    struct mkgf_view v;
+
+    assert_int_equal(mk_groupfile_write(f->path, groups, 2), 0);
+    img = read_whole(f->path, &size);
+    v = view_of(img, size);
+    expect_all(&v, groups, 2);
+    assert_int_equal(mkgf_find_user(&v, "alice", &u), 0);
+    assert_int_equal(u.group_count, 2);
+    free(img);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_magic_and_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_flipped_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_bad_structure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_missing_and_corrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_sees_recycled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_sees_plain_rename, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_refuses_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_strings, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

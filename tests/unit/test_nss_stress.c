@@ -1,0 +1,226 @@
+/* tests/unit/test_nss_stress.c: lookups from several threads while the file
+ * is replaced 1,000 times, alternating two contents. Every answer must be
+ * exactly one of the two contents: never a mix, a torn read or a crash.
+ *
+ *   build/tests/test_nss_stress [MODULE]   (default $MKIO_NSS_SO, then
+ *                                           build/libnss_mkio.so.2) */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <grp.h>
+#include <nss.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "groupfile.h"
+
+typedef enum nss_status (*getgrnam_fn)(const char *, struct group *, char *, size_t, int *);
+typedef enum nss_status (*getgrgid_fn)(gid_t, struct group *, char *, size_t, int *);
+typedef enum nss_status (*initgroups_fn)(const char *, gid_t, long *, long *, gid_t **, long,
+                                         int *);
+
+enum { GROUPS = 40, THREADS = 4, REPLACEMENTS = 1000 };
+#define GID_A 1900100000u
+#define GID_B 1900200000u
+
+static const char *module_path = "build/libnss_mkio.so.2";
+static getgrnam_fn mod_getgrnam;
+static getgrgid_fn mod_getgrgid;
+static initgroups_fn mod_initgroups;
+
+static char names[GROUPS][32];
+static const char *const members_a[] = {"alice", "bob"};
+static const char *const members_b[] = {"carol"};
+static struct mk_group_entry content_a[GROUPS], content_b[GROUPS];
+static atomic_int stop;
+static atomic_long lookups;
+static atomic_int failures;
+static atomic_long seen_a, seen_b;
+
+/* Content A: gid GID_A + i, members alice and bob (even groups) or bob.
+ * Content B: gid GID_B + i, members carol and alice (every third group) or
+ * carol. */
+static const char *const carol_alice[] = {"carol", "alice"};
+
+static void make_contents(void)
+{
+    for (int i = 0; i < GROUPS; i++) {
+        snprintf(names[i], sizeof(names[i]), "mk-stress-%d", i);
+        content_a[i].name = names[i];
+        content_a[i].gid = GID_A + (gid_t)i;
+        content_a[i].members = i % 2 == 0 ? members_a : members_a + 1;
+        content_a[i].member_count = i % 2 == 0 ? 2 : 1;
+        content_b[i].name = names[i];
+        content_b[i].gid = GID_B + (gid_t)i;
+        content_b[i].members = i % 3 == 0 ? carol_alice : members_b;
+        content_b[i].member_count = i % 3 == 0 ? 2 : 1;
+    }
+}
+
+static int same_entry(const struct group *gr, const struct mk_group_entry *e)
+{
+    size_t i;
+
+    if (strcmp(gr->gr_name, e->name) != 0 || gr->gr_gid != e->gid)
+        return 0;
+    for (i = 0; i < e->member_count; i++)
+        if (!gr->gr_mem[i] || strcmp(gr->gr_mem[i], e->members[i]) != 0)
+            return 0;
+    return gr->gr_mem[i] == NULL;
+}
+
+/* alice's gids in a content, in file order. */
+static int alice_matches(const gid_t *gids, long n, const struct mk_group_entry *c)
+{
+    long k = 0;
+
+    for (int i = 0; i < GROUPS; i++)
+        for (size_t m = 0; m < c[i].member_count; m++)
+            if (strcmp(c[i].members[m], "alice") == 0) {
+                if (k >= n || gids[k] != c[i].gid)
+                    return 0;
+                k++;
+            }
+    return k == n;
+}
+
+static void report_wrong(const char *what, int i)
+{
+    fprintf(stderr, "wrong answer: %s (group %d)\n", what, i);
+    atomic_fetch_add(&failures, 1);
+}
+
+static void *reader_thread(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    char buf[512];
+
+    while (!atomic_load(&stop)) {
+        int i = (int)(rand_r(&seed) % GROUPS);
+        struct group gr;
+        int err = 0;
+        enum nss_status s;
+        long start = 0, size = 2;
+        gid_t *gids = malloc(2 * sizeof(gid_t));
+
+        if (!gids) {
+            report_wrong("malloc", i);
+            break;
+        }
+        s = mod_getgrnam(names[i], &gr, buf, sizeof(buf), &err);
+        if (s == NSS_STATUS_SUCCESS && same_entry(&gr, &content_a[i]))
+            atomic_fetch_add(&seen_a, 1);
+        else if (s == NSS_STATUS_SUCCESS && same_entry(&gr, &content_b[i]))
+            atomic_fetch_add(&seen_b, 1);
+        else
+            report_wrong("getgrnam_r", i);
+
+        s = mod_getgrgid(GID_A + (gid_t)i, &gr, buf, sizeof(buf), &err);
+        if (!(s == NSS_STATUS_NOTFOUND || (s == NSS_STATUS_SUCCESS && same_entry(&gr, &content_a[i]))))
+            report_wrong("getgrgid_r A", i);
+        s = mod_getgrgid(GID_B + (gid_t)i, &gr, buf, sizeof(buf), &err);
+        if (!(s == NSS_STATUS_NOTFOUND || (s == NSS_STATUS_SUCCESS && same_entry(&gr, &content_b[i]))))
+            report_wrong("getgrgid_r B", i);
+
+        s = mod_initgroups("alice", 100, &start, &size, &gids, 0, &err);
+        if (s != NSS_STATUS_SUCCESS ||
+            !(alice_matches(gids, start, content_a) || alice_matches(gids, start, content_b)))
+            report_wrong("initgroups_dyn", i);
+        free(gids);
+        atomic_fetch_add(&lookups, 1);
+    }
+    return NULL;
+}
+
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    while (d && (e = readdir(d))) {
+        char p[512];
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+static void test_replace_under_load(void **state)
+{
+    /* tmpfs where there is one: 2,000 fsyncs on a disk take seconds. */
+    char dir[64];
+    char path[128];
+    pthread_t threads[THREADS];
+    void *module;
+
+    snprintf(dir, sizeof(dir), "%s/test_nss_stress.XXXXXX",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/groups.db", dir);
+    setenv("MKIO_GROUP_FILE", path, 1);
+    make_contents();
+    assert_int_equal(mk_groupfile_write(path, content_a, GROUPS), 0);
+
+    module = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
+    if (!module)
+        fprintf(stderr, "cannot load %s: %s\n", module_path, dlerror());
+    assert_non_null(module);
+    mod_getgrnam = (getgrnam_fn)dlsym(module, "_nss_mkio_getgrnam_r");
+    mod_getgrgid = (getgrgid_fn)dlsym(module, "_nss_mkio_getgrgid_r");
+    mod_initgroups = (initgroups_fn)dlsym(module, "_nss_mkio_initgroups_dyn");
+    assert_non_null(mod_getgrnam);
+    assert_non_null(mod_getgrgid);
+    assert_non_null(mod_initgroups);
+
+    for (int t = 0; t < THREADS; t++)
+        assert_int_equal(pthread_create(&threads[t], NULL, reader_thread,
+                                        (void *)(uintptr_t)(t + 1)), 0);
+    for (int n = 0; n < REPLACEMENTS; n++) {
+        int r = mk_groupfile_write(path, n % 2 == 0 ? content_b : content_a, GROUPS);
+        if (r != 0) {
+            fprintf(stderr, "write %d failed: %s\n", n, strerror(-r));
+            atomic_fetch_add(&failures, 1);
+        }
+    }
+    /* Let the readers see the last content as well. */
+    usleep(20000);
+    atomic_store(&stop, 1);
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(threads[t], NULL);
+
+    fprintf(stderr, "%ld lookup rounds during %d replacements (%ld A, %ld B)\n",
+            atomic_load(&lookups), REPLACEMENTS, atomic_load(&seen_a), atomic_load(&seen_b));
+    dlclose(module);
+    remove_tree(dir);
+    assert_int_equal(atomic_load(&failures), 0);
+    assert_true(atomic_load(&seen_a) > 0);
+    assert_true(atomic_load(&seen_b) > 0);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replace_under_load),
+    };
+    const char *env = getenv("MKIO_NSS_SO");
+
+    if (argc > 1)
+        module_path = argv[1];
+    else if (env && *env)
+        module_path = env;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
