@@ -29,7 +29,9 @@
 /* The least time worth starting an attempt with; a retry that would leave
  * less than this of the budget is not made. */
 #define HTTP_MIN_ATTEMPT_MS 100L
-#define HTTP_MAX_IN_FLIGHT 8
+/* Concurrent requests of mk_http_do_many: enough that a login with many
+ * invites waits about two round trips, not one per invite. */
+#define HTTP_MAX_IN_FLIGHT 16
 #define HTTP_USER_AGENT "mkio-orgs/0.1"
 
 enum http_outcome_kind {
