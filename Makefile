@@ -1,8 +1,9 @@
 # MK.IO organization membership for Linux: pam_mkio.so, libnss_mkio.so.2, mkio-orgs.
 #
 #   make              build everything into build/
-#   make check        every test (unit, integration, NSS end to end, brief fuzz)
-#   make check SAN=1  the same under AddressSanitizer and UBSan (into build-san/)
+#   make check        every test: unit, integration, end to end, brief fuzz; then
+#                     unit and integration again under ASan+UBSan, unit under valgrind
+#   make check SAN=1  only the ASan+UBSan part (into build-san/)
 #   make valgrind     the unit tests under valgrind
 #   make fuzz         the fuzz targets for a bounded time
 #   make bench        benchmarks (not part of check)
@@ -89,8 +90,16 @@ unit: $(UNIT_BIN) $(TOOLS_BIN)
 deps:
 	sh tests/install-deps
 
+# The plain `make check` runs everything: all suites on the normal build, the
+# unit and integration suites again on an ASan+UBSan build, and the unit tests
+# under valgrind. `make check SAN=1` runs only the sanitizer part.
 check: deps all unit
-	B=$(B) SAN=$(SAN) tests/run-all
+ifeq ($(SAN),)
+	$(MAKE) SAN=1 all unit
+	B=$(B) SAN_B=build-san VALGRIND=1 tests/run-all
+else
+	B=$(B) SAN=1 tests/run-all
+endif
 
 valgrind: all unit
 	B=$(B) tests/run-unit --valgrind
