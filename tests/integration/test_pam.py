@@ -1,0 +1,962 @@
+#!/usr/bin/env python3
+"""Integration tests of pam_mkio.so against the fake MK.IO server.
+
+Run as root from the repository root:
+
+    python3 tests/integration/test_pam.py -v        (or: python3 -m unittest tests/integration/test_pam.py)
+
+Environment: B (build directory, default "build"); MKIO_PAM_SO and MKIO_PAM_RUN
+override the module and the driver; MKIO_PAM_RUN_PREFIX runs the driver under a
+checker (e.g. "valgrind -q --error-exitcode=99 --leak-check=full
+--errors-for-leak-kinds=definite"); MKIO_TEST_SLACK adds seconds to every time
+budget (and twice that to every time limit) for such slow runs, which also
+run 10 parallel logins instead of 50.
+
+The whole process moves into a private mount namespace first (unshare(2) from
+ctypes, before any thread exists). Inside it, and only there:
+  - /etc/passwd is a private copy with the test users (alice, bob, lowuid with
+    uid 500, user00..user49);
+  - /dev is a tmpfs whose entries link to the real ones, plus /dev/log: a
+    datagram socket this test reads, so every pam_syslog line is captured and
+    checked (the summary line, the advice on expired invites, and that no token
+    is ever logged);
+  - when build/libnss_mkio.so.2 exists (and is not a sanitizer build, which
+    the system's getent cannot load), nsswitch.conf says "group: files mkio"
+    and a private ld.so.cache finds the module, so groups are checked with the
+    real getent.
+Each test has its own temporary directory (configuration, token files, state,
+PAM service directory) and the fake server (one per module, reset per test).
+The PAM service directory also has an `other` service that prints a marker and
+denies, so a fall-back to it would show.
+"""
+
+import ctypes
+import fcntl
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "fake"))
+
+B = os.path.join(ROOT, os.environ.get("B", "build"))
+PAM_SO = os.path.abspath(os.environ.get("MKIO_PAM_SO", os.path.join(B, "pam_mkio.so")))
+PAM_RUN = os.path.abspath(os.environ.get("MKIO_PAM_RUN", os.path.join(B, "tests", "tools", "pam-run")))
+NSS_SO = os.path.join(B, "libnss_mkio.so.2")
+PREFIX = shlex.split(os.environ.get("MKIO_PAM_RUN_PREFIX", ""))
+SLACK = float(os.environ.get("MKIO_TEST_SLACK", "0"))
+
+FALLBACK_MARKER = "MKIO-TEST-FELL-BACK-TO-OTHER"
+SERVICE = "mkio-test"
+DAY = 86400
+
+CLONE_NEWNS = 0x00020000
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+FAKE = None
+NS = None
+
+
+# ---- the private namespace ------------------------------------------------
+
+class SyslogCatcher:
+    """A datagram socket at /dev/log; a thread collects what arrives."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.sock.settimeout(0.2)
+        self.lines = []
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self.seq = 0
+
+    def _run(self):
+        while not self.stopping:
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            with self.cond:
+                self.lines.append(data.decode("utf-8", "replace"))
+                self.cond.notify_all()
+
+    def sync(self, timeout=5.0):
+        """Waits until every line sent before this call has been collected
+        (the socket keeps order: a marker sent now arrives after them)."""
+        self.seq += 1
+        marker = "MKIO-TEST-SYNC-%d-%s" % (self.seq, uuid.uuid4().hex)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            s.sendto(("<15>" + marker).encode(), self.path)
+        finally:
+            s.close()
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not any(marker in line for line in self.lines):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("syslog catcher did not see its own marker")
+                self.cond.wait(left)
+            self.lines = [line for line in self.lines if marker not in line]
+
+    def take(self):
+        """[(severity, text)] of the lines collected so far, clearing them."""
+        self.sync()
+        with self.cond:
+            lines, self.lines = self.lines, []
+        out = []
+        for line in lines:
+            m = re.match(r"<(\d+)>(.*)$", line, re.S)
+            if m:
+                out.append((int(m.group(1)) & 7, m.group(2)))
+            else:
+                out.append((-1, line))
+        return out
+
+    def clear(self):
+        self.take()
+
+    def close(self):
+        self.stopping = True
+        self.sock.close()
+        self.thread.join(2)
+
+
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                           ctypes.c_void_p]
+    return libc
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, **kw)
+
+
+class Namespace:
+    USERS = [("alice", 2001), ("bob", 2002), ("carol", 2003), ("lowuid", 500)] + \
+            [("user%02d" % i, 3000 + i) for i in range(50)]
+
+    def __init__(self):
+        self.mounts = []
+        self.dir = None
+        self.syslog = None
+        self.nss = False
+
+    def _mount(self, *args):
+        run(["mount"] + list(args))
+        self.mounts.append(args[-1])
+
+    def setup(self):
+        libc = _libc()
+        if threading.active_count() > 1:
+            raise RuntimeError("unshare needs a single-threaded process")
+        if libc.unshare(CLONE_NEWNS) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, "unshare(CLONE_NEWNS): " + os.strerror(e))
+        if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, "making / private: " + os.strerror(e))
+        self.dir = tempfile.mkdtemp(prefix="mkio-pam-ns-")
+        os.chmod(self.dir, 0o755)
+
+        # Private /etc/passwd: the system accounts plus the test users.
+        etc = os.path.join(self.dir, "etc")
+        os.mkdir(etc)
+        with open("/etc/passwd") as f:
+            system = [l for l in f if l.strip() and
+                      (int(l.split(":")[2]) < 1000 or int(l.split(":")[2]) == 65534)]
+        with open(os.path.join(etc, "passwd"), "w") as f:
+            f.writelines(system)
+            for name, uid in self.USERS:
+                f.write("%s:x:%d:%d:%s:/nonexistent:/bin/sh\n" % (name, uid, uid, name))
+        os.chmod(os.path.join(etc, "passwd"), 0o644)
+        self._mount("--bind", os.path.join(etc, "passwd"), "/etc/passwd")
+
+        # Private /dev: links to the real entries, and our own /dev/log.
+        olddev = os.path.join(self.dir, "olddev")
+        os.mkdir(olddev)
+        self._mount("--rbind", "/dev", olddev)
+        self._mount("-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/dev")
+        for name in os.listdir(olddev):
+            if name != "log":
+                os.symlink(os.path.join(olddev, name), os.path.join("/dev", name))
+        self.syslog = SyslogCatcher("/dev/log")
+
+        if os.path.exists(NSS_SO) and not self._sanitized(NSS_SO):
+            self._setup_nss(etc)
+
+    @staticmethod
+    def _sanitized(lib):
+        """A module built with ASan cannot load into the system's getent."""
+        p = subprocess.run(["readelf", "-d", lib], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, universal_newlines=True)
+        return "libasan" in p.stdout or "libubsan" in p.stdout
+
+    def _setup_nss(self, etc):
+        with open(os.path.join(etc, "nsswitch.conf"), "w") as f:
+            f.write("passwd: files\ngroup: files mkio\nshadow: files\nhosts: files\n")
+        conf = os.path.join(self.dir, "ld.so.conf")
+        with open(conf, "w") as f:
+            f.write(os.path.realpath(B) + "\ninclude /etc/ld.so.conf.d/*.conf\n")
+        if os.path.isdir("/var/cache/ldconfig"):
+            aux = os.path.join(self.dir, "ldconfig-aux")
+            os.mkdir(aux)
+            self._mount("--bind", aux, "/var/cache/ldconfig")
+        cache = os.path.join(self.dir, "ld.so.cache")
+        run(["ldconfig", "-X", "-C", cache, "-f", conf])
+        self._mount("--bind", os.path.join(etc, "nsswitch.conf"), "/etc/nsswitch.conf")
+        self._mount("--bind", cache, "/etc/ld.so.cache")
+        self.nss = True
+
+    def teardown(self):
+        if self.syslog:
+            self.syslog.close()
+        for target in reversed(self.mounts):
+            if subprocess.call(["umount", target], stderr=subprocess.DEVNULL) != 0:
+                subprocess.call(["umount", "-l", target], stderr=subprocess.DEVNULL)
+        self.mounts = []
+        if self.dir:
+            subprocess.call(["rm", "-rf", "--one-file-system", self.dir])
+            self.dir = None
+
+
+def setUpModule():
+    global FAKE, NS
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("needs root (unshare --mount, root-owned token files)")
+    for path in (PAM_SO, PAM_RUN):
+        if not os.path.exists(path):
+            raise unittest.SkipTest("%s is not built (make %s)" % (path, os.path.relpath(path, ROOT)))
+    NS = Namespace()
+    try:
+        NS.setup()
+        from fakemkio import FakeMkio
+        FAKE = FakeMkio()
+    except BaseException:
+        NS.teardown()
+        raise
+
+
+def tearDownModule():
+    global FAKE, NS
+    if FAKE is not None:
+        FAKE.stop()
+        FAKE = None
+    if NS is not None:
+        NS.teardown()
+        NS = None
+
+
+# ---- the tests ----------------------------------------------------------------
+
+class Result:
+    def __init__(self, proc, elapsed):
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.elapsed = elapsed
+        self.lines = proc.stdout.splitlines()
+        rcs = [l[3:] for l in self.lines if l.startswith("rc=")]
+        self.rc = rcs[-1] if rcs else None
+        self.infos = [l[6:] for l in self.lines if l.startswith("info: ")]
+        self.errors = [l[7:] for l in self.lines if l.startswith("error: ")]
+
+
+class PamCase(unittest.TestCase):
+
+    def setUp(self):
+        FAKE.reset()
+        NS.syslog.clear()
+        self.dir = tempfile.mkdtemp(prefix="mkio-pam-test-")
+        os.chmod(self.dir, 0o755)
+        self.token_dir = os.path.join(self.dir, "tokens")
+        os.mkdir(self.token_dir, 0o700)
+        self.state_dir = os.path.join(self.dir, "state")
+        self.pamd = os.path.join(self.dir, "pam.d")
+        os.mkdir(self.pamd)
+        with open(os.path.join(self.pamd, "other"), "w") as f:
+            for kind in ("auth", "account", "session"):
+                f.write("%s required pam_echo.so %s\n%s required pam_deny.so\n"
+                        % (kind, FALLBACK_MARKER, kind))
+        self.tokens = {}   # every token this test made: none may leak anywhere
+        self.log = []      # every syslog line of this test
+        self.conf = self.write_conf()
+        self.org_id = str(uuid.uuid4())
+        self.admin = {"id": "u-admin", "email": "admin@example.com", "name": "Ada Admin"}
+
+    def tearDown(self):
+        FAKE.clear_faults()
+        self.check_no_token_leak()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- helpers --
+
+    def write_conf(self, name="mkio.conf", **keys):
+        values = {
+            "base_url": FAKE.api_url,
+            "ca_file": FAKE.ca_file,
+            "state_dir": self.state_dir,
+            "token_dir": self.token_dir,
+            "min_uid": "1000",
+            "time_budget": "5",
+            "connect_timeout": "1",
+        }
+        values.update({k: v for k, v in keys.items() if v is not None})
+        # Slow checkers (valgrind) need more time for the same work.
+        values["time_budget"] = "%g" % (float(values["time_budget"]) + SLACK)
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            for k, v in values.items():
+                f.write("%s = %s\n" % (k, v))
+        os.chmod(path, 0o644)
+        return path
+
+    def write_service(self, args="", conf=None, kinds=("session", "account")):
+        with open(os.path.join(self.pamd, SERVICE), "w") as f:
+            for kind in kinds:
+                f.write("%s required %s conf=%s %s\n" % (kind, PAM_SO, conf or self.conf, args))
+            f.write("auth required %s conf=%s %s\n" % (PAM_SO, conf or self.conf, args))
+
+    def add_token(self, user, token=None, mode=0o600, owner=0):
+        token = token or "tok-%s-%s" % (user, uuid.uuid4().hex)
+        path = os.path.join(self.token_dir, user)
+        with open(path, "w") as f:
+            f.write(token + "\n")
+        os.chown(path, owner, 0)
+        os.chmod(path, mode)
+        self.tokens[user] = token
+        return token
+
+    def seed(self, orgs=(), users=(), invites=(), tokens=()):
+        """Seeds a world; users are local names (u-NAME, NAME@example.com)."""
+        data = {
+            "users": [self.admin] + [{"id": "u-" + u, "email": u + "@example.com", "name": u.title()}
+                                     for u in users],
+            "organizations": list(orgs),
+            "tokens": list(tokens),
+            "invites": list(invites),
+        }
+        for u in users:
+            if u in self.tokens:
+                data["tokens"].append({"token": self.tokens[u], "user": "u-" + u,
+                                       "organization": None, "expires": None})
+        return FAKE.seed(data)
+
+    def org(self, name="Acme Media", org_id=None, members=()):
+        return {"id": org_id or self.org_id, "name": name, "admins": ["u-admin"],
+                "members": ["u-admin"] + ["u-" + m for m in members], "teams": {"encoding-team": []}}
+
+    def invite(self, user, org_id=None, **extra):
+        d = {"organization": org_id or self.org_id, "email": user + "@example.com",
+             "comment": "Welcome", "teams": ["encoding-team"], "invited_by": "u-admin"}
+        d.update(extra)
+        return d
+
+    def alice_world(self, invited=True, member=False):
+        self.add_token("alice")
+        self.seed(orgs=[self.org(members=["alice"] if member else [])], users=["alice"],
+                  invites=[self.invite("alice")] if invited else [])
+
+    def run_pam(self, user="alice", hook="open_session", args="", silent=False, direct=False,
+                conf=None, users=None, timeout=60, expect_fallback=False):
+        if not direct:
+            self.write_service(args, conf)
+        cmd = PREFIX + [PAM_RUN, "--keep-loaded", PAM_SO, "--confdir", self.pamd,
+                        "--service", SERVICE, "--hook", hook]
+        for u in users or [user]:
+            cmd += ["--user", u]
+        if silent:
+            cmd.append("--silent")
+        if direct:
+            cmd += ["--module", PAM_SO, "--", "conf=" + (conf or self.conf)] + args.split()
+        start = time.monotonic()
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=timeout + 10 * SLACK)
+        elapsed = time.monotonic() - start
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        res = Result(proc, elapsed)
+        self.log += NS.syslog.take()
+        self.outputs = getattr(self, "outputs", []) + [proc.stdout, proc.stderr]
+        if not expect_fallback:
+            self.assertNotIn(FALLBACK_MARKER, proc.stdout, "the stack fell back to the other service")
+        return res
+
+    def logs(self, module_only=True):
+        return [t for _, t in self.log if not module_only or "pam_mkio" in t]
+
+    def log_with(self, *words):
+        return [t for t in self.logs() if all(w in t for w in words)]
+
+    def summary(self):
+        lines = [(sev, t) for sev, t in self.log if "pam_mkio" in t and "organizations joined" in t]
+        self.assertEqual(len(lines), 1, "exactly one summary line: %r" % self.logs())
+        return lines[0]
+
+    def store(self):
+        path = os.path.join(self.state_dir, "store.json")
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    def store_bytes(self):
+        try:
+            with open(os.path.join(self.state_dir, "store.json"), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def user_orgs(self, user):
+        s = self.store() or {}
+        return sorted(s.get("users", {}).get(user, {}).get("orgs", []))
+
+    def group_of(self, org_id):
+        return self.store()["organizations"][org_id]["group"]
+
+    def server_org(self, org_id=None):
+        for o in FAKE.state()["organizations"]:
+            if o["id"] == (org_id or self.org_id):
+                return o
+        return None
+
+    def api_requests(self):
+        return FAKE.requests()
+
+    def getent_group(self, name):
+        """getent group NAME through the real NSS module, or None without it."""
+        if not NS.nss:
+            return None
+        env = dict(os.environ, MKIO_GROUP_FILE=os.path.join(self.state_dir, "groups.db"))
+        p = subprocess.run(["getent", "group", name], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True, env=env)
+        return p.stdout.strip() if p.returncode == 0 else ""
+
+    def check_no_token_leak(self):
+        texts = list(getattr(self, "outputs", []))
+        texts += [t for _, t in self.log]
+        for name in ("store.json", "groups.db"):
+            path = os.path.join(self.state_dir, name)
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    texts.append(f.read().decode("latin-1"))
+        for user, token in self.tokens.items():
+            for text in texts:
+                self.assertNotIn(token, text, "the token of %s leaked" % user)
+
+    def assert_auth_headers(self, user="alice"):
+        reqs = self.api_requests()
+        self.assertTrue(reqs)
+        for r in reqs:
+            self.assertEqual(r["headers"].get("authorization"), "Bearer " + self.tokens[user])
+
+    def assert_accepted_alice(self, res):
+        self.assertEqual(res.rc, "PAM_SUCCESS", res.stdout)
+        self.assertIn("u-alice", self.server_org()["members"])
+        inv = [i for i in FAKE.state()["invites"] if i["email"] == "alice@example.com"]
+        self.assertEqual([i["state"] for i in inv], ["accepted"])
+        self.assertEqual(self.user_orgs("alice"), [self.org_id])
+
+
+class TestLogin(PamCase):
+
+    def test_open_session_accepts_the_invite_and_records_the_group(self):
+        self.alice_world()
+        res = self.run_pam()
+        self.assert_accepted_alice(res)
+        group = self.group_of(self.org_id)
+        self.assertTrue(re.match(r"^mk-acme-media-[0-9a-f]{8}$", group), group)
+        self.assertEqual(res.infos, ['You are now a member of the MK.IO organization "Acme Media" '
+                                     '(group %s).' % group])
+        # Exactly one list and one accept, each with the user's token.
+        reqs = self.api_requests()
+        self.assertEqual([(r["method"], r["path"]) for r in reqs],
+                         [("GET", "/api/v1/user/organizations"),
+                          ("PATCH", "/api/v1/user/organizations/" + self.org_id)])
+        self.assert_auth_headers()
+        self.assertEqual(json.loads(reqs[1]["body"]), {"spec": {"invite": {"state": "accepted"}}})
+        sev, line = self.summary()
+        self.assertEqual(sev, 6)  # LOG_INFO
+        self.assertIn("user alice: 1 organizations joined (1 accepted now), 0 skipped, 0 expired, "
+                      "0 failed; store updated", line)
+        self.assertIn("pam_mkio(%s:session)" % SERVICE, line)
+        gid = self.store()["organizations"][self.org_id]["gid"]
+        ent = self.getent_group(group)
+        if ent is not None:
+            name, _, ent_gid, members = ent.split(":")
+            self.assertEqual((name, int(ent_gid), members), (group, gid, "alice"))
+
+    def test_acct_mgmt_does_the_same_work(self):
+        self.alice_world()
+        res = self.run_pam(hook="acct_mgmt")
+        self.assert_accepted_alice(res)
+        self.assertEqual(len(res.infos), 1)
+        self.assertIn("pam_mkio(%s:account)" % SERVICE, self.summary()[1])
+
+    def test_close_session_and_setcred_succeed_without_a_request(self):
+        self.alice_world()
+        for hook in ("close_session", "setcred"):
+            res = self.run_pam(hook=hook)
+            self.assertEqual(res.rc, "PAM_SUCCESS", hook)
+        self.assertEqual(self.api_requests(), [])
+        self.assertIsNone(self.store())
+
+    def test_already_member_is_recorded_without_accepting(self):
+        self.alice_world(invited=False, member=True)
+        res = self.run_pam()
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(res.infos, [])
+        self.assertEqual([r["method"] for r in self.api_requests()], ["GET"])
+        self.assertEqual(self.user_orgs("alice"), [self.org_id])
+        self.assertIn("1 organizations joined (0 accepted now)", self.summary()[1])
+
+    def test_second_login_changes_nothing_on_the_server(self):
+        self.alice_world()
+        self.run_pam()
+        FAKE.clear_requests()
+        res = self.run_pam()
+        self.assertEqual(res.infos, [])
+        self.assertEqual([r["method"] for r in self.api_requests()], ["GET"])
+        self.assertEqual(self.user_orgs("alice"), [self.org_id])
+
+    def test_twenty_pending_invites_are_all_accepted(self):
+        self.add_token("alice")
+        ids = [str(uuid.uuid4()) for _ in range(20)]
+        orgs = [self.org(name="Org %02d" % i, org_id=oid) for i, oid in enumerate(ids)]
+        self.seed(orgs=orgs, users=["alice"], invites=[self.invite("alice", oid) for oid in ids])
+        res = self.run_pam()
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(res.infos), 20, res.stdout)
+        for i, oid in enumerate(ids):
+            self.assertIn('You are now a member of the MK.IO organization "Org %02d" (group %s).'
+                          % (i, self.group_of(oid)), res.infos)
+            self.assertIn("u-alice", self.server_org(oid)["members"])
+        self.assertEqual(self.user_orgs("alice"), sorted(ids))
+        self.assertEqual(sum(1 for r in self.api_requests() if r["method"] == "PATCH"), 20)
+        self.assertIn("20 organizations joined (20 accepted now)", self.summary()[1])
+
+    def test_expired_invite_is_not_accepted_and_advice_is_logged(self):
+        self.add_token("alice")
+        now = FAKE.now()
+        self.seed(orgs=[self.org()], users=["alice"],
+                  invites=[self.invite("alice", created=now - 15 * DAY)])
+        res = self.run_pam()
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(res.infos, [])
+        self.assertNotIn("PATCH", [r["method"] for r in self.api_requests()])
+        self.assertNotIn("u-alice", self.server_org()["members"])
+        self.assertEqual(self.user_orgs("alice"), [])
+        lines = self.log_with("has expired", "re-send", self.org_id)
+        self.assertEqual(len(lines), 1, self.logs())
+        self.assertIn("1 expired", self.summary()[1])
+
+    def test_invite_expired_by_our_clock_though_the_server_says_pending(self):
+        # The server's clock lags 20 days; by the real clock the invite expired.
+        self.add_token("alice")
+        real_now = time.time()
+        FAKE.clock_set(real_now - 20 * DAY)
+        self.seed(orgs=[self.org()], users=["alice"],
+                  invites=[self.invite("alice", created=real_now - 25 * DAY)])
+        self.assertEqual(FAKE.state()["invites"][0]["state"], "pending")
+        res = self.run_pam()
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertNotIn("PATCH", [r["method"] for r in self.api_requests()])
+        self.assertEqual(len(self.log_with("has expired", "re-send")), 1, self.logs())
+
+    def test_invite_the_policy_skips(self):
+        self.alice_world()
+        conf = self.write_conf("policy.conf", accept_orgs=str(uuid.uuid4()))
+        res = self.run_pam(conf=conf)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(res.infos, [])
+        self.assertNotIn("PATCH", [r["method"] for r in self.api_requests()])
+        self.assertEqual(FAKE.state()["invites"][0]["state"], "pending")
+        self.assertEqual(len(self.log_with("skipped the invite", self.org_id)), 1, self.logs())
+        self.assertIn("1 skipped", self.summary()[1])
+
+    def test_inviter_domain_policy(self):
+        self.alice_world()
+        conf = self.write_conf("policy.conf", accept_inviter_domains="other.example")
+        self.run_pam(conf=conf)
+        self.assertEqual(FAKE.state()["invites"][0]["state"], "pending")
+        conf = self.write_conf("policy2.conf", accept_inviter_domains="EXAMPLE.COM")
+        res = self.run_pam(conf=conf)
+        self.assert_accepted_alice(res)
+
+    def test_accept_conflict_is_a_failure_not_retried_and_members_still_written(self):
+        self.add_token("alice")
+        other = str(uuid.uuid4())
+        self.seed(orgs=[self.org(), self.org(name="Beta", org_id=other, members=["alice"])],
+                  users=["alice"], invites=[self.invite("alice")])
+        FAKE.fault("user_org_patch", "status", count=None, status=409, code="Conflict",
+                   detail="the invite is no longer pending")
+        res = self.run_pam()
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(res.infos, [])
+        self.assertEqual(sum(1 for r in self.api_requests() if r["method"] == "PATCH"), 1)
+        self.assertEqual(self.user_orgs("alice"), [other])
+        lines = self.log_with("could not accept", self.org_id, "409", "ref ")
+        self.assertEqual(len(lines), 1, self.logs())
+        self.assertIn("1 failed", self.summary()[1])
+        self.assertIn("first failure ref ", self.summary()[1])
+
+    def test_hostile_organization_name_is_shown_harmlessly(self):
+        self.add_token("alice")
+        self.seed(orgs=[self.org(name="Evil\x1b[2J\nFAKE LOG LINE")], users=["alice"],
+                  invites=[self.invite("alice")])
+        res = self.run_pam()
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(res.infos), 1)
+        self.assertNotIn("\x1b", res.stdout)
+        self.assertIn('"Evil?[2J?FAKE LOG LINE"', res.infos[0])
+        for line in self.logs():
+            self.assertNotIn("\x1b", line)
+            self.assertNotIn("\n", line)
+
+
+class TestArguments(PamCase):
+
+    def test_quiet_prints_nothing_but_does_the_work(self):
+        self.alice_world()
+        res = self.run_pam(args="quiet")
+        self.assert_accepted_alice(res)
+        self.assertEqual(res.infos, [])
+
+    def test_pam_silent_prints_nothing_but_does_the_work(self):
+        self.alice_world()
+        res = self.run_pam(silent=True)
+        self.assert_accepted_alice(res)
+        self.assertEqual(res.infos, [])
+
+    def test_debug_logs_details_but_never_the_token(self):
+        self.alice_world()
+        res = self.run_pam(args="debug")
+        self.assert_accepted_alice(res)
+        debug = [t for sev, t in self.log if sev == 7 and "pam_mkio" in t]
+        self.assertTrue(any("token from " + os.path.join(self.token_dir, "alice") in t for t in debug),
+                        self.logs())
+        without = self.log
+        self.log = []
+        FAKE.clear_requests()
+        self.run_pam()
+        self.assertFalse([t for sev, t in self.log if sev == 7], "debug lines without debug")
+        self.log = without + self.log
+
+    def test_conf_argument_is_used(self):
+        self.alice_world()
+        # A configuration that points at a closed port: used, it fails open.
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        conf = self.write_conf("closed.conf", base_url="https://127.0.0.1:%d" % port, time_budget="1")
+        res = self.run_pam(conf=conf)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(self.api_requests(), [])
+        self.assertEqual(len(self.log_with("could not refresh")), 1, self.logs())
+        res = self.run_pam()
+        self.assert_accepted_alice(res)
+
+    def test_missing_configuration_fails_open(self):
+        self.alice_world()
+        missing = os.path.join(self.dir, "missing.conf")
+        res = self.run_pam(conf=missing)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(self.log_with("cannot read the configuration", "login continues")), 1,
+                         self.logs())
+        self.assertEqual(self.api_requests(), [])
+
+    def test_missing_configuration_with_fail_closed(self):
+        self.alice_world()
+        res = self.run_pam(conf=os.path.join(self.dir, "missing.conf"), args="fail_closed")
+        self.assertEqual(res.rc, "PAM_SESSION_ERR")
+        self.assertEqual(len(res.errors), 1)
+        self.assertEqual(len(self.log_with("cannot read the configuration", "fail_closed")), 1)
+
+    def test_timeout_argument_overrides_the_budget(self):
+        self.alice_world()
+        conf = self.write_conf("slow.conf", time_budget="20")
+        FAKE.fault("user_orgs_list", "hang", count=None)
+        res = self.run_pam(conf=conf, args="timeout=%g" % (1 + SLACK))
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertLess(res.elapsed, 1.5 + 2 * SLACK)
+        self.assertGreater(res.elapsed, 0.8)
+
+    def test_bad_timeout_is_logged_and_ignored(self):
+        self.alice_world()
+        res = self.run_pam(args="timeout=soon")
+        self.assert_accepted_alice(res)
+        self.assertEqual(len(self.log_with("ignoring bad argument", "timeout=soon")), 1, self.logs())
+
+    def test_unknown_argument_is_logged_and_ignored(self):
+        self.alice_world()
+        res = self.run_pam(args="frobnicate")
+        self.assert_accepted_alice(res)
+        self.assertEqual(len(self.log_with("ignoring unknown argument", "frobnicate")), 1, self.logs())
+
+    def test_fail_closed_on_success_is_success(self):
+        self.alice_world()
+        res = self.run_pam(args="fail_closed")
+        self.assert_accepted_alice(res)
+
+    def test_fail_closed_refuses_when_mkio_is_unavailable(self):
+        self.alice_world()
+        FAKE.fault("*", "status", count=None, status=500)
+        res = self.run_pam(args="fail_closed")
+        self.assertEqual(res.rc, "PAM_SESSION_ERR")
+        self.assertEqual(len(res.errors), 1)
+        res = self.run_pam(args="fail_closed", hook="acct_mgmt")
+        self.assertEqual(res.rc, "PAM_PERM_DENIED")
+        self.assertIsNone(self.store())
+
+
+class TestIgnored(PamCase):
+    """PAM_IGNORE, fast and without a request. The rc is read by calling the
+    module directly (a stack never returns PAM_IGNORE); the stack run checks
+    that nothing happens either."""
+
+    def assert_ignored(self, user, conf=None):
+        res = self.run_pam(user=user, direct=True, conf=conf)
+        self.assertEqual(res.rc, "PAM_IGNORE", res.stdout)
+        self.assertLess(res.elapsed, 0.5 + 2 * SLACK)
+        res = self.run_pam(user=user, conf=conf)
+        self.assertEqual(res.infos, [])
+        self.assertEqual(self.api_requests(), [])
+        self.assertIsNone(self.store())
+        self.assertEqual(self.log_with("organizations joined"), [])
+
+    def test_no_token(self):
+        self.alice_world()
+        self.seed(users=["bob"])
+        self.assert_ignored("bob")
+
+    def test_uid_below_min_uid(self):
+        self.add_token("lowuid")
+        self.seed(orgs=[self.org()], users=["lowuid"], invites=[self.invite("lowuid")])
+        self.assert_ignored("lowuid")
+
+    def test_ignored_user(self):
+        self.alice_world()
+        self.assert_ignored("alice", conf=self.write_conf("ignore.conf", ignore_users="root alice"))
+
+    def test_unknown_user(self):
+        self.assert_ignored("no-such-user")
+
+
+class TestFailures(PamCase):
+
+    def login_then_break(self):
+        """A good login first, so the store holds data a failure must keep."""
+        self.alice_world(invited=False, member=True)
+        self.run_pam()
+        self.assertEqual(self.user_orgs("alice"), [self.org_id])
+        FAKE.clear_requests()
+        self.log = []
+        return self.store_bytes()
+
+    def assert_failed_open(self, res, before, *words, budget=None, infos=()):
+        self.assertEqual(res.rc, "PAM_SUCCESS", res.stdout)
+        self.assertEqual(res.infos, list(infos))
+        self.assertEqual(self.store_bytes(), before, "the last good data must stay")
+        lines = self.log_with("could not refresh", "login continues", *words)
+        self.assertEqual(len(lines), 1, self.logs())
+        sev, summary = self.summary()
+        self.assertIn("store not updated", summary)
+        if budget is not None:
+            self.assertLessEqual(res.elapsed, budget + 0.5 + 2 * SLACK)
+        return lines[0]
+
+    def test_token_file_with_a_bad_mode(self):
+        self.alice_world()
+        os.chmod(os.path.join(self.token_dir, "alice"), 0o644)
+        res = self.run_pam()
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(self.api_requests(), [])
+        self.assertEqual(len(self.log_with("cannot use the MK.IO token", "0644")), 1, self.logs())
+        res = self.run_pam(args="fail_closed")
+        self.assertEqual(res.rc, "PAM_SESSION_ERR")
+        self.assertIsNone(self.store())
+
+    def test_token_file_with_a_bad_owner(self):
+        self.alice_world()
+        os.chown(os.path.join(self.token_dir, "alice"), 65534, 0)
+        res = self.run_pam()
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(self.api_requests(), [])
+        self.assertEqual(len(self.log_with("cannot use the MK.IO token", "65534")), 1, self.logs())
+
+    def test_token_file_that_is_a_symlink(self):
+        self.alice_world()
+        path = os.path.join(self.token_dir, "alice")
+        os.rename(path, path + ".real")
+        os.symlink(path + ".real", path)
+        res = self.run_pam()
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(self.api_requests(), [])
+        self.assertEqual(len(self.log_with("cannot use the MK.IO token", "symbolic link")), 1, self.logs())
+
+    def test_401_keeps_the_store(self):
+        before = self.login_then_break()
+        self.add_token("alice", token="tok-unknown-" + uuid.uuid4().hex)
+        res = self.run_pam()
+        line = self.assert_failed_open(res, before, "401", "ref ")
+        self.assertEqual(len(self.api_requests()), 1)
+        self.assertRegex(line, r"ref [0-9a-f-]{36}")
+
+    def test_403(self):
+        before = self.login_then_break()
+        FAKE.fault("user_orgs_list", "status", count=None, status=403)
+        res = self.run_pam()
+        self.assert_failed_open(res, before, "403", "ref ")
+        self.assertEqual(len(self.api_requests()), 1)
+
+    def test_500_is_not_retried(self):
+        before = self.login_then_break()
+        FAKE.fault("user_orgs_list", "status", count=None, status=500)
+        res = self.run_pam()
+        self.assert_failed_open(res, before, "500")
+        self.assertEqual(len(self.api_requests()), 1)
+
+    def test_429_then_success(self):
+        self.alice_world()
+        FAKE.fault("user_orgs_list", "status", count=1, status=429, retry_after="1")
+        res = self.run_pam()
+        self.assert_accepted_alice(res)
+        self.assertEqual([r["method"] for r in self.api_requests()], ["GET", "GET", "PATCH"])
+        self.assertGreaterEqual(res.elapsed, 0.9)
+        self.assertEqual(len(res.infos), 1)
+
+    def test_503_until_the_budget_runs_out(self):
+        before = self.login_then_break()
+        conf = self.write_conf("short.conf", time_budget="2", retries="10")
+        FAKE.fault("user_orgs_list", "status", count=None, status=503)
+        res = self.run_pam(conf=conf)
+        self.assert_failed_open(res, before, budget=2.0)
+        self.assertGreaterEqual(len(self.api_requests()), 2)
+
+    def test_server_that_never_answers(self):
+        before = self.login_then_break()
+        conf = self.write_conf("short.conf", time_budget="1.5")
+        FAKE.fault("user_orgs_list", "hang", count=None)
+        res = self.run_pam(conf=conf)
+        self.assert_failed_open(res, before, budget=1.5)
+
+    def test_accept_that_never_answers_still_records_memberships(self):
+        self.add_token("alice")
+        other = str(uuid.uuid4())
+        self.seed(orgs=[self.org(), self.org(name="Beta", org_id=other, members=["alice"])],
+                  users=["alice"], invites=[self.invite("alice")])
+        conf = self.write_conf("short.conf", time_budget="1.5")
+        FAKE.fault("user_org_patch", "hang", count=None)
+        res = self.run_pam(conf=conf)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertLessEqual(res.elapsed, 2.0 + 2 * SLACK)
+        self.assertEqual(self.user_orgs("alice"), [other], self.logs())
+        self.assertIn("1 failed", self.summary()[1])
+
+    def test_login_while_the_store_is_locked(self):
+        before = self.login_then_break()
+        other = str(uuid.uuid4())
+        self.seed(orgs=[self.org(name="Beta", org_id=other)], invites=[self.invite("alice", other)])
+        conf = self.write_conf("short.conf", time_budget="1.5")
+        fd = os.open(os.path.join(self.state_dir, "store.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            res = self.run_pam(conf=conf)
+        finally:
+            os.close(fd)
+        # Joined on the server, so the user is told, without a group name
+        # (none could be given).
+        self.assert_failed_open(res, before, "locked", budget=1.5,
+                                infos=['You are now a member of the MK.IO organization "Beta".'])
+        # The invite was accepted before the store was reached; the next
+        # login records it.
+        self.assertIn("u-alice", self.server_org(other)["members"])
+        self.run_pam(conf=conf)
+        self.assertEqual(self.user_orgs("alice"), sorted([self.org_id, other]))
+
+
+class TestConcurrency(PamCase):
+
+    def world_of_fifty(self):
+        users = ["user%02d" % i for i in range(10 if PREFIX else 50)]
+        for u in users:
+            self.add_token(u)
+        shared = self.org_id
+        own = {u: str(uuid.uuid4()) for u in users}
+        orgs = [self.org(name="Shared Org", org_id=shared)]
+        orgs += [self.org(name="Own %s" % u, org_id=own[u]) for u in users]
+        invites = [self.invite(u, shared) for u in users] + [self.invite(u, own[u]) for u in users]
+        self.seed(orgs=orgs, users=users, invites=invites)
+        return users, own
+
+    def assert_fifty(self, users, own):
+        for u in users:
+            self.assertEqual(self.user_orgs(u), sorted([self.org_id, own[u]]), u)
+        self.assertEqual(sorted(self.server_org()["members"]),
+                         sorted(["u-admin"] + ["u-" + u for u in users]))
+        s = self.store()
+        members = {u for u, v in s["users"].items() if self.org_id in v["orgs"]}
+        self.assertEqual(members, set(users))
+        group = self.group_of(self.org_id)
+        ent = self.getent_group(group)
+        if ent is not None:
+            self.assertEqual(ent.split(":")[3].split(","), sorted(users))
+
+    def test_fifty_parallel_logins_in_fifty_processes(self):
+        users, own = self.world_of_fifty()
+        conf = self.write_conf("parallel.conf", time_budget="30")
+        self.write_service("", conf)
+        procs = []
+        start = time.monotonic()
+        for u in users:
+            procs.append(subprocess.Popen(
+                PREFIX + [PAM_RUN, "--keep-loaded", PAM_SO, "--confdir", self.pamd,
+                          "--service", SERVICE, "--user", u],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True))
+        outs = [p.communicate(timeout=60 + 10 * SLACK) for p in procs]
+        elapsed = time.monotonic() - start
+        for u, p, (out, err) in zip(users, procs, outs):
+            self.assertEqual(p.returncode, 0, err)
+            self.outputs = getattr(self, "outputs", []) + [out, err]
+            self.assertIn("rc=PAM_SUCCESS", out.splitlines(), (u, out, err))
+            self.assertEqual(len([l for l in out.splitlines() if l.startswith("info: ")]), 2, out)
+        self.log += NS.syslog.take()
+        self.assertEqual(len(self.log_with("organizations joined (2 accepted now)")), len(users))
+        self.assert_fifty(users, own)
+        self.assertLess(elapsed, 30 + 2 * SLACK)
+
+    def test_fifty_parallel_logins_in_fifty_threads_of_one_process(self):
+        users, own = self.world_of_fifty()
+        conf = self.write_conf("parallel.conf", time_budget="30")
+        res = self.run_pam(users=users, conf=conf)
+        for u in users:
+            self.assertIn("%s: rc=PAM_SUCCESS" % u, res.lines)
+        self.assertEqual(len(self.log_with("organizations joined (2 accepted now)")), len(users))
+        self.assert_fifty(users, own)
+
+
+if __name__ == "__main__":
+    unittest.main()
