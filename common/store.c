@@ -314,7 +314,7 @@ static bool store_user_name_ok(const char *user)
 
 /* Ids are [A-Za-z0-9-]; at least one letter or digit, so that a derived
  * group name always carries an id fragment. */
-static bool store_org_id_ok(const char *id)
+bool mk_store_org_id_valid(const char *id)
 {
     size_t len = id ? strlen(id) : 0;
     bool alnum = false;
@@ -664,7 +664,7 @@ static mk_status store_parse_org(struct store *s, const char *id, json_object *v
     int64_t gid = 0, first_seen = 0;
     struct store_org *org;
 
-    if (!store_org_id_ok(id) || !json_object_is_type(val, json_type_object))
+    if (!mk_store_org_id_valid(id) || !json_object_is_type(val, json_type_object))
         return store_corrupt(err, path, "a bad organization entry");
     if (!json_object_object_get_ex(val, "name", &name) ||
         !json_object_object_get_ex(val, "group", &group) ||
@@ -1402,7 +1402,7 @@ static mk_status store_input(const struct mk_membership *orgs, size_t n,
     if (!orgs)
         return mk_error_set(err, MK_ERR_USAGE, "no organizations given");
     for (size_t i = 0; i < n; i++) {
-        if (!store_org_id_ok(orgs[i].org_id))
+        if (!mk_store_org_id_valid(orgs[i].org_id))
             return mk_error_set(err, MK_ERR_USAGE, "organization %zu: an id must be 1 to %d "
                                 "characters of [A-Za-z0-9-] with a letter or digit",
                                 i + 1, STORE_ORG_ID_MAX);

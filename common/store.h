@@ -10,6 +10,7 @@
 #ifndef MK_STORE_H
 #define MK_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 #include <sys/types.h>
@@ -30,6 +31,11 @@ struct mk_membership {
 mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
                             const struct mk_membership *orgs, size_t n,
                             long lock_timeout_ms, mk_error *err);
+
+/* Whether the store can take this organization id: 1 to 128 characters of
+ * [A-Za-z0-9-] with at least one letter or digit. Callers holding ids from
+ * the API skip the others rather than fail the whole user. */
+bool mk_store_org_id_valid(const char *id);
 
 /* What the store holds, for `mkio-orgs status`. */
 struct mk_store_group {
