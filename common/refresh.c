@@ -61,6 +61,12 @@ static enum mk_refresh_outcome refresh_classify(const struct mk_config *cfg,
                                                 const struct mk_user_org *org, time_t now,
                                                 char *detail, size_t detail_len)
 {
+    /* An id the store cannot take would make it refuse the whole user:
+     * leave that one organization out, and say why. */
+    if (!mk_store_org_id_valid(org->id)) {
+        snprintf(detail, detail_len, "its id cannot name a local group; left out");
+        return MK_REFRESH_OTHER;
+    }
     if (!org->has_invite)
         return MK_REFRESH_MEMBER;
 

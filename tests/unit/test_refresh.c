@@ -379,6 +379,34 @@ static void test_refresh_store_locked_is_busy_within_budget(void **state)
     fixture_stop(&f);
 }
 
+/* An organization whose id the store cannot take is left out; the others
+ * are still recorded. */
+static void test_refresh_skips_an_unusable_id(void **state)
+{
+    static const char world[] =
+        "{\"value\":["
+        "{\"metadata\":{\"id\":\"" ORG_MEMBER "\"},\"spec\":{\"name\":\"Member Org\"}},"
+        "{\"metadata\":{\"id\":\"bad_id/../x\"},\"spec\":{\"name\":\"Odd Org\"}}"
+        "]}";
+    struct fixture f;
+    fixture_start(&f, 200, world, NULL);
+    struct mk_refresh_options opts = { .accept = true, .write_store = true, .lock_timeout_ms = 1000 };
+    struct mk_refresh_result res;
+    mk_error err;
+    assert_int_equal(mk_refresh_user(&f.cfg, "alice", TOKEN, &opts, &res, &err), MK_OK);
+    assert_int_equal(find_org(&res, "bad_id/../x")->outcome, MK_REFRESH_OTHER);
+    assert_int_equal(find_org(&res, ORG_MEMBER)->outcome, MK_REFRESH_MEMBER);
+    assert_true(res.store_written);
+    struct mk_store_view view;
+    assert_int_equal(mk_store_read(&f.cfg, &view, &err), MK_OK);
+    assert_int_equal(view.user_count, 1);
+    assert_int_equal(view.users[0].org_count, 1);
+    assert_string_equal(view.users[0].org_ids[0], ORG_MEMBER);
+    mk_store_view_free(&view);
+    mk_refresh_result_free(&res);
+    fixture_stop(&f);
+}
+
 static void test_refresh_bad_arguments(void **state)
 {
     struct mk_config cfg;
@@ -403,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_refresh_policy_and_no_accept),
         cmocka_unit_test(test_refresh_list_failure_keeps_the_store),
         cmocka_unit_test(test_refresh_store_locked_is_busy_within_budget),
+        cmocka_unit_test(test_refresh_skips_an_unusable_id),
         cmocka_unit_test(test_refresh_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
