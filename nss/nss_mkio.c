@@ -33,6 +33,26 @@ static uint32_t nss_mkio_next;  /* enumeration position */
 
 static const char nss_mkio_passwd[] = "*";
 
+/* A program that forks while another of its threads is inside a lookup
+ * would leave the child with the lock held by a thread that does not exist
+ * there, and the child's next lookup would hang. Holding the lock across
+ * fork() hands both sides a lock that the forking thread owns and releases.
+ * pthread_atfork from a shared object is undone when it is unloaded. */
+static void nss_mkio_fork_prepare(void)
+{
+    pthread_mutex_lock(&nss_mkio_lock);
+}
+
+static void nss_mkio_fork_release(void)
+{
+    pthread_mutex_unlock(&nss_mkio_lock);
+}
+
+__attribute__((constructor)) static void nss_mkio_load(void)
+{
+    pthread_atfork(nss_mkio_fork_prepare, nss_mkio_fork_release, nss_mkio_fork_release);
+}
+
 /* glibc never unloads NSS modules, but a dlopen()ing program (the tests)
  * may: do not leave the mapping behind. */
 __attribute__((destructor)) static void nss_mkio_unload(void)

@@ -299,7 +299,7 @@ static int pam_mkio_refresh(pam_handle_t *pamh, int flags, int argc, const char 
     }
 
     mk_status st = mk_token_for_user(&cfg, &pw, &token, &token_source, &err);
-    if (st == MK_ERR_IO && strstr(err.message, "no token")) {
+    if (st == MK_ERR_IO) { /* token.h: MK_ERR_IO is "no token file" and nothing else */
         if (opts.debug)
             pam_syslog(pamh, LOG_DEBUG, "user %s: no MK.IO token; ignored", user);
         rc = PAM_IGNORE;
@@ -380,7 +380,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 }
 
 /* For login programs that set supplementary groups before the session
- * opens (su, sshd): the account phase runs first. */
+ * opens (login, su, display managers): the account phase runs first. */
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     return pam_mkio_refresh(pamh, flags, argc, argv, PAM_PERM_DENIED);
