@@ -543,6 +543,32 @@ class Sync(ToolTest):
         st = json.loads(self.run_tool("status", "--json", token=None).stdout)
         self.assertEqual(st["groups"][0]["members"], ["nobody"])
 
+    def test_sync_stops_within_max_time(self):
+        # Each user may take the whole 3 s budget; with --max-time 4 only the
+        # first fits, and the rest is left for the next run, said plainly.
+        self.write_token("nobody", ALICE_TOKEN)
+        self.write_token("root", BOB_TOKEN)
+        self.conf = self.write_conf("ignore_users =\n")
+        self.fake.fault("user_orgs_list", "hang")
+        p = self.run_tool("sync", "--all", "--max-time", "4", token=None)
+        self.assert_exit(p, 3)
+        self.assertLess(p.elapsed, 4 + 1)
+        self.assertIn("--max-time reached; 1 user(s) left for the next run", p.stderr)
+        self.assertEqual(len(self.api_requests("GET")), 1)
+
+    def test_sync_all_names_token_files_of_unknown_users(self):
+        self.write_token("no-such-user-here", ALICE_TOKEN)
+        p = self.run_tool("sync", "--all", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn("no-such-user-here belongs to no local user; skipped", p.stderr)
+        self.assertEqual(self.api_requests(), [])
+
+    def test_sync_usage(self):
+        for args in (["sync"], ["sync", "--all", "--user", "nobody"], ["sync", "--all", "--max-time", "0"],
+                     ["sync", "--all", "--max-time", "x"], ["sync", "--all", "extra"]):
+            p = self.run_tool(*args, token=None)
+            self.assert_exit(p, 2)
+
     def test_sync_of_a_user_without_token(self):
         p = self.run_tool("sync", "--user", "nobody", token=None)
         self.assert_exit(p, 2)
