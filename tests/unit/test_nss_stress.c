@@ -161,23 +161,20 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
-static void test_replace_under_load(void **state)
+/* A temporary directory holding groups.db with content A, the module
+ * pointed at it and loaded. tmpfs where there is one: 2,000 fsyncs on a
+ * disk take seconds. */
+static void *setup_module(char *dir, size_t dir_len, char *path, size_t path_len)
 {
-    /* tmpfs where there is one: 2,000 fsyncs on a disk take seconds. */
-    char dir[64];
-    char path[128];
-    pthread_t threads[THREADS];
-    void *module;
-
-    snprintf(dir, sizeof(dir), "%s/test_nss_stress.XXXXXX",
+    snprintf(dir, dir_len, "%s/test_nss_stress.XXXXXX",
              access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/groups.db", dir);
+    snprintf(path, path_len, "%s/groups.db", dir);
     setenv("MKIO_GROUP_FILE", path, 1);
     make_contents();
     assert_int_equal(mk_groupfile_write(path, content_a, GROUPS), 0);
 
-    module = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
+    void *module = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
     if (!module)
         fprintf(stderr, "cannot load %s: %s\n", module_path, dlerror());
     assert_non_null(module);
@@ -187,6 +184,17 @@ static void test_replace_under_load(void **state)
     assert_non_null(mod_getgrnam);
     assert_non_null(mod_getgrgid);
     assert_non_null(mod_initgroups);
+    atomic_store(&stop, 0);
+    atomic_store(&failures, 0);
+    return module;
+}
+
+static void test_replace_under_load(void **state)
+{
+    char dir[64];
+    char path[128];
+    pthread_t threads[THREADS];
+    void *module = setup_module(dir, sizeof(dir), path, sizeof(path));
 
     for (int t = 0; t < THREADS; t++)
         assert_int_equal(pthread_create(&threads[t], NULL, reader_thread,
@@ -221,23 +229,8 @@ static void test_fork_during_lookups(void **state)
     char dir[64], path[128];
     pthread_t threads[THREADS];
     int forks = 300, hung = 0, wrong = 0;
+    void *module = setup_module(dir, sizeof(dir), path, sizeof(path));
 
-    snprintf(dir, sizeof(dir), "%s/test_nss_fork.XXXXXX",
-             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/groups.db", dir);
-    setenv("MKIO_GROUP_FILE", path, 1);
-    make_contents();
-    assert_int_equal(mk_groupfile_write(path, content_a, GROUPS), 0);
-    void *module = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
-    assert_non_null(module);
-    mod_getgrnam = (getgrnam_fn)dlsym(module, "_nss_mkio_getgrnam_r");
-    mod_getgrgid = (getgrgid_fn)dlsym(module, "_nss_mkio_getgrgid_r");
-    mod_initgroups = (initgroups_fn)dlsym(module, "_nss_mkio_initgroups_dyn");
-    assert_non_null(mod_getgrnam);
-
-    atomic_store(&stop, 0);
-    atomic_store(&failures, 0);
     for (int t = 0; t < THREADS; t++)
         assert_int_equal(pthread_create(&threads[t], NULL, reader_thread,
                                         (void *)(uintptr_t)(t + 7)), 0);
