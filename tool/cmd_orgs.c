@@ -206,19 +206,14 @@ static int orgs_delete(struct tool *t, int argc, char **argv, bool leave)
     rc = find_org(http, id, &list, &org);
     if (rc)
         goto out;
-    if (leave && org->has_invite) {
-        fputs("mkio-orgs: you have not joined ", stderr);
+    /* Leaving is for joined organizations, declining for invites: name the
+     * command that fits instead. */
+    if (leave == org->has_invite) {
+        fputs(leave ? "mkio-orgs: you have not joined " : "mkio-orgs: you are a member of ", stderr);
         tool_put_safe(stderr, org->name ? org->name : id);
-        fputs("; you have an invite to it. To refuse the invite: mkio-orgs orgs decline ", stderr);
-        tool_put_safe(stderr, id);
-        fputc('\n', stderr);
-        rc = TOOL_EXIT_USAGE;
-        goto out;
-    }
-    if (!leave && !org->has_invite) {
-        fputs("mkio-orgs: you are a member of ", stderr);
-        tool_put_safe(stderr, org->name ? org->name : id);
-        fputs("; there is no invite to decline. To leave it: mkio-orgs orgs leave ", stderr);
+        fputs(leave ? "; you have an invite to it. To refuse the invite: mkio-orgs orgs decline "
+                    : "; there is no invite to decline. To leave it: mkio-orgs orgs leave ",
+              stderr);
         tool_put_safe(stderr, id);
         fputc('\n', stderr);
         rc = TOOL_EXIT_USAGE;
