@@ -315,6 +315,14 @@ static int reader_open(struct mkgf_reader *reader)
         r = -EBADMSG;
         goto out;
     }
+    /* Only a file root wrote becomes groups. A user who leaves
+     * MKIO_GROUP_FILE pointing at a file of theirs in an environment that a
+     * root shell inherits (su without -l) must not choose the gids root's
+     * chgrp or ACL tools resolve. */
+    if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        r = -EPERM;
+        goto out;
+    }
     /* A file already refused is not checked again until it changes, or a
      * second later (a same-size rewrite may keep inode and coarse mtime). */
     if (reader->bad_known && reader->bad_checked_at == coarse_seconds() &&

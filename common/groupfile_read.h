@@ -151,7 +151,8 @@ struct mkgf_reader {
  * (secure_getenv) or MK_GROUPFILE_DEFAULT_PATH, read again whenever nothing
  * is mapped and at each freshness check. Freshness: every call looks at the
  * mapped file's recycled flag; at most once a second it also stats the path
- * and remaps if the path, inode, device, size or mtime changed.
+ * and remaps if the path, inode, device, size or mtime changed. A file
+ * not owned by root, or writable by group or others, is refused (-EPERM).
  * Returns 0, -ENOENT (no file), -EBADMSG/-EPROTONOSUPPORT (refused), or
  * another negative errno. The view stays valid until the next call. */
 int mkgf_reader_get(struct mkgf_reader *reader, const struct mkgf_view **view);

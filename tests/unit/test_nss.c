@@ -136,6 +136,36 @@ static void replace_file(const void *data, size_t size)
     }
 }
 
+/* Moves the file at path to a new inode with the same owner, mode and
+ * content, and marks the old one recycled, as a replacement by other means
+ * than the writer would. */
+static void replace_file_keep(void)
+{
+    char tmp[160];
+    snprintf(tmp, sizeof(tmp), "%s/copy", dir);
+    assert_int_equal(link(path, tmp), 0);
+    assert_int_equal(unlink(path), 0);
+    int in = open(tmp, O_RDONLY);
+    int out = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(in >= 0 && out >= 0);
+    struct stat st;
+    assert_int_equal(fstat(in, &st), 0);
+    char buf[8192];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    assert_int_equal(fchown(out, st.st_uid, st.st_gid), 0);
+    assert_int_equal(fchmod(out, st.st_mode & 07777), 0);
+    close(out);
+    uint32_t flags = htole32(MKGF_FLAG_RECYCLED);
+    int old = open(tmp, O_RDWR);
+    assert_true(old >= 0);
+    assert_int_equal(pwrite(old, &flags, 4, MKGF_FLAGS_OFFSET), 4);
+    close(old);
+    close(in);
+    assert_int_equal(unlink(tmp), 0);
+}
+
 static void write_groups(const struct mk_group_entry *groups, size_t n)
 {
     assert_int_equal(mk_groupfile_write(path, groups, n), 0);
@@ -560,6 +590,19 @@ static void test_bad_files_unavailable(void **state)
     memset(img, 'x', 8); /* wrong magic */
     replace_file(img, size);
     expect_unavailable();
+
+    /* A good file that root does not own, or that others may write. */
+    memset(img, 0, 8);
+    free(img);
+    write_groups(sample, SAMPLE_COUNT);
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    replace_file_keep(); /* a new inode, so the reader looks again */
+    expect_unavailable();
+    write_groups(sample, SAMPLE_COUNT);
+    assert_int_equal(chmod(path, 0664), 0);
+    replace_file_keep();
+    expect_unavailable();
+    img = image_of(sample, SAMPLE_COUNT, &size);
 
     /* A good file again: answered at once. */
     write_groups(sample, SAMPLE_COUNT);
