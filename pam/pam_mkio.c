@@ -1,27 +1,35 @@
 /* pam/pam_mkio.c: accepts a user's pending MK.IO organization invites at
  * login and records the organizations joined, so that NSS shows them as
- * Unix groups. A thin wrapper over common/refresh.h.
+ * Unix groups.
  *
- *   session  optional  pam_mkio.so [conf=PATH] [debug] [quiet] [timeout=SECONDS] [fail_closed]
- *   account  optional  pam_mkio.so ...  (for programs that set groups before the session)
+ *   account  optional  pam_mkio.so [conf=PATH] [debug] [quiet] [timeout=SECONDS] [fail_closed]
+ *   session  optional  pam_mkio.so ...
  *
- * Invariant 2: a login is never delayed past the time budget and never
- * refused because MK.IO is down, unless the administrator asks for
- * fail_closed. The module keeps no global state, installs no signal
- * handlers and leaves libcurl's global state alone, so it is safe in
- * threaded and forking login programs.
+ * The module links only libc and libpam. The work of a login (token, API,
+ * store) runs in the login helper (pam/login_helper.h says why and how):
+ * this file starts it with a clean environment, relays what it says, and
+ * kills it when the time budget ends. A login is never delayed past the
+ * budget and never refused because MK.IO is down, unless the administrator
+ * asks for fail_closed (invariant 2). The module keeps no global state and
+ * installs no signal handlers.
  */
 #define PAM_SM_SESSION
 #define PAM_SM_ACCOUNT
 #define PAM_SM_AUTH
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,26 +37,22 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
-#include "config.h"
-#include "mk_error.h"
-#include "refresh.h"
-#include "store.h"
-#include "token.h"
+#include "login_helper.h"
+#include "text.h"
 
 /* pam_set_data key: the outcome of the work already done on this handle,
  * so that a stack using both the account and the session hook talks to
- * MK.IO once per login. */
+ * MK.IO once per login. Each hook turns it into its own PAM code. */
 #define PAM_MKIO_DONE_KEY "pam_mkio_done"
 
-/* What the log and the terminal may show of text a remote party chose. */
-#define PAM_MKIO_SHOWN_MAX 160
+enum pam_mkio_outcome { PAM_MKIO_OK, PAM_MKIO_IGNORE, PAM_MKIO_FAIL };
 
 struct pam_mkio_options {
-    const char *conf_path; /* NULL: the default configuration file */
+    const char *conf_path; /* NULL: the helper's default configuration file */
     bool debug;
     bool quiet;
     bool fail_closed;
-    long timeout_ms;       /* 0: the configuration's time_budget */
+    long timeout_ms;       /* 0: the configuration's time_budget, as the helper says it */
 };
 
 static long pam_mkio_now_ms(void)
@@ -58,26 +62,34 @@ static long pam_mkio_now_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Copies text for a log line or a terminal: control characters (C0, DEL,
- * and C1 as UTF-8) become '?', so that a hostile organization name cannot
- * forge log lines or send escape sequences to the user's terminal. */
-static void pam_mkio_printable(const char *in, char *out, size_t out_len)
+/* "2", "2.5", "0.25" seconds to milliseconds, without strtod (a login
+ * program may have called setlocale, and 2.5 must not depend on it).
+ * -1 when malformed or outside 0.1 to 300 s. */
+static long pam_mkio_parse_seconds(const char *s)
 {
-    size_t j = 0;
-    if (!in)
-        in = "";
-    for (size_t i = 0; in[i] && j + 1 < out_len; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (c == 0xc2 && (unsigned char)in[i + 1] >= 0x80 && (unsigned char)in[i + 1] <= 0x9f) {
-            out[j++] = '?';
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            out[j++] = '?';
+    long ms = 0, scale = 1000;
+    bool digits = false, point = false;
+
+    for (; *s; s++) {
+        if (*s == '.' && !point) {
+            point = true;
+        } else if (*s >= '0' && *s <= '9') {
+            digits = true;
+            if (!point) {
+                ms = ms * 10 + (*s - '0') * 1000;
+                if (ms > MK_HELPER_MAX_BUDGET_MS)
+                    return -1;
+            } else if (scale > 1) {
+                scale /= 10;
+                ms += (*s - '0') * scale;
+            }
         } else {
-            out[j++] = (char)c;
+            return -1;
         }
     }
-    out[j] = '\0';
+    if (!digits || ms < 100 || ms > MK_HELPER_MAX_BUDGET_MS)
+        return -1;
+    return ms;
 }
 
 /* Parses the module arguments. Unknown or malformed ones are logged and
@@ -88,7 +100,8 @@ static void pam_mkio_parse_args(pam_handle_t *pamh, int argc, const char **argv,
     memset(opts, 0, sizeof(*opts));
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
-        if (strncmp(arg, "conf=", 5) == 0 && arg[5]) {
+        char shown[160];
+        if (strncmp(arg, "conf=", 5) == 0 && arg[5] == '/') {
             opts->conf_path = arg + 5;
         } else if (strcmp(arg, "debug") == 0) {
             opts->debug = true;
@@ -97,39 +110,42 @@ static void pam_mkio_parse_args(pam_handle_t *pamh, int argc, const char **argv,
         } else if (strcmp(arg, "fail_closed") == 0) {
             opts->fail_closed = true;
         } else if (strncmp(arg, "timeout=", 8) == 0) {
-            char *end = NULL;
-            errno = 0;
-            double seconds = strtod(arg + 8, &end);
-            if (errno || end == arg + 8 || *end || !(seconds >= 0.1 && seconds <= 300))
-                pam_syslog(pamh, LOG_ERR, "ignoring bad argument \"%s\" (timeout=SECONDS, 0.1 to 300)", arg);
+            long ms = pam_mkio_parse_seconds(arg + 8);
+            if (ms < 0)
+                pam_syslog(pamh, LOG_ERR, "ignoring bad argument \"%s\" (timeout=SECONDS, 0.1 to 300)",
+                           mk_text_sanitize(arg, shown, sizeof(shown)));
             else
-                opts->timeout_ms = (long)(seconds * 1000.0 + 0.5);
+                opts->timeout_ms = ms;
         } else {
-            char shown[PAM_MKIO_SHOWN_MAX];
-            pam_mkio_printable(arg, shown, sizeof(shown));
-            pam_syslog(pamh, LOG_ERR, "ignoring unknown argument \"%s\"", shown);
+            pam_syslog(pamh, LOG_ERR, "ignoring unknown argument \"%s\"%s",
+                       mk_text_sanitize(arg, shown, sizeof(shown)),
+                       strncmp(arg, "conf=", 5) == 0 ? " (conf= takes an absolute path)" : "");
         }
     }
 }
 
-/* getpwnam_r with a buffer that grows; *buf must be freed by the caller. */
-static int pam_mkio_getpw(const char *user, struct passwd *pw, char **buf)
+/* Whether user has a passwd entry: other users are none of our business,
+ * and the answer costs no process. */
+static int pam_mkio_user_exists(const char *user)
 {
     size_t len = 1024;
-    struct passwd *found = NULL;
+    char *buf = NULL;
+    struct passwd pw, *found = NULL;
     int e;
 
-    *buf = NULL;
     for (;;) {
-        char *grown = realloc(*buf, len);
-        if (!grown)
+        char *grown = realloc(buf, len);
+        if (!grown) {
+            free(buf);
             return ENOMEM;
-        *buf = grown;
-        e = getpwnam_r(user, pw, *buf, len, &found);
+        }
+        buf = grown;
+        e = getpwnam_r(user, &pw, buf, len, &found);
         if (e != ERANGE || len >= (1u << 20))
             break;
         len *= 2;
     }
+    free(buf);
     if (e)
         return e;
     return found ? 0 : ENOENT;
@@ -140,250 +156,374 @@ static void pam_mkio_free_data(pam_handle_t *pamh, void *data, int error_status)
     free(data);
 }
 
-/* Remembers rc on the handle; failing to is harmless (the work is redone). */
-static void pam_mkio_remember(pam_handle_t *pamh, int rc)
+/* Remembers the outcome on the handle; failing to is harmless (the work is
+ * redone). */
+static void pam_mkio_remember(pam_handle_t *pamh, enum pam_mkio_outcome outcome)
 {
-    int *copy = malloc(sizeof(*copy));
+    enum pam_mkio_outcome *copy = malloc(sizeof(*copy));
     if (!copy)
         return;
-    *copy = rc;
+    *copy = outcome;
     if (pam_set_data(pamh, PAM_MKIO_DONE_KEY, copy, pam_mkio_free_data) != PAM_SUCCESS)
         free(copy);
 }
 
-/* Tells the user, one line per organization joined by this login, which
- * group it is. The group name comes from the store just written. */
-static void pam_mkio_tell_joined(pam_handle_t *pamh, const struct mk_config *cfg,
-                                 const struct mk_refresh_result *res)
-{
-    struct mk_store_view view = { 0 };
-    mk_error err;
-    bool have_view = res->store_written && mk_store_read(cfg, &view, &err) == MK_OK;
+/* What the helper said, collected while it runs. */
+struct pam_mkio_run {
+    char buf[MK_HELPER_OUTPUT_MAX];
+    size_t len;            /* bytes in buf */
+    size_t parsed;         /* bytes of buf already taken as whole lines */
+    bool overflow;         /* the helper said more than MK_HELPER_OUTPUT_MAX */
+    long deadline_ms;      /* monotonic */
+    bool budget_fixed;     /* timeout= on the PAM line: the helper cannot move it */
+    long started_ms;
+    int user_lines, log_lines;
+    bool have_result;
+    enum pam_mkio_outcome result;
+};
 
-    for (size_t i = 0; i < res->count; i++) {
-        const struct mk_refresh_org *org = &res->orgs[i];
-        if (org->outcome != MK_REFRESH_ACCEPTED)
-            continue;
-        char name[PAM_MKIO_SHOWN_MAX];
-        pam_mkio_printable(org->org_name ? org->org_name : org->org_id, name, sizeof(name));
-        const char *group = NULL;
-        for (size_t g = 0; have_view && g < view.group_count; g++)
-            if (strcmp(view.groups[g].org_id, org->org_id) == 0)
-                group = view.groups[g].group_name;
-        if (group)
-            pam_info(pamh, "You are now a member of the MK.IO organization \"%s\" (group %s).",
-                     name, group);
+/* Acts on one complete line from the helper. */
+static void pam_mkio_take_line(pam_handle_t *pamh, struct pam_mkio_run *run, char *line,
+                               bool speak)
+{
+    char text[MK_HELPER_LINE_MAX];
+    char *rest = strchr(line, ' ');
+    if (rest)
+        *rest++ = '\0';
+    else
+        rest = line + strlen(line);
+
+    if (strcmp(line, "budget") == 0) {
+        long ms = strtol(rest, NULL, 10);
+        if (!run->budget_fixed && ms >= 100 && ms <= MK_HELPER_MAX_BUDGET_MS)
+            run->deadline_ms = run->started_ms + ms;
+    } else if (strcmp(line, "info") == 0 || strcmp(line, "error") == 0) {
+        if (!speak || run->user_lines >= MK_HELPER_USER_LINES_MAX)
+            return;
+        run->user_lines++;
+        mk_text_sanitize(rest, text, sizeof(text));
+        if (line[0] == 'i')
+            pam_info(pamh, "%s", text);
         else
-            pam_info(pamh, "You are now a member of the MK.IO organization \"%s\".", name);
+            pam_error(pamh, "%s", text);
+    } else if (strcmp(line, "log") == 0) {
+        if (run->log_lines >= MK_HELPER_LOG_LINES_MAX)
+            return;
+        int prio = rest[0] >= '0' && rest[0] <= '7' && rest[1] == ' ' ? rest[0] - '0' : -1;
+        if (prio < 0)
+            return;
+        run->log_lines++;
+        pam_syslog(pamh, prio, "%s", mk_text_sanitize(rest + 2, text, sizeof(text)));
+    } else if (strcmp(line, "result") == 0) {
+        run->have_result = true;
+        if (strcmp(rest, "ok") == 0)
+            run->result = PAM_MKIO_OK;
+        else if (strcmp(rest, "ignore") == 0)
+            run->result = PAM_MKIO_IGNORE;
+        else
+            run->result = PAM_MKIO_FAIL;
     }
-    if (have_view)
-        mk_store_view_free(&view);
 }
 
-/* One log line per organization that needs an admin's or user's attention
- * (and, with debug, per organization). */
-static void pam_mkio_log_orgs(pam_handle_t *pamh, const char *user, const struct mk_refresh_result *res,
-                              bool debug)
+/* Takes every complete line that arrived; a line longer than the limit is
+ * cut there. */
+static void pam_mkio_take_lines(pam_handle_t *pamh, struct pam_mkio_run *run, bool speak, bool eof)
 {
-    for (size_t i = 0; i < res->count; i++) {
-        const struct mk_refresh_org *org = &res->orgs[i];
-        char name[PAM_MKIO_SHOWN_MAX], id[PAM_MKIO_SHOWN_MAX], detail[sizeof(org->detail)];
-        char inviter[PAM_MKIO_SHOWN_MAX], ref[sizeof(org->ref)];
-        pam_mkio_printable(org->org_name ? org->org_name : "", name, sizeof(name));
-        pam_mkio_printable(org->org_id, id, sizeof(id));
-        pam_mkio_printable(org->detail, detail, sizeof(detail));
-        pam_mkio_printable(org->inviter_email ? org->inviter_email : "unknown", inviter, sizeof(inviter));
-        pam_mkio_printable(org->ref, ref, sizeof(ref));
+    for (;;) {
+        char *start = run->buf + run->parsed;
+        size_t avail = run->len - run->parsed;
+        char *nl = memchr(start, '\n', avail);
+        size_t line_len = nl ? (size_t)(nl - start) : avail;
+        if (!nl && !eof && avail < MK_HELPER_LINE_MAX)
+            return;
+        if (avail == 0)
+            return;
+        char line[MK_HELPER_LINE_MAX];
+        size_t copy = line_len < sizeof(line) - 1 ? line_len : sizeof(line) - 1;
+        memcpy(line, start, copy);
+        line[copy] = '\0';
+        run->parsed += nl ? line_len + 1 : line_len;
+        pam_mkio_take_line(pamh, run, line, speak);
+    }
+}
 
-        switch (org->outcome) {
-        case MK_REFRESH_ACCEPTED:
-            pam_syslog(pamh, LOG_INFO, "user %s: accepted the invite to organization \"%s\" (%s) from %s",
-                       user, name, id, inviter);
-            break;
-        case MK_REFRESH_EXPIRED:
-            pam_syslog(pamh, LOG_NOTICE, "user %s: the invite to organization \"%s\" (%s) from %s "
-                       "has expired and was not accepted; ask for a re-send (%s)",
-                       user, name, id, inviter, detail);
-            break;
-        case MK_REFRESH_SKIPPED:
-            pam_syslog(pamh, LOG_INFO, "user %s: skipped the invite to organization \"%s\" (%s) from %s: %s",
-                       user, name, id, inviter, detail);
-            break;
-        case MK_REFRESH_FAILED:
-            pam_syslog(pamh, LOG_WARNING, "user %s: could not accept the invite to organization \"%s\" (%s): "
-                       "%s%s%s", user, name, id, detail, *ref ? "; ref " : "", ref);
-            break;
-        case MK_REFRESH_MEMBER:
-        case MK_REFRESH_NOT_ACCEPTING:
-        case MK_REFRESH_OTHER:
-            if (debug)
-                pam_syslog(pamh, LOG_DEBUG, "user %s: organization \"%s\" (%s): %s%s%s", user, name, id,
-                           mk_refresh_outcome_name(org->outcome), *detail ? ": " : "", detail);
+/* In the child, between fork and exec: only async-signal-safe calls.
+ * Becomes root in full (a setuid caller's real uid is the user's, who could
+ * otherwise signal or trace the helper), empties the signal state and
+ * keeps no descriptor but the pipe. */
+static void pam_mkio_child(int pipe_fd, char *const argv[], char *const envp[])
+{
+    if (pipe_fd == MK_HELPER_FD) {
+        int flags = fcntl(pipe_fd, F_GETFD);
+        if (flags < 0 || fcntl(pipe_fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
+            _exit(127);
+    } else {
+        /* Out of 0..2 first: they may be the pipe when the caller had them
+         * closed. dup2 leaves the new descriptor without close-on-exec. */
+        int moved = fcntl(pipe_fd, F_DUPFD, MK_HELPER_FD + 1);
+        if (moved < 0 || dup2(moved, MK_HELPER_FD) != MK_HELPER_FD)
+            _exit(127);
+    }
+    /* The lowest free descriptor: below MK_HELPER_FD only if 0..2 were closed. */
+    int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd < 0)
+        _exit(127);
+    for (int fd = 0; fd <= 2; fd++)
+        if (fd != null_fd && dup2(null_fd, fd) != fd)
+            _exit(127);
+    if (close_range(MK_HELPER_FD + 1, ~0U, 0) != 0) {
+        for (int fd = MK_HELPER_FD + 1; fd < 65536; fd++)
+            close(fd);
+    }
+    if (setgroups(0, NULL) != 0 || setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
+        _exit(127);
+
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            (void)sigaction(sig, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+    execve(MK_HELPER_PATH, argv, envp);
+    _exit(127);
+}
+
+/* Ends the helper: SIGKILL, then reaps it. ECHILD means the login program
+ * reaped it already (a SIGCHLD handler, or SIGCHLD ignored). */
+static int pam_mkio_reap(pid_t pid, bool kill_it)
+{
+    int status = 0;
+    if (kill_it)
+        (void)kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    return status;
+}
+
+/* Runs the helper and relays what it says; fills run. Returns false when
+ * the helper could not be started or did not finish by the deadline (the
+ * reason is logged). */
+static bool pam_mkio_run_helper(pam_handle_t *pamh, const struct pam_mkio_options *opts,
+                                const char *user, const char *hook, bool speak,
+                                struct pam_mkio_run *run)
+{
+    char arg_conf[PATH_MAX + 16], arg_timeout[48], arg_user[LOGIN_NAME_MAX + 512], arg_hook[32];
+    char *argv[10];
+    int argc = 0;
+    char *envp[] = { (char *)MK_HELPER_ENV_PATH, NULL };
+    int fds[2];
+
+    argv[argc++] = (char *)MK_HELPER_PATH;
+    if (opts->conf_path) {
+        if ((size_t)snprintf(arg_conf, sizeof(arg_conf), "--conf=%s", opts->conf_path) >= sizeof(arg_conf)) {
+            pam_syslog(pamh, LOG_ERR, "conf= path too long; login continues");
+            return false;
+        }
+        argv[argc++] = arg_conf;
+    }
+    if (opts->timeout_ms > 0) {
+        snprintf(arg_timeout, sizeof(arg_timeout), "--timeout-ms=%ld", opts->timeout_ms);
+        argv[argc++] = arg_timeout;
+    }
+    if (opts->debug)
+        argv[argc++] = (char *)"--debug";
+    if (!speak)
+        argv[argc++] = (char *)"--quiet";
+    if (opts->fail_closed)
+        argv[argc++] = (char *)"--fail-closed";
+    snprintf(arg_hook, sizeof(arg_hook), "--hook=%s", hook);
+    argv[argc++] = arg_hook;
+    if ((size_t)snprintf(arg_user, sizeof(arg_user), "--user=%s", user) >= sizeof(arg_user)) {
+        pam_syslog(pamh, LOG_ERR, "user name too long; ignored");
+        return false;
+    }
+    argv[argc++] = arg_user;
+    argv[argc] = NULL;
+
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        pam_syslog(pamh, LOG_ERR, "cannot start %s: pipe: %s", MK_HELPER_PATH, strerror(errno));
+        return false;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        pam_syslog(pamh, LOG_ERR, "cannot start %s: fork: %s", MK_HELPER_PATH, strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return false;
+    }
+    if (pid == 0)
+        pam_mkio_child(fds[1], argv, envp); /* never returns */
+    close(fds[1]);
+
+    bool eof = false, in_time = true;
+    while (!eof) {
+        long wait = run->deadline_ms - pam_mkio_now_ms();
+        if (wait <= 0) {
+            in_time = false;
             break;
         }
+        struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+        int n = poll(&pfd, 1, wait > INT_MAX ? INT_MAX : (int)wait);
+        if (n < 0 && errno != EINTR) {
+            in_time = false;
+            break;
+        }
+        if (n <= 0)
+            continue;
+        char scratch[4096];
+        char *into = run->len < sizeof(run->buf) ? run->buf + run->len : scratch;
+        size_t room = run->len < sizeof(run->buf) ? sizeof(run->buf) - run->len : sizeof(scratch);
+        ssize_t got = read(fds[0], into, room);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (got <= 0) {
+            eof = true;
+        } else if (into == scratch) {
+            run->overflow = true;
+        } else {
+            run->len += (size_t)got;
+        }
+        pam_mkio_take_lines(pamh, run, speak, eof);
     }
+    close(fds[0]);
+
+    /* The helper closes the pipe when it exits; give it until the deadline
+     * to be gone, then kill it. */
+    int status = 0;
+    pid_t reaped = 0;
+    while (in_time) {
+        reaped = waitpid(pid, &status, WNOHANG);
+        if (reaped != 0 && !(reaped < 0 && errno == EINTR))
+            break;
+        if (pam_mkio_now_ms() >= run->deadline_ms) {
+            in_time = false;
+            break;
+        }
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    if (!in_time) {
+        pam_mkio_reap(pid, true);
+        pam_syslog(pamh, LOG_ERR, "user %s: the MK.IO refresh did not finish within the %.1f s time "
+                   "budget and was stopped; %s", user, (run->deadline_ms - run->started_ms) / 1000.0,
+                   opts->fail_closed ? "login refused (fail_closed)"
+                                     : "the last known memberships stay; login continues");
+        return false;
+    }
+    if (reaped > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 127 && !run->have_result) {
+        pam_syslog(pamh, LOG_ERR, "cannot run %s (missing, or not executable); %s", MK_HELPER_PATH,
+                   opts->fail_closed ? "login refused (fail_closed)" : "login continues");
+        return false;
+    }
+    if (reaped > 0 && !run->have_result) {
+        if (WIFSIGNALED(status))
+            pam_syslog(pamh, LOG_ERR, "%s ended by signal %d without a result", MK_HELPER_PATH,
+                       WTERMSIG(status));
+        else
+            pam_syslog(pamh, LOG_ERR, "%s exited with status %d without a result", MK_HELPER_PATH,
+                       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return false;
+    }
+    if (run->overflow)
+        pam_syslog(pamh, LOG_WARNING, "%s said more than %d bytes; the rest was dropped",
+                   MK_HELPER_PATH, MK_HELPER_OUTPUT_MAX);
+    return true;
 }
 
-static void pam_mkio_log_failure(pam_handle_t *pamh, const char *user, const char *what,
-                                 const mk_error *err, bool fail_closed)
-{
-    char message[sizeof(err->message)], ref[sizeof(err->ref)];
-    pam_mkio_printable(err->message, message, sizeof(message));
-    pam_mkio_printable(err->ref, ref, sizeof(ref));
-    pam_syslog(pamh, LOG_ERR, "user %s: %s: %s%s%s; %s", user, what, message,
-               *ref ? "; ref " : "", ref,
-               fail_closed ? "login refused (fail_closed)"
-                           : "the last known memberships stay; login continues");
-}
-
-/* The work of both hooks. fail_code is what a failure returns under
- * fail_closed; otherwise failures are logged and the login goes on. */
-static int pam_mkio_refresh(pam_handle_t *pamh, int flags, int argc, const char **argv,
-                            int fail_code)
+static enum pam_mkio_outcome pam_mkio_work(pam_handle_t *pamh, int flags, const struct pam_mkio_options *opts,
+                                           const char *hook)
 {
     const void *done = NULL;
     if (pam_get_data(pamh, PAM_MKIO_DONE_KEY, &done) == PAM_SUCCESS && done)
-        return *(const int *)done;
+        return *(const enum pam_mkio_outcome *)done;
 
     long started = pam_mkio_now_ms();
-    struct pam_mkio_options opts;
-    struct mk_config cfg;
-    bool have_cfg = false;
-    struct passwd pw;
-    char *pwbuf = NULL;
-    char *token = NULL;
-    char *token_source = NULL;
-    struct mk_refresh_result res = { 0 };
-    mk_error err;
+    bool speak = !opts->quiet && !(flags & PAM_SILENT);
+    enum pam_mkio_outcome outcome = PAM_MKIO_FAIL;
+    char shown[160];
+
     const char *user = NULL;
-    char user_shown[PAM_MKIO_SHOWN_MAX];
-    int rc = PAM_SUCCESS;
-
-    mk_error_clear(&err);
-    pam_mkio_parse_args(pamh, argc, argv, &opts);
-    int fail_rc = opts.fail_closed ? fail_code : PAM_SUCCESS;
-    bool speak = !opts.quiet && !(flags & PAM_SILENT);
-
-    const char *pam_user = NULL;
-    if (pam_get_user(pamh, &pam_user, NULL) != PAM_SUCCESS || !pam_user || !*pam_user) {
+    if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user || !*user) {
         pam_syslog(pamh, LOG_ERR, "cannot tell which user is logging in; %s",
-                   opts.fail_closed ? "login refused (fail_closed)" : "login continues");
-        rc = fail_rc;
+                   opts->fail_closed ? "login refused (fail_closed)" : "login continues");
         goto out;
     }
-    /* Log lines show the name as printable text; lookups use it as given. */
-    pam_mkio_printable(pam_user, user_shown, sizeof(user_shown));
-    user = user_shown;
-
-    if (mk_config_load(opts.conf_path, &cfg, &err) != MK_OK) {
-        pam_mkio_log_failure(pamh, user, "cannot read the configuration", &err, opts.fail_closed);
-        rc = fail_rc;
-        goto out;
-    }
-    have_cfg = true;
-
-    int e = pam_mkio_getpw(pam_user, &pw, &pwbuf);
+    mk_text_sanitize(user, shown, sizeof(shown));
+    int e = pam_mkio_user_exists(user);
     if (e) {
-        /* Not a local account: nothing of ours to do for it. */
-        if (opts.debug)
-            pam_syslog(pamh, LOG_DEBUG, "user %s: no passwd entry (%s); ignored", user, strerror(e));
-        rc = PAM_IGNORE;
-        goto out;
-    }
-    if (mk_config_user_ignored(&cfg, pw.pw_name, pw.pw_uid)) {
-        if (opts.debug)
-            pam_syslog(pamh, LOG_DEBUG, "user %s: uid %lu below min_uid %lu or in ignore_users; ignored",
-                       user, (unsigned long)pw.pw_uid, (unsigned long)cfg.min_uid);
-        rc = PAM_IGNORE;
+        if (opts->debug)
+            pam_syslog(pamh, LOG_DEBUG, "user %s: no passwd entry (%s); ignored", shown, strerror(e));
+        outcome = PAM_MKIO_IGNORE;
         goto out;
     }
 
-    mk_status st = mk_token_for_user(&cfg, &pw, &token, &token_source, &err);
-    if (st == MK_ERR_IO) { /* token.h: MK_ERR_IO is "no token file" and nothing else */
-        if (opts.debug)
-            pam_syslog(pamh, LOG_DEBUG, "user %s: no MK.IO token; ignored", user);
-        rc = PAM_IGNORE;
+    struct pam_mkio_run *run = calloc(1, sizeof(*run));
+    if (!run) {
+        pam_syslog(pamh, LOG_ERR, "out of memory; login continues");
         goto out;
     }
-    if (st != MK_OK) {
-        /* A token file that exists but is refused is a misconfiguration the
-         * admin must see, not an absence. */
-        pam_mkio_log_failure(pamh, user, "cannot use the MK.IO token", &err, opts.fail_closed);
-        rc = fail_rc;
-        goto out;
-    }
-
-    long budget = opts.timeout_ms > 0 ? opts.timeout_ms : cfg.budget_ms;
-    long left = budget - (pam_mkio_now_ms() - started);
-    if (left < 1)
-        left = 1;
-    if (opts.debug)
-        pam_syslog(pamh, LOG_DEBUG, "user %s: token from %s; %ld ms of the %ld ms budget left",
-                   user, token_source ? token_source : "?", left, budget);
-
-    struct mk_refresh_options ropts = {
-        .accept = true,
-        .budget_ms = left,
-        .lock_timeout_ms = left,
-        .write_store = true,
-    };
-    st = mk_refresh_user(&cfg, pw.pw_name, token, &ropts, &res, &err);
-    mk_token_free(token);
-    token = NULL;
-
-    pam_mkio_log_orgs(pamh, user, &res, opts.debug);
-    if (speak)
-        pam_mkio_tell_joined(pamh, &cfg, &res);
-
-    long elapsed = pam_mkio_now_ms() - started;
-    if (st != MK_OK) {
-        pam_mkio_log_failure(pamh, user, "could not refresh MK.IO organizations", &err, opts.fail_closed);
-        pam_syslog(pamh, LOG_INFO, "user %s: refresh failed (%s) after %ld ms: %zu organizations joined "
-                   "(%zu accepted now), %zu skipped, %zu expired, %zu failed; store not updated%s%s",
-                   user, mk_status_name(st), elapsed, res.members + res.accepted, res.accepted,
-                   res.skipped, res.expired, res.failed, *err.ref ? "; ref " : "", err.ref);
-        rc = fail_rc;
-        goto out;
-    }
-
-    const char *first_ref = "";
-    for (size_t i = 0; i < res.count; i++)
-        if (res.orgs[i].outcome == MK_REFRESH_FAILED && res.orgs[i].ref[0]) {
-            first_ref = res.orgs[i].ref;
-            break;
-        }
-    char ref[128];
-    pam_mkio_printable(first_ref, ref, sizeof(ref));
-    pam_syslog(pamh, LOG_INFO, "user %s: %zu organizations joined (%zu accepted now), %zu skipped, "
-               "%zu expired, %zu failed; store updated in %ld ms%s%s",
-               user, res.members + res.accepted, res.accepted, res.skipped, res.expired, res.failed,
-               elapsed, *ref ? "; first failure ref " : "", ref);
-    rc = PAM_SUCCESS;
+    run->started_ms = started;
+    run->budget_fixed = opts->timeout_ms > 0;
+    run->deadline_ms = started + (opts->timeout_ms > 0 ? opts->timeout_ms : MK_HELPER_DEFAULT_BUDGET_MS);
+    if (pam_mkio_run_helper(pamh, opts, user, hook, speak, run) && run->have_result)
+        outcome = run->result;
+    free(run);
 
 out:
-    if (rc != PAM_SUCCESS && rc != PAM_IGNORE && !(flags & PAM_SILENT))
+    pam_mkio_remember(pamh, outcome);
+    return outcome;
+}
+
+/* The work of both hooks, and what each returns: fail_code is what a
+ * failure returns under fail_closed; otherwise a failure is logged (by the
+ * helper) and the login goes on. */
+static int pam_mkio_hook(pam_handle_t *pamh, int flags, int argc, const char **argv,
+                         const char *hook, int fail_code)
+{
+    struct pam_mkio_options opts;
+    pam_mkio_parse_args(pamh, argc, argv, &opts);
+
+    /* Only root can write the store: a PAM stack run by an unprivileged
+     * program (a screen locker) has nothing to do here, and says so only
+     * when asked to. */
+    if (geteuid() != 0) {
+        if (opts.debug)
+            pam_syslog(pamh, LOG_DEBUG, "not running as root; ignored");
+        return PAM_IGNORE;
+    }
+
+    switch (pam_mkio_work(pamh, flags, &opts, hook)) {
+    case PAM_MKIO_OK:
+        return PAM_SUCCESS;
+    case PAM_MKIO_IGNORE:
+        return PAM_IGNORE;
+    case PAM_MKIO_FAIL:
+        break;
+    }
+    if (!opts.fail_closed)
+        return PAM_SUCCESS;
+    if (!(flags & PAM_SILENT))
         pam_error(pamh, "Your MK.IO organization memberships could not be updated; "
                         "login refused by local policy.");
-    mk_token_free(token);
-    free(token_source);
-    mk_refresh_result_free(&res);
-    free(pwbuf);
-    if (have_cfg)
-        mk_config_free(&cfg);
-    pam_mkio_remember(pamh, rc);
-    return rc;
+    return fail_code;
 }
 
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    return pam_mkio_refresh(pamh, flags, argc, argv, PAM_SESSION_ERR);
+    return pam_mkio_hook(pamh, flags, argc, argv, "session", PAM_SESSION_ERR);
 }
 
 /* For login programs that set supplementary groups before the session
  * opens (login, su, display managers): the account phase runs first. */
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    return pam_mkio_refresh(pamh, flags, argc, argv, PAM_PERM_DENIED);
+    return pam_mkio_hook(pamh, flags, argc, argv, "account", PAM_PERM_DENIED);
 }
 
 PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)

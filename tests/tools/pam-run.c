@@ -1,11 +1,12 @@
 /* tests/tools/pam-run.c: drives a PAM service from a private directory.
  *
  *   pam-run --confdir DIR --service NAME --user U [--user U2 ...] [--silent]
- *           [--hook open_session|acct_mgmt|close_session|setcred]
+ *           [--hook open_session|acct_mgmt|close_session|setcred[,HOOK...]]
  *           [--module PATH [-- MODULE-ARGS...]] [--keep-loaded PATH]
  *
  * Calls pam_start_confdir, the hook, pam_end, and prints "rc=<PAM code
- * name>" plus every message the conversation got, one per line, as
+ * name>" (one line per hook: several hooks, comma-separated, run in turn on
+ * the same handle, as a login program runs account then session) plus every message the conversation got, one per line, as
  * "info: ..." or "error: ...". Exit status 0 whatever the hook returned
  * (2 for a usage error), so tests read the result from the output.
  *
@@ -119,10 +120,10 @@ static int pam_run_conv(int n, const struct pam_message **msg, struct pam_respon
 
 typedef int (*pam_run_hook_fn)(pam_handle_t *, int, int, const char **);
 
-static int pam_run_direct(const struct pam_run_job *job, pam_handle_t *pamh)
+static int pam_run_direct(const struct pam_run_job *job, pam_handle_t *pamh, const char *hook)
 {
     char symbol[64];
-    snprintf(symbol, sizeof(symbol), "pam_sm_%s", job->hook);
+    snprintf(symbol, sizeof(symbol), "pam_sm_%s", hook);
     void *lib = dlopen(job->module, RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         pam_run_print(job, "error: ", dlerror());
@@ -136,36 +137,64 @@ static int pam_run_direct(const struct pam_run_job *job, pam_handle_t *pamh)
     return rc;
 }
 
+static int pam_run_hook(const struct pam_run_job *job, pam_handle_t *pamh, const char *hook)
+{
+    if (job->module)
+        return pam_run_direct(job, pamh, hook);
+    if (strcmp(hook, "open_session") == 0)
+        return pam_open_session(pamh, job->flags);
+    if (strcmp(hook, "acct_mgmt") == 0)
+        return pam_acct_mgmt(pamh, job->flags);
+    if (strcmp(hook, "close_session") == 0)
+        return pam_close_session(pamh, job->flags);
+    return pam_setcred(pamh, job->flags | PAM_ESTABLISH_CRED);
+}
+
 static void *pam_run_one(void *arg)
 {
     const struct pam_run_job *job = arg;
     struct pam_conv conv = { pam_run_conv, (void *)job };
     pam_handle_t *pamh = NULL;
-    int rc = pam_start_confdir(job->service, job->user, &conv, job->confdir, &pamh);
-    if (rc == PAM_SUCCESS) {
-        if (job->module)
-            rc = pam_run_direct(job, pamh);
-        else if (strcmp(job->hook, "open_session") == 0)
-            rc = pam_open_session(pamh, job->flags);
-        else if (strcmp(job->hook, "acct_mgmt") == 0)
-            rc = pam_acct_mgmt(pamh, job->flags);
-        else if (strcmp(job->hook, "close_session") == 0)
-            rc = pam_close_session(pamh, job->flags);
-        else
-            rc = pam_setcred(pamh, job->flags | PAM_ESTABLISH_CRED);
-    }
     char line[64];
-    snprintf(line, sizeof(line), "rc=%s", pam_run_code_name(rc));
-    pam_run_print(job, "", line);
-    if (pamh)
-        pam_end(pamh, rc);
+    int rc = pam_start_confdir(job->service, job->user, &conv, job->confdir, &pamh);
+    if (rc != PAM_SUCCESS) {
+        snprintf(line, sizeof(line), "rc=%s", pam_run_code_name(rc));
+        pam_run_print(job, "", line);
+        return NULL;
+    }
+    char hooks[256], *save = NULL;
+    snprintf(hooks, sizeof(hooks), "%s", job->hook);
+    for (char *hook = strtok_r(hooks, ",", &save); hook; hook = strtok_r(NULL, ",", &save)) {
+        rc = pam_run_hook(job, pamh, hook);
+        snprintf(line, sizeof(line), "rc=%s", pam_run_code_name(rc));
+        pam_run_print(job, "", line);
+    }
+    pam_end(pamh, rc);
     return NULL;
+}
+
+/* Every comma-separated hook is one pam-run knows. */
+static bool pam_run_hooks_valid(const char *hooks)
+{
+    const char *known[] = { "open_session", "acct_mgmt", "close_session", "setcred" };
+    char copy[256], *save = NULL;
+    if (snprintf(copy, sizeof(copy), "%s", hooks) >= (int)sizeof(copy))
+        return false;
+    int n = 0;
+    for (char *hook = strtok_r(copy, ",", &save); hook; hook = strtok_r(NULL, ",", &save), n++) {
+        bool ok = false;
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+            ok = ok || strcmp(hook, known[i]) == 0;
+        if (!ok)
+            return false;
+    }
+    return n > 0;
 }
 
 static int pam_run_usage(void)
 {
     fprintf(stderr, "usage: pam-run --confdir DIR --service NAME --user U [--user U2 ...] [--silent]\n"
-                    "               [--hook open_session|acct_mgmt|close_session|setcred]\n"
+                    "               [--hook open_session|acct_mgmt|close_session|setcred[,HOOK...]]\n"
                     "               [--module PATH [-- MODULE-ARGS...]] [--keep-loaded PATH]\n");
     return 2;
 }
@@ -211,9 +240,7 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (!confdir || !service || user_count == 0 ||
-        (strcmp(hook, "open_session") && strcmp(hook, "acct_mgmt") &&
-         strcmp(hook, "close_session") && strcmp(hook, "setcred")) ||
+    if (!confdir || !service || user_count == 0 || !pam_run_hooks_valid(hook) ||
         (module && user_count > 1)) {
         status = pam_run_usage();
         goto out;

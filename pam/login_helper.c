@@ -1,0 +1,403 @@
+/* pam/login_helper.c: mkio-login-helper, the work of one login for
+ * pam_mkio.so (the protocol and why it exists: login_helper.h).
+ *
+ * Started by the module as root with an empty environment; reads the
+ * configuration, finds the user's token, accepts the pending invites the
+ * policy allows and refreshes the user's groups (common/refresh.h), and
+ * reports on descriptor 3. It may be killed at any moment: the store and
+ * groups.db are replaced atomically.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "login_helper.h"
+#include "mk_error.h"
+#include "refresh.h"
+#include "store.h"
+#include "text.h"
+#include "token.h"
+
+/* Per-organization log lines before a summary takes over, so that the
+ * module's MK_HELPER_LOG_LINES_MAX always leaves room for the summary. */
+#define HELPER_ORG_LOG_LINES_MAX 40
+
+struct helper_options {
+    const char *conf_path;
+    long timeout_ms;
+    bool debug;
+    bool quiet;
+    bool fail_closed;      /* only for the wording of log lines: the module decides */
+    const char *hook;
+    const char *user;
+};
+
+static FILE *helper_out;
+
+/* One protocol line: kind, then the sanitized text. */
+static void helper_say(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void helper_say(const char *kind, const char *fmt, ...)
+{
+    char text[MK_HELPER_LINE_MAX - 16], clean[MK_HELPER_LINE_MAX - 16];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    mk_text_sanitize(text, clean, sizeof(clean));
+    fprintf(helper_out, "%s %s\n", kind, clean);
+    fflush(helper_out);
+}
+
+static void helper_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void helper_log(int prio, const char *fmt, ...)
+{
+    char text[MK_HELPER_LINE_MAX - 32];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    char kind[8];
+    snprintf(kind, sizeof(kind), "log %d", prio & 7);
+    helper_say(kind, "%s", text);
+}
+
+static long helper_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int helper_usage(const char *why)
+{
+    fprintf(stderr, "mkio-login-helper: %s\n"
+                    "Usage: mkio-login-helper [--conf=PATH] [--timeout-ms=N] [--debug] [--quiet]\n"
+                    "                         [--fail-closed] [--hook=account|session] --user=NAME\n"
+                    "Started by pam_mkio.so as root; reports on descriptor 3 (see pam_mkio(8)).\n",
+            why);
+    return 2;
+}
+
+static int helper_parse(int argc, char **argv, struct helper_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->hook = "session";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--conf=", 7) == 0 && a[7] == '/') {
+            o->conf_path = a + 7;
+        } else if (strncmp(a, "--timeout-ms=", 13) == 0) {
+            char *end = NULL;
+            errno = 0;
+            long ms = strtol(a + 13, &end, 10);
+            if (errno || *end || ms < 100 || ms > MK_HELPER_MAX_BUDGET_MS)
+                return helper_usage("bad --timeout-ms");
+            o->timeout_ms = ms;
+        } else if (strcmp(a, "--debug") == 0) {
+            o->debug = true;
+        } else if (strcmp(a, "--quiet") == 0) {
+            o->quiet = true;
+        } else if (strcmp(a, "--fail-closed") == 0) {
+            o->fail_closed = true;
+        } else if (strcmp(a, "--hook=account") == 0 || strcmp(a, "--hook=session") == 0) {
+            o->hook = a + 7;
+        } else if (strncmp(a, "--user=", 7) == 0 && a[7]) {
+            o->user = a + 7;
+        } else {
+            return helper_usage("unknown argument");
+        }
+    }
+    if (!o->user)
+        return helper_usage("--user=NAME is required");
+    return 0;
+}
+
+/* A clean process whatever the module's caller left behind: no
+ * environment, a known umask and directory, no core file (it would hold a
+ * token), and no file size limit a user set before su (a write cut short
+ * would fail the refresh). */
+static void helper_sanitize_process(void)
+{
+    clearenv();
+    umask(022);
+    if (chdir("/") != 0)
+        _exit(1);
+    signal(SIGPIPE, SIG_IGN);
+    struct rlimit core = { 0, 0 };
+    (void)setrlimit(RLIMIT_CORE, &core);
+    struct rlimit fsize = { RLIM_INFINITY, RLIM_INFINITY };
+    (void)setrlimit(RLIMIT_FSIZE, &fsize);
+}
+
+static int helper_getpw(const char *user, struct passwd *pw, char **buf)
+{
+    size_t len = 1024;
+    struct passwd *found = NULL;
+    int e;
+
+    *buf = NULL;
+    for (;;) {
+        char *grown = realloc(*buf, len);
+        if (!grown)
+            return ENOMEM;
+        *buf = grown;
+        e = getpwnam_r(user, pw, *buf, len, &found);
+        if (e != ERANGE || len >= (1u << 20))
+            break;
+        len *= 2;
+    }
+    if (e)
+        return e;
+    return found ? 0 : ENOENT;
+}
+
+/* Tells the user which groups this login joined: the first few by name,
+ * then one summary line, however many invites were accepted. */
+static void helper_tell_joined(const struct mk_config *cfg, const struct mk_refresh_result *res)
+{
+    struct mk_store_view view = { 0 };
+    mk_error err;
+    bool have_view = res->store_written && mk_store_read(cfg, &view, &err) == MK_OK;
+    size_t shown = 0;
+
+    for (size_t i = 0; i < res->count && shown < MK_HELPER_JOINED_SHOWN_MAX; i++) {
+        const struct mk_refresh_org *org = &res->orgs[i];
+        if (org->outcome != MK_REFRESH_ACCEPTED)
+            continue;
+        const char *group = NULL;
+        for (size_t g = 0; have_view && g < view.group_count; g++)
+            if (strcmp(view.groups[g].org_id, org->org_id) == 0)
+                group = view.groups[g].group_name;
+        const char *name = org->org_name ? org->org_name : org->org_id;
+        if (group)
+            helper_say("info", "You are now a member of the MK.IO organization \"%.160s\" (group %s).",
+                       name, group);
+        else
+            helper_say("info", "You are now a member of the MK.IO organization \"%.160s\".", name);
+        shown++;
+    }
+    if (res->accepted > shown)
+        helper_say("info", "... and %zu more: %zu MK.IO invites accepted at this login "
+                   "(`mkio-orgs status` lists every group).", res->accepted - shown, res->accepted);
+    if (have_view)
+        mk_store_view_free(&view);
+}
+
+/* One log line per organization that needs an admin's or user's attention
+ * (and, with debug, per organization), up to a bound; then a count. */
+static void helper_log_orgs(const char *user, const struct mk_refresh_result *res, bool debug)
+{
+    size_t logged = 0, unlogged = 0;
+    for (size_t i = 0; i < res->count; i++) {
+        const struct mk_refresh_org *org = &res->orgs[i];
+        const char *name = org->org_name ? org->org_name : "";
+        const char *inviter = org->inviter_email ? org->inviter_email : "unknown";
+        bool worth = org->outcome == MK_REFRESH_ACCEPTED || org->outcome == MK_REFRESH_EXPIRED ||
+                     org->outcome == MK_REFRESH_SKIPPED || org->outcome == MK_REFRESH_FAILED || debug;
+        if (!worth)
+            continue;
+        if (logged >= HELPER_ORG_LOG_LINES_MAX) {
+            unlogged++;
+            continue;
+        }
+        logged++;
+        switch (org->outcome) {
+        case MK_REFRESH_ACCEPTED:
+            helper_log(LOG_INFO, "user %s: accepted the invite to organization \"%.160s\" (%s) from %.160s",
+                       user, name, org->org_id, inviter);
+            break;
+        case MK_REFRESH_EXPIRED:
+            helper_log(LOG_NOTICE, "user %s: the invite to organization \"%.160s\" (%s) from %.160s "
+                       "has expired and was not accepted; ask for a re-send (%s)",
+                       user, name, org->org_id, inviter, org->detail);
+            break;
+        case MK_REFRESH_SKIPPED:
+            helper_log(LOG_INFO, "user %s: skipped the invite to organization \"%.160s\" (%s) from %.160s: %s",
+                       user, name, org->org_id, inviter, org->detail);
+            break;
+        case MK_REFRESH_FAILED:
+            helper_log(LOG_WARNING, "user %s: could not accept the invite to organization \"%.160s\" (%s): "
+                       "%s%s%s", user, name, org->org_id, org->detail, *org->ref ? "; ref " : "", org->ref);
+            break;
+        case MK_REFRESH_MEMBER:
+        case MK_REFRESH_NOT_ACCEPTING:
+        case MK_REFRESH_OTHER:
+            helper_log(LOG_DEBUG, "user %s: organization \"%.160s\" (%s): %s%s%s", user, name, org->org_id,
+                       mk_refresh_outcome_name(org->outcome), *org->detail ? ": " : "", org->detail);
+            break;
+        }
+    }
+    if (unlogged)
+        helper_log(LOG_INFO, "user %s: %zu more organizations not logged one by one", user, unlogged);
+}
+
+static void helper_log_failure(const struct helper_options *o, const char *user, const char *what,
+                               const mk_error *err)
+{
+    helper_log(LOG_ERR, "user %s: %s: %s%s%s; %s", user, what, err->message, *err->ref ? "; ref " : "",
+               err->ref, o->fail_closed ? "login refused (fail_closed)"
+                                        : "the last known memberships stay; login continues");
+}
+
+/* The time the network part may take: the budget less a reserve for the
+ * local part (the store write), so that the helper finishes on its own
+ * before the module's deadline kills it. */
+static long helper_network_budget(long budget_ms)
+{
+    long reserve = budget_ms / 10;
+    if (reserve < 100)
+        reserve = 100;
+    if (reserve > 1000)
+        reserve = 1000;
+    return budget_ms - reserve > 50 ? budget_ms - reserve : 50;
+}
+
+static const char *helper_run(const struct helper_options *o)
+{
+    long started = helper_now_ms();
+    struct mk_config cfg;
+    bool have_cfg = false;
+    struct passwd pw;
+    char *pwbuf = NULL;
+    char *token = NULL, *token_source = NULL;
+    struct mk_refresh_result res = { 0 };
+    mk_error err;
+    const char *result = "fail";
+    char user[160];
+
+    mk_error_clear(&err);
+    mk_text_sanitize(o->user, user, sizeof(user));
+
+    if (mk_config_load(o->conf_path, &cfg, &err) != MK_OK) {
+        helper_log_failure(o, user, "cannot read the configuration", &err);
+        goto out;
+    }
+    have_cfg = true;
+    long budget = o->timeout_ms > 0 ? o->timeout_ms : cfg.budget_ms;
+    helper_say("budget", "%ld", budget);
+
+    int e = helper_getpw(o->user, &pw, &pwbuf);
+    if (e) {
+        if (o->debug)
+            helper_log(LOG_DEBUG, "user %s: no passwd entry (%s); ignored", user, strerror(e));
+        result = "ignore";
+        goto out;
+    }
+    if (mk_config_user_ignored(&cfg, pw.pw_name, pw.pw_uid)) {
+        if (o->debug)
+            helper_log(LOG_DEBUG, "user %s: uid %lu below min_uid %lu or in ignore_users; ignored",
+                       user, (unsigned long)pw.pw_uid, (unsigned long)cfg.min_uid);
+        result = "ignore";
+        goto out;
+    }
+
+    mk_status st = mk_token_for_user(&cfg, &pw, &token, &token_source, &err);
+    if (st == MK_ERR_IO) { /* token.h: MK_ERR_IO is "no token file" and nothing else */
+        if (o->debug)
+            helper_log(LOG_DEBUG, "user %s: no MK.IO token; ignored", user);
+        result = "ignore";
+        goto out;
+    }
+    if (st != MK_OK) {
+        /* A token file that exists but is refused is a misconfiguration the
+         * admin must see, not an absence. */
+        helper_log_failure(o, user, "cannot use the MK.IO token", &err);
+        goto out;
+    }
+
+    long network = helper_network_budget(budget) - (helper_now_ms() - started);
+    if (network < 1)
+        network = 1;
+    if (o->debug)
+        helper_log(LOG_DEBUG, "user %s (%s hook): token from %s; %ld ms of the %ld ms budget for the network",
+                   user, o->hook, token_source ? token_source : "?", network, budget);
+
+    struct mk_refresh_options ropts = {
+        .accept = true,
+        .budget_ms = network,
+        .lock_timeout_ms = budget - (helper_now_ms() - started),
+        .write_store = true,
+    };
+    st = mk_refresh_user(&cfg, pw.pw_name, token, &ropts, &res, &err);
+    mk_token_free(token);
+    token = NULL;
+
+    helper_log_orgs(user, &res, o->debug);
+    if (!o->quiet)
+        helper_tell_joined(&cfg, &res);
+
+    long elapsed = helper_now_ms() - started;
+    if (st != MK_OK) {
+        helper_log_failure(o, user, "could not refresh MK.IO organizations", &err);
+        helper_log(LOG_INFO, "user %s: refresh failed (%s) after %ld ms: %zu organizations joined "
+                   "(%zu accepted now), %zu skipped, %zu expired, %zu failed; store not updated",
+                   user, mk_status_name(st), elapsed, res.members + res.accepted, res.accepted,
+                   res.skipped, res.expired, res.failed);
+        goto out;
+    }
+
+    const char *first_ref = "";
+    for (size_t i = 0; i < res.count; i++)
+        if (res.orgs[i].outcome == MK_REFRESH_FAILED && res.orgs[i].ref[0]) {
+            first_ref = res.orgs[i].ref;
+            break;
+        }
+    helper_log(LOG_INFO, "user %s: %zu organizations joined (%zu accepted now), %zu skipped, "
+               "%zu expired, %zu failed; store updated in %ld ms%s%s",
+               user, res.members + res.accepted, res.accepted, res.skipped, res.expired, res.failed,
+               elapsed, *first_ref ? "; first failure ref " : "", first_ref);
+    result = "ok";
+
+out:
+    mk_token_free(token);
+    free(token_source);
+    mk_refresh_result_free(&res);
+    free(pwbuf);
+    if (have_cfg)
+        mk_config_free(&cfg);
+    return result;
+}
+
+int main(int argc, char **argv)
+{
+    struct helper_options o;
+    int rc = helper_parse(argc, argv, &o);
+    if (rc)
+        return rc;
+
+    /* The pipe to the module; anything else is a person at a terminal. */
+    struct stat st;
+    if (fstat(MK_HELPER_FD, &st) != 0 || !S_ISFIFO(st.st_mode))
+        return helper_usage("descriptor 3 is not the pipe pam_mkio.so gives");
+    int flags = fcntl(MK_HELPER_FD, F_GETFD);
+    if (flags >= 0)
+        (void)fcntl(MK_HELPER_FD, F_SETFD, flags | FD_CLOEXEC);
+    helper_out = fdopen(MK_HELPER_FD, "w");
+    if (!helper_out)
+        return 1;
+
+    helper_sanitize_process();
+    if (geteuid() != 0 || getuid() != 0) {
+        helper_log(LOG_ERR, "mkio-login-helper must run as root (started by pam_mkio.so)");
+        helper_say("result", "fail");
+        return 1;
+    }
+
+    const char *result = helper_run(&o);
+    helper_say("result", "%s", result);
+    fclose(helper_out);
+    return 0;
+}

@@ -1,0 +1,70 @@
+/* pam/login_helper.h: the protocol between pam_mkio.so and the login helper.
+ *
+ * Why two programs (architecture invariant 2): the login program that loads
+ * pam_mkio.so is often setuid and runs with a hostile user's environment.
+ * libcurl, OpenSSL and the resolver read that environment (proxies, key log
+ * files, CA paths, locale) and can take longer than any budget (a resolver
+ * thread that never returns). So the module itself does nothing but libc and
+ * libpam work, and starts MK_HELPER_PATH, a path compiled into it, never
+ * taken from configuration or the environment:
+ *
+ *   - as root (real, effective and saved ids 0), from a fork whose
+ *     descriptors are closed (close_range) but for stdin, stdout and stderr
+ *     on /dev/null and the write end of one pipe as descriptor 3; signal
+ *     dispositions reset, signal mask empty;
+ *   - with an explicit environment (PATH only: nothing inherited, no proxy,
+ *     no key log, no locale, no HOME);
+ *   - with the arguments below;
+ *   - under a hard deadline: the module polls the pipe until the time budget
+ *     ends, then kills the helper with SIGKILL and reaps it. The store and
+ *     groups.db are replaced atomically, so a kill at any moment leaves them
+ *     old or new.
+ *
+ * Arguments (each optional but the user):
+ *   mkio-login-helper [--conf=PATH] [--timeout-ms=N] [--debug] [--quiet]
+ *                     [--fail-closed] [--hook=account|session] --user=NAME
+ * (--fail-closed only changes the wording of log lines: the module decides.)
+ *
+ * What the helper writes on descriptor 3: lines of at most
+ * MK_HELPER_LINE_MAX bytes, each "<kind> <text>\n", in this order:
+ *   budget <ms>          the time budget the configuration sets (sent once,
+ *                        after the configuration is read; the module's
+ *                        deadline becomes its start plus this, unless the
+ *                        PAM line gave timeout=)
+ *   info <text>          a line for the user (pam_info)
+ *   error <text>         a line for the user (pam_error)
+ *   log <0-7> <text>     a line for the system log at that syslog priority
+ *                        (pam_syslog, facility authpriv)
+ *   result ok|ignore|fail
+ *                        the outcome: ok (memberships refreshed), ignore
+ *                        (nothing to do for this user), fail (an error the
+ *                        log lines describe; the login goes on unless the
+ *                        PAM line says fail_closed)
+ * The helper sanitizes every text it sends; the module sanitizes again
+ * (common/text.h) and relays at most MK_HELPER_USER_LINES_MAX user lines and
+ * MK_HELPER_LOG_LINES_MAX log lines. A helper that ends without a result
+ * line, or is killed at the deadline, counts as fail.
+ */
+#ifndef MK_LOGIN_HELPER_H
+#define MK_LOGIN_HELPER_H
+
+#ifndef MK_HELPER_PATH
+#define MK_HELPER_PATH "/usr/libexec/mkio/mkio-login-helper"
+#endif
+
+#define MK_HELPER_FD 3
+#define MK_HELPER_LINE_MAX 1024
+#define MK_HELPER_OUTPUT_MAX 65536
+#define MK_HELPER_USER_LINES_MAX 8
+#define MK_HELPER_LOG_LINES_MAX 64
+/* Invites named one by one to the user; the rest go into a summary line. */
+#define MK_HELPER_JOINED_SHOWN_MAX 5
+/* The environment the helper gets, whole. */
+#define MK_HELPER_ENV_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+/* The budget when neither the PAM line nor the helper has said one yet:
+ * the configuration's default (common/config.h), so that a helper stuck
+ * before it read the configuration is still killed in time. */
+#define MK_HELPER_DEFAULT_BUDGET_MS 5000
+#define MK_HELPER_MAX_BUDGET_MS 300000
+
+#endif
