@@ -156,3 +156,21 @@ ns_teardown() {
     fi
     NS_DIR=
 }
+
+# ns_install_helper BUILD: pam_mkio.so starts its helper at a path compiled
+# into it (/usr/libexec/mkio/mkio-login-helper). A private /usr/libexec holds
+# BUILD's helper there, and links to everything the real one has (kept
+# reachable through a bind mount in NS_DIR, unmounted by ns_teardown first).
+NS_HELPER_PATH=/usr/libexec/mkio/mkio-login-helper
+ns_install_helper() {
+    local build="$1" name
+    [ -x "$build/mkio-login-helper" ] || ns_die "$build/mkio-login-helper is not built"
+    mkdir -p "$NS_DIR/oldlibexec"
+    ns_bind /usr/libexec "$NS_DIR/oldlibexec"
+    ns_mount -t tmpfs -o mode=0755 tmpfs /usr/libexec
+    for name in "$NS_DIR/oldlibexec"/*; do
+        [ -e "$name" ] && ln -s "$name" "/usr/libexec/$(basename "$name")"
+    done
+    mkdir -p "$(dirname "$NS_HELPER_PATH")"
+    install -m 0755 "$build/mkio-login-helper" "$NS_HELPER_PATH"
+}

@@ -55,6 +55,12 @@ B = os.path.join(ROOT, os.environ.get("B", "build"))
 PAM_SO = os.path.abspath(os.environ.get("MKIO_PAM_SO", os.path.join(B, "pam_mkio.so")))
 PAM_RUN = os.path.abspath(os.environ.get("MKIO_PAM_RUN", os.path.join(B, "tests", "tools", "pam-run")))
 NSS_SO = os.path.join(B, "libnss_mkio.so.2")
+HELPER = os.path.join(B, "mkio-login-helper")
+# Compiled into pam_mkio.so (Makefile: HELPER_PATH); the namespace puts HELPER there.
+HELPER_PATH = "/usr/libexec/mkio/mkio-login-helper"
+# The name server of the namespace's resolv.conf (a loopback address of its
+# own, so that no other test's server answers there).
+BLACKHOLE_DNS = "127.0.0.78"
 PREFIX = shlex.split(os.environ.get("MKIO_PAM_RUN_PREFIX", ""))
 SLACK = float(os.environ.get("MKIO_TEST_SLACK", "0"))
 
@@ -206,8 +212,45 @@ class Namespace:
                 os.symlink(os.path.join(olddev, name), os.path.join("/dev", name))
         self.syslog = SyslogCatcher("/dev/log")
 
+        self._setup_helper()
+
+        # A private /var/lib, so that /var/lib/mkio (what the shipped NSS
+        # module reads) can show a test's state directory.
+        varlib = os.path.join(self.dir, "varlib")
+        for sub in ("upper", "work"):
+            os.makedirs(os.path.join(varlib, sub))
+        self._mount("-t", "overlay", "overlay", "-o", "lowerdir=/var/lib,upperdir=%s,workdir=%s"
+                    % (os.path.join(varlib, "upper"), os.path.join(varlib, "work")), "/var/lib")
+        os.makedirs("/var/lib/mkio", mode=0o755, exist_ok=True)
+
         if os.path.exists(NSS_SO) and not self._sanitized(NSS_SO):
             self._setup_nss(etc)
+
+        # Private name service configuration: group through the module when
+        # it can be loaded; host names through DNS at BLACKHOLE_DNS, which a
+        # test makes a server that never answers.
+        with open(os.path.join(etc, "nsswitch.conf"), "w") as f:
+            f.write("passwd: files\ngroup: files%s\nshadow: files\nhosts: files dns\n"
+                    % (" mkio" if self.nss else ""))
+        with open(os.path.join(etc, "resolv.conf"), "w") as f:
+            f.write("nameserver %s\noptions timeout:5 attempts:2\n" % BLACKHOLE_DNS)
+        for name in ("nsswitch.conf", "resolv.conf"):
+            os.chmod(os.path.join(etc, name), 0o644)
+            self._mount("--bind", os.path.join(etc, name), "/etc/" + name)
+
+    def _setup_helper(self):
+        """The module starts its helper at a path compiled into it
+        (HELPER_PATH): a private /usr/libexec holds the built one there, and
+        links to everything the real one has."""
+        oldlibexec = os.path.join(self.dir, "oldlibexec")
+        os.mkdir(oldlibexec)
+        self._mount("--bind", "/usr/libexec", oldlibexec)
+        self._mount("-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/usr/libexec")
+        for name in os.listdir(oldlibexec):
+            os.symlink(os.path.join(oldlibexec, name), os.path.join("/usr/libexec", name))
+        os.makedirs(os.path.dirname(HELPER_PATH), mode=0o755, exist_ok=True)
+        shutil.copy(HELPER, HELPER_PATH)
+        os.chmod(HELPER_PATH, 0o755)
 
     @staticmethod
     def _sanitized(lib):
@@ -217,8 +260,6 @@ class Namespace:
         return "libasan" in p.stdout or "libubsan" in p.stdout
 
     def _setup_nss(self, etc):
-        with open(os.path.join(etc, "nsswitch.conf"), "w") as f:
-            f.write("passwd: files\ngroup: files mkio\nshadow: files\nhosts: files\n")
         conf = os.path.join(self.dir, "ld.so.conf")
         with open(conf, "w") as f:
             f.write(os.path.realpath(B) + "\ninclude /etc/ld.so.conf.d/*.conf\n")
@@ -228,7 +269,6 @@ class Namespace:
             self._mount("--bind", aux, "/var/cache/ldconfig")
         cache = os.path.join(self.dir, "ld.so.cache")
         run(["ldconfig", "-X", "-C", cache, "-f", conf])
-        self._mount("--bind", os.path.join(etc, "nsswitch.conf"), "/etc/nsswitch.conf")
         self._mount("--bind", cache, "/etc/ld.so.cache")
         self.nss = True
 
@@ -248,7 +288,7 @@ def setUpModule():
     global FAKE, NS
     if os.geteuid() != 0:
         raise unittest.SkipTest("needs root (unshare --mount, root-owned token files)")
-    for path in (PAM_SO, PAM_RUN):
+    for path in (PAM_SO, PAM_RUN, HELPER):
         if not os.path.exists(path):
             raise unittest.SkipTest("%s is not built (make %s)" % (path, os.path.relpath(path, ROOT)))
     NS = Namespace()
@@ -449,9 +489,13 @@ class PamCase(unittest.TestCase):
         """getent group NAME through the real NSS module, or None without it."""
         if not NS.nss:
             return None
-        env = dict(os.environ, MKIO_GROUP_FILE=os.path.join(self.state_dir, "groups.db"))
-        p = subprocess.run(["getent", "group", name], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, universal_newlines=True, env=env)
+        # The shipped module reads /var/lib/mkio/groups.db and nothing else.
+        run(["mount", "--bind", self.state_dir, "/var/lib/mkio"])
+        try:
+            p = subprocess.run(["getent", "group", name], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True)
+        finally:
+            run(["umount", "/var/lib/mkio"])
         return p.stdout.strip() if p.returncode == 0 else ""
 
     def check_no_token_leak(self):
@@ -548,11 +592,16 @@ class TestLogin(PamCase):
         self.seed(orgs=orgs, users=["alice"], invites=[self.invite("alice", oid) for oid in ids])
         res = self.run_pam()
         self.assertEqual(res.rc, "PAM_SUCCESS")
-        self.assertEqual(len(res.infos), 20, res.stdout)
+        # The first five by name, then one summary line.
+        self.assertEqual(len(res.infos), 6, res.stdout)
         for i, oid in enumerate(ids):
-            self.assertIn('You are now a member of the MK.IO organization "Org %02d" (group %s).'
-                          % (i, self.group_of(oid)), res.infos)
+            line = ('You are now a member of the MK.IO organization "Org %02d" (group %s).'
+                    % (i, self.group_of(oid)))
+            if i < 5:
+                self.assertEqual(res.infos[i], line)
             self.assertIn("u-alice", self.server_org(oid)["members"])
+        self.assertEqual(res.infos[5], "... and 15 more: 20 MK.IO invites accepted at this login "
+                                       "(`mkio-orgs status` lists every group).")
         self.assertEqual(self.user_orgs("alice"), sorted(ids))
         self.assertEqual(sum(1 for r in self.api_requests() if r["method"] == "PATCH"), 20)
         self.assertIn("20 organizations joined (20 accepted now)", self.summary()[1])
@@ -634,6 +683,38 @@ class TestLogin(PamCase):
         for line in self.logs():
             self.assertNotIn("\x1b", line)
             self.assertNotIn("\n", line)
+
+
+    HOSTILE = "Evil\x1b]0;title\x07\x7f\u009b31m\u0085NEXT\u202eRTL\u2066ISO\u2069\u200f\ud800x\udfff"
+
+    def assert_clean(self, texts):
+        """None of the characters a terminal or a log reader acts on."""
+        bad = re.compile("[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f\u061c\u200e\u200f"
+                         "\u202a-\u202e\u2066-\u2069\ufffd]")
+        for text in texts:
+            self.assertIsNone(bad.search(text), repr(text))
+
+    def test_every_control_and_bidi_character_is_kept_out_of_messages_and_logs(self):
+        self.add_token("alice")
+        name = self.HOSTILE.replace("\ud800", "").replace("\udfff", "")
+        self.seed(orgs=[self.org(name=name)], users=["alice"], invites=[self.invite("alice")])
+        res = self.run_pam(args="debug")
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(res.infos), 1)
+        self.assertIn('"Evil?]0;title???31m?NEXT?RTL?ISO??x"', res.infos[0])
+        self.assert_clean([res.stdout] + self.logs())
+        self.assertTrue(any("Evil?]0;title???31m?NEXT?RTL?ISO??x" in l for l in self.logs()), self.logs())
+
+    def test_hostile_api_error_detail_is_kept_out_of_logs(self):
+        before = self.store_bytes()
+        self.alice_world()
+        FAKE.fault("user_orgs_list", "status", count=None, status=400,
+                   code="bad\u009b\x1b[2Jcode", detail="detail\n\u0085forged\u202eline\x7f")
+        res = self.run_pam()
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(self.store_bytes(), before)
+        self.assert_clean([res.stdout] + self.logs())
+        self.assertTrue(any("detail??forged?line?" in l for l in self.logs()), self.logs())
 
 
 class TestArguments(PamCase):
@@ -896,6 +977,350 @@ class TestFailures(PamCase):
         self.assertIn("u-alice", self.server_org(other)["members"])
         self.run_pam(conf=conf)
         self.assertEqual(self.user_orgs("alice"), sorted([self.org_id, other]))
+
+
+class BlackholeDns:
+    """A UDP name server at BLACKHOLE_DNS:53 that reads queries and never
+    answers, as a firewalled resolver or a dead VPN does."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((BLACKHOLE_DNS, 53))
+        self.sock.settimeout(0.2)
+        self.queries = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopping:
+            try:
+                self.sock.recv(4096)
+                self.queries += 1
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+
+    def close(self):
+        self.stopping = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+class ProxyListener:
+    """Records every connection a client makes to it (as a proxy would
+    see them), and closes each at once."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+                self.connections += 1
+                conn.close()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+
+    def close(self):
+        self.stopping = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+def _proc_children(pid):
+    """Pids whose parent is pid."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+class TestHelper(PamCase):
+    """The login program runs none of our network stack: pam_mkio.so starts
+    HELPER_PATH with a clean environment and kills it at the deadline."""
+
+    def test_module_links_only_libpam_and_libc(self):
+        p = run(["readelf", "-d", PAM_SO])
+        needed = sorted(re.findall(r"\(NEEDED\)\s+Shared library: \[(.*?)\]", p.stdout))
+        extra = [n for n in needed if not re.match(r"^(libpam\.so\.0|libc\.so\.6|libasan\.so\.\d+|"
+                                                  r"libubsan\.so\.\d+)$", n)]
+        self.assertEqual(extra, [], "pam_mkio.so must link only libpam and libc: %r" % needed)
+        with open(PAM_SO, "rb") as f:
+            self.assertIn(HELPER_PATH.encode() + b"\0", f.read())
+
+    def start_pam(self, env=None, pass_fds=(), args=""):
+        self.write_service(args)
+        cmd = PREFIX + [PAM_RUN, "--keep-loaded", PAM_SO, "--confdir", self.pamd,
+                        "--service", SERVICE, "--hook", "open_session", "--user", "alice"]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True, env=env, pass_fds=pass_fds)
+
+    def finish_pam(self, proc, start):
+        out, err = proc.communicate(timeout=60 + 10 * SLACK)
+        self.assertEqual(proc.returncode, 0, err)
+        self.outputs = getattr(self, "outputs", []) + [out, err]
+        self.log += NS.syslog.take()
+        return Result(subprocess.CompletedProcess(proc.args, 0, out, err), time.monotonic() - start)
+
+    def find_helper(self, parent, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for pid in _proc_children(parent):
+                try:
+                    if os.readlink("/proc/%d/exe" % pid) == HELPER_PATH:
+                        return pid
+                except OSError:
+                    continue
+            time.sleep(0.005)
+        self.fail("the helper did not start")
+
+    def test_helper_runs_as_root_with_a_clean_environment_and_no_inherited_descriptor(self):
+        self.alice_world()
+        FAKE.fault("user_orgs_list", "delay", count=1, ms=1500)
+        leaked = os.open(os.path.join(self.dir, "leaked"), os.O_RDWR | os.O_CREAT, 0o600)
+        os.set_inheritable(leaked, True)
+        env = dict(os.environ, SSLKEYLOGFILE=os.path.join(self.dir, "keylog"), LANG="de_DE.UTF-8",
+                   HOME="/root", MKIO_TOKEN="tok-from-env")
+        start = time.monotonic()
+        proc = self.start_pam(env=env, pass_fds=(leaked,))
+        os.close(leaked)
+        try:
+            pid = self.find_helper(proc.pid)
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                environ = f.read()
+            fds = {int(fd): os.readlink("/proc/%d/fd/%s" % (pid, fd)) for fd in os.listdir("/proc/%d/fd" % pid)}
+            with open("/proc/%d/status" % pid) as f:
+                status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        finally:
+            res = self.finish_pam(proc, start)
+        self.assertEqual(environ, b"PATH=/usr/sbin:/usr/bin:/sbin:/bin\0")
+        # 0-2 on /dev/null (a link into the real /dev here), 3 the pipe; the
+        # rest, if any, are the helper's own connections.
+        self.assertEqual(sorted(fds)[:4], [0, 1, 2, 3], fds)
+        for fd in (0, 1, 2):
+            self.assertTrue(fds[fd].endswith("/null"), fds)
+        self.assertTrue(fds[3].startswith("pipe:"), fds[3])
+        for fd, target in fds.items():
+            if fd > 3:
+                self.assertRegex(target, r"^(socket|anon_inode):", fds)
+        self.assertEqual(status["Uid"].split(), ["0"] * 4)
+        self.assertEqual(status["Gid"].split(), ["0"] * 4)
+        self.assertEqual(status["Groups"].strip(), "")
+        self.assert_accepted_alice(res)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "keylog")))
+
+    def test_hostile_environment_changes_nothing(self):
+        self.alice_world()
+        proxy = ProxyListener()
+        keylog = os.path.join(self.dir, "keylog")
+        evil = os.path.join(self.dir, "evil.cnf")
+        with open(evil, "w") as f:
+            f.write("this is not an openssl configuration [[[\n")
+        url = "http://127.0.0.1:%d" % proxy.port
+        env = dict(os.environ, SSLKEYLOGFILE=keylog, HTTPS_PROXY=url, https_proxy=url, ALL_PROXY=url,
+                   all_proxy=url, http_proxy=url, NO_PROXY="", CURL_CA_BUNDLE="/nonexistent",
+                   SSL_CERT_FILE="/nonexistent", SSL_CERT_DIR="/nonexistent", OPENSSL_CONF=evil,
+                   LANG="de_DE.UTF-8", LC_ALL="de_DE.UTF-8", LC_NUMERIC="de_DE.UTF-8",
+                   HOME=os.path.join(self.dir, "home"), MKIO_BASE_URL="https://127.0.0.1:1",
+                   MKIO_CONFIG="/nonexistent", LOCALDOMAIN="example.invalid", RES_OPTIONS="timeout:30")
+        try:
+            start = time.monotonic()
+            res = self.finish_pam(self.start_pam(env=env), start)
+        finally:
+            proxy.close()
+        self.assert_accepted_alice(res)
+        self.assertEqual(proxy.connections, 0, "a request went through the proxy")
+        self.assertFalse(os.path.exists(keylog), "a TLS key log was written")
+        self.assertEqual(sorted(os.listdir(self.dir)), sorted(["evil.cnf", "mkio.conf", "pam.d", "state", "tokens"]))
+
+    def test_dns_that_never_answers_costs_the_budget_and_no_more(self):
+        before = self.store_bytes()
+        self.alice_world()
+        dns = BlackholeDns()
+        try:
+            conf = self.write_conf("dns.conf", time_budget="2",
+                                   base_url="https://mkio-api.never-answers.example:443")
+            res = self.run_pam(conf=conf)
+            self.assertEqual(res.rc, "PAM_SUCCESS")
+            self.assertLessEqual(res.elapsed, 2.2 + 2 * SLACK)
+            res = self.run_pam(conf=conf, args="fail_closed", hook="acct_mgmt")
+            self.assertEqual(res.rc, "PAM_PERM_DENIED")
+            self.assertLessEqual(res.elapsed, 2.2 + 2 * SLACK)
+            self.assertGreater(dns.queries, 0, "the resolver never asked the name server")
+        finally:
+            dns.close()
+        self.assertEqual(self.store_bytes(), before)
+        self.assertEqual(self.api_requests(), [])
+        stopped = self.log_with("did not finish within the 2.0 s time budget")
+        refreshed = self.log_with("could not refresh MK.IO organizations")
+        self.assertEqual(len(stopped) + len(refreshed), 2, self.logs())
+
+    def test_many_invites_make_a_few_lines(self):
+        self.add_token("alice")
+        ids = [str(uuid.uuid4()) for _ in range(300)]
+        orgs = [self.org(name="Org %03d" % i, org_id=oid) for i, oid in enumerate(ids)]
+        self.seed(orgs=orgs, users=["alice"], invites=[self.invite("alice", oid) for oid in ids])
+        conf = self.write_conf("many.conf", time_budget="30")
+        res = self.run_pam(conf=conf)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(self.user_orgs("alice")), 300)
+        self.assertEqual(len(res.infos), 6, res.stdout)
+        self.assertIn("... and 295 more: 300 MK.IO invites accepted at this login", res.infos[-1])
+        self.assertLessEqual(len(self.logs()), 64)
+        self.assertIn("300 organizations joined (300 accepted now)", self.summary()[1])
+        self.assertEqual(len(self.log_with("accepted the invite")), 40)
+        self.assertEqual(len(self.log_with("260 more organizations not logged one by one")), 1)
+
+    def test_each_hook_returns_its_own_code(self):
+        self.alice_world()
+        FAKE.fault("*", "status", count=None, status=500)
+        res = self.run_pam(args="fail_closed", hook="acct_mgmt,open_session")
+        rcs = [l[3:] for l in res.lines if l.startswith("rc=")]
+        self.assertEqual(rcs, ["PAM_PERM_DENIED", "PAM_SESSION_ERR"])
+        # One login, one piece of work: the session hook reuses the outcome.
+        self.assertEqual(len(self.api_requests()), 1)
+        res = self.run_pam(hook="acct_mgmt,open_session")
+        self.assertEqual([l[3:] for l in res.lines if l.startswith("rc=")], ["PAM_SUCCESS"] * 2)
+
+    def test_not_root_is_ignored_quietly(self):
+        self.alice_world()
+        os.chmod(self.dir, 0o755)
+        for args, debug_lines in (("", 0), ("debug", 1)):
+            self.write_service(args)
+            cmd = ["setpriv", "--reuid=2001", "--regid=2001", "--clear-groups",
+                   PAM_RUN, "--confdir", self.pamd, "--service", SERVICE, "--user", "alice",
+                   "--module", PAM_SO, "--", "conf=" + self.conf] + args.split()
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               universal_newlines=True, timeout=30)
+            self.assertIn("rc=PAM_IGNORE", p.stdout.splitlines(), (p.returncode, p.stderr))
+            self.log += NS.syslog.take()
+            # Called directly, the module's lines carry no "pam_mkio(...)"
+            # prefix: every line of the run counts.
+            lines = self.log
+            self.assertEqual(len(lines), debug_lines, lines)
+            if debug_lines:
+                self.assertIn("not running as root; ignored", lines[0][1])
+            self.assertTrue(all(sev == 7 for sev, _ in lines), lines)
+            self.log = []
+        self.assertEqual(self.api_requests(), [])
+        self.assertIsNone(self.store())
+
+    def test_missing_helper_fails_open_at_once(self):
+        self.alice_world()
+        hidden = HELPER_PATH + ".hidden"
+        os.rename(HELPER_PATH, hidden)
+        try:
+            res = self.run_pam()
+            self.assertEqual(res.rc, "PAM_SUCCESS")
+            self.assertLess(res.elapsed, 1.0 + 2 * SLACK)
+            self.assertEqual(len(self.log_with("cannot run " + HELPER_PATH, "login continues")), 1,
+                             self.logs())
+            res = self.run_pam(args="fail_closed")
+            self.assertEqual(res.rc, "PAM_SESSION_ERR")
+        finally:
+            os.rename(hidden, HELPER_PATH)
+        self.assertEqual(self.api_requests(), [])
+        self.assertIsNone(self.store())
+
+    def test_budget_from_the_configuration_is_the_deadline(self):
+        self.alice_world()
+        conf = self.write_conf("one.conf", time_budget="1")
+        FAKE.fault("user_orgs_list", "hang", count=None)
+        res = self.run_pam(conf=conf)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertLess(res.elapsed, 1.2 + 2 * SLACK)
+        self.assertGreater(res.elapsed, 0.7)
+
+    def run_helper_direct(self, conf, user="alice"):
+        """The helper as the module starts it (descriptor 3 a pipe), from
+        this process, so a test can kill it whenever it likes."""
+        r, w = os.pipe()
+        proc = subprocess.Popen(["/bin/sh", "-c", 'exec "$0" "$@" 3>&%d %d>&-' % (w, w), HELPER_PATH,
+                                 "--conf=" + conf, "--user=" + user, "--quiet"],
+                                pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"})
+        os.close(w)
+        return proc, r
+
+    def getent_mk_groups(self):
+        run(["mount", "--bind", self.state_dir, "/var/lib/mkio"])
+        try:
+            p = subprocess.run(["getent", "group"], stdout=subprocess.PIPE, universal_newlines=True)
+        finally:
+            run(["umount", "/var/lib/mkio"])
+        return [l.split(":") for l in p.stdout.splitlines() if l.startswith("mk-")]
+
+    def test_helper_killed_at_random_points_leaves_old_or_new_state(self):
+        import random
+        rng = random.Random(7)
+        self.add_token("alice")
+        self.seed(users=["alice"])
+        conf = self.write_conf("kill.conf", time_budget="10")
+        # How long a whole run takes here, to spread the kills over it.
+        oid = str(uuid.uuid4())
+        self.seed(orgs=[self.org(name="Warm", org_id=oid)], invites=[self.invite("alice", oid)])
+        t0 = time.monotonic()
+        proc, r = self.run_helper_direct(conf)
+        proc.wait(30)
+        os.close(r)
+        span = max(time.monotonic() - t0, 0.01) * 1.3
+        gid_of = {}       # org id -> gid: never changes, never shared
+        name_gid = {}     # group name -> gid, as NSS shows it
+        shown = 0
+        kills = 0
+        for i in range(200):
+            oid = str(uuid.uuid4())
+            self.seed(orgs=[self.org(name="Org %03d" % i, org_id=oid)], invites=[self.invite("alice", oid)])
+            proc, r = self.run_helper_direct(conf)
+            time.sleep(rng.uniform(0, span))
+            if proc.poll() is None:
+                proc.kill()
+                kills += 1
+            proc.wait(30)
+            os.close(r)
+            store = self.store()
+            if store is None:
+                continue
+            gids = [o["gid"] for o in store["organizations"].values()]
+            self.assertEqual(len(gids), len(set(gids)), "a gid given twice")
+            for org_id, o in store["organizations"].items():
+                self.assertEqual(gid_of.setdefault(org_id, o["gid"]), o["gid"], "a gid moved")
+            if NS.nss:
+                groups = self.getent_mk_groups()
+                self.assertGreaterEqual(len(groups), shown, "groups.db lost groups (unreadable?)")
+                shown = len(groups)
+                gids = [g[2] for g in groups]
+                self.assertEqual(len(gids), len(set(gids)), "NSS shows a gid twice")
+                for g in groups:
+                    self.assertEqual(name_gid.setdefault(g[0], g[2]), g[2])
+        self.assertGreater(kills, 50, "too few runs were killed to test anything")
+        # A whole login afterwards: everything accepted is recorded, and no
+        # temporary file of a killed writer is left.
+        res = self.run_pam(conf=conf)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(self.user_orgs("alice")), 201)
+        self.assertEqual(sorted(os.listdir(self.state_dir)), ["groups.db", "store.json", "store.lock"])
 
 
 class TestConcurrency(PamCase):
