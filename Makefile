@@ -65,6 +65,19 @@ $(B)/libnss_mkio.so.2: $(NSS_OBJ) nss/nss_mkio.sym
 	$(CC) -shared -Wl,-soname,libnss_mkio.so.2 -Wl,--version-script=nss/nss_mkio.sym \
 	    -Wl,-z,defs $(HLDFLAGS) -o $@ $(NSS_OBJ)
 
+# The NSS module's test build, never installed: the same reader, with the glue
+# compiled with MK_GROUPFILE_TEST_OVERRIDE so that it takes its file from
+# MKIO_GROUP_FILE. The NSS unit tests load it (tests/run-unit); the shipped
+# module reads no environment variable (tests/run-all checks its symbols).
+NSS_TEST_OBJ := $(B)/tests/nss/nss_mkio_test.o $(B)/common/groupfile_read.o
+$(B)/tests/nss/nss_mkio_test.o: nss/nss_mkio.c $(wildcard common/*.h) $(wildcard nss/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DMK_GROUPFILE_TEST_OVERRIDE -c -o $@ $<
+$(B)/tests/libnss_mkio_test.so.2: $(NSS_TEST_OBJ) nss/nss_mkio.sym
+	$(CC) -shared -Wl,-soname,libnss_mkio_test.so.2 -Wl,--version-script=nss/nss_mkio.sym \
+	    -Wl,-z,defs $(HLDFLAGS) -o $@ $(NSS_TEST_OBJ)
+unit: $(B)/tests/libnss_mkio_test.so.2
+
 $(B)/pam_mkio.so: $(B)/pam/pam_mkio.o $(B)/libmkio.a pam/pam_mkio.sym
 	$(CC) -shared -Wl,--version-script=pam/pam_mkio.sym -Wl,-z,defs $(HLDFLAGS) -o $@ \
 	    $(B)/pam/pam_mkio.o $(B)/libmkio.a $(RUNTIME_LIBS) -lpam

@@ -10,9 +10,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Where the NSS module looks. Tests and benchmarks may override it with the
- * environment variable MKIO_GROUP_FILE, read with secure_getenv (so never in
- * setuid programs). */
+/* Where the NSS module looks, always: the shipped libnss_mkio.so.2 reads no
+ * environment variable (architecture invariant 1). Only the test build of the
+ * module (build/tests/libnss_mkio_test.so.2, never installed) takes a path
+ * from MKIO_GROUP_FILE. */
 #ifndef MK_GROUPFILE_DEFAULT_PATH
 #define MK_GROUPFILE_DEFAULT_PATH "/var/lib/mkio/groups.db"
 #endif

@@ -2,7 +2,6 @@
  * the compiled group file. Links nothing but libc (it is part of
  * libnss_mkio.so.2): no syslog, no allocation on the lookup path. */
 #include "groupfile_read.h"
-#include "groupfile.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -260,12 +259,6 @@ gid_t mkgf_user_gid(const struct mkgf_view *view, const struct mkgf_user *user, 
 
 /* ---- the per-process mapping ---- */
 
-static const char *reader_path(void)
-{
-    const char *p = secure_getenv("MKIO_GROUP_FILE");
-    return p && *p ? p : MK_GROUPFILE_DEFAULT_PATH;
-}
-
 static long coarse_seconds(void)
 {
     struct timespec ts;
@@ -290,9 +283,16 @@ void mkgf_reader_close(struct mkgf_reader *reader)
     memset(&reader->view, 0, sizeof(reader->view));
 }
 
-static int reader_open(struct mkgf_reader *reader)
+/* Only a regular file that root owns and only root can write becomes groups:
+ * anyone else able to write it would choose the gids that root's chgrp, ACL
+ * and sudoers lookups resolve. */
+static int reader_may_trust(const struct stat *st)
 {
-    const char *path = reader_path();
+    return S_ISREG(st->st_mode) && st->st_uid == 0 && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+static int reader_open(struct mkgf_reader *reader, const char *path)
+{
     struct stat st;
     void *map = MAP_FAILED;
     int fd = -1, r;
@@ -302,7 +302,11 @@ static int reader_open(struct mkgf_reader *reader)
         r = -ENAMETOOLONG;
         goto out;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* Whatever sits at the path, the open returns at once: O_NONBLOCK keeps
+     * a FIFO from waiting for a writer (a lookup must never hang), and
+     * O_NOFOLLOW refuses a symlink (-ELOOP). Nothing is read before fstat
+     * says what the descriptor is. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
     if (fd < 0) {
         r = -errno;
         goto out;
@@ -311,15 +315,7 @@ static int reader_open(struct mkgf_reader *reader)
         r = -errno;
         goto out;
     }
-    if (!S_ISREG(st.st_mode)) {
-        r = -EBADMSG;
-        goto out;
-    }
-    /* Only a file root wrote becomes groups. A user who leaves
-     * MKIO_GROUP_FILE pointing at a file of theirs in an environment that a
-     * root shell inherits (su without -l) must not choose the gids root's
-     * chgrp or ACL tools resolve. */
-    if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+    if (!reader_may_trust(&st)) {
         r = -EPERM;
         goto out;
     }
@@ -373,17 +369,17 @@ out:
     return r;
 }
 
-/* Cheap on the common path: one load of the mapped flags word, and a coarse
- * clock read; a stat at most once a second. */
-static int reader_is_fresh(struct mkgf_reader *reader)
+/* Cheap on the common path: a comparison of the path, one load of the mapped
+ * flags word, and a coarse clock read; an lstat at most once a second, which
+ * also sees the mapped file's owner or mode changed in place. */
+static int reader_is_fresh(struct mkgf_reader *reader, const char *path)
 {
     const volatile unsigned char *flags;
     uint32_t f;
     long now;
     struct stat st;
-    const char *path;
 
-    if (!reader->mapped)
+    if (!reader->mapped || strcmp(path, reader->path) != 0)
         return 0;
     flags = (const volatile unsigned char *)reader->map + MKGF_FLAGS_OFFSET;
     f = (uint32_t)flags[0] | (uint32_t)flags[1] << 8 | (uint32_t)flags[2] << 16 |
@@ -394,19 +390,19 @@ static int reader_is_fresh(struct mkgf_reader *reader)
     if (now == reader->checked_at)
         return 1;
     reader->checked_at = now;
-    path = reader_path();
-    if (strcmp(path, reader->path) != 0 || stat(path, &st) != 0)
+    /* lstat: a symlink put in the file's place is a change (and refused). */
+    if (lstat(path, &st) != 0 || !reader_may_trust(&st))
         return 0;
     return st.st_dev == reader->dev && st.st_ino == reader->ino && st.st_size == reader->size &&
            same_time(&st.st_mtim, &reader->mtime);
 }
 
-int mkgf_reader_get(struct mkgf_reader *reader, const struct mkgf_view **view)
+int mkgf_reader_get(struct mkgf_reader *reader, const char *path, const struct mkgf_view **view)
 {
     int r = 0;
 
-    if (!reader_is_fresh(reader))
-        r = reader_open(reader);
+    if (!reader_is_fresh(reader, path))
+        r = reader_open(reader, path);
     *view = r == 0 ? &reader->view : NULL;
     return r;
 }

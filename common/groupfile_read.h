@@ -144,18 +144,26 @@ struct mkgf_reader {
     struct timespec bad_mtime;
     int bad_error;
     long bad_checked_at;
-    char path[PATH_MAX];
+    char path[PATH_MAX];      /* the path the mapped file was opened at */
 };
 
-/* Gives a view of the current file. The path is MKIO_GROUP_FILE
- * (secure_getenv) or MK_GROUPFILE_DEFAULT_PATH, read again whenever nothing
- * is mapped and at each freshness check. Freshness: every call looks at the
- * mapped file's recycled flag; at most once a second it also stats the path
- * and remaps if the path, inode, device, size or mtime changed. A file
- * not owned by root, or writable by group or others, is refused (-EPERM).
- * Returns 0, -ENOENT (no file), -EBADMSG/-EPROTONOSUPPORT (refused), or
- * another negative errno. The view stays valid until the next call. */
-int mkgf_reader_get(struct mkgf_reader *reader, const struct mkgf_view **view);
+/* Gives a view of the file at path. The caller chooses the path: the shipped
+ * NSS module always passes MK_GROUPFILE_DEFAULT_PATH and reads no environment
+ * (architecture invariant 1); only its test build (nss/nss_mkio.c with
+ * MK_GROUPFILE_TEST_OVERRIDE) takes one from MKIO_GROUP_FILE.
+ *
+ * The open never blocks and never follows a symlink (O_NONBLOCK, O_NOFOLLOW:
+ * -ELOOP), and before a byte is read or mapped, fstat on the descriptor must
+ * show a regular file that root owns and that neither group nor others may
+ * write; anything else (a FIFO, a directory, a device, another owner) is
+ * refused with -EPERM. Freshness: every call looks at the mapped file's
+ * recycled flag and compares path with the mapped one; at most once a second
+ * it also lstats the path and remaps if the inode, device, size or mtime
+ * changed, or the owner or mode no longer passes. Returns 0, -ENOENT (no
+ * file), -EPERM or -ELOOP (refused before reading), -EBADMSG or
+ * -EPROTONOSUPPORT (refused content), or another negative errno. The view
+ * stays valid until the next call. */
+int mkgf_reader_get(struct mkgf_reader *reader, const char *path, const struct mkgf_view **view);
 
 /* Unmaps; the reader can be used again afterwards. */
 void mkgf_reader_close(struct mkgf_reader *reader);

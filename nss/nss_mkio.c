@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "groupfile.h"
 #include "groupfile_read.h"
 
 enum nss_status _nss_mkio_getgrnam_r(const char *name, struct group *gr, char *buffer,
@@ -32,6 +33,23 @@ static struct mkgf_reader nss_mkio_reader;
 static uint32_t nss_mkio_next;  /* enumeration position */
 
 static const char nss_mkio_passwd[] = "*";
+
+#ifdef MK_GROUPFILE_TEST_OVERRIDE
+/* The test build only ($(B)/tests/libnss_mkio_test.so.2, which the unit tests
+ * load and which is never installed): the file comes from MKIO_GROUP_FILE. */
+static const char *nss_mkio_path(void)
+{
+    const char *p = secure_getenv("MKIO_GROUP_FILE");
+    return p && *p ? p : MK_GROUPFILE_DEFAULT_PATH;
+}
+#else
+/* The shipped module reads one fixed file and no environment variable
+ * (invariant 1): nothing a caller sets chooses the groups root sees. */
+static const char *nss_mkio_path(void)
+{
+    return MK_GROUPFILE_DEFAULT_PATH;
+}
+#endif
 
 /* A program that forks while another of its threads is inside a lookup
  * would leave the child with the lock held by a thread that does not exist
@@ -128,7 +146,7 @@ static int getgr_locked(const char *name, gid_t gid, struct group *gr, char *buf
     struct mkgf_group g;
     int r;
 
-    if ((r = mkgf_reader_get(&nss_mkio_reader, &view)) < 0)
+    if ((r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view)) < 0)
         return r == -ENOENT ? -EIO : r; /* a missing file is UNAVAIL, not NOTFOUND */
     r = name ? mkgf_find_name(view, name, &g) : mkgf_find_gid(view, gid, &g);
     if (r < 0)
@@ -171,7 +189,7 @@ enum nss_status _nss_mkio_setgrent(int stayopen)
 
     pthread_mutex_lock(&nss_mkio_lock);
     nss_mkio_next = 0;
-    r = mkgf_reader_get(&nss_mkio_reader, &view);
+    r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view);
     pthread_mutex_unlock(&nss_mkio_lock);
     errno = saved;
     return r == 0 ? NSS_STATUS_SUCCESS : NSS_STATUS_UNAVAIL;
@@ -185,7 +203,7 @@ static int getgrent_locked(struct group *gr, char *buffer, size_t buflen)
     struct mkgf_group g;
     int r;
 
-    if ((r = mkgf_reader_get(&nss_mkio_reader, &view)) < 0)
+    if ((r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view)) < 0)
         return r == -ENOENT ? -EIO : r;
     if ((r = mkgf_group_at(view, nss_mkio_next, &g)) < 0)
         return r;
@@ -233,7 +251,7 @@ static long initgroups_locked(const char *user, gid_t skip, long *start, long *s
     long added = 0;
     int r;
 
-    if ((r = mkgf_reader_get(&nss_mkio_reader, &view)) < 0)
+    if ((r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view)) < 0)
         return r == -ENOENT ? -EIO : r;
     if (mkgf_find_user(view, user, &u) < 0)
         return 0;

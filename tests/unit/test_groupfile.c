@@ -8,11 +8,13 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,7 +37,6 @@ static int setup(void **state)
         return -1;
     }
     snprintf(f->path, sizeof(f->path), "%s/groups.db", f->dir);
-    setenv("MKIO_GROUP_FILE", f->path, 1);
     *state = f;
     return 0;
 }
@@ -56,7 +57,6 @@ static int teardown(void **state)
     if (d)
         closedir(d);
     rmdir(f->dir);
-    unsetenv("MKIO_GROUP_FILE");
     free(f);
     return 0;
 }
@@ -476,30 +476,30 @@ static void test_reader_missing_and_corrupt(void **state)
     unsigned char *img;
 
     assert_non_null(r);
-    assert_int_equal(mkgf_reader_get(r, &v), -ENOENT);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), -ENOENT);
     assert_null(v);
 
     write_bytes(f->path, "", 0);
-    assert_int_equal(mkgf_reader_get(r, &v), -EBADMSG);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), -EBADMSG);
     retire(f);
 
     img = sample_image(f, &size);
     retire(f);
     img[size - 1] ^= 1;
     write_bytes(f->path, img, size);
-    assert_int_equal(mkgf_reader_get(r, &v), -EBADMSG);
-    assert_int_equal(mkgf_reader_get(r, &v), -EBADMSG);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), -EBADMSG);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), -EBADMSG);
     retire(f);
 
     img[size - 1] ^= 1;
     put32(img + 8, 7);
     write_bytes(f->path, img, size);
-    assert_int_equal(mkgf_reader_get(r, &v), -EPROTONOSUPPORT);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), -EPROTONOSUPPORT);
     retire(f);
 
     /* A directory in its place. */
     assert_int_equal(mkdir(f->path, 0755), 0);
-    assert_true(mkgf_reader_get(r, &v) < 0);
+    assert_true(mkgf_reader_get(r, f->path, &v) < 0);
     rmdir(f->path);
 
     mkgf_reader_close(r);
@@ -520,7 +520,7 @@ static void test_reader_sees_recycled(void **state)
 
     assert_non_null(r);
     assert_int_equal(mk_groupfile_write(f->path, sample, 1), 0);
-    assert_int_equal(mkgf_reader_get(r, &v), 0);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
     assert_int_equal(v->group_count, 1);
     old = open(f->path, O_RDONLY);
     assert_true(old >= 0);
@@ -530,7 +530,7 @@ static void test_reader_sees_recycled(void **state)
     assert_int_equal(get32(flags) & MKGF_FLAG_RECYCLED, MKGF_FLAG_RECYCLED);
     close(old);
 
-    assert_int_equal(mkgf_reader_get(r, &v), 0);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
     assert_int_equal(v->group_count, 3);
     assert_int_equal(mkgf_find_name(v, "mk-media", &g), 0);
 
@@ -541,11 +541,11 @@ static void test_reader_sees_recycled(void **state)
     put32(flags, MKGF_FLAG_RECYCLED);
     assert_int_equal(pwrite(old, flags, 4, MKGF_FLAGS_OFFSET), 4);
     close(old);
-    assert_int_equal(mkgf_reader_get(r, &v), -ENOENT);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), -ENOENT);
 
     /* And back. */
     assert_int_equal(mk_groupfile_write(f->path, sample, 2), 0);
-    assert_int_equal(mkgf_reader_get(r, &v), 0);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
     assert_int_equal(v->group_count, 2);
     mkgf_reader_close(r);
     free(r);
@@ -569,13 +569,13 @@ static void test_reader_sees_plain_rename(void **state)
     img = read_whole(other, &size);
     unlink(other);
     assert_int_equal(mk_groupfile_write(f->path, sample, 1), 0);
-    assert_int_equal(mkgf_reader_get(r, &v), 0);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
     assert_int_equal(v->group_count, 1);
 
     write_bytes(other, img, size);
     assert_int_equal(rename(other, f->path), 0);
     for (int i = 0; i < 40 && !seen; i++) {
-        assert_int_equal(mkgf_reader_get(r, &v), 0);
+        assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
         seen = v->group_count == 3;
         if (!seen)
             usleep(50000);
@@ -583,6 +583,89 @@ static void test_reader_sees_plain_rename(void **state)
     assert_true(seen);
     mkgf_reader_close(r);
     free(img);
+    free(r);
+}
+
+/* SIGALRM during test_reader_refuses_unsafe_files: an open that blocks (a
+ * FIFO opened without O_NONBLOCK waits for a writer) fails the run instead of
+ * hanging it, and cannot return EINTR into a refusal that passes. */
+static void reader_hung(int sig)
+{
+    static const char msg[] = "test_groupfile: the reader blocked on the group file for 20 s\n";
+
+    (void)sig;
+    (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    _exit(3);
+}
+
+/* Only a regular file that root owns and that neither group nor others may
+ * write is read. The open returns at once whatever sits at the path, and the
+ * refusal comes from fstat, before a byte is read or mapped. */
+static void test_reader_refuses_unsafe_files(void **state)
+{
+    struct fixture *f = *state;
+    struct mkgf_reader *r = calloc(1, sizeof(*r));
+    struct sigaction on_alarm = {.sa_handler = reader_hung}, saved;
+    const struct mkgf_view *v;
+    char good[160];
+    int refused = 0;
+
+    assert_non_null(r);
+    snprintf(good, sizeof(good), "%s/good.db", f->dir);
+    assert_int_equal(mk_groupfile_write(good, sample, 3), 0);
+    assert_int_equal(sigaction(SIGALRM, &on_alarm, &saved), 0);
+    alarm(20);
+
+    assert_int_equal(mkfifo(f->path, 0644), 0); /* no writer: a blocking open waits */
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), -EPERM);
+    assert_null(v);
+    assert_int_equal(unlink(f->path), 0);
+
+    assert_int_equal(symlink(good, f->path), 0); /* even to a good file */
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), -ELOOP);
+    assert_int_equal(unlink(f->path), 0);
+
+    assert_int_equal(mkdir(f->path, 0755), 0);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), -EPERM);
+    assert_int_equal(rmdir(f->path), 0);
+
+    if (mknod(f->path, S_IFCHR | 0644, makedev(1, 3)) == 0) { /* /dev/null's */
+        assert_int_equal(mkgf_reader_get(r, f->path, &v), -EPERM);
+        assert_int_equal(unlink(f->path), 0);
+    }
+
+    assert_int_equal(mk_groupfile_write(f->path, sample, 3), 0);
+    assert_int_equal(chown(f->path, 65534, 0), 0);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), -EPERM);
+    assert_int_equal(chown(f->path, 0, 65534), 0);
+    assert_int_equal(chmod(f->path, 0664), 0);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), -EPERM);
+    assert_int_equal(chmod(f->path, 0646), 0);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), -EPERM);
+    /* Root's, group other than root's, writable by root alone: accepted. */
+    assert_int_equal(chmod(f->path, 0640), 0);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
+    assert_int_equal(v->group_count, 3);
+
+    alarm(0);
+    assert_int_equal(sigaction(SIGALRM, &saved, NULL), 0);
+
+    /* Made group-writable in place while mapped: the next check of the path
+     * (at most a second later) refuses it. */
+    assert_int_equal(chmod(f->path, 0660), 0);
+    for (int i = 0; i < 40 && !refused; i++) {
+        int got = mkgf_reader_get(r, f->path, &v);
+        refused = got == -EPERM;
+        if (!refused) {
+            assert_int_equal(got, 0);
+            usleep(50000);
+        }
+    }
+    assert_true(refused);
+    assert_null(v);
+
+    mkgf_reader_close(r);
+    assert_int_equal(unlink(good), 0);
     free(r);
 }
 
@@ -691,6 +774,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reader_missing_and_corrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_sees_recycled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_sees_plain_rename, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_refuses_unsafe_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_refuses_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_strings, setup, teardown),
     };

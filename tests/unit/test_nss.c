@@ -1,13 +1,15 @@
-/* tests/unit/test_nss.c: the built NSS module, loaded with dlopen and called
- * the way glibc calls it.
+/* tests/unit/test_nss.c: the NSS module's test build, loaded with dlopen and
+ * called the way glibc calls it.
  *
  *   build/tests/test_nss [MODULE]
- * MODULE defaults to $MKIO_NSS_SO, then build/libnss_mkio.so.2.
+ * MODULE defaults to $MKIO_NSS_SO, then build/tests/libnss_mkio_test.so.2.
  *
- * The module reads MKIO_GROUP_FILE when it has nothing mapped, so this test
- * sets it once, before the first call, and changes the file behind it the way
- * the writer does: a new file renamed over the path, then the recycled flag
- * set in the old one. The module sees that on its next call. */
+ * The test build is the shipped module's code, except that it takes its file
+ * from MKIO_GROUP_FILE (the shipped one reads no environment and always maps
+ * /var/lib/mkio/groups.db). This test sets it once, before the first call,
+ * and changes the file behind it the way the writer does: a new file renamed
+ * over the path, then the recycled flag set in the old one. The module sees
+ * that on its next call. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -20,11 +22,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <nss.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "groupfile.h"
@@ -38,7 +42,7 @@ typedef enum nss_status (*endgrent_fn)(void);
 typedef enum nss_status (*initgroups_fn)(const char *, gid_t, long *, long *, gid_t **, long,
                                          int *);
 
-static const char *module_path = "build/libnss_mkio.so.2";
+static const char *module_path = "build/tests/libnss_mkio_test.so.2";
 static void *module;
 static getgrnam_fn mod_getgrnam;
 static getgrgid_fn mod_getgrgid;
@@ -591,24 +595,89 @@ static void test_bad_files_unavailable(void **state)
     replace_file(img, size);
     expect_unavailable();
 
-    /* A good file that root does not own, or that others may write. */
-    memset(img, 0, 8);
-    free(img);
-    write_groups(sample, SAMPLE_COUNT);
-    assert_int_equal(chown(path, 65534, 65534), 0);
-    replace_file_keep(); /* a new inode, so the reader looks again */
-    expect_unavailable();
-    write_groups(sample, SAMPLE_COUNT);
-    assert_int_equal(chmod(path, 0664), 0);
-    replace_file_keep();
-    expect_unavailable();
-    img = image_of(sample, SAMPLE_COUNT, &size);
-
     /* A good file again: answered at once. */
     write_groups(sample, SAMPLE_COUNT);
     assert_int_equal(mod_getgrnam("mk-media", &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
     expect_entry(&gr, &sample[2]);
     free(img);
+}
+
+/* The SIGALRM handler of test_unsafe_files_unavailable: a lookup that
+ * blocks (an open of a FIFO without O_NONBLOCK waits for a writer) fails the
+ * run instead of hanging it. It ends the process rather than return, so an
+ * interrupted open cannot turn into an UNAVAIL that passes. */
+static void lookup_hung(int sig)
+{
+    static const char msg[] = "test_nss: a lookup blocked on the group file for 20 s\n";
+
+    (void)sig;
+    (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    _exit(3);
+}
+
+/* Only a regular file that root owns and only root may write becomes groups.
+ * Anything else at the path answers UNAVAIL at once, before a byte of it is
+ * read: a FIFO, a symlink (even to a good file), a directory, a device, a
+ * file of another owner, a group- or other-writable file. */
+static void test_unsafe_files_unavailable(void **state)
+{
+    struct sigaction on_alarm = {.sa_handler = lookup_hung}, saved;
+    char good[160];
+    struct group gr;
+    char buf[1024];
+    int err = 0;
+
+    snprintf(good, sizeof(good), "%s/good.db", dir);
+    assert_int_equal(mk_groupfile_write(good, sample, SAMPLE_COUNT), 0);
+    write_groups(sample, SAMPLE_COUNT);
+    assert_int_equal(mod_getgrnam("mk-media", &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+    assert_int_equal(sigaction(SIGALRM, &on_alarm, &saved), 0);
+    alarm(20);
+
+    replace_file(NULL, 0); /* the mapped file is recycled: the next call opens */
+    assert_int_equal(mkfifo(path, 0644), 0);
+    expect_unavailable();
+    assert_int_equal(unlink(path), 0);
+
+    assert_int_equal(symlink(good, path), 0);
+    expect_unavailable();
+    assert_int_equal(unlink(path), 0);
+
+    assert_int_equal(mkdir(path, 0755), 0);
+    expect_unavailable();
+    assert_int_equal(rmdir(path), 0);
+
+    if (mknod(path, S_IFCHR | 0644, makedev(1, 3)) == 0) { /* /dev/null's */
+        expect_unavailable();
+        assert_int_equal(unlink(path), 0);
+    }
+
+    write_groups(sample, SAMPLE_COUNT);
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    expect_unavailable();
+    write_groups(sample, SAMPLE_COUNT);
+    assert_int_equal(chmod(path, 0664), 0);
+    expect_unavailable();
+    write_groups(sample, SAMPLE_COUNT);
+    assert_int_equal(chmod(path, 0646), 0);
+    expect_unavailable();
+
+    /* Refused while mapped, too: the same file changed owner or mode in
+     * place, then replaced by another inode with the same content. */
+    write_groups(sample, SAMPLE_COUNT);
+    assert_int_equal(mod_getgrnam("mk-media", &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    replace_file_keep();
+    expect_unavailable();
+
+    alarm(0);
+    assert_int_equal(sigaction(SIGALRM, &saved, NULL), 0);
+
+    /* A good file again: answered at once. */
+    write_groups(sample, SAMPLE_COUNT);
+    assert_int_equal(mod_getgrnam("mk-media", &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+    expect_entry(&gr, &sample[2]);
+    assert_int_equal(unlink(good), 0);
 }
 
 static void test_replacement_noticed(void **state)
@@ -673,6 +742,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_files_unavailable),
+        cmocka_unit_test(test_unsafe_files_unavailable),
         cmocka_unit_test(test_getgr_buffer_sizes),
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_errno_kept_on_success),

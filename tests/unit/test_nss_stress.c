@@ -3,7 +3,9 @@
  * exactly one of the two contents: never a mix, a torn read or a crash.
  *
  *   build/tests/test_nss_stress [MODULE]   (default $MKIO_NSS_SO, then
- *                                           build/libnss_mkio.so.2) */
+ *                                           build/tests/libnss_mkio_test.so.2,
+ *                                           the module's test build, which
+ *                                           takes its file from MKIO_GROUP_FILE) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -35,7 +37,7 @@ enum { GROUPS = 40, THREADS = 4, REPLACEMENTS = 1000 };
 #define GID_A 1900100000u
 #define GID_B 1900200000u
 
-static const char *module_path = "build/libnss_mkio.so.2";
+static const char *module_path = "build/tests/libnss_mkio_test.so.2";
 static getgrnam_fn mod_getgrnam;
 static getgrgid_fn mod_getgrgid;
 static initgroups_fn mod_initgroups;
