@@ -18,6 +18,10 @@ PAMDIR   ?= $(LIBDIR)/security
 BINDIR   ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 UNITDIR  ?= /lib/systemd/system
+# The login helper's path is compiled into pam_mkio.so: it is never taken
+# from configuration or the environment (architecture invariant 2).
+LIBEXECDIR ?= $(PREFIX)/libexec/mkio
+HELPER_PATH := $(LIBEXECDIR)/mkio-login-helper
 
 CC       ?= cc
 SAN      ?=
@@ -37,7 +41,8 @@ ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS) -
 HLDFLAGS := -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
 
 COMMON_SRC := common/mk_error.c common/config.c common/http.c common/api.c \
-              common/token.c common/store.c common/refresh.c common/groupfile_write.c common/groupfile_read.c
+              common/token.c common/store.c common/refresh.c common/groupfile_write.c common/groupfile_read.c \
+              common/text.c
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 RUNTIME_LIBS := -lcurl -ljson-c
 
@@ -50,7 +55,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: deps all check unit valgrind fuzz bench demo install clean
-all: $(B)/libmkio.a $(B)/libnss_mkio.so.2 $(B)/pam_mkio.so $(B)/mkio-orgs
+all: $(B)/libmkio.a $(B)/libnss_mkio.so.2 $(B)/pam_mkio.so $(B)/mkio-login-helper $(B)/mkio-orgs
 
 $(B)/%.o: %.c $(wildcard common/*.h) $(wildcard nss/*.h) $(wildcard pam/*.h) $(wildcard tool/*.h)
 	@mkdir -p $(dir $@)
@@ -78,9 +83,16 @@ $(B)/tests/libnss_mkio_test.so.2: $(NSS_TEST_OBJ) nss/nss_mkio.sym
 	    -Wl,-z,defs $(HLDFLAGS) -o $@ $(NSS_TEST_OBJ)
 unit: $(B)/tests/libnss_mkio_test.so.2
 
-$(B)/pam_mkio.so: $(B)/pam/pam_mkio.o $(B)/libmkio.a pam/pam_mkio.sym
+# The PAM module links nothing but libc and libpam (invariant 2): the work of
+# a login runs in the helper it starts.
+PAM_OBJ := $(B)/pam/pam_mkio.o $(B)/common/text.o
+$(B)/pam/pam_mkio.o: ALL_CFLAGS += -DMK_HELPER_PATH='"$(HELPER_PATH)"'
+$(B)/pam_mkio.so: $(PAM_OBJ) pam/pam_mkio.sym
 	$(CC) -shared -Wl,--version-script=pam/pam_mkio.sym -Wl,-z,defs $(HLDFLAGS) -o $@ \
-	    $(B)/pam/pam_mkio.o $(B)/libmkio.a $(RUNTIME_LIBS) -lpam
+	    $(PAM_OBJ) -lpam
+
+$(B)/mkio-login-helper: $(B)/pam/login_helper.o $(B)/libmkio.a
+	$(CC) -pie $(HLDFLAGS) -o $@ $(B)/pam/login_helper.o $(B)/libmkio.a $(RUNTIME_LIBS)
 
 $(B)/mkio-orgs: $(TOOL_OBJ) $(B)/libmkio.a
 	$(CC) -pie $(HLDFLAGS) -o $@ $(TOOL_OBJ) $(B)/libmkio.a $(RUNTIME_LIBS)
@@ -131,6 +143,8 @@ install: all
 	    $(DESTDIR)$(SYSCONFDIR)/mkio $(DESTDIR)$(SYSCONFDIR)/mkio/tokens $(DESTDIR)$(UNITDIR)
 	chmod 0700 $(DESTDIR)$(SYSCONFDIR)/mkio/tokens
 	install -m 0644 $(B)/pam_mkio.so $(DESTDIR)$(PAMDIR)/pam_mkio.so
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	install -m 0755 $(B)/mkio-login-helper $(DESTDIR)$(HELPER_PATH)
 	install -m 0644 $(B)/libnss_mkio.so.2 $(DESTDIR)$(LIBDIR)/libnss_mkio.so.2
 	install -m 0755 $(B)/mkio-orgs $(DESTDIR)$(BINDIR)/mkio-orgs
 	test -e $(DESTDIR)$(SYSCONFDIR)/mkio/mkio.conf || \
