@@ -24,6 +24,7 @@ class Install(unittest.TestCase):
             f"lib/{triplet}/security/pam_mkio.so": 0o644,
             f"lib/{triplet}/libnss_mkio.so.2": 0o644,
             "usr/bin/mkio-orgs": 0o755,
+            "usr/libexec/mkio/mkio-login-helper": 0o755,
             "etc/mkio/mkio.conf": 0o644,
             "etc/mkio/tokens": 0o700,
             "lib/systemd/system/mkio-sync.service": 0o644,
@@ -34,6 +35,9 @@ class Install(unittest.TestCase):
             with self.subTest(path=path):
                 st = os.stat(os.path.join(dest, path))
                 self.assertEqual(stat.S_IMODE(st.st_mode), mode)
+        # The module starts the helper where it was installed.
+        with open(os.path.join(dest, f"lib/{triplet}/security/pam_mkio.so"), "rb") as f:
+            self.assertIn(b"/usr/libexec/mkio/mkio-login-helper\0", f.read())
         # An administrator's configuration is never overwritten.
         conf = os.path.join(dest, "etc/mkio/mkio.conf")
         with open(conf, "w") as f:
