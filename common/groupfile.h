@@ -7,6 +7,7 @@
 #ifndef MK_GROUPFILE_H
 #define MK_GROUPFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -31,6 +32,19 @@ struct mk_group_entry {
  * mapping it remap. Names and gids must be unique (the caller ensures it).
  * Returns 0 or a negative errno. */
 int mk_groupfile_write(const char *path, const struct mk_group_entry *groups, size_t n);
+
+/* The same, for the file name (no '/') in the directory open at dirfd: the
+ * store opens its state directory once, without following a link, checks
+ * who owns it, and writes everything through that descriptor. The
+ * temporary file is NAME.tmp.XXXXXX (six letters or digits). */
+int mk_groupfile_write_at(int dirfd, const char *name, const struct mk_group_entry *groups,
+                          size_t n);
+
+/* Whether entry, a name in that directory, has the shape of a temporary file
+ * of mk_groupfile_write(_at) for name. A writer killed between creating and
+ * renaming it leaves one; the store removes them while it holds its lock,
+ * when no writer can be using one. */
+bool mk_groupfile_is_temp(const char *entry, const char *name);
 
 /* The reader's interface is declared in groupfile_read.h. */
 

@@ -6,13 +6,21 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Temporary files are NAME + GFW_TEMP_INFIX + GFW_TEMP_RANDOM letters or
+ * digits, the shape mkstemp gives, so that mk_groupfile_is_temp can tell
+ * the ones a killed writer left. */
+#define GFW_TEMP_INFIX ".tmp."
+#define GFW_TEMP_RANDOM 6
+#define GFW_TEMP_TRIES 100
 
 /* Open addressing table of 32-bit values (0 = empty), capacity a power of two
  * more than twice the entries, so it never fills. */
@@ -377,26 +385,6 @@ static int write_all(int fd, const unsigned char *p, size_t len)
     return 0;
 }
 
-static int fsync_parent(const char *path)
-{
-    char *copy = strdup(path);
-    int fd = -1, r;
-
-    if (!copy)
-        return -ENOMEM;
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        r = -errno;
-        goto out;
-    }
-    r = fsync(fd) == 0 ? 0 : -errno;
-out:
-    if (fd >= 0)
-        close(fd);
-    free(copy);
-    return r;
-}
-
 /* Sets the recycled flag of the replaced file, if it is one of ours, so that
  * readers mapping it remap. */
 static void mark_recycled(int fd)
@@ -415,27 +403,80 @@ static void mark_recycled(int fd)
         return;
 }
 
-int mk_groupfile_write(const char *path, const struct mk_group_entry *groups, size_t n)
+static const char gfw_temp_alphabet[] =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/* Fills out with GFW_TEMP_RANDOM characters of gfw_temp_alphabet. The name
+ * need not be secret (the directory is the caller's and O_EXCL decides), only
+ * unlikely to collide; getrandom may not block at early boot, so a clock
+ * mix stands in when it has nothing. */
+static void gfw_temp_suffix(char out[GFW_TEMP_RANDOM + 1])
+{
+    unsigned char r[GFW_TEMP_RANDOM];
+
+    if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+        struct timespec ts;
+        uint64_t v;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 44);
+        for (size_t i = 0; i < sizeof(r); i++) {
+            v = v * 6364136223846793005ull + 1442695040888963407ull;
+            r[i] = (unsigned char)(v >> 56);
+        }
+    }
+    for (size_t i = 0; i < sizeof(r); i++)
+        out[i] = gfw_temp_alphabet[r[i] % (sizeof(gfw_temp_alphabet) - 1)];
+    out[GFW_TEMP_RANDOM] = '\0';
+}
+
+bool mk_groupfile_is_temp(const char *entry, const char *name)
+{
+    size_t len = strlen(name), infix = strlen(GFW_TEMP_INFIX);
+
+    if (strncmp(entry, name, len) != 0 || strncmp(entry + len, GFW_TEMP_INFIX, infix) != 0)
+        return false;
+    entry += len + infix;
+    return strlen(entry) == GFW_TEMP_RANDOM && strspn(entry, gfw_temp_alphabet) == GFW_TEMP_RANDOM;
+}
+
+/* Creates a new temporary file for name in dirfd, its name in *tmp
+ * (malloc'd). Returns the descriptor or a negative errno. */
+static int gfw_temp_create(int dirfd, const char *name, char **tmp)
+{
+    char suffix[GFW_TEMP_RANDOM + 1];
+
+    for (int i = 0; i < GFW_TEMP_TRIES; i++) {
+        int fd;
+        gfw_temp_suffix(suffix);
+        if (asprintf(tmp, "%s" GFW_TEMP_INFIX "%s", name, suffix) < 0) {
+            *tmp = NULL;
+            return -ENOMEM;
+        }
+        fd = openat(dirfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            return fd;
+        free(*tmp);
+        *tmp = NULL;
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return -EEXIST;
+}
+
+int mk_groupfile_write_at(int dirfd, const char *name, const struct mk_group_entry *groups,
+                          size_t n)
 {
     unsigned char *img = NULL;
     size_t size = 0;
     char *tmp = NULL;
     int fd = -1, old = -1, r;
 
-    if (!path || !*path || (n > 0 && !groups))
+    if (dirfd < 0 || !name || !*name || strchr(name, '/') || (n > 0 && !groups))
         return -EINVAL;
     if ((r = build_image(groups, n, &img, &size)) < 0)
         goto out;
-    if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
-        tmp = NULL;
-        r = -ENOMEM;
-        goto out;
-    }
-    fd = mkostemp(tmp, O_CLOEXEC); /* O_CREAT | O_EXCL inside */
-    if (fd < 0) {
-        r = -errno;
-        free(tmp);
-        tmp = NULL;
+    if ((fd = gfw_temp_create(dirfd, name, &tmp)) < 0) {
+        r = fd;
         goto out;
     }
     if (fchmod(fd, 0644) != 0 || (r = write_all(fd, img, size)) < 0 || fsync(fd) != 0) {
@@ -443,8 +484,8 @@ int mk_groupfile_write(const char *path, const struct mk_group_entry *groups, si
         goto out;
     }
     /* Opened before the rename, so it is the file readers may have mapped. */
-    old = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-    if (rename(tmp, path) != 0) {
+    old = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    if (renameat(dirfd, tmp, dirfd, name) != 0) {
         r = -errno;
         goto out;
     }
@@ -452,12 +493,12 @@ int mk_groupfile_write(const char *path, const struct mk_group_entry *groups, si
     tmp = NULL;
     /* The new file is in place even if the directory fsync fails: readers of
      * the old one must move on either way. */
-    r = fsync_parent(path);
+    r = fsync(dirfd) == 0 ? 0 : -errno;
     if (old >= 0)
         mark_recycled(old);
 out:
     if (tmp) {
-        unlink(tmp);
+        unlinkat(dirfd, tmp, 0);
         free(tmp);
     }
     if (fd >= 0)
@@ -465,5 +506,29 @@ out:
     if (old >= 0)
         close(old);
     free(img);
+    return r;
+}
+
+int mk_groupfile_write(const char *path, const struct mk_group_entry *groups, size_t n)
+{
+    const char *slash;
+    char *dir = NULL;
+    int dirfd, r;
+
+    if (!path || !*path)
+        return -EINVAL;
+    slash = strrchr(path, '/');
+    if (!slash)
+        dir = strdup(".");
+    else
+        dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+    if (!dir)
+        return -ENOMEM;
+    dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (dirfd < 0)
+        return -errno;
+    r = mk_groupfile_write_at(dirfd, slash ? slash + 1 : path, groups, n);
+    close(dirfd);
     return r;
 }
