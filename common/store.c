@@ -8,11 +8,19 @@
  * A gid once given to an organization is never given to another: it stays in
  * the organization's record for good, and a gid a pin moved away from is kept
  * in retired_gids. A corrupt store.json is never overwritten.
+ *
+ * Nothing in state_dir is trusted unless root (or, not running as root, the
+ * effective user) owns it and nobody else can write it: the directory is
+ * opened once without following a link, checked, and every file is reached
+ * through that descriptor and checked again after opening (store_open_dir,
+ * store_open_file). Entries of store.json are still re-checked against the
+ * configuration before they are compiled (store_org_fits).
  */
 #include "store.h"
 #include "groupfile.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -24,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -43,6 +52,11 @@
 #define STORE_FRAGMENT_SHORT 8
 #define STORE_SUFFIX_MAX 9999
 #define STORE_LOCK_POLL_NS (5L * 1000 * 1000)
+/* store.json's temporary files: "." STORE_FILE "." and six letters or digits
+ * (the mkstemp shape, which earlier versions used). */
+#define STORE_TEMP_PREFIX "." STORE_FILE "."
+#define STORE_TEMP_RANDOM 6
+#define STORE_TEMP_TRIES 100
 
 static char store_etc_group_path[PATH_MAX] = "/etc/group";
 
@@ -399,24 +413,185 @@ static int store_path(char *buf, size_t size, const char *dir, const char *name)
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* Creates state_dir 0755 when missing; the NSS module reads groups.db in it
- * as any user, so the mode is set explicitly rather than left to the umask. */
-static mk_status store_ensure_dir(const char *dir, mk_error *err)
+/* What kind of file st is, for messages. */
+static const char *store_file_kind(const struct stat *st)
+{
+    if (S_ISLNK(st->st_mode))
+        return "a symbolic link";
+    if (S_ISFIFO(st->st_mode))
+        return "a FIFO";
+    if (S_ISSOCK(st->st_mode))
+        return "a socket";
+    if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+        return "a device";
+    if (S_ISDIR(st->st_mode))
+        return "a directory";
+    if (S_ISREG(st->st_mode))
+        return "a regular file";
+    return "an unknown kind of file";
+}
+
+/* The refusal of a file in the state directory that is not a regular file.
+ * A link's target may be the real store.json, so it is not simply removed. */
+static mk_status store_refuse_kind(const char *path, const char *kind, mk_error *err)
+{
+    return mk_error_set(err, MK_ERR_IO, "%s is %s, not a regular file; nothing was read or "
+                        "written: %s", path, kind,
+                        strcmp(kind, "a symbolic link") == 0
+                        ? "put the file itself there (owned by root) or remove the link"
+                        : "remove it");
+}
+
+/* Whether the store may believe what st describes: a directory (dir) or a
+ * regular file that root owns (or, when not running as root, the effective
+ * user: tests and a private store) and that neither group nor others can
+ * write. Otherwise one MK_ERR_IO naming path, what is wrong and the fix:
+ * whoever else can write there decides which groups root compiles. */
+static mk_status store_check_trusted(const char *path, const struct stat *st, bool dir,
+                                     mk_error *err)
+{
+    uid_t euid = geteuid();
+    bool owner_ok = st->st_uid == 0 || st->st_uid == euid;
+    bool group_w = st->st_mode & S_IWGRP, other_w = st->st_mode & S_IWOTH;
+    char owner[48], chown_cmd[48], problem[96], fix[1024];
+
+    if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode)) {
+        if (dir)
+            return mk_error_set(err, MK_ERR_IO, "the state directory %s is %s, not a directory; "
+                                "it must be a directory owned by root and not writable by group "
+                                "or others%s", path, store_file_kind(st),
+                                S_ISLNK(st->st_mode) ? " (set state_dir to the directory itself)"
+                                                     : "");
+        return store_refuse_kind(path, store_file_kind(st), err);
+    }
+    if (owner_ok && !group_w && !other_w)
+        return MK_OK;
+    if (euid == 0) {
+        snprintf(owner, sizeof(owner), "root");
+        snprintf(chown_cmd, sizeof(chown_cmd), "chown root:root");
+    } else {
+        snprintf(owner, sizeof(owner), "uid %u or root", (unsigned)euid);
+        snprintf(chown_cmd, sizeof(chown_cmd), "chown %u", (unsigned)euid);
+    }
+    if (!owner_ok)
+        snprintf(problem, sizeof(problem), "owned by uid %u%s", (unsigned)st->st_uid,
+                 group_w || other_w ? " and " : "");
+    else
+        problem[0] = '\0';
+    if (group_w || other_w) {
+        size_t len = strlen(problem);
+        snprintf(problem + len, sizeof(problem) - len, "writable by %s",
+                 group_w && other_w ? "group and others" : group_w ? "group" : "others");
+    }
+    if (!owner_ok)
+        snprintf(fix, sizeof(fix), "%s %s%s", chown_cmd, path, group_w || other_w ? "; " : "");
+    else
+        fix[0] = '\0';
+    if (group_w || other_w) {
+        size_t len = strlen(fix);
+        snprintf(fix + len, sizeof(fix) - len, "chmod %s %s", dir ? "0755" : "go-w", path);
+    }
+    return mk_error_set(err, MK_ERR_IO, "%s is %s; it must be owned by %s and not writable by "
+                        "group or others (%s)", path, problem, owner, fix);
+}
+
+/* Opens the state directory without following a link at its last component
+ * and checks it (store_check_trusted); every later step goes through the
+ * descriptor, so a directory swapped in afterwards is never used. create:
+ * make it 0755 when missing (the NSS module reads groups.db as any user).
+ * Without create a missing directory gives MK_OK and *fd_out -1. */
+static mk_status store_open_dir(const char *dir, bool create, int *fd_out, mk_error *err)
+{
+    char path[PATH_MAX];
+    size_t len = strlen(dir);
+    struct stat st;
+    bool created = false;
+    mk_status status;
+    int fd;
+
+    *fd_out = -1;
+    /* A trailing slash would make open() follow a link there after all. */
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    if (len >= sizeof(path))
+        return mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
+    memcpy(path, dir, len);
+    path[len] = '\0';
+    if (create) {
+        if (mkdir(path, 0755) == 0)
+            created = true;
+        else if (errno != EEXIST)
+            return mk_error_set(err, MK_ERR_IO, "cannot create the state directory %s: %s",
+                                path, strerror(errno));
+    }
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT && !create)
+            return MK_OK;
+        /* Say what is there; a directory that appeared since is still an error. */
+        if ((e == ELOOP || e == ENOTDIR) && lstat(path, &st) == 0 &&
+            (status = store_check_trusted(path, &st, true, err)) != MK_OK)
+            return status;
+        return mk_error_set(err, MK_ERR_IO, "cannot open the state directory %s: %s",
+                            path, strerror(e));
+    }
+    if (fstat(fd, &st) != 0) {
+        status = mk_error_set(err, MK_ERR_IO, "cannot examine %s: %s", path, strerror(errno));
+        goto out;
+    }
+    /* Set explicitly rather than left to the umask; only a directory we own. */
+    if (created && st.st_uid == geteuid() && (st.st_mode & 07777) != 0755) {
+        if (fchmod(fd, 0755) != 0) {
+            status = mk_error_set(err, MK_ERR_IO, "cannot set the mode of %s: %s",
+                                  path, strerror(errno));
+            goto out;
+        }
+        st.st_mode = (st.st_mode & ~(mode_t)07777) | 0755;
+    }
+    if ((status = store_check_trusted(path, &st, true, err)) != MK_OK)
+        goto out;
+    *fd_out = fd;
+    fd = -1;
+out:
+    if (fd >= 0)
+        close(fd);
+    return status;
+}
+
+/* Opens name in the state directory dfd (path is for messages) with flags,
+ * never following a link and never waiting on a FIFO, and checks that what it
+ * opened is a regular file it may trust (store_check_trusted) before anything
+ * is read. Without O_CREAT a missing file gives MK_OK and *fd_out -1. */
+static mk_status store_open_file(int dfd, const char *name, const char *path, int flags,
+                                 int *fd_out, mk_error *err)
 {
     struct stat st;
-    if (mkdir(dir, 0755) == 0) {
-        if (chmod(dir, 0755) != 0)
-            return mk_error_set(err, MK_ERR_IO, "cannot set the mode of %s: %s", dir, strerror(errno));
-        return MK_OK;
+    mk_status status;
+    int fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+
+    *fd_out = -1;
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT && !(flags & O_CREAT))
+            return MK_OK;
+        if (e == ELOOP || e == ENXIO)
+            return store_refuse_kind(path, e == ELOOP ? "a symbolic link" : "a FIFO or socket",
+                                     err);
+        return mk_error_set(err, MK_ERR_IO, "cannot open %s: %s", path, strerror(e));
     }
-    if (errno != EEXIST)
-        return mk_error_set(err, MK_ERR_IO, "cannot create the state directory %s: %s",
-                            dir, strerror(errno));
-    if (stat(dir, &st) != 0)
-        return mk_error_set(err, MK_ERR_IO, "cannot examine %s: %s", dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return mk_error_set(err, MK_ERR_IO, "the state directory %s is not a directory", dir);
-    return MK_OK;
+    if (fstat(fd, &st) != 0) {
+        status = mk_error_set(err, MK_ERR_IO, "cannot examine %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if ((status = store_check_trusted(path, &st, false, err)) != MK_OK)
+        goto out;
+    *fd_out = fd;
+    fd = -1;
+out:
+    if (fd >= 0)
+        close(fd);
+    return status;
 }
 
 static long store_elapsed_ms(const struct timespec *start)
@@ -428,18 +603,18 @@ static long store_elapsed_ms(const struct timespec *start)
 
 /* Takes the store lock on a fresh descriptor (so that threads of one process
  * serialize too), polling until timeout_ms. Returns the descriptor in *fd. */
-static mk_status store_lock(const char *dir, long timeout_ms, int *fd_out, mk_error *err)
+static mk_status store_lock(int dfd, const char *dir, long timeout_ms, int *fd_out,
+                            mk_error *err)
 {
     char path[PATH_MAX];
     struct timespec start;
     int fd = -1;
-    mk_status st = MK_OK;
+    mk_status st;
 
     if (store_path(path, sizeof(path), dir, STORE_LOCK_FILE) != 0)
         return mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return mk_error_set(err, MK_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if ((st = store_open_file(dfd, STORE_LOCK_FILE, path, O_RDWR | O_CREAT, &fd, err)) != MK_OK)
+        return st;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -463,29 +638,28 @@ out:
     return st;
 }
 
-/* Reads a whole file. A missing file gives MK_OK with *data NULL. */
-static mk_status store_read_file(const char *path, char **data, size_t *len, mk_error *err)
+/* Reads the whole file name of dfd (checked by store_open_file). A missing
+ * file gives MK_OK with *data NULL. */
+static mk_status store_read_file(int dfd, const char *name, const char *path, char **data,
+                                 size_t *len, mk_error *err)
 {
     struct stat st;
     char *buf = NULL;
     size_t got = 0;
-    mk_status status = MK_OK;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    mk_status status;
+    int fd;
 
     *data = NULL;
     *len = 0;
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return MK_OK;
-        return mk_error_set(err, MK_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    }
+    if ((status = store_open_file(dfd, name, path, O_RDONLY, &fd, err)) != MK_OK || fd < 0)
+        return status;
     if (fstat(fd, &st) != 0) {
         status = mk_error_set(err, MK_ERR_IO, "cannot examine %s: %s", path, strerror(errno));
         goto out;
     }
-    if (!S_ISREG(st.st_mode) || st.st_size > STORE_MAX_BYTES) {
-        status = mk_error_set(err, MK_ERR_IO, "%s is not a regular file of at most %ld bytes; "
-                              "not touching it", path, STORE_MAX_BYTES);
+    if (st.st_size > STORE_MAX_BYTES) {
+        status = mk_error_set(err, MK_ERR_IO, "%s is larger than %ld bytes; not touching it",
+                              path, STORE_MAX_BYTES);
         goto out;
     }
     buf = malloc((size_t)st.st_size + 1);
@@ -529,30 +703,59 @@ static int store_write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
-static int store_fsync_dir(const char *dir)
+static const char store_temp_alphabet[] =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/* Whether a name in the state directory is one of store.json's temporary
+ * files (STORE_TEMP_PREFIX and six letters or digits). */
+static bool store_is_temp(const char *name)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int r = 0;
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) != 0)
-        r = -errno;
-    close(fd);
-    return r;
+    size_t len = strlen(STORE_TEMP_PREFIX);
+    if (strncmp(name, STORE_TEMP_PREFIX, len) != 0)
+        return false;
+    name += len;
+    return strlen(name) == STORE_TEMP_RANDOM &&
+           strspn(name, store_temp_alphabet) == STORE_TEMP_RANDOM;
 }
 
-/* Writes data to a new temporary file in dir (mode 0644, fsync'd) and puts
- * its path in tmp. The caller renames or unlinks it. */
-static mk_status store_write_temp(const char *dir, const char *data, size_t len,
+/* Six letters or digits. Not secret (the directory is root's and O_EXCL
+ * decides), only unlikely to collide; getrandom must not block at early
+ * boot, so a clock mix stands in when it has nothing. */
+static void store_temp_suffix(char out[STORE_TEMP_RANDOM + 1])
+{
+    unsigned char r[STORE_TEMP_RANDOM];
+
+    if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+        struct timespec ts;
+        uint64_t v;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 44);
+        for (size_t i = 0; i < sizeof(r); i++) {
+            v = v * 6364136223846793005ull + 1442695040888963407ull;
+            r[i] = (unsigned char)(v >> 56);
+        }
+    }
+    for (size_t i = 0; i < sizeof(r); i++)
+        out[i] = store_temp_alphabet[r[i] % (sizeof(store_temp_alphabet) - 1)];
+    out[STORE_TEMP_RANDOM] = '\0';
+}
+
+/* Writes data to a new temporary file in dfd (mode 0644, fsync'd) and puts
+ * its name in tmp. The caller renames or unlinks it. */
+static mk_status store_write_temp(int dfd, const char *dir, const char *data, size_t len,
                                   char *tmp, size_t tmp_size, mk_error *err)
 {
+    char suffix[STORE_TEMP_RANDOM + 1];
     mk_status st = MK_OK;
-    int r;
-    int fd;
+    int fd = -1, r = 0;
 
-    if (store_path(tmp, tmp_size, dir, "." STORE_FILE ".XXXXXX") != 0)
-        return mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
-    fd = mkostemp(tmp, O_CLOEXEC);
+    for (int i = 0; i < STORE_TEMP_TRIES && fd < 0; i++) {
+        store_temp_suffix(suffix);
+        snprintf(tmp, tmp_size, STORE_TEMP_PREFIX "%s", suffix);
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     if (fd < 0) {
         st = mk_error_set(err, MK_ERR_IO, "cannot create a temporary file in %s: %s",
                           dir, strerror(errno));
@@ -560,17 +763,48 @@ static mk_status store_write_temp(const char *dir, const char *data, size_t len,
         return st;
     }
     if (fchmod(fd, 0644) != 0 || (r = store_write_all(fd, data, len)) != 0 || fsync(fd) != 0) {
-        st = mk_error_set(err, MK_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        st = mk_error_set(err, MK_ERR_IO, "cannot write %s/%s: %s", dir, tmp,
+                          strerror(r ? -r : errno));
         goto out;
     }
 out:
     if (close(fd) != 0 && st == MK_OK)
-        st = mk_error_set(err, MK_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        st = mk_error_set(err, MK_ERR_IO, "cannot write %s/%s: %s", dir, tmp, strerror(errno));
     if (st != MK_OK) {
-        unlink(tmp);
+        unlinkat(dfd, tmp, 0);
         tmp[0] = '\0';
     }
     return st;
+}
+
+/* Removes the temporary files of store.json and groups.db that writers
+ * killed between creating and renaming them left behind. Only under the
+ * lock, when no live writer has one. Failures are logged, not returned: a
+ * stray file costs space, never correctness. */
+static void store_remove_stale_temps(int dfd, const char *dir)
+{
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+
+    if (!d) {
+        syslog(LOG_WARNING, "mkio: cannot list %s to remove stale temporary files: %s",
+               dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((e = readdir(d))) {
+        if (!store_is_temp(e->d_name) && !mk_groupfile_is_temp(e->d_name, STORE_GROUP_FILE))
+            continue;
+        if (unlinkat(dfd, e->d_name, 0) == 0)
+            syslog(LOG_NOTICE, "mkio: removed %s/%s, left by an interrupted write",
+                   dir, e->d_name);
+        else if (errno != ENOENT)
+            syslog(LOG_WARNING, "mkio: cannot remove the stale temporary file %s/%s: %s",
+                   dir, e->d_name, strerror(errno));
+    }
+    closedir(d);
 }
 
 /* ---- /etc/group ---- */
@@ -840,8 +1074,9 @@ out:
     return st;
 }
 
-/* Loads store.json from dir; a missing file is an empty store. */
-static mk_status store_load(const char *dir, struct store *s, mk_error *err)
+/* Loads store.json from the state directory dfd (dir for messages); a
+ * missing file is an empty store. */
+static mk_status store_load(int dfd, const char *dir, struct store *s, mk_error *err)
 {
     char path[PATH_MAX];
     char *text = NULL;
@@ -851,7 +1086,7 @@ static mk_status store_load(const char *dir, struct store *s, mk_error *err)
     memset(s, 0, sizeof(*s));
     if (store_path(path, sizeof(path), dir, STORE_FILE) != 0)
         return mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
-    st = store_read_file(path, &text, &len, err);
+    st = store_read_file(dfd, STORE_FILE, path, &text, &len, err);
     if (st == MK_OK && text)
         st = store_parse(s, text, len, path, err);
     free(text);
@@ -1164,6 +1399,48 @@ static mk_status store_derive_gid(const struct store_org *o, const struct mk_con
                         "group (widen gid_range)", o->id);
 }
 
+/* Whether o's group is one this configuration could have given it: exactly
+ * the pin for its id, or a name with group_prefix and a gid inside
+ * gid_range. Whoever could write store.json before its owner was checked
+ * decided what it says; only entries that fit are compiled. */
+static bool store_org_fits(const struct store_org *o, const struct mk_config *cfg)
+{
+    const struct mk_pin *pin = mk_config_pin_for(cfg, o->id);
+    const char *prefix = cfg->group_prefix;
+    size_t prefix_len = prefix ? strlen(prefix) : 0;
+
+    if (!o->group)
+        return false;
+    if (pin && strcmp(o->group, pin->group_name) == 0 && o->gid == pin->gid)
+        return true;
+    return prefix_len > 0 && strncmp(o->group, prefix, prefix_len) == 0 && o->group[prefix_len] &&
+           o->gid >= cfg->gid_min && o->gid <= cfg->gid_max;
+}
+
+/* Takes away every unpinned group that does not fit (store_org_fits): a
+ * store written by someone else, or group_prefix or gid_range changed since.
+ * The gid is retired rather than forgotten, so it is still never given to
+ * another organization (invariant 3); a joined organization then gets a new
+ * group as if never seen. Pinned entries are store_assign's business. */
+static int store_drop_unfit(struct store *s, const struct mk_config *cfg)
+{
+    for (size_t i = 0; i < s->org_count; i++) {
+        struct store_org *o = &s->orgs[i];
+        if (!o->group || o->pinned || store_org_fits(o, cfg))
+            continue;
+        syslog(LOG_WARNING, "mkio: organization %s: group %s (gid %u) in the store has neither "
+               "the prefix %s with a gid in %u-%u nor a pin; left out, gid retired",
+               o->id, o->group, (unsigned)o->gid, cfg->group_prefix,
+               (unsigned)cfg->gid_min, (unsigned)cfg->gid_max);
+        if (gid_set_add(&s->retired, o->gid) != 0)
+            return -ENOMEM;
+        free(o->group);
+        o->group = NULL;
+        o->gid = 0;
+    }
+    return 0;
+}
+
 static int store_retire(struct store *s, struct store_taken *t, struct store_org *o)
 {
     if (!o->group)
@@ -1302,7 +1579,9 @@ static struct store_members *store_members_build(const struct store *s)
 }
 
 /* Whether o is a group of the compiled file: it has a group that matches its
- * pin (or it has none and no pin), and local groups win over it. */
+ * pin (or it has none and no pin), that fits the configuration
+ * (store_org_fits; the writer has dropped the others already, the reader of
+ * `status` has not), and local groups win over it. */
 static bool store_org_active(const struct store_org *o, const struct mk_config *cfg,
                              const struct etc_groups *etc, bool log)
 {
@@ -1313,6 +1592,12 @@ static bool store_org_active(const struct store_org *o, const struct mk_config *
     if (pin ? !(o->pinned && strcmp(pin->group_name, o->group) == 0 && pin->gid == o->gid)
             : o->pinned)
         return false;
+    if (!store_org_fits(o, cfg)) {
+        if (log)
+            syslog(LOG_WARNING, "mkio: organization %s: group %s (gid %u) does not fit "
+                   "group_prefix and gid_range; left out", o->id, o->group, (unsigned)o->gid);
+        return false;
+    }
     if (name_set_has(&etc->names, o->group) || gid_set_has(&etc->gids, o->gid)) {
         if (log)
             syslog(LOG_WARNING, "mkio: organization %s: group %s (gid %u) clashes with a local "
@@ -1481,8 +1766,8 @@ mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
     struct mk_membership *in = NULL;
     size_t in_count = 0, entry_count = 0;
     char *text = NULL;
-    char tmp[PATH_MAX] = "", path[PATH_MAX], db_path[PATH_MAX];
-    int lock_fd = -1, r;
+    char tmp[64] = "", path[PATH_MAX], db_path[PATH_MAX];
+    int dir_fd = -1, lock_fd = -1, r;
     mk_error org_err;
     mk_status org_status = MK_OK;
     mk_status st;
@@ -1501,14 +1786,18 @@ mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
         st = mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
         goto out;
     }
-    if ((st = store_ensure_dir(cfg->state_dir, err)) != MK_OK)
+    if ((st = store_open_dir(cfg->state_dir, true, &dir_fd, err)) != MK_OK)
         goto out;
-    if ((st = store_lock(cfg->state_dir, lock_timeout_ms, &lock_fd, err)) != MK_OK)
+    if ((st = store_lock(dir_fd, cfg->state_dir, lock_timeout_ms, &lock_fd, err)) != MK_OK)
         goto out;
-    if ((st = store_load(cfg->state_dir, &s, err)) != MK_OK)
+    if ((st = store_load(dir_fd, cfg->state_dir, &s, err)) != MK_OK)
         goto out;
     if ((st = etc_groups_read(&etc, err)) != MK_OK)
         goto out;
+    if (store_drop_unfit(&s, cfg) != 0) {
+        st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     if ((st = store_apply_user(&s, user, in, in_count, time(NULL), err)) != MK_OK)
         goto out;
 
@@ -1531,22 +1820,26 @@ mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
     }
+    /* Everything was checked and computed: the first change to the directory
+     * is removing what killed writers left. */
+    store_remove_stale_temps(dir_fd, cfg->state_dir);
     /* store.json is complete on disk before groups.db changes, and is put in
      * place only once groups.db is: a failure at any step keeps both. */
-    if ((st = store_write_temp(cfg->state_dir, text, strlen(text), tmp, sizeof(tmp), err)) != MK_OK)
+    if ((st = store_write_temp(dir_fd, cfg->state_dir, text, strlen(text), tmp, sizeof(tmp),
+                               err)) != MK_OK)
         goto out;
-    r = mk_groupfile_write(db_path, entries, entry_count);
+    r = mk_groupfile_write_at(dir_fd, STORE_GROUP_FILE, entries, entry_count);
     if (r < 0) {
         st = mk_error_set(err, MK_ERR_IO, "cannot write %s: %s", db_path, strerror(-r));
         goto out;
     }
-    if (rename(tmp, path) != 0) {
+    if (renameat(dir_fd, tmp, dir_fd, STORE_FILE) != 0) {
         st = mk_error_set(err, MK_ERR_IO, "cannot replace %s: %s", path, strerror(errno));
         goto out;
     }
     tmp[0] = '\0';
-    if ((r = store_fsync_dir(cfg->state_dir)) != 0) {
-        st = mk_error_set(err, MK_ERR_IO, "cannot sync %s: %s", cfg->state_dir, strerror(-r));
+    if (fsync(dir_fd) != 0) {
+        st = mk_error_set(err, MK_ERR_IO, "cannot sync %s: %s", cfg->state_dir, strerror(errno));
         goto out;
     }
     if (org_status != MK_OK) {
@@ -1557,9 +1850,11 @@ mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
     }
 out:
     if (tmp[0])
-        unlink(tmp);
+        unlinkat(dir_fd, tmp, 0);
     if (lock_fd >= 0)
         close(lock_fd);
+    if (dir_fd >= 0)
+        close(dir_fd);
     free(text);
     free(entries);
     store_members_free(members, s.org_count);
@@ -1627,6 +1922,7 @@ mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, 
     struct mk_group_entry *entries = NULL;
     size_t *index = NULL;
     size_t entry_count = 0;
+    int dir_fd = -1;
     mk_status st;
 
     mk_error_clear(err);
@@ -1635,7 +1931,10 @@ mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, 
     memset(out, 0, sizeof(*out));
     if (!cfg || !cfg->state_dir || !cfg->state_dir[0])
         return mk_error_set(err, MK_ERR_USAGE, "no state directory configured");
-    if ((st = store_load(cfg->state_dir, &s, err)) != MK_OK)
+    /* The same checks as the writer: what status shows is believed too. */
+    if ((st = store_open_dir(cfg->state_dir, false, &dir_fd, err)) != MK_OK)
+        goto out;
+    if (dir_fd >= 0 && (st = store_load(dir_fd, cfg->state_dir, &s, err)) != MK_OK)
         goto out;
     /* The same selection as groups.db: local groups win there too. */
     if ((st = etc_groups_read(&etc, err)) != MK_OK)
@@ -1649,6 +1948,8 @@ mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, 
 out:
     if (st != MK_OK)
         mk_store_view_free(out);
+    if (dir_fd >= 0)
+        close(dir_fd);
     free(entries);
     free(index);
     store_members_free(members, s.org_count);

@@ -6,6 +6,24 @@
  * compiled group file the NSS module reads (MK_GROUPFILE_DEFAULT_PATH unless
  * configured otherwise). Writes are serialized by the lock and atomic; a
  * failed write leaves the last good data.
+ *
+ * Root compiles groups.db from what is in state_dir, so only what root owns
+ * is believed. state_dir must be a directory (not a symbolic link) owned by
+ * root and not writable by group or others; store.json and store.lock must
+ * be regular files (not links, FIFOs, ...) owned by root and not writable by
+ * group or others. Not running as root (tests, a private store), the
+ * effective user may own them instead of root. Files are opened without
+ * following links or waiting on a FIFO and checked before a byte is read.
+ * Anything else is refused with MK_ERR_IO and one message naming the path
+ * and the fix; nothing is written then. Both entry points check.
+ *
+ * Entries of store.json are checked again before they are compiled: an
+ * organization's group must be exactly its pin, or have group_prefix and a
+ * gid inside gid_range. The writer takes such a group away (its gid is
+ * retired, so it is still never given to another organization; a joined
+ * organization gets a new group) and logs a warning; the reader leaves it
+ * out of the view. Before writing, under the lock, the writer removes the
+ * temporary files that killed writers left in state_dir.
  */
 #ifndef MK_STORE_H
 #define MK_STORE_H
@@ -64,8 +82,9 @@ struct mk_store_view {
     size_t user_count;
 };
 
-/* Reads the store without taking the write lock (it is replaced atomically).
- * A store that does not exist yet reads as empty. */
+/* Reads the store without taking the write lock (it is replaced atomically),
+ * with the same ownership checks as the writer (MK_ERR_IO). A store that
+ * does not exist yet, or a state_dir that does not, reads as empty. */
 mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, mk_error *err);
 void mk_store_view_free(struct mk_store_view *view);
 

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
+    /* A test that failed while acting as another user must not leave it. */
+    if (seteuid(0) != 0)
+        return -1;
     mk_store_set_etc_group_path(NULL);
     nftw(f->dir, fx_remove, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
@@ -1024,6 +1028,444 @@ static void test_store_holds_no_surprises(void **state)
     free(text);
 }
 
+/* ---- trust: who may write the state directory and its files (issue 7) ---- */
+
+#define USER_UID 1001
+
+/* What a path is now, to tell that nothing was written: lstat, and the
+ * bytes of a regular file. */
+struct file_state {
+    bool exists;
+    struct stat st;
+    char *text;
+};
+
+struct dir_state {
+    struct file_state store_json, groups_db, lock;
+    char listing[2048];   /* the names in the state directory, sorted */
+};
+
+static void file_state_take(const char *path, struct file_state *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->exists = lstat(path, &s->st) == 0;
+    if (s->exists && S_ISREG(s->st.st_mode)) {
+        s->text = read_all(path);
+        assert_non_null(s->text);
+    }
+}
+
+static void file_state_same(const char *path, struct file_state *before)
+{
+    struct file_state now;
+    file_state_take(path, &now);
+    assert_int_equal(now.exists, before->exists);
+    if (before->exists) {
+        assert_int_equal(now.st.st_ino, before->st.st_ino);
+        assert_int_equal(now.st.st_mode, before->st.st_mode);
+        assert_int_equal(now.st.st_uid, before->st.st_uid);
+        assert_int_equal(now.st.st_mtim.tv_sec, before->st.st_mtim.tv_sec);
+        assert_int_equal(now.st.st_mtim.tv_nsec, before->st.st_mtim.tv_nsec);
+    }
+    if (before->text)
+        assert_string_equal(now.text, before->text);
+    free(now.text);
+    free(before->text);
+}
+
+static void listing(const char *dir, char *out, size_t size)
+{
+    char cmd[300];
+    FILE *p;
+    size_t n;
+    snprintf(cmd, sizeof(cmd), "ls -A '%s' 2>&1", dir);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    pclose(p);
+}
+
+static void dir_state_take(struct fx *f, struct dir_state *s)
+{
+    char lock[200];
+    snprintf(lock, sizeof(lock), "%s/store.lock", f->state);
+    file_state_take(f->store_json, &s->store_json);
+    file_state_take(f->groups_db, &s->groups_db);
+    file_state_take(lock, &s->lock);
+    listing(f->state, s->listing, sizeof(s->listing));
+}
+
+static void dir_state_same(struct fx *f, struct dir_state *s)
+{
+    char lock[200], now[sizeof(s->listing)];
+    snprintf(lock, sizeof(lock), "%s/store.lock", f->state);
+    file_state_same(f->store_json, &s->store_json);
+    file_state_same(f->groups_db, &s->groups_db);
+    file_state_same(lock, &s->lock);
+    listing(f->state, now, sizeof(now));
+    assert_string_equal(now, s->listing);
+}
+
+/* A refusal must come at once: a call that blocks (a FIFO opened without
+ * O_NONBLOCK waits for a writer forever) fails the run instead of hanging it. */
+static void store_hung(int sig)
+{
+    static const char msg[] = "test_store: the store blocked for 20 s\n";
+    (void)sig;
+    (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    _exit(3);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* A write for bob is refused with MK_ERR_IO and a message naming path and
+ * saying each of words (NULL-terminated), promptly; so is a read (`status`)
+ * when read_refused. Nothing in the state directory changes, stale
+ * temporary files included: the refusal comes before the lock. */
+static void expect_refused(struct fx *f, const char *path, bool read_refused, ...)
+{
+    struct sigaction on_alarm = { .sa_handler = store_hung }, saved;
+    struct mk_membership m = { "bob-org", "Bob" };
+    struct dir_state before;
+    struct mk_store_view v;
+    struct timespec t0;
+    mk_error err;
+    const char *word;
+    va_list ap;
+
+    dir_state_take(f, &before);
+    assert_int_equal(sigaction(SIGALRM, &on_alarm, &saved), 0);
+    alarm(20);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 1000, &err), MK_ERR_IO);
+    assert_true(ms_since(&t0) < 500);
+    print_message("refused: %s\n", err.message);
+    assert_non_null(strstr(err.message, path));
+    va_start(ap, read_refused);
+    while ((word = va_arg(ap, const char *)))
+        assert_non_null(strstr(err.message, word));
+    va_end(ap);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (read_refused) {
+        assert_int_equal(mk_store_read(&f->cfg, &v, &err), MK_ERR_IO);
+        assert_non_null(strstr(err.message, path));
+        assert_int_equal(v.group_count, 0);
+    } else {
+        assert_int_equal(mk_store_read(&f->cfg, &v, &err), MK_OK);
+        mk_store_view_free(&v);
+    }
+    assert_true(ms_since(&t0) < 500);
+
+    alarm(0);
+    assert_int_equal(sigaction(SIGALRM, &saved, NULL), 0);
+    dir_state_same(f, &before);
+}
+
+/* A store with alice in org-a, and a stale temporary file that a refused
+ * write must leave alone as well. */
+static void trust_setup(struct fx *f)
+{
+    char stale[200];
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    snprintf(stale, sizeof(stale), "%s/.store.json.Stale1", f->state);
+    write_file(stale, "left by a killed writer");
+}
+
+static void test_state_dir_owned_by_user(void **state)
+{
+    struct fx *f = *state;
+    trust_setup(f);
+    assert_int_equal(chown(f->state, USER_UID, USER_UID), 0);
+    expect_refused(f, f->state, true, "owned by uid 1001", "must be owned by root",
+                   "chown root:root", NULL);
+    /* Even a trailing slash, which would make open() follow a link. */
+    char slash[200];
+    snprintf(slash, sizeof(slash), "%s/", f->state);
+    f->cfg.state_dir = slash;
+    expect_refused(f, f->state, true, "owned by uid 1001", NULL);
+    f->cfg.state_dir = f->state;
+    /* The fix the message gives works. */
+    assert_int_equal(chown(f->state, 0, 0), 0);
+    assert_int_equal(set1(f, "bob", "org-b", "B"), MK_OK);
+}
+
+static void test_state_dir_mode_0777(void **state)
+{
+    struct fx *f = *state;
+    trust_setup(f);
+    assert_int_equal(chmod(f->state, 0777), 0);
+    expect_refused(f, f->state, true, "writable by group and others", "chmod 0755", NULL);
+    /* Sticky does not help: anyone may still add files. */
+    assert_int_equal(chmod(f->state, 01777), 0);
+    expect_refused(f, f->state, true, "writable by group and others", NULL);
+}
+
+static void test_state_dir_mode_0775(void **state)
+{
+    struct fx *f = *state;
+    trust_setup(f);
+    assert_int_equal(chmod(f->state, 0775), 0);
+    expect_refused(f, f->state, true, "writable by group;", "chmod 0755", NULL);
+}
+
+static void test_state_dir_symlink(void **state)
+{
+    struct fx *f = *state;
+    char real[200];
+    trust_setup(f);
+    snprintf(real, sizeof(real), "%s/state.real", f->dir);
+    assert_int_equal(rename(f->state, real), 0);
+    assert_int_equal(symlink(real, f->state), 0);
+    /* The target is root's and fine: the link itself is refused. */
+    expect_refused(f, f->state, true, "symbolic link", NULL);
+}
+
+static void test_state_dir_not_a_directory(void **state)
+{
+    struct fx *f = *state;
+    write_file(f->state, "not a directory");
+    expect_refused(f, f->state, true, "not a directory", NULL);
+}
+
+static void test_store_json_fifo(void **state)
+{
+    struct fx *f = *state;
+    struct stat st;
+    trust_setup(f);
+    assert_int_equal(unlink(f->store_json), 0);
+    assert_int_equal(mkfifo(f->store_json, 0644), 0);
+    expect_refused(f, f->store_json, true, "FIFO", "remove it", NULL);
+    assert_int_equal(lstat(f->store_json, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+}
+
+static void test_store_json_symlink(void **state)
+{
+    struct fx *f = *state;
+    char elsewhere[200];
+    char *text;
+    trust_setup(f);
+    /* A root-owned copy of a valid store: only the link is wrong. */
+    snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere.json", f->dir);
+    text = read_all(f->store_json);
+    write_file(elsewhere, text);
+    free(text);
+    assert_int_equal(unlink(f->store_json), 0);
+    assert_int_equal(symlink(elsewhere, f->store_json), 0);
+    expect_refused(f, f->store_json, true, "symbolic link", NULL);
+}
+
+static void test_store_json_owned_by_user(void **state)
+{
+    struct fx *f = *state;
+    trust_setup(f);
+    assert_int_equal(chown(f->store_json, USER_UID, USER_UID), 0);
+    expect_refused(f, f->store_json, true, "owned by uid 1001", "chown root:root", NULL);
+}
+
+static void test_store_json_mode_0666(void **state)
+{
+    struct fx *f = *state;
+    trust_setup(f);
+    assert_int_equal(chmod(f->store_json, 0666), 0);
+    expect_refused(f, f->store_json, true, "writable by group and others", "chmod go-w", NULL);
+}
+
+static void test_lock_file_unsafe(void **state)
+{
+    struct fx *f = *state;
+    char lock[200], elsewhere[200];
+    trust_setup(f);
+    snprintf(lock, sizeof(lock), "%s/store.lock", f->state);
+    snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere.lock", f->dir);
+    write_file(elsewhere, "");
+
+    assert_int_equal(chown(lock, USER_UID, USER_UID), 0);
+    expect_refused(f, lock, false, "owned by uid 1001", NULL);
+    assert_int_equal(unlink(lock), 0);
+    assert_int_equal(mkfifo(lock, 0600), 0);
+    expect_refused(f, lock, false, "FIFO", NULL);
+    assert_int_equal(unlink(lock), 0);
+    assert_int_equal(symlink(elsewhere, lock), 0);
+    expect_refused(f, lock, false, "symbolic link", NULL);
+}
+
+static bool all_mk_in_range(const struct db *db)
+{
+    for (uint32_t i = 0; i < db->view.group_count; i++) {
+        struct mkgf_group g;
+        assert_int_equal(mkgf_group_at(&db->view, i, &g), 0);
+        if ((strncmp(g.name, "mk-", 3) != 0 && strcmp(g.name, "media") != 0) ||
+            (g.gid != 1950000000 && (g.gid < GID_MIN || g.gid > GID_MAX)))
+            return false;
+    }
+    return true;
+}
+
+/* A store.json written by someone else before these checks (or after a
+ * change of group_prefix or gid_range) is not compiled as it stands. */
+static void test_crafted_store_entries_left_out(void **state)
+{
+    struct fx *f = *state;
+    struct db db;
+    struct mkgf_group grp;
+    struct mkgf_user u;
+    struct mk_store_view v;
+    const char *bad_names[] = { "admin", "docker", "mk-outside-0001", "wheel" };
+    const gid_t bad_gids[] = { 1500, GID_MIN + 5, 70000, GID_MIN + 6 };
+    char line[64];
+
+    f->pins[0] = (struct mk_pin){ "pin-org", "media", 1950000000 };
+    f->cfg.pin_count = 1;
+    assert_int_equal(mkdir(f->state, 0755), 0);
+    snprintf(line, sizeof(line), "%u", GID_MIN);
+    write_file(f->store_json,
+        "{\"version\": 1, \"organizations\": {"
+        "\"evil-admin\": {\"name\": \"Admin\", \"group\": \"admin\", \"gid\": 1500, "
+        "\"pinned\": false, \"first_seen\": 1},"
+        "\"evil-docker\": {\"name\": null, \"group\": \"docker\", \"gid\": 1900000005, "
+        "\"pinned\": false, \"first_seen\": 1},"
+        "\"evil-range\": {\"name\": null, \"group\": \"mk-outside-0001\", \"gid\": 70000, "
+        "\"pinned\": false, \"first_seen\": 1},"
+        "\"evil-wheel\": {\"name\": null, \"group\": \"wheel\", \"gid\": 1900000006, "
+        "\"pinned\": true, \"first_seen\": 1},"
+        "\"good-org\": {\"name\": \"Good\", \"group\": \"mk-good-goodorg\", \"gid\": 1900000007, "
+        "\"pinned\": false, \"first_seen\": 1},"
+        "\"pin-org\": {\"name\": null, \"group\": \"media\", \"gid\": 1950000000, "
+        "\"pinned\": false, \"first_seen\": 1}}, "
+        "\"retired_gids\": [], \"users\": {\"bob\": {\"refreshed\": 1, \"orgs\": "
+        "[\"evil-admin\", \"evil-docker\", \"evil-range\", \"evil-wheel\", \"good-org\", "
+        "\"pin-org\"]}}}\n");
+
+    /* `status` already shows only what fits. */
+    read_view(f, &v);
+    assert_int_equal(v.group_count, 1);
+    assert_string_equal(v.groups[0].group_name, "mk-good-goodorg");
+    mk_store_view_free(&v);
+
+    /* Another user logs in: groups.db is compiled for everyone. */
+    assert_int_equal(set1(f, "alice", "alice-org", "Alice"), MK_OK);
+    db_open(f, &db);
+    for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+        assert_int_equal(mkgf_find_name(&db.view, bad_names[i], &grp), -ENOENT);
+        assert_int_equal(mkgf_find_gid(&db.view, bad_gids[i], &grp), -ENOENT);
+    }
+    assert_true(all_mk_in_range(&db));
+    /* What fits stays as it was: the derived group and the exact pin. */
+    assert_int_equal(mkgf_find_name(&db.view, "mk-good-goodorg", &grp), 0);
+    assert_int_equal(grp.gid, GID_MIN + 7);
+    assert_int_equal(mkgf_find_name(&db.view, "media", &grp), 0);
+    assert_int_equal(grp.gid, 1950000000);
+    /* bob keeps his organizations, under groups that fit. */
+    assert_int_equal(mkgf_find_user(&db.view, "bob", &u), 0);
+    assert_int_equal(u.group_count, 6);
+    db_close(&db);
+
+    /* The dropped gids stay in the history: never given to another. */
+    for (size_t i = 0; i < sizeof(bad_gids) / sizeof(bad_gids[0]); i++)
+        assert_true(retired_has(f, bad_gids[i]));
+    read_view(f, &v);
+    assert_int_equal(v.group_count, 7);
+    for (size_t i = 0; i < v.group_count; i++) {
+        for (size_t k = 0; k < sizeof(bad_gids) / sizeof(bad_gids[0]); k++) {
+            assert_string_not_equal(v.groups[i].group_name, bad_names[k]);
+            assert_int_not_equal(v.groups[i].gid, bad_gids[k]);
+        }
+    }
+    assert_true(find_org(&v, "pin-org")->pinned);
+    mk_store_view_free(&v);
+}
+
+static void test_stale_temp_files_removed(void **state)
+{
+    struct fx *f = *state;
+    const char *stale[] = { ".store.json.AbC123", ".store.json.zzzzzz", "groups.db.tmp.Q1w2E3",
+                            "groups.db.tmp.000000" };
+    const char *kept[] = { ".store.json.keep", ".store.json.ab-123", ".store.json.AbC1234",
+                           "groups.db.tmp.12345", "groups.db.tmp.1234567", "store.json.AbC123",
+                           "groups.db.AbC123", "notes.txt" };
+    char path[256];
+
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", f->state, stale[i]);
+        write_file(path, "partial");
+    }
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", f->state, kept[i]);
+        write_file(path, "keep me");
+    }
+    /* A status read takes no lock: it removes nothing. */
+    struct mk_store_view v;
+    read_view(f, &v);
+    mk_store_view_free(&v);
+    snprintf(path, sizeof(path), "%s/%s", f->state, stale[0]);
+    assert_int_equal(access(path, F_OK), 0);
+
+    assert_int_equal(set1(f, "bob", "org-b", "B"), MK_OK);
+    for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", f->state, stale[i]);
+        assert_int_equal(access(path, F_OK), -1);
+    }
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", f->state, kept[i]);
+        assert_int_equal(access(path, F_OK), 0);
+    }
+    /* The write itself left none behind either. */
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq %zu", f->state,
+             3 + sizeof(kept) / sizeof(kept[0]));
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Not root (keep it sane): a store of root's or of the effective user is
+ * believed, another user's is not. */
+static void test_not_root_trusts_root_and_self(void **state)
+{
+    struct fx *f = *state;
+    struct mk_store_view v;
+    mk_error err;
+
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    assert_int_equal(chmod(f->dir, 0755), 0);
+
+    assert_int_equal(seteuid(USER_UID), 0);
+    read_view(f, &v);                       /* root's: `mkio-orgs status` as a user */
+    assert_int_equal(v.group_count, 1);
+    mk_store_view_free(&v);
+    assert_int_equal(seteuid(0), 0);
+
+    assert_int_equal(chown(f->state, USER_UID + 1, USER_UID + 1), 0);
+    assert_int_equal(seteuid(USER_UID), 0);
+    assert_int_equal(mk_store_read(&f->cfg, &v, &err), MK_ERR_IO);
+    assert_non_null(strstr(err.message, f->state));
+    assert_non_null(strstr(err.message, "owned by uid 1002"));
+    assert_non_null(strstr(err.message, "uid 1001 or root"));
+    assert_int_equal(seteuid(0), 0);
+
+    /* Its own private store: read and written. */
+    const char *files[] = { "store.json", "store.lock", "groups.db", "" };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s", f->state, files[i]);
+        assert_int_equal(chown(path, USER_UID, USER_UID), 0);
+    }
+    assert_int_equal(seteuid(USER_UID), 0);
+    assert_int_equal(set1(f, "bob", "org-b", "B"), MK_OK);
+    read_view(f, &v);
+    assert_int_equal(v.group_count, 2);
+    mk_store_view_free(&v);
+    assert_int_equal(seteuid(0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1058,6 +1500,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fifty_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_missing_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_holds_no_surprises, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_dir_owned_by_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_dir_mode_0777, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_dir_mode_0775, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_dir_symlink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_dir_not_a_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_json_fifo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_json_symlink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_json_owned_by_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_json_mode_0666, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_file_unsafe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crafted_store_entries_left_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_temp_files_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_root_trusts_root_and_self, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
