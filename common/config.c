@@ -22,6 +22,9 @@
 #define CONFIG_MAX_PREFIX 16
 #define CONFIG_MAX_GROUP_NAME 32
 #define CONFIG_MAX_ORG_ID 128
+#define CONFIG_MIN_LIST_BYTES (64UL * 1024)
+#define CONFIG_MAX_LIST_BYTES (1024UL * 1024 * 1024)
+#define CONFIG_MAX_LIST_RECORDS 1000000UL
 /* How much of a bad value an error message quotes. */
 #define CONFIG_QUOTE "%.64s"
 
@@ -334,6 +337,60 @@ static bool config_path_char_ok(unsigned char c)
     return isalnum(c) || strchr("-._~!$&'()*+,;=:@/%", c) != NULL;
 }
 
+/* The host and optional port of a URL's authority (what lies between "//"
+ * and the path). NULL when both are fine, else what is wrong, for a message
+ * ("has a bad port ..."). *host_len gets the host's length (an IPv6 literal
+ * keeps its brackets); *has_port, when not NULL, whether a port was given. */
+static const char *config_authority_problem(const char *auth, size_t auth_len,
+                                            size_t *host_len, bool *has_port)
+{
+    const char *port = NULL;
+
+    *host_len = 0;
+    if (has_port)
+        *has_port = false;
+    if (auth_len == 0)
+        return "has no host";
+    if (memchr(auth, '@', auth_len))
+        return "must not carry a user name or password";
+    if (auth[0] == '[') {
+        const char *close = memchr(auth, ']', auth_len);
+        if (!close)
+            return "has an unclosed '['";
+        *host_len = (size_t)(close - auth) + 1;
+        if (*host_len < auth_len) {
+            if (auth[*host_len] != ':')
+                return "has a bad host";
+            port = auth + *host_len + 1;
+        }
+        if (!config_ipv6_literal_ok(auth, *host_len))
+            return "has a bad IPv6 address";
+    } else {
+        const char *colon = memchr(auth, ':', auth_len);
+        *host_len = colon ? (size_t)(colon - auth) : auth_len;
+        if (colon)
+            port = colon + 1;
+        if (!config_hostname_ok(auth, *host_len))
+            return "has a bad host name";
+    }
+    if (port) {
+        size_t port_len = (size_t)(auth + auth_len - port);
+        unsigned long v = 0;
+        bool ok = port_len > 0 && port_len <= 5;
+        for (size_t i = 0; ok && i < port_len; i++) {
+            if (!isdigit((unsigned char)port[i]))
+                ok = false;
+            else
+                v = v * 10 + (unsigned long)(port[i] - '0');
+        }
+        if (!ok || v == 0 || v > 65535)
+            return "has a bad port (a number from 1 to 65535)";
+        if (has_port)
+            *has_port = true;
+    }
+    return NULL;
+}
+
 mk_status mk_config_check_base_url(const char *url, mk_error *err)
 {
     static const char allowed[] =
@@ -365,49 +422,10 @@ mk_status mk_config_check_base_url(const char *url, mk_error *err)
 
     size_t auth_len = strcspn(rest, "/");
     const char *path = rest + auth_len;
-    if (memchr(rest, '@', auth_len))
-        return mk_error_set(err, MK_ERR_USAGE,
-                            "the base URL must not carry a user name or password (%s)", allowed);
-    if (auth_len == 0)
-        return mk_error_set(err, MK_ERR_USAGE, "the base URL has no host (%s)", allowed);
-
-    /* Split host and port; an IPv6 literal keeps its brackets. */
     size_t host_len;
-    const char *port = NULL;
-    if (rest[0] == '[') {
-        const char *close = memchr(rest, ']', auth_len);
-        if (!close)
-            return mk_error_set(err, MK_ERR_USAGE, "the base URL has an unclosed '[' (%s)", allowed);
-        host_len = (size_t)(close - rest) + 1;
-        if (host_len < auth_len) {
-            if (rest[host_len] != ':')
-                return mk_error_set(err, MK_ERR_USAGE, "the base URL has a bad host (%s)", allowed);
-            port = rest + host_len + 1;
-        }
-        if (!config_ipv6_literal_ok(rest, host_len))
-            return mk_error_set(err, MK_ERR_USAGE, "the base URL has a bad IPv6 address (%s)", allowed);
-    } else {
-        const char *colon = memchr(rest, ':', auth_len);
-        host_len = colon ? (size_t)(colon - rest) : auth_len;
-        if (colon)
-            port = colon + 1;
-        if (!config_hostname_ok(rest, host_len))
-            return mk_error_set(err, MK_ERR_USAGE, "the base URL has a bad host name (%s)", allowed);
-    }
-    if (port) {
-        size_t port_len = (size_t)(path - port);
-        unsigned long v = 0;
-        bool ok = port_len > 0 && port_len <= 5;
-        for (size_t i = 0; ok && i < port_len; i++) {
-            if (!isdigit((unsigned char)port[i]))
-                ok = false;
-            else
-                v = v * 10 + (unsigned long)(port[i] - '0');
-        }
-        if (!ok || v == 0 || v > 65535)
-            return mk_error_set(err, MK_ERR_USAGE,
-                                "the base URL has a bad port (a number from 1 to 65535)");
-    }
+    const char *problem = config_authority_problem(rest, auth_len, &host_len, NULL);
+    if (problem)
+        return mk_error_set(err, MK_ERR_USAGE, "the base URL %s (%s)", problem, allowed);
     for (const char *p = path; *p; p++)
         if (!config_path_char_ok((unsigned char)*p))
             return mk_error_set(err, MK_ERR_USAGE, "the base URL has a bad character in its path (%s)",
@@ -415,6 +433,44 @@ mk_status mk_config_check_base_url(const char *url, mk_error *err)
     if (!https && !config_host_is_loopback(rest, host_len))
         return mk_error_set(err, MK_ERR_USAGE,
                             "the base URL uses http:// to a host that is not loopback (%s)", allowed);
+    return MK_OK;
+}
+
+mk_status mk_config_check_proxy_url(const char *url, mk_error *err)
+{
+    static const char allowed[] =
+        "http://HOST:PORT, https://HOST:PORT, socks5://HOST:PORT or socks5h://HOST:PORT";
+    static const char *const schemes[] = { "http://", "https://", "socks5://", "socks5h://" };
+    const char *rest = NULL;
+
+    if (!url || !*url)
+        return mk_error_set(err, MK_ERR_USAGE, "the proxy URL is empty (%s)", allowed);
+    for (const char *p = url; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= 0x20 || c >= 0x7f)
+            return mk_error_set(err, MK_ERR_USAGE,
+                                "the proxy URL holds a space, a control or a non-ASCII character (%s)",
+                                allowed);
+    }
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && !rest; i++)
+        if (strncasecmp(url, schemes[i], strlen(schemes[i])) == 0)
+            rest = url + strlen(schemes[i]);
+    if (!rest)
+        return mk_error_set(err, MK_ERR_USAGE, "the proxy URL has an unknown scheme (%s)", allowed);
+    size_t auth_len = strcspn(rest, "/?#");
+    /* Nothing after the port but an optional "/": a path, query or
+     * fragment means nothing to a proxy and would only hide a typo. */
+    if (rest[auth_len] && strcmp(rest + auth_len, "/") != 0)
+        return mk_error_set(err, MK_ERR_USAGE,
+                            "the proxy URL must not have a path, a query or a fragment (%s)", allowed);
+    size_t host_len;
+    bool has_port;
+    const char *problem = config_authority_problem(rest, auth_len, &host_len, &has_port);
+    if (problem)
+        return mk_error_set(err, MK_ERR_USAGE, "the proxy URL %s (%s)", problem, allowed);
+    /* libcurl's default proxy port is 1080 whatever the scheme: ask for it. */
+    if (!has_port)
+        return mk_error_set(err, MK_ERR_USAGE, "the proxy URL has no port (%s)", allowed);
     return MK_OK;
 }
 
@@ -441,6 +497,7 @@ void mk_config_free(struct mk_config *cfg)
         return;
     free(cfg->base_url);
     free(cfg->ca_file);
+    free(cfg->proxy);
     free(cfg->token_dir);
     free(cfg->user_token_path);
     free(cfg->group_prefix);
@@ -464,11 +521,14 @@ mk_status mk_config_defaults(struct mk_config *cfg, mk_error *err)
     cfg->budget_ms = 5000;
     cfg->retries = 3;
     cfg->max_response_bytes = 4UL * 1024 * 1024;
+    cfg->max_list_bytes = 16UL * 1024 * 1024;
+    cfg->max_list_records = 10000;
     cfg->gid_min = 1900000000;
     cfg->gid_max = 1999999999;
     cfg->accept_invites = true;
     cfg->min_uid = 1000;
     cfg->ca_file = NULL; /* empty: the system's CA store */
+    cfg->proxy = NULL;   /* empty: no proxy */
     if (!config_strdup(&cfg->base_url, "https://app.mk.io") ||
         !config_strdup(&cfg->token_dir, "/etc/mkio/tokens") ||
         !config_strdup(&cfg->user_token_path, ".config/mkio/token") ||
@@ -516,12 +576,15 @@ static bool config_copy(struct mk_config *dst, const struct mk_config *src)
     dst->budget_ms = src->budget_ms;
     dst->retries = src->retries;
     dst->max_response_bytes = src->max_response_bytes;
+    dst->max_list_bytes = src->max_list_bytes;
+    dst->max_list_records = src->max_list_records;
     dst->gid_min = src->gid_min;
     dst->gid_max = src->gid_max;
     dst->accept_invites = src->accept_invites;
     dst->min_uid = src->min_uid;
     bool ok = config_strdup(&dst->base_url, src->base_url) &&
               config_strdup(&dst->ca_file, src->ca_file) &&
+              config_strdup(&dst->proxy, src->proxy) &&
               config_strdup(&dst->token_dir, src->token_dir) &&
               config_strdup(&dst->user_token_path, src->user_token_path) &&
               config_strdup(&dst->group_prefix, src->group_prefix) &&
@@ -545,10 +608,13 @@ static bool config_copy(struct mk_config *dst, const struct mk_config *src)
 enum config_key {
     KEY_BASE_URL,
     KEY_CA_FILE,
+    KEY_PROXY,
     KEY_CONNECT_TIMEOUT,
     KEY_TIME_BUDGET,
     KEY_RETRIES,
     KEY_MAX_RESPONSE_SIZE,
+    KEY_MAX_LIST_SIZE,
+    KEY_MAX_LIST_RECORDS,
     KEY_TOKEN_DIR,
     KEY_USER_TOKEN,
     KEY_GID_RANGE,
@@ -569,10 +635,13 @@ static const struct {
 } config_keys[KEY_COUNT] = {
     [KEY_BASE_URL] = { "base_url", false },
     [KEY_CA_FILE] = { "ca_file", false },
+    [KEY_PROXY] = { "proxy", false },
     [KEY_CONNECT_TIMEOUT] = { "connect_timeout", false },
     [KEY_TIME_BUDGET] = { "time_budget", false },
     [KEY_RETRIES] = { "retries", false },
     [KEY_MAX_RESPONSE_SIZE] = { "max_response_size", false },
+    [KEY_MAX_LIST_SIZE] = { "max_list_size", false },
+    [KEY_MAX_LIST_RECORDS] = { "max_list_records", false },
     [KEY_TOKEN_DIR] = { "token_dir", false },
     [KEY_USER_TOKEN] = { "user_token", false },
     [KEY_GID_RANGE] = { "gid_range", false },
@@ -719,6 +788,12 @@ static mk_status config_apply_key(struct config_parser *p, struct mk_config *cfg
             return config_line_error(p, "ca_file: \"" CONFIG_QUOTE "\" is not an absolute path "
                                      "(an absolute path, or empty for the system's CA store)", value);
         return config_strdup(&cfg->ca_file, value) ? MK_OK : config_nomem(p);
+    case KEY_PROXY:
+        if (!*value)
+            return config_strdup(&cfg->proxy, NULL) ? MK_OK : config_nomem(p);
+        if (mk_config_check_proxy_url(value, &url_err) != MK_OK)
+            return config_line_error(p, "proxy: %s", url_err.message);
+        return config_strdup(&cfg->proxy, value) ? MK_OK : config_nomem(p);
     case KEY_CONNECT_TIMEOUT:
         if (!config_parse_seconds(value, &ms) || ms < 100 || ms > 60000)
             return config_line_error(p, "connect_timeout: \"" CONFIG_QUOTE "\" is not allowed "
@@ -742,6 +817,18 @@ static mk_status config_apply_key(struct config_parser *p, struct mk_config *cfg
             return config_line_error(p, "max_response_size: \"" CONFIG_QUOTE "\" is not allowed "
                                      "(bytes from 1K to 64M, with an optional K or M suffix)", value);
         cfg->max_response_bytes = n;
+        return MK_OK;
+    case KEY_MAX_LIST_SIZE:
+        if (!config_parse_size(value, &n) || n < CONFIG_MIN_LIST_BYTES || n > CONFIG_MAX_LIST_BYTES)
+            return config_line_error(p, "max_list_size: \"" CONFIG_QUOTE "\" is not allowed "
+                                     "(bytes from 64K to 1024M, with an optional K or M suffix)", value);
+        cfg->max_list_bytes = n;
+        return MK_OK;
+    case KEY_MAX_LIST_RECORDS:
+        if (!config_parse_ulong(value, &n) || n < 1 || n > CONFIG_MAX_LIST_RECORDS)
+            return config_line_error(p, "max_list_records: \"" CONFIG_QUOTE "\" is not allowed "
+                                     "(a whole number from 1 to 1000000)", value);
+        cfg->max_list_records = n;
         return MK_OK;
     case KEY_TOKEN_DIR:
     case KEY_STATE_DIR: {
@@ -854,8 +941,9 @@ static mk_status config_parse_line(struct config_parser *p, struct mk_config *cf
                                  "pin and the list keys)", key_text, p->first_line[key]);
     if (!p->first_line[key])
         p->first_line[key] = p->line;
-    /* ca_file empty means the system store; an empty list adds nothing. */
-    if (!*value && key != KEY_CA_FILE && key != KEY_ACCEPT_ORGS && key != KEY_ACCEPT_INVITER_DOMAINS &&
+    /* ca_file empty means the system store, proxy empty no proxy; an empty
+     * list adds nothing. */
+    if (!*value && key != KEY_CA_FILE && key != KEY_PROXY && key != KEY_ACCEPT_ORGS && key != KEY_ACCEPT_INVITER_DOMAINS &&
         key != KEY_IGNORE_USERS)
         return config_line_error(p, "%s has no value (see the sample mkio.conf for what it takes)",
                                  key_text);
@@ -925,6 +1013,12 @@ mk_status mk_config_validate(const struct mk_config *cfg, mk_error *err)
         return mk_error_set(err, MK_ERR_USAGE, "%s: retries is out of range (0 to 10)", src);
     if (cfg->max_response_bytes < 1024 || cfg->max_response_bytes > 64UL * 1024 * 1024)
         return mk_error_set(err, MK_ERR_USAGE, "%s: max_response_size is out of range (1K to 64M)", src);
+    if (cfg->max_list_bytes < CONFIG_MIN_LIST_BYTES || cfg->max_list_bytes > CONFIG_MAX_LIST_BYTES)
+        return mk_error_set(err, MK_ERR_USAGE, "%s: max_list_size is out of range (64K to 1024M)", src);
+    if (cfg->max_list_records < 1 || cfg->max_list_records > CONFIG_MAX_LIST_RECORDS)
+        return mk_error_set(err, MK_ERR_USAGE, "%s: max_list_records is out of range (1 to 1000000)", src);
+    if (cfg->proxy && *cfg->proxy && mk_config_check_proxy_url(cfg->proxy, &url_err) != MK_OK)
+        return mk_error_set(err, MK_ERR_USAGE, "%s: proxy: %s", src, url_err.message);
     if (!cfg->token_dir || !config_absolute_path_ok(cfg->token_dir))
         return mk_error_set(err, MK_ERR_USAGE, "%s: token_dir must be an absolute path", src);
     if (!cfg->state_dir || !config_absolute_path_ok(cfg->state_dir))

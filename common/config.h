@@ -27,10 +27,13 @@ struct mk_pin {
 struct mk_config {
     char *base_url;             /* base_url = https://app.mk.io */
     char *ca_file;              /* ca_file = (empty: the system's CA store) */
+    char *proxy;                /* proxy = (empty: none; SCHEME://HOST:PORT) */
     long connect_timeout_ms;    /* connect_timeout = 3 (seconds, decimals allowed) */
     long budget_ms;             /* time_budget = 5 (seconds: one whole operation, retries included) */
     unsigned retries;           /* retries = 3 (extra attempts after the first) */
     size_t max_response_bytes;  /* max_response_size = 4M (K and M suffixes) */
+    size_t max_list_bytes;      /* max_list_size = 16M (all pages of one listing) */
+    size_t max_list_records;    /* max_list_records = 10000 (records of one listing) */
     char *token_dir;            /* token_dir = /etc/mkio/tokens */
     char *user_token_path;      /* user_token = .config/mkio/token (relative to the home) */
     gid_t gid_min, gid_max;     /* gid_range = 1900000000-1999999999 */
@@ -88,6 +91,11 @@ const struct mk_pin *mk_config_pin_for(const struct mk_config *cfg, const char *
 /* https://host[:port][/path], or http:// only to 127.0.0.0/8, [::1] or
  * localhost. Anything else is MK_ERR_USAGE with a clear message. */
 mk_status mk_config_check_base_url(const char *url, mk_error *err);
+
+/* A proxy: http://, https://, socks5:// or socks5h:// then HOST:PORT, with
+ * nothing else (no user name or password, no path). Anything else is
+ * MK_ERR_USAGE with a clear message. */
+mk_status mk_config_check_proxy_url(const char *url, mk_error *err);
 
 /* True when a gid falls in a range reserved by the architecture brief. */
 bool mk_config_gid_reserved(unsigned long gid);

@@ -80,6 +80,9 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.budget_ms, 5000);
     assert_int_equal(cfg.retries, 3);
     assert_int_equal(cfg.max_response_bytes, 4 * 1024 * 1024);
+    assert_int_equal(cfg.max_list_bytes, 16 * 1024 * 1024);
+    assert_int_equal(cfg.max_list_records, 10000);
+    assert_null(cfg.proxy);
     assert_string_equal(cfg.token_dir, "/etc/mkio/tokens");
     assert_string_equal(cfg.user_token_path, ".config/mkio/token");
     assert_int_equal(cfg.gid_min, 1900000000);
@@ -114,6 +117,9 @@ static void test_every_key_good(void **state)
         "time_budget = 7.5\n"
         "retries = 0\n"
         "max_response_size = 512K\n"
+        "max_list_size = 2M\n"
+        "max_list_records = 250\n"
+        "proxy = http://proxy.example.com:3128\n"
         "token_dir = /srv/tokens\n"
         "user_token = .mkio/token\n"
         "gid_range = 70000-80000\n"
@@ -137,6 +143,9 @@ static void test_every_key_good(void **state)
     assert_int_equal(cfg.budget_ms, 7500);
     assert_int_equal(cfg.retries, 0);
     assert_int_equal(cfg.max_response_bytes, 512 * 1024);
+    assert_int_equal(cfg.max_list_bytes, 2 * 1024 * 1024);
+    assert_int_equal(cfg.max_list_records, 250);
+    assert_string_equal(cfg.proxy, "http://proxy.example.com:3128");
     assert_string_equal(cfg.token_dir, "/srv/tokens");
     assert_string_equal(cfg.user_token_path, ".mkio/token");
     assert_int_equal(cfg.gid_min, 70000);
@@ -180,6 +189,10 @@ static void test_good_value_forms(void **state)
         "user_token = token", "user_token = a/b/c",
         "base_url = http://127.0.0.1:8080", "base_url = http://localhost", "base_url = http://[::1]:9/x",
         "base_url = https://[2001:db8::1]/", "base_url = https://app.mk.io/",
+        "max_list_size = 64K", "max_list_size = 1024M", "max_list_size = 65536", "max_list_size = 16m",
+        "max_list_records = 1", "max_list_records = 1000000",
+        "proxy =", "proxy = http://proxy:3128", "proxy = https://proxy.example.com:443/",
+        "proxy = socks5h://127.0.0.1:1080", "proxy = SOCKS5://[::1]:1080", "proxy = http://10.0.0.1:8080",
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         assert_line_accepted(good[i]);
@@ -263,6 +276,30 @@ static void test_bad_values(void **state)
         { "base_url = https://[::1", "unclosed" },
         { "base_url = https://app.mk.io/x\"y", "path" },
         { "base_url = app.mk.io", "https://" },
+        { "max_list_size = 65535", "64K to 1024M" },
+        { "max_list_size = 1025M", "64K to 1024M" },
+        { "max_list_size = 1G", "64K to 1024M" },
+        { "max_list_size = -1", "64K to 1024M" },
+        { "max_list_size =", "no value" },
+        { "max_list_records = 0", "1 to 1000000" },
+        { "max_list_records = 1000001", "1 to 1000000" },
+        { "max_list_records = 10K", "1 to 1000000" },
+        { "max_list_records = -5", "1 to 1000000" },
+        { "max_list_records = 99999999999999999999999", "1 to 1000000" },
+        { "proxy = proxy.example.com:3128", "unknown scheme" },
+        { "proxy = ftp://proxy:21", "unknown scheme" },
+        { "proxy = socks4://proxy:1080", "unknown scheme" },
+        { "proxy = http://proxy", "no port" },
+        { "proxy = http://proxy:0", "port" },
+        { "proxy = http://proxy:65536", "port" },
+        { "proxy = http://proxy:", "port" },
+        { "proxy = http://user:pw@proxy:3128", "user name or password" },
+        { "proxy = http://proxy:3128/path", "path" },
+        { "proxy = http://proxy:3128?x", "query" },
+        { "proxy = http://:3128", "host" },
+        { "proxy = http://", "host" },
+        { "proxy = http://pro xy:3128", "space" },
+        { "proxy = http://[::1:3128", "unclosed" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_line_refused(bad[i].line, bad[i].want);
@@ -300,6 +337,7 @@ static void test_duplicate_key(void **state)
         "base_url = https://a.example", "ca_file =", "connect_timeout = 1", "time_budget = 2",
         "max_response_size = 1M", "token_dir = /a", "user_token = a", "gid_range = 70000-70001",
         "group_prefix = x", "accept_invites = yes", "min_uid = 1", "state_dir = /s",
+        "max_list_size = 1M", "max_list_records = 5", "proxy =",
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         char text[256];
@@ -479,6 +517,48 @@ static void test_base_url_check(void **state)
     struct mk_config cfg;
     assert_int_equal(parse("base_url = https://app.mk.io///\n", &cfg, &err), MK_OK);
     assert_string_equal(cfg.base_url, "https://app.mk.io");
+    mk_config_free(&cfg);
+}
+
+/* The proxy and the listing bounds: direct checks, validation of a struct
+ * set by hand, and the deep copy a second text starts from. */
+static void test_proxy_and_list_bounds(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+
+    assert_int_equal(mk_config_check_proxy_url("http://proxy.example.com:3128", &err), MK_OK);
+    assert_int_equal(mk_config_check_proxy_url("https://[2001:db8::1]:443", &err), MK_OK);
+    assert_int_equal(mk_config_check_proxy_url(NULL, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_config_check_proxy_url("", &err), MK_ERR_USAGE);
+    /* A refused proxy is not echoed: it might carry a password. */
+    assert_int_equal(mk_config_check_proxy_url("http://me:hunter2@proxy:3128", &err), MK_ERR_USAGE);
+    assert_null(strstr(err.message, "hunter2"));
+
+    assert_int_equal(mk_config_defaults(&cfg, &err), MK_OK);
+    cfg.max_list_records = 0;
+    assert_int_equal(mk_config_validate(&cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "max_list_records");
+    cfg.max_list_records = 10;
+    cfg.max_list_bytes = 1024;
+    assert_int_equal(mk_config_validate(&cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "max_list_size");
+    cfg.max_list_bytes = 1 << 20;
+    cfg.proxy = strdup("http://proxy");
+    assert_int_equal(mk_config_validate(&cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "proxy");
+    mk_config_free(&cfg);
+
+    /* A second text starts from a copy of the first: the values carry over,
+     * and an empty proxy clears the first one. */
+    assert_int_equal(parse("proxy = socks5h://127.0.0.1:1080\nmax_list_records = 7\n"
+                           "max_list_size = 128K\n", &cfg, &err), MK_OK);
+    assert_int_equal(mk_config_parse_string("retries = 1\n", "second.conf", &cfg, &err), MK_OK);
+    assert_string_equal(cfg.proxy, "socks5h://127.0.0.1:1080");
+    assert_int_equal(cfg.max_list_records, 7);
+    assert_int_equal(cfg.max_list_bytes, 128 * 1024);
+    assert_int_equal(mk_config_parse_string("proxy =\n", "third.conf", &cfg, &err), MK_OK);
+    assert_null(cfg.proxy);
     mk_config_free(&cfg);
 }
 
@@ -800,7 +880,7 @@ static void test_sample_conf(void **state)
         used += len;
     }
     fclose(fp);
-    assert_int_equal(settings, 17);
+    assert_int_equal(settings, 20);
 
     struct mk_config cfg, def;
     mk_error err;
@@ -813,6 +893,9 @@ static void test_sample_conf(void **state)
     assert_int_equal(cfg.budget_ms, def.budget_ms);
     assert_int_equal(cfg.retries, def.retries);
     assert_int_equal(cfg.max_response_bytes, def.max_response_bytes);
+    assert_int_equal(cfg.max_list_bytes, def.max_list_bytes);
+    assert_int_equal(cfg.max_list_records, def.max_list_records);
+    assert_null(cfg.proxy);
     assert_string_equal(cfg.token_dir, def.token_dir);
     assert_string_equal(cfg.user_token_path, def.user_token_path);
     assert_int_equal(cfg.gid_min, def.gid_min);
@@ -853,6 +936,7 @@ int main(void)
         cmocka_unit_test(test_gid_reserved_edges),
         cmocka_unit_test(test_timeouts_against_budget),
         cmocka_unit_test(test_base_url_check),
+        cmocka_unit_test(test_proxy_and_list_bounds),
         cmocka_unit_test(test_env_base_url),
         cmocka_unit_test(test_invite_policy),
         cmocka_unit_test(test_user_ignored),
