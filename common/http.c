@@ -21,6 +21,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -54,6 +55,7 @@ struct mk_http {
     char *auth_header;       /* "Authorization: Bearer <token>", wiped on free */
     size_t auth_header_len;
     bool allow_http;
+    bool allow_env_proxy;    /* mk_http_allow_env_proxy */
     CURL *easy;
     CURLSH *share;
     CURLM *multi;
@@ -330,6 +332,64 @@ void mk_http_free(mk_http *http)
     free(http);
 }
 
+void mk_http_allow_env_proxy(mk_http *http, bool allow)
+{
+    http->allow_env_proxy = allow;
+}
+
+const struct mk_config *mk_http_config(const mk_http *http)
+{
+    return http->cfg;
+}
+
+/* Read with plain getenv by libcurl 7.88 (SSLKEYLOGFILE, CURL_SSL_BACKEND),
+ * OpenSSL 3 (only the SSL_ and OPENSSL_ ones, and those through
+ * secure_getenv, so a setuid caller is safe but root's own environment is
+ * not) or glibc's resolver, with no option to turn them off; plus the two
+ * the curl program reads, CURL_CA_BUNDLE and CURL_HOME, should a later
+ * libcurl take them up. The *_proxy names are matched by their ending. */
+static const char *const http_scrubbed_names[] = {
+    "SSLKEYLOGFILE",                 /* appends every TLS session key there */
+    "CURL_SSL_BACKEND", "CURL_CA_BUNDLE", "CURL_HOME",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", /* OpenSSL's default trust store */
+    "OPENSSL_CONF", "OPENSSL_ENGINES", "OPENSSL_MODULES", "OPENSSL_ia32cap",
+    "RES_OPTIONS", "LOCALDOMAIN", "HOSTALIASES",
+};
+
+/* Whether the name of a NAME=VALUE entry ends in "_proxy", in any case;
+ * *name_len gets the name's length. */
+static bool http_env_is_proxy(const char *entry, size_t *name_len)
+{
+    const char *eq = strchr(entry, '=');
+    if (!eq)
+        return false; /* getenv never sees an entry without '=' */
+    *name_len = (size_t)(eq - entry);
+    return *name_len >= 6 && strncasecmp(eq - 6, "_proxy", 6) == 0;
+}
+
+void mk_http_scrub_environment(void)
+{
+    for (size_t i = 0; i < sizeof(http_scrubbed_names) / sizeof(http_scrubbed_names[0]); i++)
+        unsetenv(http_scrubbed_names[i]);
+    /* unsetenv changes environ: look again from the start after each one.
+     * Each round removes at least one entry, so this ends. */
+    for (bool again = true; again;) {
+        again = false;
+        for (char **e = environ; e && *e; e++) {
+            size_t n;
+            if (!http_env_is_proxy(*e, &n))
+                continue;
+            char *name = strndup(*e, n);
+            if (!name)
+                return; /* CURLOPT_PROXY still ignores these variables */
+            unsetenv(name);
+            free(name);
+            again = true;
+            break;
+        }
+    }
+}
+
 void mk_http_set_budget_ms(mk_http *http, long ms)
 {
     if (ms < 0)
@@ -510,6 +570,22 @@ static mk_status http_setup_easy(mk_http *http, CURL *easy, const struct mk_http
     HTTP_SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     if (http->cfg->ca_file && *http->cfg->ca_file)
         HTTP_SET(CURLOPT_CAINFO, http->cfg->ca_file);
+    /* No ambient configuration: the configured proxy, else none (an empty
+     * string stops libcurl reading http_proxy and the others), unless this
+     * client may take them from its environment; no_proxy likewise. */
+    const char *proxy = http->cfg->proxy && *http->cfg->proxy ? http->cfg->proxy
+                        : http->allow_env_proxy ? NULL : "";
+    HTTP_SET(CURLOPT_PROXY, proxy);
+    HTTP_SET(CURLOPT_NOPROXY, http->allow_env_proxy ? NULL : "");
+    HTTP_SET(CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
+    HTTP_SET(CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
+    /* The token in HTTPHEADER goes to the API, never in a CONNECT. */
+    HTTP_SET(CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
+    HTTP_SET(CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+    /* Freeing the client must not wait for a name resolution still running
+     * in libcurl's resolver thread (glibc may take 10 s and more for a name
+     * nobody answers): the thread is left to end on its own. */
+    HTTP_SET(CURLOPT_QUICK_EXIT, 1L);
     HTTP_SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     HTTP_SET(CURLOPT_TIMEOUT_MS, remaining);
     HTTP_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)http->cfg->max_response_bytes);

@@ -11,7 +11,18 @@
  *   - a cap on the response size; redirects are never followed;
  *   - connections are reused across requests of one mk_http;
  *   - no process-global libcurl set-up or tear-down, no signals
- *     (CURLOPT_NOSIGNAL), close-on-exec descriptors only.
+ *     (CURLOPT_NOSIGNAL), close-on-exec descriptors only;
+ *   - no ambient configuration (invariant 2): the proxy is cfg->proxy or
+ *     none, whatever the environment says, unless the caller opts in with
+ *     mk_http_allow_env_proxy; no .netrc; the Authorization header goes to
+ *     the API only, never to a proxy;
+ *   - cleanup never waits for a name resolution still running
+ *     (CURLOPT_QUICK_EXIT), so a freed client costs no time past the budget.
+ *
+ * What libcurl 7.88 and its TLS layer read from the environment without an
+ * option to stop them (SSLKEYLOGFILE above all, read once when libcurl first
+ * starts) is removed by mk_http_scrub_environment, which root contexts call
+ * before their first client.
  */
 #ifndef MK_HTTP_H
 #define MK_HTTP_H
@@ -45,6 +56,30 @@ typedef struct mk_http mk_http;
 mk_status mk_http_new(const struct mk_config *cfg, const char *token,
                       mk_http **out, mk_error *err);
 void mk_http_free(mk_http *http);
+
+/* Lets this client take its proxy from the environment as libcurl reads it
+ * (http_proxy, https_proxy, all_proxy and no_proxy, upper case too except
+ * HTTP_PROXY) when cfg->proxy is empty, and lets no_proxy apply to
+ * cfg->proxy when it is set. Off by default: the client then uses cfg->proxy,
+ * or no proxy at all, whatever the environment holds. Only for a program run
+ * by an unprivileged user for themself (mkio-orgs); never as root, never in
+ * PAM, the login helper or sync. */
+void mk_http_allow_env_proxy(mk_http *http, bool allow);
+
+/* The configuration the client was made with. */
+const struct mk_config *mk_http_config(const mk_http *http);
+
+/* Removes from the process environment what libcurl, OpenSSL or the resolver
+ * would read to send a request elsewhere, trust other certificates or write
+ * secrets to a file: every variable named *_proxy (any case, no_proxy too),
+ * SSLKEYLOGFILE, CURL_CA_BUNDLE, CURL_HOME, CURL_SSL_BACKEND, SSL_CERT_FILE,
+ * SSL_CERT_DIR, OPENSSL_CONF, OPENSSL_ENGINES, OPENSSL_MODULES,
+ * OPENSSL_ia32cap, RES_OPTIONS, LOCALDOMAIN and HOSTALIASES. For root
+ * contexts (sync; the login helper, as defence): call it before any thread
+ * starts and before the first mk_http_new of the process, since libcurl
+ * reads SSLKEYLOGFILE when it first starts. It changes `environ`, so it is
+ * not thread-safe. */
+void mk_http_scrub_environment(void);
 
 /* Restarts the budget: every request from now on must end within ms. */
 void mk_http_set_budget_ms(mk_http *http, long ms);

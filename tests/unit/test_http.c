@@ -808,6 +808,145 @@ static void test_curl_connection_refused(void **state)
     assert_int_equal(count_fds(), fds_before);
 }
 
+/* One GET through a fresh client; which of the listeners got it tells
+ * whether a proxy was used. */
+static void proxy_case_get(const char *url, const char *proxy, bool allow_env)
+{
+    struct mk_config cfg;
+    mk_http *http = NULL;
+    mk_error err;
+    struct mk_http_response resp;
+    test_config(&cfg, url);
+    cfg.proxy = (char *)proxy;
+    assert_int_equal(mk_http_new(&cfg, TOKEN, &http, &err), MK_OK);
+    if (allow_env)
+        mk_http_allow_env_proxy(http, true);
+    struct mk_http_request req = { .method = "GET", .path = "/x" };
+    if (mk_http_do(http, &req, &resp, &err) != MK_OK)
+        fail_msg("request failed: %s", err.message);
+    assert_int_equal(resp.status, 200);
+    mk_http_response_clear(&resp);
+    mk_http_free(http);
+}
+
+static int server_requests(struct server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    int n = srv->requests;
+    pthread_mutex_unlock(&srv->lock);
+    return n;
+}
+
+/* The environment's proxy variables count only for a client that opted in
+ * (mk_http_allow_env_proxy); otherwise the configured proxy or none, and an
+ * environment's no_proxy does not steer around the configured one. */
+static void test_curl_proxy_from_environment_only_when_allowed(void **state)
+{
+    struct server api, env_proxy, cfg_proxy;
+    char url[64], env_url[64], cfg_url[64], want[128];
+
+    server_start(&api, SERVE_CANNED, CANNED_200);
+    server_start(&env_proxy, SERVE_CANNED, CANNED_200);
+    server_start(&cfg_proxy, SERVE_CANNED, CANNED_200);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", api.port);
+    snprintf(env_url, sizeof(env_url), "http://127.0.0.1:%d", env_proxy.port);
+    snprintf(cfg_url, sizeof(cfg_url), "http://127.0.0.1:%d", cfg_proxy.port);
+    setenv("http_proxy", env_url, 1);
+    setenv("ALL_PROXY", env_url, 1);
+    setenv("all_proxy", env_url, 1);
+
+    /* Not allowed: straight to the API. */
+    proxy_case_get(url, NULL, false);
+    assert_int_equal(server_requests(&api), 1);
+    assert_int_equal(server_requests(&env_proxy), 0);
+
+    /* Allowed: the environment's proxy gets the request, in absolute form. */
+    proxy_case_get(url, NULL, true);
+    assert_int_equal(server_requests(&api), 1);
+    assert_int_equal(server_requests(&env_proxy), 1);
+    snprintf(want, sizeof(want), "GET %s/x HTTP/1.1\r\n", url);
+    pthread_mutex_lock(&env_proxy.lock);
+    assert_true(strncmp(env_proxy.first_request, want, strlen(want)) == 0);
+    pthread_mutex_unlock(&env_proxy.lock);
+
+    /* Allowed, and no_proxy names the host: straight to the API. */
+    setenv("no_proxy", "127.0.0.1", 1);
+    proxy_case_get(url, NULL, true);
+    assert_int_equal(server_requests(&api), 2);
+    assert_int_equal(server_requests(&env_proxy), 1);
+
+    /* Configured proxy, not allowed: that proxy, whatever http_proxy and
+     * no_proxy say. */
+    setenv("NO_PROXY", "127.0.0.1", 1);
+    proxy_case_get(url, cfg_url, false);
+    assert_int_equal(server_requests(&cfg_proxy), 1);
+    assert_int_equal(server_requests(&api), 2);
+    assert_int_equal(server_requests(&env_proxy), 1);
+
+    /* An empty configured proxy is no proxy. */
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    proxy_case_get(url, "", false);
+    assert_int_equal(server_requests(&api), 3);
+    assert_int_equal(server_requests(&env_proxy), 1);
+
+    unsetenv("http_proxy");
+    unsetenv("ALL_PROXY");
+    unsetenv("all_proxy");
+    server_stop(&api);
+    server_stop(&env_proxy);
+    server_stop(&cfg_proxy);
+}
+
+static void test_scrub_environment(void **state)
+{
+    static const char *const gone[] = {
+        "SSLKEYLOGFILE", "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ALL_PROXY",
+        "all_proxy", "NO_PROXY", "no_proxy", "ftp_proxy", "Https_Proxy", "socks_proxy",
+        "CURL_CA_BUNDLE", "CURL_HOME", "CURL_SSL_BACKEND", "SSL_CERT_FILE", "SSL_CERT_DIR",
+        "OPENSSL_CONF", "OPENSSL_ENGINES", "OPENSSL_MODULES", "RES_OPTIONS", "LOCALDOMAIN",
+        "HOSTALIASES",
+    };
+    static const char *const kept[] = { "MKIO_TOKEN", "PROXY", "MY_PROXY_X", "_PROXY_", "HOME" };
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+        assert_int_equal(setenv(gone[i], "/tmp/attacker", 1), 0);
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        assert_int_equal(setenv(kept[i], "kept", 1), 0);
+    /* A duplicate entry, as execve allows: both must go. */
+    static char dup1[] = "https_proxy=http://127.0.0.1:1", dup2[] = "https_proxy=http://127.0.0.1:2";
+    assert_int_equal(putenv(dup1), 0);
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **copy = calloc(n + 2, sizeof(*copy));
+    assert_non_null(copy);
+    memcpy(copy, environ, n * sizeof(*copy));
+    copy[n] = dup2;
+    char **saved = environ;
+    environ = copy;
+
+    mk_http_scrub_environment();
+
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+        if (getenv(gone[i]))
+            fail_msg("%s is still set", gone[i]);
+    for (char **e = environ; *e; e++)
+        assert_null(strcasestr(*e, "_proxy="));
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        assert_non_null(getenv(kept[i]));
+        unsetenv(kept[i]);
+    }
+    assert_non_null(getenv("PATH"));
+    /* glibc may have moved environ to a block of its own; the copy is ours. */
+    if (environ == copy) {
+        environ = saved;
+        for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+            unsetenv(gone[i]);
+    }
+    free(copy);
+}
+
 int main(void)
 {
     /* A proxy from the environment must not catch the loopback tests. */
@@ -838,6 +977,8 @@ int main(void)
         cmocka_unit_test(test_curl_canned_answer_and_headers),
         cmocka_unit_test(test_curl_size_cap),
         cmocka_unit_test(test_curl_connection_refused),
+        cmocka_unit_test(test_curl_proxy_from_environment_only_when_allowed),
+        cmocka_unit_test(test_scrub_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
