@@ -573,9 +573,11 @@ out:
 }
 
 /* One call: sends, judges the status and parses a 2xx body (*json may be
- * NULL when not wanted; it is NULL for an empty body). */
+ * NULL when not wanted; it is NULL for an empty body). *received (when not
+ * NULL) gets the size of the answer's body, 0 when none came. */
 static mk_status api_call(mk_http *http, const char *method, const char *path,
-                          const char *body, bool admin, json_object **json, mk_error *err)
+                          const char *body, bool admin, json_object **json, size_t *received,
+                          mk_error *err)
 {
     mk_status rc;
     struct mk_http_request req = { .method = method, .path = path, .body = body };
@@ -584,9 +586,13 @@ static mk_status api_call(mk_http *http, const char *method, const char *path,
 
     if (json)
         *json = NULL;
+    if (received)
+        *received = 0;
     rc = mk_http_do(http, &req, &resp, err);
     if (rc != MK_OK)
         return rc;
+    if (received)
+        *received = resp.body_len;
     if (resp.status < 200 || resp.status > 299) {
         rc = mk_api_error_from_response(resp.status, resp.body, err);
         if (admin && resp.status == 403 && err) {
@@ -726,17 +732,51 @@ static mk_status api_invite_item(json_object *obj, size_t index, void *items, si
     return mk_parse_invite(obj, index, &((struct mk_invite *)items)[at], err);
 }
 
+/* "16M", "512K" or "1000 bytes", for messages about a size key. */
+static void api_size_text(size_t bytes, char *buf, size_t size)
+{
+    if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0)
+        snprintf(buf, size, "%zuM", bytes / (1024 * 1024));
+    else if (bytes >= 1024 && bytes % 1024 == 0)
+        snprintf(buf, size, "%zuK", bytes / 1024);
+    else
+        snprintf(buf, size, "%zu bytes", bytes);
+}
+
+/* A listing passed a bound of the configuration: the message names the key,
+ * its value and where it was set, so the administrator knows what to change. */
+static mk_status api_list_too_long(const struct mk_config *cfg, const char *what,
+                                   const char *key, const char *value, mk_error *err)
+{
+    if (cfg->source && strcmp(cfg->source, "(defaults)") != 0)
+        return mk_error_set(err, MK_ERR_PROTOCOL,
+                            "the %s is longer than %s (%s) in %s; the server may be misbehaving; "
+                            "if the list really is that long, raise %s", what, key, value,
+                            cfg->source, key);
+    return mk_error_set(err, MK_ERR_PROTOCOL,
+                        "the %s is longer than %s (%s, the default); the server may be "
+                        "misbehaving; if the list really is that long, raise %s in %s", what, key,
+                        value, key, MK_CONFIG_DEFAULT_PATH);
+}
+
 /* Follows a list endpoint to its end, growing *items (of item_size bytes
- * each) by parse_item. On failure *count items are filled for the caller
- * to free. */
-static mk_status api_list(mk_http *http, const char *base, bool admin, size_t item_size,
-                          api_item_fn parse_item, void **items, size_t *count, mk_error *err)
+ * each) by parse_item. `what` names the list in messages. The whole listing
+ * is bounded by max_list_records and max_list_size of the configuration, as
+ * one page is by max_response_size: a server that keeps sending pages
+ * cannot make the caller hold or wait for more. On failure *count items
+ * are filled for the caller to free. */
+static mk_status api_list(mk_http *http, const char *base, const char *what, bool admin,
+                          size_t item_size, api_item_fn parse_item, void **items, size_t *count,
+                          mk_error *err)
 {
     mk_status rc = MK_OK;
+    const struct mk_config *cfg = mk_http_config(http);
     json_object *answer = NULL;
     char *path = NULL;
     long skiptoken = -1;
     size_t cap = 0;
+    size_t total_bytes = 0;
+    char limit[32];
 
     for (unsigned page = 0;; page++) {
         if (page >= MK_API_MAX_PAGES) {
@@ -755,9 +795,16 @@ static mk_status api_list(mk_http *http, const char *base, bool admin, size_t it
             goto out;
         }
         json_object_put(answer);
-        rc = api_call(http, "GET", path, NULL, admin, &answer, err);
+        size_t received = 0;
+        rc = api_call(http, "GET", path, NULL, admin, &answer, &received, err);
         if (rc != MK_OK)
             goto out;
+        total_bytes += received;
+        if (total_bytes > cfg->max_list_bytes) {
+            api_size_text(cfg->max_list_bytes, limit, sizeof(limit));
+            rc = api_list_too_long(cfg, what, "max_list_size", limit, err);
+            goto out;
+        }
         json_object *value = NULL;
         if (!answer || !json_object_is_type(answer, json_type_object)
             || !json_object_object_get_ex(answer, "value", &value)) {
@@ -769,6 +816,11 @@ static mk_status api_list(mk_http *http, const char *base, bool admin, size_t it
             goto out;
         }
         size_t records = json_object_array_length(value);
+        if (records > cfg->max_list_records - *count) {
+            snprintf(limit, sizeof(limit), "%zu", cfg->max_list_records);
+            rc = api_list_too_long(cfg, what, "max_list_records", limit, err);
+            goto out;
+        }
         if (*count + records > cap) {
             size_t want = cap ? cap : 16;
             while (want < *count + records)
@@ -816,8 +868,8 @@ mk_status mk_user_orgs_list(mk_http *http, struct mk_user_org_list *out, mk_erro
     void *items = NULL;
     size_t count = 0;
     memset(out, 0, sizeof(*out));
-    mk_status rc = api_list(http, API_USER_ORGS, false, sizeof(struct mk_user_org),
-                            api_user_org_item, &items, &count, err);
+    mk_status rc = api_list(http, API_USER_ORGS, "organization list", false,
+                            sizeof(struct mk_user_org), api_user_org_item, &items, &count, err);
     out->items = items;
     out->count = count;
     if (rc != MK_OK) {
@@ -832,8 +884,8 @@ mk_status mk_invites_list(mk_http *http, struct mk_invite_list *out, mk_error *e
     void *items = NULL;
     size_t count = 0;
     memset(out, 0, sizeof(*out));
-    mk_status rc = api_list(http, API_INVITES, true, sizeof(struct mk_invite), api_invite_item,
-                            &items, &count, err);
+    mk_status rc = api_list(http, API_INVITES, "invite list", true, sizeof(struct mk_invite),
+                            api_invite_item, &items, &count, err);
     out->items = items;
     out->count = count;
     if (rc != MK_OK) {
@@ -862,7 +914,7 @@ mk_status mk_user_org_accept(mk_http *http, const char *org_id, struct mk_user_o
         rc = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
     }
-    rc = api_call(http, "PATCH", path, API_ACCEPT_BODY, false, out ? &answer : NULL, err);
+    rc = api_call(http, "PATCH", path, API_ACCEPT_BODY, false, out ? &answer : NULL, NULL, err);
     if (rc != MK_OK || !out)
         goto out;
     if (answer) {
@@ -971,7 +1023,7 @@ static mk_status api_delete(mk_http *http, const char *base, const char *id, con
         rc = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
     }
-    rc = api_call(http, "DELETE", path, NULL, admin, NULL, err);
+    rc = api_call(http, "DELETE", path, NULL, admin, NULL, NULL, err);
 out:
     free(path);
     free(escaped);
@@ -1034,7 +1086,7 @@ mk_status mk_invite_create(mk_http *http, const char *email, const char *comment
     }
     const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN
                                                                 | JSON_C_TO_STRING_NOSLASHESCAPE);
-    rc = api_call(http, "POST", API_INVITES, text, true, out ? &answer : NULL, err);
+    rc = api_call(http, "POST", API_INVITES, text, true, out ? &answer : NULL, NULL, err);
     if (rc != MK_OK || !out)
         goto out;
     if (!answer) {

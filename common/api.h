@@ -3,7 +3,9 @@
  * Requests are sent exactly as ../shared/docs/mkio-api.md documents; answers
  * are read tolerantly as it lists. List calls follow pagination to the end
  * ($top, $skiptoken taken from supplemental.pagination.end), refusing a page
- * that does not advance and a series longer than MK_API_MAX_PAGES.
+ * that does not advance and a series longer than MK_API_MAX_PAGES, or than
+ * max_list_records records or max_list_size bytes of the client's
+ * configuration (MK_ERR_PROTOCOL naming the key; nothing of the list kept).
  * Error bodies become mk_error: message carries error.detail, ref the ref.
  * API refusals (4xx) are MK_ERR_API; 5xx after retries MK_ERR_UNAVAILABLE.
  */

@@ -82,6 +82,10 @@ static mk_http *fake_client(struct fake *f)
     test_cfg.budget_ms = 5000;
     test_cfg.retries = 3;
     test_cfg.max_response_bytes = 1 << 20;
+    /* Loose enough for the page-count bound to be the one that stops an
+     * endless listing; test_list_bounds sets them tight. */
+    test_cfg.max_list_bytes = 1024UL * 1024 * 1024;
+    test_cfg.max_list_records = 1000000;
     assert_int_equal(mk_http_new(&test_cfg, "tok", &http, &err), MK_OK);
     mk_http_set_transport(http, fake_transport, f);
     mk_http_set_sleep(http, no_sleep, NULL);
@@ -666,6 +670,83 @@ static void test_pagination_stuck_and_endless(void **state)
     mk_http_free(http);
 }
 
+/* max_list_records and max_list_size bound one whole listing: the error
+ * names the key, its value and the file, and nothing of the list is kept. */
+static void test_list_bounds(void **state)
+{
+    struct mk_user_org_list orgs;
+    mk_error err;
+
+    /* Endless full pages of 100 against 250 records: the third page would
+     * pass the bound, and it is the last one asked for. */
+    struct fake f = { .page_of = make_page, .page_total = -1, .page_records = 100 };
+    mk_http *http = fake_client(&f);
+    test_cfg.max_list_records = 250;
+    test_cfg.source = "/etc/mkio/test.conf";
+    assert_int_equal(mk_user_orgs_list(http, &orgs, &err), MK_ERR_PROTOCOL);
+    assert_string_equal(err.message,
+                        "listing your organizations: the organization list is longer than "
+                        "max_list_records (250) in /etc/mkio/test.conf; the server may be "
+                        "misbehaving; if the list really is that long, raise max_list_records");
+    assert_int_equal(f.calls, 3);
+    assert_null(orgs.items);
+    assert_int_equal(orgs.count, 0);
+    mk_http_free(http);
+
+    /* Exactly at the bound is fine. */
+    struct fake g = { .page_of = make_page, .page_total = 250, .page_records = 100 };
+    http = fake_client(&g);
+    test_cfg.max_list_records = 250;
+    assert_int_equal(mk_user_orgs_list(http, &orgs, &err), MK_OK);
+    assert_int_equal(orgs.count, 250);
+    mk_user_org_list_free(&orgs);
+    mk_http_free(http);
+
+    /* Bytes: the pages of an endless list add up past 64K. The request
+     * that passes the bound is the last one made. */
+    struct fake h = { .page_of = make_page, .page_total = -1, .page_records = 100 };
+    size_t total = 0, want_calls = 0;
+    for (long start = 0; total <= 64 * 1024; start += 100) {
+        char *page = make_page(&h, start);
+        total += strlen(page);
+        free(page);
+        want_calls++;
+    }
+    http = fake_client(&h);
+    test_cfg.max_list_bytes = 64 * 1024;
+    test_cfg.source = "(defaults)";
+    assert_int_equal(mk_user_orgs_list(http, &orgs, &err), MK_ERR_PROTOCOL);
+    assert_string_equal(err.message,
+                        "listing your organizations: the organization list is longer than "
+                        "max_list_size (64K, the default); the server may be misbehaving; if the "
+                        "list really is that long, raise max_list_size in /etc/mkio/mkio.conf");
+    assert_int_equal(h.calls, want_calls);
+    assert_null(orgs.items);
+    mk_http_free(http);
+
+    /* The invite list is bounded the same way. */
+    const struct answer answers[] = {
+        { 200, NULL, "{\"value\":[{\"id\":\"i1\",\"spec\":{\"email\":\"a@b\"}},"
+                     "{\"id\":\"i2\",\"spec\":{\"email\":\"c@d\"}}]}" },
+    };
+    struct fake k = { .answers = answers, .n = 1 };
+    http = fake_client(&k);
+    test_cfg.max_list_records = 1;
+    test_cfg.source = NULL;
+    struct mk_invite_list list;
+    assert_int_equal(mk_invites_list(http, &list, &err), MK_ERR_PROTOCOL);
+    assert_non_null(strstr(err.message, "listing the organization's invites: the invite list is "
+                                        "longer than max_list_records (1, the default)"));
+    assert_null(list.items);
+    mk_http_free(http);
+    http = fake_client(&k);
+    test_cfg.max_list_records = 2;
+    assert_int_equal(mk_invites_list(http, &list, &err), MK_OK);
+    assert_int_equal(list.count, 2);
+    mk_invite_list_free(&list);
+    mk_http_free(http);
+}
+
 static void test_next_page_pure(void **state)
 {
     long next;
@@ -816,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_pagination_several_pages),
         cmocka_unit_test(test_pagination_total_reached),
         cmocka_unit_test(test_pagination_stuck_and_endless),
+        cmocka_unit_test(test_list_bounds),
         cmocka_unit_test(test_next_page_pure),
         cmocka_unit_test(test_single_page_and_no_supplemental),
         cmocka_unit_test(test_invites_list_pages),
