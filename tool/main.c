@@ -234,6 +234,10 @@ int tool_client(struct tool *t, mk_http **out)
     }
     st = mk_http_new(&t->cfg, token, out, &err);
     mk_token_free(token);
+    /* A user running the tool for themself keeps their proxy settings;
+     * root never takes them from the environment (http.h). */
+    if (st == MK_OK && getuid() != 0 && geteuid() == getuid())
+        mk_http_allow_env_proxy(*out, true);
     return st == MK_OK ? TOOL_EXIT_OK : tool_fail(&err);
 }
 
@@ -273,6 +277,9 @@ int main(int argc, char **argv)
         return tool_usage(NULL, "no command given");
 
     const char *cmd = argv[optind];
+    /* Root, or sync, never takes a proxy, key log or CA path from its caller. */
+    if (getuid() == 0 || geteuid() == 0 || strcmp(cmd, "sync") == 0)
+        mk_http_scrub_environment();
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
     int rc;
