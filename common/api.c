@@ -14,6 +14,7 @@
  *   limited is a passing condition, like a 503.
  */
 #include "api.h"
+#include "text.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -28,15 +29,10 @@
 
 /* ---- small helpers ---- */
 
+/* The server's text for a message: through the one output sanitizer. */
 static void api_clean_copy(char *dst, size_t size, const char *src)
 {
-    size_t i = 0;
-    for (; src && src[i] && i + 1 < size; i++) {
-        unsigned char c = (unsigned char)src[i];
-        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    if (size > 0)
-        dst[i] = '\0';
+    mk_text_sanitize(src, dst, size);
 }
 
 static bool api_is_null(json_object *o)

@@ -117,7 +117,8 @@ int cmd_status(struct tool *t, int argc, char **argv)
         printf("%-32s %-10s %-36s %s\n", "GROUP", "GID", "ORGANIZATION ID", "NAME / MEMBERS");
     for (size_t i = 0; i < view.group_count; i++) {
         const struct mk_store_group *g = &view.groups[i];
-        printf("%-32s %-10lu ", g->group_name, (unsigned long)g->gid);
+        tool_put_safe_padded(stdout, g->group_name, 32);
+        printf(" %-10lu ", (unsigned long)g->gid);
         tool_put_safe(stdout, g->org_id);
         fputs("  ", stdout);
         tool_put_safe(stdout, g->org_name);
@@ -135,7 +136,8 @@ int cmd_status(struct tool *t, int argc, char **argv)
     for (size_t i = 0; i < view.user_count; i++) {
         char when[32];
         format_time(view.users[i].refreshed, when, sizeof(when));
-        printf("%-32s %-22s %zu\n", view.users[i].user, when, view.users[i].org_count);
+        tool_put_safe_padded(stdout, view.users[i].user, 32);
+        printf(" %-22s %zu\n", when, view.users[i].org_count);
     }
 out:
     mk_store_view_free(&view);
@@ -157,13 +159,13 @@ static int read_membership_file(const char *path, json_object **root,
 {
     *root = json_object_from_file(path);
     if (!*root) {
-        fprintf(stderr, "mkio-orgs: store set-user: cannot read %s: %s\n", path,
-                json_util_get_last_err() ? json_util_get_last_err() : "not valid JSON");
+        tool_error("store set-user: cannot read %s: %s", path,
+                   json_util_get_last_err() ? json_util_get_last_err() : "not valid JSON");
         return TOOL_EXIT_USAGE;
     }
     if (!json_object_is_type(*root, json_type_array)) {
-        fprintf(stderr, "mkio-orgs: store set-user: %s must hold a JSON array of "
-                        "{\"id\": ..., \"name\": ...}\n", path);
+        tool_error("store set-user: %s must hold a JSON array of {\"id\": ..., \"name\": ...}",
+                   path);
         return TOOL_EXIT_USAGE;
     }
     *n = json_object_array_length(*root);
@@ -175,8 +177,7 @@ static int read_membership_file(const char *path, json_object **root,
         if (!json_object_is_type(item, json_type_object) ||
             !json_object_object_get_ex(item, "id", &id) ||
             !json_object_is_type(id, json_type_string)) {
-            fprintf(stderr, "mkio-orgs: store set-user: %s: item %zu has no string \"id\"\n",
-                    path, i);
+            tool_error("store set-user: %s: item %zu has no string \"id\"", path, i);
             return TOOL_EXIT_USAGE;
         }
         (*orgs)[i].org_id = json_object_get_string(id);
@@ -184,8 +185,7 @@ static int read_membership_file(const char *path, json_object **root,
             json_object_is_type(name, json_type_string))
             (*orgs)[i].org_name = json_object_get_string(name);
         else if (name && !json_object_is_type(name, json_type_null)) {
-            fprintf(stderr, "mkio-orgs: store set-user: %s: item %zu: \"name\" is not a string\n",
-                    path, i);
+            tool_error("store set-user: %s: item %zu: \"name\" is not a string", path, i);
             return TOOL_EXIT_USAGE;
         }
     }
@@ -236,7 +236,9 @@ static int store_set_user(struct tool *t, int argc, char **argv)
         rc = tool_fail(&err);
         goto out;
     }
-    printf("Stored %zu organization%s for %s.\n", n, n == 1 ? "" : "s", user);
+    printf("Stored %zu organization%s for ", n, n == 1 ? "" : "s");
+    tool_put_safe(stdout, user);
+    fputs(".\n", stdout);
 out:
     free(orgs);
     json_object_put(root);
@@ -256,24 +258,33 @@ int cmd_store(struct tool *t, int argc, char **argv)
 
 /* --- sync --- */
 
+/* Everything from the server (names, ids, details, refs) and the user name
+ * goes through tool_put_safe: sync runs as root, often into the journal. */
 static void print_refresh(const char *user, const struct mk_refresh_result *res)
 {
     for (size_t i = 0; i < res->count; i++) {
         const struct mk_refresh_org *o = &res->orgs[i];
         if (o->outcome == MK_REFRESH_MEMBER)
             continue;
-        printf("%s: ", user);
+        tool_put_safe(stdout, user);
+        fputs(": ", stdout);
         tool_put_safe(stdout, o->org_name ? o->org_name : o->org_id);
-        printf(" (%s): %s", o->org_id, mk_refresh_outcome_name(o->outcome));
+        fputs(" (", stdout);
+        tool_put_safe(stdout, o->org_id);
+        printf("): %s", mk_refresh_outcome_name(o->outcome));
         if (o->detail[0]) {
             fputs(": ", stdout);
             tool_put_safe(stdout, o->detail);
         }
-        if (o->ref[0])
-            printf(" (ref %s)", o->ref);
+        if (o->ref[0]) {
+            fputs(" (ref ", stdout);
+            tool_put_safe(stdout, o->ref);
+            fputc(')', stdout);
+        }
         fputc('\n', stdout);
     }
-    printf("%s: %zu joined (%zu accepted now), %zu skipped, %zu expired, %zu failed\n", user,
+    tool_put_safe(stdout, user);
+    printf(": %zu joined (%zu accepted now), %zu skipped, %zu expired, %zu failed\n",
            res->members + res->accepted, res->accepted, res->skipped, res->expired, res->failed);
 }
 
@@ -283,7 +294,7 @@ static int sync_one(struct tool *t, const char *user, bool accept)
     mk_error err;
     mk_error_clear(&err);
     if (!pw) {
-        fprintf(stderr, "mkio-orgs: sync: %s: no such local user\n", user);
+        tool_error("sync: %s: no such local user", user);
         return TOOL_EXIT_USAGE;
     }
     char *token = NULL;
@@ -322,8 +333,8 @@ static int list_token_users(const struct mk_config *cfg, char ***users, size_t *
     *users = NULL;
     *n = 0;
     if (!dir) {
-        fprintf(stderr, "mkio-orgs: sync: cannot read the token directory %s: %s\n",
-                cfg->token_dir, strerror(errno));
+        tool_error("sync: cannot read the token directory %s: %s", cfg->token_dir,
+                   strerror(errno));
         return TOOL_EXIT_USAGE;
     }
     size_t cap = 0;
@@ -420,8 +431,8 @@ int cmd_sync(struct tool *t, int argc, char **argv)
         if (all) {
             struct passwd *pw = getpwnam(user);
             if (!pw) {
-                fprintf(stderr, "mkio-orgs: sync: %s/%s belongs to no local user; skipped\n",
-                        t->cfg.token_dir, user);
+                tool_error("sync: %s/%s belongs to no local user; skipped", t->cfg.token_dir,
+                           user);
                 continue;
             }
             if (mk_config_user_ignored(&t->cfg, user, pw->pw_uid))

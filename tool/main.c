@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "text.h"
 #include "token.h"
 #include "tool.h"
 
@@ -55,7 +56,8 @@ static const char usage_text[] =
 "                        built-in defaults).\n"
 "  --token-file FILE     Read the token from FILE, which must be yours, a regular\n"
 "                        file and mode 0600. A token is never taken as an argument.\n"
-"  --json                With a listing: print JSON for scripts.\n"
+"  --json                With a listing: print JSON for scripts (strings exact;\n"
+"                        a byte that is not UTF-8 shows as U+FFFD).\n"
 "  -h, --help            This help. `mkio-orgs COMMAND --help` works too.\n"
 "  --version             Print the version.\n"
 "\n"
@@ -103,25 +105,60 @@ int tool_fail(const mk_error *err)
     return tool_exit_code(err->status);
 }
 
+/* Writes "mkio-orgs: " and the formatted message, sanitized as a whole, to
+ * stderr (no newline). */
+static void tool_vmessage(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+static void tool_vmessage(const char *fmt, va_list ap)
+{
+    char *text = NULL;
+    fputs("mkio-orgs: ", stderr);
+    if (vasprintf(&text, fmt, ap) < 0) {
+        fputs("(message lost: out of memory)", stderr);
+        return;
+    }
+    tool_put_safe(stderr, text);
+    free(text);
+}
+
+void tool_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tool_vmessage(fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
 int tool_usage(const char *command, const char *fmt, ...)
 {
     va_list ap;
-    fputs("mkio-orgs: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    tool_vmessage(fmt, ap);
     va_end(ap);
     fprintf(stderr, "\nTry 'mkio-orgs %s--help'.\n", command ? command : "");
     return TOOL_EXIT_USAGE;
 }
 
-void tool_put_safe(FILE *f, const char *s)
+void tool_put_safe_padded(FILE *f, const char *s, int width)
 {
-    if (!s) {
-        fputc('-', f);
+    char small[256];
+    if (!s)
+        s = "-";
+    size_t size = strlen(s) + 1; /* sanitizing never lengthens */
+    char *buf = size <= sizeof(small) ? small : malloc(size);
+    if (!buf) {
+        fputs("(out of memory)", f);
         return;
     }
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        fputc((*p < 0x20 || *p == 0x7f) ? '?' : *p, f);
+    fprintf(f, "%-*s", width, mk_text_sanitize(s, buf, size));
+    if (buf != small)
+        free(buf);
+}
+
+void tool_put_safe(FILE *f, const char *s)
+{
+    tool_put_safe_padded(f, s, 0);
 }
 
 int tool_simple_options(const char *command, const char *help, int argc, char **argv,
@@ -156,10 +193,56 @@ int tool_simple_options(const char *command, const char *help, int argc, char **
     return TOOL_EXIT_OK;
 }
 
+/* Writes JSON text that json-c made, with what json-c leaves raw but a
+ * terminal would act on escaped. Outside strings json-c writes only
+ * printable ASCII and its own layout, so such bytes are always inside a
+ * string, where \uXXXX stands for the same character. Which characters
+ * those are is mk_text_sanitize's decision: a character it keeps is written
+ * as it is, one it turns into a single '?' (a valid but unsafe character) is
+ * escaped, and a byte that starts no character becomes U+FFFD. */
+static void tool_put_json_text(FILE *f, const char *json)
+{
+    const unsigned char *p = (const unsigned char *)json;
+    while (*p) {
+        if (*p < 0x80) {
+            if (*p == 0x7f)
+                fputs("\\u007f", f);
+            else
+                fputc(*p, f);
+            p++;
+            continue;
+        }
+        size_t len = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 1;
+        char one[5], clean[5];
+        size_t n = strnlen((const char *)p, len);
+        memcpy(one, p, n);
+        one[n] = '\0';
+        mk_text_sanitize(one, clean, sizeof(clean));
+        if (n == len && strcmp(one, clean) == 0) {
+            fwrite(p, 1, len, f);
+        } else if (len > 1 && n == len && strcmp(clean, "?") == 0) {
+            static const unsigned char lead_bits[5] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
+            unsigned long cp = p[0] & lead_bits[len];
+            for (size_t i = 1; i < len; i++)
+                cp = (cp << 6) | (p[i] & 0x3f);
+            if (cp > 0xffff)
+                fprintf(f, "\\u%04lx\\u%04lx", 0xd800 + ((cp - 0x10000) >> 10),
+                        0xdc00 + ((cp - 0x10000) & 0x3ff));
+            else
+                fprintf(f, "\\u%04lx", cp);
+        } else {
+            fputs("\\ufffd", f);
+            len = 1;
+        }
+        p += len;
+    }
+}
+
 void tool_print_json(json_object *value)
 {
-    puts(json_object_to_json_string_ext(value, JSON_C_TO_STRING_PRETTY |
-                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+    tool_put_json_text(stdout, json_object_to_json_string_ext(
+                                   value, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+    fputc('\n', stdout);
     json_object_put(value);
 }
 

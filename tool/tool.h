@@ -38,12 +38,23 @@ int tool_client(struct tool *t, mk_http **out);
 int tool_fail(const mk_error *err);
 int tool_exit_code(mk_status status);
 
-/* Usage error: prints the message and a hint to --help, returns 2. */
+/* Usage error: prints the message (sanitized: it often quotes an argument)
+ * and a hint to --help, returns 2. */
 int tool_usage(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Writes s to f with control characters replaced, so a remote party's
- * names cannot drive the terminal. NULL prints as "-". */
+/* Prints "mkio-orgs: <message>\n" to stderr, the whole message passed
+ * through mk_text_sanitize: for messages that quote user names, file names
+ * or arguments. One line, whatever the arguments hold. */
+void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Writes s to f through mk_text_sanitize (text.h), so the names a remote
+ * party or a local user chose cannot drive the terminal, reorder what is
+ * shown or split a log line. The one way the tool prints such text.
+ * NULL prints as "-". */
 void tool_put_safe(FILE *f, const char *s);
+
+/* The same, padded with spaces to at least width bytes (like "%-*s"). */
+void tool_put_safe_padded(FILE *f, const char *s, int width);
 
 /* Parses `[--json] [--help]` (--json only when json is not NULL) and one
  * positional argument named arg_name (none when arg_name is NULL).
@@ -51,7 +62,10 @@ void tool_put_safe(FILE *f, const char *s);
 int tool_simple_options(const char *command, const char *help, int argc, char **argv,
                         bool *json, const char *arg_name, char **positional);
 
-/* Prints a JSON value to stdout, pretty, followed by a newline; frees it. */
+/* Prints a JSON value to stdout, pretty, followed by a newline; frees it.
+ * Strings stay exact: json-c escapes C0 controls, and what it leaves raw but
+ * a terminal would act on (DEL, C1 controls, bidi controls) is written as a
+ * \uXXXX escape. A byte that is not UTF-8 becomes U+FFFD: JSON is UTF-8. */
 void tool_print_json(json_object *value);
 
 int cmd_invite(struct tool *t, int argc, char **argv);

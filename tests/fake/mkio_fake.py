@@ -50,6 +50,9 @@ ERROR_CODES = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "n
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 BEARER_RE = re.compile(r"^Bearer ([!-~]+)$")
 INT_RE = re.compile(r"^[0-9]{1,9}$")
+# A raw_bytes marker: printable ASCII that json.dumps writes as it is (no
+# space, quote or backslash), so it appears verbatim in an encoded answer.
+RAW_MARKER_RE = re.compile(r'^[!#-\[\]-~]{3,64}$')
 
 # Set on SIGTERM/SIGINT: hung and delayed requests wake up and give up.
 STOP = threading.Event()
@@ -58,12 +61,13 @@ STOP = threading.Event()
 class ApiError(Exception):
     """An API answer with the standard error body."""
 
-    def __init__(self, status, detail, code=None, headers=None):
+    def __init__(self, status, detail, code=None, headers=None, ref=None):
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.code = code or ERROR_CODES.get(status, "error")
         self.headers = headers or {}
+        self.ref = ref
 
 
 class ControlError(Exception):
@@ -77,9 +81,9 @@ def rfc3339(epoch):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
 
 
-def error_body(status, code, detail):
+def error_body(status, code, detail, ref=None):
     return {"error": {"code": code, "detail": detail, "extraDetail": {}},
-            "status": status, "ref": str(uuid.uuid4())}
+            "status": status, "ref": ref if ref is not None else str(uuid.uuid4())}
 
 
 def is_number(value):
@@ -105,6 +109,7 @@ class World:
             self.orgs = {}
             self.tokens = {}
             self.invites = {}
+            self.raw_bytes = {}
             self.faults = {}
             self.requests = []
             self.tls_connections = 0
@@ -136,7 +141,8 @@ class World:
         """Validates the whole seed first, then applies it: a bad seed changes nothing."""
         _need(isinstance(data, dict), "seed: body must be an object")
         for key in data:
-            _need(key in ("users", "organizations", "tokens", "invites"), "seed: unknown key %r" % key)
+            _need(key in ("users", "organizations", "tokens", "invites", "raw_bytes"),
+                  "seed: unknown key %r" % key)
         with self.lock:
             now = self.now()
             users = {k: dict(v) for k, v in self.users.items()}
@@ -146,7 +152,21 @@ class World:
                     for k, v in self.orgs.items()}
             tokens = dict(self.tokens)
             invites = dict(self.invites)
+            raw_bytes = dict(self.raw_bytes)
             new_invite_ids = []
+
+            raw = data.get("raw_bytes", {})
+            _need(isinstance(raw, dict), "seed: raw_bytes must be an object")
+            for marker, hexbytes in raw.items():
+                _need(RAW_MARKER_RE.match(marker),
+                      "seed: raw_bytes marker %r must be 3 to 64 printable ASCII characters "
+                      "without space, quote or backslash" % (marker,))
+                try:
+                    value = bytes.fromhex(hexbytes) if isinstance(hexbytes, str) else b""
+                except ValueError:
+                    value = b""
+                _need(0 < len(value) <= 256, "seed: raw_bytes %r needs 1 to 256 bytes in hex" % marker)
+                raw_bytes[marker] = value
 
             for u in data.get("users", []):
                 _need(isinstance(u, dict) and isinstance(u.get("id"), str) and u["id"],
@@ -244,6 +264,7 @@ class World:
                 new_invite_ids.append(iid)
 
             self.users, self.orgs, self.tokens, self.invites = users, orgs, tokens, invites
+            self.raw_bytes = raw_bytes
             return {"invites": new_invite_ids}
 
     def invite_state(self, inv, now):
@@ -289,6 +310,8 @@ class World:
             _need(isinstance(st, int) and 200 <= st <= 599, "faults: status needs a status 200..599")
             ra = params.get("retry_after")
             _need(ra is None or isinstance(ra, (str, int)), "faults: retry_after must be a string")
+            _need(params.get("ref") is None or isinstance(params["ref"], str),
+                  "faults: ref must be a string")
         elif kind == "oversized":
             params.setdefault("bytes", 2 << 20)
             _need(isinstance(params["bytes"], int) and 0 < params["bytes"] <= (256 << 20),
@@ -319,6 +342,13 @@ class World:
                 if fault["kind"] != "delay":
                     break
         return chosen
+
+    def splice_raw_bytes(self, body):
+        """Replaces each seeded raw_bytes marker in an encoded API answer with its bytes."""
+        with self.lock:
+            for marker, value in self.raw_bytes.items():
+                body = body.replace(marker.encode("ascii"), value)
+        return body
 
     def log_request(self, entry):
         with self.lock:
@@ -707,7 +737,7 @@ class ApiHandler(QuietHandlerMixin, BaseHTTPRequestHandler):
             if p.get("retry_after") is not None:
                 headers["Retry-After"] = p["retry_after"]
             self.answer_error(ApiError(st, p.get("detail", "injected failure"),
-                                       p.get("code"), headers))
+                                       p.get("code"), headers, p.get("ref")))
             return
         if kind == "malformed_json":
             self.send_raw(200, b'{"value": [{"metadata": {"id": "x"}, @#!garbage\x01 ]]}}{{')
@@ -747,8 +777,12 @@ class ApiHandler(QuietHandlerMixin, BaseHTTPRequestHandler):
         self.send_raw(status, body, ctype, headers)
 
     def answer_error(self, err):
-        body = json.dumps(error_body(err.status, err.code, err.detail)).encode()
+        body = json.dumps(error_body(err.status, err.code, err.detail, err.ref)).encode()
         self.send_raw(err.status, body, "application/json", err.headers)
+
+    def send_raw(self, status, body, *args, **kwargs):
+        # Every API answer, faulted or not, gets the seeded raw_bytes spliced in.
+        super().send_raw(status, self.server.world.splice_raw_bytes(body), *args, **kwargs)
 
 
 class ControlHandler(QuietHandlerMixin, BaseHTTPRequestHandler):

@@ -579,6 +579,45 @@ class TestControl(FakeTestCase):
         self.assertEqual(obj["value"][0]["spec"]["invite"]["state"], "expired")
         self.assertEqual(obj["value"][0]["spec"]["invite"]["invitedBy"]["email"], "admin2@example.com")
 
+    def test_raw_bytes_are_spliced_into_every_answer(self):
+        org = self.fx["org_id"]
+        self.fake.seed({"raw_bytes": {"@9B@": "9b", "@BAD@": "c080"},
+                        "organizations": [{"id": org, "name": "Acme @9B@ Media@BAD@"}]})
+        self.fake.seed({"raw_bytes": {"@FF@": "ff"}})  # markers add up over seeds
+        status, headers, data = self.fake.api("GET", USER_ORGS, token="tok-bob")
+        self.assertEqual(status, 200)
+        self.assertIn(b'"Acme \x9b Media\xc0\x80"', data)
+        self.assertNotIn(b"@9B@", data)
+        self.assertEqual(int(headers["content-length"]), len(data))
+        # Error answers too, with a status fault's own detail and ref.
+        self.fake.fault("invites_list", "status", count=1, status=400, detail="bad @9B@",
+                        ref="ref-@FF@")
+        status, _, data = self.fake.api("GET", INVITES, token="tok-admin")
+        self.assertEqual(status, 400)
+        self.assertIn(b'"detail": "bad \x9b"', data)
+        self.assertIn(b'"ref": "ref-\xff"', data)
+        # The control side shows the markers.
+        names = [o["name"] for o in self.fake.state()["organizations"]]
+        self.assertIn("Acme @9B@ Media@BAD@", names)
+        # reset forgets them.
+        self.fake.reset()
+        self.fake.seed({"organizations": [{"id": "o-1", "name": "x@9B@", "admins": ["u-1"]}],
+                        "tokens": [{"token": "t-1", "user": "u-1", "organization": "o-1"}]})
+        _, _, data = self.fake.api("GET", USER_ORGS, token="t-1")
+        self.assertIn(b'"x@9B@"', data)
+
+    def test_bad_raw_bytes_seed_changes_nothing(self):
+        before = self.fake.state()
+        for raw in ({"ab": "9b"}, {"a b c": "9b"}, {'a"bc': "9b"}, {"a\\bc": "9b"},
+                    {"@X@": ""}, {"@X@": "zz"}, {"@X@": 155}, {"@X@": "00" * 257}, ["@X@"]):
+            with self.subTest(raw=raw), self.assertRaises(FakeMkioError):
+                self.fake.seed({"raw_bytes": raw, "organizations": [{"name": "new @X@"}]})
+        after = self.fake.state()
+        del before["now"], after["now"]
+        self.assertEqual(before, after)
+        with self.assertRaises(FakeMkioError):
+            self.fake.fault("invites_list", "status", status=500, ref=5)
+
 
 class TestShutdown(unittest.TestCase):
     def test_sigterm_exits_fast_with_a_hung_client(self):

@@ -3,6 +3,7 @@ code, and the server's state afterwards, for every command and fault."""
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import time
@@ -497,12 +498,6 @@ class Store(ToolTest):
 
 
 class Sync(ToolTest):
-    def write_token(self, user, token):
-        path = os.path.join(self.token_dir, user)
-        with open(path, "w") as f:
-            f.write(token + "\n")
-        os.chmod(path, 0o600)
-
     def test_sync_accepts_only_with_accept(self):
         self.write_token("nobody", ALICE_TOKEN)
         p = self.run_tool("sync", "--user", "nobody", token=None)
@@ -573,3 +568,256 @@ class Sync(ToolTest):
         p = self.run_tool("sync", "--user", "nobody", token=None)
         self.assert_exit(p, 2)
         self.assertIn("nobody", p.stderr)
+
+
+# ---- hostile text ---------------------------------------------------------
+#
+# Markers the fake replaces with raw bytes in every answer (tests/fake/README.md):
+# a raw C1 CSI and invalid UTF-8 of each kind.
+RAW = {"%9B%": "9b", "%OVERLONG%": "c080", "%SURROGATE%": "eda080", "%TRUNC%": "e697",
+       "%FF%": "ff", "%CONT%": "80"}
+# Every kind of hostile text at once: C0 (CSI, BEL, newline, CR), DEL, C1 raw and
+# UTF-8 encoded (U+009B, U+0085 NEXT LINE), invalid UTF-8, bidi controls (U+202E,
+# U+2066), and an accented letter, which stays.
+HOSTILE = ("A\x1b[31mB\x07C\nFAKE-LINE\rD\x7fE%9B%F\u009bG\u0085H%OVERLONG%I%SURROGATE%J"
+           "%TRUNC%K%FF%L%CONT%M\u202eN\u2066O\u00e9")
+# As much of it as an e-mail address can hold (no white space, one '@').
+HOSTILE_LOCAL = "\x1b[31m\x07\x7f%9B%\u009b\u202e\u2066%FF%"
+EVE_EMAIL = "eve" + HOSTILE_LOCAL + "@evil.example.com"
+MALLORY_EMAIL = "mallory" + HOSTILE_LOCAL + "@evil.example.com"
+EVE_TOKEN = "tok-eve-3b9e1d7c55"
+EVIL_ORG = "org-" + HOSTILE                          # an id the store cannot take
+EVIL_ORG2 = "1e2d3c4b-0000-4000-8000-00000000e911"   # a good id with a hostile name
+EVIL_INVITE = "inv-" + HOSTILE
+TEAM = "Team " + HOSTILE
+
+# What must never reach a terminal or a log: C0 but newline, DEL, C1, bidi controls.
+UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f\u0080-\u009f\u202a-\u202e\u2066-\u2069"
+                    "\u200e\u200f\u061c]")
+
+
+def wire(s):
+    """s as the fake sends it: UTF-8 with each marker replaced by its raw bytes."""
+    data = s.encode()
+    for marker, hexbytes in RAW.items():
+        data = data.replace(marker.encode(), bytes.fromhex(hexbytes))
+    return data
+
+
+def _walk(s, keep_unsafe, invalid):
+    data, out, i = wire(s), [], 0
+    while i < len(data):
+        for n in (1, 2, 3, 4):
+            try:
+                ch = data[i:i + n].decode("utf-8")
+                break
+            except UnicodeDecodeError:
+                pass
+        else:
+            out.append(invalid)  # one per byte that starts no character
+            i += 1
+            continue
+        out.append(ch if keep_unsafe or not UNSAFE.match(ch) and ch != "\n" else "?")
+        i += n
+    return "".join(out)
+
+
+def shown(s):
+    """What the tool shows of s (common/text.h): each unsafe character and each
+    byte that starts no UTF-8 character as one '?'."""
+    return _walk(s, False, "?")
+
+
+def in_json(s):
+    """What a JSON reader of the tool's --json output gets for s: every
+    character exact, each byte that is not UTF-8 as U+FFFD."""
+    return _walk(s, True, "\ufffd")
+
+
+class HostileText(ToolTest):
+    """Names, ids, comments, e-mails, team names, error details and refs a
+    remote party chose, and arguments and file names a local user chose,
+    never reach the terminal raw. Outputs are checked as bytes."""
+
+    def setUp(self):
+        super().setUp()
+        self.fake.seed({
+            "raw_bytes": RAW,
+            "users": [{"id": "u-eve", "email": EVE_EMAIL, "name": "Eve " + HOSTILE}],
+            "organizations": [
+                {"id": EVIL_ORG, "name": "Org " + HOSTILE, "admins": ["u-eve"],
+                 "teams": {TEAM: []}},
+                {"id": EVIL_ORG2, "name": "Org2 " + HOSTILE, "admins": ["u-eve"]}],
+            "tokens": [{"token": EVE_TOKEN, "user": "u-eve", "organization": EVIL_ORG,
+                        "expires": None}],
+            "invites": [
+                {"id": EVIL_INVITE, "organization": EVIL_ORG, "email": "alice@example.com",
+                 "comment": "Comment " + HOSTILE, "teams": [TEAM], "invited_by": "u-eve"},
+                {"organization": EVIL_ORG, "email": MALLORY_EMAIL, "invited_by": "u-eve"},
+                {"organization": EVIL_ORG2, "email": "alice@example.com",
+                 "comment": "Second " + HOSTILE, "invited_by": "u-eve"}]})
+
+    def assert_clean(self, data, where):
+        """data (bytes) is UTF-8 with no character a terminal acts on, and its
+        newlines are the tool's own; returns it as text."""
+        for byte in (b"\x1b", b"\x07", b"\x7f", b"\r", b"\x00"):
+            self.assertNotIn(byte, data, f"{where}: {data!r}")
+        try:
+            text = data.decode("utf-8")  # strict: a raw 0x9b or invalid UTF-8 fails here
+        except UnicodeDecodeError as e:
+            self.fail(f"{where}: not UTF-8 ({e}): {data!r}")
+        m = UNSAFE.search(text)
+        self.assertIsNone(m, f"{where}: U+{ord(m.group()):04X} reached the output: {data!r}"
+                          if m else "")
+        for line in text.split("\n"):
+            self.assertFalse(line.startswith("FAKE-LINE"), f"{where}: a line was injected: {data!r}")
+        return text
+
+    def assert_exact_where_valid(self, name):
+        """A name read back from --json holds, escaped but not filtered, every
+        valid character of HOSTILE (what the store makes of invalid UTF-8 is
+        the store's business)."""
+        for part in ("\x1b[31mB\x07C\nFAKE-LINE\rD\x7fE", "\u009bG\u0085H",
+                     "\u202eN\u2066O\u00e9"):
+            self.assertIn(part, name)
+
+    def run_clean(self, *args, code=0, token=ALICE_TOKEN):
+        p = self.run_tool(*args, token=token, raw=True)
+        where = " ".join(a if isinstance(a, str) else repr(a) for a in args)
+        self.assertEqual(p.returncode, code, f"{where}: exit {p.returncode}\n"
+                         f"stdout: {p.stdout!r}\nstderr: {p.stderr!r}")
+        return self.assert_clean(p.stdout, where + " (stdout)"), \
+            self.assert_clean(p.stderr, where + " (stderr)")
+
+    def test_the_reference_replacement(self):
+        self.assertEqual(shown(HOSTILE),
+                         "A?[31mB?C?FAKE-LINE?D?E?F?G?H??I???J??K?L?M?N?O\u00e9")
+        self.assertEqual(shown(EVE_EMAIL), "eve?[31m???????@evil.example.com")
+
+    def test_orgs_list(self):
+        out, _ = self.run_clean("orgs", "list")
+        self.assertIn(shown("Org " + HOSTILE) + "\n  id:         " + shown(EVIL_ORG) + "\n", out)
+        self.assertIn("accept with: mkio-orgs orgs accept " + shown(EVIL_ORG) + ")", out)
+        self.assertIn("invited by: " + shown("Eve " + HOSTILE) + " <" + shown(EVE_EMAIL) + ">", out)
+        self.assertIn("comment:    " + shown("Comment " + HOSTILE) + "\n", out)
+        self.assertIn(shown("Org2 " + HOSTILE) + "\n  id:         " + EVIL_ORG2 + "\n", out)
+        self.assertIn("comment:    " + shown("Second " + HOSTILE) + "\n", out)
+        self.assertIn("Acme Media", out)  # the harmless neighbour is intact
+
+    def test_orgs_list_json_escapes_what_json_c_leaves_raw(self):
+        out, _ = self.run_clean("orgs", "list", "--json")
+        orgs = {o["id"]: o for o in json.loads(out)}
+        evil = orgs[in_json(EVIL_ORG)]
+        self.assertEqual(evil["name"], in_json("Org " + HOSTILE))
+        self.assertEqual(evil["comment"], in_json("Comment " + HOSTILE))
+        self.assertEqual(evil["invited_by"], {"name": in_json("Eve " + HOSTILE),
+                                              "email": in_json(EVE_EMAIL)})
+        self.assertEqual(orgs[EVIL_ORG2]["name"], in_json("Org2 " + HOSTILE))
+        self.assert_exact_where_valid(evil["name"])
+        self.assertIn("\\u009b", out)
+        self.assertIn("\\u202e", out)
+        self.assertIn("\\u007f", out)
+        self.assertIn("\\u001b", out)
+
+    def test_invite_list(self):
+        out, _ = self.run_clean("invite", "list", token=EVE_TOKEN)
+        self.assertIn("invite " + shown(EVIL_INVITE) + "\n", out)
+        self.assertIn("email:   alice@example.com", out)
+        self.assertIn("teams:   Everyone, " + shown(TEAM) + "\n", out)
+        self.assertIn("comment: " + shown("Comment " + HOSTILE) + "\n", out)
+        self.assertIn("email:   " + shown(MALLORY_EMAIL) + "\n", out)
+
+    def test_invite_list_json(self):
+        out, _ = self.run_clean("invite", "list", "--json", token=EVE_TOKEN)
+        invites = {i["id"]: i for i in json.loads(out)}
+        self.assertEqual(invites[in_json(EVIL_INVITE)]["teams"], [in_json(TEAM)])
+        self.assertEqual(invites[in_json(EVIL_INVITE)]["comment"], in_json("Comment " + HOSTILE))
+        self.assertIn(in_json(MALLORY_EMAIL), [i["email"] for i in invites.values()])
+
+    def test_invite_create_with_hostile_arguments(self):
+        email = "dan" + HOSTILE_LOCAL + "@evil.example.com"
+        out, _ = self.run_clean("invite", "create", "--email", email, "--comment", HOSTILE,
+                                "--team", TEAM, token=EVE_TOKEN)
+        self.assertIn("Invited " + shown(email) + ". ", out)
+        self.assertIn("comment: " + shown(HOSTILE) + "\n", out)
+        self.assertIn("teams:   Everyone, " + shown(TEAM) + "\n", out)
+        # What was sent is what the user typed.
+        [inv] = [i for i in self.invites() if i["email"] == email]
+        self.assertEqual(inv["comment"], HOSTILE)
+        self.assertEqual(inv["teams"], [TEAM])
+
+    def test_api_error_detail_code_and_ref(self):
+        detail, ref, code = "Detail " + HOSTILE, "ref-" + HOSTILE, "c\x1b[31m%9B%\u202e"
+        self.write_token("nobody", ALICE_TOKEN)
+        runs = [(("orgs", "list"), ALICE_TOKEN), (("orgs", "accept", EVIL_ORG2), ALICE_TOKEN),
+                (("orgs", "decline", EVIL_ORG2), ALICE_TOKEN), (("invite", "list"), EVE_TOKEN),
+                (("invite", "create", "--email", "x@example.com"), EVE_TOKEN),
+                (("invite", "cancel", "abc"), EVE_TOKEN), (("sync", "--user", "nobody"), None)]
+        for status, exit_code in ((400, 1), (500, 3)):
+            self.fake.clear_faults()
+            self.fake.fault("*", "status", status=status, detail=detail, code=code, ref=ref)
+            for args, token in runs:
+                with self.subTest(status=status, args=args):
+                    _, err = self.run_clean(*args, code=exit_code, token=token)
+                    self.assertIn(shown(detail), err)
+                    self.assertIn(shown(ref), err)
+                    if status == 400:
+                        self.assertIn("code " + shown(code), err)
+                    self.assertEqual(err.count("\n"), 1, err)
+
+    def test_sync_prints_server_names_and_ids_replaced(self):
+        self.write_token("nobody", ALICE_TOKEN)
+        out, _ = self.run_clean("sync", "--user", "nobody")
+        # The organization whose id the store cannot take, id shown replaced.
+        self.assertIn("nobody: " + shown("Org " + HOSTILE) + " (" + shown(EVIL_ORG) + "): ", out)
+        self.assertIn("its id cannot name a local group", out)
+        self.assertIn("nobody: " + shown("Org2 " + HOSTILE) + " (" + EVIL_ORG2 + "): ", out)
+
+        # A failed accept: the API's detail and ref.
+        detail, ref = "Detail " + HOSTILE, "ref-" + HOSTILE
+        self.fake.fault("user_org_patch", "status", status=409, detail=detail, ref=ref)
+        out, _ = self.run_clean("sync", "--user", "nobody", "--accept", code=1)
+        self.assertIn(shown(detail), out)
+        self.assertIn("(ref " + shown(ref) + ")", out)
+
+        # Accepted, stored, and shown by status.
+        self.fake.clear_faults()
+        out, _ = self.run_clean("sync", "--user", "nobody", "--accept")
+        self.assertIn("u-alice", self.org_state(EVIL_ORG2)["members"])
+        out, _ = self.run_clean("status")
+        self.assertIn(EVIL_ORG2 + "  " + shown("Org2 " + HOSTILE) + "\n", out)
+        out, _ = self.run_clean("status", "--json")
+        [group] = [g for g in json.loads(out)["groups"] if g["org_id"] == EVIL_ORG2]
+        self.assert_exact_where_valid(group["org_name"])
+        self.assertEqual(group["members"], ["nobody"])
+
+    def test_status_of_names_set_by_hand(self):
+        f = os.path.join(self.tmp, "orgs.json")
+        with open(f, "wb") as fh:
+            fh.write(wire(json.dumps([{"id": EVIL_ORG2, "name": "Org2 " + HOSTILE}])))
+        self.run_clean("store", "set-user", "nobody", "--from", f, token=None)
+        out, _ = self.run_clean("status", token=None)
+        self.assertIn(shown("Org2 " + HOSTILE), out)
+        out, _ = self.run_clean("status", "--json", token=None)
+        [group] = json.loads(out)["groups"]
+        self.assert_exact_where_valid(group["org_name"])
+
+    def test_arguments_and_file_names_a_user_chose(self):
+        evil = b"ev\x1b[31mil\x9b\xe2\x80\xae\n"
+        evil_shown = "ev?[31mil???"
+        _, err = self.run_clean("orgs", "list", b"--" + evil, code=2)
+        self.assertIn(evil_shown, err)
+        _, err = self.run_clean(b"no-such-command" + evil, code=2)
+        self.assertIn(evil_shown, err)
+        _, err = self.run_clean("orgs", "decline", evil, code=1)
+        self.assertIn("organization " + evil_shown + " (see", err)
+        _, err = self.run_clean("sync", "--user", evil, token=None, code=2)
+        self.assertIn("sync: " + evil_shown + ": no such local user", err)
+        _, err = self.run_clean("store", "set-user", "nobody", "--from", b"/nonexistent/" + evil,
+                                token=None, code=2)
+        self.assertIn(evil_shown, err)
+        # A token file whose name no user has: sync --all names it, replaced.
+        self.write_token(evil, ALICE_TOKEN)
+        _, err = self.run_clean("sync", "--all", token=None)
+        self.assertIn(evil_shown + " belongs to no local user; skipped", err)
+

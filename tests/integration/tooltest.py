@@ -79,7 +79,7 @@ class ToolTest(unittest.TestCase):
             for token in ALL_TOKENS:
                 self.assertNotIn(token, text)
 
-    def write_conf(self, extra=""):
+    def write_conf(self, extra="", min_uid=0):
         path = os.path.join(self.tmp, "mkio.conf")
         with open(path, "w") as f:
             f.write(f"base_url = {self.fake.api_url}\n"
@@ -88,11 +88,14 @@ class ToolTest(unittest.TestCase):
                     "connect_timeout = 1\n"
                     f"state_dir = {self.state_dir}\n"
                     f"token_dir = {self.token_dir}\n"
-                    "min_uid = 0\n" + extra)
+                    f"min_uid = {min_uid}\n" + extra)
         os.chmod(path, 0o644)
         return path
 
-    def run_tool(self, *args, token=ALICE_TOKEN, env=None, stdin=None, timeout=30, conf=True):
+    def run_tool(self, *args, token=ALICE_TOKEN, env=None, stdin=None, timeout=30, conf=True,
+                 raw=False):
+        """Runs the tool (arguments may be str or bytes); stdout and stderr
+        are text, or the bytes exactly as written when raw is true."""
         e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp}
         if conf:
             e["MKIO_CONFIG"] = self.conf
@@ -101,11 +104,35 @@ class ToolTest(unittest.TestCase):
         if env:
             e.update(env)
         start = time.monotonic()
-        p = subprocess.run([TOOL, *args], env=e, input=stdin, capture_output=True, text=True,
+        p = subprocess.run([TOOL, *args], env=e, input=stdin, capture_output=True, text=not raw,
                            timeout=timeout)
         p.elapsed = time.monotonic() - start
-        self.outputs += [p.stdout, p.stderr]
+        if raw:
+            self.outputs += [p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")]
+        else:
+            self.outputs += [p.stdout, p.stderr]
         return p
+
+    def write_token(self, user, token):
+        """A token file for user in the token directory (user may be bytes)."""
+        path = os.path.join(os.fsencode(self.token_dir), os.fsencode(user))
+        with open(path, "wb") as f:
+            f.write(token.encode() + b"\n")
+        os.chmod(path, 0o600)
+
+    def state_snapshot(self):
+        """Every file under the state directory with its bytes, mtime and inode,
+        or None when the directory does not exist."""
+        if not os.path.isdir(self.state_dir):
+            return None
+        snap = {}
+        for root, _, files in os.walk(self.state_dir):
+            for name in files:
+                path = os.path.join(root, name)
+                st = os.stat(path)
+                with open(path, "rb") as f:
+                    snap[os.path.relpath(path, self.state_dir)] = (f.read(), st.st_mtime_ns, st.st_ino)
+        return snap
 
     def assert_exit(self, p, code):
         self.assertEqual(p.returncode, code, f"exit {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}")
