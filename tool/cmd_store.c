@@ -357,6 +357,25 @@ static int list_token_users(const struct mk_config *cfg, char ***users, size_t *
     return TOOL_EXIT_OK;
 }
 
+/* Refuses (exit 2) a named user whom logins and sync leave alone, naming
+ * the rule, so that `sync --user` never does what a login would not. An
+ * unknown user is left to sync_one to report. */
+static int refuse_ignored_user(const struct mk_config *cfg, const char *user)
+{
+    struct passwd *pw = getpwnam(user);
+    if (!pw || !mk_config_user_ignored(cfg, user, pw->pw_uid))
+        return TOOL_EXIT_OK;
+    /* config.h: source is the file the configuration came from, or "(defaults)". */
+    const char *where = cfg->source && strcmp(cfg->source, "(defaults)") != 0
+                            ? cfg->source : "the default configuration";
+    if (pw->pw_uid < cfg->min_uid)
+        tool_error("sync: user %s has uid %lu, below min_uid %lu in %s; not refreshed", user,
+                   (unsigned long)pw->pw_uid, (unsigned long)cfg->min_uid, where);
+    else
+        tool_error("sync: user %s is in ignore_users in %s; not refreshed", user, where);
+    return TOOL_EXIT_USAGE;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -407,6 +426,11 @@ int cmd_sync(struct tool *t, int argc, char **argv)
     }
     if ((rc = need_root("sync")) || (rc = tool_load_config(t)))
         goto out;
+    /* Every named user is checked before any is refreshed: a refusal
+     * changes nothing. */
+    for (size_t i = 0; i < named_count; i++)
+        if ((rc = refuse_ignored_user(&t->cfg, named[i])))
+            goto out;
     if (all) {
         if ((rc = list_token_users(&t->cfg, &users, &user_count)))
             goto out;

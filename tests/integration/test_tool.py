@@ -821,3 +821,64 @@ class HostileText(ToolTest):
         _, err = self.run_clean("sync", "--all", token=None)
         self.assertIn(evil_shown + " belongs to no local user; skipped", err)
 
+
+class SyncIgnoredUsers(ToolTest):
+    """sync leaves alone the users a login leaves alone (min_uid, ignore_users):
+    --user refuses them, naming the rule, and changes nothing; --all skips them."""
+
+    def setUp(self):
+        super().setUp()
+        self.write_token("nobody", BOB_TOKEN)
+        self.write_token("root", ALICE_TOKEN)
+        # A store from an earlier run, which a refusal must leave as it is.
+        self.assert_exit(self.run_tool("sync", "--user", "nobody", token=None), 0)
+        self.before = self.state_snapshot()
+        self.assertTrue(self.before)
+        self.fake.clear_requests()
+
+    def assert_refused(self, args, message):
+        p = self.run_tool("sync", *args, token=None)
+        self.assert_exit(p, 2)
+        self.assertEqual(p.stderr, "mkio-orgs: " + message + "\n")
+        self.assertEqual(p.stdout, "")
+        self.assertEqual(self.api_requests(), [])
+        self.assertEqual(self.state_snapshot(), self.before)
+
+    def test_root_is_in_ignore_users_by_default(self):
+        self.assert_refused(["--user", "root"], f"sync: user root is in ignore_users in {self.conf}; "
+                                                "not refreshed")
+        self.assert_refused(["--user", "root", "--accept"],
+                            f"sync: user root is in ignore_users in {self.conf}; not refreshed")
+
+    def test_a_user_named_in_ignore_users(self):
+        self.conf = self.write_conf("ignore_users = daemon nobody\n")
+        self.assert_refused(["--user", "nobody"],
+                            f"sync: user nobody is in ignore_users in {self.conf}; not refreshed")
+
+    def test_a_user_under_min_uid(self):
+        self.conf = self.write_conf(min_uid=65535)
+        self.assert_refused(["--user", "nobody"],
+                            f"sync: user nobody has uid 65534, below min_uid 65535 in {self.conf}; "
+                            "not refreshed")
+
+    def test_one_ignored_user_refuses_the_whole_run(self):
+        self.assert_refused(["--user", "nobody", "--user", "root"],
+                            f"sync: user root is in ignore_users in {self.conf}; not refreshed")
+
+    def test_sync_all_skips_them(self):
+        for extra, min_uid in (("", 65535), ("ignore_users = nobody\n", 0)):
+            with self.subTest(extra=extra, min_uid=min_uid):
+                self.conf = self.write_conf(extra, min_uid=min_uid)
+                p = self.run_tool("sync", "--all", "--accept", token=None)
+                self.assert_exit(p, 0)
+                self.assertEqual(p.stdout, "")
+                self.assertEqual(self.api_requests(), [])
+                self.assertEqual(self.state_snapshot(), self.before)
+        # Once allowed, nobody is synced: the token was there all along. Root
+        # stays in ignore_users whatever the file says (the default adds it).
+        self.conf = self.write_conf("ignore_users =\n")
+        p = self.run_tool("sync", "--all", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn("nobody: 1 joined", p.stdout)
+        self.assertNotIn("root", p.stdout)
+        self.assertEqual(len(self.api_requests("GET")), 1)
