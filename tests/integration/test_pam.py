@@ -705,6 +705,18 @@ class TestLogin(PamCase):
         self.assert_clean([res.stdout] + self.logs())
         self.assertTrue(any("Evil?]0;title???31m?NEXT?RTL?ISO??x" in l for l in self.logs()), self.logs())
 
+    def test_raw_c1_bytes_and_invalid_utf8_are_kept_out_of_messages_and_logs(self):
+        self.add_token("alice")
+        FAKE.seed({"raw_bytes": {"@9B@": "9b", "@BAD@": "c080", "@CUT@": "e282"}})
+        self.seed(orgs=[self.org(name="Raw@9B@31mCSI@BAD@over@CUT@cut")], users=["alice"],
+                  invites=[self.invite("alice")])
+        res = self.run_pam(args="debug")
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        # Output is decoded strictly and log lines with U+FFFD for a bad
+        # byte, which assert_clean refuses: no raw byte got through.
+        self.assert_clean([res.stdout] + self.logs())
+        self.assertIn('"Raw?31mCSI??over??cut"', res.infos[0])
+
     def test_hostile_api_error_detail_is_kept_out_of_logs(self):
         before = self.store_bytes()
         self.alice_world()
@@ -1262,6 +1274,64 @@ class TestHelper(PamCase):
                                 stderr=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"})
         os.close(w)
         return proc, r
+
+    def test_endless_pages_stay_bounded_in_memory_and_time(self):
+        before = self.login_then_break_store()
+        FAKE.fault("user_orgs_list", "endless_pages", count=None)
+        conf = self.write_conf("endless.conf", time_budget="20")
+        # The helper as the module runs it, from this process: its peak
+        # memory is then this process's child usage.
+        proc, r = self.run_helper_direct(conf)
+        with os.fdopen(r, "rb") as f:
+            said = f.read().decode("utf-8", "replace")
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = status
+        self.assertLess(usage.ru_maxrss, 64 * 1024, "peak memory of the helper, KiB")
+        self.assertIn("max_list_records (10000)", said)
+        self.assertIn("result fail", said)
+        self.assertEqual(self.store_bytes(), before)
+        # Through the module: a clear log line, the login goes on.
+        res = self.run_pam(conf=conf)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(self.log_with("could not refresh", "max_list_records")), 1, self.logs())
+        self.assertEqual(self.store_bytes(), before)
+
+    def login_then_break_store(self):
+        self.alice_world(invited=False, member=True)
+        self.run_pam()
+        self.assertEqual(self.user_orgs("alice"), [self.org_id])
+        FAKE.clear_requests()
+        self.log = []
+        return self.store_bytes()
+
+    def test_hostile_state_dir_is_refused_within_the_budget(self):
+        self.alice_world()
+        conf = self.write_conf("short.conf", time_budget="2")
+        os.makedirs(self.state_dir)
+        cases = [("user-owned", lambda: os.chown(self.state_dir, 2002, 2002)),
+                 ("0777", lambda: (os.chown(self.state_dir, 0, 0), os.chmod(self.state_dir, 0o777)))]
+        for name, make in cases:
+            with self.subTest(name):
+                make()
+                with open(os.path.join(self.state_dir, "store.json"), "w") as f:
+                    json.dump({"version": 1, "organizations": {"x": {"group": "admin", "gid": 1500}},
+                               "users": {}}, f)
+                res = self.run_pam(conf=conf)
+                self.assertEqual(res.rc, "PAM_SUCCESS")
+                self.assertLess(res.elapsed, 2.2 + 2 * SLACK)
+                self.assertEqual(len(self.log_with("could not refresh", self.state_dir, "must be owned by root")), 1,
+                                 self.logs())
+                self.assertFalse(os.path.exists(os.path.join(self.state_dir, "groups.db")))
+                self.log = []
+                os.unlink(os.path.join(self.state_dir, "store.json"))
+        os.chown(self.state_dir, 0, 0)
+        os.chmod(self.state_dir, 0o755)
+        os.mkfifo(os.path.join(self.state_dir, "store.json"))
+        res = self.run_pam(conf=conf)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertLess(res.elapsed, 2.2 + 2 * SLACK)
+        self.assertEqual(len(self.log_with("could not refresh", "FIFO")), 1, self.logs())
+        self.assertFalse(os.path.exists(os.path.join(self.state_dir, "groups.db")))
 
     def getent_mk_groups(self):
         run(["mount", "--bind", self.state_dir, "/var/lib/mkio"])
