@@ -1120,7 +1120,13 @@ class TestHelper(PamCase):
             pid = self.find_helper(proc.pid)
             with open("/proc/%d/environ" % pid, "rb") as f:
                 environ = f.read()
-            fds = {int(fd): os.readlink("/proc/%d/fd/%s" % (pid, fd)) for fd in os.listdir("/proc/%d/fd" % pid)}
+            # A descriptor the helper closes while we look is skipped.
+            fds = {}
+            for fd in os.listdir("/proc/%d/fd" % pid):
+                try:
+                    fds[int(fd)] = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                except FileNotFoundError:
+                    continue
             with open("/proc/%d/status" % pid) as f:
                 status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
         finally:
