@@ -42,7 +42,7 @@ HLDFLAGS := -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed $(SANFLAGS) $
 
 COMMON_SRC := common/mk_error.c common/config.c common/http.c common/api.c \
               common/token.c common/store.c common/refresh.c common/groupfile_write.c common/groupfile_read.c \
-              common/text.c
+              common/text.c common/tempname.c
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 RUNTIME_LIBS := -lcurl -ljson-c
 

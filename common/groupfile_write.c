@@ -2,6 +2,7 @@
  * groupfile_read.h) and replaces it atomically. */
 #include "groupfile.h"
 #include "groupfile_read.h"
+#include "tempname.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -10,16 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Temporary files are NAME + GFW_TEMP_INFIX + GFW_TEMP_RANDOM letters or
+/* Temporary files are NAME + GFW_TEMP_INFIX + MK_TEMPNAME_RANDOM letters or
  * digits, the shape mkstemp gives, so that mk_groupfile_is_temp can tell
  * the ones a killed writer left. */
 #define GFW_TEMP_INFIX ".tmp."
-#define GFW_TEMP_RANDOM 6
 #define GFW_TEMP_TRIES 100
 
 /* Open addressing table of 32-bit values (0 = empty), capacity a power of two
@@ -403,32 +402,6 @@ static void mark_recycled(int fd)
         return;
 }
 
-static const char gfw_temp_alphabet[] =
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-
-/* Fills out with GFW_TEMP_RANDOM characters of gfw_temp_alphabet. The name
- * need not be secret (the directory is the caller's and O_EXCL decides), only
- * unlikely to collide; getrandom may not block at early boot, so a clock
- * mix stands in when it has nothing. */
-static void gfw_temp_suffix(char out[GFW_TEMP_RANDOM + 1])
-{
-    unsigned char r[GFW_TEMP_RANDOM];
-
-    if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
-        struct timespec ts;
-        uint64_t v;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 44);
-        for (size_t i = 0; i < sizeof(r); i++) {
-            v = v * 6364136223846793005ull + 1442695040888963407ull;
-            r[i] = (unsigned char)(v >> 56);
-        }
-    }
-    for (size_t i = 0; i < sizeof(r); i++)
-        out[i] = gfw_temp_alphabet[r[i] % (sizeof(gfw_temp_alphabet) - 1)];
-    out[GFW_TEMP_RANDOM] = '\0';
-}
-
 bool mk_groupfile_is_temp(const char *entry, const char *name)
 {
     size_t len = strlen(name), infix = strlen(GFW_TEMP_INFIX);
@@ -436,18 +409,18 @@ bool mk_groupfile_is_temp(const char *entry, const char *name)
     if (strncmp(entry, name, len) != 0 || strncmp(entry + len, GFW_TEMP_INFIX, infix) != 0)
         return false;
     entry += len + infix;
-    return strlen(entry) == GFW_TEMP_RANDOM && strspn(entry, gfw_temp_alphabet) == GFW_TEMP_RANDOM;
+    return mk_tempname_is_suffix(entry);
 }
 
 /* Creates a new temporary file for name in dirfd, its name in *tmp
  * (malloc'd). Returns the descriptor or a negative errno. */
 static int gfw_temp_create(int dirfd, const char *name, char **tmp)
 {
-    char suffix[GFW_TEMP_RANDOM + 1];
+    char suffix[MK_TEMPNAME_RANDOM + 1];
 
     for (int i = 0; i < GFW_TEMP_TRIES; i++) {
         int fd;
-        gfw_temp_suffix(suffix);
+        mk_tempname_suffix(suffix);
         if (asprintf(tmp, "%s" GFW_TEMP_INFIX "%s", name, suffix) < 0) {
             *tmp = NULL;
             return -ENOMEM;

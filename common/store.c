@@ -18,6 +18,7 @@
  */
 #include "store.h"
 #include "groupfile.h"
+#include "tempname.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -32,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -55,7 +55,6 @@
 /* store.json's temporary files: "." STORE_FILE "." and six letters or digits
  * (the mkstemp shape, which earlier versions used). */
 #define STORE_TEMP_PREFIX "." STORE_FILE "."
-#define STORE_TEMP_RANDOM 6
 #define STORE_TEMP_TRIES 100
 
 static char store_etc_group_path[PATH_MAX] = "/etc/group";
@@ -703,9 +702,6 @@ static int store_write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
-static const char store_temp_alphabet[] =
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-
 /* Whether a name in the state directory is one of store.json's temporary
  * files (STORE_TEMP_PREFIX and six letters or digits). */
 static bool store_is_temp(const char *name)
@@ -714,30 +710,7 @@ static bool store_is_temp(const char *name)
     if (strncmp(name, STORE_TEMP_PREFIX, len) != 0)
         return false;
     name += len;
-    return strlen(name) == STORE_TEMP_RANDOM &&
-           strspn(name, store_temp_alphabet) == STORE_TEMP_RANDOM;
-}
-
-/* Six letters or digits. Not secret (the directory is root's and O_EXCL
- * decides), only unlikely to collide; getrandom must not block at early
- * boot, so a clock mix stands in when it has nothing. */
-static void store_temp_suffix(char out[STORE_TEMP_RANDOM + 1])
-{
-    unsigned char r[STORE_TEMP_RANDOM];
-
-    if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
-        struct timespec ts;
-        uint64_t v;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 44);
-        for (size_t i = 0; i < sizeof(r); i++) {
-            v = v * 6364136223846793005ull + 1442695040888963407ull;
-            r[i] = (unsigned char)(v >> 56);
-        }
-    }
-    for (size_t i = 0; i < sizeof(r); i++)
-        out[i] = store_temp_alphabet[r[i] % (sizeof(store_temp_alphabet) - 1)];
-    out[STORE_TEMP_RANDOM] = '\0';
+    return mk_tempname_is_suffix(name);
 }
 
 /* Writes data to a new temporary file in dfd (mode 0644, fsync'd) and puts
@@ -745,12 +718,12 @@ static void store_temp_suffix(char out[STORE_TEMP_RANDOM + 1])
 static mk_status store_write_temp(int dfd, const char *dir, const char *data, size_t len,
                                   char *tmp, size_t tmp_size, mk_error *err)
 {
-    char suffix[STORE_TEMP_RANDOM + 1];
+    char suffix[MK_TEMPNAME_RANDOM + 1];
     mk_status st = MK_OK;
     int fd = -1, r = 0;
 
     for (int i = 0; i < STORE_TEMP_TRIES && fd < 0; i++) {
-        store_temp_suffix(suffix);
+        mk_tempname_suffix(suffix);
         snprintf(tmp, tmp_size, STORE_TEMP_PREFIX "%s", suffix);
         fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && errno != EEXIST)
