@@ -42,7 +42,7 @@ HLDFLAGS := -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed $(SANFLAGS) $
 
 COMMON_SRC := common/mk_error.c common/config.c common/http.c common/api.c \
               common/token.c common/store.c common/refresh.c common/groupfile_write.c common/groupfile_read.c \
-              common/text.c common/tempname.c
+              common/text.c common/tempname.c common/passwd.c
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 RUNTIME_LIBS := -lcurl -ljson-c
 
@@ -85,7 +85,7 @@ unit: $(B)/tests/libnss_mkio_test.so.2
 
 # The PAM module links nothing but libc and libpam (invariant 2): the work of
 # a login runs in the helper it starts.
-PAM_OBJ := $(B)/pam/pam_mkio.o $(B)/common/text.o
+PAM_OBJ := $(B)/pam/pam_mkio.o $(B)/common/text.o $(B)/common/passwd.o
 $(B)/pam/pam_mkio.o: ALL_CFLAGS += -DMK_HELPER_PATH='"$(HELPER_PATH)"'
 $(B)/pam_mkio.so: $(PAM_OBJ) pam/pam_mkio.sym
 	$(CC) -shared -Wl,--version-script=pam/pam_mkio.sym -Wl,-z,defs $(HLDFLAGS) -o $@ \

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "login_helper.h"
 #include "mk_error.h"
+#include "passwd.h"
 #include "refresh.h"
 #include "store.h"
 #include "text.h"
@@ -140,28 +141,6 @@ static void helper_sanitize_process(void)
     (void)setrlimit(RLIMIT_CORE, &core);
     struct rlimit fsize = { RLIM_INFINITY, RLIM_INFINITY };
     (void)setrlimit(RLIMIT_FSIZE, &fsize);
-}
-
-static int helper_getpw(const char *user, struct passwd *pw, char **buf)
-{
-    size_t len = 1024;
-    struct passwd *found = NULL;
-    int e;
-
-    *buf = NULL;
-    for (;;) {
-        char *grown = realloc(*buf, len);
-        if (!grown)
-            return ENOMEM;
-        *buf = grown;
-        e = getpwnam_r(user, pw, *buf, len, &found);
-        if (e != ERANGE || len >= (1u << 20))
-            break;
-        len *= 2;
-    }
-    if (e)
-        return e;
-    return found ? 0 : ENOENT;
 }
 
 /* Tells the user which groups this login joined: the first few by name,
@@ -289,7 +268,7 @@ static const char *helper_run(const struct helper_options *o)
     long budget = o->timeout_ms > 0 ? o->timeout_ms : cfg.budget_ms;
     helper_say("budget", "%ld", budget);
 
-    int e = helper_getpw(o->user, &pw, &pwbuf);
+    int e = mk_passwd_lookup(o->user, &pw, &pwbuf);
     if (e) {
         if (o->debug)
             helper_log(LOG_DEBUG, "user %s: no passwd entry (%s); ignored", user, strerror(e));

@@ -38,6 +38,7 @@
 #include <security/pam_modules.h>
 
 #include "login_helper.h"
+#include "passwd.h"
 #include "text.h"
 
 /* pam_set_data key: the outcome of the work already done on this handle,
@@ -124,31 +125,15 @@ static void pam_mkio_parse_args(pam_handle_t *pamh, int argc, const char **argv,
     }
 }
 
-/* Whether user has a passwd entry: other users are none of our business,
- * and the answer costs no process. */
+/* Whether user has a passwd entry (0, else ENOENT or the lookup's errno):
+ * other users are none of our business, and the answer costs no process. */
 static int pam_mkio_user_exists(const char *user)
 {
-    size_t len = 1024;
+    struct passwd pw;
     char *buf = NULL;
-    struct passwd pw, *found = NULL;
-    int e;
-
-    for (;;) {
-        char *grown = realloc(buf, len);
-        if (!grown) {
-            free(buf);
-            return ENOMEM;
-        }
-        buf = grown;
-        e = getpwnam_r(user, &pw, buf, len, &found);
-        if (e != ERANGE || len >= (1u << 20))
-            break;
-        len *= 2;
-    }
+    int e = mk_passwd_lookup(user, &pw, &buf);
     free(buf);
-    if (e)
-        return e;
-    return found ? 0 : ENOENT;
+    return e;
 }
 
 static void pam_mkio_free_data(pam_handle_t *pamh, void *data, int error_status)
