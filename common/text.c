@@ -1,4 +1,4 @@
-/* common/text.c: the output sanitizer (see text.h). */
+/* common/text.c: the output sanitizer and the vocabulary (see text.h). */
 #include "text.h"
 
 #include <stdint.h>
@@ -45,7 +45,8 @@ static bool text_unsafe(uint32_t cp)
 {
     return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) ||
            (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
-           cp == 0x200e || cp == 0x200f || cp == 0x061c;
+           cp == 0x200e || cp == 0x200f || cp == 0x061c || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x200b || cp == 0xfeff;
 }
 
 char *mk_text_sanitize(const char *in, char *out, size_t out_len)
@@ -97,5 +98,162 @@ bool mk_text_is_clean(const char *in)
         s += len;
         left -= len;
     }
+    return true;
+}
+
+/* ---- vocabulary ---- */
+
+bool mk_org_id_valid(const char *id)
+{
+    size_t len = 0;
+    bool alnum = false;
+
+    if (!id)
+        return false;
+    for (const char *p = id; *p; p++, len++) {
+        if (len >= MK_ORG_ID_MAX)
+            return false;
+        if (mk_ascii_lower(*p) || mk_ascii_digit(*p))
+            alnum = true;
+        else if (*p != '-')
+            return false;
+    }
+    return alnum;
+}
+
+bool mk_org_id_canonical(const char *id, char out[MK_ORG_ID_MAX + 1])
+{
+    size_t i = 0;
+
+    out[0] = '\0';
+    if (!id)
+        return false;
+    for (; id[i]; i++) {
+        if (i >= MK_ORG_ID_MAX)
+            return (out[0] = '\0', false);
+        out[i] = (char)mk_ascii_tolower((unsigned char)id[i]);
+    }
+    out[i] = '\0';
+    if (!mk_org_id_valid(out))
+        return (out[0] = '\0', false);
+    return true;
+}
+
+bool mk_user_name_valid(const char *user)
+{
+    size_t len = 0;
+
+    if (!user || !*user)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)user; *p; p++, len++) {
+        if (len >= MK_USER_NAME_MAX || *p == ':' || *p == ',' || *p == '/' ||
+            mk_ascii_space(*p) || *p < 0x20 || *p == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+bool mk_group_name_valid_len(const char *name, size_t max_len)
+{
+    size_t len = 0;
+
+    if (!name || !(mk_ascii_lower(name[0]) || name[0] == '_'))
+        return false;
+    for (const char *p = name; *p; p++, len++) {
+        if (len >= max_len ||
+            !(mk_ascii_lower(*p) || mk_ascii_digit(*p) || *p == '_' || *p == '-'))
+            return false;
+    }
+    return true;
+}
+
+bool mk_group_name_valid(const char *name)
+{
+    return mk_group_name_valid_len(name, MK_GROUP_NAME_MAX);
+}
+
+char *mk_display_name_repair(const char *name)
+{
+    char *out;
+
+    if (!name)
+        return NULL;
+    out = malloc(MK_DISPLAY_NAME_MAX + 1);
+    return out ? mk_text_sanitize(name, out, MK_DISPLAY_NAME_MAX + 1) : NULL;
+}
+
+void mk_display_name_slug(const char *name, char *out, size_t out_len)
+{
+    size_t o = 0;
+    bool dash = false;
+
+    if (out_len == 0)
+        return;
+    for (const unsigned char *p = (const unsigned char *)(name ? name : ""); *p; p++) {
+        int c = mk_ascii_tolower(*p);
+        if (!(mk_ascii_lower(c) || mk_ascii_digit(c) || c == '_')) {
+            dash = true;
+            continue;
+        }
+        if (o + (dash && o > 0) + 1 >= out_len)
+            break;
+        if (dash && o > 0)
+            out[o++] = '-';
+        dash = false;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+}
+
+/* ---- numbers ---- */
+
+bool mk_parse_seconds_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *ms)
+{
+    int64_t whole = 0, frac = 0;
+    size_t int_digits = 0, frac_digits = 0;
+
+    if (!s)
+        return false;
+    for (; mk_ascii_digit(*s); s++) {
+        if (++int_digits > 9)
+            return false;
+        whole = whole * 10 + (*s - '0');
+    }
+    if (int_digits == 0)
+        return false;
+    if (*s == '.') {
+        for (s++; mk_ascii_digit(*s); s++, frac_digits++) {
+            if (frac_digits < 3)
+                frac = frac * 10 + (*s - '0');
+        }
+        if (frac_digits == 0)
+            return false;
+        for (size_t k = frac_digits; k < 3; k++)
+            frac *= 10;
+    }
+    if (*s)
+        return false;
+    whole = whole * 1000 + frac;
+    if (whole < min_ms || whole > max_ms)
+        return false;
+    *ms = whole;
+    return true;
+}
+
+bool mk_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (!s || !mk_ascii_digit(*s))
+        return false;
+    for (; *s; s++) {
+        if (!mk_ascii_digit(*s))
+            return false;
+        unsigned d = (unsigned)(*s - '0');
+        if (d > max || v > (max - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
     return true;
 }

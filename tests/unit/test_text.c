@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <locale.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,8 @@ static bool ref_unsafe(uint32_t cp)
         return true;                        /* C1 */
     if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
         return true;                        /* bidi embeddings, overrides, isolates */
+    if (cp == 0x2028 || cp == 0x2029 || cp == 0x200b || cp == 0xfeff)
+        return true;                        /* line/paragraph separators, invisible */
     return cp == 0x200e || cp == 0x200f || cp == 0x061c; /* LRM, RLM, ALM */
 }
 
@@ -234,7 +237,7 @@ static void test_printable_utf8_kept(void **state)
     assert_kept("\xd8\x9b");                           /* U+061B, before ALM */
     assert_kept("\xd8\x9d");                           /* U+061D, after ALM */
     assert_kept("\xe2\x80\x8d");                       /* U+200D ZWJ (emoji sequences) */
-    assert_kept("\xe2\x80\xa9");                       /* U+2029, before LRE */
+    assert_kept("\xe2\x80\xa7");                       /* U+2027; U+2028 and U+2029 are removed */
     assert_kept("\xe2\x80\xaf");                       /* U+202F, after RLO */
     assert_kept("\xe2\x81\xa5");                       /* U+2065, before LRI */
     assert_kept("\xe2\x81\xaa");                       /* U+206A, after PDI */
@@ -475,6 +478,170 @@ static void test_is_clean(void **state)
             fail_msg("dirty string %zu reads as clean", i);
 }
 
+/* ---- vocabulary ---- */
+
+static void test_org_id_one_rule(void **state)
+{
+    char out[MK_ORG_ID_MAX + 1];
+    char long_id[MK_ORG_ID_MAX + 2];
+    (void)state;
+
+    assert_true(mk_org_id_valid("3f2a9c1e-0000-4000-8000-00000000abcd"));
+    assert_true(mk_org_id_valid("a"));
+    assert_false(mk_org_id_valid("---"));      /* no letter or digit */
+    assert_false(mk_org_id_valid(""));
+    assert_false(mk_org_id_valid(NULL));
+    assert_false(mk_org_id_valid("ABC"));      /* not canonical */
+    assert_false(mk_org_id_valid("a_b"));
+    assert_false(mk_org_id_valid("a b"));
+    assert_false(mk_org_id_valid("\xc3\xa9t\xc3\xa9"));
+
+    assert_true(mk_org_id_canonical("3F2A9C1E-AbCd", out));
+    assert_string_equal(out, "3f2a9c1e-abcd");
+    assert_false(mk_org_id_canonical("---", out));
+    assert_string_equal(out, "");
+    assert_false(mk_org_id_canonical("a/b", out));
+    assert_string_equal(out, "");
+
+    memset(long_id, 'a', MK_ORG_ID_MAX);
+    long_id[MK_ORG_ID_MAX] = '\0';
+    assert_true(mk_org_id_canonical(long_id, out));
+    long_id[MK_ORG_ID_MAX] = 'a';
+    long_id[MK_ORG_ID_MAX + 1] = '\0';
+    assert_false(mk_org_id_canonical(long_id, out));
+    assert_false(mk_org_id_valid(long_id));
+}
+
+static void test_user_and_group_names(void **state)
+{
+    char long_name[MK_USER_NAME_MAX + 2];
+    (void)state;
+
+    assert_true(mk_user_name_valid("alice"));
+    assert_true(mk_user_name_valid("Alice.Smith@EXAMPLE"));
+    assert_true(mk_user_name_valid("j\xc3\xb6rg"));
+    const char *bad_users[] = {"", "a:b", "a,b", "a/b", "a b", "a\tb", "a\nb", "a\x7f", "a\x01"};
+    for (size_t i = 0; i < sizeof(bad_users) / sizeof(bad_users[0]); i++)
+        if (mk_user_name_valid(bad_users[i]))
+            fail_msg("user name %zu accepted", i);
+    assert_false(mk_user_name_valid(NULL));
+    memset(long_name, 'u', MK_USER_NAME_MAX);
+    long_name[MK_USER_NAME_MAX] = '\0';
+    assert_true(mk_user_name_valid(long_name));
+    long_name[MK_USER_NAME_MAX] = 'u';
+    long_name[MK_USER_NAME_MAX + 1] = '\0';
+    assert_false(mk_user_name_valid(long_name));
+
+    assert_true(mk_group_name_valid("mk-media-3f2a9c1e"));
+    assert_true(mk_group_name_valid("_svc"));
+    assert_true(mk_group_name_valid("abcdefghijklmnopqrstuvwxyz012345"));   /* 32 */
+    assert_false(mk_group_name_valid("abcdefghijklmnopqrstuvwxyz0123456")); /* 33 */
+    const char *bad_groups[] = {"", "-a", "1a", "Abc", "a.b", "a b", "\xc3\xa9", "a:b"};
+    for (size_t i = 0; i < sizeof(bad_groups) / sizeof(bad_groups[0]); i++)
+        if (mk_group_name_valid(bad_groups[i]))
+            fail_msg("group name %zu accepted", i);
+    assert_true(mk_group_name_valid_len("mk-", 16));
+    assert_false(mk_group_name_valid_len("abcdefghijklmnopq", 16));
+}
+
+/* Whatever the locale says, the rules are ASCII: a Latin-1 locale's
+ * islower(0xe9) must not make a group name of "\xe9t\xe9". */
+static void test_vocabulary_ignores_locale(void **state)
+{
+    (void)state;
+    const char *locales[] = {"de_DE.UTF-8", "de_DE.ISO-8859-1", "C.UTF-8", "tr_TR.UTF-8"};
+    for (size_t i = 0; i < sizeof(locales) / sizeof(locales[0]); i++) {
+        setlocale(LC_ALL, locales[i]); /* may not exist here: then C stays */
+        assert_false(mk_group_name_valid("\xe9t\xe9"));
+        assert_true(mk_user_name_valid("a\xa0" "b")); /* bytes >= 0x80 are not ASCII space */
+        char out[MK_ORG_ID_MAX + 1];
+        assert_true(mk_org_id_canonical("ABCDEFGHIJKLMNOPQRSTUVWXYZ", out));
+        assert_string_equal(out, "abcdefghijklmnopqrstuvwxyz");  /* no Turkish dotless i */
+        int64_t ms = 0;
+        assert_true(mk_parse_seconds_ms("2.5", 0, 10000, &ms));
+        assert_int_equal(ms, 2500);
+        assert_false(mk_parse_seconds_ms("2,5", 0, 10000, &ms));
+    }
+    setlocale(LC_ALL, "C");
+}
+
+static void test_display_name_repair(void **state)
+{
+    char big[3000];
+    char *r;
+    (void)state;
+
+    assert_null(mk_display_name_repair(NULL));
+    r = mk_display_name_repair("Caf\xc3\xa9 \xe2\x80\xae" "Evil\x1b[31m");
+    assert_non_null(r);
+    assert_string_equal(r, "Caf\xc3\xa9 ?Evil?[31m");
+    free(r);
+    /* 2,000 and more characters are cut, at a character boundary. */
+    for (size_t i = 0; i + 2 < sizeof(big); i += 2)
+        memcpy(big + i, "\xc3\xa9", 2);
+    big[sizeof(big) - 2] = '\0';
+    r = mk_display_name_repair(big);
+    assert_non_null(r);
+    assert_true(strlen(r) <= MK_DISPLAY_NAME_MAX);
+    assert_int_equal(strlen(r) % 2, 0);
+    assert_true(mk_text_is_clean(r));
+    free(r);
+}
+
+static void test_display_name_slug(void **state)
+{
+    char out[64], small[6], big[3000];
+    (void)state;
+
+    mk_display_name_slug("  Media Team (EU) ", out, sizeof(out));
+    assert_string_equal(out, "media-team-eu");
+    mk_display_name_slug("Caf\xc3\xa9__Ops", out, sizeof(out));
+    assert_string_equal(out, "caf-__ops");
+    mk_display_name_slug("---", out, sizeof(out));
+    assert_string_equal(out, "");
+    mk_display_name_slug(NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+    mk_display_name_slug("abcd efgh", small, sizeof(small));
+    assert_string_equal(small, "abcd");   /* never ends with '-' */
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    mk_display_name_slug(big, out, sizeof(out));
+    assert_int_equal(strlen(out), sizeof(out) - 1);
+}
+
+static void test_parse_numbers(void **state)
+{
+    int64_t ms = -1;
+    uint64_t v = 0;
+    (void)state;
+
+    assert_true(mk_parse_seconds_ms("3", 0, 300000, &ms));
+    assert_int_equal(ms, 3000);
+    assert_true(mk_parse_seconds_ms("0.25", 0, 300000, &ms));
+    assert_int_equal(ms, 250);
+    assert_true(mk_parse_seconds_ms("1.23456", 0, 300000, &ms));
+    assert_int_equal(ms, 1234);
+    const char *bad[] = {"", ".5", "5.", "2,5", "-1", "+1", " 1", "1 ", "1e3", "0x10", "1..2",
+                         "1234567890"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (mk_parse_seconds_ms(bad[i], 0, INT64_MAX, &ms))
+            fail_msg("seconds \"%s\" accepted", bad[i]);
+    assert_false(mk_parse_seconds_ms("0.05", 100, 60000, &ms));
+    assert_false(mk_parse_seconds_ms("61", 100, 60000, &ms));
+    assert_true(mk_parse_seconds_ms("60", 100, 60000, &ms));
+
+    assert_true(mk_parse_u64("0", 10, &v));
+    assert_int_equal(v, 0);
+    assert_true(mk_parse_u64("18446744073709551615", UINT64_MAX, &v));
+    assert_true(v == UINT64_MAX);
+    assert_false(mk_parse_u64("18446744073709551616", UINT64_MAX, &v));
+    assert_false(mk_parse_u64("7", 5, &v));
+    assert_true(mk_parse_u64("5", 5, &v));
+    assert_false(mk_parse_u64("-1", 5, &v));
+    assert_false(mk_parse_u64("", 5, &v));
+    assert_false(mk_parse_u64("1 ", 5, &v));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +661,12 @@ int main(void)
         cmocka_unit_test(test_null_input),
         cmocka_unit_test(test_dup_of_long_text),
         cmocka_unit_test(test_is_clean),
+        cmocka_unit_test(test_org_id_one_rule),
+        cmocka_unit_test(test_user_and_group_names),
+        cmocka_unit_test(test_vocabulary_ignores_locale),
+        cmocka_unit_test(test_display_name_repair),
+        cmocka_unit_test(test_display_name_slug),
+        cmocka_unit_test(test_parse_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
