@@ -1,32 +1,42 @@
 /* common/config.c: /etc/mkio/mkio.conf into struct mk_config.
  *
+ * One table (config_fields) names every key with the member it fills, its
+ * default, its range and what it takes; defaults, the deep copy, freeing,
+ * parsing and the checks all walk it, so a new key is one line there and
+ * one member in config.h. Each rule is written once: a line is parsed into
+ * the member (syntax only), and config_field_ok judges the member, for a
+ * parsed file and for a struct the caller filled (mk_config_validate).
+ *
  * Parsing works on a deep copy of the caller's struct and swaps it in only
  * when the whole text parsed and validated, so a bad file never leaves a
- * half-applied configuration behind.
+ * half-applied configuration behind. Nothing here depends on the locale:
+ * identities, numbers and letters follow common/text.h.
  */
 #include "config.h"
 
-#include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "text.h"
+
 #define CONFIG_MAX_FILE_BYTES (1024 * 1024)
 #define CONFIG_MAX_PREFIX 16
-#define CONFIG_MAX_GROUP_NAME 32
-#define CONFIG_MAX_ORG_ID 128
-#define CONFIG_MIN_LIST_BYTES (64UL * 1024)
-#define CONFIG_MAX_LIST_BYTES (1024UL * 1024 * 1024)
-#define CONFIG_MAX_LIST_RECORDS 1000000UL
+#define CONFIG_MAX_WORD 512 /* longer than any id, user name or domain a list takes */
 /* How much of a bad value an error message quotes. */
 #define CONFIG_QUOTE "%.64s"
+/* A reason, as long as an mk_error can say. */
+#define CONFIG_WHY_MAX sizeof(((mk_error *)0)->message)
 
 #define CONFIG_SOURCE_DEFAULTS "(defaults)"
 
@@ -71,80 +81,21 @@ static void config_list_free(char ***list, size_t *count)
     *count = 0;
 }
 
-static bool config_list_contains_nocase(char *const *list, size_t count, const char *item)
+/* Lists hold canonical forms (text.h ids, lowercase domains), so membership
+ * is an exact comparison. */
+static bool config_list_contains(char *const *list, size_t count, const char *item)
 {
     for (size_t i = 0; i < count; i++)
-        if (strcasecmp(list[i], item) == 0)
+        if (strcmp(list[i], item) == 0)
             return true;
     return false;
 }
 
-static bool config_is_digits(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            return false;
-    return true;
-}
-
-/* Strict unsigned decimal: digits only, no sign, no spaces, no overflow. */
-static bool config_parse_ulong(const char *s, unsigned long *out)
-{
-    if (!config_is_digits(s))
-        return false;
-    errno = 0;
-    char *end = NULL;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* Seconds with optional decimals ("3", "0.25") into milliseconds; digits
- * beyond the third decimal are dropped. */
-static bool config_parse_seconds(const char *s, long *ms_out)
-{
-    const char *p = s;
-    long whole = 0;
-    size_t int_digits = 0;
-
-    while (isdigit((unsigned char)*p)) {
-        if (++int_digits > 6)
-            return false;
-        whole = whole * 10 + (*p - '0');
-        p++;
-    }
-    if (int_digits == 0)
-        return false;
-    long frac = 0;
-    if (*p == '.') {
-        p++;
-        size_t frac_digits = 0;
-        while (isdigit((unsigned char)*p)) {
-            if (frac_digits < 3)
-                frac = frac * 10 + (*p - '0');
-            frac_digits++;
-            p++;
-        }
-        if (frac_digits == 0)
-            return false;
-        for (; frac_digits < 3; frac_digits++)
-            frac *= 10;
-    }
-    if (*p)
-        return false;
-    *ms_out = whole * 1000 + frac;
-    return true;
-}
-
-/* "4M", "512K", "100000": bytes. */
-static bool config_parse_size(const char *s, unsigned long *out)
+/* "4M", "512K", "100000": bytes, or false when malformed or above SIZE_MAX. */
+static bool config_parse_size(const char *s, uint64_t *out)
 {
     size_t len = strlen(s);
-    unsigned long mult = 1;
+    uint64_t mult = 1, v;
     char digits[32];
 
     if (len == 0 || len >= sizeof(digits))
@@ -157,8 +108,7 @@ static bool config_parse_size(const char *s, unsigned long *out)
         mult = 1024 * 1024;
     if (mult != 1)
         digits[len - 1] = '\0';
-    unsigned long v;
-    if (!config_parse_ulong(digits, &v) || v > ULONG_MAX / mult)
+    if (!mk_parse_u64(digits, SIZE_MAX / mult, &v))
         return false;
     *out = v * mult;
     return true;
@@ -170,11 +120,11 @@ static bool config_parse_bool(const char *s, bool *out)
     static const char *const no[] = { "no", "false", "off", "0" };
 
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
+        if (mk_ascii_case_equal(s, yes[i])) {
             *out = true;
             return true;
         }
-        if (strcasecmp(s, no[i]) == 0) {
+        if (mk_ascii_case_equal(s, no[i])) {
             *out = false;
             return true;
         }
@@ -182,70 +132,37 @@ static bool config_parse_bool(const char *s, bool *out)
     return false;
 }
 
-/* [a-z_][a-z0-9_-]*: a name every POSIX tool accepts as a group name. */
-static bool config_portable_name(const char *s, size_t max_len)
+/* A DNS name as written in a URL or an accept_inviter_domains entry:
+ * ASCII letters, digits, '-' and '.', no empty label, not starting with
+ * '.' or '-', not ending with '.'. */
+static bool config_dns_name_ok(const char *s, size_t len)
 {
-    size_t len = strlen(s);
-    if (len == 0 || len > max_len)
-        return false;
-    if (!(islower((unsigned char)s[0]) || s[0] == '_'))
-        return false;
-    for (size_t i = 1; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(islower(c) || isdigit(c) || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
-static bool config_org_id_ok(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > CONFIG_MAX_ORG_ID)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(isalnum(c) || c == '-'))
-            return false;
-    }
-    return true;
-}
-
-static bool config_domain_ok(const char *s)
-{
-    size_t len = strlen(s);
     if (len == 0 || len > 253 || s[0] == '.' || s[0] == '-' || s[len - 1] == '.')
         return false;
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(isalnum(c) || c == '-' || c == '.'))
+        if (!(mk_ascii_alnum(s[i]) || s[i] == '-' || s[i] == '.'))
             return false;
-        if (c == '.' && s[i + 1] == '.')
+        if (s[i] == '.' && i + 1 < len && s[i + 1] == '.')
             return false;
     }
-    return true;
-}
-
-static bool config_user_name_ok(const char *s)
-{
-    if (!*s || strlen(s) > 256)
-        return false;
-    for (; *s; s++)
-        if (*s == ':' || *s == '/' || *s == ',')
-            return false;
     return true;
 }
 
 static bool config_absolute_path_ok(const char *s)
 {
-    return s[0] == '/' && strlen(s) < PATH_MAX;
+    return s && s[0] == '/' && strlen(s) < PATH_MAX;
+}
+
+static bool config_absolute_path_or_empty_ok(const char *s)
+{
+    return !s || !*s || config_absolute_path_ok(s);
 }
 
 /* A path below the home directory: no leading '/', no empty, "." or ".."
  * component, so it cannot climb out of the home. */
 static bool config_relative_path_ok(const char *s)
 {
-    if (!*s || s[0] == '/' || strlen(s) >= PATH_MAX)
+    if (!s || !*s || s[0] == '/' || strlen(s) >= PATH_MAX)
         return false;
     const char *p = s;
     while (*p) {
@@ -262,6 +179,40 @@ static bool config_relative_path_ok(const char *s)
     return true;
 }
 
+static bool config_group_prefix_ok(const char *s)
+{
+    return mk_group_name_valid_len(s, CONFIG_MAX_PREFIX);
+}
+
+/* List words: each checks one word and writes the form the list keeps. */
+static bool config_word_org_id(const char *in, char *out, size_t out_len)
+{
+    char id[MK_ORG_ID_MAX + 1];
+    if (!mk_org_id_canonical(in, id) || strlen(id) >= out_len)
+        return false;
+    memcpy(out, id, strlen(id) + 1);
+    return true;
+}
+
+static bool config_word_domain(const char *in, char *out, size_t out_len)
+{
+    size_t len = strlen(in);
+    if (!config_dns_name_ok(in, len) || len >= out_len)
+        return false;
+    for (size_t i = 0; i <= len; i++)
+        out[i] = (char)mk_ascii_tolower((unsigned char)in[i]);
+    return true;
+}
+
+static bool config_word_user(const char *in, char *out, size_t out_len)
+{
+    size_t len = strlen(in);
+    if (!mk_user_name_valid(in) || len >= out_len)
+        return false;
+    memcpy(out, in, len + 1);
+    return true;
+}
+
 bool mk_config_gid_reserved(unsigned long gid)
 {
     if (gid <= 65535UL)
@@ -271,168 +222,207 @@ bool mk_config_gid_reserved(unsigned long gid)
     return gid >= 2147483648UL;
 }
 
-static bool config_gid_range_ok(unsigned long lo, unsigned long hi)
+/* NULL when FIRST-LAST is a usable gid_range, else why not. */
+static const char *config_gid_range_problem(uint64_t lo, uint64_t hi)
 {
     if (lo > hi)
-        return false;
-    return (lo >= 65536UL && hi <= 524287UL) ||
-           (lo >= 1879048192UL && hi <= 2147483647UL);
+        return "FIRST-LAST with FIRST <= LAST";
+    if ((lo >= 65536 && hi <= 524287) || (lo >= 1879048192 && hi <= 2147483647))
+        return NULL;
+    return "it overlaps a reserved range: the whole range inside 65536-524287 or "
+           "1879048192-2147483647";
 }
 
-/* ---- base_url ----------------------------------------------------------- */
+/* ---- URLs: libcurl splits, the project keeps its rules ------------------ */
 
-static bool config_host_is_loopback(const char *host, size_t len)
+/* 127.0.0.0/8 written as a dotted quad, [::1], or localhost. */
+static bool config_host_is_loopback(const char *host)
 {
-    if (len == 9 && strncasecmp(host, "localhost", 9) == 0)
+    if (mk_ascii_case_equal(host, "localhost") || strcmp(host, "[::1]") == 0)
         return true;
-    if (len == 5 && memcmp(host, "[::1]", 5) == 0)
-        return true;
-    /* 127.a.b.c, each part 0-255 */
-    char buf[16];
-    if (len >= sizeof(buf))
-        return false;
-    memcpy(buf, host, len);
-    buf[len] = '\0';
-    unsigned parts[4];
-    int used = 0;
-    if (sscanf(buf, "%3u.%3u.%3u.%3u%n", &parts[0], &parts[1], &parts[2], &parts[3], &used) != 4 ||
-        (size_t)used != len)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!(isdigit((unsigned char)buf[i]) || buf[i] == '.'))
+    unsigned parts = 0;
+    uint64_t v;
+    char part[4];
+    const char *p = host;
+    for (;;) {
+        size_t n = strcspn(p, ".");
+        if (n == 0 || n >= sizeof(part))
             return false;
-    return parts[0] == 127 && parts[1] <= 255 && parts[2] <= 255 && parts[3] <= 255;
-}
-
-static bool config_hostname_ok(const char *h, size_t len)
-{
-    if (len == 0 || len > 253 || h[0] == '.' || h[0] == '-' || h[len - 1] == '.')
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)h[i];
-        if (!(isalnum(c) || c == '-' || c == '.'))
+        memcpy(part, p, n);
+        part[n] = '\0';
+        if (!mk_parse_u64(part, 255, &v) || (parts == 0 && v != 127))
             return false;
-        if (c == '.' && i + 1 < len && h[i + 1] == '.')
-            return false;
+        parts++;
+        if (!p[n])
+            break;
+        p += n + 1;
     }
-    return true;
-}
-
-static bool config_ipv6_literal_ok(const char *h, size_t len)
-{
-    /* "[...]" with hex digits, ':' and '.' (v4-mapped) inside */
-    if (len < 4 || h[0] != '[' || h[len - 1] != ']')
-        return false;
-    for (size_t i = 1; i + 1 < len; i++) {
-        unsigned char c = (unsigned char)h[i];
-        if (!(isxdigit(c) || c == ':' || c == '.'))
-            return false;
-    }
-    return memchr(h, ':', len) != NULL;
+    return parts == 4;
 }
 
 /* RFC 3986 pchar plus '/': what a base path may hold. */
-static bool config_path_char_ok(unsigned char c)
+static bool config_path_ok(const char *path)
 {
-    return isalnum(c) || strchr("-._~!$&'()*+,;=:@/%", c) != NULL;
+    for (const char *p = path; *p; p++)
+        if (!(mk_ascii_alnum(*p) || strchr("-._~!$&'()*+,;=:@/%", *p)))
+            return false;
+    return true;
 }
 
-/* The host and optional port of a URL's authority (what lies between "//"
- * and the path). NULL when both are fine, else what is wrong, for a message
- * ("has a bad port ..."). *host_len gets the host's length (an IPv6 literal
- * keeps its brackets); *has_port, when not NULL, whether a port was given. */
-static const char *config_authority_problem(const char *auth, size_t auth_len,
-                                            size_t *host_len, bool *has_port)
-{
-    const char *port = NULL;
+/* The parts of a URL libcurl reads (NULL when absent; free with
+ * config_url_free). */
+struct config_url {
+    char *scheme, *user, *password, *options, *host, *port, *path, *query, *fragment;
+};
 
-    *host_len = 0;
-    if (has_port)
-        *has_port = false;
-    if (auth_len == 0)
-        return "has no host";
-    if (memchr(auth, '@', auth_len))
-        return "must not carry a user name or password";
-    if (auth[0] == '[') {
-        const char *close = memchr(auth, ']', auth_len);
-        if (!close)
-            return "has an unclosed '['";
-        *host_len = (size_t)(close - auth) + 1;
-        if (*host_len < auth_len) {
-            if (auth[*host_len] != ':')
-                return "has a bad host";
-            port = auth + *host_len + 1;
+static void config_url_free(struct config_url *u)
+{
+    char **parts[] = { &u->scheme, &u->user, &u->password, &u->options, &u->host,
+                       &u->port, &u->path, &u->query, &u->fragment };
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        curl_free(*parts[i]);
+        *parts[i] = NULL;
+    }
+}
+
+/* Splits url with curl_url() and applies what every URL of mkio.conf must
+ * be: printable ASCII, one of schemes, no user name, password or login
+ * options, no query or fragment, a DNS name or an IPv6 literal as host,
+ * a port (when given) from 1 to 65535. libcurl is lenient where a typo
+ * should be an error (it reads "https:///x" as host x, "127.1" as
+ * 127.0.0.1, drops an empty port, decodes "%41" in a host), so the host it
+ * will connect to must also be the host as written. NULL when all holds
+ * (u filled), else what is wrong, for a message that never repeats the URL
+ * (it may carry a password). */
+static const char *config_url_split(const char *url, const char *const *schemes, size_t n_schemes,
+                                    struct config_url *u)
+{
+    static const struct {
+        CURLUPart part;
+        size_t offset;
+    } parts[] = {
+        { CURLUPART_SCHEME, offsetof(struct config_url, scheme) },
+        { CURLUPART_USER, offsetof(struct config_url, user) },
+        { CURLUPART_PASSWORD, offsetof(struct config_url, password) },
+        { CURLUPART_OPTIONS, offsetof(struct config_url, options) },
+        { CURLUPART_HOST, offsetof(struct config_url, host) },
+        { CURLUPART_PORT, offsetof(struct config_url, port) },
+        { CURLUPART_PATH, offsetof(struct config_url, path) },
+        { CURLUPART_QUERY, offsetof(struct config_url, query) },
+        { CURLUPART_FRAGMENT, offsetof(struct config_url, fragment) },
+    };
+    const char *problem = NULL;
+    CURLU *h = NULL;
+
+    memset(u, 0, sizeof(*u));
+    if (!url || !*url)
+        return "is empty";
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f)
+            return "holds a space, a control or a non-ASCII character";
+    h = curl_url();
+    if (!h)
+        return "cannot be checked (out of memory)";
+    CURLUcode rc = curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+    switch (rc) {
+    case CURLUE_OK:
+        break;
+    case CURLUE_OUT_OF_MEMORY:
+        problem = "cannot be checked (out of memory)";
+        goto out;
+    case CURLUE_NO_HOST:
+        problem = "has no host";
+        goto out;
+    case CURLUE_BAD_PORT_NUMBER:
+        problem = "has a bad port (a number from 1 to 65535)";
+        goto out;
+    case CURLUE_BAD_IPV6:
+        problem = "has a bad IPv6 address or an unclosed '['";
+        goto out;
+    case CURLUE_BAD_SCHEME:
+    case CURLUE_BAD_SLASHES:
+        problem = "has an unknown scheme";
+        goto out;
+    case CURLUE_BAD_LOGIN:
+    case CURLUE_BAD_USER:
+    case CURLUE_BAD_PASSWORD:
+        problem = "must not carry a user name or password";
+        goto out;
+    default:
+        problem = "has a bad host";
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        char **dst = (char **)((char *)u + parts[i].offset);
+        rc = curl_url_get(h, parts[i].part, dst, 0);
+        if (rc == CURLUE_OUT_OF_MEMORY) {
+            problem = "cannot be checked (out of memory)";
+            goto out;
         }
-        if (!config_ipv6_literal_ok(auth, *host_len))
-            return "has a bad IPv6 address";
+    }
+    bool known = false;
+    for (size_t i = 0; u->scheme && i < n_schemes; i++)
+        known = known || strcmp(u->scheme, schemes[i]) == 0;
+    if (!known) {
+        problem = "has an unknown scheme";
+    } else if (u->user || u->password || u->options) {
+        problem = "must not carry a user name or password";
+    } else if (u->query) {
+        problem = "must not have a query";
+    } else if (u->fragment) {
+        problem = "must not have a fragment";
+    } else if (!u->host || !*u->host) {
+        problem = "has no host";
+    } else if (u->host[0] != '[' && !config_dns_name_ok(u->host, strlen(u->host))) {
+        problem = "has a bad host name";
     } else {
-        const char *colon = memchr(auth, ':', auth_len);
-        *host_len = colon ? (size_t)(colon - auth) : auth_len;
-        if (colon)
-            port = colon + 1;
-        if (!config_hostname_ok(auth, *host_len))
-            return "has a bad host name";
+        /* The host as written: right after "SCHEME://" (the scheme has no
+         * ':' and curl accepted it, so the first ':' ends it). */
+        const char *written = strchr(url, ':');
+        size_t host_len = strlen(u->host);
+        char after = '\0';
+        if (written && strncmp(written, "://", 3) == 0 &&
+            mk_ascii_case_equal_n(written + 3, u->host, host_len))
+            after = written[3 + host_len];
+        else
+            after = '!';
+        if (after != '\0' && after != '/' && after != ':')
+            problem = "has a host that is not written plainly (a name, a dotted quad or [IPv6])";
+        else if ((after == ':') != (u->port != NULL))
+            problem = "has a bad port (a number from 1 to 65535)";
     }
-    if (port) {
-        size_t port_len = (size_t)(auth + auth_len - port);
-        unsigned long v = 0;
-        bool ok = port_len > 0 && port_len <= 5;
-        for (size_t i = 0; ok && i < port_len; i++) {
-            if (!isdigit((unsigned char)port[i]))
-                ok = false;
-            else
-                v = v * 10 + (unsigned long)(port[i] - '0');
-        }
-        if (!ok || v == 0 || v > 65535)
-            return "has a bad port (a number from 1 to 65535)";
-        if (has_port)
-            *has_port = true;
+    if (!problem && u->port) {
+        uint64_t port;
+        if (!mk_parse_u64(u->port, 65535, &port) || port == 0)
+            problem = "has a bad port (a number from 1 to 65535)";
     }
-    return NULL;
+out:
+    curl_url_cleanup(h);
+    if (problem)
+        config_url_free(u);
+    return problem;
 }
 
 mk_status mk_config_check_base_url(const char *url, mk_error *err)
 {
     static const char allowed[] =
         "https://HOST[:PORT][/PATH], or http:// only to 127.x.x.x, [::1] or localhost";
-    const char *rest;
-    bool https;
+    static const char *const schemes[] = { "https", "http" };
+    struct config_url u;
+    const char *problem = config_url_split(url, schemes, 2, &u);
 
-    if (!url || !*url)
-        return mk_error_set(err, MK_ERR_USAGE, "the base URL is empty (%s)", allowed);
-    for (const char *p = url; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c <= 0x20 || c >= 0x7f)
-            return mk_error_set(err, MK_ERR_USAGE,
-                                "the base URL holds a space, a control or a non-ASCII character (%s)",
-                                allowed);
-    }
-    if (strncasecmp(url, "https://", 8) == 0) {
-        https = true;
-        rest = url + 8;
-    } else if (strncasecmp(url, "http://", 7) == 0) {
-        https = false;
-        rest = url + 7;
-    } else {
+    if (problem && strcmp(problem, "has an unknown scheme") == 0)
         return mk_error_set(err, MK_ERR_USAGE, "the base URL must start with https:// (%s)", allowed);
-    }
-    if (strpbrk(url, "?#"))
-        return mk_error_set(err, MK_ERR_USAGE,
-                            "the base URL must not have a query or a fragment (%s)", allowed);
-
-    size_t auth_len = strcspn(rest, "/");
-    const char *path = rest + auth_len;
-    size_t host_len;
-    const char *problem = config_authority_problem(rest, auth_len, &host_len, NULL);
     if (problem)
         return mk_error_set(err, MK_ERR_USAGE, "the base URL %s (%s)", problem, allowed);
-    for (const char *p = path; *p; p++)
-        if (!config_path_char_ok((unsigned char)*p))
-            return mk_error_set(err, MK_ERR_USAGE, "the base URL has a bad character in its path (%s)",
-                                allowed);
-    if (!https && !config_host_is_loopback(rest, host_len))
-        return mk_error_set(err, MK_ERR_USAGE,
-                            "the base URL uses http:// to a host that is not loopback (%s)", allowed);
+    if (!config_path_ok(u.path ? u.path : ""))
+        problem = "has a bad character in its path";
+    /* The project's own rule: plain http only where no network is crossed. */
+    else if (strcmp(u.scheme, "http") == 0 && !config_host_is_loopback(u.host))
+        problem = "uses http:// to a host that is not loopback";
+    config_url_free(&u);
+    if (problem)
+        return mk_error_set(err, MK_ERR_USAGE, "the base URL %s (%s)", problem, allowed);
     return MK_OK;
 }
 
@@ -440,37 +430,22 @@ mk_status mk_config_check_proxy_url(const char *url, mk_error *err)
 {
     static const char allowed[] =
         "http://HOST:PORT, https://HOST:PORT, socks5://HOST:PORT or socks5h://HOST:PORT";
-    static const char *const schemes[] = { "http://", "https://", "socks5://", "socks5h://" };
-    const char *rest = NULL;
+    static const char *const schemes[] = { "http", "https", "socks5", "socks5h" };
+    struct config_url u;
+    const char *problem = config_url_split(url, schemes, 4, &u);
 
-    if (!url || !*url)
-        return mk_error_set(err, MK_ERR_USAGE, "the proxy URL is empty (%s)", allowed);
-    for (const char *p = url; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c <= 0x20 || c >= 0x7f)
-            return mk_error_set(err, MK_ERR_USAGE,
-                                "the proxy URL holds a space, a control or a non-ASCII character (%s)",
-                                allowed);
-    }
-    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && !rest; i++)
-        if (strncasecmp(url, schemes[i], strlen(schemes[i])) == 0)
-            rest = url + strlen(schemes[i]);
-    if (!rest)
-        return mk_error_set(err, MK_ERR_USAGE, "the proxy URL has an unknown scheme (%s)", allowed);
-    size_t auth_len = strcspn(rest, "/?#");
-    /* Nothing after the port but an optional "/": a path, query or
-     * fragment means nothing to a proxy and would only hide a typo. */
-    if (rest[auth_len] && strcmp(rest + auth_len, "/") != 0)
-        return mk_error_set(err, MK_ERR_USAGE,
-                            "the proxy URL must not have a path, a query or a fragment (%s)", allowed);
-    size_t host_len;
-    bool has_port;
-    const char *problem = config_authority_problem(rest, auth_len, &host_len, &has_port);
     if (problem)
         return mk_error_set(err, MK_ERR_USAGE, "the proxy URL %s (%s)", problem, allowed);
-    /* libcurl's default proxy port is 1080 whatever the scheme: ask for it. */
-    if (!has_port)
-        return mk_error_set(err, MK_ERR_USAGE, "the proxy URL has no port (%s)", allowed);
+    /* Nothing after the port but an optional "/": a path means nothing to
+     * a proxy and would only hide a typo. libcurl's default proxy port is
+     * 1080 whatever the scheme: ask for it. */
+    if (u.path && strcmp(u.path, "/") != 0)
+        problem = "must not have a path, a query or a fragment";
+    else if (!u.port)
+        problem = "has no port";
+    config_url_free(&u);
+    if (problem)
+        return mk_error_set(err, MK_ERR_USAGE, "the proxy URL %s (%s)", problem, allowed);
     return MK_OK;
 }
 
@@ -481,11 +456,148 @@ static bool config_set_base_url(struct mk_config *cfg, const char *url)
     if (!copy)
         return false;
     size_t len = strlen(copy);
-    size_t scheme = strncasecmp(copy, "https://", 8) == 0 ? 8 : 7;
-    while (len > scheme + 1 && copy[len - 1] == '/')
+    const char *sep = strstr(copy, "://");
+    size_t keep = sep ? (size_t)(sep - copy) + 4 : 0; /* "https://h": never below one host byte */
+    while (len > keep && copy[len - 1] == '/')
         copy[--len] = '\0';
     free(cfg->base_url);
     cfg->base_url = copy;
+    return true;
+}
+
+/* ---- the table of keys -------------------------------------------------- */
+
+enum config_type {
+    CONFIG_TEXT,      /* char *, judged by text_ok */
+    CONFIG_URL,       /* char *, judged by url_check */
+    CONFIG_SECONDS,   /* int64_t milliseconds, written as seconds ("2.5") */
+    CONFIG_NUMBER,    /* an unsigned integer member (unsigned, size_t, uid_t) */
+    CONFIG_SIZE,      /* size_t bytes, written with an optional K or M suffix */
+    CONFIG_BOOL,      /* bool: yes/no, true/false, on/off, 1/0 */
+    CONFIG_GID_RANGE, /* gid_min (member) and gid_max (member2): FIRST-LAST */
+    CONFIG_LIST,      /* char ** (member) and its size_t count (member2) */
+    CONFIG_PINS,      /* struct mk_pin * (member) and its size_t count (member2) */
+};
+
+struct config_field {
+    const char *key;
+    enum config_type type;
+    size_t offset, size;  /* the member of struct mk_config */
+    size_t offset2;       /* gid_max, or a list's count */
+    bool repeatable;      /* LIST and PINS: each line adds */
+    bool empty_ok;        /* "key =": no value (TEXT, URL) or nothing added (LIST) */
+    const char *def_text; /* TEXT and URL default; LIST: its one default entry */
+    uint64_t def, def2;   /* SECONDS, NUMBER, SIZE, BOOL; GID_RANGE: FIRST and LAST */
+    uint64_t min, max;    /* SECONDS, NUMBER, SIZE: the range, checked in config_field_ok */
+    const char *takes;    /* what the key takes, quoted in every message about it */
+    bool (*text_ok)(const char *value);                      /* TEXT (value may be NULL) */
+    mk_status (*url_check)(const char *url, mk_error *err);  /* URL */
+    bool (*word)(const char *in, char *out, size_t out_len); /* LIST: checks, writes the kept form */
+};
+
+#define CONFIG_MEMBER(m) .offset = offsetof(struct mk_config, m), .size = sizeof(((struct mk_config *)0)->m)
+#define CONFIG_MEMBER2(m) .offset2 = offsetof(struct mk_config, m)
+
+static const struct config_field config_fields[] = {
+    { .key = "base_url", .type = CONFIG_URL, CONFIG_MEMBER(base_url),
+      .def_text = "https://app.mk.io", .url_check = mk_config_check_base_url,
+      .takes = "https://HOST[:PORT][/PATH], or http:// only to a loopback address" },
+    { .key = "ca_file", .type = CONFIG_TEXT, CONFIG_MEMBER(ca_file), .empty_ok = true,
+      .text_ok = config_absolute_path_or_empty_ok,
+      .takes = "an absolute path, or empty for the system's CA store" },
+    { .key = "proxy", .type = CONFIG_URL, CONFIG_MEMBER(proxy), .empty_ok = true,
+      .url_check = mk_config_check_proxy_url, .takes = "SCHEME://HOST:PORT, or empty for none" },
+    { .key = "connect_timeout", .type = CONFIG_SECONDS, CONFIG_MEMBER(connect_timeout_ms),
+      .def = 3000, .min = 100, .max = 60000, .takes = "seconds from 0.1 to 60, decimals allowed" },
+    { .key = "time_budget", .type = CONFIG_SECONDS, CONFIG_MEMBER(budget_ms),
+      .def = 5000, .min = 500, .max = 300000, .takes = "seconds from 0.5 to 300, decimals allowed" },
+    { .key = "retries", .type = CONFIG_NUMBER, CONFIG_MEMBER(retries),
+      .def = 3, .min = 0, .max = 10, .takes = "a whole number from 0 to 10" },
+    { .key = "max_response_size", .type = CONFIG_SIZE, CONFIG_MEMBER(max_response_bytes),
+      .def = 4UL << 20, .min = 1UL << 10, .max = 64UL << 20,
+      .takes = "bytes from 1K to 64M, with an optional K or M suffix" },
+    { .key = "max_list_size", .type = CONFIG_SIZE, CONFIG_MEMBER(max_list_bytes),
+      .def = 16UL << 20, .min = 64UL << 10, .max = 1024UL << 20,
+      .takes = "bytes from 64K to 1024M, with an optional K or M suffix" },
+    { .key = "max_list_records", .type = CONFIG_NUMBER, CONFIG_MEMBER(max_list_records),
+      .def = 10000, .min = 1, .max = 1000000, .takes = "a whole number from 1 to 1000000" },
+    { .key = "token_dir", .type = CONFIG_TEXT, CONFIG_MEMBER(token_dir),
+      .def_text = "/etc/mkio/tokens", .text_ok = config_absolute_path_ok, .takes = "an absolute path" },
+    { .key = "user_token", .type = CONFIG_TEXT, CONFIG_MEMBER(user_token_path),
+      .def_text = ".config/mkio/token", .text_ok = config_relative_path_ok,
+      .takes = "a file path relative to the home directory, without \".\", \"..\" or empty components" },
+    { .key = "gid_range", .type = CONFIG_GID_RANGE, CONFIG_MEMBER(gid_min), CONFIG_MEMBER2(gid_max),
+      .def = 1900000000, .def2 = 1999999999,
+      .takes = "FIRST-LAST, the whole range inside 65536-524287 or 1879048192-2147483647" },
+    { .key = "group_prefix", .type = CONFIG_TEXT, CONFIG_MEMBER(group_prefix),
+      .def_text = "mk-", .text_ok = config_group_prefix_ok,
+      .takes = "non-empty, [a-z_][a-z0-9_-]*, at most 16 characters" },
+    { .key = "pin", .type = CONFIG_PINS, CONFIG_MEMBER(pins), CONFIG_MEMBER2(pin_count),
+      .repeatable = true,
+      .takes = "pin = ORG_ID GROUP_NAME GID: an organization id of letters, digits and '-', "
+               "a group name [a-z_][a-z0-9_-]* of at most 32 characters, a gid inside gid_range" },
+    { .key = "accept_invites", .type = CONFIG_BOOL, CONFIG_MEMBER(accept_invites), .def = 1,
+      .takes = "yes/no, true/false, on/off, 1/0" },
+    { .key = "accept_orgs", .type = CONFIG_LIST, CONFIG_MEMBER(accept_orgs), CONFIG_MEMBER2(accept_org_count),
+      .repeatable = true, .empty_ok = true, .word = config_word_org_id,
+      .takes = "an organization id (letters, digits and '-', at least one letter or digit, "
+               "at most 128 characters)" },
+    { .key = "accept_inviter_domains", .type = CONFIG_LIST, CONFIG_MEMBER(accept_inviter_domains),
+      CONFIG_MEMBER2(accept_inviter_domain_count), .repeatable = true, .empty_ok = true,
+      .word = config_word_domain, .takes = "a domain (a DNS name such as example.com, without '@')" },
+    { .key = "min_uid", .type = CONFIG_NUMBER, CONFIG_MEMBER(min_uid),
+      .def = 1000, .min = 0, .max = 4294967294U, .takes = "a uid from 0 to 4294967294" },
+    { .key = "ignore_users", .type = CONFIG_LIST, CONFIG_MEMBER(ignore_users), CONFIG_MEMBER2(ignore_user_count),
+      .repeatable = true, .empty_ok = true, .def_text = "root", .word = config_word_user,
+      .takes = "a user name (no ':', ',', '/', space or control character, at most 256 bytes)" },
+    { .key = "state_dir", .type = CONFIG_TEXT, CONFIG_MEMBER(state_dir),
+      .def_text = "/var/lib/mkio", .text_ok = config_absolute_path_ok, .takes = "an absolute path" },
+};
+
+#define CONFIG_FIELD_COUNT (sizeof(config_fields) / sizeof(config_fields[0]))
+
+/* The members a field names, typed. */
+static void *config_member(const struct mk_config *cfg, size_t offset)
+{
+    return (char *)cfg + offset;
+}
+
+static char **config_text(const struct mk_config *cfg, const struct config_field *f)
+{
+    return config_member(cfg, f->offset);
+}
+
+static size_t *config_count(const struct mk_config *cfg, const struct config_field *f)
+{
+    return config_member(cfg, f->offset2);
+}
+
+/* An unsigned member of f->size bytes (unsigned, uid_t, size_t). */
+static uint64_t config_number_get(const struct mk_config *cfg, const struct config_field *f)
+{
+    const void *at = config_member(cfg, f->offset);
+    if (f->size == sizeof(uint32_t)) {
+        uint32_t v;
+        memcpy(&v, at, sizeof(v));
+        return v;
+    }
+    uint64_t v;
+    memcpy(&v, at, sizeof(v));
+    return v;
+}
+
+/* False when v does not fit the member. */
+static bool config_number_set(struct mk_config *cfg, const struct config_field *f, uint64_t v)
+{
+    void *at = config_member(cfg, f->offset);
+    if (f->size == sizeof(uint32_t)) {
+        if (v > UINT32_MAX)
+            return false;
+        uint32_t v32 = (uint32_t)v;
+        memcpy(at, &v32, sizeof(v32));
+        return true;
+    }
+    memcpy(at, &v, sizeof(v));
     return true;
 }
 
@@ -495,59 +607,33 @@ void mk_config_free(struct mk_config *cfg)
 {
     if (!cfg)
         return;
-    free(cfg->base_url);
-    free(cfg->ca_file);
-    free(cfg->proxy);
-    free(cfg->token_dir);
-    free(cfg->user_token_path);
-    free(cfg->group_prefix);
-    for (size_t i = 0; i < cfg->pin_count; i++) {
-        free(cfg->pins[i].org_id);
-        free(cfg->pins[i].group_name);
+    for (size_t k = 0; k < CONFIG_FIELD_COUNT; k++) {
+        const struct config_field *f = &config_fields[k];
+        switch (f->type) {
+        case CONFIG_TEXT:
+        case CONFIG_URL:
+            free(*config_text(cfg, f));
+            break;
+        case CONFIG_LIST:
+            config_list_free(config_member(cfg, f->offset), config_count(cfg, f));
+            break;
+        case CONFIG_PINS:
+            for (size_t i = 0; i < cfg->pin_count; i++) {
+                free(cfg->pins[i].org_id);
+                free(cfg->pins[i].group_name);
+            }
+            free(cfg->pins);
+            break;
+        case CONFIG_SECONDS:
+        case CONFIG_NUMBER:
+        case CONFIG_SIZE:
+        case CONFIG_BOOL:
+        case CONFIG_GID_RANGE:
+            break;
+        }
     }
-    free(cfg->pins);
-    config_list_free(&cfg->accept_orgs, &cfg->accept_org_count);
-    config_list_free(&cfg->accept_inviter_domains, &cfg->accept_inviter_domain_count);
-    config_list_free(&cfg->ignore_users, &cfg->ignore_user_count);
-    free(cfg->state_dir);
     free(cfg->source);
     memset(cfg, 0, sizeof(*cfg));
-}
-
-mk_status mk_config_defaults(struct mk_config *cfg, mk_error *err)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->connect_timeout_ms = 3000;
-    cfg->budget_ms = 5000;
-    cfg->retries = 3;
-    cfg->max_response_bytes = 4UL * 1024 * 1024;
-    cfg->max_list_bytes = 16UL * 1024 * 1024;
-    cfg->max_list_records = 10000;
-    cfg->gid_min = 1900000000;
-    cfg->gid_max = 1999999999;
-    cfg->accept_invites = true;
-    cfg->min_uid = 1000;
-    cfg->ca_file = NULL; /* empty: the system's CA store */
-    cfg->proxy = NULL;   /* empty: no proxy */
-    if (!config_strdup(&cfg->base_url, "https://app.mk.io") ||
-        !config_strdup(&cfg->token_dir, "/etc/mkio/tokens") ||
-        !config_strdup(&cfg->user_token_path, ".config/mkio/token") ||
-        !config_strdup(&cfg->group_prefix, "mk-") ||
-        !config_strdup(&cfg->state_dir, "/var/lib/mkio") ||
-        !config_strdup(&cfg->source, CONFIG_SOURCE_DEFAULTS) ||
-        !config_list_add(&cfg->ignore_users, &cfg->ignore_user_count, "root")) {
-        mk_config_free(cfg);
-        return mk_error_set(err, MK_ERR_NOMEM, "out of memory reading the configuration");
-    }
-    return MK_OK;
-}
-
-static bool config_copy_list(char ***dst, size_t *dst_count, char *const *src, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (!config_list_add(dst, dst_count, src[i]))
-            return false;
-    return true;
 }
 
 static bool config_add_pin(struct mk_config *cfg, const char *org_id, const char *name, gid_t gid)
@@ -568,97 +654,217 @@ static bool config_add_pin(struct mk_config *cfg, const char *org_id, const char
     return true;
 }
 
-/* Deep copy; on failure dst is left zeroed. */
-static bool config_copy(struct mk_config *dst, const struct mk_config *src)
+/* Sets or copies one field: from src when src is not NULL, else f's
+ * default. dst's field must be empty (zeroed). False on memory. */
+static bool config_field_fill(struct mk_config *dst, const struct mk_config *src,
+                              const struct config_field *f)
 {
+    switch (f->type) {
+    case CONFIG_TEXT:
+    case CONFIG_URL:
+        return config_strdup(config_text(dst, f), src ? *config_text(src, f) : f->def_text);
+    case CONFIG_SECONDS: {
+        int64_t ms = (int64_t)f->def;
+        if (src)
+            memcpy(&ms, config_member(src, f->offset), sizeof(ms));
+        memcpy(config_member(dst, f->offset), &ms, sizeof(ms));
+        return true;
+    }
+    case CONFIG_NUMBER:
+    case CONFIG_SIZE:
+        return config_number_set(dst, f, src ? config_number_get(src, f) : f->def);
+    case CONFIG_BOOL:
+        *(bool *)config_member(dst, f->offset) = src ? *(bool *)config_member(src, f->offset) : f->def != 0;
+        return true;
+    case CONFIG_GID_RANGE:
+        *(gid_t *)config_member(dst, f->offset) = src ? *(gid_t *)config_member(src, f->offset) : (gid_t)f->def;
+        *(gid_t *)config_member(dst, f->offset2) = src ? *(gid_t *)config_member(src, f->offset2) : (gid_t)f->def2;
+        return true;
+    case CONFIG_LIST: {
+        char ***list = config_member(dst, f->offset);
+        size_t *count = config_count(dst, f);
+        if (!src)
+            return !f->def_text || config_list_add(list, count, f->def_text);
+        char **from = *(char ***)config_member(src, f->offset);
+        for (size_t i = 0; i < *config_count(src, f); i++)
+            if (!config_list_add(list, count, from[i]))
+                return false;
+        return true;
+    }
+    case CONFIG_PINS:
+        for (size_t i = 0; src && i < src->pin_count; i++)
+            if (!config_add_pin(dst, src->pins[i].org_id, src->pins[i].group_name, src->pins[i].gid))
+                return false;
+        return true;
+    }
+    return false;
+}
+
+/* Defaults (src NULL) or a deep copy of src; on failure dst is left zeroed. */
+static bool config_fill(struct mk_config *dst, const struct mk_config *src)
+{
+    bool ok = true;
+
     memset(dst, 0, sizeof(*dst));
-    dst->connect_timeout_ms = src->connect_timeout_ms;
-    dst->budget_ms = src->budget_ms;
-    dst->retries = src->retries;
-    dst->max_response_bytes = src->max_response_bytes;
-    dst->max_list_bytes = src->max_list_bytes;
-    dst->max_list_records = src->max_list_records;
-    dst->gid_min = src->gid_min;
-    dst->gid_max = src->gid_max;
-    dst->accept_invites = src->accept_invites;
-    dst->min_uid = src->min_uid;
-    bool ok = config_strdup(&dst->base_url, src->base_url) &&
-              config_strdup(&dst->ca_file, src->ca_file) &&
-              config_strdup(&dst->proxy, src->proxy) &&
-              config_strdup(&dst->token_dir, src->token_dir) &&
-              config_strdup(&dst->user_token_path, src->user_token_path) &&
-              config_strdup(&dst->group_prefix, src->group_prefix) &&
-              config_strdup(&dst->state_dir, src->state_dir) &&
-              config_strdup(&dst->source, src->source) &&
-              config_copy_list(&dst->accept_orgs, &dst->accept_org_count,
-                               src->accept_orgs, src->accept_org_count) &&
-              config_copy_list(&dst->accept_inviter_domains, &dst->accept_inviter_domain_count,
-                               src->accept_inviter_domains, src->accept_inviter_domain_count) &&
-              config_copy_list(&dst->ignore_users, &dst->ignore_user_count,
-                               src->ignore_users, src->ignore_user_count);
-    for (size_t i = 0; ok && i < src->pin_count; i++)
-        ok = config_add_pin(dst, src->pins[i].org_id, src->pins[i].group_name, src->pins[i].gid);
+    for (size_t k = 0; ok && k < CONFIG_FIELD_COUNT; k++)
+        ok = config_field_fill(dst, src, &config_fields[k]);
+    ok = ok && config_strdup(&dst->source, src ? src->source : CONFIG_SOURCE_DEFAULTS);
     if (!ok)
         mk_config_free(dst);
     return ok;
 }
 
+mk_status mk_config_defaults(struct mk_config *cfg, mk_error *err)
+{
+    if (!config_fill(cfg, NULL))
+        return mk_error_set(err, MK_ERR_NOMEM, "out of memory reading the configuration");
+    return MK_OK;
+}
+
+/* ---- the checks: each rule once ----------------------------------------- */
+
+/* Whether pin i is well formed and clashes with no pin before it. NULL
+ * when it is fine, else why not (in why, why_len bytes). */
+static const char *config_pin_problem(const struct mk_config *cfg, size_t i, char *why, size_t why_len)
+{
+    const struct mk_pin *pin = &cfg->pins[i];
+
+    if (!pin->org_id || !mk_org_id_valid(pin->org_id))
+        snprintf(why, why_len, "\"" CONFIG_QUOTE "\" is not an organization id in canonical form "
+                 "(lowercase letters, digits and '-')", pin->org_id ? pin->org_id : "");
+    else if (!pin->group_name || !mk_group_name_valid(pin->group_name))
+        snprintf(why, why_len, "\"" CONFIG_QUOTE "\" is not a portable group name "
+                 "([a-z_][a-z0-9_-]*, at most %d characters)",
+                 pin->group_name ? pin->group_name : "", MK_GROUP_NAME_MAX);
+    else if (mk_config_gid_reserved(pin->gid))
+        snprintf(why, why_len, "gid %lu is in a reserved range (gids 65536-524287 or "
+                 "1879048192-2147483647, inside gid_range)", (unsigned long)pin->gid);
+    else
+        why[0] = '\0';
+    for (size_t j = 0; !why[0] && j < i; j++) {
+        const struct mk_pin *old = &cfg->pins[j];
+        if (strcmp(old->org_id, pin->org_id) == 0)
+            snprintf(why, why_len, "organization %s is already pinned (one pin per organization)",
+                     pin->org_id);
+        else if (strcmp(old->group_name, pin->group_name) == 0)
+            snprintf(why, why_len, "group name %s is already pinned to organization %s "
+                     "(each pin needs its own name)", pin->group_name, old->org_id);
+        else if (old->gid == pin->gid)
+            snprintf(why, why_len, "gid %lu is already pinned to organization %s "
+                     "(each pin needs its own gid)", (unsigned long)pin->gid, old->org_id);
+    }
+    return why[0] ? why : NULL;
+}
+
+/* Whether the value of f in cfg is allowed: the one place each key's rule
+ * (range, path form, URL, canonical list entries, pins) is checked. NULL
+ * when it is, else why not (in why). */
+static const char *config_field_problem(const struct mk_config *cfg, const struct config_field *f,
+                                        char *why, size_t why_len)
+{
+    mk_error url_err;
+
+    why[0] = '\0';
+    switch (f->type) {
+    case CONFIG_TEXT: {
+        const char *v = *config_text(cfg, f);
+        if (!f->text_ok(v))
+            snprintf(why, why_len, "\"" CONFIG_QUOTE "\" is not allowed (%s)", v ? v : "", f->takes);
+        break;
+    }
+    case CONFIG_URL: {
+        const char *v = *config_text(cfg, f);
+        if ((v || !f->empty_ok) && f->url_check(v, &url_err) != MK_OK)
+            snprintf(why, why_len, "%s", url_err.message);
+        break;
+    }
+    case CONFIG_SECONDS: {
+        int64_t ms;
+        memcpy(&ms, config_member(cfg, f->offset), sizeof(ms));
+        if (ms < (int64_t)f->min || ms > (int64_t)f->max)
+            snprintf(why, why_len, "%" PRId64 ".%03" PRId64 " seconds is not allowed (%s)",
+                     ms / 1000, ms % 1000 < 0 ? -(ms % 1000) : ms % 1000, f->takes);
+        break;
+    }
+    case CONFIG_NUMBER:
+    case CONFIG_SIZE: {
+        uint64_t v = config_number_get(cfg, f);
+        if (v < f->min || v > f->max)
+            snprintf(why, why_len, "%" PRIu64 " is not allowed (%s)", v, f->takes);
+        break;
+    }
+    case CONFIG_BOOL:
+        break;
+    case CONFIG_GID_RANGE: {
+        gid_t lo = *(gid_t *)config_member(cfg, f->offset), hi = *(gid_t *)config_member(cfg, f->offset2);
+        const char *problem = config_gid_range_problem(lo, hi);
+        if (problem)
+            snprintf(why, why_len, "%lu-%lu is not allowed (%s)", (unsigned long)lo,
+                     (unsigned long)hi, problem);
+        break;
+    }
+    case CONFIG_LIST: {
+        char **list = *(char ***)config_member(cfg, f->offset);
+        char kept[CONFIG_MAX_WORD];
+        for (size_t i = 0; !why[0] && i < *config_count(cfg, f); i++)
+            if (!f->word(list[i], kept, sizeof(kept)) || strcmp(kept, list[i]) != 0)
+                snprintf(why, why_len, "\"" CONFIG_QUOTE "\" is not %s", list[i], f->takes);
+        break;
+    }
+    case CONFIG_PINS:
+        for (size_t i = 0; !why[0] && i < cfg->pin_count; i++)
+            config_pin_problem(cfg, i, why, why_len);
+        break;
+    }
+    return why[0] ? why : NULL;
+}
+
+/* Every field's rule, then what no single key can say. lines, when not
+ * NULL, gives the line that set each field (0: none), for messages. */
+static mk_status config_check(const struct mk_config *cfg, const size_t *lines, mk_error *err)
+{
+    const char *src = cfg->source ? cfg->source : CONFIG_SOURCE_DEFAULTS;
+    char why[CONFIG_WHY_MAX];
+
+    for (size_t k = 0; k < CONFIG_FIELD_COUNT; k++) {
+        const struct config_field *f = &config_fields[k];
+        if (!config_field_problem(cfg, f, why, sizeof(why)))
+            continue;
+        if (lines && lines[k] && !f->repeatable)
+            return mk_error_set(err, MK_ERR_USAGE, "%s:%zu: %s: %s", src, lines[k], f->key, why);
+        return mk_error_set(err, MK_ERR_USAGE, "%s: %s: %s", src, f->key, why);
+    }
+    if (cfg->connect_timeout_ms > cfg->budget_ms)
+        return mk_error_set(err, MK_ERR_USAGE,
+                            "%s: connect_timeout (%" PRId64 ".%03" PRId64 "s) is longer than time_budget "
+                            "(%" PRId64 ".%03" PRId64 "s) (connect_timeout must not exceed time_budget)",
+                            src, cfg->connect_timeout_ms / 1000, cfg->connect_timeout_ms % 1000,
+                            cfg->budget_ms / 1000, cfg->budget_ms % 1000);
+    for (size_t i = 0; i < cfg->pin_count; i++) {
+        const struct mk_pin *pin = &cfg->pins[i];
+        /* Pinned gids live in the same range the store allocates from, so
+         * that a fleet's whole mkio gid space is one documented block. */
+        if (pin->gid < cfg->gid_min || pin->gid > cfg->gid_max)
+            return mk_error_set(err, MK_ERR_USAGE,
+                                "%s: pin for %s has gid %lu outside gid_range %lu-%lu "
+                                "(pinned gids must lie inside gid_range)", src, pin->org_id,
+                                (unsigned long)pin->gid, (unsigned long)cfg->gid_min,
+                                (unsigned long)cfg->gid_max);
+    }
+    return MK_OK;
+}
+
+mk_status mk_config_validate(const struct mk_config *cfg, mk_error *err)
+{
+    return config_check(cfg, NULL, err);
+}
+
 /* ---- one line ----------------------------------------------------------- */
-
-enum config_key {
-    KEY_BASE_URL,
-    KEY_CA_FILE,
-    KEY_PROXY,
-    KEY_CONNECT_TIMEOUT,
-    KEY_TIME_BUDGET,
-    KEY_RETRIES,
-    KEY_MAX_RESPONSE_SIZE,
-    KEY_MAX_LIST_SIZE,
-    KEY_MAX_LIST_RECORDS,
-    KEY_TOKEN_DIR,
-    KEY_USER_TOKEN,
-    KEY_GID_RANGE,
-    KEY_GROUP_PREFIX,
-    KEY_PIN,
-    KEY_ACCEPT_INVITES,
-    KEY_ACCEPT_ORGS,
-    KEY_ACCEPT_INVITER_DOMAINS,
-    KEY_MIN_UID,
-    KEY_IGNORE_USERS,
-    KEY_STATE_DIR,
-    KEY_COUNT
-};
-
-static const struct {
-    const char *name;
-    bool repeatable;
-} config_keys[KEY_COUNT] = {
-    [KEY_BASE_URL] = { "base_url", false },
-    [KEY_CA_FILE] = { "ca_file", false },
-    [KEY_PROXY] = { "proxy", false },
-    [KEY_CONNECT_TIMEOUT] = { "connect_timeout", false },
-    [KEY_TIME_BUDGET] = { "time_budget", false },
-    [KEY_RETRIES] = { "retries", false },
-    [KEY_MAX_RESPONSE_SIZE] = { "max_response_size", false },
-    [KEY_MAX_LIST_SIZE] = { "max_list_size", false },
-    [KEY_MAX_LIST_RECORDS] = { "max_list_records", false },
-    [KEY_TOKEN_DIR] = { "token_dir", false },
-    [KEY_USER_TOKEN] = { "user_token", false },
-    [KEY_GID_RANGE] = { "gid_range", false },
-    [KEY_GROUP_PREFIX] = { "group_prefix", false },
-    [KEY_PIN] = { "pin", true },
-    [KEY_ACCEPT_INVITES] = { "accept_invites", false },
-    [KEY_ACCEPT_ORGS] = { "accept_orgs", true },
-    [KEY_ACCEPT_INVITER_DOMAINS] = { "accept_inviter_domains", true },
-    [KEY_MIN_UID] = { "min_uid", false },
-    [KEY_IGNORE_USERS] = { "ignore_users", true },
-    [KEY_STATE_DIR] = { "state_dir", false },
-};
 
 struct config_parser {
     const char *name;     /* file name for messages */
     size_t line;
-    size_t first_line[KEY_COUNT]; /* 0: not seen yet in this text */
+    size_t first_line[CONFIG_FIELD_COUNT]; /* 0: not seen yet in this text */
     mk_error *err;
 };
 
@@ -667,7 +873,7 @@ static mk_status config_line_error(const struct config_parser *p, const char *fm
 
 static mk_status config_line_error(const struct config_parser *p, const char *fmt, ...)
 {
-    char what[512];
+    char what[600];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
@@ -680,219 +886,111 @@ static mk_status config_nomem(const struct config_parser *p)
     return mk_error_set(p->err, MK_ERR_NOMEM, "%s:%zu: out of memory", p->name, p->line);
 }
 
-/* Calls fn for each space-separated word of value; stops at the first error. */
-typedef mk_status (*config_word_fn)(struct config_parser *p, struct mk_config *cfg, const char *word);
+static mk_status config_bad_value(const struct config_parser *p, const struct config_field *f,
+                                  const char *value)
+{
+    return config_line_error(p, "%s: \"" CONFIG_QUOTE "\" is not allowed (%s)", f->key, value, f->takes);
+}
 
-static mk_status config_each_word(struct config_parser *p, struct mk_config *cfg, char *value,
-                                  config_word_fn fn)
+/* Each space-separated word of value into f's list, in its kept form, once. */
+static mk_status config_parse_words(struct config_parser *p, struct mk_config *cfg,
+                                    const struct config_field *f, char *value)
 {
     char *save = NULL;
+    char kept[CONFIG_MAX_WORD];
+
     for (char *w = strtok_r(value, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-        mk_status st = fn(p, cfg, w);
-        if (st != MK_OK)
-            return st;
+        if (!f->word(w, kept, sizeof(kept)))
+            return config_line_error(p, "%s: \"" CONFIG_QUOTE "\" is not %s", f->key, w, f->takes);
+        char ***list = config_member(cfg, f->offset);
+        size_t *count = config_count(cfg, f);
+        if (!config_list_contains(*list, *count, kept) && !config_list_add(list, count, kept))
+            return config_nomem(p);
     }
     return MK_OK;
 }
 
-static mk_status config_add_accept_org(struct config_parser *p, struct mk_config *cfg, const char *w)
+static mk_status config_parse_pin(struct config_parser *p, struct mk_config *cfg,
+                                  const struct config_field *f, char *value)
 {
-    if (!config_org_id_ok(w))
-        return config_line_error(p, "accept_orgs: \"" CONFIG_QUOTE "\" is not an organization id "
-                                 "(letters, digits and '-', at most %d characters)", w, CONFIG_MAX_ORG_ID);
-    if (config_list_contains_nocase(cfg->accept_orgs, cfg->accept_org_count, w))
-        return MK_OK;
-    return config_list_add(&cfg->accept_orgs, &cfg->accept_org_count, w) ? MK_OK : config_nomem(p);
-}
-
-static mk_status config_add_domain(struct config_parser *p, struct mk_config *cfg, const char *w)
-{
-    if (!config_domain_ok(w))
-        return config_line_error(p, "accept_inviter_domains: \"" CONFIG_QUOTE "\" is not a domain "
-                                 "(a DNS name such as example.com, without '@')", w);
-    if (config_list_contains_nocase(cfg->accept_inviter_domains, cfg->accept_inviter_domain_count, w))
-        return MK_OK;
-    if (!config_list_add(&cfg->accept_inviter_domains, &cfg->accept_inviter_domain_count, w))
-        return config_nomem(p);
-    char *stored = cfg->accept_inviter_domains[cfg->accept_inviter_domain_count - 1];
-    for (char *c = stored; *c; c++)
-        *c = (char)tolower((unsigned char)*c);
-    return MK_OK;
-}
-
-static mk_status config_add_ignore_user(struct config_parser *p, struct mk_config *cfg, const char *w)
-{
-    if (!config_user_name_ok(w))
-        return config_line_error(p, "ignore_users: \"" CONFIG_QUOTE "\" is not a user name "
-                                 "(no ':', ',' or '/', at most 256 bytes)", w);
-    for (size_t i = 0; i < cfg->ignore_user_count; i++)
-        if (strcmp(cfg->ignore_users[i], w) == 0)
-            return MK_OK;
-    return config_list_add(&cfg->ignore_users, &cfg->ignore_user_count, w) ? MK_OK : config_nomem(p);
-}
-
-static mk_status config_parse_pin(struct config_parser *p, struct mk_config *cfg, char *value)
-{
-    static const char allowed[] =
-        "pin = ORG_ID GROUP_NAME GID: an organization id of letters, digits and '-', "
-        "a group name [a-z_][a-z0-9_-]* of at most 32 characters, a gid inside gid_range";
     char *save = NULL;
     char *id = strtok_r(value, " \t", &save);
     char *name = id ? strtok_r(NULL, " \t", &save) : NULL;
     char *gid_text = name ? strtok_r(NULL, " \t", &save) : NULL;
     char *extra = gid_text ? strtok_r(NULL, " \t", &save) : NULL;
-    unsigned long gid;
+    char org_id[MK_ORG_ID_MAX + 1], why[CONFIG_WHY_MAX];
+    uint64_t gid;
 
     if (!gid_text || extra)
-        return config_line_error(p, "pin: expected three fields (%s)", allowed);
-    if (!config_org_id_ok(id))
-        return config_line_error(p, "pin: \"" CONFIG_QUOTE "\" is not an organization id (%s)", id, allowed);
-    if (!config_portable_name(name, CONFIG_MAX_GROUP_NAME))
-        return config_line_error(p, "pin: \"" CONFIG_QUOTE "\" is not a portable group name (%s)",
-                                 name, allowed);
-    if (!config_parse_ulong(gid_text, &gid))
-        return config_line_error(p, "pin: \"" CONFIG_QUOTE "\" is not a number (%s)", gid_text, allowed);
-    if (mk_config_gid_reserved(gid))
-        return config_line_error(p, "pin: gid %lu is in a reserved range (gids 65536-524287 or "
+        return config_line_error(p, "pin: expected three fields (%s)", f->takes);
+    if (!mk_org_id_canonical(id, org_id))
+        return config_line_error(p, "pin: \"" CONFIG_QUOTE "\" is not an organization id (%s)", id, f->takes);
+    if (!mk_parse_u64(gid_text, UINT64_MAX, &gid))
+        return config_line_error(p, "pin: \"" CONFIG_QUOTE "\" is not a number (%s)", gid_text, f->takes);
+    /* Before it is narrowed to a gid_t (the same rule config_pin_problem applies). */
+    if (gid > ULONG_MAX || mk_config_gid_reserved((unsigned long)gid))
+        return config_line_error(p, "pin: gid %" PRIu64 " is in a reserved range (gids 65536-524287 or "
                                  "1879048192-2147483647, inside gid_range)", gid);
-    for (size_t i = 0; i < cfg->pin_count; i++) {
-        const struct mk_pin *old = &cfg->pins[i];
-        if (strcasecmp(old->org_id, id) == 0)
-            return config_line_error(p, "pin: organization %s is already pinned (one pin per organization)", id);
-        if (strcmp(old->group_name, name) == 0)
-            return config_line_error(p, "pin: group name %s is already pinned to organization %s "
-                                     "(each pin needs its own name)", name, old->org_id);
-        if (old->gid == (gid_t)gid)
-            return config_line_error(p, "pin: gid %lu is already pinned to organization %s "
-                                     "(each pin needs its own gid)", gid, old->org_id);
-    }
-    return config_add_pin(cfg, id, name, (gid_t)gid) ? MK_OK : config_nomem(p);
+    if (!config_add_pin(cfg, org_id, name, (gid_t)gid))
+        return config_nomem(p);
+    if (config_pin_problem(cfg, cfg->pin_count - 1, why, sizeof(why)))
+        return config_line_error(p, "pin: %s", why);
+    return MK_OK;
 }
 
-static mk_status config_apply_key(struct config_parser *p, struct mk_config *cfg,
-                                  enum config_key key, char *value)
+/* Parses value into f's member: the syntax of its type only. Whether the
+ * value is allowed is config_field_problem's question, asked once the whole
+ * text is read. */
+static mk_status config_apply(struct config_parser *p, struct mk_config *cfg,
+                              const struct config_field *f, char *value)
 {
-    unsigned long n;
-    long ms;
-    mk_error url_err;
+    uint64_t n = 0;
+    int64_t ms = 0;
 
-    switch (key) {
-    case KEY_BASE_URL:
-        if (mk_config_check_base_url(value, &url_err) != MK_OK)
-            return config_line_error(p, "base_url: %s", url_err.message);
-        return config_set_base_url(cfg, value) ? MK_OK : config_nomem(p);
-    case KEY_CA_FILE:
+    switch (f->type) {
+    case CONFIG_TEXT:
+        return config_strdup(config_text(cfg, f), *value ? value : NULL) ? MK_OK : config_nomem(p);
+    case CONFIG_URL:
         if (!*value)
-            return config_strdup(&cfg->ca_file, NULL) ? MK_OK : config_nomem(p);
-        if (!config_absolute_path_ok(value))
-            return config_line_error(p, "ca_file: \"" CONFIG_QUOTE "\" is not an absolute path "
-                                     "(an absolute path, or empty for the system's CA store)", value);
-        return config_strdup(&cfg->ca_file, value) ? MK_OK : config_nomem(p);
-    case KEY_PROXY:
-        if (!*value)
-            return config_strdup(&cfg->proxy, NULL) ? MK_OK : config_nomem(p);
-        if (mk_config_check_proxy_url(value, &url_err) != MK_OK)
-            return config_line_error(p, "proxy: %s", url_err.message);
-        return config_strdup(&cfg->proxy, value) ? MK_OK : config_nomem(p);
-    case KEY_CONNECT_TIMEOUT:
-        if (!config_parse_seconds(value, &ms) || ms < 100 || ms > 60000)
-            return config_line_error(p, "connect_timeout: \"" CONFIG_QUOTE "\" is not allowed "
-                                     "(seconds from 0.1 to 60, decimals allowed)", value);
-        cfg->connect_timeout_ms = ms;
+            return config_strdup(config_text(cfg, f), NULL) ? MK_OK : config_nomem(p);
+        if (f->url_check == mk_config_check_base_url)
+            return config_set_base_url(cfg, value) ? MK_OK : config_nomem(p);
+        return config_strdup(config_text(cfg, f), value) ? MK_OK : config_nomem(p);
+    case CONFIG_SECONDS:
+        if (!mk_parse_seconds_ms(value, 0, INT64_MAX, &ms))
+            return config_bad_value(p, f, value);
+        memcpy(config_member(cfg, f->offset), &ms, sizeof(ms));
         return MK_OK;
-    case KEY_TIME_BUDGET:
-        if (!config_parse_seconds(value, &ms) || ms < 500 || ms > 300000)
-            return config_line_error(p, "time_budget: \"" CONFIG_QUOTE "\" is not allowed "
-                                     "(seconds from 0.5 to 300, decimals allowed)", value);
-        cfg->budget_ms = ms;
+    case CONFIG_NUMBER:
+        if (!mk_parse_u64(value, UINT64_MAX, &n) || !config_number_set(cfg, f, n))
+            return config_bad_value(p, f, value);
         return MK_OK;
-    case KEY_RETRIES:
-        if (!config_parse_ulong(value, &n) || n > 10)
-            return config_line_error(p, "retries: \"" CONFIG_QUOTE "\" is not allowed "
-                                     "(a whole number from 0 to 10)", value);
-        cfg->retries = (unsigned)n;
+    case CONFIG_SIZE:
+        if (!config_parse_size(value, &n) || !config_number_set(cfg, f, n))
+            return config_bad_value(p, f, value);
         return MK_OK;
-    case KEY_MAX_RESPONSE_SIZE:
-        if (!config_parse_size(value, &n) || n < 1024UL || n > 64UL * 1024 * 1024)
-            return config_line_error(p, "max_response_size: \"" CONFIG_QUOTE "\" is not allowed "
-                                     "(bytes from 1K to 64M, with an optional K or M suffix)", value);
-        cfg->max_response_bytes = n;
+    case CONFIG_BOOL:
+        if (!config_parse_bool(value, config_member(cfg, f->offset)))
+            return config_bad_value(p, f, value);
         return MK_OK;
-    case KEY_MAX_LIST_SIZE:
-        if (!config_parse_size(value, &n) || n < CONFIG_MIN_LIST_BYTES || n > CONFIG_MAX_LIST_BYTES)
-            return config_line_error(p, "max_list_size: \"" CONFIG_QUOTE "\" is not allowed "
-                                     "(bytes from 64K to 1024M, with an optional K or M suffix)", value);
-        cfg->max_list_bytes = n;
-        return MK_OK;
-    case KEY_MAX_LIST_RECORDS:
-        if (!config_parse_ulong(value, &n) || n < 1 || n > CONFIG_MAX_LIST_RECORDS)
-            return config_line_error(p, "max_list_records: \"" CONFIG_QUOTE "\" is not allowed "
-                                     "(a whole number from 1 to 1000000)", value);
-        cfg->max_list_records = n;
-        return MK_OK;
-    case KEY_TOKEN_DIR:
-    case KEY_STATE_DIR: {
-        if (!config_absolute_path_ok(value))
-            return config_line_error(p, "%s: \"" CONFIG_QUOTE "\" is not an absolute path "
-                                     "(an absolute path)", config_keys[key].name, value);
-        char **dst = key == KEY_TOKEN_DIR ? &cfg->token_dir : &cfg->state_dir;
-        return config_strdup(dst, value) ? MK_OK : config_nomem(p);
-    }
-    case KEY_USER_TOKEN:
-        if (!config_relative_path_ok(value))
-            return config_line_error(p, "user_token: \"" CONFIG_QUOTE "\" is not allowed (a file path "
-                                     "relative to the home directory, without \".\", \"..\" or empty "
-                                     "components)", value);
-        return config_strdup(&cfg->user_token_path, value) ? MK_OK : config_nomem(p);
-    case KEY_GID_RANGE: {
+    case CONFIG_GID_RANGE: {
         char *dash = strchr(value, '-');
-        unsigned long lo, hi;
+        uint64_t lo, hi;
         if (!dash)
-            return config_line_error(p, "gid_range: \"" CONFIG_QUOTE "\" is not a range (FIRST-LAST)", value);
+            return config_bad_value(p, f, value);
         *dash = '\0';
-        bool ok = config_parse_ulong(value, &lo) && config_parse_ulong(dash + 1, &hi);
+        bool ok = mk_parse_u64(value, UINT32_MAX, &lo) && mk_parse_u64(dash + 1, UINT32_MAX, &hi);
         *dash = '-';
         if (!ok)
-            return config_line_error(p, "gid_range: \"" CONFIG_QUOTE "\" is not a range (FIRST-LAST)", value);
-        if (lo > hi)
-            return config_line_error(p, "gid_range: %lu is above %lu (FIRST-LAST with FIRST <= LAST)", lo, hi);
-        if (!config_gid_range_ok(lo, hi))
-            return config_line_error(p, "gid_range: %lu-%lu overlaps a reserved range (the whole range "
-                                     "inside 65536-524287 or 1879048192-2147483647)", lo, hi);
-        cfg->gid_min = (gid_t)lo;
-        cfg->gid_max = (gid_t)hi;
+            return config_bad_value(p, f, value);
+        *(gid_t *)config_member(cfg, f->offset) = (gid_t)lo;
+        *(gid_t *)config_member(cfg, f->offset2) = (gid_t)hi;
         return MK_OK;
     }
-    case KEY_GROUP_PREFIX:
-        if (!config_portable_name(value, CONFIG_MAX_PREFIX))
-            return config_line_error(p, "group_prefix: \"" CONFIG_QUOTE "\" is not allowed "
-                                     "(non-empty, [a-z_][a-z0-9_-]*, at most %d characters)",
-                                     value, CONFIG_MAX_PREFIX);
-        return config_strdup(&cfg->group_prefix, value) ? MK_OK : config_nomem(p);
-    case KEY_PIN:
-        return config_parse_pin(p, cfg, value);
-    case KEY_ACCEPT_INVITES: {
-        bool b;
-        if (!config_parse_bool(value, &b))
-            return config_line_error(p, "accept_invites: \"" CONFIG_QUOTE "\" is not a boolean "
-                                     "(yes/no, true/false, on/off, 1/0)", value);
-        cfg->accept_invites = b;
-        return MK_OK;
-    }
-    case KEY_ACCEPT_ORGS:
-        return config_each_word(p, cfg, value, config_add_accept_org);
-    case KEY_ACCEPT_INVITER_DOMAINS:
-        return config_each_word(p, cfg, value, config_add_domain);
-    case KEY_IGNORE_USERS:
-        return config_each_word(p, cfg, value, config_add_ignore_user);
-    case KEY_MIN_UID:
-        if (!config_parse_ulong(value, &n) || n >= UINT32_MAX)
-            return config_line_error(p, "min_uid: \"" CONFIG_QUOTE "\" is not allowed "
-                                     "(a uid from 0 to 4294967294)", value);
-        cfg->min_uid = (uid_t)n;
-        return MK_OK;
-    case KEY_COUNT:
-        break;
+    case CONFIG_LIST:
+        return config_parse_words(p, cfg, f, value);
+    case CONFIG_PINS:
+        return config_parse_pin(p, cfg, f, value);
     }
     return config_line_error(p, "internal error: unhandled key");
 }
@@ -926,28 +1024,24 @@ static mk_status config_parse_line(struct config_parser *p, struct mk_config *cf
     char *key_text = config_trim(line);
     char *value = config_trim(eq + 1);
 
-    enum config_key key = KEY_COUNT;
-    for (int k = 0; k < KEY_COUNT; k++)
-        if (strcmp(key_text, config_keys[k].name) == 0)
-            key = (enum config_key)k;
-    if (key == KEY_COUNT) {
+    size_t k = 0;
+    while (k < CONFIG_FIELD_COUNT && strcmp(key_text, config_fields[k].key) != 0)
+        k++;
+    if (k == CONFIG_FIELD_COUNT) {
         if (!*key_text)
             return config_line_error(p, "a value without a key (key = value)");
         return config_line_error(p, "unknown key \"" CONFIG_QUOTE "\" (see the sample mkio.conf for "
                                  "the keys there are)", key_text);
     }
-    if (!config_keys[key].repeatable && p->first_line[key])
+    const struct config_field *f = &config_fields[k];
+    if (!f->repeatable && p->first_line[k])
         return config_line_error(p, "%s is given again, first on line %zu (each key once, except "
-                                 "pin and the list keys)", key_text, p->first_line[key]);
-    if (!p->first_line[key])
-        p->first_line[key] = p->line;
-    /* ca_file empty means the system store, proxy empty no proxy; an empty
-     * list adds nothing. */
-    if (!*value && key != KEY_CA_FILE && key != KEY_PROXY && key != KEY_ACCEPT_ORGS && key != KEY_ACCEPT_INVITER_DOMAINS &&
-        key != KEY_IGNORE_USERS)
-        return config_line_error(p, "%s has no value (see the sample mkio.conf for what it takes)",
-                                 key_text);
-    return config_apply_key(p, cfg, key, value);
+                                 "pin and the list keys)", key_text, p->first_line[k]);
+    if (!p->first_line[k])
+        p->first_line[k] = p->line;
+    if (!*value && !f->empty_ok)
+        return config_line_error(p, "%s has no value (%s)", key_text, f->takes);
+    return config_apply(p, cfg, f, value);
 }
 
 mk_status mk_config_parse_string(const char *text, const char *name,
@@ -960,7 +1054,7 @@ mk_status mk_config_parse_string(const char *text, const char *name,
 
     if (!text || !cfg)
         return mk_error_set(err, MK_ERR_USAGE, "%s: no configuration text", p.name);
-    if (!config_copy(&work, cfg))
+    if (!config_fill(&work, cfg))
         return mk_error_set(err, MK_ERR_NOMEM, "%s: out of memory", p.name);
     copy = strdup(text);
     if (!copy || !config_strdup(&work.source, p.name)) {
@@ -978,7 +1072,7 @@ mk_status mk_config_parse_string(const char *text, const char *name,
             goto out;
         line = nl ? nl + 1 : NULL;
     }
-    st = mk_config_validate(&work, err);
+    st = config_check(&work, p.first_line, err);
     if (st != MK_OK)
         goto out;
     mk_config_free(cfg);
@@ -988,82 +1082,6 @@ out:
     free(copy);
     mk_config_free(&work);
     return st;
-}
-
-/* ---- whole-config checks ------------------------------------------------ */
-
-mk_status mk_config_validate(const struct mk_config *cfg, mk_error *err)
-{
-    const char *src = cfg->source ? cfg->source : CONFIG_SOURCE_DEFAULTS;
-    mk_error url_err;
-
-    if (mk_config_check_base_url(cfg->base_url, &url_err) != MK_OK)
-        return mk_error_set(err, MK_ERR_USAGE, "%s: base_url: %s", src, url_err.message);
-    if (cfg->connect_timeout_ms < 100 || cfg->connect_timeout_ms > 60000)
-        return mk_error_set(err, MK_ERR_USAGE, "%s: connect_timeout is out of range (0.1 to 60 seconds)", src);
-    if (cfg->budget_ms < 500 || cfg->budget_ms > 300000)
-        return mk_error_set(err, MK_ERR_USAGE, "%s: time_budget is out of range (0.5 to 300 seconds)", src);
-    if (cfg->connect_timeout_ms > cfg->budget_ms)
-        return mk_error_set(err, MK_ERR_USAGE,
-                            "%s: connect_timeout (%ld.%03lds) is longer than time_budget (%ld.%03lds) "
-                            "(connect_timeout must not exceed time_budget)", src,
-                            cfg->connect_timeout_ms / 1000, cfg->connect_timeout_ms % 1000,
-                            cfg->budget_ms / 1000, cfg->budget_ms % 1000);
-    if (cfg->retries > 10)
-        return mk_error_set(err, MK_ERR_USAGE, "%s: retries is out of range (0 to 10)", src);
-    if (cfg->max_response_bytes < 1024 || cfg->max_response_bytes > 64UL * 1024 * 1024)
-        return mk_error_set(err, MK_ERR_USAGE, "%s: max_response_size is out of range (1K to 64M)", src);
-    if (cfg->max_list_bytes < CONFIG_MIN_LIST_BYTES || cfg->max_list_bytes > CONFIG_MAX_LIST_BYTES)
-        return mk_error_set(err, MK_ERR_USAGE, "%s: max_list_size is out of range (64K to 1024M)", src);
-    if (cfg->max_list_records < 1 || cfg->max_list_records > CONFIG_MAX_LIST_RECORDS)
-        return mk_error_set(err, MK_ERR_USAGE, "%s: max_list_records is out of range (1 to 1000000)", src);
-    if (cfg->proxy && *cfg->proxy && mk_config_check_proxy_url(cfg->proxy, &url_err) != MK_OK)
-        return mk_error_set(err, MK_ERR_USAGE, "%s: proxy: %s", src, url_err.message);
-    if (!cfg->token_dir || !config_absolute_path_ok(cfg->token_dir))
-        return mk_error_set(err, MK_ERR_USAGE, "%s: token_dir must be an absolute path", src);
-    if (!cfg->state_dir || !config_absolute_path_ok(cfg->state_dir))
-        return mk_error_set(err, MK_ERR_USAGE, "%s: state_dir must be an absolute path", src);
-    if (cfg->ca_file && *cfg->ca_file && !config_absolute_path_ok(cfg->ca_file))
-        return mk_error_set(err, MK_ERR_USAGE, "%s: ca_file must be an absolute path or empty", src);
-    if (!cfg->user_token_path || !config_relative_path_ok(cfg->user_token_path))
-        return mk_error_set(err, MK_ERR_USAGE,
-                            "%s: user_token must be a path relative to the home, without \"..\"", src);
-    if (!cfg->group_prefix || !config_portable_name(cfg->group_prefix, CONFIG_MAX_PREFIX))
-        return mk_error_set(err, MK_ERR_USAGE,
-                            "%s: group_prefix must be non-empty, [a-z_][a-z0-9_-]*, at most %d characters",
-                            src, CONFIG_MAX_PREFIX);
-    if (!config_gid_range_ok(cfg->gid_min, cfg->gid_max))
-        return mk_error_set(err, MK_ERR_USAGE,
-                            "%s: gid_range %lu-%lu is not allowed (FIRST <= LAST, the whole range inside "
-                            "65536-524287 or 1879048192-2147483647)", src,
-                            (unsigned long)cfg->gid_min, (unsigned long)cfg->gid_max);
-    for (size_t i = 0; i < cfg->pin_count; i++) {
-        const struct mk_pin *pin = &cfg->pins[i];
-        if (!pin->org_id || !config_org_id_ok(pin->org_id) || !pin->group_name ||
-            !config_portable_name(pin->group_name, CONFIG_MAX_GROUP_NAME))
-            return mk_error_set(err, MK_ERR_USAGE, "%s: pin %zu has a bad organization id or group name",
-                                src, i + 1);
-        if (mk_config_gid_reserved(pin->gid))
-            return mk_error_set(err, MK_ERR_USAGE, "%s: pin for %s has gid %lu in a reserved range",
-                                src, pin->org_id, (unsigned long)pin->gid);
-        /* Pinned gids live in the same range the store allocates from, so
-         * that a fleet's whole mkio gid space is one documented block. */
-        if (pin->gid < cfg->gid_min || pin->gid > cfg->gid_max)
-            return mk_error_set(err, MK_ERR_USAGE,
-                                "%s: pin for %s has gid %lu outside gid_range %lu-%lu "
-                                "(pinned gids must lie inside gid_range)", src, pin->org_id,
-                                (unsigned long)pin->gid, (unsigned long)cfg->gid_min,
-                                (unsigned long)cfg->gid_max);
-        for (size_t j = 0; j < i; j++) {
-            const struct mk_pin *old = &cfg->pins[j];
-            if (strcasecmp(old->org_id, pin->org_id) == 0 || strcmp(old->group_name, pin->group_name) == 0 ||
-                old->gid == pin->gid)
-                return mk_error_set(err, MK_ERR_USAGE,
-                                    "%s: pins for %s and %s share an organization id, a name or a gid "
-                                    "(each pin needs its own)", src, old->org_id, pin->org_id);
-        }
-    }
-    return MK_OK;
 }
 
 /* ---- files and environment ---------------------------------------------- */
@@ -1193,30 +1211,32 @@ bool mk_config_user_ignored(const struct mk_config *cfg, const char *user, uid_t
 {
     if (!user || uid < cfg->min_uid)
         return true;
-    for (size_t i = 0; i < cfg->ignore_user_count; i++)
-        if (strcmp(cfg->ignore_users[i], user) == 0)
-            return true;
-    return false;
+    return config_list_contains(cfg->ignore_users, cfg->ignore_user_count, user);
 }
 
 bool mk_config_invite_allowed(const struct mk_config *cfg, const char *org_id,
                               const char *inviter_email, const char **why)
 {
     const char *reason = NULL;
+    char id[MK_ORG_ID_MAX + 1];
 
     if (!cfg->accept_invites) {
         reason = "invite acceptance is turned off";
     } else if (!org_id || !*org_id) {
         reason = "the invite names no organization";
+    } else if (!mk_org_id_canonical(org_id, id)) {
+        reason = "the invite's organization id is not one (letters, digits and '-')";
     } else if (cfg->accept_org_count > 0 &&
-               !config_list_contains_nocase(cfg->accept_orgs, cfg->accept_org_count, org_id)) {
+               !config_list_contains(cfg->accept_orgs, cfg->accept_org_count, id)) {
         reason = "the organization is not in accept_orgs";
     } else if (cfg->accept_inviter_domain_count > 0) {
         const char *at = inviter_email ? strrchr(inviter_email, '@') : NULL;
+        bool listed = false;
+        for (size_t i = 0; at && i < cfg->accept_inviter_domain_count; i++)
+            listed = listed || mk_ascii_case_equal(cfg->accept_inviter_domains[i], at + 1);
         if (!at || !at[1])
             reason = "the inviter's email is unknown and accept_inviter_domains is set";
-        else if (!config_list_contains_nocase(cfg->accept_inviter_domains,
-                                              cfg->accept_inviter_domain_count, at + 1))
+        else if (!listed)
             reason = "the inviter's email domain is not in accept_inviter_domains";
     }
     if (why)
@@ -1226,10 +1246,12 @@ bool mk_config_invite_allowed(const struct mk_config *cfg, const char *org_id,
 
 const struct mk_pin *mk_config_pin_for(const struct mk_config *cfg, const char *org_id)
 {
-    if (!org_id)
+    char id[MK_ORG_ID_MAX + 1];
+
+    if (!mk_org_id_canonical(org_id, id))
         return NULL;
     for (size_t i = 0; i < cfg->pin_count; i++)
-        if (strcasecmp(cfg->pins[i].org_id, org_id) == 0)
+        if (strcmp(cfg->pins[i].org_id, id) == 0)
             return &cfg->pins[i];
     return NULL;
 }

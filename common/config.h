@@ -4,20 +4,27 @@
  * are ignored. Keys that take a list take it space-separated and may be given
  * again to add more. `pin` is repeatable. Unknown keys, bad values and unsafe
  * settings are errors naming "FILE:LINE". conf/mkio.conf documents every key.
+ *
+ * Nothing depends on the locale: seconds are written with '.', whatever
+ * LC_NUMERIC says, and organization ids, group and user names follow
+ * common/text.h. Organization ids are kept in canonical (lowercase) form:
+ * a pin or an accept_orgs entry written "ABC-1" is the organization the API
+ * calls "abc-1".
  */
 #ifndef MK_CONFIG_H
 #define MK_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "mk_error.h"
 
 #define MK_CONFIG_DEFAULT_PATH "/etc/mkio/mkio.conf"
 
-/* An administrator's pin: this organization id gets exactly this group name
- * and gid, without prefix or id fragment. */
+/* An administrator's pin: this organization id (canonical, see text.h) gets
+ * exactly this group name and gid, without prefix or id fragment. */
 struct mk_pin {
     char *org_id;
     char *group_name;
@@ -28,8 +35,8 @@ struct mk_config {
     char *base_url;             /* base_url = https://app.mk.io */
     char *ca_file;              /* ca_file = (empty: the system's CA store) */
     char *proxy;                /* proxy = (empty: none; SCHEME://HOST:PORT) */
-    long connect_timeout_ms;    /* connect_timeout = 3 (seconds, decimals allowed) */
-    long budget_ms;             /* time_budget = 5 (seconds: one whole operation, retries included) */
+    int64_t connect_timeout_ms; /* connect_timeout = 3 (seconds, decimals allowed) */
+    int64_t budget_ms;          /* time_budget = 5 (seconds: one whole operation, retries included) */
     unsigned retries;           /* retries = 3 (extra attempts after the first) */
     size_t max_response_bytes;  /* max_response_size = 4M (K and M suffixes) */
     size_t max_list_bytes;      /* max_list_size = 16M (all pages of one listing) */
@@ -41,9 +48,9 @@ struct mk_config {
     struct mk_pin *pins;        /* pin = ORG_ID GROUP_NAME GID */
     size_t pin_count;
     bool accept_invites;        /* accept_invites = yes */
-    char **accept_orgs;         /* accept_orgs = ID... (empty: any organization) */
+    char **accept_orgs;         /* accept_orgs = ID... (canonical ids; empty: any organization) */
     size_t accept_org_count;
-    char **accept_inviter_domains; /* accept_inviter_domains = example.com... (empty: any) */
+    char **accept_inviter_domains; /* accept_inviter_domains = example.com... (lowercase; empty: any) */
     size_t accept_inviter_domain_count;
     uid_t min_uid;              /* min_uid = 1000 */
     char **ignore_users;        /* ignore_users = root ... */
@@ -68,10 +75,13 @@ mk_status mk_config_parse_string(const char *text, const char *name,
 /* The tool's environment overrides: MKIO_BASE_URL (validated like base_url). */
 mk_status mk_config_apply_env(struct mk_config *cfg, mk_error *err);
 
-/* Checks what no single line can: base_url https (http only to a loopback
- * address), the gid range clear of 0-999, 1000-60000, 60001-65535,
- * 524288-1879048191 and >= 2^31, pins inside valid names and outside the
- * reserved ranges, no two pins sharing a gid or a name. */
+/* Checks a struct however it was filled (a parsed file is checked by the
+ * same rules): every key's range and form (base_url https, http only to a
+ * loopback address; the gid range clear of 0-999, 1000-60000, 60001-65535,
+ * 524288-1879048191 and >= 2^31; list entries and pin ids in canonical
+ * form; pins with valid names, outside the reserved ranges, no two sharing
+ * an id, a gid or a name), then what no single key can: connect_timeout
+ * within time_budget, pinned gids inside gid_range. */
 mk_status mk_config_validate(const struct mk_config *cfg, mk_error *err);
 
 void mk_config_free(struct mk_config *cfg);
@@ -80,16 +90,19 @@ void mk_config_free(struct mk_config *cfg);
  * in ignore_users. */
 bool mk_config_user_ignored(const struct mk_config *cfg, const char *user, uid_t uid);
 
-/* Whether the invite policy lets an invite to org_id from inviter_email
- * (may be NULL) be accepted. On false, *why (if not NULL) says why, for logs. */
+/* Whether the invite policy lets an invite to org_id (any case; an id that
+ * is not one per text.h is refused) from inviter_email (may be NULL) be
+ * accepted. On false, *why (if not NULL) says why, for logs. */
 bool mk_config_invite_allowed(const struct mk_config *cfg, const char *org_id,
                               const char *inviter_email, const char **why);
 
-/* The pin for org_id, or NULL. */
+/* The pin for org_id (compared in canonical form, so any case), or NULL. */
 const struct mk_pin *mk_config_pin_for(const struct mk_config *cfg, const char *org_id);
 
-/* https://host[:port][/path], or http:// only to 127.0.0.0/8, [::1] or
- * localhost. Anything else is MK_ERR_USAGE with a clear message. */
+/* https://host[:port][/path], or http:// only to 127.0.0.0/8 (a dotted
+ * quad), [::1] or localhost. libcurl's curl_url() splits it; the host it
+ * would connect to must be the host as written. Anything else is
+ * MK_ERR_USAGE with a clear message that never repeats the URL. */
 mk_status mk_config_check_base_url(const char *url, mk_error *err);
 
 /* A proxy: http://, https://, socks5:// or socks5h:// then HOST:PORT, with

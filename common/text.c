@@ -101,6 +101,24 @@ bool mk_text_is_clean(const char *in)
     return true;
 }
 
+/* ---- ASCII ---- */
+
+bool mk_ascii_case_equal_n(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (mk_ascii_tolower((unsigned char)a[i]) != mk_ascii_tolower((unsigned char)b[i]))
+            return false;
+        if (!a[i])
+            return true;
+    }
+    return true;
+}
+
+bool mk_ascii_case_equal(const char *a, const char *b)
+{
+    return mk_ascii_case_equal_n(a, b, SIZE_MAX);
+}
+
 /* ---- vocabulary ---- */
 
 bool mk_org_id_valid(const char *id)

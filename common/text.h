@@ -64,6 +64,15 @@ static inline bool mk_ascii_space(int c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 static inline int mk_ascii_tolower(int c) { return mk_ascii_upper(c) ? c - 'A' + 'a' : c; }
+static inline bool mk_ascii_xdigit(int c)
+{
+    return mk_ascii_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* strcasecmp(a, b) == 0 and strncasecmp(a, b, n) == 0 for ASCII letters
+ * only: the C library's follow LC_CTYPE (under tr_TR, 'I' and 'i' differ). */
+bool mk_ascii_case_equal(const char *a, const char *b);
+bool mk_ascii_case_equal_n(const char *a, const char *b, size_t n);
 
 /* An organization id in canonical form: 1 to MK_ORG_ID_MAX characters of
  * [a-z0-9-] with at least one letter or digit (so that a derived group name

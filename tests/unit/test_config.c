@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -520,6 +521,36 @@ static void test_base_url_check(void **state)
     mk_config_free(&cfg);
 }
 
+/* libcurl splits the URLs, and reads some typos leniently: each must still
+ * be refused, because the host curl would use is not the host written. */
+static void test_urls_as_libcurl_reads_them(void **state)
+{
+    mk_error err;
+    static const char *const bad_base[] = {
+        "https:/app.mk.io", "https:///app.mk.io", "https://app.mk.io:", "http://[::1]:",
+        "http://0x7f000001", "http://2130706433", "http://127.000.000.001", "https://app%2emk.io",
+        "http://[::1%25lo]", "https://-app.mk.io", "https://app.mk.io.", "https://app.mk.io;x=1",
+        "https://:pw@app.mk.io", "https://app.mk.io:443:1", "http://localhost:0",
+    };
+    for (size_t i = 0; i < sizeof(bad_base) / sizeof(bad_base[0]); i++)
+        if (mk_config_check_base_url(bad_base[i], &err) != MK_ERR_USAGE)
+            fail_msg("base URL %s accepted", bad_base[i]);
+    static const char *const good_base[] = {
+        "https://app.mk.io:0443/api/", "https://a-b.example/x/%20y", "http://127.0.0.1:1/",
+        "https://[2001:DB8::1]:8443",
+    };
+    for (size_t i = 0; i < sizeof(good_base) / sizeof(good_base[0]); i++)
+        if (mk_config_check_base_url(good_base[i], &err) != MK_OK)
+            fail_msg("base URL %s refused: %s", good_base[i], err.message);
+    static const char *const bad_proxy[] = {
+        "http:/proxy:3128", "http://proxy:3128#x", "http://proxy%41:3128", "socks5://:1080",
+        "http://0x7f000001:3128",
+    };
+    for (size_t i = 0; i < sizeof(bad_proxy) / sizeof(bad_proxy[0]); i++)
+        if (mk_config_check_proxy_url(bad_proxy[i], &err) != MK_ERR_USAGE)
+            fail_msg("proxy %s accepted", bad_proxy[i]);
+}
+
 /* The proxy and the listing bounds: direct checks, validation of a struct
  * set by hand, and the deep copy a second text starts from. */
 static void test_proxy_and_list_bounds(void **state)
@@ -598,6 +629,10 @@ static void test_invite_policy(void **state)
     assert_true(mk_config_invite_allowed(&cfg, "org-1", NULL, &why));
     assert_null(why);
     assert_true(mk_config_invite_allowed(&cfg, "org-1", "a@anything.example", NULL));
+    assert_true(mk_config_invite_allowed(&cfg, "ORG-1", NULL, NULL));
+    /* An id the store would refuse is not accepted either. */
+    assert_false(mk_config_invite_allowed(&cfg, "---", NULL, &why));
+    assert_false(mk_config_invite_allowed(&cfg, "org_1", NULL, &why));
     mk_config_free(&cfg);
 
     assert_int_equal(parse("accept_invites = no\n", &cfg, &err), MK_OK);
@@ -660,6 +695,132 @@ static void test_user_ignored(void **state)
     assert_true(mk_config_user_ignored(&cfg, "root", 0)); /* still in ignore_users */
     assert_false(mk_config_user_ignored(&cfg, "daemon", 1));
     mk_config_free(&cfg);
+}
+
+
+#include <ctype.h>
+/* The test locale really is one where <ctype.h> calls 0xe9 a lower-case
+ * letter (otherwise the test would prove nothing). */
+static bool islower_latin1_probe(void)
+{
+    return islower(0xe9) && isalnum(0xe9);
+}
+
+/* ---- identities: the rules of common/text.h -------------------------------- */
+
+/* Organization ids are canonical (lowercase) wherever config keeps them, and
+ * the questions config answers compare canonical forms exactly: the API's
+ * "abc-1" and a pin written "ABC-1" are one organization, as in the store. */
+static void test_org_ids_canonical(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+    const char *why = NULL;
+
+    assert_int_equal(parse("pin = ABC-1 staff 1900000001\npin = Org-B dev 1900000002\n"
+                           "accept_orgs = ORG-2 abc-1\n", &cfg, &err), MK_OK);
+    assert_string_equal(cfg.pins[0].org_id, "abc-1");
+    assert_string_equal(cfg.pins[1].org_id, "org-b");
+    assert_ptr_equal(mk_config_pin_for(&cfg, "abc-1"), &cfg.pins[0]);
+    assert_ptr_equal(mk_config_pin_for(&cfg, "ABC-1"), &cfg.pins[0]);
+    assert_ptr_equal(mk_config_pin_for(&cfg, "org-b"), &cfg.pins[1]);
+    assert_null(mk_config_pin_for(&cfg, "abc-"));
+    assert_null(mk_config_pin_for(&cfg, "abc-1 "));
+    assert_null(mk_config_pin_for(&cfg, "---"));
+    assert_int_equal(cfg.accept_org_count, 2);
+    assert_string_equal(cfg.accept_orgs[0], "org-2");
+    assert_string_equal(cfg.accept_orgs[1], "abc-1");
+    assert_true(mk_config_invite_allowed(&cfg, "org-2", NULL, &why));
+    assert_true(mk_config_invite_allowed(&cfg, "ORG-2", NULL, &why));
+    assert_false(mk_config_invite_allowed(&cfg, "org_2", NULL, &why));
+    assert_false(mk_config_invite_allowed(&cfg, "---", NULL, &why));
+    mk_config_free(&cfg);
+
+    /* The same organization spelled twice is one entry. */
+    assert_int_equal(parse("accept_orgs = abc-1 ABC-1 Abc-1\n", &cfg, &err), MK_OK);
+    assert_int_equal(cfg.accept_org_count, 1);
+    mk_config_free(&cfg);
+
+    /* What the store refuses as an id, config refuses too: no letter or
+     * digit, a character outside [A-Za-z0-9-], more than 128 characters. */
+    char long_id[160], line[256];
+    memset(long_id, 'a', 129);
+    long_id[129] = '\0';
+    const char *bad_ids[] = { "---", "-", "org_a", "org.a", "\xc3\xa9t\xc3\xa9", long_id };
+    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+        snprintf(line, sizeof(line), "pin = %s staff 1900000001", bad_ids[i]);
+        assert_line_refused(line, "organization id");
+        snprintf(line, sizeof(line), "accept_orgs = org-1 %s", bad_ids[i]);
+        assert_line_refused(line, "organization id");
+    }
+    long_id[128] = '\0';
+    snprintf(line, sizeof(line), "pin = %s staff 1900000001", long_id);
+    assert_line_accepted(line);
+}
+
+/* Builds the locale NAME (e.g. "de_DE.ISO-8859-1") from the system's
+ * sources (Debian's `locales` package) into a private directory and points
+ * LOCPATH at it: the host's own locales are left alone. Returns the
+ * directory (for locale_drop) or fails the test. */
+static char *locale_make(const char *input, const char *charmap, const char *name)
+{
+    char *dir = strdup("/tmp/test_config_loc.XXXXXX");
+    char cmd[512];
+
+    assert_non_null(dir);
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd), "localedef -i %s -f %s %s/%s >/dev/null 2>&1", input, charmap, dir, name);
+    if (system(cmd) != 0)
+        fail_msg("cannot build the locale %s with localedef (is Debian's locales package installed?)",
+                 name);
+    assert_int_equal(setenv("LOCPATH", dir, 1), 0);
+    if (!setlocale(LC_ALL, name))
+        fail_msg("setlocale(LC_ALL, %s) failed with LOCPATH=%s", name, dir);
+    return dir;
+}
+
+static void locale_drop(char *dir)
+{
+    char cmd[512];
+    setlocale(LC_ALL, "C");
+    unsetenv("LOCPATH");
+    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
+/* Under a Latin-1 locale islower(0xe9) and isalnum(0xe9) are true: names
+ * and ids must still be ASCII, as the store and the NSS module see them. */
+static void test_names_ignore_locale(void **state)
+{
+    char *dir = locale_make("de_DE", "ISO-8859-1", "de_DE.ISO-8859-1");
+    assert_true(islower_latin1_probe());
+
+    assert_line_refused("pin = org-a caf\xe9 1900000001", "portable group name");
+    assert_line_refused("pin = \xe9t\xe9 staff 1900000001", "organization id");
+    assert_line_refused("group_prefix = \xe9t\xe9", "[a-z_]");
+    assert_line_refused("accept_orgs = caf\xe9", "organization id");
+    assert_line_refused("accept_inviter_domains = caf\xe9.example", "domain");
+    assert_line_accepted("pin = org-a cafe 1900000001");
+    locale_drop(dir);
+}
+
+/* A comma-decimal LC_NUMERIC (what a login program's setlocale gives a
+ * German user) changes nothing: seconds are written with '.', always. */
+static void test_seconds_ignore_locale(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+    char *dir = locale_make("de_DE", "UTF-8", "de_DE.UTF-8");
+    assert_string_equal(localeconv()->decimal_point, ",");
+
+    assert_int_equal(parse("connect_timeout = 2.5\ntime_budget = 2.75\n", &cfg, &err), MK_OK);
+    assert_int_equal(cfg.connect_timeout_ms, 2500);
+    assert_int_equal(cfg.budget_ms, 2750);
+    mk_config_free(&cfg);
+    assert_line_refused("connect_timeout = 2,5", "connect_timeout");
+    assert_line_refused("time_budget = 2,5", "time_budget");
+    locale_drop(dir);
 }
 
 /* ---- files -------------------------------------------------------------- */
@@ -936,10 +1097,14 @@ int main(void)
         cmocka_unit_test(test_gid_reserved_edges),
         cmocka_unit_test(test_timeouts_against_budget),
         cmocka_unit_test(test_base_url_check),
+        cmocka_unit_test(test_urls_as_libcurl_reads_them),
         cmocka_unit_test(test_proxy_and_list_bounds),
         cmocka_unit_test(test_env_base_url),
         cmocka_unit_test(test_invite_policy),
         cmocka_unit_test(test_user_ignored),
+        cmocka_unit_test(test_org_ids_canonical),
+        cmocka_unit_test(test_names_ignore_locale),
+        cmocka_unit_test(test_seconds_ignore_locale),
         cmocka_unit_test(test_sample_conf),
         cmocka_unit_test_setup_teardown(test_load_good_file, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_load_missing, tmp_setup, tmp_teardown),

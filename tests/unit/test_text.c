@@ -565,6 +565,23 @@ static void test_vocabulary_ignores_locale(void **state)
     setlocale(LC_ALL, "C");
 }
 
+/* strcasecmp follows LC_CTYPE; the project's comparisons never do. */
+static void test_ascii_case_equal(void **state)
+{
+    (void)state;
+    assert_true(mk_ascii_case_equal("Application/JSON", "application/json"));
+    assert_true(mk_ascii_case_equal("", ""));
+    assert_false(mk_ascii_case_equal("abc", "abcd"));
+    assert_false(mk_ascii_case_equal("abcd", "abc"));
+    assert_false(mk_ascii_case_equal("\xc9", "\xe9")); /* Latin-1 E and e acute: not ASCII */
+    assert_true(mk_ascii_case_equal_n("HTTPS://x", "https://y", 8));
+    assert_false(mk_ascii_case_equal_n("HTTP:/", "http://", 7));
+    assert_true(mk_ascii_case_equal_n("ab", "AB", 10));
+    assert_true(mk_ascii_case_equal_n("x", "y", 0));
+    assert_true(mk_ascii_xdigit('F') && mk_ascii_xdigit('a') && mk_ascii_xdigit('9'));
+    assert_false(mk_ascii_xdigit('g') || mk_ascii_xdigit(0xe9));
+}
+
 static void test_display_name_repair(void **state)
 {
     char big[3000];
@@ -664,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_org_id_one_rule),
         cmocka_unit_test(test_user_and_group_names),
         cmocka_unit_test(test_vocabulary_ignores_locale),
+        cmocka_unit_test(test_ascii_case_equal),
         cmocka_unit_test(test_display_name_repair),
         cmocka_unit_test(test_display_name_slug),
         cmocka_unit_test(test_parse_numbers),
