@@ -46,6 +46,15 @@ int mk_groupfile_write_at(int dirfd, const char *name, const struct mk_group_ent
  * when no writer can be using one. */
 bool mk_groupfile_is_temp(const char *entry, const char *name);
 
+/* Encodes the groups into the bytes of a group file (the format in
+ * groupfile_read.h), the same bytes mk_groupfile_write writes: *out is
+ * malloc'd, the caller frees it. The store compares them with the current
+ * file to skip a write that would change nothing. Returns 0, -EINVAL (a bad
+ * or duplicate name or gid, a member listed twice in a group), -E2BIG or
+ * -ENOMEM. */
+int mk_groupfile_encode(const struct mk_group_entry *groups, size_t n, unsigned char **out,
+                        size_t *size);
+
 /* The reader's interface is declared in groupfile_read.h. */
 
 #endif

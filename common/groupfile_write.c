@@ -193,14 +193,15 @@ static int never_same(const void *ctx, uint32_t a, uint32_t b)
     return 0;
 }
 
-/* Fits 32 bits: a group lists each name once, and the pool fits. */
-static uint32_t member_bytes(const struct mk_group_entry *group)
+/* The bytes of a group's run in the member pool: a 16-bit length, the name
+ * and a NUL per member. Fits 64 bits; the caller checks 32. */
+static uint64_t member_run_bytes(const struct mk_group_entry *group)
 {
     uint64_t bytes = 0;
 
     for (size_t m = 0; m < group->member_count; m++)
-        bytes += strlen(group->members[m]) + 1;
-    return (uint32_t)bytes;
+        bytes += MKGF_MEMBER_PREFIX + strlen(group->members[m]) + 1;
+    return bytes;
 }
 
 static uint64_t align4(uint64_t v)
@@ -208,14 +209,15 @@ static uint64_t align4(uint64_t v)
     return (v + 3) & ~(uint64_t)3;
 }
 
-/* Builds the whole file image in memory. */
+/* Builds the whole file image in memory (format version 2). */
 static int build_image(const struct mk_group_entry *groups, size_t n, unsigned char **out,
                        size_t *out_size)
 {
     struct gfw_build b;
     unsigned char *img = NULL;
-    uint32_t *group_name = NULL, *member_off = NULL, *user_first = NULL, *user_fill = NULL;
+    uint32_t *group_name = NULL, *member_user = NULL, *user_first = NULL, *user_fill = NULL;
     size_t total_members = 0, total_names = n;
+    uint64_t pool_size = 0;
     uint32_t name_slots, gid_slots, user_slots;
     uint64_t off[8], size;
     int r;
@@ -232,12 +234,18 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
             goto out;
         }
         for (size_t m = 0; m < groups[i].member_count; m++)
-            if (!name_is_valid(groups[i].members[m])) {
+            if (!name_is_valid(groups[i].members[m]) ||
+                strlen(groups[i].members[m]) > MKGF_MEMBER_MAX) {
                 r = -EINVAL;
                 goto out;
             }
         total_members += groups[i].member_count;
         if (total_members > UINT32_MAX / 8) {
+            r = -E2BIG;
+            goto out;
+        }
+        pool_size += member_run_bytes(&groups[i]);
+        if (pool_size > UINT32_MAX) {
             r = -E2BIG;
             goto out;
         }
@@ -248,20 +256,21 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
         (r = table_init(&b.user_table, total_members)) < 0)
         goto out;
     group_name = calloc(n ? n : 1, sizeof(*group_name));
-    member_off = calloc(total_members ? total_members : 1, sizeof(*member_off));
-    if (!group_name || !member_off) {
+    member_user = calloc(total_members ? total_members : 1, sizeof(*member_user));
+    if (!group_name || !member_user) {
         r = -ENOMEM;
         goto out;
     }
 
-    /* Strings and users; a member listed twice in one group is refused. */
+    /* Strings (group and user names) and users; a member listed twice in
+     * one group is refused. */
     for (size_t i = 0, k = 0; i < n; i++) {
         if ((r = string_intern(&b, groups[i].name, &group_name[i])) < 0)
             goto out;
         for (size_t m = 0; m < groups[i].member_count; m++, k++) {
-            uint32_t u;
-            if ((r = string_intern(&b, groups[i].members[m], &member_off[k])) < 0 ||
-                (r = user_lookup(&b, groups[i].members[m], member_off[k], &u)) < 0)
+            uint32_t u, name_off;
+            if ((r = string_intern(&b, groups[i].members[m], &name_off)) < 0 ||
+                (r = user_lookup(&b, groups[i].members[m], name_off, &u)) < 0)
                 goto out;
             if (b.user_last_group[u] == i + 1) {
                 r = -EINVAL;
@@ -269,6 +278,7 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
             }
             b.user_last_group[u] = (uint32_t)i + 1;
             b.user_count[u]++;
+            member_user[k] = u;
         }
     }
 
@@ -279,12 +289,14 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
     off[1] = off[0] + (uint64_t)n * MKGF_GROUP_RECORD;
     off[2] = off[1] + 4ull * name_slots;
     off[3] = off[2] + 4ull * gid_slots;
-    off[4] = off[3] + 4ull * total_members;
+    /* Padding to 4 bytes belongs to the member pool: it is NUL. */
+    pool_size = align4(pool_size);
+    off[4] = off[3] + pool_size;
     off[5] = off[4] + (uint64_t)b.users * MKGF_USER_RECORD;
     off[6] = off[5] + 4ull * user_slots;
     off[7] = off[6] + 4ull * total_members;
     size = align4(off[7] + b.string_size);
-    if (size > UINT32_MAX) {
+    if (size > UINT32_MAX || pool_size > UINT32_MAX) {
         r = -E2BIG;
         goto out;
     }
@@ -296,20 +308,27 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
         goto out;
     }
 
-    for (size_t i = 0, k = 0; i < n; i++) {
+    for (size_t i = 0, pool = 0; i < n; i++) {
         unsigned char *g = img + off[0] + i * MKGF_GROUP_RECORD;
+        size_t run = pool;
+        for (size_t m = 0; m < groups[i].member_count; m++) {
+            size_t len = strlen(groups[i].members[m]);
+            unsigned char *p = img + off[3] + pool;
+            p[0] = (unsigned char)(len & 0xff);
+            p[1] = (unsigned char)(len >> 8);
+            memcpy(p + MKGF_MEMBER_PREFIX, groups[i].members[m], len + 1);
+            pool += MKGF_MEMBER_PREFIX + len + 1;
+        }
         put32(g, group_name[i]);
         put32(g + 4, (uint32_t)groups[i].gid);
-        put32(g + 8, (uint32_t)k);
-        put32(g + 12, (uint32_t)groups[i].member_count);
-        put32(g + 16, member_bytes(&groups[i]));
+        put32(g + 8, (uint32_t)groups[i].member_count);
+        put32(g + 12, (uint32_t)run);
+        put32(g + 16, (uint32_t)(pool - run));
         if ((r = index_insert(img + off[1], name_slots, mkgf_hash_string(groups[i].name),
                               (uint32_t)i + 1, same_group_name, groups)) < 0 ||
             (r = index_insert(img + off[2], gid_slots, mkgf_hash_gid((uint32_t)groups[i].gid),
                               (uint32_t)i + 1, same_group_gid, groups)) < 0)
             goto out;
-        for (size_t m = 0; m < groups[i].member_count; m++, k++)
-            put32(img + off[3] + 4 * k, member_off[k]);
     }
 
     for (size_t u = 0, first = 0; u < b.users; u++) {
@@ -322,12 +341,12 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
         index_insert(img + off[5], user_slots, mkgf_hash_string(b.strings + b.user_name[u]),
                      (uint32_t)u + 1, never_same, NULL);
     }
-    /* Each user's groups, in group order. */
+    /* Each user's gids, in group order: one pass over the members. */
     for (size_t i = 0, k = 0; i < n; i++)
         for (size_t m = 0; m < groups[i].member_count; m++, k++) {
-            uint32_t u;
-            user_lookup(&b, groups[i].members[m], member_off[k], &u); /* present: no failure */
-            put32(img + off[6] + 4 * ((size_t)user_first[u] + user_fill[u]++), (uint32_t)i);
+            uint32_t u = member_user[k];
+            put32(img + off[6] + 4 * ((size_t)user_first[u] + user_fill[u]++),
+                  (uint32_t)groups[i].gid);
         }
     if (b.string_size)
         memcpy(img + off[7], b.strings, b.string_size);
@@ -339,11 +358,11 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
     put32(img + 32, (uint32_t)n);
     put32(img + 36, name_slots);
     put32(img + 40, gid_slots);
-    put32(img + 44, (uint32_t)total_members);
+    put32(img + 44, (uint32_t)pool_size);
     put32(img + 48, (uint32_t)b.users);
     put32(img + 52, user_slots);
     put32(img + 56, (uint32_t)total_members);
-    /* Padding to 4 bytes belongs to the pool: it is NUL too. */
+    /* Padding to 4 bytes belongs to the string pool: it is NUL too. */
     put32(img + 60, (uint32_t)(size - off[7]));
     for (int i = 0; i < 8; i++)
         put32(img + 64 + 4 * i, (uint32_t)off[i]);
@@ -357,7 +376,7 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
 out:
     free(img);
     free(group_name);
-    free(member_off);
+    free(member_user);
     free(user_first);
     free(user_fill);
     free(b.strings);
@@ -367,6 +386,14 @@ out:
     free(b.user_count);
     free(b.user_last_group);
     return r;
+}
+
+int mk_groupfile_encode(const struct mk_group_entry *groups, size_t n, unsigned char **out,
+                        size_t *size)
+{
+    if (!out || !size || (n > 0 && !groups))
+        return -EINVAL;
+    return build_image(groups, n, out, size);
 }
 
 static int write_all(int fd, const unsigned char *p, size_t len)

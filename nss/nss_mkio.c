@@ -51,24 +51,42 @@ static const char *nss_mkio_path(void)
 }
 #endif
 
-/* A program that forks while another of its threads is inside a lookup
- * would leave the child with the lock held by a thread that does not exist
- * there, and the child's next lookup would hang. Holding the lock across
- * fork() hands both sides a lock that the forking thread owns and releases.
- * pthread_atfork from a shared object is undone when it is unloaded. */
-static void nss_mkio_fork_prepare(void)
-{
-    pthread_mutex_lock(&nss_mkio_lock);
-}
+/* fork() and the lock. A child of a multithreaded program starts with one
+ * thread; if another thread of the parent held the lock at the fork, the
+ * child's copy stays locked forever. An atfork prepare handler that takes
+ * the lock would hand the child a consistent state, but deadlocks when
+ * fork() is called from a signal handler that interrupted a lookup on the
+ * same thread (glibc runs the atfork handlers in that case too, and the
+ * mutex is not recursive). So: no prepare handler; only a child handler,
+ * which glibc runs in the child, single-threaded, before fork() returns
+ * there. It takes nothing: if the lock is free (trylock) the reader's state
+ * is consistent and kept; if it is held, its holder (another thread, gone,
+ * or the interrupted frame below the signal handler) may have been halfway
+ * through updating the reader, so the lock is made anew and the reader is
+ * marked for abandoning. The next lookup that takes the lock forgets the
+ * mapping and descriptor (mkgf_reader_abandon: leaked, never unmapped, so
+ * that a frame still using them stays valid) and opens the file afresh. A
+ * frame interrupted in the child and resumed after the handler returns
+ * finishes its lookup and unlocks a lock that is then free: harmless for a
+ * default (non-error-checking) glibc mutex. POSIX allows only
+ * async-signal-safe calls in such a child; this keeps even the common
+ * non-conforming use (a lookup before exec) from hanging. pthread_atfork
+ * from a shared object is undone when it is unloaded. */
+static volatile int nss_mkio_abandon;
 
-static void nss_mkio_fork_release(void)
+static void nss_mkio_fork_child(void)
 {
-    pthread_mutex_unlock(&nss_mkio_lock);
+    if (pthread_mutex_trylock(&nss_mkio_lock) == 0) {
+        pthread_mutex_unlock(&nss_mkio_lock);
+        return;
+    }
+    nss_mkio_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    nss_mkio_abandon = 1;
 }
 
 __attribute__((constructor)) static void nss_mkio_load(void)
 {
-    pthread_atfork(nss_mkio_fork_prepare, nss_mkio_fork_release, nss_mkio_fork_release);
+    pthread_atfork(NULL, NULL, nss_mkio_fork_child);
 }
 
 /* glibc never unloads NSS modules, but a dlopen()ing program (the tests)
@@ -78,61 +96,89 @@ __attribute__((destructor)) static void nss_mkio_unload(void)
     mkgf_reader_close(&nss_mkio_reader);
 }
 
-/* Reader errors to NSS: no file or a refused one is UNAVAIL (the next
- * service answers); ERANGE asks glibc for a bigger buffer. */
-static enum nss_status nss_mkio_status(int r, int *errnop)
+static void nss_mkio_lock_take(void)
 {
-    switch (r) {
-    case 0:
-        return NSS_STATUS_SUCCESS;
-    case -ENOENT:
-        *errnop = ENOENT;
-        return NSS_STATUS_NOTFOUND;
-    case -ERANGE:
-        *errnop = ERANGE;
-        return NSS_STATUS_TRYAGAIN;
-    case -ENOMEM:
-        *errnop = ENOMEM;
-        return NSS_STATUS_TRYAGAIN;
-    default:
-        *errnop = ENOENT;
-        return NSS_STATUS_UNAVAIL;
+    pthread_mutex_lock(&nss_mkio_lock);
+    if (nss_mkio_abandon) {
+        mkgf_reader_abandon(&nss_mkio_reader);
+        nss_mkio_next = 0;
+        nss_mkio_abandon = 0;
     }
 }
 
+static void nss_mkio_lock_release(void)
+{
+    pthread_mutex_unlock(&nss_mkio_lock);
+}
+
+/* Internal errors to NSS, with *errnop naming the cause. glibc reads
+ * *errnop with TRYAGAIN as "buffer too small" only when it is ERANGE, and
+ * retries other TRYAGAINs as temporary failures: only ERANGE goes with
+ * TRYAGAIN here (initgroups_dyn adds ENOMEM, as glibc's files module does).
+ * No file (ENOENT), a refused file (EPERM, ELOOP), refused content (EBADMSG,
+ * EPROTONOSUPPORT) or any other failure is UNAVAIL: the next service
+ * answers, and getgr*_r returns that errno if none does. `unavailable`
+ * tells a failure to reach the file (-ENOENT there means no file) from a
+ * lookup's own answer (-ENOENT: no such group). */
+static enum nss_status nss_mkio_status(int r, int unavailable, int *errnop)
+{
+    if (r == 0)
+        return NSS_STATUS_SUCCESS;
+    if (!unavailable && r == -ENOENT) {
+        *errnop = ENOENT;
+        return NSS_STATUS_NOTFOUND;
+    }
+    if (!unavailable && r == -ERANGE) {
+        *errnop = ERANGE;
+        return NSS_STATUS_TRYAGAIN;
+    }
+    *errnop = -r;
+    return NSS_STATUS_UNAVAIL;
+}
+
 /* Lays out gr_mem (aligned) and the strings in buffer, after checking that
- * all of it fits. Returns 0 or -ERANGE with nothing written to gr. */
+ * all of it fits in what is left of buffer: the name, "*", and the group's
+ * member run copied in one piece, then walked once (in the copy, which the
+ * file cannot change) to point gr_mem at each member. Returns 0, -ERANGE or
+ * -EBADMSG, with nothing written to gr. */
 static int nss_mkio_pack(const struct mkgf_view *view, const struct mkgf_group *g,
                          struct group *gr, char *buffer, size_t buflen)
 {
-    size_t pad = (alignof(char *) - (uintptr_t)buffer % alignof(char *)) % alignof(char *);
-    size_t name_len = strlen(g->name) + 1;
-    size_t need, strings = name_len + sizeof(nss_mkio_passwd) + g->member_bytes;
+    size_t pad, left, need;
     char **mem;
     char *p;
+    int r;
 
-    /* The refs (4 bytes each) and member strings lie in the mapped file and
-     * validation checked member_bytes, so this cannot overflow in practice;
-     * the checks stay because they cost nothing. */
-    need = ((size_t)g->member_count + 1) * sizeof(char *);
-    if (pad > SIZE_MAX - need || strings > SIZE_MAX - need - pad)
+    if (!buffer)
         return -ERANGE;
-    need += pad + strings;
-    if (!buffer || need > buflen)
+    pad = (alignof(char *) - (uintptr_t)buffer % alignof(char *)) % alignof(char *);
+    if (pad > buflen)
+        return -ERANGE;
+    left = buflen - pad;
+    /* Each size is bounded by the mapping (< 4 GiB) or the record's count
+     * (< 2^32): no overflow on 64 bits; on 32 bits, the checks below in this
+     * order keep every subtraction positive. */
+    if ((uint64_t)g->member_count + 1 > left / sizeof(char *))
+        return -ERANGE;
+    need = ((size_t)g->member_count + 1) * sizeof(char *);
+    left -= need;
+    if ((uint64_t)g->name_len + 1 + sizeof(nss_mkio_passwd) > left)
+        return -ERANGE;
+    left -= (size_t)g->name_len + 1 + sizeof(nss_mkio_passwd);
+    if (g->member_bytes > left)
         return -ERANGE;
 
     mem = (char **)(void *)(buffer + pad);
     p = (char *)(mem + g->member_count + 1);
-    gr->gr_name = memcpy(p, g->name, name_len);
-    p += name_len;
+    if ((r = mkgf_copy_members(view, g, p, mem)) < 0)
+        return r;
+    p += g->member_bytes;
+    /* The name's NUL is ours: the file's byte may have changed since. */
+    memcpy(p, g->name, g->name_len);
+    p[g->name_len] = '\0';
+    gr->gr_name = p;
+    p += (size_t)g->name_len + 1;
     gr->gr_passwd = memcpy(p, nss_mkio_passwd, sizeof(nss_mkio_passwd));
-    p += sizeof(nss_mkio_passwd);
-    for (uint32_t i = 0; i < g->member_count; i++) {
-        const char *m = mkgf_group_member(view, g, i);
-        size_t len = strlen(m) + 1;
-        mem[i] = memcpy(p, m, len);
-        p += len;
-    }
     mem[g->member_count] = NULL;
     gr->gr_mem = mem;
     gr->gr_gid = g->gid;
@@ -140,14 +186,16 @@ static int nss_mkio_pack(const struct mkgf_view *view, const struct mkgf_group *
 }
 
 static int getgr_locked(const char *name, gid_t gid, struct group *gr, char *buffer,
-                        size_t buflen)
+                        size_t buflen, int *unavailable)
 {
     const struct mkgf_view *view;
     struct mkgf_group g;
     int r;
 
-    if ((r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view)) < 0)
-        return r == -ENOENT ? -EIO : r; /* a missing file is UNAVAIL, not NOTFOUND */
+    if ((r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view)) < 0) {
+        *unavailable = 1;
+        return r;
+    }
     r = name ? mkgf_find_name(view, name, &g) : mkgf_find_gid(view, gid, &g);
     if (r < 0)
         return r;
@@ -157,29 +205,29 @@ static int getgr_locked(const char *name, gid_t gid, struct group *gr, char *buf
 enum nss_status _nss_mkio_getgrnam_r(const char *name, struct group *gr, char *buffer,
                                      size_t buflen, int *errnop)
 {
-    int saved = errno, r;
+    int saved = errno, unavailable = 0, r;
 
     if (!name)
         r = -ENOENT;
     else {
-        pthread_mutex_lock(&nss_mkio_lock);
-        r = getgr_locked(name, 0, gr, buffer, buflen);
-        pthread_mutex_unlock(&nss_mkio_lock);
+        nss_mkio_lock_take();
+        r = getgr_locked(name, 0, gr, buffer, buflen, &unavailable);
+        nss_mkio_lock_release();
     }
     errno = saved;
-    return nss_mkio_status(r, errnop);
+    return nss_mkio_status(r, unavailable, errnop);
 }
 
 enum nss_status _nss_mkio_getgrgid_r(gid_t gid, struct group *gr, char *buffer, size_t buflen,
                                      int *errnop)
 {
-    int saved = errno, r;
+    int saved = errno, unavailable = 0, r;
 
-    pthread_mutex_lock(&nss_mkio_lock);
-    r = getgr_locked(NULL, gid, gr, buffer, buflen);
-    pthread_mutex_unlock(&nss_mkio_lock);
+    nss_mkio_lock_take();
+    r = getgr_locked(NULL, gid, gr, buffer, buflen, &unavailable);
+    nss_mkio_lock_release();
     errno = saved;
-    return nss_mkio_status(r, errnop);
+    return nss_mkio_status(r, unavailable, errnop);
 }
 
 enum nss_status _nss_mkio_setgrent(int stayopen)
@@ -187,24 +235,27 @@ enum nss_status _nss_mkio_setgrent(int stayopen)
     const struct mkgf_view *view;
     int saved = errno, r;
 
-    pthread_mutex_lock(&nss_mkio_lock);
+    nss_mkio_lock_take();
     nss_mkio_next = 0;
     r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view);
-    pthread_mutex_unlock(&nss_mkio_lock);
+    nss_mkio_lock_release();
     errno = saved;
     return r == 0 ? NSS_STATUS_SUCCESS : NSS_STATUS_UNAVAIL;
 }
 
 /* On ERANGE the position stays, so glibc's retry with a bigger buffer gets
- * the same entry. */
-static int getgrent_locked(struct group *gr, char *buffer, size_t buflen)
+ * the same entry. A record that fails its checks ends the enumeration with
+ * UNAVAIL rather than be skipped silently. */
+static int getgrent_locked(struct group *gr, char *buffer, size_t buflen, int *unavailable)
 {
     const struct mkgf_view *view;
     struct mkgf_group g;
     int r;
 
-    if ((r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view)) < 0)
-        return r == -ENOENT ? -EIO : r;
+    if ((r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view)) < 0) {
+        *unavailable = 1;
+        return r;
+    }
     if ((r = mkgf_group_at(view, nss_mkio_next, &g)) < 0)
         return r;
     if ((r = nss_mkio_pack(view, &g, gr, buffer, buflen)) < 0)
@@ -215,50 +266,88 @@ static int getgrent_locked(struct group *gr, char *buffer, size_t buflen)
 
 enum nss_status _nss_mkio_getgrent_r(struct group *gr, char *buffer, size_t buflen, int *errnop)
 {
-    int saved = errno, r;
+    int saved = errno, unavailable = 0, r;
 
-    pthread_mutex_lock(&nss_mkio_lock);
-    r = getgrent_locked(gr, buffer, buflen);
-    pthread_mutex_unlock(&nss_mkio_lock);
+    nss_mkio_lock_take();
+    r = getgrent_locked(gr, buffer, buflen, &unavailable);
+    nss_mkio_lock_release();
     errno = saved;
-    return nss_mkio_status(r, errnop);
+    return nss_mkio_status(r, unavailable, errnop);
 }
 
 enum nss_status _nss_mkio_endgrent(void)
 {
-    pthread_mutex_lock(&nss_mkio_lock);
+    nss_mkio_lock_take();
     nss_mkio_next = 0;
-    pthread_mutex_unlock(&nss_mkio_lock);
+    nss_mkio_lock_release();
     return NSS_STATUS_SUCCESS;
 }
 
-static int contains(const gid_t *gids, long n, gid_t gid)
+static int compare_gid(const void *a, const void *b)
 {
-    for (long i = 0; i < n; i++)
+    gid_t x = *(const gid_t *)a, y = *(const gid_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The gids other services put in the array before us, sorted, so that each
+ * of ours is looked up in O(log n): a user in 100,000 groups must not cost
+ * 100,000 x 100,000 comparisons. NULL (no copy needed, or no memory: glibc
+ * removes duplicates against them itself) means a linear look. */
+static gid_t *sorted_copy(const gid_t *gids, long n)
+{
+    gid_t *copy;
+
+    if (n <= 16)
+        return NULL;
+    copy = malloc((size_t)n * sizeof(*copy));
+    if (copy) {
+        memcpy(copy, gids, (size_t)n * sizeof(*copy));
+        qsort(copy, (size_t)n, sizeof(*copy), compare_gid);
+    }
+    return copy;
+}
+
+static int already_there(const gid_t *sorted, const gid_t *gids, long n, gid_t gid)
+{
+    if (sorted)
+        return bsearch(&gid, sorted, (size_t)n, sizeof(gid), compare_gid) != NULL;
+    for (long i = 0; i < n && i <= 16; i++)
         if (gids[i] == gid)
             return 1;
     return 0;
 }
 
-/* Appends the user's gids to *groupsp[*start..], growing it against limit
- * (<= 0: none) like glibc's own modules: at the limit it stops quietly.
- * Returns the number added or a negative errno. */
+/* Appends the user's gids to *groupsp[*start..], growing it by doubling
+ * against limit (<= 0: none) like glibc's own modules: at the limit it stops
+ * quietly. Skips the primary group and the gids that were in the array
+ * before the call; the file lists each of a user's groups once, so ours
+ * need no check against each other: linear in the user's groups. Returns
+ * the number added or a negative errno (-ENOMEM from growing: *unavailable
+ * stays 0). */
 static long initgroups_locked(const char *user, gid_t skip, long *start, long *size,
-                              gid_t **groupsp, long limit)
+                              gid_t **groupsp, long limit, int *unavailable)
 {
     const struct mkgf_view *view;
     struct mkgf_user u;
-    long added = 0;
+    gid_t *before = NULL;
+    long added = 0, had = *start;
     int r;
 
-    if ((r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view)) < 0)
-        return r == -ENOENT ? -EIO : r;
-    if (mkgf_find_user(view, user, &u) < 0)
-        return 0;
+    if ((r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view)) < 0) {
+        *unavailable = 1;
+        return r;
+    }
+    if ((r = mkgf_find_user(view, user, &u)) < 0)
+        return r == -ENOENT ? 0 : r;
+    before = sorted_copy(*groupsp, had);
     for (uint32_t i = 0; i < u.group_count; i++) {
-        gid_t gid = mkgf_user_gid(view, &u, i);
+        gid_t gid;
 
-        if (gid == skip || contains(*groupsp, *start, gid))
+        if ((r = mkgf_user_gid(view, &u, i, &gid)) < 0) {
+            added = r;
+            goto out;
+        }
+        if (gid == skip || already_there(before, *groupsp, had, gid))
             continue;
         if (limit > 0 && *start >= limit)
             break;
@@ -266,20 +355,26 @@ static long initgroups_locked(const char *user, gid_t skip, long *start, long *s
             long new_size;
             gid_t *grown;
 
-            if (*size > LONG_MAX / 2 || (size_t)*size > SIZE_MAX / 2 / sizeof(gid_t))
-                return -ENOMEM;
+            if (*size > LONG_MAX / 2 || (size_t)*size > SIZE_MAX / 2 / sizeof(gid_t)) {
+                added = -ENOMEM;
+                goto out;
+            }
             new_size = *size > 0 ? *size * 2 : 8;
             if (limit > 0 && new_size > limit)
                 new_size = limit;
             grown = realloc(*groupsp, (size_t)new_size * sizeof(gid_t));
-            if (!grown)
-                return -ENOMEM;
+            if (!grown) {
+                added = -ENOMEM;
+                goto out;
+            }
             *groupsp = grown;
             *size = new_size;
         }
         (*groupsp)[(*start)++] = gid;
         added++;
     }
+out:
+    free(before);
     return added;
 }
 
@@ -287,19 +382,24 @@ enum nss_status _nss_mkio_initgroups_dyn(const char *user, gid_t group, long int
                                          long int *size, gid_t **groupsp, long int limit,
                                          int *errnop)
 {
-    int saved = errno;
+    int saved = errno, unavailable = 0;
     long added;
 
     if (!user || !start || !size || !groupsp || *start < 0 || *size < *start) {
         *errnop = EINVAL;
         return NSS_STATUS_UNAVAIL;
     }
-    pthread_mutex_lock(&nss_mkio_lock);
-    added = initgroups_locked(user, group, start, size, groupsp, limit);
-    pthread_mutex_unlock(&nss_mkio_lock);
+    nss_mkio_lock_take();
+    added = initgroups_locked(user, group, start, size, groupsp, limit, &unavailable);
+    nss_mkio_lock_release();
     errno = saved;
+    if (added == -ENOMEM && !unavailable) {
+        /* What glibc's files module answers when growing fails. */
+        *errnop = ENOMEM;
+        return NSS_STATUS_TRYAGAIN;
+    }
     if (added < 0)
-        return nss_mkio_status((int)added, errnop);
+        return nss_mkio_status((int)added, 1, errnop);
     /* Like nss-systemd: NOTFOUND lets glibc go on without an error. */
     return added > 0 ? NSS_STATUS_SUCCESS : NSS_STATUS_NOTFOUND;
 }

@@ -126,9 +126,29 @@ static void expect_group(const struct mkgf_view *v, const struct mkgf_group *g,
     assert_int_equal(g->member_count, want->member_count);
     for (uint32_t i = 0; i < g->member_count; i++) {
         assert_string_equal(mkgf_group_member(v, g, i), want->members[i]);
-        bytes += strlen(want->members[i]) + 1;
+        bytes += MKGF_MEMBER_PREFIX + strlen(want->members[i]) + 1;
     }
     assert_int_equal(g->member_bytes, bytes);
+    assert_null(mkgf_group_member(v, g, g->member_count));
+    /* The copy the NSS module makes: exactly member_bytes, walked. */
+    {
+        char *copy = malloc(g->member_bytes + 1);
+        char **mem = calloc(g->member_count + 1, sizeof(char *));
+        assert_non_null(copy);
+        assert_non_null(mem);
+        assert_int_equal(mkgf_copy_members(v, g, copy, mem), 0);
+        for (uint32_t i = 0; i < g->member_count; i++)
+            assert_string_equal(mem[i], want->members[i]);
+        free(copy);
+        free(mem);
+    }
+}
+
+static gid_t user_gid(const struct mkgf_view *v, const struct mkgf_user *u, uint32_t i)
+{
+    gid_t gid = 0;
+    assert_int_equal(mkgf_user_gid(v, u, i, &gid), 0);
+    return gid;
 }
 
 /* Every group is found by index, name and gid, and every member's group list
@@ -190,7 +210,7 @@ static void test_round_trip_one(void **state)
     expect_all(&v, sample, 1);
     assert_int_equal(mkgf_find_user(&v, "bob", &u), 0);
     assert_int_equal(u.group_count, 1);
-    assert_int_equal(mkgf_user_gid(&v, &u, 0), 1900000001);
+    assert_int_equal(user_gid(&v, &u, 0), 1900000001);
     free(img);
 }
 
@@ -215,11 +235,11 @@ static void test_lookups(void **state)
 
     assert_int_equal(mkgf_find_user(&v, "alice", &u), 0);
     assert_int_equal(u.group_count, 2);
-    assert_int_equal(mkgf_user_gid(&v, &u, 0), 1900000001);
-    assert_int_equal(mkgf_user_gid(&v, &u, 1), 1900000003);
+    assert_int_equal(user_gid(&v, &u, 0), 1900000001);
+    assert_int_equal(user_gid(&v, &u, 1), 1900000003);
     assert_int_equal(mkgf_find_user(&v, "carol", &u), 0);
     assert_int_equal(u.group_count, 1);
-    assert_int_equal(mkgf_user_gid(&v, &u, 0), 1900000003);
+    assert_int_equal(user_gid(&v, &u, 0), 1900000003);
 
     assert_int_equal(mkgf_find_user(&v, "dave", &u), -ENOENT);
     assert_int_equal(mkgf_find_user(&v, "", &u), -ENOENT);
@@ -281,10 +301,10 @@ static void test_round_trip_many(void **state)
     assert_int_equal(mkgf_find_user(&v, "everyone", &u), 0);
     assert_int_equal(u.group_count, N / 2 - 1); /* the last odd group has the big list */
     for (uint32_t i = 0; i < u.group_count; i++)
-        assert_int_equal(mkgf_user_gid(&v, &u, i), 1900000000u + (2 * i + 1) * 7u);
+        assert_int_equal(user_gid(&v, &u, i), 1900000000u + (2 * i + 1) * 7u);
     assert_int_equal(mkgf_find_user(&v, "user-9999", &u), 0);
     assert_int_equal(u.group_count, 1);
-    assert_int_equal(mkgf_user_gid(&v, &u, 0), groups[N - 1].gid);
+    assert_int_equal(user_gid(&v, &u, 0), groups[N - 1].gid);
     assert_int_equal(mkgf_find_gid(&v, 1900000001, &g), -ENOENT);
     free(img);
     free(groups);
@@ -331,7 +351,10 @@ static void test_refuses_magic_and_version(void **state)
     img[0] ^= 0x20;
     assert_int_equal(mkgf_validate(img, size, &v), -EBADMSG);
     img[0] ^= 0x20;
-    put32(img + 8, 2);
+    put32(img + 8, 1); /* the format before this one */
+    assert_int_equal(mkgf_validate(img, size, &v), -EPROTONOSUPPORT);
+    assert_int_equal(mkgf_view_init(img, img, size, &v), -EPROTONOSUPPORT);
+    put32(img + 8, 3);
     assert_int_equal(mkgf_validate(img, size, &v), -EPROTONOSUPPORT);
     put32(img + 8, 0);
     assert_int_equal(mkgf_validate(img, size, &v), -EPROTONOSUPPORT);
@@ -378,7 +401,7 @@ static void test_refuses_bad_structure(void **state)
         {32, 1000},                 /* group_count beyond the file */
         {36, 3},                    /* name slots not a power of two */
         {36, 0},                    /* no name slots */
-        {44, 1000},                 /* member refs beyond the file */
+        {44, 100000},               /* member pool beyond the file */
         {60, 100000},               /* string pool beyond the file */
         {64, 0},                    /* groups section over the header */
         {64, (uint32_t)size},       /* groups section at the end */
@@ -387,7 +410,7 @@ static void test_refuses_bad_structure(void **state)
         {92, 97},                   /* misaligned */
         {68, 96},                   /* sections out of order */
     };
-    uint32_t groups_off, strings_off, name_index, user_groups;
+    uint32_t groups_off, strings_off, name_index, user_gids;
 
     assert_non_null(bad);
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
@@ -399,7 +422,7 @@ static void test_refuses_bad_structure(void **state)
 
     groups_off = get32(img + 64);
     name_index = get32(img + 68);
-    user_groups = get32(img + 88);
+    user_gids = get32(img + 88);
     strings_off = get32(img + 92);
 
     /* A group name offset outside the pool. */
@@ -408,9 +431,15 @@ static void test_refuses_bad_structure(void **state)
     fix_checksum(bad, size);
     assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
 
-    /* A member list running past the refs. */
+    /* A member run starting past the pool. */
     memcpy(bad, img, size);
     put32(bad + groups_off + 12, 1000);
+    fix_checksum(bad, size);
+    assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
+
+    /* A member count the run does not hold. */
+    memcpy(bad, img, size);
+    put32(bad + groups_off + 8, get32(img + groups_off + 8) + 1);
     fix_checksum(bad, size);
     assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
 
@@ -434,9 +463,9 @@ static void test_refuses_bad_structure(void **state)
     fix_checksum(bad, size);
     assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
 
-    /* A user's group index beyond the groups. */
+    /* A user's gid that no group has. */
     memcpy(bad, img, size);
-    put32(bad + user_groups, 3);
+    put32(bad + user_gids, 3);
     fix_checksum(bad, size);
     assert_int_equal(mkgf_validate(bad, size, &v), -EBADMSG);
 
@@ -485,13 +514,25 @@ static void test_reader_missing_and_corrupt(void **state)
 
     img = sample_image(f, &size);
     retire(f);
-    img[size - 1] ^= 1;
+    put32(img + 24, (uint32_t)size + 4); /* a size in the header not the file's */
     write_bytes(f->path, img, size);
     assert_int_equal(mkgf_reader_get(r, f->path, &v), -EBADMSG);
     assert_int_equal(mkgf_reader_get(r, f->path, &v), -EBADMSG);
     retire(f);
+    put32(img + 24, (uint32_t)size);
 
+    /* The open reads the header only: a damaged byte after it is not seen
+     * until a lookup uses it; mkgf_verify_path sees it. */
     img[size - 1] ^= 1;
+    write_bytes(f->path, img, size);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
+    assert_int_equal(mkgf_verify_path(f->path), -EBADMSG);
+    retire(f);
+    img[size - 1] ^= 1;
+    write_bytes(f->path, img, size);
+    assert_int_equal(mkgf_verify_path(f->path), 0);
+    retire(f);
+
     put32(img + 8, 7);
     write_bytes(f->path, img, size);
     assert_int_equal(mkgf_reader_get(r, f->path, &v), -EPROTONOSUPPORT);
@@ -760,6 +801,82 @@ static void test_shared_strings(void **state)
     free(img);
 }
 
+/* The encoder gives the bytes the writer writes. */
+static void test_encode_is_the_file(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char *img = NULL, *file;
+    size_t size = 0, file_size;
+
+    assert_int_equal(mk_groupfile_encode(sample, 3, &img, &size), 0);
+    assert_int_equal(mk_groupfile_write(f->path, sample, 3), 0);
+    file = read_whole(f->path, &file_size);
+    assert_int_equal(size, file_size);
+    assert_memory_equal(img, file, size);
+    assert_int_equal(mkgf_verify(img, size), 0);
+    free(img);
+    img = NULL;
+    assert_int_equal(mk_groupfile_encode(NULL, 0, &img, &size), 0);
+    assert_int_equal(mkgf_verify(img, size), 0);
+    free(img);
+    assert_int_equal(mk_groupfile_encode(NULL, 2, &img, &size), -EINVAL);
+    free(file);
+}
+
+/* mkgf_view_init reads the header only (O(1)): a file whose body is
+ * damaged opens, and each lookup checks what it uses. Every byte after the
+ * header, set to a few values, through every lookup: only 0, -ENOENT or
+ * -EBADMSG, never a read outside the image (ASan in make check), and every
+ * successful group's run copies into exactly member_bytes. */
+static void test_lookups_check_at_use(void **state)
+{
+    static const unsigned char values[] = {0x00, 0x01, 'x', 0x7f, 0xff};
+    static const char *const names[] = {"mk-staff", "mk-empty", "mk-media", "nope", "alice"};
+    struct fixture *f = *state;
+    size_t size;
+    unsigned char *img = sample_image(f, &size);
+
+    for (size_t at = MKGF_HEADER_SIZE; at < size; at++) {
+        for (size_t k = 0; k < sizeof(values); k++) {
+            /* Its own allocation, exactly the image: a read past it is seen. */
+            unsigned char *bad = malloc(size);
+            struct mkgf_view v;
+            assert_non_null(bad);
+            memcpy(bad, img, size);
+            bad[at] = values[k];
+            assert_int_equal(mkgf_view_init(bad, bad, size, &v), 0);
+            for (uint32_t i = 0; i < 5; i++) {
+                struct mkgf_group g;
+                struct mkgf_user u;
+                int r[3];
+                r[0] = mkgf_group_at(&v, i, &g);
+                r[1] = mkgf_find_name(&v, names[i], &g);
+                r[2] = mkgf_find_gid(&v, 1900000001 + i, &g);
+                for (int j = 0; j < 3; j++)
+                    assert_true(r[j] == 0 || r[j] == -ENOENT || r[j] == -EBADMSG);
+                if (r[2] == 0) {
+                    char *copy = malloc(g.member_bytes ? g.member_bytes : 1);
+                    char **mem = calloc((size_t)g.member_count + 1, sizeof(char *));
+                    assert_non_null(copy);
+                    assert_non_null(mem);
+                    int c = mkgf_copy_members(&v, &g, copy, mem);
+                    assert_true(c == 0 || c == -EBADMSG);
+                    free(copy);
+                    free(mem);
+                }
+                int ru = mkgf_find_user(&v, names[i], &u);
+                assert_true(ru == 0 || ru == -ENOENT || ru == -EBADMSG);
+                for (uint32_t m = 0; ru == 0 && m < u.group_count; m++) {
+                    gid_t gid;
+                    assert_int_equal(mkgf_user_gid(&v, &u, m, &gid), 0);
+                }
+            }
+            free(bad);
+        }
+    }
+    free(img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -777,6 +894,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reader_refuses_unsafe_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_refuses_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_strings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_encode_is_the_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookups_check_at_use, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

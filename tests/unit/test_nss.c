@@ -525,8 +525,57 @@ static void test_initgroups_many(void **state)
     free(names);
 }
 
-/* Every entry point answers UNAVAIL with ENOENT, and nothing else changes. */
-static void expect_unavailable(void)
+/* A user in 100,000 groups, with a few gids from other services already in
+ * the array (among them one of ours): every group once, the primary and the
+ * one already there skipped. A regression check for the quadratic
+ * duplicate search: it used to take seconds (no timing asserted here; `make
+ * bench` prints the time of getgrouplist). */
+static void test_initgroups_100000(void **state)
+{
+    enum { N = 100000, BEFORE = 40 };
+    struct mk_group_entry *groups = calloc(N, sizeof(*groups));
+    char (*names)[24] = calloc(N, sizeof(*names));
+    const char *const members[] = {"many"};
+    long start = BEFORE, size = BEFORE;
+    gid_t *gids = calloc(BEFORE, sizeof(gid_t));
+    char *seen = calloc(N, 1);
+    int err = 0;
+
+    assert_non_null(groups);
+    assert_non_null(names);
+    assert_non_null(gids);
+    assert_non_null(seen);
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "mk-n-%d", i);
+        groups[i].name = names[i];
+        groups[i].gid = 1900100000u + (gid_t)i;
+        groups[i].members = members;
+        groups[i].member_count = 1;
+    }
+    for (int i = 0; i < BEFORE; i++)
+        gids[i] = 5000 + (gid_t)i;
+    gids[BEFORE - 1] = 1900100000u + 777; /* ours, from another service */
+    write_groups(groups, N);
+    assert_int_equal(mod_initgroups("many", 1900100000u + 5, &start, &size, &gids, 0, &err),
+                     NSS_STATUS_SUCCESS);
+    assert_int_equal(start, BEFORE + N - 2);
+    assert_true(size >= start);
+    for (long i = BEFORE; i < start; i++) {
+        gid_t k = gids[i] - 1900100000u;
+        assert_true(k < N && k != 5 && k != 777);
+        assert_false(seen[k]);
+        seen[k] = 1;
+    }
+    free(gids);
+    free(seen);
+    free(groups);
+    free(names);
+}
+
+/* Every entry point answers UNAVAIL with *errnop naming the cause (ENOENT:
+ * no file; EPERM, ELOOP: a file refused before reading; EBADMSG,
+ * EPROTONOSUPPORT: refused content), and nothing else changes. */
+static void expect_unavailable(int cause)
 {
     struct group gr;
     char buf[1024];
@@ -541,20 +590,20 @@ static void expect_unavailable(void)
         errno = 0;
         assert_int_equal(mod_getgrnam("mk-staff", &gr, buf, sizeof(buf), &err),
                          NSS_STATUS_UNAVAIL);
-        assert_int_equal(err, ENOENT);
+        assert_int_equal(err, cause);
         err = 0;
         assert_int_equal(mod_getgrgid(1900000001, &gr, buf, sizeof(buf), &err),
                          NSS_STATUS_UNAVAIL);
-        assert_int_equal(err, ENOENT);
+        assert_int_equal(err, cause);
         assert_int_equal(mod_setgrent(0), NSS_STATUS_UNAVAIL);
         err = 0;
         assert_int_equal(mod_getgrent(&gr, buf, sizeof(buf), &err), NSS_STATUS_UNAVAIL);
-        assert_int_equal(err, ENOENT);
+        assert_int_equal(err, cause);
         assert_int_equal(mod_endgrent(), NSS_STATUS_SUCCESS);
         err = 0;
         assert_int_equal(mod_initgroups("alice", 100, &start, &size, &gids, 0, &err),
                          NSS_STATUS_UNAVAIL);
-        assert_int_equal(err, ENOENT);
+        assert_int_equal(err, cause);
         assert_int_equal(start, 1);
         assert_int_equal(size, 1);
         assert_int_equal(gids[0], 100);
@@ -571,34 +620,69 @@ static void test_bad_files_unavailable(void **state)
     int err = 0;
 
     replace_file(NULL, 0); /* missing */
-    expect_unavailable();
+    expect_unavailable(ENOENT);
 
     replace_file("", 0); /* empty */
-    expect_unavailable();
+    expect_unavailable(EBADMSG);
 
     for (size_t len = 1; len < size; len += (len < 128 ? 1 : 37)) {
         replace_file(img, len); /* truncated */
-        expect_unavailable();
+        expect_unavailable(EBADMSG);
     }
 
-    img[size / 2] ^= 0x40; /* corrupt */
+    /* The open reads the header only (O(1)): a wrong size or section bound
+     * there is refused at once; bytes after it are checked where used. */
+    img[24] ^= 0x01; /* total size */
     replace_file(img, size);
-    expect_unavailable();
-    img[size / 2] ^= 0x40;
+    expect_unavailable(EBADMSG);
+    img[24] ^= 0x01;
+    img[64 + 4 * 7] ^= 0x40; /* the strings' offset */
+    replace_file(img, size);
+    expect_unavailable(EBADMSG);
+    img[64 + 4 * 7] ^= 0x40;
 
-    img[8] = 9; /* wrong version */
+    img[8] = 1; /* an old version */
     replace_file(img, size);
-    expect_unavailable();
-    img[8] = 1;
+    expect_unavailable(EPROTONOSUPPORT);
+    img[8] = 9; /* a newer one */
+    replace_file(img, size);
+    expect_unavailable(EPROTONOSUPPORT);
+    img[8] = MKGF_VERSION;
 
     memset(img, 'x', 8); /* wrong magic */
     replace_file(img, size);
-    expect_unavailable();
+    expect_unavailable(EBADMSG);
 
     /* A good file again: answered at once. */
     write_groups(sample, SAMPLE_COUNT);
     assert_int_equal(mod_getgrnam("mk-media", &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
     expect_entry(&gr, &sample[2]);
+    free(img);
+}
+
+/* A record that fails its check at use answers UNAVAIL with EBADMSG for that
+ * lookup; the rest of the file still answers. */
+static void test_bad_record_unavailable(void **state)
+{
+    size_t size;
+    unsigned char *img = image_of(sample, SAMPLE_COUNT, &size);
+    struct group gr;
+    char buf[1024];
+    int err = 0;
+    uint32_t groups_off, bad = htole32(0xfffffff0u);
+
+    memcpy(&groups_off, img + 64, 4);
+    groups_off = le32toh(groups_off);
+    /* mk-media's (the third group's) member run offset, far out of bounds. */
+    memcpy(img + groups_off + 2 * MKGF_GROUP_RECORD + 12, &bad, 4);
+    replace_file(img, size);
+    assert_int_equal(mod_getgrnam("mk-media", &gr, buf, sizeof(buf), &err), NSS_STATUS_UNAVAIL);
+    assert_int_equal(err, EBADMSG);
+    err = 0;
+    assert_int_equal(mod_getgrgid(1900000003, &gr, buf, sizeof(buf), &err), NSS_STATUS_UNAVAIL);
+    assert_int_equal(err, EBADMSG);
+    assert_int_equal(mod_getgrnam("mk-staff", &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+    expect_entry(&gr, &sample[0]);
     free(img);
 }
 
@@ -636,31 +720,31 @@ static void test_unsafe_files_unavailable(void **state)
 
     replace_file(NULL, 0); /* the mapped file is recycled: the next call opens */
     assert_int_equal(mkfifo(path, 0644), 0);
-    expect_unavailable();
+    expect_unavailable(EPERM);
     assert_int_equal(unlink(path), 0);
 
     assert_int_equal(symlink(good, path), 0);
-    expect_unavailable();
+    expect_unavailable(ELOOP);
     assert_int_equal(unlink(path), 0);
 
     assert_int_equal(mkdir(path, 0755), 0);
-    expect_unavailable();
+    expect_unavailable(EPERM);
     assert_int_equal(rmdir(path), 0);
 
     if (mknod(path, S_IFCHR | 0644, makedev(1, 3)) == 0) { /* /dev/null's */
-        expect_unavailable();
+        expect_unavailable(EPERM);
         assert_int_equal(unlink(path), 0);
     }
 
     write_groups(sample, SAMPLE_COUNT);
     assert_int_equal(chown(path, 65534, 65534), 0);
-    expect_unavailable();
+    expect_unavailable(EPERM);
     write_groups(sample, SAMPLE_COUNT);
     assert_int_equal(chmod(path, 0664), 0);
-    expect_unavailable();
+    expect_unavailable(EPERM);
     write_groups(sample, SAMPLE_COUNT);
     assert_int_equal(chmod(path, 0646), 0);
-    expect_unavailable();
+    expect_unavailable(EPERM);
 
     /* Refused while mapped, too: the same file changed owner or mode in
      * place, then replaced by another inode with the same content. */
@@ -668,7 +752,7 @@ static void test_unsafe_files_unavailable(void **state)
     assert_int_equal(mod_getgrnam("mk-media", &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
     assert_int_equal(chown(path, 65534, 65534), 0);
     replace_file_keep();
-    expect_unavailable();
+    expect_unavailable(EPERM);
 
     alarm(0);
     assert_int_equal(sigaction(SIGALRM, &saved, NULL), 0);
@@ -749,6 +833,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_enumeration),
         cmocka_unit_test(test_initgroups),
         cmocka_unit_test(test_initgroups_many),
+        cmocka_unit_test(test_initgroups_100000),
+        cmocka_unit_test(test_bad_record_unavailable),
         cmocka_unit_test(test_replacement_noticed),
         cmocka_unit_test(test_big_group),
         cmocka_unit_test(test_bad_files_unavailable),

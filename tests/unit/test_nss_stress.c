@@ -276,11 +276,116 @@ static void test_fork_during_lookups(void **state)
     assert_int_equal(atomic_load(&failures), 0);
 }
 
+/* ---- fork() from a signal handler that interrupted a lookup ---- */
+
+enum { SIGNAL_FORKS = 200 };
+static volatile sig_atomic_t forks_done;
+static volatile sig_atomic_t fork_failures;
+static pid_t fork_children[SIGNAL_FORKS];
+
+/* Forks (async-signal-safe) in the middle of whatever the main thread is
+ * doing, which is mostly a lookup holding the module's lock; the child
+ * looks up once and leaves with its answer as its status. */
+static void fork_on_signal(int sig)
+{
+    pid_t pid;
+
+    if (forks_done >= SIGNAL_FORKS)
+        return;
+    pid = fork();
+    if (pid == 0) {
+        struct group gr;
+        char buf[512];
+        int e = 0;
+        alarm(5); /* a hang in the child ends it */
+        _exit(mod_getgrnam(names[3], &gr, buf, sizeof(buf), &e) == NSS_STATUS_SUCCESS &&
+                      same_entry(&gr, &content_a[3])
+                  ? 0
+                  : 1);
+    }
+    if (pid < 0)
+        fork_failures++;
+    else
+        fork_children[forks_done++] = pid;
+}
+
+static void *signal_sender(void *arg)
+{
+    pthread_t target = *(pthread_t *)arg;
+
+    while (!atomic_load(&stop)) {
+        pthread_kill(target, SIGUSR1);
+        usleep(500);
+    }
+    return NULL;
+}
+
+/* The scenario, in its own process so that a deadlock is a failure, not a
+ * hang: the main thread loops over lookups (no malloc: fork() itself takes
+ * malloc's locks) while another thread signals it; the handler forks. */
+static void signal_fork_scenario(void)
+{
+    struct sigaction sa = {.sa_handler = fork_on_signal};
+    pthread_t self = pthread_self(), sender;
+    int bad = 0;
+
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGUSR1, &sa, NULL) != 0 ||
+        pthread_create(&sender, NULL, signal_sender, &self) != 0)
+        _exit(10);
+    while (forks_done < SIGNAL_FORKS) {
+        struct group gr;
+        char buf[512];
+        int e = 0;
+        if (mod_getgrnam(names[7], &gr, buf, sizeof(buf), &e) != NSS_STATUS_SUCCESS ||
+            !same_entry(&gr, &content_a[7]))
+            bad++;
+    }
+    atomic_store(&stop, 1);
+    pthread_join(sender, NULL);
+    for (int i = 0; i < forks_done; i++) {
+        int status;
+        if (waitpid(fork_children[i], &status, 0) != fork_children[i] || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0)
+            bad++;
+    }
+    _exit(bad || fork_failures ? 11 : 0);
+}
+
+static void test_fork_from_signal_handler(void **state)
+{
+    char dir[64], path[128];
+    void *module = setup_module(dir, sizeof(dir), path, sizeof(path));
+    int status = 0, waited_ms = 0;
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0)
+        signal_fork_scenario();
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (waited_ms >= 30000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        usleep(1000);
+        waited_ms++;
+    }
+    dlclose(module);
+    remove_tree(dir);
+    if (waited_ms >= 30000)
+        fail_msg("a fork from a signal handler during a lookup deadlocked");
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replace_under_load),
         cmocka_unit_test(test_fork_during_lookups),
+        cmocka_unit_test(test_fork_from_signal_handler),
     };
     const char *env = getenv("MKIO_NSS_SO");
 
