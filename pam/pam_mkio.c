@@ -63,36 +63,6 @@ static long pam_mkio_now_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* "2", "2.5", "0.25" seconds to milliseconds, without strtod (a login
- * program may have called setlocale, and 2.5 must not depend on it).
- * -1 when malformed or outside 0.1 to 300 s. */
-static long pam_mkio_parse_seconds(const char *s)
-{
-    long ms = 0, scale = 1000;
-    bool digits = false, point = false;
-
-    for (; *s; s++) {
-        if (*s == '.' && !point) {
-            point = true;
-        } else if (*s >= '0' && *s <= '9') {
-            digits = true;
-            if (!point) {
-                ms = ms * 10 + (*s - '0') * 1000;
-                if (ms > MK_HELPER_MAX_BUDGET_MS)
-                    return -1;
-            } else if (scale > 1) {
-                scale /= 10;
-                ms += (*s - '0') * scale;
-            }
-        } else {
-            return -1;
-        }
-    }
-    if (!digits || ms < 100 || ms > MK_HELPER_MAX_BUDGET_MS)
-        return -1;
-    return ms;
-}
-
 /* Parses the module arguments. Unknown or malformed ones are logged and
  * ignored: a typo in a PAM line must not lock anyone out. */
 static void pam_mkio_parse_args(pam_handle_t *pamh, int argc, const char **argv,
@@ -111,12 +81,14 @@ static void pam_mkio_parse_args(pam_handle_t *pamh, int argc, const char **argv,
         } else if (strcmp(arg, "fail_closed") == 0) {
             opts->fail_closed = true;
         } else if (strncmp(arg, "timeout=", 8) == 0) {
-            long ms = pam_mkio_parse_seconds(arg + 8);
-            if (ms < 0)
+            /* The configuration's own parser (text.h): '.' whatever the
+             * login program's setlocale made LC_NUMERIC. */
+            int64_t ms;
+            if (!mk_parse_seconds_ms(arg + 8, 100, MK_HELPER_MAX_BUDGET_MS, &ms))
                 pam_syslog(pamh, LOG_ERR, "ignoring bad argument \"%s\" (timeout=SECONDS, 0.1 to 300)",
                            mk_text_sanitize(arg, shown, sizeof(shown)));
             else
-                opts->timeout_ms = ms;
+                opts->timeout_ms = (long)ms;
         } else {
             pam_syslog(pamh, LOG_ERR, "ignoring unknown argument \"%s\"%s",
                        mk_text_sanitize(arg, shown, sizeof(shown)),
@@ -179,9 +151,9 @@ static void pam_mkio_take_line(pam_handle_t *pamh, struct pam_mkio_run *run, cha
         rest = line + strlen(line);
 
     if (strcmp(line, "budget") == 0) {
-        long ms = strtol(rest, NULL, 10);
-        if (!run->budget_fixed && ms >= 100 && ms <= MK_HELPER_MAX_BUDGET_MS)
-            run->deadline_ms = run->started_ms + ms;
+        uint64_t ms;
+        if (!run->budget_fixed && mk_parse_u64(rest, MK_HELPER_MAX_BUDGET_MS, &ms) && ms >= 100)
+            run->deadline_ms = run->started_ms + (long)ms;
     } else if (strcmp(line, "info") == 0 || strcmp(line, "error") == 0) {
         if (!speak || run->user_lines >= MK_HELPER_USER_LINES_MAX)
             return;
@@ -395,8 +367,10 @@ static bool pam_mkio_run_helper(pam_handle_t *pamh, const struct pam_mkio_option
     }
     if (!in_time) {
         pam_mkio_reap(pid, true);
-        pam_syslog(pamh, LOG_ERR, "user %s: the MK.IO refresh did not finish within the %.1f s time "
-                   "budget and was stopped; %s", user, (run->deadline_ms - run->started_ms) / 1000.0,
+        /* Not "%.1f": the login program's setlocale would write "2,5". */
+        long budget_ms = run->deadline_ms - run->started_ms;
+        pam_syslog(pamh, LOG_ERR, "user %s: the MK.IO refresh did not finish within the %ld.%ld s time "
+                   "budget and was stopped; %s", user, budget_ms / 1000, budget_ms % 1000 / 100,
                    opts->fail_closed ? "login refused (fail_closed)"
                                      : "the last known memberships stay; login continues");
         return false;

@@ -309,6 +309,25 @@ def tearDownModule():
     if NS is not None:
         NS.teardown()
         NS = None
+    if _COMMA_LOCALE:
+        shutil.rmtree(_COMMA_LOCALE["LOCPATH"], ignore_errors=True)
+
+
+# ---- a comma-decimal locale ------------------------------------------------------
+
+_COMMA_LOCALE = {}
+
+
+def comma_locale():
+    """{"LOCPATH": DIR, "LC_ALL": "de_DE.UTF-8"}: German, whose LC_NUMERIC
+    writes 2,5. Built once with localedef from Debian's `locales` sources
+    into a private directory (the host's locales are left alone)."""
+    if not _COMMA_LOCALE:
+        d = tempfile.mkdtemp(prefix="mkio-pam-locale-")
+        subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", os.path.join(d, "de_DE.UTF-8")],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _COMMA_LOCALE.update(LOCPATH=d, LC_ALL="de_DE.UTF-8")
+    return dict(_COMMA_LOCALE)
 
 
 # ---- the tests ----------------------------------------------------------------
@@ -323,6 +342,7 @@ class Result:
         self.rc = rcs[-1] if rcs else None
         self.infos = [l[6:] for l in self.lines if l.startswith("info: ")]
         self.errors = [l[7:] for l in self.lines if l.startswith("error: ")]
+        self.locale = next((l[8:] for l in self.lines if l.startswith("locale: ")), None)
 
 
 class PamCase(unittest.TestCase):
@@ -421,11 +441,15 @@ class PamCase(unittest.TestCase):
                   invites=[self.invite("alice")] if invited else [])
 
     def run_pam(self, user="alice", hook="open_session", args="", silent=False, direct=False,
-                conf=None, users=None, timeout=60, expect_fallback=False):
+                conf=None, users=None, timeout=60, expect_fallback=False, env=None, locale=False):
+        """env: variables added to pam-run's environment; locale: pam-run
+        prints the locale in force first (Result.locale)."""
         if not direct:
             self.write_service(args, conf)
         cmd = PREFIX + [PAM_RUN, "--keep-loaded", PAM_SO, "--confdir", self.pamd,
                         "--service", SERVICE, "--hook", hook]
+        if locale:
+            cmd.append("--show-locale")
         for u in users or [user]:
             cmd += ["--user", u]
         if silent:
@@ -434,7 +458,8 @@ class PamCase(unittest.TestCase):
             cmd += ["--module", PAM_SO, "--", "conf=" + (conf or self.conf)] + args.split()
         start = time.monotonic()
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, timeout=timeout + 10 * SLACK)
+                              universal_newlines=True, timeout=timeout + 10 * SLACK,
+                              env=dict(os.environ, **env) if env else None)
         elapsed = time.monotonic() - start
         self.assertEqual(proc.returncode, 0, proc.stderr)
         res = Result(proc, elapsed)
@@ -806,6 +831,53 @@ class TestArguments(PamCase):
         self.assertEqual(res.rc, "PAM_SUCCESS")
         self.assertLess(res.elapsed, 1.5 + 2 * SLACK)
         self.assertGreater(res.elapsed, 0.8)
+
+    def test_timeout_with_decimals_under_a_comma_locale(self):
+        """util-linux login calls setlocale: under de_DE, LC_NUMERIC's
+        decimal point is ',', and timeout=2.5 must still mean 2.5 s (a
+        strtod would read 2, or refuse the argument and leave 20 s)."""
+        self.alice_world()
+        conf = self.write_conf("slow.conf", time_budget="20")
+        FAKE.fault("user_orgs_list", "hang", count=None)
+        budget_ms = int(round((2.5 + SLACK) * 1000))
+        res = self.run_pam(conf=conf, args="debug timeout=%d.%03d" % divmod(budget_ms, 1000),
+                           env=comma_locale(), locale=True)
+        self.assertEqual(res.locale, "de_DE.UTF-8 decimal_point=,", res.stdout)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(self.log_with("ignoring bad argument"), [])
+        self.assertEqual(len(self.log_with("of the %d ms budget" % budget_ms)), 1, self.logs())
+        self.assertGreater(res.elapsed, 2.2 + SLACK)
+        self.assertLess(res.elapsed, 3.0 + 2 * SLACK)
+
+    def test_the_budget_in_messages_is_written_with_a_point_under_a_comma_locale(self):
+        """pam_mkio's own message when it stops the helper names the budget
+        in seconds: "1.5 s", never the login program's "1,5 s" (one log
+        line must read the same on every machine). A helper that never
+        answers makes pam_mkio stop it."""
+        self.alice_world()
+        hidden = HELPER_PATH + ".hidden"
+        os.rename(HELPER_PATH, hidden)
+        try:
+            with open(HELPER_PATH, "w") as f:
+                f.write("#!/bin/sh\nexec sleep 60\n")
+            os.chmod(HELPER_PATH, 0o755)
+            res = self.run_pam(args="timeout=%.1f" % (1.5 + SLACK), env=comma_locale(), locale=True)
+        finally:
+            os.replace(hidden, HELPER_PATH)
+        self.assertEqual(res.locale, "de_DE.UTF-8 decimal_point=,", res.stdout)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertLess(res.elapsed, 2.0 + 2 * SLACK)
+        self.assertEqual(len(self.log_with("did not finish within the %.1f s time budget" % (1.5 + SLACK))),
+                         1, self.logs())
+
+    def test_timeout_with_a_comma_is_refused_under_a_comma_locale(self):
+        """Seconds are written with '.', whatever the locale: "2,5" is a bad
+        argument (logged and ignored), not 2.5 s."""
+        self.alice_world()
+        res = self.run_pam(args="timeout=2,5", env=comma_locale(), locale=True)
+        self.assertEqual(res.locale, "de_DE.UTF-8 decimal_point=,", res.stdout)
+        self.assert_accepted_alice(res)
+        self.assertEqual(len(self.log_with("ignoring bad argument", "timeout=2,5")), 1, self.logs())
 
     def test_bad_timeout_is_logged_and_ignored(self):
         self.alice_world()

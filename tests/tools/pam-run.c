@@ -2,7 +2,7 @@
  *
  *   pam-run --confdir DIR --service NAME --user U [--user U2 ...] [--silent]
  *           [--hook open_session|acct_mgmt|close_session|setcred[,HOOK...]]
- *           [--module PATH [-- MODULE-ARGS...]] [--keep-loaded PATH]
+ *           [--module PATH [-- MODULE-ARGS...]] [--keep-loaded PATH] [--show-locale]
  *
  * Calls pam_start_confdir, the hook, pam_end, and prints "rc=<PAM code
  * name>" (one line per hook: several hooks, comma-separated, run in turn on
@@ -19,8 +19,14 @@
  * dlclose leaves it (and the libraries it pulls in) mapped, as in a daemon.
  * Leak reports then name its functions, and LeakSanitizer does not trip
  * over the thread-local storage of unloaded libraries.
+ *
+ * Like util-linux login, it calls setlocale(LC_ALL, "") first, so the
+ * modules run under the locale the environment names (LC_ALL, LOCPATH).
+ * --show-locale prints "locale: NAME decimal_point=C" before anything else,
+ * so a test can tell that the locale it asked for is the one in force.
  */
 #include <dlfcn.h>
+#include <locale.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -195,7 +201,7 @@ static int pam_run_usage(void)
 {
     fprintf(stderr, "usage: pam-run --confdir DIR --service NAME --user U [--user U2 ...] [--silent]\n"
                     "               [--hook open_session|acct_mgmt|close_session|setcred[,HOOK...]]\n"
-                    "               [--module PATH [-- MODULE-ARGS...]] [--keep-loaded PATH]\n");
+                    "               [--module PATH [-- MODULE-ARGS...]] [--keep-loaded PATH] [--show-locale]\n");
     return 2;
 }
 
@@ -210,6 +216,9 @@ int main(int argc, char **argv)
 
     if (!users)
         return 1;
+    /* What util-linux login does first: the modules see the user's locale
+     * (a comma as LC_NUMERIC's decimal point under de_DE, for one). */
+    const char *locale_name = setlocale(LC_ALL, "");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_value = i + 1 < argc;
@@ -231,6 +240,9 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(a, "--silent") == 0)
             flags |= PAM_SILENT;
+        else if (strcmp(a, "--show-locale") == 0)
+            printf("locale: %s decimal_point=%s\n", locale_name ? locale_name : "(unset: C)",
+                   localeconv()->decimal_point);
         else if (strcmp(a, "--") == 0) {
             module_argv = (const char **)&argv[i + 1];
             module_argc = argc - i - 1;
