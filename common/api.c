@@ -16,13 +16,11 @@
 #include "api.h"
 #include "text.h"
 
-#include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define API_USER_ORGS "/api/v1/user/organizations"
 #define API_INVITES "/api/v1/organization/invites"
@@ -121,7 +119,7 @@ static bool api_digits(const char *s, int n, int *out)
 {
     int v = 0;
     for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
+        if (!mk_ascii_digit(s[i]))
             return false;
         v = v * 10 + (s[i] - '0');
     }
@@ -144,9 +142,9 @@ bool mk_parse_time(const char *s, time_t *out)
     const char *p = s + 19;
     if (*p == '.') {
         p++;
-        if (!isdigit((unsigned char)*p))
+        if (!mk_ascii_digit(*p))
             return false;
-        while (isdigit((unsigned char)*p))
+        while (mk_ascii_digit(*p))
             p++;
     }
     int sign = 0;
@@ -515,7 +513,7 @@ static bool api_is_json_type(const char *content_type)
     while (*p == ' ' || *p == '\t')
         p++;
     size_t n = strlen("application/json");
-    if (strncasecmp(p, "application/json", n) != 0)
+    if (!mk_ascii_case_equal_n(p, "application/json", n))
         return false;
     p += n;
     while (*p == ' ' || *p == '\t')
@@ -533,7 +531,7 @@ static mk_status api_parse_body(const struct mk_http_response *resp, json_object
     size_t len = resp->body_len;
 
     *out = NULL;
-    while (len > 0 && isspace((unsigned char)resp->body[len - 1]))
+    while (len > 0 && mk_ascii_space(resp->body[len - 1]))
         len--;
     if (len == 0)
         return MK_OK;
@@ -630,7 +628,7 @@ static mk_status api_escape_id(const char *id, const char *what, char **out, mk_
     if (!s)
         return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
     for (const unsigned char *c = (const unsigned char *)id; *c; c++) {
-        if (isalnum(*c) || *c == '-' || *c == '.' || *c == '_' || *c == '~') {
+        if (mk_ascii_alnum(*c) || *c == '-' || *c == '.' || *c == '_' || *c == '~') {
             *p++ = (char)*c;
         } else {
             *p++ = '%';

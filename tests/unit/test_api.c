@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -494,6 +495,35 @@ static void test_requests_exact(void **state)
     mk_http_free(http);
 }
 
+/* An id is escaped byte by byte, ASCII letters and digits kept, whatever
+ * the locale: under Latin-1, isalnum(0xe9) is true, and a raw 0xe9 must
+ * still not reach the request line. The locale is built with localedef
+ * into a private LOCPATH (Debian's locales package). */
+static void test_ids_escaped_whatever_the_locale(void **state)
+{
+    const struct answer answers[] = { { 204, "", "" } };
+    struct fake f = { .answers = answers, .n = 1 };
+    char dir[] = "/tmp/test_api_loc.XXXXXX", cmd[256];
+    mk_error err;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd), "localedef -i de_DE -f ISO-8859-1 %s/de_DE.ISO-8859-1 >/dev/null 2>&1", dir);
+    if (system(cmd) != 0)
+        fail_msg("cannot build de_DE.ISO-8859-1 with localedef (is the locales package installed?)");
+    setenv("LOCPATH", dir, 1);
+    assert_non_null(setlocale(LC_ALL, "de_DE.ISO-8859-1"));
+
+    mk_http *http = fake_client(&f);
+    assert_int_equal(mk_user_org_delete(http, "caf\xe9 1", &err), MK_OK);
+    assert_string_equal(f.path[0], "/api/v1/user/organizations/caf%E9%201");
+    mk_http_free(http);
+
+    setlocale(LC_ALL, "C");
+    unsetenv("LOCPATH");
+    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_usage_errors_send_nothing(void **state)
 {
     const struct answer answers[] = { { 200, NULL, "{}" } };
@@ -894,6 +924,7 @@ int main(void)
         cmocka_unit_test(test_usage_errors_send_nothing),
         cmocka_unit_test(test_call_failures),
         cmocka_unit_test(test_content_checks),
+        cmocka_unit_test(test_ids_escaped_whatever_the_locale),
         cmocka_unit_test(test_pagination_several_pages),
         cmocka_unit_test(test_pagination_total_reached),
         cmocka_unit_test(test_pagination_stuck_and_endless),
