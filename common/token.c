@@ -6,6 +6,7 @@
  * Buffers that held a token are wiped before they are freed.
  */
 #include "token.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -245,8 +246,13 @@ mk_status mk_token_for_user(const struct mk_config *cfg, const struct passwd *pw
         return mk_error_set(err, MK_ERR_USAGE, "no user given for the token");
     *token = NULL;
     const char *user = pw->pw_name;
-    if (!*user || strchr(user, '/') || user[0] == '.')
-        return mk_error_set(err, MK_ERR_USAGE, "the user name \"%.64s\" cannot name a token file", user);
+    /* A user name (text.h) that is not a dot file either: "." and ".."
+     * would name a directory. */
+    if (!mk_user_name_valid(user) || user[0] == '.') {
+        char shown[72];
+        return mk_error_set(err, MK_ERR_USAGE, "the user name \"%s\" cannot name a token file",
+                            mk_text_sanitize(user, shown, sizeof(shown)));
+    }
 
     root_path = cfg->token_dir ? token_join(cfg->token_dir, user) : NULL;
     if (cfg->token_dir && !root_path) {

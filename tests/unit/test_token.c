@@ -519,7 +519,11 @@ static void test_read_with_user_rights(void **state)
 static void test_bad_user_names(void **state)
 {
     struct fixture *f = *state;
-    static const char *const names[] = { "", "../alice", "a/b", ".hidden", "." };
+    /* text.h's user names, and no dot file: a ':' or ',' (no passwd or
+     * group line holds one), a space or a control character are refused,
+     * and the message shows the name sanitized. */
+    static const char *const names[] = { "", "../alice", "a/b", ".hidden", ".", "a:b", "a,b",
+                                         "a b", "a\nb", "a\x1b[2Jb" };
     char *token, *source;
     mk_error err;
 
@@ -527,6 +531,7 @@ static void test_bad_user_names(void **state)
         f->pw.pw_name = (char *)names[i];
         assert_int_equal(token_for(f, &token, &source, &err), MK_ERR_USAGE);
         assert_contains(err.message, "cannot name a token file");
+        assert_null(strpbrk(err.message, "\n\x1b"));
     }
     f->pw.pw_name = "alice";
     assert_int_equal(mk_token_for_user(&f->cfg, NULL, &token, &source, &err), MK_ERR_USAGE);
