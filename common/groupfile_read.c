@@ -271,62 +271,73 @@ int mkgf_user_gid(const struct mkgf_view *view, const struct mkgf_user *user, ui
     return 0;
 }
 
-/* Walks a member run in memory that does not change: mem[i] (if mem) gets
- * member i. Returns 0 if run holds exactly count members, else -EBADMSG. */
-static int walk_members(const unsigned char *run, size_t bytes, uint32_t count,
-                        const char **mem)
+/* Points mem[i] (if mem) at member i of a run: lengths, a count of 16-bit
+ * words (they may lie in the mapping: each is checked as it is used), and
+ * strings, string_bytes of names each followed by a NUL (in memory that does
+ * not change: a copy, or a verified image). The positions are a running sum
+ * of lengths that do not depend on the strings, so the loop does not wait on
+ * each load. Returns 0 if the strings hold exactly count members of those
+ * lengths, else -EBADMSG. */
+static int index_members(const unsigned char *lengths, const char *strings,
+                         size_t string_bytes, uint32_t count, const char **mem)
 {
     size_t at = 0;
 
     for (uint32_t i = 0; i < count; i++) {
-        uint32_t len;
-        if (bytes - at < MKGF_MEMBER_PREFIX + 2)
-            return -EBADMSG;
-        len = load16(run + at);
-        if (len == 0 || len > bytes - at - MKGF_MEMBER_PREFIX - 1 ||
-            run[at + MKGF_MEMBER_PREFIX + len] != '\0')
+        size_t len = load16(lengths + 2 * (size_t)i);
+        if (len == 0 || len >= string_bytes - at || strings[at + len] != '\0')
             return -EBADMSG;
         if (mem)
-            mem[i] = (const char *)run + at + MKGF_MEMBER_PREFIX;
-        at += MKGF_MEMBER_PREFIX + (size_t)len + 1;
+            mem[i] = strings + at;
+        at += len + 1;
     }
-    return at == bytes ? 0 : -EBADMSG;
+    return at == string_bytes ? 0 : -EBADMSG;
+}
+
+size_t mkgf_member_string_bytes(const struct mkgf_group *group)
+{
+    return group->member_bytes - MKGF_MEMBER_PREFIX * (size_t)group->member_count;
 }
 
 int mkgf_copy_members(const struct mkgf_view *view, const struct mkgf_group *group, char *dst,
                       char **mem)
 {
-    /* group's run was checked inside the pool when group was read; the
-     * view's bounds do not change. */
+    const unsigned char *run;
+    size_t strings;
+
+    /* group was checked when it was read (the run inside the pool, room for
+     * its lengths); the view's bounds do not change. Checked again: cheap. */
     if (group->members > view->member_pool_size ||
-        group->member_bytes > view->member_pool_size - group->members)
+        group->member_bytes > view->member_pool_size - group->members ||
+        (uint64_t)group->member_count * MKGF_MEMBER_PREFIX > group->member_bytes)
         return -EBADMSG;
-    memcpy(dst, view->member_pool + group->members, group->member_bytes);
-    return walk_members((const unsigned char *)dst, group->member_bytes, group->member_count,
-                        (const char **)mem);
+    run = view->member_pool + group->members;
+    strings = mkgf_member_string_bytes(group);
+    memcpy(dst, run + MKGF_MEMBER_PREFIX * (size_t)group->member_count, strings);
+    return index_members(run, dst, strings, group->member_count, (const char **)mem);
 }
 
 const char *mkgf_group_member(const struct mkgf_view *view, const struct mkgf_group *group,
                               uint32_t i)
 {
     const unsigned char *run;
-    size_t at = 0;
+    const char *strings;
+    size_t at = 0, bytes;
 
     if (i >= group->member_count || group->members > view->member_pool_size ||
-        group->member_bytes > view->member_pool_size - group->members)
+        group->member_bytes > view->member_pool_size - group->members ||
+        (uint64_t)group->member_count * MKGF_MEMBER_PREFIX > group->member_bytes)
         return NULL;
     run = view->member_pool + group->members;
+    strings = (const char *)run + MKGF_MEMBER_PREFIX * (size_t)group->member_count;
+    bytes = mkgf_member_string_bytes(group);
     for (uint32_t k = 0;; k++) {
-        uint32_t len;
-        if (group->member_bytes - at < MKGF_MEMBER_PREFIX + 2)
-            return NULL;
-        len = load16(run + at);
-        if (len == 0 || len > group->member_bytes - at - MKGF_MEMBER_PREFIX - 1 ||
-            run[at + MKGF_MEMBER_PREFIX + len] != '\0')
+        size_t len = load16(run + 2 * (size_t)k);
+        if (len == 0 || len >= bytes - at || strings[at + len] != '\0')
             return NULL;
         if (k == i)
-            return (const char *)run + at + MKGF_MEMBER_PREFIX;
-        at += MKGF_MEMBER_PREFIX + (size_t)len + 1;
+            return strings + at;
+        at += len + 1;
     }
 }
 
@@ -369,7 +380,10 @@ int mkgf_verify(const void *data, size_t size)
     for (uint32_t i = 0; i < v.group_count; i++) {
         struct mkgf_group g, found;
         if (read_group(&v, i, &g) < 0 ||
-            walk_members(v.member_pool + g.members, g.member_bytes, g.member_count, NULL) < 0)
+            index_members(v.member_pool + g.members,
+                          (const char *)v.member_pool + g.members +
+                              MKGF_MEMBER_PREFIX * (size_t)g.member_count,
+                          mkgf_member_string_bytes(&g), g.member_count, NULL) < 0)
             return -EBADMSG;
         /* Runs follow each other in group order. */
         if (g.members != pool_end)

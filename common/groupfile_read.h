@@ -40,11 +40,14 @@
  *                a word is 0 (empty) or group index + 1.
  *   gid_index    gid_slots words, the same, probing from mkgf_hash_gid(gid).
  *   member_pool  member_pool_size bytes: each group's members, one run per
- *                group, in the group's order; a member is a 16-bit length L
- *                (1 to 65535), L bytes of name, then a NUL. A reader copies
- *                a group's whole run into the caller's buffer with one
- *                memcpy and walks the copy once to set gr_mem. Padded with
- *                NULs to a multiple of 4 (the padding belongs to no group).
+ *                group, runs in group order; a run is the member count's
+ *                16-bit lengths (1 to 65535), then the names, each followed
+ *                by a NUL, in the group's order. A reader copies a run's
+ *                names into the caller's buffer with one memcpy and points
+ *                gr_mem at them from a running sum of the lengths (one
+ *                pass; each length checked, and each NUL checked in the
+ *                copy, which the file cannot change). Padded with NULs to a
+ *                multiple of 4 (the padding belongs to no group).
  *   users        user_count x 12 bytes {name (string offset), first (index
  *                into user_gids), group count}: every member name, for
  *                initgroups.
@@ -102,7 +105,7 @@
 #define MKGF_CHECKSUMMED_FROM 24u
 #define MKGF_GROUP_RECORD 20u
 #define MKGF_USER_RECORD 12u
-#define MKGF_MEMBER_PREFIX 2u     /* the 16-bit length before each member */
+#define MKGF_MEMBER_PREFIX 2u     /* the 16-bit length of each member in a run */
 #define MKGF_MEMBER_MAX 65535u    /* the longest member name */
 
 static inline uint64_t mkgf_hash_string(const char *s)
@@ -184,11 +187,16 @@ int mkgf_find_user(const struct mkgf_view *view, const char *user, struct mkgf_u
 int mkgf_user_gid(const struct mkgf_view *view, const struct mkgf_user *user, uint32_t i,
                   gid_t *gid);
 
-/* Copies the group's member run (group->member_bytes bytes, checked inside
- * member_pool by the lookup that filled group) to dst, then walks the copy:
- * mem[i] gets member i, for i < group->member_count, inside dst. Returns 0,
- * or -EBADMSG if the copy is not exactly member_count well-formed members
- * (dst's bytes are then unspecified, mem's pointers too). */
+/* The bytes of a group's member names with their NULs: what
+ * mkgf_copy_members writes (member_bytes less the lengths). */
+size_t mkgf_member_string_bytes(const struct mkgf_group *group);
+
+/* Copies the group's member names (mkgf_member_string_bytes(group) bytes,
+ * the run checked inside member_pool by the lookup that filled group) to
+ * dst, then points mem[i] at member i in dst, for i < member_count, in one
+ * pass. Returns 0, or -EBADMSG if the copy is not exactly member_count
+ * well-formed members (dst's bytes and mem's pointers are then
+ * unspecified). */
 int mkgf_copy_members(const struct mkgf_view *view, const struct mkgf_group *group, char *dst,
                       char **mem);
 

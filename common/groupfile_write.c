@@ -194,7 +194,7 @@ static int never_same(const void *ctx, uint32_t a, uint32_t b)
 }
 
 /* The bytes of a group's run in the member pool: a 16-bit length, the name
- * and a NUL per member. Fits 64 bits; the caller checks 32. */
+ * and its NUL per member. Fits 64 bits; the caller checks 32. */
 static uint64_t member_run_bytes(const struct mk_group_entry *group)
 {
     uint64_t bytes = 0;
@@ -311,13 +311,15 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
     for (size_t i = 0, pool = 0; i < n; i++) {
         unsigned char *g = img + off[0] + i * MKGF_GROUP_RECORD;
         size_t run = pool;
+        /* The run: every member's length, then every name and its NUL. */
+        pool += MKGF_MEMBER_PREFIX * groups[i].member_count;
         for (size_t m = 0; m < groups[i].member_count; m++) {
             size_t len = strlen(groups[i].members[m]);
-            unsigned char *p = img + off[3] + pool;
+            unsigned char *p = img + off[3] + run + MKGF_MEMBER_PREFIX * m;
             p[0] = (unsigned char)(len & 0xff);
             p[1] = (unsigned char)(len >> 8);
-            memcpy(p + MKGF_MEMBER_PREFIX, groups[i].members[m], len + 1);
-            pool += MKGF_MEMBER_PREFIX + len + 1;
+            memcpy(img + off[3] + pool, groups[i].members[m], len + 1);
+            pool += len + 1;
         }
         put32(g, group_name[i]);
         put32(g + 4, (uint32_t)groups[i].gid);

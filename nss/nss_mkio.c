@@ -137,14 +137,14 @@ static enum nss_status nss_mkio_status(int r, int unavailable, int *errnop)
 }
 
 /* Lays out gr_mem (aligned) and the strings in buffer, after checking that
- * all of it fits in what is left of buffer: the name, "*", and the group's
- * member run copied in one piece, then walked once (in the copy, which the
- * file cannot change) to point gr_mem at each member. Returns 0, -ERANGE or
+ * all of it fits in what is left of buffer: the group's member names copied
+ * in one piece, gr_mem pointed at them in one pass (each checked in the
+ * copy, which the file cannot change), then the name and "*". Returns 0, -ERANGE or
  * -EBADMSG, with nothing written to gr. */
 static int nss_mkio_pack(const struct mkgf_view *view, const struct mkgf_group *g,
                          struct group *gr, char *buffer, size_t buflen)
 {
-    size_t pad, left, need;
+    size_t pad, left, need, strings;
     char **mem;
     char *p;
     int r;
@@ -165,14 +165,15 @@ static int nss_mkio_pack(const struct mkgf_view *view, const struct mkgf_group *
     if ((uint64_t)g->name_len + 1 + sizeof(nss_mkio_passwd) > left)
         return -ERANGE;
     left -= (size_t)g->name_len + 1 + sizeof(nss_mkio_passwd);
-    if (g->member_bytes > left)
+    strings = mkgf_member_string_bytes(g);
+    if (strings > left)
         return -ERANGE;
 
     mem = (char **)(void *)(buffer + pad);
     p = (char *)(mem + g->member_count + 1);
     if ((r = mkgf_copy_members(view, g, p, mem)) < 0)
         return r;
-    p += g->member_bytes;
+    p += strings;
     /* The name's NUL is ours: the file's byte may have changed since. */
     memcpy(p, g->name, g->name_len);
     p[g->name_len] = '\0';
