@@ -15,6 +15,7 @@
 #include "api.h"
 #include "http.h"
 #include "store.h"
+#include "text.h"
 
 const char *mk_refresh_outcome_name(enum mk_refresh_outcome outcome)
 {
@@ -62,8 +63,10 @@ static enum mk_refresh_outcome refresh_classify(const struct mk_config *cfg,
                                                 char *detail, size_t detail_len)
 {
     /* An id the store cannot take would make it refuse the whole user:
-     * leave that one organization out, and say why. */
-    if (!mk_store_org_id_valid(org->id)) {
+     * leave that one organization out, and say why. The policy compares
+     * canonical ids; the API is still called with its own spelling. */
+    char id[MK_ORG_ID_MAX + 1];
+    if (!mk_org_id_canonical(org->id, id)) {
         snprintf(detail, detail_len, "its id cannot name a local group; left out");
         return MK_REFRESH_OTHER;
     }
@@ -83,7 +86,7 @@ static enum mk_refresh_outcome refresh_classify(const struct mk_config *cfg,
     }
 
     const char *why = NULL;
-    if (!mk_config_invite_allowed(cfg, org->id, org->invite.sender.email, &why)) {
+    if (!mk_config_invite_allowed(cfg, id, org->invite.sender.email, &why)) {
         snprintf(detail, detail_len, "%s", why ? why : "the invite policy does not allow it");
         return MK_REFRESH_SKIPPED;
     }
@@ -199,7 +202,7 @@ static mk_status refresh_write_store(const struct mk_config *cfg, const char *us
     if (lock_timeout < 0)
         lock_timeout = 0;
 
-    rc = mk_store_set_user(cfg, user, joined, n, lock_timeout, err);
+    rc = mk_store_set_user(cfg, user, joined, n, lock_timeout, opts->log, err);
     if (rc != MK_OK) {
         mk_error_prefix(err, "updating the membership store");
         goto out;

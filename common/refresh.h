@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "log.h"
 #include "mk_error.h"
 
 enum mk_refresh_outcome {
@@ -40,6 +41,7 @@ struct mk_refresh_options {
     long budget_ms;           /* whole operation; <= 0 means cfg->budget_ms */
     long lock_timeout_ms;     /* for the store's lock; bounded by what is left of the budget */
     bool write_store;         /* false: only talk to the API (tests, dry runs) */
+    const struct mk_log_sink *log; /* the store's warnings; NULL drops them */
 };
 
 struct mk_refresh_result {

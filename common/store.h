@@ -21,9 +21,19 @@
  * organization's group must be exactly its pin, or have group_prefix and a
  * gid inside gid_range. The writer takes such a group away (its gid is
  * retired, so it is still never given to another organization; a joined
- * organization gets a new group) and logs a warning; the reader leaves it
- * out of the view. Before writing, under the lock, the writer removes the
+ * organization gets a new group) and says so; the reader leaves it out of
+ * the view. Before writing, under the lock, the writer removes the
  * temporary files that killed writers left in state_dir.
+ *
+ * A write records before it publishes: store.json (with every gid given)
+ * is in place and synced before groups.db changes, so a writer killed at
+ * any step never leaves a gid in groups.db that the history lacks. A file
+ * whose bytes would not change is not rewritten (same inode, same mtime).
+ *
+ * Organization ids are canonical (mk_org_id_canonical, lowercase):
+ * "ABC" and "abc" are one organization. The parts: storefile.h (store.json
+ * and the trust checks), grouppolicy.h (names and gids), atomicfile.h.
+ * Nothing here logs by itself: warnings go to the caller's sink (log.h).
  */
 #ifndef MK_STORE_H
 #define MK_STORE_H
@@ -34,6 +44,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "log.h"
 #include "mk_error.h"
 
 struct mk_membership {
@@ -41,19 +52,19 @@ struct mk_membership {
     const char *org_name; /* display name, may be NULL */
 };
 
-/* Replaces user's joined organizations with orgs[0..n), assigns names and
- * gids to organizations not seen before, and recompiles the group file.
- * Waits at most lock_timeout_ms for the lock (MK_ERR_BUSY after).
+/* Replaces user's joined organizations with orgs[0..n) (ids in any case,
+ * each valid by mk_org_id_valid once canonical: callers holding ids from
+ * the API skip the others rather than fail the whole user), assigns names
+ * and gids to organizations not seen before, and recompiles the group
+ * file. Waits at most lock_timeout_ms for the lock (MK_ERR_BUSY after).
+ * Warnings ("gid taken, using ...") go to sink (may be NULL).
  * MK_ERR_USAGE with "gid range exhausted" (or "no free group name") means
- * everything was written but that organization got no group. */
+ * everything was written but that organization got no group. MK_ERR_IO
+ * after store.json was recorded means groups.db is the old one: the next
+ * write publishes it. */
 mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
                             const struct mk_membership *orgs, size_t n,
-                            long lock_timeout_ms, mk_error *err);
-
-/* Whether the store can take this organization id: 1 to 128 characters of
- * [A-Za-z0-9-] with at least one letter or digit. Callers holding ids from
- * the API skip the others rather than fail the whole user. */
-bool mk_store_org_id_valid(const char *id);
+                            long lock_timeout_ms, const struct mk_log_sink *sink, mk_error *err);
 
 /* What the store holds, for `mkio-orgs status`. */
 struct mk_store_group {
@@ -68,7 +79,8 @@ struct mk_store_group {
 
 struct mk_store_user {
     char *user;
-    time_t refreshed;  /* last mk_store_set_user for this user */
+    time_t refreshed;  /* when mk_store_set_user last changed this user's organizations
+                        * (a refresh that changes nothing writes nothing) */
     char **org_ids;    /* sorted */
     size_t org_count;
 };

@@ -75,6 +75,15 @@ static void helper_log(int prio, const char *fmt, ...)
     helper_say(kind, "%s", text);
 }
 
+/* The store's warnings ("gid taken, using ...") as `log` lines of the
+ * protocol: pam_mkio pam_syslogs them (authpriv). */
+static void helper_log_sink_fn(void *ctx, int priority, const char *message)
+{
+    helper_log(priority, "%s", message);
+}
+
+static const struct mk_log_sink helper_log_sink = { helper_log_sink_fn, NULL };
+
 static long helper_now_ms(void)
 {
     struct timespec ts;
@@ -309,6 +318,7 @@ static const char *helper_run(const struct helper_options *o)
         .budget_ms = network,
         .lock_timeout_ms = budget - (helper_now_ms() - started),
         .write_store = true,
+        .log = &helper_log_sink,
     };
     st = mk_refresh_user(&cfg, pw.pw_name, token, &ropts, &res, &err);
     mk_token_free(token);

@@ -232,7 +232,8 @@ static int store_set_user(struct tool *t, int argc, char **argv)
     rc = read_membership_file(from, &root, &orgs, &n);
     if (rc)
         goto out;
-    if (mk_store_set_user(&t->cfg, user, orgs, n, STORE_LOCK_TIMEOUT_MS, &err) != MK_OK) {
+    if (mk_store_set_user(&t->cfg, user, orgs, n, STORE_LOCK_TIMEOUT_MS, &tool_log_sink,
+                          &err) != MK_OK) {
         rc = tool_fail(&err);
         goto out;
     }
@@ -308,6 +309,7 @@ static int sync_one(struct tool *t, const char *user, bool accept)
         .budget_ms = t->cfg.budget_ms,
         .lock_timeout_ms = t->cfg.budget_ms,
         .write_store = true,
+        .log = &tool_log_sink,
     };
     struct mk_refresh_result res;
     memset(&res, 0, sizeof(res));

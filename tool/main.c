@@ -130,6 +130,17 @@ void tool_error(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+static void tool_log(void *ctx, int priority, const char *message)
+{
+    const char *word = priority <= MK_LOG_ERR ? "error" : priority == MK_LOG_WARNING ? "warning"
+                       : "notice";
+    fprintf(stderr, "mkio-orgs: %s: ", word);
+    tool_put_safe(stderr, message);
+    fputc('\n', stderr);
+}
+
+const struct mk_log_sink tool_log_sink = { tool_log, NULL };
+
 int tool_usage(const char *command, const char *fmt, ...)
 {
     va_list ap;

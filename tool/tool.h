@@ -8,6 +8,7 @@
 #include "api.h"
 #include "config.h"
 #include "http.h"
+#include "log.h"
 #include "mk_error.h"
 
 /* Exit codes, documented in --help. */
@@ -46,6 +47,11 @@ int tool_usage(const char *command, const char *fmt, ...) __attribute__((format(
  * through mk_text_sanitize: for messages that quote user names, file names
  * or arguments. One line, whatever the arguments hold. */
 void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Where common/ reports warnings when the tool calls it (log.h): stderr, as
+ * "mkio-orgs: warning: <message>" (notices and errors by their own word),
+ * sanitized. An admin running `sync` sees what a login would log. */
+extern const struct mk_log_sink tool_log_sink;
 
 /* Writes s to f through mk_text_sanitize (text.h), so the names a remote
  * party or a local user chose cannot drive the terminal, reorder what is

@@ -528,6 +528,30 @@ class Sync(ToolTest):
         st = json.loads(self.run_tool("status", "--json", token=None).stdout)
         self.assertEqual(st["groups"][0]["members"], ["nobody"])
 
+    def test_sync_prints_store_warnings_on_stderr(self):
+        # Another organization holds the gid ORG's id hashes to: the store
+        # says "gid ... is taken; using ..." and an admin running sync sees
+        # it on the terminal (common/ logs through the tool's sink, never to
+        # syslog on its own).
+        h = 0xcbf29ce484222325
+        for b in ORG.lower().encode():
+            h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+        gid = 1900000000 + h % 100000000
+        os.mkdir(self.state_dir, 0o755)
+        with open(os.path.join(self.state_dir, "store.json"), "w") as f:
+            json.dump({"version": 1, "retired_gids": [], "users": {},
+                       "organizations": {"other-org-0001": {
+                           "name": "Other", "group": "mk-other-other0001", "gid": gid,
+                           "pinned": False, "first_seen": 1}}}, f)
+        os.chmod(os.path.join(self.state_dir, "store.json"), 0o644)
+        self.write_token("nobody", BOB_TOKEN)
+        p = self.run_tool("sync", "--user", "nobody", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn("mkio-orgs: warning: organization %s: gid %d is taken; using %d"
+                      % (ORG, gid, gid + 1), p.stderr)
+        st = json.loads(self.run_tool("status", "--json", token=None).stdout)
+        self.assertEqual(st["groups"][0]["gid"], gid + 1)
+
     def test_sync_failure_keeps_last_good_data(self):
         self.write_token("nobody", BOB_TOKEN)
         self.assert_exit(self.run_tool("sync", "--user", "nobody", token=None), 0)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -25,6 +26,7 @@
 
 #include "groupfile_read.h"
 #include "store.h"
+#include "text.h"
 
 #define GID_MIN 1900000000u
 #define GID_MAX 1999999999u
@@ -109,12 +111,13 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The documented gid: gid_min + FNV-1a 64(id) mod the range size. */
+/* The documented gid: gid_min + FNV-1a 64(canonical id) mod the range size. */
 static gid_t hashed_gid(const char *id, gid_t lo, gid_t hi)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     for (const char *p = id; *p; p++) {
-        h ^= (unsigned char)*p;
+        /* of the canonical id: ASCII letters lowercased */
+        h ^= (unsigned char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
         h *= 0x100000001b3ull;
     }
     return (gid_t)(lo + h % ((uint64_t)hi - lo + 1));
@@ -124,7 +127,7 @@ static mk_status set1(struct fx *f, const char *user, const char *id, const char
 {
     struct mk_membership m = { id, name };
     mk_error err;
-    mk_status st = mk_store_set_user(&f->cfg, user, &m, 1, 1000, &err);
+    mk_status st = mk_store_set_user(&f->cfg, user, &m, 1, 1000, NULL, &err);
     if (st != MK_OK)
         print_message("set_user: %s\n", err.message);
     return st;
@@ -133,7 +136,7 @@ static mk_status set1(struct fx *f, const char *user, const char *id, const char
 static mk_status set_n(struct fx *f, const char *user, const struct mk_membership *m, size_t n)
 {
     mk_error err;
-    mk_status st = mk_store_set_user(&f->cfg, user, m, n, 1000, &err);
+    mk_status st = mk_store_set_user(&f->cfg, user, m, n, 1000, NULL, &err);
     if (st != MK_OK)
         print_message("set_user: %s\n", err.message);
     return st;
@@ -142,7 +145,7 @@ static mk_status set_n(struct fx *f, const char *user, const struct mk_membershi
 static const struct mk_store_group *find_org(const struct mk_store_view *v, const char *id)
 {
     for (size_t i = 0; i < v->group_count; i++) {
-        if (strcmp(v->groups[i].org_id, id) == 0)
+        if (strcasecmp(v->groups[i].org_id, id) == 0)   /* ids are kept canonical */
             return &v->groups[i];
     }
     return NULL;
@@ -377,9 +380,10 @@ static void test_name_collision_between_orgs(void **state)
     assert_int_equal(set_n(f, "alice", m, 2), MK_OK);
     group_of(f, "ABCDEF12-0002", a, &ga);
     group_of(f, "abcdef12-0001", b, &gb);
-    /* Id order decides: "ABCDEF12-0002" sorts first and gets the short name. */
-    assert_string_equal(a, "mk-team-abcdef12");
-    assert_string_equal(b, "mk-team-abcdef120001");
+    /* Canonical id order decides: "abcdef12-0001" sorts first and gets the
+     * short name. */
+    assert_string_equal(b, "mk-team-abcdef12");
+    assert_string_equal(a, "mk-team-abcdef120002");
     assert_int_not_equal(ga, gb);
 }
 
@@ -505,7 +509,7 @@ static void test_gid_range_exhausted(void **state)
     f->cfg.gid_max = GID_MIN + 1;
     snprintf(line, sizeof(line), ETC_DEFAULT "localgrp:x:%u:\n", (unsigned)GID_MIN);
     write_file(f->etc, line);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", m, 2, 1000, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", m, 2, 1000, NULL, &err), MK_ERR_USAGE);
     assert_non_null(strstr(err.message, "gid range exhausted"));
     /* The rest is recorded: one organization got the last gid. */
     read_view(f, &v);
@@ -786,14 +790,14 @@ static void test_lock_timeout(void **state)
     assert_int_equal(flock(fd, LOCK_EX), 0);
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 150, &err), MK_ERR_BUSY);
+    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 150, NULL, &err), MK_ERR_BUSY);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     assert_true(ms >= 150);
     assert_true(ms < 1000);
     assert_string_equal(err.message, "the membership store is locked by another process");
     /* A zero timeout tries once. */
-    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 0, &err), MK_ERR_BUSY);
+    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 0, NULL, &err), MK_ERR_BUSY);
 
     after = read_all(f->store_json);
     assert_string_equal(before, after);
@@ -813,7 +817,7 @@ static void check_corrupt_untouched(struct fx *f, const char *content, const cha
 
     write_file(f->store_json, content);
     unlink(f->groups_db);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, expect));
     assert_int_equal(mk_store_read(&f->cfg, &v, &err), MK_ERR_IO);
     assert_int_equal(v.group_count, 0);
@@ -865,23 +869,23 @@ static void test_bad_input_refused(void **state)
     long_id[129] = '\0';
 
     /* Refused before anything is created. */
-    assert_int_equal(mk_store_set_user(&f->cfg, "a:b", &good, 1, 1000, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, "a:b", &good, 1, 1000, NULL, &err), MK_ERR_USAGE);
     assert_int_equal(access(f->state, F_OK), -1);
 
     assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
     before = read_all(f->store_json);
     for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
-        assert_int_equal(mk_store_set_user(&f->cfg, users[i], &good, 1, 1000, &err), MK_ERR_USAGE);
+        assert_int_equal(mk_store_set_user(&f->cfg, users[i], &good, 1, 1000, NULL, &err), MK_ERR_USAGE);
         assert_non_null(strstr(err.message, "user name"));
     }
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
         struct mk_membership m[] = { { "org-ok", "OK" }, { ids[i], "Bad" } };
-        assert_int_equal(mk_store_set_user(&f->cfg, "alice", m, 2, 1000, &err), MK_ERR_USAGE);
+        assert_int_equal(mk_store_set_user(&f->cfg, "alice", m, 2, 1000, NULL, &err), MK_ERR_USAGE);
         assert_non_null(strstr(err.message, "organization 2"));
     }
     struct mk_membership null_id = { NULL, "x" };
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &null_id, 1, 1000, &err), MK_ERR_USAGE);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", NULL, 2, 1000, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &null_id, 1, 1000, NULL, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", NULL, 2, 1000, NULL, &err), MK_ERR_USAGE);
     after = read_all(f->store_json);
     assert_string_equal(before, after);
     free(after);
@@ -900,14 +904,14 @@ static void test_bad_config_refused(void **state)
     mk_error err;
     struct mk_membership m = { "org-a", "A" };
     f->cfg.group_prefix = "";
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_USAGE);
     f->cfg.group_prefix = "Mk-";
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_USAGE);
     f->cfg.group_prefix = "1mk";
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_USAGE);
     f->cfg.group_prefix = "mk-";
     f->cfg.gid_max = f->cfg.gid_min - 1;
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_USAGE);
     assert_int_equal(access(f->state, F_OK), -1);
 }
 
@@ -917,34 +921,47 @@ static void test_missing_etc_group(void **state)
     mk_error err;
     struct mk_membership m = { "org-a", "A" };
     unlink(f->etc);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, f->etc));
     assert_int_equal(access(f->store_json, F_OK), -1);
 }
 
-static void test_group_file_failure_keeps_store(void **state)
+/* groups.db cannot be written: store.json has recorded the new assignment
+ * already (record first, publish second), groups.db is the old one, and
+ * the next write publishes what was recorded, with the same gid. */
+static void test_group_file_failure_after_record(void **state)
 {
     struct fx *f = *state;
-    char *before, *after, sub[200], cmd[256];
+    char sub[200], cmd[256], name[33];
+    gid_t gid;
     mk_error err;
     struct mk_membership m = { "org-b", "B" };
 
     assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
-    before = read_all(f->store_json);
     /* groups.db cannot be replaced: a non-empty directory stands there. */
     unlink(f->groups_db);
     assert_int_equal(mkdir(f->groups_db, 0755), 0);
     snprintf(sub, sizeof(sub), "%s/x", f->groups_db);
     assert_int_equal(mkdir(sub, 0755), 0);
-    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 1000, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 1000, NULL, &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, "groups.db"));
-    after = read_all(f->store_json);
-    assert_string_equal(before, after);
-    free(after);
-    free(before);
+    char *text = read_all(f->store_json);
+    assert_non_null(strstr(text, "\"org-b\""));
+    free(text);
+    group_of(f, "org-b", name, &gid);
     /* No temporary file left behind: store.json, store.lock, groups.db. */
     snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 3", f->state);
     assert_int_equal(system(cmd), 0);
+    /* Repaired: the next write publishes the recorded gid. */
+    snprintf(cmd, sizeof(cmd), "rm -r '%s'", f->groups_db);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(set1(f, "carol", "org-c", "C"), MK_OK);
+    struct db db;
+    struct mkgf_group g;
+    db_open(f, &db);
+    assert_int_equal(mkgf_find_name(&db.view, name, &g), 0);
+    assert_int_equal(g.gid, gid);
+    db_close(&db);
 }
 
 /* ---- concurrency and reading ---- */
@@ -963,7 +980,7 @@ static void *thread_main(void *p)
     snprintf(user, sizeof(user), "user%02d", a->index);
     snprintf(own, sizeof(own), "own-%02d", a->index);
     struct mk_membership m[] = { { "shared-org", "Shared" }, { own, "Own" } };
-    a->status = mk_store_set_user(&a->f->cfg, user, m, 2, 60000, &err);
+    a->status = mk_store_set_user(&a->f->cfg, user, m, 2, 60000, NULL, &err);
     return NULL;
 }
 
@@ -1144,7 +1161,7 @@ static void expect_refused(struct fx *f, const char *path, bool read_refused, ..
     alarm(20);
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 1000, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 1000, NULL, &err), MK_ERR_IO);
     assert_true(ms_since(&t0) < 500);
     print_message("refused: %s\n", err.message);
     assert_non_null(strstr(err.message, path));
@@ -1466,6 +1483,170 @@ static void test_not_root_trusts_root_and_self(void **state)
     assert_int_equal(seteuid(0), 0);
 }
 
+/* ---- bad stored data (issue 8, item 7) ---- */
+
+/* A display name of 2,000 characters and control bytes in store.json (an
+ * older writer, or an edit) is bounded and repaired at load: the derived
+ * name fits, the kept name is at most MK_DISPLAY_NAME_MAX bytes and clean. */
+static void test_long_display_name_in_store_bounded(void **state)
+{
+    struct fx *f = *state;
+    char *name = malloc(2001), *json = malloc(4096);
+    struct mk_store_view v;
+    char group[33];
+    gid_t gid;
+
+    assert_non_null(name);
+    assert_non_null(json);
+    memset(name, 'a', 2000);
+    name[0] = 'Z';
+    memcpy(name + 10, "\\u001b[31m", 10);
+    name[2000] = '\0';
+    snprintf(json, 4096, "{\"version\": 1, \"organizations\": {\"org-long\": {\"name\": \"%s\", "
+             "\"group\": null, \"gid\": null, \"pinned\": false, \"first_seen\": 1}}, "
+             "\"retired_gids\": [], \"users\": {}}", name);
+    assert_int_equal(mkdir(f->state, 0755), 0);
+    write_file(f->store_json, json);
+    assert_int_equal(set1(f, "alice", "org-long", NULL), MK_OK);
+    group_of(f, "org-long", group, &gid);
+    assert_true(portable_name(group));
+    assert_non_null(strstr(group, "orglong"));
+    read_view(f, &v);
+    const struct mk_store_group *g = find_org(&v, "org-long");
+    assert_non_null(g);
+    assert_non_null(g->org_name);
+    assert_true(strlen(g->org_name) <= MK_DISPLAY_NAME_MAX);
+    assert_null(strchr(g->org_name, '\x1b'));
+    mk_store_view_free(&v);
+    free(name);
+    free(json);
+}
+
+/* A read error of /etc/group (here: it is a directory) is not the end of
+ * the file: a partial view of the local groups could hand out a local name
+ * or gid. The write fails and nothing is written. */
+static void test_etc_group_read_error_fails(void **state)
+{
+    struct fx *f = *state;
+    char dir[200];
+    mk_error err;
+    struct mk_membership m = { "org-a", "A" };
+
+    snprintf(dir, sizeof(dir), "%s/group.d", f->dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    mk_store_set_etc_group_path(dir);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
+    assert_non_null(strstr(err.message, dir));
+    assert_int_equal(access(f->store_json, F_OK), -1);
+    assert_int_equal(access(f->groups_db, F_OK), -1);
+}
+
+/* ---- no write without a change (issue 8, item 8) ---- */
+
+static void test_unchanged_refresh_writes_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct mk_membership m[2] = { { "org-a", "A" }, { "org-b", "B" } };
+    struct file_state js, db;
+
+    assert_int_equal(set_n(f, "alice", m, 2), MK_OK);
+    assert_int_equal(set1(f, "bob", "org-b", "B"), MK_OK);
+    file_state_take(f->store_json, &js);
+    file_state_take(f->groups_db, &db);
+    /* Later: a new second, so that a rewrite would show in the mtime too. */
+    sleep(1);
+    assert_int_equal(set_n(f, "alice", m, 2), MK_OK);
+    assert_int_equal(set1(f, "bob", "org-b", NULL), MK_OK);   /* no display name: keeps B */
+    file_state_same(f->store_json, &js);
+    file_state_same(f->groups_db, &db);
+
+    /* A change is written: both files. */
+    file_state_take(f->store_json, &js);
+    assert_int_equal(set1(f, "bob", "org-a", "A"), MK_OK);
+    struct stat st;
+    assert_int_equal(stat(f->store_json, &st), 0);
+    assert_int_not_equal(st.st_ino, js.st.st_ino);
+    free(js.text);
+}
+
+/* groups.db is rewritten when its bytes would differ although the store
+ * did not change (a damaged file, another format): the image is compared,
+ * not the store. */
+static void test_unchanged_store_repairs_groups_db(void **state)
+{
+    struct fx *f = *state;
+    struct file_state js;
+    struct db db;
+
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    file_state_take(f->store_json, &js);
+    write_file(f->groups_db, "garbage");
+    assert_int_equal(chmod(f->groups_db, 0644), 0);
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    file_state_same(f->store_json, &js);
+    db_open(f, &db);
+    assert_int_equal(db.view.group_count, 1);
+    db_close(&db);
+}
+
+/* ---- one vocabulary (issue 8, item 9) ---- */
+
+/* Ids are canonical (lowercase): one organization whatever the case the
+ * API or an older store.json spelled it in. */
+static void test_org_ids_canonical(void **state)
+{
+    struct fx *f = *state;
+    struct mk_store_view v;
+    char name1[33], name2[33];
+    gid_t gid1, gid2;
+
+    assert_int_equal(set1(f, "alice", "ORG-Upper", "U"), MK_OK);
+    group_of(f, "org-upper", name1, &gid1);
+    assert_int_equal(gid1, hashed_gid("org-upper", GID_MIN, GID_MAX));
+    assert_int_equal(set1(f, "bob", "org-UPPER", "U"), MK_OK);
+    group_of(f, "org-upper", name2, &gid2);
+    assert_string_equal(name1, name2);
+    assert_int_equal(gid1, gid2);
+    read_view(f, &v);
+    assert_int_equal(v.group_count, 1);
+    assert_int_equal(v.groups[0].member_count, 2);
+    mk_store_view_free(&v);
+}
+
+/* An older store.json with ids in another case: canonicalized at load; two
+ * that become one keep the first (by the canonical order of the original
+ * spellings) and the other's gid is retired, never given again. */
+static void test_stored_ids_canonicalized(void **state)
+{
+    struct fx *f = *state;
+    char json[2048], name[33];
+    gid_t gid;
+
+    assert_int_equal(mkdir(f->state, 0755), 0);
+    snprintf(json, sizeof(json), "{\"version\": 1, \"organizations\": {"
+             "\"ORG-B\": {\"name\": \"B\", \"group\": \"mk-b-orgb\", \"gid\": 1950000001, "
+             "\"pinned\": false, \"first_seen\": 1},"
+             "\"Org-A\": {\"name\": \"A\", \"group\": \"mk-a-orga\", \"gid\": 1950000002, "
+             "\"pinned\": false, \"first_seen\": 1},"
+             "\"org-a\": {\"name\": \"A2\", \"group\": \"mk-a2-orga\", \"gid\": 1950000003, "
+             "\"pinned\": false, \"first_seen\": 2}}, \"retired_gids\": [], "
+             "\"users\": {\"alice\": {\"refreshed\": 1, \"orgs\": [\"ORG-B\", \"Org-A\", "
+             "\"org-a\"]}}}");
+    write_file(f->store_json, json);
+    assert_int_equal(set1(f, "bob", "org-b", "B"), MK_OK);
+    group_of(f, "org-b", name, &gid);
+    assert_string_equal(name, "mk-b-orgb");
+    assert_int_equal(gid, 1950000001);
+    group_of(f, "org-a", name, &gid);
+    assert_true(gid == 1950000002 || gid == 1950000003);
+    gid_t other = gid == 1950000002 ? 1950000003 : 1950000002;
+    assert_true(retired_has(f, other));
+    char *text = read_all(f->store_json);
+    assert_null(strstr(text, "ORG-B"));
+    assert_null(strstr(text, "Org-A"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1496,7 +1677,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_input_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_config_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_etc_group, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_group_file_failure_keeps_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_file_failure_after_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fifty_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_missing_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_holds_no_surprises, setup, teardown),
@@ -1513,6 +1694,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crafted_store_entries_left_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_temp_files_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_root_trusts_root_and_self, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_display_name_in_store_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_etc_group_read_error_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_refresh_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_store_repairs_groups_db, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_org_ids_canonical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stored_ids_canonicalized, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
