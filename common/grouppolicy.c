@@ -89,7 +89,8 @@ static int policy_cmp_gid(const void *a, const void *b)
 void mk_local_groups_finish(struct mk_local_groups *etc)
 {
     size_t k = 0;
-    qsort(etc->names, etc->name_count, sizeof(*etc->names), policy_cmp_str);
+    if (etc->name_count > 1)
+        qsort(etc->names, etc->name_count, sizeof(*etc->names), policy_cmp_str);
     for (size_t i = 0; i < etc->name_count; i++) {
         if (k > 0 && strcmp(etc->names[k - 1], etc->names[i]) == 0) {
             free(etc->names[i]);
@@ -99,7 +100,8 @@ void mk_local_groups_finish(struct mk_local_groups *etc)
     }
     etc->name_count = k;
     k = 0;
-    qsort(etc->gids, etc->gid_count, sizeof(*etc->gids), policy_cmp_gid);
+    if (etc->gid_count > 1)
+        qsort(etc->gids, etc->gid_count, sizeof(*etc->gids), policy_cmp_gid);
     for (size_t i = 0; i < etc->gid_count; i++)
         if (k == 0 || etc->gids[k - 1] != etc->gids[i])
             etc->gids[k++] = etc->gids[i];

@@ -1137,7 +1137,8 @@ static mk_status storefile_check_users(struct mk_storefile *s, const char *path,
                 return store_corrupt(err, path, "a user belongs to an unknown organization");
             memcpy(u->orgs[n], id, strlen(id) + 1);   /* the same length */
         }
-        qsort(u->orgs, u->org_count, sizeof(*u->orgs), storefile_cmp_str);
+        if (u->org_count > 1)
+            qsort(u->orgs, u->org_count, sizeof(*u->orgs), storefile_cmp_str);
         for (size_t n = 0; n < u->org_count; n++) {
             if (k > 0 && strcmp(u->orgs[k - 1], u->orgs[n]) == 0) {
                 free(u->orgs[n]);
@@ -1184,7 +1185,8 @@ static mk_status storefile_parse(struct mk_storefile *s, const char *text, size_
     if (!c.has_orgs || !c.has_retired || !c.has_users)
         return store_corrupt(err, path, "missing organizations, retired_gids or users");
 
-    qsort(s->retired, s->retired_count, sizeof(*s->retired), storefile_cmp_gid);
+    if (s->retired_count > 1)
+        qsort(s->retired, s->retired_count, sizeof(*s->retired), storefile_cmp_gid);
     for (size_t i = 0; i < s->retired_count; i++)
         if (k == 0 || s->retired[k - 1] != s->retired[i])
             s->retired[k++] = s->retired[i];
