@@ -196,8 +196,27 @@ char *mk_display_name_repair(const char *name)
 
     if (!name)
         return NULL;
+    const unsigned char *s = (const unsigned char *)name;
+    size_t left = strlen(name), j = 0;
     out = malloc(MK_DISPLAY_NAME_MAX + 1);
-    return out ? mk_text_sanitize(name, out, MK_DISPLAY_NAME_MAX + 1) : NULL;
+    if (!out)
+        return NULL;
+    while (left > 0) {
+        uint32_t cp = 0;
+        size_t len = text_decode(s, left, &cp);
+        size_t put = len ? len : 1;
+        if (j + put > MK_DISPLAY_NAME_MAX)
+            break;
+        if (len)
+            memcpy(out + j, s, len);
+        else
+            out[j] = '?';
+        j += put;
+        s += put;
+        left -= put;
+    }
+    out[j] = '\0';
+    return out;
 }
 
 void mk_display_name_slug(const char *name, char *out, size_t out_len)

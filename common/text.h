@@ -97,9 +97,13 @@ bool mk_user_name_valid(const char *user);
 bool mk_group_name_valid(const char *name);
 bool mk_group_name_valid_len(const char *name, size_t max_len);
 
-/* A copy of a display name fit to keep and show: what mk_text_sanitize
- * removes becomes '?', cut to at most MK_DISPLAY_NAME_MAX bytes at a
- * character boundary. NULL in gives NULL; NULL on memory failure too. */
+/* A copy of a display name fit to keep: valid UTF-8 (each byte that starts
+ * no valid character becomes '?'), cut to at most MK_DISPLAY_NAME_MAX bytes
+ * at a character boundary. Valid characters are kept as the organization
+ * spelt them, controls included: the store and `status --json` give the
+ * truth (JSON escapes them), and every place that shows a name on a terminal
+ * or in a log passes it through mk_text_sanitize first. NULL in gives NULL;
+ * NULL on memory failure too. */
 char *mk_display_name_repair(const char *name);
 
 /* The part of a group name taken from a display name: ASCII letters

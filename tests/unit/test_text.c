@@ -589,9 +589,11 @@ static void test_display_name_repair(void **state)
     (void)state;
 
     assert_null(mk_display_name_repair(NULL));
-    r = mk_display_name_repair("Caf\xc3\xa9 \xe2\x80\xae" "Evil\x1b[31m");
+    /* Valid characters stay as spelt, controls too (output sanitizes them);
+     * bytes that start no valid character become '?'. */
+    r = mk_display_name_repair("Caf\xc3\xa9 \xe2\x80\xae" "Evil\x1b[31m\xff\xc3");
     assert_non_null(r);
-    assert_string_equal(r, "Caf\xc3\xa9 ?Evil?[31m");
+    assert_string_equal(r, "Caf\xc3\xa9 \xe2\x80\xae" "Evil\x1b[31m??");
     free(r);
     /* 2,000 and more characters are cut, at a character boundary. */
     for (size_t i = 0; i + 2 < sizeof(big); i += 2)
@@ -602,6 +604,14 @@ static void test_display_name_repair(void **state)
     assert_true(strlen(r) <= MK_DISPLAY_NAME_MAX);
     assert_int_equal(strlen(r) % 2, 0);
     assert_true(mk_text_is_clean(r));
+    free(r);
+    /* Invalid bytes: one '?' each, still bounded. */
+    memset(big, 0xff, sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    r = mk_display_name_repair(big);
+    assert_non_null(r);
+    assert_int_equal(strlen(r), MK_DISPLAY_NAME_MAX);
+    assert_int_equal(strspn(r, "?"), MK_DISPLAY_NAME_MAX);
     free(r);
 }
 
