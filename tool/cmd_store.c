@@ -8,20 +8,35 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "groupfile_read.h"
 #include "refresh.h"
 #include "store.h"
+#include "text.h"
 #include "token.h"
 #include "tool.h"
 
 #define STORE_LOCK_TIMEOUT_MS 10000
 
 static const char status_help[] =
-"Usage: mkio-orgs status [--json]\n"
+"Usage: mkio-orgs status [--json] [--verify]\n"
 "\n"
 "Show what this machine's membership store holds: each group made of an MK.IO\n"
 "organization with its gid, organization id and name and members, and for each\n"
 "user when their memberships were last refreshed (at login or by sync).\n"
-"Groups marked 'pinned' have the name and gid an administrator gave them.\n";
+"Groups marked 'pinned' have the name and gid an administrator gave them.\n"
+"\n"
+"  --json     the same as one JSON object on standard output\n"
+"  --verify   also check all of the compiled group file the NSS module reads\n"
+"             (STATE_DIR/groups.db): its checksum, every record, and that it\n"
+"             holds exactly the groups, gids and members the store says.\n"
+"             Lookups check only what they read, so damage elsewhere in the\n"
+"             file shows here first. Exit status 4 when it does not verify;\n"
+"             any write of the store (a login, or `mkio-orgs sync --all` as\n"
+"             root) rewrites the file. With --json, only the exit status and\n"
+"             standard error tell.\n";
 
 static const char store_help[] =
 "Usage: mkio-orgs store set-user USER --from FILE.json\n"
@@ -92,12 +107,165 @@ static json_object *view_to_json(const struct mk_store_view *v)
     return root;
 }
 
+/* The whole of path in memory (at most 4 GiB), read without following a
+ * link. Returns 0 or a negative errno. */
+static int read_whole_file(const char *path, unsigned char **data, size_t *size)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY), r = 0;
+    size_t got = 0;
+
+    *data = NULL;
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        r = errno ? -errno : -EINVAL;
+        goto out;
+    }
+    if ((uint64_t)st.st_size > UINT32_MAX) {
+        r = -EFBIG;
+        goto out;
+    }
+    *data = malloc(st.st_size ? (size_t)st.st_size : 1);
+    if (!*data) {
+        r = -ENOMEM;
+        goto out;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, *data + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            r = n < 0 ? -errno : -EBADMSG; /* shrank while read */
+            goto out;
+        }
+        got += (size_t)n;
+    }
+    *size = got;
+out:
+    if (r < 0) {
+        free(*data);
+        *data = NULL;
+    }
+    close(fd);
+    return r;
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether group g of the store is exactly what the file holds under its
+ * name; *why says what differs. */
+static bool verify_group(const struct mkgf_view *gv, const struct mk_store_group *g,
+                         const char **why)
+{
+    struct mkgf_group fg;
+    const char **members;
+    bool same = true;
+
+    if (mkgf_find_name(gv, g->group_name, &fg) != 0)
+        return (*why = "missing from the file", false);
+    if (fg.gid != g->gid)
+        return (*why = "has another gid in the file", false);
+    if (fg.member_count != g->member_count)
+        return (*why = "has other members in the file", false);
+    members = calloc(fg.member_count ? fg.member_count : 1, sizeof(*members));
+    if (!members)
+        return (*why = "cannot be compared: out of memory", false);
+    for (uint32_t m = 0; m < fg.member_count && same; m++)
+        same = (members[m] = mkgf_group_member(gv, &fg, m)) != NULL;
+    if (same) {
+        qsort(members, fg.member_count, sizeof(*members), cmp_str_ptr);
+        for (size_t m = 0; m < g->member_count && same; m++)
+            same = strcmp(members[m], g->members[m]) == 0;
+    }
+    free(members);
+    if (!same)
+        *why = "has other members in the file";
+    return same;
+}
+
+/* status --verify: the whole group file, then the store's groups in it. */
+static int status_verify(const struct tool *t, const struct mk_store_view *view, bool json)
+{
+    char path[4096];
+    unsigned char *data = NULL;
+    size_t size = 0;
+    struct mkgf_view gv;
+    int r, bad = 0;
+
+    if (snprintf(path, sizeof(path), "%s/groups.db", t->cfg.state_dir) >= (int)sizeof(path)) {
+        tool_error("status --verify: the state directory's path is too long");
+        return TOOL_EXIT_LOCAL;
+    }
+    r = read_whole_file(path, &data, &size);
+    if (r == -ENOENT && view->group_count == 0) {
+        if (!json)
+            printf("\n%s: not written yet (no groups): nothing to verify\n", path);
+        return TOOL_EXIT_OK;
+    }
+    if (r == 0)
+        r = mkgf_validate(data, size, &gv);
+    if (r < 0) {
+        tool_error("status --verify: %s %s", path,
+                   r == -EBADMSG ? "is damaged (a record, an offset or the checksum is wrong)"
+                   : r == -EPROTONOSUPPORT ? "was written in another format version"
+                   : strerror(-r));
+        tool_error("status --verify: any write of the store rewrites it: run "
+                   "`mkio-orgs sync --all` as root");
+        free(data);
+        return TOOL_EXIT_LOCAL;
+    }
+    if (gv.group_count != view->group_count) {
+        tool_error("status --verify: %s holds %lu groups; the store says %zu", path,
+                   (unsigned long)gv.group_count, view->group_count);
+        bad++;
+    }
+    for (size_t i = 0; i < view->group_count; i++) {
+        const char *why = NULL;
+        if (!verify_group(&gv, &view->groups[i], &why)) {
+            char shown[128];
+            tool_error("status --verify: group %s %s", mk_text_sanitize(
+                           view->groups[i].group_name, shown, sizeof(shown)), why);
+            bad++;
+        }
+    }
+    free(data);
+    if (bad) {
+        tool_error("status --verify: %s does not hold what the store says; any write of the "
+                   "store rewrites it: run `mkio-orgs sync --all` as root", path);
+        return TOOL_EXIT_LOCAL;
+    }
+    if (!json) /* the exit status says it; stdout holds only the JSON */
+        printf("\n%s: verified: %lu groups, checksum and every record good, the same as the store\n",
+           path, (unsigned long)gv.group_count);
+    return TOOL_EXIT_OK;
+}
+
 int cmd_status(struct tool *t, int argc, char **argv)
 {
-    bool json = false;
-    int rc = tool_simple_options("status", status_help, argc, argv, &json, NULL, NULL);
-    if (rc)
-        return rc < 0 ? TOOL_EXIT_OK : rc;
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"verify", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool json = false, verify = false;
+    int rc, c;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = true; break;
+        case 'v': verify = true; break;
+        case 'h': fputs(status_help, stdout); return TOOL_EXIT_OK;
+        default: return tool_usage(NULL, "status: unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return tool_usage(NULL, "status: unexpected argument '%s'", argv[optind]);
     rc = tool_load_config(t);
     if (rc)
         return rc;
@@ -140,8 +308,9 @@ int cmd_status(struct tool *t, int argc, char **argv)
         printf(" %-22s %zu\n", when, view.users[i].org_count);
     }
 out:
+    rc = verify ? status_verify(t, &view, json) : TOOL_EXIT_OK;
     mk_store_view_free(&view);
-    return TOOL_EXIT_OK;
+    return rc;
 }
 
 static int need_root(const char *command)

@@ -473,6 +473,72 @@ class Store(ToolTest):
         self.assertIn(str(g["gid"]), p.stdout)
         self.assertIn("alice", p.stdout)
 
+    def set_orgs(self, user, orgs):
+        f = os.path.join(self.tmp, "orgs-%s.json" % user)
+        with open(f, "w") as fh:
+            json.dump(orgs, fh)
+        self.assert_exit(self.run_tool("store", "set-user", user, "--from", f, token=None), 0)
+
+    def test_status_verify(self):
+        db = os.path.join(self.state_dir, "groups.db")
+        p = self.run_tool("status", "--verify", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn("nothing to verify", p.stdout)
+
+        self.set_orgs("alice", [{"id": ORG, "name": "Acme Media"}])
+        p = self.run_tool("status", "--verify", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn(db + ": verified: 1 groups", p.stdout)
+        p = self.run_tool("status", "--json", "--verify", token=None)
+        self.assert_exit(p, 0)
+        self.assertEqual(len(json.loads(p.stdout)["groups"]), 1)
+
+        # A byte changed past the header: lookups would not notice it unless
+        # they read that record; --verify does, and changes nothing.
+        with open(db, "r+b") as fh:
+            fh.seek(-3, os.SEEK_END)
+            b = fh.read(1)
+            fh.seek(-3, os.SEEK_END)
+            fh.write(bytes([b[0] ^ 0x20]))
+        before = self.state_snapshot()
+        p = self.run_tool("status", "--verify", token=None)
+        self.assert_exit(p, 4)
+        self.assertIn("is damaged", p.stderr)
+        self.assertIn("mkio-orgs sync --all", p.stderr)
+        p = self.run_tool("status", "--json", "--verify", token=None)
+        self.assert_exit(p, 4)
+        json.loads(p.stdout)
+        self.assertEqual(self.state_snapshot(), before)
+
+        # Any write of the store rewrites a file whose bytes differ, even when
+        # the memberships are the same.
+        self.set_orgs("alice", [{"id": ORG, "name": "Acme Media"}])
+        self.assert_exit(self.run_tool("status", "--verify", token=None), 0)
+
+        # A good file that is not what the store says (an old copy put back).
+        with open(db, "rb") as fh:
+            old = fh.read()
+        self.set_orgs("bob", [{"id": ORG, "name": "Acme Media"}])
+        st = os.stat(db)
+        with open(db + ".new", "wb") as fh:
+            fh.write(old)
+        os.chmod(db + ".new", st.st_mode & 0o7777)
+        os.rename(db + ".new", db)
+        p = self.run_tool("status", "--verify", token=None)
+        self.assert_exit(p, 4)
+        self.assertIn("has other members in the file", p.stderr)
+        self.assertIn("does not hold what the store says", p.stderr)
+
+    def test_status_options(self):
+        p = self.run_tool("status", "--frobnicate", token=None)
+        self.assert_exit(p, 2)
+        self.assertIn("status: unknown option '--frobnicate'", p.stderr)
+        p = self.run_tool("status", "extra", token=None)
+        self.assert_exit(p, 2)
+        p = self.run_tool("status", "--help", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn("--verify", p.stdout)
+
     def test_set_user_bad_input_changes_nothing(self):
         bad = {"not json": "{", "not a list": '{"id": "x"}', "no id": '[{"name": "x"}]',
                "bad name type": '[{"id": "abc", "name": 5}]'}
