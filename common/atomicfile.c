@@ -101,12 +101,16 @@ int mk_atomicfile_replace(int dirfd, const char *name, mode_t mode, const void *
     }
     if ((r = atomic_write_all(fd, data, len)) < 0)
         goto out;
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        fd = -1;
+    if (fsync(fd) != 0) {
         r = -errno;
         goto out;
     }
+    r = close(fd);
     fd = -1;
+    if (r != 0) {
+        r = -errno;
+        goto out;
+    }
     /* Opened before the rename, so it is the file readers may have mapped. */
     if (replaced)
         old = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);

@@ -40,6 +40,18 @@ int mk_groupfile_write(const char *path, const struct mk_group_entry *groups, si
 int mk_groupfile_write_at(int dirfd, const char *name, const struct mk_group_entry *groups,
                           size_t n);
 
+/* Publishes an image mk_groupfile_encode made, byte for byte, as the file
+ * name (no '/') in dirfd: the same atomic replacement (common/atomicfile.h,
+ * mode 0644) and recycled mark of the replaced file as mk_groupfile_write_at,
+ * which is encode + this. The store encodes once, compares the bytes with
+ * the current file (mk_atomicfile_same, ignoring the flags word) and
+ * publishes the same bytes. Returns 0; -EINVAL when image does not start
+ * with a group-file header; -EIO when only the directory fsync failed (the
+ * new file is in place and the old one marked); another negative errno, and
+ * name untouched, otherwise. */
+int mk_groupfile_publish_at(int dirfd, const char *name, const unsigned char *image,
+                            size_t size);
+
 /* Whether entry, a name in that directory, has the shape of a temporary file
  * of mk_groupfile_write(_at) for name. A writer killed between creating and
  * renaming it leaves one; the store removes them while it holds its lock,

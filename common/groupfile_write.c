@@ -1,8 +1,9 @@
 /* common/groupfile_write.c: builds the compiled group file (format in
- * groupfile_read.h) and replaces it atomically. */
+ * groupfile_read.h) and publishes it through common/atomicfile.h, then marks
+ * the file it replaced as recycled. */
 #include "groupfile.h"
 #include "groupfile_read.h"
-#include "tempname.h"
+#include "atomicfile.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -14,12 +15,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Temporary files are NAME + GFW_TEMP_INFIX + MK_TEMPNAME_RANDOM letters or
- * digits, the shape mkstemp gives, so that mk_groupfile_is_temp can tell
- * the ones a killed writer left. */
-#define GFW_TEMP_INFIX ".tmp."
-#define GFW_TEMP_TRIES 100
 
 /* Open addressing table of 32-bit values (0 = empty), capacity a power of two
  * more than twice the entries, so it never fills. */
@@ -398,23 +393,9 @@ int mk_groupfile_encode(const struct mk_group_entry *groups, size_t n, unsigned 
     return build_image(groups, n, out, size);
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Sets the recycled flag of the replaced file, if it is one of ours, so that
- * readers mapping it remap. */
+ * readers mapping it remap. Only the 4-byte flags word is written: the size
+ * never changes under a reader (groupfile_read.h). */
 static void mark_recycled(int fd)
 {
     unsigned char head[MKGF_FLAGS_OFFSET + 4];
@@ -433,36 +414,23 @@ static void mark_recycled(int fd)
 
 bool mk_groupfile_is_temp(const char *entry, const char *name)
 {
-    size_t len = strlen(name), infix = strlen(GFW_TEMP_INFIX);
-
-    if (strncmp(entry, name, len) != 0 || strncmp(entry + len, GFW_TEMP_INFIX, infix) != 0)
-        return false;
-    entry += len + infix;
-    return mk_tempname_is_suffix(entry);
+    return mk_atomicfile_is_temp(entry, name);
 }
 
-/* Creates a new temporary file for name in dirfd, its name in *tmp
- * (malloc'd). Returns the descriptor or a negative errno. */
-static int gfw_temp_create(int dirfd, const char *name, char **tmp)
+int mk_groupfile_publish_at(int dirfd, const char *name, const unsigned char *image, size_t size)
 {
-    char suffix[MK_TEMPNAME_RANDOM + 1];
+    int old = -1, r;
 
-    for (int i = 0; i < GFW_TEMP_TRIES; i++) {
-        int fd;
-        mk_tempname_suffix(suffix);
-        if (asprintf(tmp, "%s" GFW_TEMP_INFIX "%s", name, suffix) < 0) {
-            *tmp = NULL;
-            return -ENOMEM;
-        }
-        fd = openat(dirfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd >= 0)
-            return fd;
-        free(*tmp);
-        *tmp = NULL;
-        if (errno != EEXIST)
-            return -errno;
+    if (!image || size < MKGF_HEADER_SIZE || memcmp(image, MKGF_MAGIC, 8) != 0)
+        return -EINVAL;
+    r = mk_atomicfile_replace(dirfd, name, 0644, image, size, &old);
+    /* Set even when only the directory fsync failed (-EIO): the new file is
+     * in place, and readers of the old one must move on either way. */
+    if (old >= 0) {
+        mark_recycled(old);
+        close(old);
     }
-    return -EEXIST;
+    return r;
 }
 
 int mk_groupfile_write_at(int dirfd, const char *name, const struct mk_group_entry *groups,
@@ -470,43 +438,13 @@ int mk_groupfile_write_at(int dirfd, const char *name, const struct mk_group_ent
 {
     unsigned char *img = NULL;
     size_t size = 0;
-    char *tmp = NULL;
-    int fd = -1, old = -1, r;
+    int r;
 
     if (dirfd < 0 || !name || !*name || strchr(name, '/') || (n > 0 && !groups))
         return -EINVAL;
     if ((r = build_image(groups, n, &img, &size)) < 0)
-        goto out;
-    if ((fd = gfw_temp_create(dirfd, name, &tmp)) < 0) {
-        r = fd;
-        goto out;
-    }
-    if (fchmod(fd, 0644) != 0 || (r = write_all(fd, img, size)) < 0 || fsync(fd) != 0) {
-        r = r < 0 ? r : -errno;
-        goto out;
-    }
-    /* Opened before the rename, so it is the file readers may have mapped. */
-    old = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-    if (renameat(dirfd, tmp, dirfd, name) != 0) {
-        r = -errno;
-        goto out;
-    }
-    free(tmp);
-    tmp = NULL;
-    /* The new file is in place even if the directory fsync fails: readers of
-     * the old one must move on either way. */
-    r = fsync(dirfd) == 0 ? 0 : -errno;
-    if (old >= 0)
-        mark_recycled(old);
-out:
-    if (tmp) {
-        unlinkat(dirfd, tmp, 0);
-        free(tmp);
-    }
-    if (fd >= 0)
-        close(fd);
-    if (old >= 0)
-        close(old);
+        return r;
+    r = mk_groupfile_publish_at(dirfd, name, img, size);
     free(img);
     return r;
 }
