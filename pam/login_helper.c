@@ -110,12 +110,10 @@ static int helper_parse(int argc, char **argv, struct helper_options *o)
         if (strncmp(a, "--conf=", 7) == 0 && a[7] == '/') {
             o->conf_path = a + 7;
         } else if (strncmp(a, "--timeout-ms=", 13) == 0) {
-            char *end = NULL;
-            errno = 0;
-            long ms = strtol(a + 13, &end, 10);
-            if (errno || *end || ms < 100 || ms > MK_HELPER_MAX_BUDGET_MS)
+            uint64_t ms = 0;
+            if (!mk_parse_u64(a + 13, MK_HELPER_MAX_BUDGET_MS, &ms) || ms < 100)
                 return helper_usage("bad --timeout-ms");
-            o->timeout_ms = ms;
+            o->timeout_ms = (long)ms;
         } else if (strcmp(a, "--debug") == 0) {
             o->debug = true;
         } else if (strcmp(a, "--quiet") == 0) {

@@ -563,7 +563,7 @@ int cmd_sync(struct tool *t, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     bool all = false, accept = false;
-    long max_time_s = 300;
+    uint64_t max_time = 300;      /* --max-time, seconds */
     char **named = calloc((size_t)argc + 1, sizeof(*named));
     char **users = NULL;
     size_t named_count = 0, user_count = 0;
@@ -572,15 +572,12 @@ int cmd_sync(struct tool *t, int argc, char **argv)
         return TOOL_EXIT_LOCAL;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'a': all = true; break;
         case 'A': accept = true; break;
         case 'u': named[named_count++] = optarg; break;
         case 'm':
-            errno = 0;
-            max_time_s = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || max_time_s < 1 || max_time_s > 86400) {
+            if (!mk_parse_u64(optarg, 86400, &max_time) || max_time < 1) {
                 rc = tool_usage("sync ", "sync: --max-time takes whole seconds, 1 to 86400");
                 goto out;
             }
@@ -615,8 +612,8 @@ int cmd_sync(struct tool *t, int argc, char **argv)
         const char *user = all ? users[i] : named[i];
         clock_gettime(CLOCK_MONOTONIC, &now);
         /* Start a user only if their whole budget still fits in --max-time. */
-        long elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (elapsed_ms + t->cfg.budget_ms > max_time_s * 1000) {
+        int64_t elapsed_ms = (int64_t)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (elapsed_ms + t->cfg.budget_ms > (int64_t)max_time * 1000) {
             fprintf(stderr, "mkio-orgs: sync: --max-time reached; %zu user(s) left for the next run\n",
                     total - i);
             if (!rc)

@@ -1152,6 +1152,15 @@ class TestHelper(PamCase):
         with open(PAM_SO, "rb") as f:
             self.assertIn(HELPER_PATH.encode() + b"\0", f.read())
 
+    def test_helper_refuses_a_bad_timeout_argument(self):
+        for value in ("99", "abc", "300001", " 500", "-5", "2,5", "99999999999999999999", ""):
+            with self.subTest(value=value):
+                p = subprocess.run([HELPER, "--timeout-ms=" + value, "--user=alice"],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, universal_newlines=True)
+                self.assertEqual(p.returncode, 2)
+                self.assertIn("bad --timeout-ms", p.stderr)
+
     def start_pam(self, env=None, pass_fds=(), args=""):
         self.write_service(args)
         cmd = PREFIX + [PAM_RUN, "--keep-loaded", PAM_SO, "--confdir", self.pamd,

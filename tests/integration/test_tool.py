@@ -650,9 +650,14 @@ class Sync(ToolTest):
 
     def test_sync_usage(self):
         for args in (["sync"], ["sync", "--all", "--user", "nobody"], ["sync", "--all", "--max-time", "0"],
-                     ["sync", "--all", "--max-time", "x"], ["sync", "--all", "extra"]):
+                     ["sync", "--all", "--max-time", "x"], ["sync", "--all", "extra"],
+                     ["sync", "--all", "--max-time", "86401"], ["sync", "--all", "--max-time", "-5"],
+                     ["sync", "--all", "--max-time", " 5"], ["sync", "--all", "--max-time", "5s"],
+                     ["sync", "--all", "--max-time", "99999999999999999999"]):
             p = self.run_tool(*args, token=None)
             self.assert_exit(p, 2)
+            if "--max-time" in args:
+                self.assertIn("--max-time takes whole seconds, 1 to 86400", p.stderr)
 
     def test_sync_of_a_user_without_token(self):
         p = self.run_tool("sync", "--user", "nobody", token=None)
