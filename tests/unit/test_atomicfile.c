@@ -1,0 +1,594 @@
+/* tests/unit/test_atomicfile.c: common/atomicfile.h alone (lock, temporary
+ * file, fsync, rename, directory fsync, replaced-file descriptor, stale
+ * temporary files), plus the group-file writer's use of the replaced-file
+ * descriptor (mk_groupfile_publish_at). Runs as root or not: every fault is
+ * one root cannot bypass (a directory at the target name, a file-size
+ * limit, a name too long for a temporary file). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "groupfile.h"
+#include "groupfile_read.h"
+
+struct fixture {
+    char dir[64];
+    int dirfd;
+};
+
+static int remove_tree(int dirfd)
+{
+    int fd = dup(dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (unlinkat(dirfd, e->d_name, 0) != 0 && errno == EISDIR) {
+            int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+            if (sub >= 0) {
+                remove_tree(sub);
+                close(sub);
+            }
+            unlinkat(dirfd, e->d_name, AT_REMOVEDIR);
+        }
+    }
+    closedir(d);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    strcpy(f->dir, "/tmp/test_atomicfile.XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    f->dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (f->dirfd < 0) {
+        rmdir(f->dir);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    remove_tree(f->dirfd);
+    close(f->dirfd);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* The directory's entries other than . and .., sorted, joined by spaces. */
+static void list_dir(int dirfd, char *out, size_t size)
+{
+    int fd = dup(dirfd);
+    DIR *d = fdopendir(fd);
+    char *names[64];
+    size_t n = 0, used = 0;
+    struct dirent *e;
+
+    assert_non_null(d);
+    rewinddir(d);
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        assert_true(n < 64);
+        names[n] = strdup(e->d_name);
+        assert_non_null(names[n]);
+        n++;
+    }
+    closedir(d);
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            char *t = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = t;
+        }
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(out + used, size - used, "%s%s", i ? " " : "", names[i]);
+        assert_true(w >= 0 && (size_t)w < size - used);
+        used += (size_t)w;
+        free(names[i]);
+    }
+}
+
+static void write_file(int dirfd, const char *name, const char *text, mode_t mode)
+{
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    size_t len = strlen(text);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    assert_int_equal(fchmod(fd, mode), 0);
+    assert_int_equal(close(fd), 0);
+}
+
+/* The file's content as a NUL-terminated string (files here are small). */
+static void read_file(int dirfd, const char *name, char *out, size_t size)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    ssize_t got;
+
+    assert_true(fd >= 0);
+    got = read(fd, out, size - 1);
+    assert_true(got >= 0);
+    out[got] = '\0';
+    close(fd);
+}
+
+/* Creates the file with the requested mode, whatever the umask, with the
+ * bytes given, and leaves nothing else in the directory. */
+static void test_replace_creates_with_mode(void **state)
+{
+    struct fixture *f = *state;
+    char buf[256];
+    struct stat st;
+    mode_t old_umask = umask(077);
+    int replaced = 42;
+
+    assert_int_equal(mk_atomicfile_replace(f->dirfd, "data", 0644, "hello\n", 6, &replaced), 0);
+    assert_int_equal(replaced, -1);   /* nothing was replaced */
+    assert_int_equal(fstatat(f->dirfd, "data", &st, AT_SYMLINK_NOFOLLOW), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0644);
+    read_file(f->dirfd, "data", buf, sizeof(buf));
+    assert_string_equal(buf, "hello\n");
+
+    assert_int_equal(mk_atomicfile_replace(f->dirfd, "secret", 0600, "s", 1, NULL), 0);
+    assert_int_equal(fstatat(f->dirfd, "secret", &st, AT_SYMLINK_NOFOLLOW), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+
+    /* Empty data, NULL pointer: an empty file. */
+    assert_int_equal(mk_atomicfile_replace(f->dirfd, "empty", 0640, NULL, 0, NULL), 0);
+    assert_int_equal(fstatat(f->dirfd, "empty", &st, AT_SYMLINK_NOFOLLOW), 0);
+    assert_int_equal(st.st_size, 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    umask(old_umask);
+
+    list_dir(f->dirfd, buf, sizeof(buf));
+    assert_string_equal(buf, "data empty secret");
+}
+
+/* Over an existing file: the new bytes and mode, a new inode, no temporary
+ * file left. */
+static void test_replace_over_existing(void **state)
+{
+    struct fixture *f = *state;
+    char buf[256];
+    struct stat before, after;
+
+    write_file(f->dirfd, "data", "old content\n", 0600);
+    assert_int_equal(fstatat(f->dirfd, "data", &before, 0), 0);
+    assert_int_equal(mk_atomicfile_replace(f->dirfd, "data", 0644, "new\n", 4, NULL), 0);
+    assert_int_equal(fstatat(f->dirfd, "data", &after, 0), 0);
+    assert_true(before.st_ino != after.st_ino);
+    assert_int_equal(after.st_mode & 07777, 0644);
+    read_file(f->dirfd, "data", buf, sizeof(buf));
+    assert_string_equal(buf, "new\n");
+    list_dir(f->dirfd, buf, sizeof(buf));
+    assert_string_equal(buf, "data");
+}
+
+/* The descriptor handed back is the replaced file: its old inode, unlinked,
+ * still holding the old bytes, and writable (the group-file writer sets a
+ * flag in it). */
+static void test_replaced_descriptor_is_old_inode(void **state)
+{
+    struct fixture *f = *state;
+    struct stat old_st, fd_st, new_st;
+    char buf[64];
+    int replaced = -1;
+
+    write_file(f->dirfd, "data", "OLD!", 0644);
+    assert_int_equal(fstatat(f->dirfd, "data", &old_st, 0), 0);
+    assert_int_equal(mk_atomicfile_replace(f->dirfd, "data", 0644, "NEW!", 4, &replaced), 0);
+    assert_true(replaced >= 0);
+    assert_int_equal(fstat(replaced, &fd_st), 0);
+    assert_int_equal(fd_st.st_ino, old_st.st_ino);
+    assert_int_equal(fd_st.st_dev, old_st.st_dev);
+    assert_int_equal(fd_st.st_nlink, 0);
+    assert_int_equal(pread(replaced, buf, 4, 0), 4);
+    assert_memory_equal(buf, "OLD!", 4);
+    assert_int_equal(pwrite(replaced, "x", 1, 0), 1);
+    assert_true((fcntl(replaced, F_GETFD) & FD_CLOEXEC) != 0);
+    close(replaced);
+
+    assert_int_equal(fstatat(f->dirfd, "data", &new_st, 0), 0);
+    assert_true(new_st.st_ino != old_st.st_ino);
+    read_file(f->dirfd, "data", buf, sizeof(buf));
+    assert_string_equal(buf, "NEW!");
+}
+
+/* A directory at the target name makes the rename fail: the directory and
+ * what it holds are untouched, the error is returned, no temporary file is
+ * left, and there is no replaced descriptor. */
+static void test_replace_fails_on_directory(void **state)
+{
+    struct fixture *f = *state;
+    char buf[256];
+    struct stat st;
+    int replaced = 42, sub, r;
+
+    assert_int_equal(mkdirat(f->dirfd, "data", 0755), 0);
+    sub = openat(f->dirfd, "data", O_RDONLY | O_DIRECTORY);
+    assert_true(sub >= 0);
+    write_file(sub, "inside", "keep", 0644);
+
+    r = mk_atomicfile_replace(f->dirfd, "data", 0644, "new", 3, &replaced);
+    assert_true(r == -EISDIR || r == -ENOTEMPTY || r == -EEXIST);
+    assert_int_equal(replaced, -1);
+    assert_int_equal(fstatat(f->dirfd, "data", &st, 0), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    read_file(sub, "inside", buf, sizeof(buf));
+    assert_string_equal(buf, "keep");
+    close(sub);
+    list_dir(f->dirfd, buf, sizeof(buf));
+    assert_string_equal(buf, "data");
+}
+
+/* A write that fails half-way (the file-size limit, which binds root too)
+ * leaves the old file as it was and no temporary file. Run in a child so
+ * that the limit does not outlive the test. */
+static void test_replace_failed_write_keeps_old(void **state)
+{
+    struct fixture *f = *state;
+    char buf[256];
+    struct stat before, after;
+    int status;
+    pid_t pid;
+
+    write_file(f->dirfd, "data", "the old, good file\n", 0644);
+    assert_int_equal(fstatat(f->dirfd, "data", &before, 0), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        static char big[8192];
+        struct rlimit rl = { 1024, RLIM_INFINITY };
+        int replaced = 42, r;
+        memset(big, 'n', sizeof(big));
+        signal(SIGXFSZ, SIG_IGN);
+        if (getrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(10);
+        rl.rlim_cur = 1024;
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(11);
+        r = mk_atomicfile_replace(f->dirfd, "data", 0644, big, sizeof(big), &replaced);
+        if (r != -EFBIG)
+            _exit(12);
+        if (replaced != -1)
+            _exit(13);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    assert_int_equal(fstatat(f->dirfd, "data", &after, 0), 0);
+    assert_int_equal(after.st_ino, before.st_ino);
+    read_file(f->dirfd, "data", buf, sizeof(buf));
+    assert_string_equal(buf, "the old, good file\n");
+    list_dir(f->dirfd, buf, sizeof(buf));
+    assert_string_equal(buf, "data");
+}
+
+/* A name that leaves no room for .tmp.XXXXXX within NAME_MAX fails before
+ * anything is created; bad arguments are refused. The old file stays. */
+static void test_replace_refuses_bad_names(void **state)
+{
+    struct fixture *f = *state;
+    char name[251], buf[512];
+
+    memset(name, 'a', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    write_file(f->dirfd, name, "old", 0644);
+    assert_int_equal(mk_atomicfile_replace(f->dirfd, name, 0644, "new", 3, NULL), -ENAMETOOLONG);
+    read_file(f->dirfd, name, buf, sizeof(buf));
+    assert_string_equal(buf, "old");
+
+    assert_int_equal(mk_atomicfile_replace(f->dirfd, "a/b", 0644, "x", 1, NULL), -EINVAL);
+    assert_int_equal(mk_atomicfile_replace(f->dirfd, "", 0644, "x", 1, NULL), -EINVAL);
+    assert_int_equal(mk_atomicfile_replace(f->dirfd, NULL, 0644, "x", 1, NULL), -EINVAL);
+    assert_int_equal(mk_atomicfile_replace(-1, "x", 0644, "x", 1, NULL), -EINVAL);
+    assert_int_equal(mk_atomicfile_replace(f->dirfd, "x", 0644, NULL, 1, NULL), -EINVAL);
+    list_dir(f->dirfd, buf, sizeof(buf));
+    assert_string_equal(buf, name);
+}
+
+/* NAME.tmp. followed by exactly six letters or digits, and the store's
+ * older .NAME.XXXXXX; nothing else. */
+static void test_is_temp_shapes(void **state)
+{
+    (void)state;
+    assert_true(mk_atomicfile_is_temp("groups.db.tmp.abc123", "groups.db"));
+    assert_true(mk_atomicfile_is_temp("groups.db.tmp.ZZZZZZ", "groups.db"));
+    assert_true(mk_atomicfile_is_temp("groups.db.tmp.000000", "groups.db"));
+    assert_true(mk_atomicfile_is_temp(".store.json.Ab12cD", "store.json"));
+
+    assert_false(mk_atomicfile_is_temp("groups.db", "groups.db"));
+    assert_false(mk_atomicfile_is_temp("groups.db.tmp.", "groups.db"));
+    assert_false(mk_atomicfile_is_temp("groups.db.tmp.abc12", "groups.db"));
+    assert_false(mk_atomicfile_is_temp("groups.db.tmp.abc1234", "groups.db"));
+    assert_false(mk_atomicfile_is_temp("groups.db.tmp.abc-12", "groups.db"));
+    assert_false(mk_atomicfile_is_temp("groups.db.tmp.abc12.", "groups.db"));
+    assert_false(mk_atomicfile_is_temp("groups.db.tmp.abc1\xc3\xa9", "groups.db"));
+    assert_false(mk_atomicfile_is_temp("groups.db.TMP.abc123", "groups.db"));
+    assert_false(mk_atomicfile_is_temp("groups.db.bak.abc123", "groups.db"));
+    assert_false(mk_atomicfile_is_temp("groups.dbx.tmp.abc123", "groups.db"));
+    assert_false(mk_atomicfile_is_temp("xgroups.db.tmp.abc123", "groups.db"));
+    assert_false(mk_atomicfile_is_temp("store.json.tmp.abc123", "groups.db"));
+    assert_false(mk_atomicfile_is_temp("groups.db.tmp.abc123", "groups"));
+    assert_false(mk_atomicfile_is_temp(".groups.db.abc123", "groups"));
+    assert_false(mk_atomicfile_is_temp(".store.json.Ab12c", "store.json"));
+    assert_false(mk_atomicfile_is_temp(".store.json", "store.json"));
+    assert_false(mk_atomicfile_is_temp("", "store.json"));
+}
+
+struct captured {
+    int notices, warnings;
+};
+
+static void capture(void *ctx, int priority, const char *message)
+{
+    struct captured *c = ctx;
+    (void)message;
+    if (priority == MK_LOG_NOTICE)
+        c->notices++;
+    else
+        c->warnings++;
+}
+
+/* Removes the temporary files of the names given, every one of them, and
+ * nothing else: not the files themselves, not near misses, not another
+ * name's temporary files. Each removal is one notice to the sink. */
+static void test_remove_stale_only_temps(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const keep[] = {
+        "groups.db", "store.json", "lock", "groups.db.tmp.abc12", "groups.db.tmp.abc1234",
+        "groups.db.bak", "other.tmp.abc123", "groups.db.tmp.ab-123", ".store.json",
+    };
+    static const char *const stale[] = {
+        "groups.db.tmp.abc123", "groups.db.tmp.XYZ789", "store.json.tmp.q1w2e3",
+        ".store.json.Ab12cD",
+    };
+    const char *const names[] = { "groups.db", "store.json" };
+    struct captured c = { 0, 0 };
+    struct mk_log_sink sink = { capture, &c };
+    char buf[512], want[512] = "";
+
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        write_file(f->dirfd, keep[i], "keep", 0644);
+    for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++)
+        write_file(f->dirfd, stale[i], "stale", 0600);
+
+    mk_atomicfile_remove_stale(f->dirfd, f->dir, names, 2, &sink);
+    assert_int_equal(c.notices, 4);
+    assert_int_equal(c.warnings, 0);
+    list_dir(f->dirfd, buf, sizeof(buf));
+    /* keep[], sorted */
+    strcpy(want, ".store.json groups.db groups.db.bak groups.db.tmp.ab-123 "
+                 "groups.db.tmp.abc12 groups.db.tmp.abc1234 lock other.tmp.abc123 store.json");
+    assert_string_equal(buf, want);
+
+    /* A second pass finds nothing; a NULL sink is allowed. */
+    mk_atomicfile_remove_stale(f->dirfd, f->dir, names, 2, NULL);
+    list_dir(f->dirfd, buf, sizeof(buf));
+    assert_string_equal(buf, want);
+}
+
+static long elapsed_ms(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) * 1000L + (now.tv_nsec - start->tv_nsec) / 1000000L;
+}
+
+/* While another process holds the lock, taking it waits about the timeout
+ * and answers -EWOULDBLOCK; once that process is gone it is taken at once.
+ * Two descriptors of one process exclude each other too. */
+static void test_lock_times_out_while_held(void **state)
+{
+    struct fixture *f = *state;
+    int ready[2], release[2], status, fd, fd2;
+    struct timespec start;
+    char byte;
+    long ms;
+    pid_t pid;
+
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(release), 0);
+    write_file(f->dirfd, "lock", "", 0600);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int cfd = openat(f->dirfd, "lock", O_RDWR | O_CLOEXEC);
+        char b = 'r';
+        close(ready[0]);
+        close(release[1]);
+        if (cfd < 0 || mk_atomicfile_lock(cfd, 1000) != 0)
+            _exit(1);
+        if (write(ready[1], &b, 1) != 1)
+            _exit(2);
+        if (read(release[0], &b, 1) < 0)   /* until the parent says so, or dies */
+            _exit(3);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(release[0]);
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+
+    fd = openat(f->dirfd, "lock", O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(mk_atomicfile_lock(fd, 200), -EWOULDBLOCK);
+    ms = elapsed_ms(&start);
+    assert_true(ms >= 200);
+    assert_true(ms < 2000);
+
+    assert_int_equal(write(release[1], "x", 1), 1);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(mk_atomicfile_lock(fd, 1000), 0);
+    assert_true(elapsed_ms(&start) < 500);
+
+    /* Another open of the same file, in this process, waits as well. */
+    fd2 = openat(f->dirfd, "lock", O_RDWR | O_CLOEXEC);
+    assert_true(fd2 >= 0);
+    assert_int_equal(mk_atomicfile_lock(fd2, 50), -EWOULDBLOCK);
+    close(fd);
+    assert_int_equal(mk_atomicfile_lock(fd2, 50), 0);
+    close(fd2);
+    close(ready[0]);
+    close(release[1]);
+}
+
+/* A lock that is released while a caller waits is taken before the
+ * timeout. */
+static void test_lock_taken_when_released(void **state)
+{
+    struct fixture *f = *state;
+    struct timespec start;
+    int status, fd, ready[2];
+    char byte;
+    pid_t pid;
+
+    assert_int_equal(pipe(ready), 0);
+    write_file(f->dirfd, "lock", "", 0600);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int cfd = openat(f->dirfd, "lock", O_RDWR | O_CLOEXEC);
+        struct timespec hold = { 0, 150L * 1000 * 1000 };
+        char b = 'r';
+        close(ready[0]);
+        if (cfd < 0 || flock(cfd, LOCK_EX) != 0 || write(ready[1], &b, 1) != 1)
+            _exit(1);
+        nanosleep(&hold, NULL);
+        _exit(0);   /* the lock goes with the process */
+    }
+    close(ready[1]);
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    fd = openat(f->dirfd, "lock", O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(mk_atomicfile_lock(fd, 5000), 0);
+    assert_true(elapsed_ms(&start) < 4000);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fd);
+    close(ready[0]);
+}
+
+/* same: exact bytes, except an ignored range; missing or not a regular file
+ * (a FIFO must not block) is "not the same". */
+static void test_same(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(mk_atomicfile_same(f->dirfd, "data", "abcdef", 6, 0, 0), 0);
+    write_file(f->dirfd, "data", "abcdef", 0644);
+    assert_int_equal(mk_atomicfile_same(f->dirfd, "data", "abcdef", 6, 0, 0), 1);
+    assert_int_equal(mk_atomicfile_same(f->dirfd, "data", "abcdeF", 6, 0, 0), 0);
+    assert_int_equal(mk_atomicfile_same(f->dirfd, "data", "abcde", 5, 0, 0), 0);
+    assert_int_equal(mk_atomicfile_same(f->dirfd, "data", "abXXef", 6, 2, 2), 1);
+    assert_int_equal(mk_atomicfile_same(f->dirfd, "data", "aXXXef", 6, 2, 2), 0);
+    assert_int_equal(mkfifoat(f->dirfd, "fifo", 0600), 0);
+    assert_int_equal(mk_atomicfile_same(f->dirfd, "fifo", "", 0, 0, 0), 0);
+    assert_int_equal(symlinkat("data", f->dirfd, "link"), 0);
+    assert_true(mk_atomicfile_same(f->dirfd, "link", "abcdef", 6, 0, 0) != 1);
+}
+
+/* The group-file writer's use of the replaced descriptor: publishing an
+ * encoded image marks the file it replaced as recycled (through a
+ * descriptor opened before the rename), leaves the new one unmarked and
+ * byte for byte the image, and refuses bytes that are not a group file. */
+static void test_groupfile_publish_marks_replaced(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const members[] = { "alice", "bob" };
+    const struct mk_group_entry groups[] = {
+        { "mk-one-11111111", 70001, members, 2 },
+        { "mk-two-22222222", 70002, members, 1 },
+    };
+    unsigned char *img = NULL, head[MKGF_FLAGS_OFFSET + 4], zeros[MKGF_HEADER_SIZE];
+    uint32_t flags;
+    size_t size = 0;
+    char buf[256];
+    int old;
+
+    assert_int_equal(mk_groupfile_encode(groups, 2, &img, &size), 0);
+    assert_int_equal(mk_groupfile_publish_at(f->dirfd, "groups.db", img, size), 0);
+    assert_int_equal(mk_atomicfile_same(f->dirfd, "groups.db", img, size, 0, 0), 1);
+    old = openat(f->dirfd, "groups.db", O_RDONLY | O_CLOEXEC);
+    assert_true(old >= 0);
+
+    assert_int_equal(mk_groupfile_publish_at(f->dirfd, "groups.db", img, size), 0);
+    assert_int_equal(pread(old, head, sizeof(head), 0), (ssize_t)sizeof(head));
+    memcpy(&flags, head + MKGF_FLAGS_OFFSET, 4);
+    assert_true((le32toh(flags) & MKGF_FLAG_RECYCLED) != 0);
+    close(old);
+    assert_int_equal(mk_atomicfile_same(f->dirfd, "groups.db", img, size, 0, 0), 1);
+
+    memset(zeros, 0, sizeof(zeros));
+    assert_int_equal(mk_groupfile_publish_at(f->dirfd, "groups.db", zeros, sizeof(zeros)),
+                     -EINVAL);
+    assert_int_equal(mk_groupfile_publish_at(f->dirfd, "groups.db", img, 8), -EINVAL);
+    assert_int_equal(mk_groupfile_publish_at(f->dirfd, "groups.db", NULL, size), -EINVAL);
+    assert_int_equal(mk_atomicfile_same(f->dirfd, "groups.db", img, size, 0, 0), 1);
+    free(img);
+    list_dir(f->dirfd, buf, sizeof(buf));
+    assert_string_equal(buf, "groups.db");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_replace_creates_with_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace_over_existing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_descriptor_is_old_inode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace_fails_on_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace_failed_write_keeps_old, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace_refuses_bad_names, setup, teardown),
+        cmocka_unit_test(test_is_temp_shapes),
+        cmocka_unit_test_setup_teardown(test_remove_stale_only_temps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_times_out_while_held, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_taken_when_released, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_groupfile_publish_marks_replaced, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
