@@ -4,35 +4,42 @@
  * into an outcome (an answer, a connect failure, a failure after the request
  * may have reached the server, a fatal failure) and one function,
  * http_retry_delay, decides from the outcome whether and when to try again.
- * mk_http_do drives the attempts on one reused easy handle; mk_http_do_many
- * drives up to HTTP_MAX_IN_FLIGHT at once on a multi handle whose easy
- * handles share connections, DNS and TLS sessions.
+ * One engine, http_run, drives n requests (mk_http_do is n = 1): up to
+ * HTTP_MAX_IN_FLIGHT at once on the client's multi handle, whose easy
+ * handles share connections, DNS and TLS sessions, or one attempt at a time
+ * through the test seam, with the same scheduling, retries and budget.
+ *
+ * This file also defines socket() and socketpair() for the program it is
+ * linked into, so that what libcurl 7.88 creates on our threads is
+ * close-on-exec from its creation (see "close-on-exec" below).
  */
 #include "http.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
-#define HTTP_BACKOFF_BASE_MS 200L
-#define HTTP_BACKOFF_CAP_MS 5000L
+#define HTTP_BACKOFF_BASE_MS INT64_C(200)
+#define HTTP_BACKOFF_CAP_MS INT64_C(5000)
 /* The least time worth starting an attempt with; a retry that would leave
  * less than this of the budget is not made. */
-#define HTTP_MIN_ATTEMPT_MS 100L
-/* Concurrent requests of mk_http_do_many: enough that a login with many
+#define HTTP_MIN_ATTEMPT_MS INT64_C(100)
+/* Concurrent requests of one mk_http_do_many: enough that a login with many
  * invites waits about two round trips, not one per invite. */
 #define HTTP_MAX_IN_FLIGHT 16
+/* The longest single wait for traffic, so that the loop looks at the clock
+ * and the retry schedule at least this often. */
+#define HTTP_POLL_MAX_MS INT64_C(1000)
 #define HTTP_USER_AGENT "mkio-orgs/0.1"
 
 enum http_outcome_kind {
@@ -56,15 +63,16 @@ struct mk_http {
     size_t auth_header_len;
     bool allow_http;
     bool allow_env_proxy;    /* mk_http_allow_env_proxy */
-    CURL *easy;
+    CURL *easy[HTTP_MAX_IN_FLIGHT]; /* made when first needed, reused */
     CURLSH *share;
     CURLM *multi;
-    long deadline_ms;        /* CLOCK_MONOTONIC */
-    long budget_ms;          /* the budget as set, for messages */
+    int64_t deadline_ms;     /* on http_now_ms's clock */
+    int64_t budget_ms;       /* the budget as set, for messages */
+    int64_t skipped_ms;      /* time the sleep seam stood for: see http_sleep */
     uint64_t rng;
     mk_http_transport_fn transport;
     void *transport_ctx;
-    mk_http_sleep_fn sleep_fn;
+    mk_http_sleep_fn sleep_fn; /* NULL: really sleep */
     void *sleep_ctx;
 };
 
@@ -76,15 +84,32 @@ struct http_xfer {
     size_t limit;
     bool too_big;
     char content_type[128];
-    long retry_after_ms;
+    int64_t retry_after_ms;
     char errbuf[CURL_ERROR_SIZE];
 };
 
-static long http_now_ms(void)
+static int64_t http_monotonic_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The client's clock: CLOCK_MONOTONIC, plus whatever the test seam's sleep
+ * stood for, so that a test's instant sleep spends the budget as a real
+ * one would. */
+static int64_t http_now_ms(const mk_http *http)
+{
+    return http_monotonic_ms() + http->skipped_ms;
+}
+
+/* A value of ms for libcurl's long options and poll's int timeout; a
+ * 32-bit long holds 24 days. */
+static long http_ms_to_long(int64_t ms)
+{
+    if (ms < 0)
+        return 0;
+    return ms > INT32_MAX ? (long)INT32_MAX : (long)ms;
 }
 
 static uint32_t http_next_jitter(mk_http *http)
@@ -96,9 +121,17 @@ static uint32_t http_next_jitter(mk_http *http)
     return (uint32_t)((z ^ (z >> 31)) >> 32);
 }
 
-static void http_default_sleep(void *ctx, long ms)
+/* Waits ms, or lets the test seam stand for it and moves the clock on. */
+static void http_sleep(mk_http *http, int64_t ms)
 {
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+    if (ms <= 0)
+        return;
+    if (http->sleep_fn) {
+        http->sleep_fn(http->sleep_ctx, ms);
+        http->skipped_ms += ms;
+        return;
+    }
+    struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
@@ -110,18 +143,18 @@ bool mk_http_status_retryable(long status)
     return status == 429 || status == 502 || status == 503 || status == 504;
 }
 
-long mk_http_backoff_ms(const struct mk_config *cfg, unsigned attempt,
-                        long retry_after_ms, uint32_t jitter, long remaining_ms)
+int64_t mk_http_backoff_ms(const struct mk_config *cfg, unsigned attempt,
+                           int64_t retry_after_ms, uint32_t jitter, int64_t remaining_ms)
 {
     if (attempt == 0 || attempt > cfg->retries)
         return -1;
-    long delay = HTTP_BACKOFF_BASE_MS;
+    int64_t delay = HTTP_BACKOFF_BASE_MS;
     for (unsigned i = 1; i < attempt && delay < HTTP_BACKOFF_CAP_MS; i++)
         delay *= 2;
     if (delay > HTTP_BACKOFF_CAP_MS)
         delay = HTTP_BACKOFF_CAP_MS;
-    long half = delay / 2;
-    delay = half + (long)(jitter % (uint32_t)(delay - half + 1));
+    int64_t half = delay / 2;
+    delay = half + (int64_t)(jitter % (uint32_t)(delay - half + 1));
     if (retry_after_ms >= 0 && retry_after_ms > delay)
         delay = retry_after_ms;
     if (remaining_ms < 0 || delay > remaining_ms - HTTP_MIN_ATTEMPT_MS)
@@ -162,7 +195,11 @@ static bool http_parse_imf_date(const char *s, time_t *out)
     return *out != (time_t)-1;
 }
 
-long mk_http_parse_retry_after(const char *value, long now_epoch_s)
+/* A Retry-After beyond this many seconds (three years) only has to be too
+ * long to wait for. */
+#define HTTP_RETRY_AFTER_MAX_S INT64_C(100000000)
+
+int64_t mk_http_parse_retry_after(const char *value, int64_t now_epoch_s)
 {
     if (!value)
         return -1;
@@ -171,76 +208,73 @@ long mk_http_parse_retry_after(const char *value, long now_epoch_s)
     if (*value == '\0')
         return -1;
     if (isdigit((unsigned char)*value)) {
-        long seconds = 0;
+        int64_t seconds = 0;
         const char *p = value;
         for (; isdigit((unsigned char)*p); p++) {
-            /* A huge value only has to be too long to wait for. */
-            if (seconds < 100000000L)
+            if (seconds < HTTP_RETRY_AFTER_MAX_S)
                 seconds = seconds * 10 + (*p - '0');
         }
         while (*p == ' ' || *p == '\t')
             p++;
         if (*p != '\0')
             return -1;
-        return seconds * 1000L;
+        return seconds * 1000;
     }
     time_t when;
     if (!http_parse_imf_date(value, &when))
         return -1;
-    if ((long)when <= now_epoch_s)
+    if ((int64_t)when <= now_epoch_s)
         return 0;
-    long delta = (long)when - now_epoch_s;
-    if (delta > 100000000L)
-        delta = 100000000L;
-    return delta * 1000L;
+    int64_t delta = (int64_t)when - now_epoch_s;
+    if (delta > HTTP_RETRY_AFTER_MAX_S)
+        delta = HTTP_RETRY_AFTER_MAX_S;
+    return delta * 1000;
 }
 
-/* ---- client lifetime ---- */
+/* ---- close-on-exec ----
+ *
+ * libcurl 7.88 creates descriptors without close-on-exec and offers no
+ * option for them (curl issue 13618, fixed in 8.8): the multi handle's
+ * wake-up socketpair (curl_multi_init), the threaded resolver's socketpair
+ * (one per name resolution, its write end kept by a resolver thread that
+ * CURLOPT_QUICK_EXIT leaves running past the budget) and the IPv6 probe
+ * socket (once per multi handle, before the first resolution). A host
+ * process whose other thread forks and execs would hand them to the child,
+ * and marking them afterwards (fcntl, or scanning /proc/self/fd) leaves a
+ * window and may mark another thread's descriptor.
+ *
+ * libcurl makes all three on the thread that calls it, through socket()
+ * and socketpair(). These definitions take the place of libc's in the
+ * program this file is linked into (libcurl's calls bind to the
+ * executable's symbols first) and add SOCK_CLOEXEC while the calling
+ * thread is inside this client (http_cloexec_depth > 0); any other call
+ * passes through unchanged. glibc's own sockets (DNS, nscd) are made with
+ * SOCK_CLOEXEC by glibc, which calls the system directly. Connections are
+ * also opened by http_open_socket with SOCK_CLOEXEC, which holds even where
+ * these definitions do not take effect (a shared library). */
+static __thread unsigned http_cloexec_depth;
+
+int socket(int domain, int type, int protocol)
+{
+    if (http_cloexec_depth > 0)
+        type |= SOCK_CLOEXEC;
+    return (int)syscall(SYS_socket, domain, type, protocol);
+}
+
+int socketpair(int domain, int type, int protocol, int fds[2])
+{
+    if (http_cloexec_depth > 0)
+        type |= SOCK_CLOEXEC;
+    return (int)syscall(SYS_socketpair, domain, type, protocol, fds);
+}
 
 static curl_socket_t http_open_socket(void *ctx, curlsocktype purpose,
                                       struct curl_sockaddr *address)
 {
-    /* libcurl 7.88 opens its sockets without SOCK_CLOEXEC; a PAM module or
-     * tool that forks and execs must not leak them. */
     return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
-/* A multi handle whose descriptors are close-on-exec. libcurl 7.88 makes
- * a multi handle's wake-up socketpair without SOCK_CLOEXEC and offers no
- * option for it, so the descriptors that appear while it is made are
- * marked. Every transfer runs on this one multi handle (curl_easy_perform
- * would make a hidden one of its own). */
-static CURLM *http_multi_new(void)
-{
-    enum { HTTP_FD_TRACK = 4096 };
-    uint8_t before[HTTP_FD_TRACK / 8];
-    DIR *dir;
-    struct dirent *e;
-
-    memset(before, 0, sizeof(before));
-    dir = opendir("/proc/self/fd");
-    while (dir && (e = readdir(dir))) {
-        int fd = atoi(e->d_name);
-        if (e->d_name[0] != '.' && fd >= 0 && fd < HTTP_FD_TRACK && fd != dirfd(dir))
-            before[fd / 8] |= (uint8_t)(1u << (fd % 8));
-    }
-    if (dir)
-        closedir(dir);
-    CURLM *multi = curl_multi_init();
-    dir = multi ? opendir("/proc/self/fd") : NULL;
-    while (dir && (e = readdir(dir))) {
-        int fd = atoi(e->d_name);
-        if (e->d_name[0] == '.' || fd < 0 || fd >= HTTP_FD_TRACK || fd == dirfd(dir)
-            || (before[fd / 8] & (1u << (fd % 8))))
-            continue;
-        int flags = fcntl(fd, F_GETFD);
-        if (flags >= 0 && !(flags & FD_CLOEXEC))
-            fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-    }
-    if (dir)
-        closedir(dir);
-    return multi;
-}
+/* ---- client lifetime ---- */
 
 mk_status mk_http_new(const struct mk_config *cfg, const char *token,
                       mk_http **out, mk_error *err)
@@ -286,17 +320,23 @@ mk_status mk_http_new(const struct mk_config *cfg, const char *token,
     http->auth_header_len = strlen(http->auth_header);
     http->allow_http = strncasecmp(http->base_url, "http://", 7) == 0;
     if (getrandom(&http->rng, sizeof(http->rng), GRND_NONBLOCK) != (ssize_t)sizeof(http->rng))
-        http->rng = (uint64_t)http_now_ms() ^ ((uint64_t)(uintptr_t)http << 16);
-    http->sleep_fn = http_default_sleep;
+        http->rng = (uint64_t)http_monotonic_ms() ^ ((uint64_t)(uintptr_t)http << 16);
     mk_http_set_budget_ms(http, cfg->budget_ms);
 
-    http->easy = curl_easy_init();
+    /* The first easy handle starts libcurl (and OpenSSL) in this process;
+     * the multi handle makes its wake-up socketpair. */
+    http_cloexec_depth++;
+    http->easy[0] = curl_easy_init();
     http->share = curl_share_init();
-    http->multi = http_multi_new();
-    if (!http->easy || !http->share || !http->multi) {
+    http->multi = curl_multi_init();
+    http_cloexec_depth--;
+    if (!http->easy[0] || !http->share || !http->multi) {
         rc = mk_error_set(err, MK_ERR_NOMEM, "could not set up libcurl");
         goto out;
     }
+    /* Keep a connection per handle between runs: libcurl's default (four
+     * per easy handle added) shrinks as a run's handles are removed. */
+    curl_multi_setopt(http->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_MAX_IN_FLIGHT);
     curl_share_setopt(http->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     curl_share_setopt(http->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(http->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
@@ -320,18 +360,20 @@ void mk_http_free(mk_http *http)
 {
     if (!http)
         return;
+    http_cloexec_depth++;
     if (http->multi)
         curl_multi_cleanup(http->multi);
-    if (http->easy)
-        curl_easy_cleanup(http->easy);
+    for (size_t i = 0; i < HTTP_MAX_IN_FLIGHT; i++)
+        if (http->easy[i])
+            curl_easy_cleanup(http->easy[i]);
     if (http->share)
         curl_share_cleanup(http->share);
+    http_cloexec_depth--;
     http_wipe_free(http->auth_header, http->auth_header_len);
     free(http->base_url);
     explicit_bzero(http, sizeof(*http));
     free(http);
 }
-
 void mk_http_allow_env_proxy(mk_http *http, bool allow)
 {
     http->allow_env_proxy = allow;
@@ -390,17 +432,17 @@ void mk_http_scrub_environment(void)
     }
 }
 
-void mk_http_set_budget_ms(mk_http *http, long ms)
+void mk_http_set_budget_ms(mk_http *http, int64_t ms)
 {
     if (ms < 0)
         ms = 0;
     http->budget_ms = ms;
-    http->deadline_ms = http_now_ms() + ms;
+    http->deadline_ms = http_now_ms(http) + ms;
 }
 
-long mk_http_remaining_ms(const mk_http *http)
+int64_t mk_http_remaining_ms(const mk_http *http)
 {
-    long left = http->deadline_ms - http_now_ms();
+    int64_t left = http->deadline_ms - http_now_ms(http);
     return left > 0 ? left : 0;
 }
 
@@ -412,7 +454,7 @@ void mk_http_set_transport(mk_http *http, mk_http_transport_fn fn, void *ctx)
 
 void mk_http_set_sleep(mk_http *http, mk_http_sleep_fn fn, void *ctx)
 {
-    http->sleep_fn = fn ? fn : http_default_sleep;
+    http->sleep_fn = fn;
     http->sleep_ctx = fn ? ctx : NULL;
 }
 
@@ -485,7 +527,7 @@ static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *userda
     } else if (http_header_value(data, n, "Content-Type", value, sizeof(value))) {
         snprintf(x->content_type, sizeof(x->content_type), "%s", value);
     } else if (http_header_value(data, n, "Retry-After", value, sizeof(value))) {
-        x->retry_after_ms = mk_http_parse_retry_after(value, (long)time(NULL));
+        x->retry_after_ms = mk_http_parse_retry_after(value, (int64_t)time(NULL));
     }
     return n;
 }
@@ -540,8 +582,8 @@ static mk_status http_setup_easy(mk_http *http, CURL *easy, const struct mk_http
 {
     mk_status rc;
     char *url = NULL;
-    long remaining = mk_http_remaining_ms(http);
-    long connect_ms = http->cfg->connect_timeout_ms;
+    int64_t remaining = mk_http_remaining_ms(http);
+    int64_t connect_ms = http->cfg->connect_timeout_ms;
 
     if (connect_ms <= 0 || connect_ms > remaining)
         connect_ms = remaining;
@@ -586,8 +628,8 @@ static mk_status http_setup_easy(mk_http *http, CURL *easy, const struct mk_http
      * in libcurl's resolver thread (glibc may take 10 s and more for a name
      * nobody answers): the thread is left to end on its own. */
     HTTP_SET(CURLOPT_QUICK_EXIT, 1L);
-    HTTP_SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    HTTP_SET(CURLOPT_TIMEOUT_MS, remaining);
+    HTTP_SET(CURLOPT_CONNECTTIMEOUT_MS, http_ms_to_long(connect_ms));
+    HTTP_SET(CURLOPT_TIMEOUT_MS, http_ms_to_long(remaining));
     HTTP_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)http->cfg->max_response_bytes);
     HTTP_SET(CURLOPT_WRITEFUNCTION, http_write_cb);
     HTTP_SET(CURLOPT_WRITEDATA, x);
@@ -710,12 +752,12 @@ static void http_attempt_seam(mk_http *http, const struct mk_http_request *req,
 
 /* Delay before the next attempt (attempt number `retry`, 1 for the first
  * retry), or -1 when the outcome is final. */
-static long http_retry_delay(mk_http *http, const struct mk_http_request *req,
-                             const struct http_outcome *o, const struct mk_http_response *resp,
-                             unsigned retry)
+static int64_t http_retry_delay(mk_http *http, const struct mk_http_request *req,
+                                const struct http_outcome *o,
+                                const struct mk_http_response *resp, unsigned retry)
 {
     bool post = strcmp(req->method, "POST") == 0;
-    long retry_after = -1;
+    int64_t retry_after = -1;
 
     switch (o->kind) {
     case HTTP_ANSWER:
@@ -743,7 +785,7 @@ static long http_retry_delay(mk_http *http, const struct mk_http_request *req,
 
 /* The final word on a request whose last attempt did not get an answer. */
 static mk_status http_fail(mk_http *http, const struct http_outcome *o, unsigned attempts,
-                           long started_ms, mk_error *err)
+                           int64_t started_ms, mk_error *err)
 {
     if (o->kind == HTTP_TOO_BIG)
         return mk_error_set(err, MK_ERR_PROTOCOL,
@@ -753,61 +795,9 @@ static mk_status http_fail(mk_http *http, const struct http_outcome *o, unsigned
         return mk_error_set(err, MK_ERR_UNAVAILABLE,
                             "no answer from %s within the %.1f s time budget",
                             http->base_url, (double)http->budget_ms / 1000.0);
-    double took = (double)(http_now_ms() - started_ms) / 1000.0;
+    double took = (double)(http_now_ms(http) - started_ms) / 1000.0;
     return mk_error_set(err, MK_ERR_UNAVAILABLE, "could not reach %s: %s (%u attempt%s in %.1f s)",
                         http->base_url, o->message, attempts, attempts == 1 ? "" : "s", took);
-}
-
-/* curl_easy_perform on the client's multi handle. */
-static CURLcode http_perform(mk_http *http, CURL *easy)
-{
-    CURLcode code = CURLE_FAILED_INIT;
-    bool done = false;
-
-    if (curl_multi_add_handle(http->multi, easy) != CURLM_OK)
-        return CURLE_FAILED_INIT;
-    while (!done) {
-        int running = 0, left;
-        CURLMsg *msg;
-        if (curl_multi_perform(http->multi, &running) != CURLM_OK)
-            break;
-        while ((msg = curl_multi_info_read(http->multi, &left))) {
-            if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) {
-                code = msg->data.result;
-                done = true;
-            }
-        }
-        /* curl's own TIMEOUT_MS ends the transfer at the budget. */
-        if (!done && curl_multi_poll(http->multi, NULL, 0, 1000, NULL) != CURLM_OK)
-            break;
-    }
-    curl_multi_remove_handle(http->multi, easy);
-    return code;
-}
-
-static void http_attempt_easy(mk_http *http, const struct mk_http_request *req,
-                              struct mk_http_response *resp, struct http_outcome *o)
-{
-    struct http_xfer x = { 0 };
-    struct curl_slist *headers = NULL;
-    mk_error e;
-
-    http_xfer_reset(&x, http->cfg->max_response_bytes);
-    if (http_setup_easy(http, http->easy, req, &x, &headers, &e) != MK_OK) {
-        memset(o, 0, sizeof(*o));
-        o->kind = HTTP_FATAL;
-        snprintf(o->message, sizeof(o->message), "%.300s", e.message);
-        goto out;
-    }
-    CURLcode code = http_perform(http, http->easy);
-    http_finish_easy(http, http->easy, code, &x, resp, o);
-out:
-    /* The handle keeps pointers to these; drop them before freeing. */
-    curl_easy_setopt(http->easy, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-    curl_easy_setopt(http->easy, CURLOPT_ERRORBUFFER, (char *)NULL);
-    curl_easy_setopt(http->easy, CURLOPT_POSTFIELDS, (char *)NULL);
-    http_wipe_headers(headers);
-    free(x.body);
 }
 
 static bool http_request_valid(const struct mk_http_request *req, mk_error *err)
@@ -823,59 +813,70 @@ static bool http_request_valid(const struct mk_http_request *req, mk_error *err)
     return true;
 }
 
-mk_status mk_http_do(mk_http *http, const struct mk_http_request *req,
-                     struct mk_http_response *resp, mk_error *err)
-{
-    struct http_outcome o = { .kind = HTTP_TRANSIENT, .timed_out = true };
-    long started = http_now_ms();
-    unsigned attempts = 0;
-
-    memset(resp, 0, sizeof(*resp));
-    resp->retry_after_ms = -1;
-    if (!http_request_valid(req, err))
-        return MK_ERR_USAGE;
-    for (;;) {
-        if (mk_http_remaining_ms(http) <= 0) {
-            o.kind = HTTP_TRANSIENT;
-            o.timed_out = true;
-            break;
-        }
-        if (http->transport)
-            http_attempt_seam(http, req, resp, &o);
-        else
-            http_attempt_easy(http, req, resp, &o);
-        attempts++;
-        long delay = http_retry_delay(http, req, &o, resp, attempts);
-        if (delay < 0)
-            break;
-        mk_http_response_clear(resp);
-        if (delay > 0)
-            http->sleep_fn(http->sleep_ctx, delay);
-    }
-    if (o.kind == HTTP_ANSWER && attempts > 0)
-        return MK_OK;
-    mk_http_response_clear(resp);
-    return http_fail(http, &o, attempts, started, err);
-}
-
-/* ---- many at once ---- */
+/* ---- the one engine: n logical requests, each a series of attempts ---- */
 
 enum http_job_state { HTTP_JOB_WAITING, HTTP_JOB_RUNNING, HTTP_JOB_DONE };
 
 struct http_job {
     enum http_job_state state;
     unsigned attempts;
-    long not_before_ms;
-    struct http_outcome outcome;
+    int64_t not_before_ms;        /* a waiting job starts no sooner */
+    struct http_outcome outcome;  /* of its last attempt */
 };
 
+/* One of the client's easy handles and the transfer it runs. */
 struct http_slot {
     CURL *easy;
-    size_t job;          /* index of the job it runs */
+    size_t job;
     bool busy;
     struct http_xfer x;
     struct curl_slist *headers;
 };
+
+struct http_run {
+    mk_http *http;
+    const struct mk_http_request *reqs;
+    struct mk_http_response *resps;
+    mk_status *statuses;
+    mk_error *errs;               /* may be NULL */
+    size_t n;
+    size_t done;
+    int64_t started_ms;
+    struct http_job *jobs;
+    struct http_slot slots[HTTP_MAX_IN_FLIGHT];
+    size_t slot_count;            /* 0 through the test seam */
+    int running;                  /* transfers libcurl still runs */
+};
+
+static void http_run_end(struct http_run *run, size_t i)
+{
+    struct http_job *job = &run->jobs[i];
+    job->state = HTTP_JOB_DONE;
+    run->done++;
+    if (job->outcome.kind == HTTP_ANSWER && job->attempts > 0) {
+        run->statuses[i] = MK_OK;
+        return;
+    }
+    mk_http_response_clear(&run->resps[i]);
+    run->statuses[i] = http_fail(run->http, &job->outcome, job->attempts, run->started_ms,
+                                 run->errs ? &run->errs[i] : NULL);
+}
+
+/* After an attempt of job i: schedule the next one, or end the request. */
+static void http_run_attempted(struct http_run *run, size_t i)
+{
+    struct http_job *job = &run->jobs[i];
+    job->attempts++;
+    int64_t delay = http_retry_delay(run->http, &run->reqs[i], &job->outcome, &run->resps[i],
+                                     job->attempts);
+    if (delay < 0) {
+        http_run_end(run, i);
+        return;
+    }
+    mk_http_response_clear(&run->resps[i]);
+    job->state = HTTP_JOB_WAITING;
+    job->not_before_ms = http_now_ms(run->http) + delay;
+}
 
 static void http_slot_release(struct http_slot *s)
 {
@@ -891,169 +892,197 @@ static void http_slot_release(struct http_slot *s)
     s->busy = false;
 }
 
-static mk_status http_job_end(mk_http *http, struct http_job *job, long started,
-                              struct mk_http_response *resp, mk_error *err)
+/* Starts job i on a free easy handle; false when none is free. */
+static bool http_run_start_curl(struct http_run *run, size_t i)
 {
-    job->state = HTTP_JOB_DONE;
-    if (job->outcome.kind == HTTP_ANSWER && job->attempts > 0)
-        return MK_OK;
-    mk_http_response_clear(resp);
-    return http_fail(http, &job->outcome, job->attempts, started, err);
+    mk_http *http = run->http;
+    struct http_slot *slot = NULL;
+    mk_error e;
+
+    for (size_t s = 0; s < run->slot_count && !slot; s++)
+        if (!run->slots[s].busy)
+            slot = &run->slots[s];
+    if (!slot)
+        return false;
+    http_xfer_reset(&slot->x, http->cfg->max_response_bytes);
+    slot->job = i;
+    slot->busy = true;
+    if (http_setup_easy(http, slot->easy, &run->reqs[i], &slot->x, &slot->headers, &e) != MK_OK
+        || curl_multi_add_handle(http->multi, slot->easy) != CURLM_OK) {
+        http_slot_release(slot);
+        memset(&run->jobs[i].outcome, 0, sizeof(run->jobs[i].outcome));
+        run->jobs[i].outcome.kind = HTTP_FATAL;
+        snprintf(run->jobs[i].outcome.message, sizeof(run->jobs[i].outcome.message),
+                 "could not start the request");
+        http_run_attempted(run, i);
+        return true;
+    }
+    run->jobs[i].state = HTTP_JOB_RUNNING;
+    return true;
 }
 
-static mk_status http_do_many_curl(mk_http *http, const struct mk_http_request *reqs, size_t n,
-                                   struct mk_http_response *resps, mk_status *statuses,
-                                   mk_error *errs)
+/* Starts every waiting job that is due: through the seam, one attempt
+ * each, at once; on libcurl, as many as there are free handles. */
+static void http_run_start_due(struct http_run *run)
 {
-    mk_status rc = MK_OK;
-    size_t slot_count = n < HTTP_MAX_IN_FLIGHT ? n : HTTP_MAX_IN_FLIGHT;
-    struct http_slot slots[HTTP_MAX_IN_FLIGHT];
-    struct http_job *jobs = calloc(n, sizeof(*jobs));
-    long started = http_now_ms();
-    size_t done = 0;
+    mk_http *http = run->http;
+    int64_t now = http_now_ms(http);
 
-    memset(slots, 0, sizeof(slots));
-    if (!jobs) {
-        rc = MK_ERR_NOMEM;
+    for (size_t i = 0; i < run->n; i++) {
+        struct http_job *job = &run->jobs[i];
+        if (job->state != HTTP_JOB_WAITING || job->not_before_ms > now)
+            continue;
+        if (http->transport) {
+            http_attempt_seam(http, &run->reqs[i], &run->resps[i], &job->outcome);
+            http_run_attempted(run, i);
+        } else if (!http_run_start_curl(run, i)) {
+            return;
+        }
+    }
+}
+
+/* Lets libcurl move its transfers on, and judges those that ended. */
+static void http_run_collect(struct http_run *run)
+{
+    mk_http *http = run->http;
+    CURLMsg *msg;
+    int left;
+
+    run->running = 0;
+    curl_multi_perform(http->multi, &run->running);
+    while ((msg = curl_multi_info_read(http->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct http_slot *slot = NULL;
+        for (size_t s = 0; s < run->slot_count && !slot; s++)
+            if (run->slots[s].busy && run->slots[s].easy == msg->easy_handle)
+                slot = &run->slots[s];
+        if (!slot)
+            continue;
+        CURLcode code = msg->data.result;
+        size_t i = slot->job;
+        curl_multi_remove_handle(http->multi, slot->easy);
+        http_finish_easy(http, slot->easy, code, &slot->x, &run->resps[i], &run->jobs[i].outcome);
+        http_slot_release(slot);
+        http_run_attempted(run, i);
+    }
+}
+
+/* The budget is spent: every request still open ends now. */
+static void http_run_expire(struct http_run *run)
+{
+    for (size_t s = 0; s < run->slot_count; s++) {
+        struct http_slot *slot = &run->slots[s];
+        if (!slot->busy)
+            continue;
+        curl_multi_remove_handle(run->http->multi, slot->easy);
+        run->jobs[slot->job].attempts++;
+        run->jobs[slot->job].outcome.kind = HTTP_TRANSIENT;
+        http_slot_release(slot);
+    }
+    for (size_t i = 0; i < run->n; i++) {
+        struct http_job *job = &run->jobs[i];
+        if (job->state == HTTP_JOB_DONE)
+            continue;
+        job->outcome.timed_out = true;
+        if (job->outcome.kind == HTTP_ANSWER)
+            job->outcome.kind = HTTP_TRANSIENT;
+        http_run_end(run, i);
+    }
+}
+
+/* Waits for traffic, or until the next retry is due, within the budget.
+ * A due job waits for traffic only while every handle is busy. */
+static void http_run_wait(struct http_run *run)
+{
+    mk_http *http = run->http;
+    int64_t now = http_now_ms(http);
+    int64_t wait = mk_http_remaining_ms(http);
+    bool blocked = !http->transport;
+
+    for (size_t s = 0; s < run->slot_count && blocked; s++)
+        blocked = run->slots[s].busy;
+    for (size_t i = 0; i < run->n; i++) {
+        const struct http_job *job = &run->jobs[i];
+        if (job->state != HTTP_JOB_WAITING || (blocked && job->not_before_ms <= now))
+            continue;
+        int64_t until = job->not_before_ms - now;
+        if (until < wait)
+            wait = until < 0 ? 0 : until;
+    }
+    if (run->running > 0) {
+        if (wait > HTTP_POLL_MAX_MS)
+            wait = HTTP_POLL_MAX_MS;
+        curl_multi_poll(http->multi, NULL, 0, (int)wait, NULL);
+    } else {
+        http_sleep(http, wait);
+    }
+}
+
+/* Every handle the run needs, made once per client and kept. */
+static mk_status http_run_prepare(struct http_run *run)
+{
+    mk_http *http = run->http;
+
+    if (http->transport)
+        return MK_OK;
+    run->slot_count = run->n < HTTP_MAX_IN_FLIGHT ? run->n : HTTP_MAX_IN_FLIGHT;
+    for (size_t s = 0; s < run->slot_count; s++) {
+        if (!http->easy[s])
+            http->easy[s] = curl_easy_init();
+        if (!http->easy[s])
+            return MK_ERR_NOMEM;
+        run->slots[s].easy = http->easy[s];
+    }
+    return MK_OK;
+}
+
+/* The one engine behind mk_http_do and mk_http_do_many. Requests whose
+ * statuses[i] is not MK_OK on entry are left as they are. */
+static void http_run_all(mk_http *http, const struct mk_http_request *reqs, size_t n,
+                         struct mk_http_response *resps, mk_status *statuses, mk_error *errs)
+{
+    struct http_run run = {
+        .http = http, .reqs = reqs, .resps = resps, .statuses = statuses, .errs = errs,
+        .n = n, .started_ms = http_now_ms(http),
+    };
+
+    http_cloexec_depth++;
+    run.jobs = calloc(n, sizeof(*run.jobs));
+    mk_status rc = run.jobs ? http_run_prepare(&run) : MK_ERR_NOMEM;
+    if (rc != MK_OK) {
+        for (size_t i = 0; i < n; i++)
+            if (statuses[i] == MK_OK)
+                statuses[i] = mk_error_set(errs ? &errs[i] : NULL, rc, "could not set up libcurl");
         goto out;
     }
-    for (size_t i = 0; i < slot_count; i++) {
-        slots[i].easy = curl_easy_init();
-        if (!slots[i].easy) {
-            rc = MK_ERR_NOMEM;
-            goto out;
-        }
-    }
     for (size_t i = 0; i < n; i++) {
-        jobs[i].outcome.kind = HTTP_TRANSIENT;
-        jobs[i].outcome.timed_out = true;
-        if (statuses[i] != MK_OK) {  /* refused by http_request_valid */
-            jobs[i].state = HTTP_JOB_DONE;
-            done++;
+        run.jobs[i].outcome.kind = HTTP_TRANSIENT;
+        run.jobs[i].outcome.timed_out = true;
+        if (statuses[i] != MK_OK) {
+            run.jobs[i].state = HTTP_JOB_DONE;
+            run.done++;
         }
     }
-
-    while (done < n) {
-        long now = http_now_ms();
+    while (run.done < n) {
         if (mk_http_remaining_ms(http) <= 0) {
-            for (size_t s = 0; s < slot_count; s++) {
-                if (!slots[s].busy)
-                    continue;
-                curl_multi_remove_handle(http->multi, slots[s].easy);
-                jobs[slots[s].job].attempts++;
-                jobs[slots[s].job].outcome.kind = HTTP_TRANSIENT;
-                jobs[slots[s].job].outcome.timed_out = true;
-                http_slot_release(&slots[s]);
-            }
-            for (size_t i = 0; i < n; i++) {
-                if (jobs[i].state == HTTP_JOB_DONE)
-                    continue;
-                jobs[i].outcome.timed_out = true;
-                if (jobs[i].outcome.kind == HTTP_ANSWER)
-                    jobs[i].outcome.kind = HTTP_TRANSIENT;
-                statuses[i] = http_job_end(http, &jobs[i], started, &resps[i],
-                                           errs ? &errs[i] : NULL);
-                done++;
-            }
+            http_run_expire(&run);
             break;
         }
-        /* Start what may start. */
-        for (size_t i = 0; i < n; i++) {
-            if (jobs[i].state != HTTP_JOB_WAITING || jobs[i].not_before_ms > now)
-                continue;
-            struct http_slot *slot = NULL;
-            for (size_t s = 0; s < slot_count && !slot; s++)
-                if (!slots[s].busy)
-                    slot = &slots[s];
-            if (!slot)
-                break;
-            mk_error e;
-            http_xfer_reset(&slot->x, http->cfg->max_response_bytes);
-            slot->job = i;
-            slot->busy = true;
-            if (http_setup_easy(http, slot->easy, &reqs[i], &slot->x, &slot->headers, &e) != MK_OK
-                || curl_multi_add_handle(http->multi, slot->easy) != CURLM_OK) {
-                http_slot_release(slot);
-                jobs[i].outcome.kind = HTTP_FATAL;
-                snprintf(jobs[i].outcome.message, sizeof(jobs[i].outcome.message),
-                         "could not start the request");
-                jobs[i].attempts++;
-                statuses[i] = http_job_end(http, &jobs[i], started, &resps[i],
-                                           errs ? &errs[i] : NULL);
-                done++;
-                continue;
-            }
-            jobs[i].state = HTTP_JOB_RUNNING;
-        }
-
-        int running = 0;
-        curl_multi_perform(http->multi, &running);
-        CURLMsg *msg;
-        int left;
-        while ((msg = curl_multi_info_read(http->multi, &left))) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            struct http_slot *slot = NULL;
-            for (size_t s = 0; s < slot_count && !slot; s++)
-                if (slots[s].busy && slots[s].easy == msg->easy_handle)
-                    slot = &slots[s];
-            if (!slot)
-                continue;
-            CURLcode code = msg->data.result;
-            size_t i = slot->job;
-            curl_multi_remove_handle(http->multi, slot->easy);
-            http_finish_easy(http, slot->easy, code, &slot->x, &resps[i], &jobs[i].outcome);
-            http_slot_release(slot);
-            jobs[i].attempts++;
-            long delay = http_retry_delay(http, &reqs[i], &jobs[i].outcome, &resps[i],
-                                          jobs[i].attempts);
-            if (delay >= 0) {
-                mk_http_response_clear(&resps[i]);
-                jobs[i].state = HTTP_JOB_WAITING;
-                jobs[i].not_before_ms = http_now_ms() + delay;
-                continue;
-            }
-            statuses[i] = http_job_end(http, &jobs[i], started, &resps[i],
-                                       errs ? &errs[i] : NULL);
-            done++;
-        }
-        if (done >= n)
-            break;
-
-        /* Wait for traffic, or until the next retry is due. */
-        long wait = mk_http_remaining_ms(http);
-        now = http_now_ms();
-        for (size_t i = 0; i < n; i++)
-            if (jobs[i].state == HTTP_JOB_WAITING) {
-                long until = jobs[i].not_before_ms - now;
-                if (until < wait)
-                    wait = until < 0 ? 0 : until;
-            }
-        if (wait > 1000)
-            wait = 1000;
-        if (running > 0)
-            curl_multi_poll(http->multi, NULL, 0, (int)wait, NULL);
-        else if (wait > 0)
-            http->sleep_fn(http->sleep_ctx, wait);
+        http_run_start_due(&run);
+        if (!http->transport)
+            http_run_collect(&run);
+        if (run.done < n)
+            http_run_wait(&run);
     }
 out:
-    for (size_t s = 0; s < slot_count; s++) {
-        if (slots[s].busy)
-            curl_multi_remove_handle(http->multi, slots[s].easy);
-        http_slot_release(&slots[s]);
-        if (slots[s].easy)
-            curl_easy_cleanup(slots[s].easy);
+    for (size_t s = 0; s < run.slot_count; s++) {
+        if (run.slots[s].busy)
+            curl_multi_remove_handle(http->multi, run.slots[s].easy);
+        http_slot_release(&run.slots[s]);
     }
-
-    if (rc != MK_OK) {
-        for (size_t i = 0; i < n; i++) {
-            if (jobs && jobs[i].state == HTTP_JOB_DONE)
-                continue;
-            statuses[i] = mk_error_set(errs ? &errs[i] : NULL, rc, "could not set up libcurl");
-        }
-    }
-    free(jobs);
-    return rc;
+    free(run.jobs);
+    http_cloexec_depth--;
 }
 
 mk_status mk_http_do_many(mk_http *http, const struct mk_http_request *reqs,
@@ -1067,16 +1096,18 @@ mk_status mk_http_do_many(mk_http *http, const struct mk_http_request *reqs,
             mk_error_clear(&errs[i]);
         statuses[i] = http_request_valid(&reqs[i], errs ? &errs[i] : NULL) ? MK_OK : MK_ERR_USAGE;
     }
-    if (http->transport) {
-        /* The seam is a plain function: run the requests one by one. */
-        for (size_t i = 0; i < n; i++)
-            if (statuses[i] == MK_OK)
-                statuses[i] = mk_http_do(http, &reqs[i], &resps[i], errs ? &errs[i] : NULL);
-    } else if (n > 0) {
-        http_do_many_curl(http, reqs, n, resps, statuses, errs);
-    }
+    if (n > 0)
+        http_run_all(http, reqs, n, resps, statuses, errs);
     for (size_t i = 0; i < n; i++)
         if (statuses[i] != MK_OK)
             return statuses[i];
     return MK_OK;
+}
+
+mk_status mk_http_do(mk_http *http, const struct mk_http_request *req,
+                     struct mk_http_response *resp, mk_error *err)
+{
+    mk_status status;
+    mk_http_do_many(http, req, 1, resp, &status, err);
+    return status;
 }

@@ -1,6 +1,7 @@
-/* Unit tests of common/http.c: the retry policy as pure functions, the retry
- * loop through the transport and sleep seams, and real libcurl against tiny
- * plain-http listeners on 127.0.0.1 that the tests start and stop. */
+/* Unit tests of common/http.c: the retry policy as pure functions, the one
+ * request engine (mk_http_do is mk_http_do_many with one request) through
+ * the transport and sleep seams, and real libcurl against tiny plain-http
+ * listeners on 127.0.0.1 that the tests start and stop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,11 +36,11 @@ static void test_config(struct mk_config *cfg, const char *base_url)
     cfg->max_response_bytes = 1 << 20;
 }
 
-static long now_ms(void)
+static int64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- pure policy ---- */
@@ -59,15 +60,15 @@ static void test_backoff_growth_and_jitter(void **state)
     struct mk_config cfg;
     test_config(&cfg, "https://api.test");
     cfg.retries = 20;
-    long base = 200;
+    int64_t base = 200;
     for (unsigned attempt = 1; attempt <= 10; attempt++) {
-        long full = base > 5000 ? 5000 : base;
-        long lo = mk_http_backoff_ms(&cfg, attempt, -1, 0, 100000);
-        long hi = mk_http_backoff_ms(&cfg, attempt, -1, UINT32_MAX, 100000);
+        int64_t full = base > 5000 ? 5000 : base;
+        int64_t lo = mk_http_backoff_ms(&cfg, attempt, -1, 0, 100000);
+        int64_t hi = mk_http_backoff_ms(&cfg, attempt, -1, UINT32_MAX, 100000);
         assert_int_equal(lo, full / 2);
         assert_true(hi <= full && hi >= full / 2);
         for (uint32_t j = 1; j < 2000000000u; j += 123456789u) {
-            long d = mk_http_backoff_ms(&cfg, attempt, -1, j, 100000);
+            int64_t d = mk_http_backoff_ms(&cfg, attempt, -1, j, 100000);
             assert_true(d >= full / 2 && d <= full);
         }
         base *= 2;
@@ -113,11 +114,48 @@ static void test_parse_retry_after(void **state)
     assert_int_equal(mk_http_parse_retry_after("1.5", 0), -1);
     assert_int_equal(mk_http_parse_retry_after("Sun, 06 Foo 1994 08:49:37 GMT", 0), -1);
     assert_int_equal(mk_http_parse_retry_after("Sun, 06 Nov 1994 08:49:37 PST", 0), -1);
-    long huge = mk_http_parse_retry_after("99999999999999999999999", 0);
-    assert_true(huge >= 100000000L * 1000L);
+    int64_t huge = mk_http_parse_retry_after("99999999999999999999999", 0);
+    assert_true(huge >= INT64_C(100000000) * 1000);
     struct mk_config cfg;
     test_config(&cfg, "https://api.test");
     assert_int_equal(mk_http_backoff_ms(&cfg, 1, huge, 0, 5000), -1);
+}
+
+/* Milliseconds past 2^31 (a 32-bit long) keep their value. */
+static void test_milliseconds_beyond_32_bits(void **state)
+{
+    struct mk_config cfg;
+    test_config(&cfg, "https://api.test");
+    const int64_t three_e9 = INT64_C(3000000000);
+    /* A Retry-After of 3e9 ms (35 days) within a budget of 5e9 ms. */
+    assert_true(mk_http_backoff_ms(&cfg, 1, three_e9, 0, INT64_C(5000000000)) == three_e9);
+    /* The floor fits exactly with HTTP_MIN_ATTEMPT_MS (100) to spare, not 1 ms more. */
+    assert_true(mk_http_backoff_ms(&cfg, 1, three_e9, 0, three_e9 + 100) == three_e9);
+    assert_true(mk_http_backoff_ms(&cfg, 1, three_e9, 0, three_e9 + 99) == -1);
+    /* A huge remainder is no retry-after: the plain back-off. */
+    int64_t d = mk_http_backoff_ms(&cfg, 1, -1, 0, INT64_C(1) << 40);
+    assert_true(d >= 100 && d <= 200);
+    d = mk_http_backoff_ms(&cfg, 1, -1, UINT32_MAX, INT64_MAX);
+    assert_true(d >= 100 && d <= 200);
+    /* Three million seconds. */
+    assert_true(mk_http_parse_retry_after("3000000", 0) == three_e9);
+    /* An HTTP-date after 2038 (2^31 s), against a clock there too. */
+    const int64_t y2100 = INT64_C(4102444800); /* Fri, 01 Jan 2100 00:00:00 GMT */
+    assert_true(mk_http_parse_retry_after("Fri, 01 Jan 2100 00:00:30 GMT", y2100) == 30000);
+    assert_true(mk_http_parse_retry_after("Fri, 01 Jan 2100 00:00:30 GMT", y2100 - three_e9 / 1000)
+                == three_e9 + 30000);
+    /* The cap: three years, in ms past 2^32. */
+    assert_true(mk_http_parse_retry_after("Fri, 01 Jan 2100 00:00:30 GMT", 0)
+                == INT64_C(100000000) * 1000);
+
+    /* A budget past 2^31 ms is kept whole. */
+    mk_http *http = NULL;
+    mk_error err;
+    assert_int_equal(mk_http_new(&cfg, TOKEN, &http, &err), MK_OK);
+    mk_http_set_budget_ms(http, INT64_C(1) << 33);
+    int64_t left = mk_http_remaining_ms(http);
+    assert_true(left > (INT64_C(1) << 33) - 1000 && left <= INT64_C(1) << 33);
+    mk_http_free(http);
 }
 
 /* ---- scripted transport ---- */
@@ -126,7 +164,7 @@ struct step {
     mk_status rc;         /* MK_OK: answer; else a transport failure */
     const char *code;     /* err->code for failures: "connect", "timeout" or "" */
     long status;
-    long retry_after_ms;
+    int64_t retry_after_ms;
     const char *body;
 };
 
@@ -134,7 +172,7 @@ struct script {
     const struct step *steps;
     size_t n;
     size_t calls;
-    long slept_ms[16];
+    int64_t slept_ms[16];
     size_t sleeps;
     char methods[16][8];
 };
@@ -159,7 +197,7 @@ static mk_status scripted(void *ctx, const struct mk_http_request *req,
     return MK_OK;
 }
 
-static void fake_sleep(void *ctx, long ms)
+static void fake_sleep(void *ctx, int64_t ms)
 {
     struct script *s = ctx;
     if (s->sleeps < 16)
@@ -331,7 +369,7 @@ static void test_budget_spent(void **state)
 
     mk_http_set_budget_ms(http, 0);
     assert_int_equal(mk_http_remaining_ms(http), 0);
-    long t0 = now_ms();
+    int64_t t0 = now_ms();
     assert_int_equal(mk_http_do(http, &req, &resp, &err), MK_ERR_UNAVAILABLE);
     assert_int_equal(s.calls, 0);
     assert_string_equal(err.message, "no answer from https://api.test within the 0.0 s time budget");
@@ -406,7 +444,7 @@ static mk_status many_transport(void *ctx, const struct mk_http_request *req,
     return MK_OK;
 }
 
-static void noop_sleep(void *ctx, long ms)
+static void noop_sleep(void *ctx, int64_t ms)
 {
 }
 
@@ -441,6 +479,345 @@ static void test_do_many_mixed(void **state)
     assert_int_equal(m.calls, 1 + 1 + 4 + 2);
     for (int i = 0; i < 5; i++)
         mk_http_response_clear(&resps[i]);
+    mk_http_free(http);
+}
+
+/* ---- mk_http_do_many through the seams: the same engine as libcurl's ---- */
+
+/* A script per path; every attempt is logged in order. */
+struct route {
+    const char *path;
+    const struct step *steps;
+    size_t n;
+    size_t calls;
+};
+
+struct routes {
+    struct route *r;
+    size_t n;
+    char log[64][32];     /* "<path>@<ms since start>" of every attempt */
+    size_t attempts;
+    int64_t slept[16];
+    size_t sleeps;
+    int64_t clock;        /* ms the sleeps stood for */
+};
+
+static mk_status routed(void *ctx, const struct mk_http_request *req,
+                        struct mk_http_response *resp, mk_error *err)
+{
+    struct routes *rs = ctx;
+    struct route *r = NULL;
+    for (size_t i = 0; i < rs->n && !r; i++)
+        if (strcmp(rs->r[i].path, req->path) == 0)
+            r = &rs->r[i];
+    assert_non_null(r);
+    if (rs->attempts < 64)
+        snprintf(rs->log[rs->attempts], sizeof(rs->log[0]), "%s@%lld", req->path,
+                 (long long)rs->clock);
+    rs->attempts++;
+    const struct step *st = &r->steps[r->calls < r->n ? r->calls : r->n - 1];
+    r->calls++;
+    if (st->rc != MK_OK) {
+        snprintf(err->code, sizeof(err->code), "%s", st->code ? st->code : "");
+        return mk_error_set(err, st->rc, "%s failed", req->path);
+    }
+    resp->status = st->status;
+    resp->body = strdup(st->body ? st->body : "{}");
+    resp->body_len = strlen(resp->body);
+    resp->retry_after_ms = st->retry_after_ms;
+    return MK_OK;
+}
+
+static void routed_sleep(void *ctx, int64_t ms)
+{
+    struct routes *rs = ctx;
+    if (rs->sleeps < 16)
+        rs->slept[rs->sleeps] = ms;
+    rs->sleeps++;
+    rs->clock += ms;
+}
+
+/* Runs reqs through a client on the seams with budget_ms. */
+static mk_status run_routes(struct routes *rs, const struct mk_http_request *reqs, size_t n,
+                            int64_t budget_ms, struct mk_http_response *resps,
+                            mk_status *statuses, mk_error *errs)
+{
+    struct mk_config cfg;
+    mk_http *http = NULL;
+    mk_error err;
+    test_config(&cfg, "https://api.test");
+    assert_int_equal(mk_http_new(&cfg, TOKEN, &http, &err), MK_OK);
+    mk_http_set_transport(http, routed, rs);
+    mk_http_set_sleep(http, routed_sleep, rs);
+    mk_http_set_budget_ms(http, budget_ms);
+    mk_status rc = mk_http_do_many(http, reqs, n, resps, statuses, errs);
+    mk_http_free(http);
+    return rc;
+}
+
+#define FAIL(code) { MK_ERR_UNAVAILABLE, code, 0, -1, NULL }
+
+/* Each request keeps its own count of retries; the waits overlap. */
+static void test_many_retries_per_request(void **state)
+{
+    const struct step twice_503[] = { ANSWER(503), ANSWER(503), ANSWER(200) };
+    const struct step at_once[] = { ANSWER(200) };
+    const struct step connect_twice[] = { FAIL("connect"), FAIL("connect"), ANSWER(204) };
+    const struct step always_503[] = { ANSWER(503) };
+    struct route r[] = {
+        { "/a", twice_503, 3, 0 }, { "/b", at_once, 1, 0 },
+        { "/c", connect_twice, 3, 0 }, { "/d", always_503, 1, 0 },
+    };
+    struct routes rs = { .r = r, .n = 4 };
+    const struct mk_http_request reqs[] = {
+        { "GET", "/a", NULL }, { "GET", "/b", NULL }, { "DELETE", "/c", NULL }, { "GET", "/d", NULL },
+    };
+    struct mk_http_response resps[4];
+    mk_status statuses[4];
+    mk_error errs[4];
+    assert_int_equal(run_routes(&rs, reqs, 4, 5000, resps, statuses, errs), MK_OK);
+    assert_int_equal(r[0].calls, 3);
+    assert_int_equal(r[1].calls, 1);
+    assert_int_equal(r[2].calls, 3);
+    assert_int_equal(r[3].calls, 4); /* 1 + cfg.retries */
+    assert_int_equal(resps[0].status, 200);
+    assert_int_equal(resps[1].status, 200);
+    assert_int_equal(resps[2].status, 204);
+    assert_int_equal(resps[3].status, 503);
+    /* The first round tries every request once, in order. */
+    assert_string_equal(rs.log[0], "/a@0");
+    assert_string_equal(rs.log[1], "/b@0");
+    assert_string_equal(rs.log[2], "/c@0");
+    assert_string_equal(rs.log[3], "/d@0");
+    /* Retries wait side by side: at most 3 back-offs of 100-200, 200-400
+     * and 400-800 ms in a row, not one series per request. */
+    assert_true(rs.clock <= 1400);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(statuses[i], MK_OK);
+        mk_http_response_clear(&resps[i]);
+    }
+}
+
+/* A POST is repeated only when it cannot have reached the server (connect
+ * failure) or the server says it did not act (429, 503); other methods
+ * are repeated on any transport failure and on 502 and 504 too. */
+static void test_many_post_retried_only_when_safe(void **state)
+{
+    const struct step connect_then_201[] = { FAIL("connect"), ANSWER(201) };
+    const struct step s429_then_201[] = { ANSWER(429), ANSWER(201) };
+    const struct step s503_then_201[] = { ANSWER(503), ANSWER(201) };
+    const struct step s502_then_201[] = { ANSWER(502), ANSWER(201) };
+    const struct step s504_then_201[] = { ANSWER(504), ANSWER(201) };
+    const struct step recv_then_201[] = { FAIL(""), ANSWER(201) };
+    const struct step timeout_then_201[] = { FAIL("timeout"), ANSWER(201) };
+    struct route r[] = {
+        { "/connect", connect_then_201, 2, 0 }, { "/429", s429_then_201, 2, 0 },
+        { "/503", s503_then_201, 2, 0 },        { "/502", s502_then_201, 2, 0 },
+        { "/504", s504_then_201, 2, 0 },        { "/recv", recv_then_201, 2, 0 },
+        { "/timeout", timeout_then_201, 2, 0 },
+    };
+    enum { N = sizeof(r) / sizeof(r[0]) };
+    const long want_status[N] = { 201, 201, 201, 502, 504, 0, 0 };
+    const size_t want_calls[N] = { 2, 2, 2, 1, 1, 1, 1 };
+
+    struct mk_http_request reqs[N];
+    struct mk_http_response resps[N];
+    mk_status statuses[N];
+    mk_error errs[N];
+    for (size_t i = 0; i < N; i++)
+        reqs[i] = (struct mk_http_request){ "POST", r[i].path, "{}" };
+    struct routes rs = { .r = r, .n = N };
+    assert_int_equal(run_routes(&rs, reqs, N, 5000, resps, statuses, errs), MK_ERR_UNAVAILABLE);
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(r[i].calls, want_calls[i]);
+        if (want_status[i]) {
+            assert_int_equal(statuses[i], MK_OK);
+            assert_int_equal(resps[i].status, want_status[i]);
+        } else {
+            assert_int_equal(statuses[i], MK_ERR_UNAVAILABLE);
+            assert_null(resps[i].body);
+        }
+        mk_http_response_clear(&resps[i]);
+    }
+    assert_non_null(strstr(errs[5].message, "could not reach https://api.test: /recv failed (1 attempt in"));
+    assert_string_equal(errs[6].message, "no answer from https://api.test within the 5.0 s time budget");
+
+    /* The same with PATCH: every one is repeated and ends in 201. */
+    for (size_t i = 0; i < N; i++) {
+        r[i].calls = 0;
+        reqs[i].method = "PATCH";
+    }
+    memset(&rs, 0, sizeof(rs));
+    rs.r = r;
+    rs.n = N;
+    assert_int_equal(run_routes(&rs, reqs, N, 5000, resps, statuses, errs), MK_OK);
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(r[i].calls, 2);
+        assert_int_equal(resps[i].status, 201);
+        mk_http_response_clear(&resps[i]);
+    }
+}
+
+/* One budget for all: requests that keep failing stop together when it
+ * is spent, and a wait counts once, not once per request. */
+static void test_many_budget_shared(void **state)
+{
+    const struct step busy[] = { { MK_OK, NULL, 429, 2000, "{}" } };
+    const struct step down[] = { FAIL("") };
+    struct route r[] = { { "/x", busy, 1, 0 }, { "/y", busy, 1, 0 }, { "/z", busy, 1, 0 },
+                         { "/down", down, 1, 0 } };
+    struct routes rs = { .r = r, .n = 4 };
+    const struct mk_http_request reqs[] = {
+        { "GET", "/x", NULL }, { "GET", "/y", NULL }, { "GET", "/z", NULL }, { "GET", "/down", NULL },
+    };
+    struct mk_http_response resps[4];
+    mk_status statuses[4];
+    mk_error errs[4];
+    assert_int_equal(run_routes(&rs, reqs, 4, 5000, resps, statuses, errs), MK_ERR_UNAVAILABLE);
+    /* At 0, 2000 and 4000 ms; at 4000 a wait of 2000 no longer fits in
+     * the 1000 left: the last 429 is the answer. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(r[i].calls, 3);
+        assert_int_equal(statuses[i], MK_OK);
+        assert_int_equal(resps[i].status, 429);
+        mk_http_response_clear(&resps[i]);
+    }
+    for (int i = 4; i < 7; i++)
+        assert_true(strncmp(rs.log[i], "/down@", 6) == 0);
+    assert_string_equal(rs.log[7], "/x@2000");
+    assert_true(rs.clock >= 4000 && rs.clock <= 4900);
+    /* The failing one had its own back-off inside the same clock: 4 attempts
+     * (retries = 3), all before the budget ran out. */
+    assert_int_equal(r[3].calls, 4);
+    assert_int_equal(statuses[3], MK_ERR_UNAVAILABLE);
+    assert_non_null(strstr(errs[3].message, "could not reach https://api.test: /down failed (4 attempts in"));
+
+    /* Waits overlap: the 1300 ms of /q fit in 1.5 s though /p waited 600 ms
+     * and was tried again meanwhile. */
+    const struct step busy_then_ok[] = { { MK_OK, NULL, 503, 600, "{}" }, ANSWER(200) };
+    const struct step slow[] = { { MK_OK, NULL, 429, 1300, "{}" }, ANSWER(200) };
+    struct route r2[] = { { "/p", busy_then_ok, 2, 0 }, { "/q", slow, 2, 0 } };
+    const struct mk_http_request reqs2[] = { { "GET", "/p", NULL }, { "GET", "/q", NULL } };
+    memset(&rs, 0, sizeof(rs));
+    rs.r = r2;
+    rs.n = 2;
+    assert_int_equal(run_routes(&rs, reqs2, 2, 1500, resps, statuses, errs), MK_OK);
+    assert_int_equal(resps[0].status, 200);
+    assert_int_equal(resps[1].status, 200);
+    assert_string_equal(rs.log[2], "/p@600");
+    assert_string_equal(rs.log[3], "/q@1300");
+    assert_int_equal(rs.clock, 1300);
+    for (int i = 0; i < 2; i++)
+        mk_http_response_clear(&resps[i]);
+}
+
+/* Retry-After is a floor for that request only; one beyond the budget
+ * gives its answer at once; the others are not held up. */
+static void test_many_retry_after_honoured(void **state)
+{
+    const struct step later[] = { { MK_OK, NULL, 429, 1500, "{}" }, ANSWER(200) };
+    const struct step now[] = { ANSWER(200) };
+    const struct step never[] = { { MK_OK, NULL, 503, 60000, "{\"x\":1}" }, ANSWER(200) };
+    const struct step quick[] = { ANSWER(502), ANSWER(200) };
+    struct route r[] = { { "/later", later, 2, 0 }, { "/now", now, 1, 0 },
+                         { "/never", never, 2, 0 }, { "/quick", quick, 2, 0 } };
+    struct routes rs = { .r = r, .n = 4 };
+    const struct mk_http_request reqs[] = {
+        { "GET", "/later", NULL }, { "GET", "/now", NULL }, { "GET", "/never", NULL },
+        { "GET", "/quick", NULL },
+    };
+    struct mk_http_response resps[4];
+    mk_status statuses[4];
+    assert_int_equal(run_routes(&rs, reqs, 4, 5000, resps, statuses, NULL), MK_OK);
+    assert_int_equal(resps[0].status, 200);
+    assert_int_equal(resps[1].status, 200);
+    assert_int_equal(resps[2].status, 503);
+    assert_string_equal(resps[2].body, "{\"x\":1}");
+    assert_int_equal(resps[3].status, 200);
+    assert_int_equal(r[2].calls, 1);
+    /* /quick retried after its own 100-200 ms; /later at 1500 ms. */
+    assert_int_equal(rs.attempts, 6);
+    assert_true(strncmp(rs.log[4], "/quick@", 7) == 0);
+    long long quick_at = atoll(rs.log[4] + 7);
+    assert_true(quick_at >= 100 && quick_at <= 200);
+    assert_string_equal(rs.log[5], "/later@1500");
+    assert_int_equal(rs.clock, 1500);
+    for (int i = 0; i < 4; i++)
+        mk_http_response_clear(&resps[i]);
+}
+
+/* One request failing leaves the others their answers; the call reports
+ * the first failure in the order of the requests. */
+static void test_many_one_fails_others_succeed(void **state)
+{
+    const struct step ok[] = { ANSWER(200) };
+    const struct step down[] = { FAIL("connect") };
+    const struct step huge[] = { { MK_ERR_PROTOCOL, "", 0, -1, NULL } };
+    struct route r[] = { { "/ok", ok, 1, 0 }, { "/down", down, 1, 0 }, { "/huge", huge, 1, 0 } };
+    struct routes rs = { .r = r, .n = 3 };
+    struct mk_http_request reqs[20];
+    for (int i = 0; i < 20; i++)
+        reqs[i] = (struct mk_http_request){ "GET", "/ok", NULL };
+    reqs[7].path = "/down";
+    reqs[12].path = "/huge";
+    reqs[15].path = "no-slash";
+    struct mk_http_response resps[20];
+    mk_status statuses[20];
+    mk_error errs[20];
+    assert_int_equal(run_routes(&rs, reqs, 20, 5000, resps, statuses, errs), MK_ERR_UNAVAILABLE);
+    for (int i = 0; i < 20; i++) {
+        if (i == 7) {
+            assert_int_equal(statuses[i], MK_ERR_UNAVAILABLE);
+            assert_non_null(strstr(errs[i].message, "/down failed (4 attempts in"));
+        } else if (i == 12) {
+            assert_int_equal(statuses[i], MK_ERR_PROTOCOL);
+            assert_string_equal(errs[i].message,
+                                "the answer is larger than max_response_size (1048576 bytes)");
+        } else if (i == 15) {
+            assert_int_equal(statuses[i], MK_ERR_USAGE);
+        } else {
+            assert_int_equal(statuses[i], MK_OK);
+            assert_int_equal(resps[i].status, 200);
+            assert_string_equal(errs[i].message, "");
+        }
+        if (i == 7 || i == 12 || i == 15)
+            assert_null(resps[i].body);
+        mk_http_response_clear(&resps[i]);
+    }
+    assert_int_equal(r[0].calls, 17);
+    assert_int_equal(r[1].calls, 4);
+    assert_int_equal(r[2].calls, 1);
+}
+
+/* mk_http_do is the same engine: its sleeps spend the same budget. */
+static void test_do_spends_budget_through_sleep_seam(void **state)
+{
+    struct mk_config cfg;
+    struct script s = { 0 };
+    const struct step steps[] = { ANSWER(503) };
+    struct mk_http_response resp;
+    mk_error err;
+    test_config(&cfg, "https://api.test");
+    cfg.retries = 20;
+    s.steps = steps;
+    s.n = 1;
+    mk_http *http = scripted_client(&cfg, &s);
+    struct mk_http_request req = { .method = "GET", .path = "/api/v1/x" };
+    mk_http_set_budget_ms(http, 2000);
+    assert_int_equal(mk_http_do(http, &req, &resp, &err), MK_OK);
+    assert_int_equal(resp.status, 503);
+    int64_t slept = 0;
+    for (size_t i = 0; i < s.sleeps && i < 16; i++)
+        slept += s.slept_ms[i];
+    /* 20 retries would take far longer: the budget stopped them. */
+    assert_true(s.calls >= 3 && s.calls < 10);
+    assert_true(slept <= 1900);
+    int64_t left = mk_http_remaining_ms(http);
+    assert_true(left <= 2000 - slept && left >= 2000 - slept - 500);
+    mk_http_response_clear(&resp);
+    /* Real sleeping again: the clock keeps what the seam stood for. */
+    mk_http_set_sleep(http, NULL, NULL);
+    assert_true(mk_http_remaining_ms(http) <= 2000 - slept);
     mk_http_free(http);
 }
 
@@ -638,12 +1015,12 @@ static void test_curl_never_answering_server_stops_at_budget(void **state)
     cfg.budget_ms = 1000;
     assert_int_equal(mk_http_new(&cfg, TOKEN, &http, &err), MK_OK);
     struct mk_http_request req = { .method = "GET", .path = "/api/v1/user/organizations" };
-    long t0 = now_ms();
+    int64_t t0 = now_ms();
     assert_int_equal(mk_http_do(http, &req, &resp, &err), MK_ERR_UNAVAILABLE);
-    long took = now_ms() - t0;
+    int64_t took = now_ms() - t0;
     /* valgrind slows curl's own timer handling down. */
     const char *preload = getenv("LD_PRELOAD");
-    long slack = preload && strstr(preload, "vgpreload") ? 800 : 200;
+    int64_t slack = preload && strstr(preload, "vgpreload") ? 800 : 200;
     assert_true(took >= 900);
     assert_true(took <= 1000 + slack);
     char want[128];
@@ -736,6 +1113,48 @@ static void test_curl_canned_answer_and_headers(void **state)
     pthread_mutex_unlock(&srv.lock);
     assert_new_fds_cloexec(open_before);
 
+    mk_http_free(http);
+    server_stop(&srv);
+    assert_int_equal(count_fds(), fds_before);
+}
+
+/* More requests than easy handles: each handle takes the next waiting
+ * request as soon as it is free, and the run takes round trips, not the
+ * budget. */
+static void test_curl_many_more_than_in_flight(void **state)
+{
+    struct server srv;
+    struct mk_config cfg;
+    char url[64];
+    mk_http *http = NULL;
+    mk_error err;
+    enum { N = 40 };
+    struct mk_http_request reqs[N];
+    struct mk_http_response resps[N];
+    mk_status statuses[N];
+    int fds_before = count_fds();
+
+    server_start(&srv, SERVE_CANNED, CANNED_200);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
+    test_config(&cfg, url);
+    assert_int_equal(mk_http_new(&cfg, TOKEN, &http, &err), MK_OK);
+    for (int i = 0; i < N; i++)
+        reqs[i] = (struct mk_http_request){ i % 2 ? "PATCH" : "GET", "/api/v1/x", i % 2 ? "{}" : NULL };
+    for (int round = 0; round < 2; round++) {
+        int64_t t0 = now_ms();
+        assert_int_equal(mk_http_do_many(http, reqs, N, resps, statuses, NULL), MK_OK);
+        assert_true(now_ms() - t0 < 2000);
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(statuses[i], MK_OK);
+            assert_int_equal(resps[i].status, 200);
+            mk_http_response_clear(&resps[i]);
+        }
+    }
+    pthread_mutex_lock(&srv.lock);
+    assert_int_equal(srv.requests, 2 * N);
+    /* At most one connection per handle, kept for the second round. */
+    assert_true(srv.accepts >= 1 && srv.accepts <= 16);
+    pthread_mutex_unlock(&srv.lock);
     mk_http_free(http);
     server_stop(&srv);
     assert_int_equal(count_fds(), fds_before);
@@ -961,6 +1380,7 @@ int main(void)
         cmocka_unit_test(test_backoff_growth_and_jitter),
         cmocka_unit_test(test_backoff_retry_after_and_limits),
         cmocka_unit_test(test_parse_retry_after),
+        cmocka_unit_test(test_milliseconds_beyond_32_bits),
         cmocka_unit_test(test_retry_503_503_200),
         cmocka_unit_test(test_retry_after_honoured),
         cmocka_unit_test(test_retry_after_beyond_budget_returns_answer),
@@ -973,8 +1393,15 @@ int main(void)
         cmocka_unit_test(test_bad_request_refused),
         cmocka_unit_test(test_new_refuses_bad_input),
         cmocka_unit_test(test_do_many_mixed),
+        cmocka_unit_test(test_many_retries_per_request),
+        cmocka_unit_test(test_many_post_retried_only_when_safe),
+        cmocka_unit_test(test_many_budget_shared),
+        cmocka_unit_test(test_many_retry_after_honoured),
+        cmocka_unit_test(test_many_one_fails_others_succeed),
+        cmocka_unit_test(test_do_spends_budget_through_sleep_seam),
         cmocka_unit_test(test_curl_never_answering_server_stops_at_budget),
         cmocka_unit_test(test_curl_canned_answer_and_headers),
+        cmocka_unit_test(test_curl_many_more_than_in_flight),
         cmocka_unit_test(test_curl_size_cap),
         cmocka_unit_test(test_curl_connection_refused),
         cmocka_unit_test(test_curl_proxy_from_environment_only_when_allowed),
