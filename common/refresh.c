@@ -196,7 +196,7 @@ static mk_status refresh_write_store(const struct mk_config *cfg, const char *us
 
     /* The lock wait is the one local step that can take long: it gets what
      * is left of the budget, never more. */
-    long remaining = mk_http_remaining_ms(http);
+    int64_t remaining = mk_http_remaining_ms(http);
     long lock_timeout = opts->lock_timeout_ms > 0 && opts->lock_timeout_ms < remaining
                         ? opts->lock_timeout_ms : remaining;
     if (lock_timeout < 0)
@@ -228,7 +228,7 @@ mk_status mk_refresh_user(const struct mk_config *cfg, const char *user, const c
     if (!cfg || !user || !*user || !token || !opts || !out)
         return mk_error_set(err, MK_ERR_USAGE, "refresh: missing configuration, user, token or options");
 
-    long budget = opts->budget_ms > 0 ? opts->budget_ms : cfg->budget_ms;
+    int64_t budget = opts->budget_ms > 0 ? opts->budget_ms : cfg->budget_ms;
 
     rc = mk_http_new(cfg, token, &http, err);
     if (rc != MK_OK)

@@ -38,7 +38,7 @@ struct mk_refresh_org {
 
 struct mk_refresh_options {
     bool accept;              /* accept allowed pending invites */
-    long budget_ms;           /* whole operation; <= 0 means cfg->budget_ms */
+    int64_t budget_ms;        /* whole operation; <= 0 means cfg->budget_ms */
     long lock_timeout_ms;     /* for the store's lock; bounded by what is left of the budget */
     bool write_store;         /* false: only talk to the API (tests, dry runs) */
     const struct mk_log_sink *log; /* the store's warnings; NULL drops them */
