@@ -349,8 +349,27 @@ int mk_storefile_add_orgs(struct mk_storefile *s, const char *const *ids, size_t
         o->first_seen = now;
         s->org_count++;
     }
-    if (s->org_count != before)
+    if (s->org_count == before)
+        return 0;
+    /* The new ones (few: one login's) sorted, then merged from the back:
+     * linear, where sorting the whole store again was not. */
+    size_t added = s->org_count - before;
+    if (added > 1)
+        qsort(s->orgs + before, added, sizeof(*s->orgs), storefile_cmp_org);
+    struct mk_storefile_org *tail = malloc(added * sizeof(*tail));
+    if (!tail) {
         qsort(s->orgs, s->org_count, sizeof(*s->orgs), storefile_cmp_org);
+        return 0;
+    }
+    memcpy(tail, s->orgs + before, added * sizeof(*tail));
+    size_t a = before, b = added, out = s->org_count;
+    while (b > 0) {
+        if (a > 0 && strcmp(s->orgs[a - 1].id, tail[b - 1].id) > 0)
+            s->orgs[--out] = s->orgs[--a];
+        else
+            s->orgs[--out] = tail[--b];
+    }
+    free(tail);
     return 0;
 }
 
@@ -464,17 +483,38 @@ static bool storefile_gid_ok(int64_t gid)
 /* store.json is read by a small parser of exactly its schema rather than
  * through a JSON object tree: at 100,000 organizations, building and freeing
  * the tree cost ten times the rest of a login's write. It accepts strict
- * JSON (RFC 8259) and ignores keys it does not know. A syntax error stops
- * it; a schema error (a field of the wrong type, a missing field) is
- * remembered, the rest still parsed, so that a file of another version is
- * reported as such. */
+ * JSON (RFC 8259) and ignores members it does not know, with these choices
+ * where the RFC leaves one:
+ *   - "\u0000" is refused: no string of the store may hold a NUL (it would
+ *     cut the string short in C), and the writer never writes one;
+ *   - a lone surrogate ("\ud800" not followed by a low one, or a low one
+ *     alone) becomes U+FFFD, as display-name repair shows bad text; in an
+ *     id, a group or a user name that makes it invalid, hence refused;
+ *   - a member the schema knows that appears twice in one object is
+ *     refused (which one did the writer mean?); organizations whose keys are
+ *     one canonical id are merged (storefile_merge_duplicates), and a user
+ *     named twice is refused;
+ *   - nesting deeper than JP_MAX_DEPTH is refused, whatever the member.
+ * A syntax error stops it, with the first reason; a schema error (a field
+ * of the wrong type, a missing field) is remembered, the rest still
+ * parsed, so that a file of another version is reported as such.
+ *
+ * Strings are decoded into one scratch buffer that grows as needed (keys
+ * into a bounded one on the stack): only what is kept is copied out, so a
+ * member costs no allocation of its own. */
 struct jp {
     const char *p, *end;
     const char *schema_err;   /* first schema error, or NULL */
+    const char *syntax_err;   /* why parsing stopped, or NULL: "not valid JSON" */
     int depth;
+    char *buf;                /* the last string decoded, NUL-terminated */
+    size_t buf_cap;
 };
 
 #define JP_MAX_DEPTH 64
+/* The longest key worth decoding: user names are the longest keys that
+ * mean something. A longer key is no id, no user and no member name. */
+#define JP_KEY_MAX MK_USER_NAME_MAX
 
 static void jp_ws(struct jp *j)
 {
@@ -492,10 +532,24 @@ static bool jp_take(struct jp *j, char c)
     return false;
 }
 
+static bool jp_peek(struct jp *j, char c)
+{
+    jp_ws(j);
+    return j->p < j->end && *j->p == c;
+}
+
 static void jp_schema(struct jp *j, const char *what)
 {
     if (!j->schema_err)
         j->schema_err = what;
+}
+
+/* A syntax error: -1, and the first reason kept. */
+static int jp_bad(struct jp *j, const char *why)
+{
+    if (!j->syntax_err)
+        j->syntax_err = why;
+    return -1;
 }
 
 static int jp_hex4(const char *p, unsigned *out)
@@ -517,40 +571,66 @@ static int jp_hex4(const char *p, unsigned *out)
     return 0;
 }
 
-/* A string; *out malloc'd (NUL-terminated; an escaped NUL ends it early,
- * which every later check then sees), or only skipped when out is NULL.
- * -1 on a syntax error, -2 on memory failure. */
-static int jp_string(struct jp *j, char **out)
+static size_t jp_utf8(unsigned cp, char *o)
 {
-    const char *start;
-    char *buf = NULL;
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xc0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | cp >> 12);
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (char)(0xf0 | cp >> 18);
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* A string, decoded into j->buf (NUL-terminated, *len bytes, no NUL
+ * inside: "\u0000" is refused), valid until the next string. -1 on a
+ * syntax error, -2 on memory failure. */
+static int jp_string(struct jp *j, size_t *len)
+{
+    const char *start, *q;
     size_t o = 0;
 
-    if (out)
-        *out = NULL;
     if (!jp_take(j, '"'))
-        return -1;
+        return jp_bad(j, "not valid JSON");
+    /* The raw text bounds the decoded bytes: no escape decodes longer. */
     start = j->p;
-    if (out) {
-        /* The raw text bounds the decoded bytes (an escape never grows). */
-        const char *q = start;
-        while (q < j->end && *q != '"')
-            q += *q == '\\' && q + 1 < j->end ? 2 : 1;
-        if (!(buf = malloc((size_t)(q - start) + 1)))
+    for (q = start; q < j->end && *q != '"'; q++)
+        if (*q == '\\' && q + 1 < j->end)
+            q++;
+    if ((size_t)(q - start) + 1 > j->buf_cap) {
+        size_t cap = j->buf_cap ? j->buf_cap : 256;
+        while (cap < (size_t)(q - start) + 1)
+            cap *= 2;
+        char *v = realloc(j->buf, cap);
+        if (!v)
             return -2;
+        j->buf = v;
+        j->buf_cap = cap;
     }
     while (j->p < j->end && *j->p != '"') {
         unsigned char c = (unsigned char)*j->p;
         if (c < 0x20)
-            goto bad;
+            return jp_bad(j, "a control character inside a string");
         if (c != '\\') {
-            if (buf)
-                buf[o++] = (char)c;
+            j->buf[o++] = (char)c;
             j->p++;
             continue;
         }
         if (j->end - j->p < 2)
-            goto bad;
+            return jp_bad(j, "not valid JSON");
         char e = j->p[1];
         j->p += 2;
         switch (e) {
@@ -563,69 +643,66 @@ static int jp_string(struct jp *j, char **out)
         case 'u': {
             unsigned cp, lo;
             if (j->end - j->p < 4 || jp_hex4(j->p, &cp) != 0)
-                goto bad;
+                return jp_bad(j, "a bad \\u escape");
             j->p += 4;
+            if (cp == 0)
+                return jp_bad(j, "a string holds \\u0000");
             if (cp >= 0xd800 && cp <= 0xdbff && j->end - j->p >= 6 && j->p[0] == '\\' &&
                 j->p[1] == 'u' && jp_hex4(j->p + 2, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                 j->p += 6;
             } else if (cp >= 0xd800 && cp <= 0xdfff) {
-                cp = 0xfffd;   /* a lone surrogate: the repair shows it as such */
+                cp = 0xfffd;   /* a lone surrogate: shown as bad text is */
             }
-            if (buf) {
-                if (cp < 0x80) {
-                    buf[o++] = (char)cp;
-                } else if (cp < 0x800) {
-                    buf[o++] = (char)(0xc0 | cp >> 6);
-                    buf[o++] = (char)(0x80 | (cp & 0x3f));
-                } else if (cp < 0x10000) {
-                    buf[o++] = (char)(0xe0 | cp >> 12);
-                    buf[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                    buf[o++] = (char)(0x80 | (cp & 0x3f));
-                } else {
-                    buf[o++] = (char)(0xf0 | cp >> 18);
-                    buf[o++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-                    buf[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                    buf[o++] = (char)(0x80 | (cp & 0x3f));
-                }
-            }
+            o += jp_utf8(cp, j->buf + o);
             continue;
         }
         default:
-            goto bad;
+            return jp_bad(j, "a bad escape in a string");
         }
-        if (buf)
-            buf[o++] = (char)c;
+        j->buf[o++] = (char)c;
     }
     if (j->p >= j->end)
-        goto bad;
+        return jp_bad(j, "not valid JSON");
     j->p++;
-    if (buf) {
-        buf[o] = '\0';
-        *out = buf;
-    }
+    j->buf[o] = '\0';
+    if (len)
+        *len = o;
     return 0;
-bad:
-    free(buf);
-    return -1;
+}
+
+/* A string, copied: *out malloc'd. */
+static int jp_string_dup(struct jp *j, char **out)
+{
+    size_t len;
+    int r = jp_string(j, &len);
+    *out = NULL;
+    if (r != 0)
+        return r;
+    if (!(*out = malloc(len + 1)))
+        return -2;
+    memcpy(*out, j->buf, len + 1);
+    return 0;
 }
 
 /* A number that is an integer (no fraction, no exponent, fits int64). A
- * number of another form is a schema error (*ok false), not a syntax one. */
+ * number of another form is a schema error (*ok false), not a syntax one;
+ * a leading zero ("01") or a lone '-' is a syntax error. */
 static int jp_int(struct jp *j, int64_t *out, bool *ok)
 {
     bool neg = false, overflow = false, integral = true;
     uint64_t v = 0;
 
+    *ok = false;
     jp_ws(j);
     if (j->p < j->end && *j->p == '-') {
         neg = true;
         j->p++;
     }
     if (j->p >= j->end || !mk_ascii_digit(*j->p))
-        return -1;
+        return jp_bad(j, "not valid JSON");
     if (*j->p == '0' && j->p + 1 < j->end && mk_ascii_digit(j->p[1]))
-        return -1;
+        return jp_bad(j, "a number with a leading zero");
     while (j->p < j->end && mk_ascii_digit(*j->p)) {
         unsigned d = (unsigned)(*j->p++ - '0');
         if (v > (UINT64_MAX - d) / 10)
@@ -637,7 +714,7 @@ static int jp_int(struct jp *j, int64_t *out, bool *ok)
         integral = false;
         j->p++;
         if (j->p >= j->end || !mk_ascii_digit(*j->p))
-            return -1;
+            return jp_bad(j, "not valid JSON");
         while (j->p < j->end && mk_ascii_digit(*j->p))
             j->p++;
     }
@@ -647,7 +724,7 @@ static int jp_int(struct jp *j, int64_t *out, bool *ok)
         if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
             j->p++;
         if (j->p >= j->end || !mk_ascii_digit(*j->p))
-            return -1;
+            return jp_bad(j, "not valid JSON");
         while (j->p < j->end && mk_ascii_digit(*j->p))
             j->p++;
     }
@@ -657,11 +734,13 @@ static int jp_int(struct jp *j, int64_t *out, bool *ok)
     return 0;
 }
 
+/* The literal word (true, false, null), whole: "nullx" is no literal. */
 static bool jp_literal(struct jp *j, const char *word)
 {
     size_t len = strlen(word);
     jp_ws(j);
-    if ((size_t)(j->end - j->p) >= len && memcmp(j->p, word, len) == 0) {
+    if ((size_t)(j->end - j->p) >= len && memcmp(j->p, word, len) == 0 &&
+        (j->end - j->p == (ptrdiff_t)len || !mk_ascii_alnum((unsigned char)j->p[len]))) {
         j->p += len;
         return true;
     }
@@ -671,30 +750,32 @@ static bool jp_literal(struct jp *j, const char *word)
 static int jp_skip(struct jp *j);
 
 /* Calls each(j, key, ctx) for every member of an object, positioned at its
- * value, which each must consume. */
+ * value, which each must consume. key is NULL when it is longer than
+ * JP_KEY_MAX bytes: no name the schema knows. */
 static int jp_object(struct jp *j, int (*each)(struct jp *, const char *, void *), void *ctx)
 {
+    char key[JP_KEY_MAX + 1];
     int r;
-    if (++j->depth > JP_MAX_DEPTH || !jp_take(j, '{'))
-        return -1;
+
+    if (++j->depth > JP_MAX_DEPTH)
+        return jp_bad(j, "nested too deeply");
+    if (!jp_take(j, '{'))
+        return jp_bad(j, "not valid JSON");
     if (jp_take(j, '}'))
         goto done;
     do {
-        char *key;
-        if ((r = jp_string(j, &key)) != 0)
+        size_t len;
+        if ((r = jp_string(j, &len)) != 0)
             return r;
-        if (!jp_take(j, ':')) {
-            free(key);
-            return -1;
-        }
-        r = each(j, key, ctx);
-        free(key);
-        if (r != 0)
+        if (len <= JP_KEY_MAX)
+            memcpy(key, j->buf, len + 1);
+        if (!jp_take(j, ':'))
+            return jp_bad(j, "not valid JSON");
+        if ((r = each(j, len <= JP_KEY_MAX ? key : NULL, ctx)) != 0)
             return r;
     } while (jp_take(j, ','));
-    /* (Keys are malloc'd like any string: simple, and not what costs.) */
     if (!jp_take(j, '}'))
-        return -1;
+        return jp_bad(j, "not valid JSON");
 done:
     j->depth--;
     return 0;
@@ -712,91 +793,120 @@ static int jp_skip(struct jp *j)
     bool ok;
     jp_ws(j);
     if (j->p >= j->end)
-        return -1;
+        return jp_bad(j, "not valid JSON");
     switch (*j->p) {
     case '{':
         return jp_object(j, jp_skip_member, NULL);
     case '[':
         if (++j->depth > JP_MAX_DEPTH)
-            return -1;
+            return jp_bad(j, "nested too deeply");
         j->p++;
         if (!jp_take(j, ']')) {
+            int r;
             do {
-                if (jp_skip(j) != 0)
-                    return -1;
+                if ((r = jp_skip(j)) != 0)
+                    return r;
             } while (jp_take(j, ','));
             if (!jp_take(j, ']'))
-                return -1;
+                return jp_bad(j, "not valid JSON");
         }
         j->depth--;
         return 0;
     case '"':
         return jp_string(j, NULL);
     case 't':
-        return jp_literal(j, "true") ? 0 : -1;
+        return jp_literal(j, "true") ? 0 : jp_bad(j, "not valid JSON");
     case 'f':
-        return jp_literal(j, "false") ? 0 : -1;
+        return jp_literal(j, "false") ? 0 : jp_bad(j, "not valid JSON");
     case 'n':
-        return jp_literal(j, "null") ? 0 : -1;
+        return jp_literal(j, "null") ? 0 : jp_bad(j, "not valid JSON");
     default:
         return jp_int(j, &v, &ok);
     }
 }
 
-static bool jp_peek(struct jp *j, char c)
+/* Whether key is one the schema knows in this object for the first time:
+ * bit is its flag in *seen. The second time is a schema error. */
+static bool jp_first(struct jp *j, unsigned *seen, unsigned bit)
 {
-    jp_ws(j);
-    return j->p < j->end && *j->p == c;
+    if (*seen & bit) {
+        jp_schema(j, "a member appears twice in one object");
+        return false;
+    }
+    *seen |= bit;
+    return true;
 }
 
-/* An integer field: a schema error if it is any other value. */
-static int jp_int_field(struct jp *j, int64_t *out, bool *seen, const char *what)
+/* An integer field: a schema error if it is any other value. *ok says
+ * whether it was an integer. */
+static int jp_int_field(struct jp *j, int64_t *out, bool *ok, const char *what)
 {
-    bool ok = false;
+    *ok = false;
     jp_ws(j);
     if (j->p < j->end && (*j->p == '-' || mk_ascii_digit(*j->p))) {
-        if (jp_int(j, out, &ok) != 0)
+        if (jp_int(j, out, ok) != 0)
             return -1;
     } else if (jp_skip(j) != 0) {
         return -1;
     }
-    if (!ok)
+    if (!*ok)
         jp_schema(j, what);
-    *seen = ok;
     return 0;
 }
 
 /* A string or null field; anything else is a schema error. */
-static int jp_nullable_string(struct jp *j, char **out, bool *seen, const char *what)
+static int jp_nullable_string(struct jp *j, char **out, const char *what)
 {
     free(*out);
     *out = NULL;
-    *seen = true;
     if (jp_literal(j, "null"))
         return 0;
     if (jp_peek(j, '"'))
-        return jp_string(j, out);
+        return jp_string_dup(j, out);
     jp_schema(j, what);
     return jp_skip(j);
 }
 
+enum {
+    JP_NAME = 1, JP_GROUP = 2, JP_GID = 4, JP_PINNED = 8, JP_FIRST_SEEN = 16,
+    JP_REFRESHED = 32, JP_ORGS = 64,
+    JP_VERSION = 128, JP_ORGANIZATIONS = 256, JP_RETIRED = 512, JP_USERS = 1024,
+};
+
 struct jp_org {
     char *name, *group;
     int64_t gid, first_seen;
-    bool pinned;
-    bool has_name, has_group, has_gid, gid_null, has_pinned, has_first_seen, gid_bad;
+    unsigned seen;
+    bool pinned, has_pinned, has_first_seen, gid_null, gid_bad;
 };
 
 static int jp_org_member(struct jp *j, const char *key, void *ctx)
 {
     struct jp_org *o = ctx;
-    if (strcmp(key, "name") == 0)
-        return jp_nullable_string(j, &o->name, &o->has_name, "an organization name is not a string");
-    if (strcmp(key, "group") == 0)
-        return jp_nullable_string(j, &o->group, &o->has_group,
-                                  "an organization has a bad group name or gid");
+    if (!key)
+        return jp_skip(j);
+    if (strcmp(key, "name") == 0) {
+        /* Repaired straight from the decoded text: one copy. */
+        jp_first(j, &o->seen, JP_NAME);
+        free(o->name);
+        o->name = NULL;
+        if (jp_literal(j, "null"))
+            return 0;
+        if (!jp_peek(j, '"')) {
+            jp_schema(j, "an organization name is not a string");
+            return jp_skip(j);
+        }
+        int r = jp_string(j, NULL);
+        if (r == 0 && !(o->name = mk_display_name_repair(j->buf)))
+            r = -2;
+        return r;
+    }
+    if (strcmp(key, "group") == 0) {
+        jp_first(j, &o->seen, JP_GROUP);
+        return jp_nullable_string(j, &o->group, "an organization has a bad group name or gid");
+    }
     if (strcmp(key, "gid") == 0) {
-        o->has_gid = true;
+        jp_first(j, &o->seen, JP_GID);
         if (jp_literal(j, "null")) {
             o->gid_null = true;
             return 0;
@@ -807,6 +917,7 @@ static int jp_org_member(struct jp *j, const char *key, void *ctx)
         return r;
     }
     if (strcmp(key, "pinned") == 0) {
+        jp_first(j, &o->seen, JP_PINNED);
         o->has_pinned = true;
         if (jp_literal(j, "true"))
             o->pinned = true;
@@ -818,15 +929,17 @@ static int jp_org_member(struct jp *j, const char *key, void *ctx)
         }
         return 0;
     }
-    if (strcmp(key, "first_seen") == 0)
+    if (strcmp(key, "first_seen") == 0) {
+        jp_first(j, &o->seen, JP_FIRST_SEEN);
         return jp_int_field(j, &o->first_seen, &o->has_first_seen,
                             "an organization entry lacks a field");
+    }
     return jp_skip(j);
 }
 
-
 struct jp_ctx {
     struct mk_storefile *s;
+    unsigned seen;
     bool has_version, has_orgs, has_retired, has_users;
     int64_t version;
     bool nomem;
@@ -847,21 +960,23 @@ static int jp_orgs_member(struct jp *j, const char *key, void *ctx)
     }
     if ((r = jp_object(j, jp_org_member, &o)) != 0)
         goto out;
-    if (!mk_org_id_canonical(key, id)) {
+    if (!key || !mk_org_id_canonical(key, id)) {
         jp_schema(j, "a bad organization entry");
         goto out;
     }
-    if (!o.has_name || !o.has_group || !o.has_pinned || !o.has_first_seen) {
+    if (!(o.seen & JP_NAME) || !(o.seen & JP_GROUP) || !o.has_pinned || !o.has_first_seen) {
         jp_schema(j, "an organization entry lacks a field");
         goto out;
     }
-    if (o.group ? (!mk_group_name_valid(o.group) || !o.has_gid || o.gid_null || o.gid_bad ||
-                   !storefile_gid_ok(o.gid))
-                : (o.has_gid && !o.gid_null)) {
+    if (o.group ? (!mk_group_name_valid(o.group) || !(o.seen & JP_GID) || o.gid_null ||
+                   o.gid_bad || !storefile_gid_ok(o.gid))
+                : ((o.seen & JP_GID) && !o.gid_null)) {
         jp_schema(j, o.group ? "an organization has a bad group name or gid"
                              : "an organization has a gid but no group name");
         goto out;
     }
+    if (j->schema_err)
+        goto out;   /* the load fails: nothing worth keeping */
     if (storefile_org_grow(s, 1) != 0) {
         c->nomem = true;
         r = -2;
@@ -875,7 +990,9 @@ static int jp_orgs_member(struct jp *j, const char *key, void *ctx)
     org->gid = o.group ? (gid_t)o.gid : 0;
     org->group = o.group;
     o.group = NULL;
-    if (!(org->id = strdup(id)) || (o.name && !(org->name = mk_display_name_repair(o.name)))) {
+    org->name = o.name;
+    o.name = NULL;
+    if (!(org->id = strdup(id))) {
         c->nomem = true;
         r = -2;
     }
@@ -917,12 +1034,13 @@ static int jp_retired(struct jp *j, struct jp_ctx *c)
         }
         s->retired[s->retired_count++] = (gid_t)gid;
     } while (jp_take(j, ','));
-    return jp_take(j, ']') ? 0 : -1;
+    return jp_take(j, ']') ? 0 : jp_bad(j, "not valid JSON");
 }
 
 struct jp_user {
     struct jp_ctx *c;
     struct mk_storefile_user *u;
+    unsigned seen;
     bool has_refreshed, has_orgs;
 };
 
@@ -930,11 +1048,15 @@ static int jp_user_member(struct jp *j, const char *key, void *ctx)
 {
     struct jp_user *pu = ctx;
     struct mk_storefile_user *u = pu->u;
-    if (strcmp(key, "refreshed") == 0)
+    if (!key)
+        return jp_skip(j);
+    if (strcmp(key, "refreshed") == 0) {
+        jp_first(j, &pu->seen, JP_REFRESHED);
         return jp_int_field(j, &u->refreshed, &pu->has_refreshed, "a bad user entry");
+    }
     if (strcmp(key, "orgs") != 0)
         return jp_skip(j);
-    if (!jp_peek(j, '[') || pu->has_orgs) {
+    if (!jp_first(j, &pu->seen, JP_ORGS) || !jp_peek(j, '[')) {
         jp_schema(j, "a bad user entry");
         return jp_skip(j);
     }
@@ -952,7 +1074,7 @@ static int jp_user_member(struct jp *j, const char *key, void *ctx)
                 return -1;
             continue;
         }
-        if ((r = jp_string(j, &id)) != 0) {
+        if ((r = jp_string_dup(j, &id)) != 0) {
             pu->c->nomem = r == -2;
             return r;
         }
@@ -968,14 +1090,14 @@ static int jp_user_member(struct jp *j, const char *key, void *ctx)
         }
         u->orgs[u->org_count++] = id;
     } while (jp_take(j, ','));
-    return jp_take(j, ']') ? 0 : -1;
+    return jp_take(j, ']') ? 0 : jp_bad(j, "not valid JSON");
 }
 
 static int jp_users_member(struct jp *j, const char *key, void *ctx)
 {
     struct jp_ctx *c = ctx;
     struct mk_storefile *s = c->s;
-    if (!mk_user_name_valid(key) || !jp_peek(j, '{')) {
+    if (!key || !mk_user_name_valid(key) || !jp_peek(j, '{')) {
         jp_schema(j, "a bad user entry");
         return jp_skip(j);
     }
@@ -996,7 +1118,7 @@ static int jp_users_member(struct jp *j, const char *key, void *ctx)
         c->nomem = true;
         return -2;
     }
-    struct jp_user pu = { c, u, false, false };
+    struct jp_user pu = { c, u, 0, false, false };
     int r = jp_object(j, jp_user_member, &pu);
     if (r == 0 && (!pu.has_refreshed || !pu.has_orgs))
         jp_schema(j, "a bad user entry");
@@ -1006,9 +1128,14 @@ static int jp_users_member(struct jp *j, const char *key, void *ctx)
 static int jp_root_member(struct jp *j, const char *key, void *ctx)
 {
     struct jp_ctx *c = ctx;
-    if (strcmp(key, "version") == 0)
+    if (!key)
+        return jp_skip(j);
+    if (strcmp(key, "version") == 0) {
+        jp_first(j, &c->seen, JP_VERSION);
         return jp_int_field(j, &c->version, &c->has_version, "no version");
+    }
     if (strcmp(key, "organizations") == 0) {
+        jp_first(j, &c->seen, JP_ORGANIZATIONS);
         if (!jp_peek(j, '{')) {
             jp_schema(j, "missing organizations, retired_gids or users");
             return jp_skip(j);
@@ -1016,9 +1143,12 @@ static int jp_root_member(struct jp *j, const char *key, void *ctx)
         c->has_orgs = true;
         return jp_object(j, jp_orgs_member, c);
     }
-    if (strcmp(key, "retired_gids") == 0)
+    if (strcmp(key, "retired_gids") == 0) {
+        jp_first(j, &c->seen, JP_RETIRED);
         return jp_retired(j, c);
+    }
     if (strcmp(key, "users") == 0) {
+        jp_first(j, &c->seen, JP_USERS);
         if (!jp_peek(j, '{')) {
             jp_schema(j, "missing organizations, retired_gids or users");
             return jp_skip(j);
@@ -1062,57 +1192,61 @@ static mk_status storefile_merge_duplicates(struct mk_storefile *s, const char *
     return MK_OK;
 }
 
-struct storefile_claim {
-    const char *name;
-    gid_t gid;
-};
-
-static int storefile_cmp_claim_name(const void *a, const void *b)
+static uint64_t storefile_hash(const char *str)
 {
-    return strcmp(((const struct storefile_claim *)a)->name,
-                  ((const struct storefile_claim *)b)->name);
-}
-
-static int storefile_cmp_claim_gid(const void *a, const void *b)
-{
-    return storefile_cmp_gid(&((const struct storefile_claim *)a)->gid,
-                             &((const struct storefile_claim *)b)->gid);
+    uint64_t h = 0xcbf29ce484222325ull;   /* FNV-1a 64 */
+    for (; *str; str++) {
+        h ^= (unsigned char)*str;
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
 }
 
 /* No two organizations share a group name or a gid, and no organization
- * holds a retired gid: assignment relies on it. Sorted once, then
- * neighbours compared. */
+ * holds a retired gid: assignment relies on it. Two hash sets, at most
+ * half full, filled once: linear in the number of organizations. */
 static mk_status storefile_check_unique(const struct mk_storefile *s, const char *path,
                                         mk_error *err)
 {
-    struct storefile_claim *c = calloc(s->org_count ? s->org_count : 1, sizeof(*c));
-    size_t n = 0;
+    size_t cap = 16;
+    const char **names;
+    gid_t *gids;
     mk_status st = MK_OK;
 
-    if (!c)
-        return mk_error_set(err, MK_ERR_NOMEM, "out of memory reading %s", path);
-    for (size_t i = 0; i < s->org_count; i++) {
-        if (!s->orgs[i].group)
-            continue;
-        if (mk_storefile_is_retired(s, s->orgs[i].gid))
-            goto shared;
-        c[n].name = s->orgs[i].group;
-        c[n].gid = s->orgs[i].gid;
-        n++;
+    while (cap < s->org_count * 2)
+        cap *= 2;
+    names = calloc(cap, sizeof(*names));
+    gids = calloc(cap, sizeof(*gids));
+    if (!names || !gids) {
+        st = mk_error_set(err, MK_ERR_NOMEM, "out of memory reading %s", path);
+        goto out;
     }
-    qsort(c, n, sizeof(*c), storefile_cmp_claim_name);
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(c[i - 1].name, c[i].name) == 0)
+    for (size_t i = 0; i < s->org_count; i++) {
+        const struct mk_storefile_org *o = &s->orgs[i];
+        size_t k;
+        if (!o->group)
+            continue;
+        if (mk_storefile_is_retired(s, o->gid))
             goto shared;
-    qsort(c, n, sizeof(*c), storefile_cmp_claim_gid);
-    for (size_t i = 1; i < n; i++)
-        if (c[i - 1].gid == c[i].gid)
-            goto shared;
+        for (k = storefile_hash(o->group) & (cap - 1); names[k]; k = (k + 1) & (cap - 1))
+            if (strcmp(names[k], o->group) == 0)
+                goto shared;
+        names[k] = o->group;
+        /* gid 0 never has a group (storefile_gid_ok): 0 marks a free slot. */
+        for (k = (size_t)(o->gid * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1); gids[k];
+             k = (k + 1) & (cap - 1))
+            if (gids[k] == o->gid)
+                goto shared;
+        gids[k] = o->gid;
+    }
     goto out;
 shared:
     st = store_corrupt(err, path, "two organizations share a group name or a gid");
 out:
-    free(c);
+    free(names);
+    free(gids);
     return st;
 }
 
@@ -1151,49 +1285,55 @@ static mk_status storefile_check_users(struct mk_storefile *s, const char *path,
     return MK_OK;
 }
 
-static mk_status storefile_parse(struct mk_storefile *s, const char *text, size_t len,
-                                 const char *path, const struct mk_log_sink *sink, mk_error *err)
+static mk_status storefile_parse_text(struct jp *j, struct mk_storefile *s, const char *path,
+                                      const struct mk_log_sink *sink, mk_error *err)
 {
-    struct jp j = { text, text + len, NULL, 0 };
     struct jp_ctx c = { .s = s };
     size_t k = 0;
     mk_status st;
     int r;
 
-    jp_ws(&j);
-    if (!jp_peek(&j, '{')) {
-        r = jp_skip(&j);
+    jp_ws(j);
+    if (j->p == j->end)
+        return store_corrupt(err, path, "empty");
+    if (!jp_peek(j, '{')) {
+        r = jp_skip(j);
         if (r == -2 || c.nomem)
             goto nomem;
-        return store_corrupt(err, path, r == 0 ? "no version" : "not valid JSON");
+        return store_corrupt(err, path, r == 0 ? "no version"
+                                                : j->syntax_err ? j->syntax_err : "not valid JSON");
     }
-    r = jp_object(&j, jp_root_member, &c);
+    r = jp_object(j, jp_root_member, &c);
     if (r == -2 || c.nomem)
         goto nomem;
     if (r != 0)
-        return store_corrupt(err, path, "not valid JSON");
-    jp_ws(&j);
-    if (j.p != j.end)
+        return store_corrupt(err, path, j->syntax_err ? j->syntax_err : "not valid JSON");
+    jp_ws(j);
+    if (j->p != j->end)
         return store_corrupt(err, path, "text after the JSON object");
     if (!c.has_version)
         return store_corrupt(err, path, "no version");
     if (c.version != STORE_VERSION)
         return mk_error_set(err, MK_ERR_IO, "%s has version %" PRId64 ", this program knows only "
                             "version %d; it is left untouched", path, c.version, STORE_VERSION);
-    if (j.schema_err)
-        return store_corrupt(err, path, j.schema_err);
+    if (j->schema_err)
+        return store_corrupt(err, path, j->schema_err);
     if (!c.has_orgs || !c.has_retired || !c.has_users)
         return store_corrupt(err, path, "missing organizations, retired_gids or users");
 
-    if (s->retired_count > 1)
-        qsort(s->retired, s->retired_count, sizeof(*s->retired), storefile_cmp_gid);
+    /* What this module wrote is in order already: sort only if not. */
+    for (size_t i = 1; i < s->retired_count; i++) {
+        if (s->retired[i - 1] > s->retired[i]) {
+            qsort(s->retired, s->retired_count, sizeof(*s->retired), storefile_cmp_gid);
+            break;
+        }
+    }
     for (size_t i = 0; i < s->retired_count; i++)
         if (k == 0 || s->retired[k - 1] != s->retired[i])
             s->retired[k++] = s->retired[i];
     s->retired_count = k;
     /* Organizations: appended, sorted once, duplicates merged. */
     for (size_t i = 1; i < s->org_count; i++) {
-        /* A file this module wrote is in order already: sort only if not. */
         if (storefile_cmp_org_load(&s->orgs[i - 1], &s->orgs[i]) > 0) {
             qsort(s->orgs, s->org_count, sizeof(*s->orgs), storefile_cmp_org_load);
             break;
@@ -1206,6 +1346,31 @@ static mk_status storefile_parse(struct mk_storefile *s, const char *text, size_
     return storefile_check_unique(s, path, err);
 nomem:
     return mk_error_set(err, MK_ERR_NOMEM, "out of memory reading %s", path);
+}
+
+static mk_status storefile_parse(struct mk_storefile *s, const char *text, size_t len,
+                                 const char *path, const struct mk_log_sink *sink, mk_error *err)
+{
+    struct jp j = { .p = text, .end = text + len };
+    mk_status st = storefile_parse_text(&j, s, path, sink, err);
+    free(j.buf);
+    return st;
+}
+
+mk_status mk_storefile_parse_buffer(const char *text, size_t len, const char *path,
+                                    struct mk_storefile *s, const struct mk_log_sink *sink,
+                                    mk_error *err)
+{
+    mk_status st;
+
+    memset(s, 0, sizeof(*s));
+    if (len > (size_t)STORE_MAX_BYTES)
+        return mk_error_set(err, MK_ERR_IO, "%s is larger than %ld bytes; not touching it",
+                            path, STORE_MAX_BYTES);
+    st = storefile_parse(s, text ? text : "", text ? len : 0, path, sink, err);
+    if (st != MK_OK)
+        mk_storefile_free(s);
+    return st;
 }
 
 mk_status mk_storefile_load(int dirfd, const char *dir, struct mk_storefile *s,
@@ -1232,39 +1397,49 @@ mk_status mk_storefile_load(int dirfd, const char *dir, struct mk_storefile *s,
 
 /* ---- saving ---- */
 
+/* The text is laid out in one buffer: each entry first reserves what it can
+ * take at most (an escaped byte takes six), then is written without a
+ * check per byte. At 100,000 organizations the file is tens of megabytes;
+ * appending field by field through realloc checks cost more than the rest
+ * of the write. */
 struct storefile_text {
     char *v;
     size_t n, cap;
     bool failed;
 };
 
-static void text_add(struct storefile_text *t, const char *s, size_t len)
+static char *text_reserve(struct storefile_text *t, size_t more)
 {
     if (t->failed)
-        return;
-    if (t->n + len + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 4096;
-        while (cap < t->n + len + 1)
+        return NULL;
+    if (more > SIZE_MAX / 2 - t->n) {
+        t->failed = true;
+        return NULL;
+    }
+    if (t->n + more + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 65536;
+        while (cap < t->n + more + 1)
             cap *= 2;
         char *v = realloc(t->v, cap);
         if (!v) {
             t->failed = true;
-            return;
+            return NULL;
         }
         t->v = v;
         t->cap = cap;
     }
-    memcpy(t->v + t->n, s, len);
-    t->n += len;
-    t->v[t->n] = '\0';
+    return t->v + t->n;
 }
 
-static void text_put(struct storefile_text *t, const char *s)
+static char *put_mem(char *o, const char *s, size_t len)
 {
-    text_add(t, s, strlen(s));
+    memcpy(o, s, len);
+    return o + len;
 }
 
-static void text_int(struct storefile_text *t, int64_t v)
+#define PUT_LIT(o, lit) put_mem((o), (lit), sizeof(lit) - 1)
+
+static char *put_int(char *o, int64_t v)
 {
     char buf[24], *p = buf + sizeof(buf);
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
@@ -1274,85 +1449,123 @@ static void text_int(struct storefile_text *t, int64_t v)
     } while (u);
     if (v < 0)
         *--p = '-';
-    text_add(t, p, (size_t)(buf + sizeof(buf) - p));
+    return put_mem(o, p, (size_t)(buf + sizeof(buf) - p));
 }
 
-/* A JSON string: '"', '\\' and control characters escaped; the rest (valid
- * UTF-8: names are repaired, ids and group names ASCII) as it is. */
-static void text_string(struct storefile_text *t, const char *s)
+/* A JSON string of s[0..len) (at most 6 * len + 2 bytes): '"', '\\' and
+ * control characters escaped; the rest (valid UTF-8: names are repaired,
+ * ids and group names ASCII) as it is. */
+static char *put_string(char *o, const char *s, size_t len)
 {
-    const char *run = s;
-    text_add(t, "\"", 1);
-    for (; *s; s++) {
+    static const char hex[] = "0123456789abcdef";
+    const char *run = s, *end = s + len;
+    *o++ = '"';
+    for (; s < end; s++) {
         unsigned char c = (unsigned char)*s;
         if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
             continue;
-        char esc[8];
-        text_add(t, run, (size_t)(s - run));
-        snprintf(esc, sizeof(esc), c == '"' ? "\\\"" : c == '\\' ? "\\\\" : "\\u%04x", c);
-        text_put(t, esc);
+        o = put_mem(o, run, (size_t)(s - run));
         run = s + 1;
+        *o++ = '\\';
+        if (c == '"' || c == '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        o = PUT_LIT(o, "u00");
+        *o++ = hex[c >> 4];
+        *o++ = hex[c & 0xf];
     }
-    text_add(t, run, (size_t)(s - run));
-    text_add(t, "\"", 1);
+    o = put_mem(o, run, (size_t)(end - run));
+    *o++ = '"';
+    return o;
 }
 
-static void text_nullable(struct storefile_text *t, const char *s)
+static char *put_nullable(char *o, const char *s, size_t len)
 {
-    if (s)
-        text_string(t, s);
-    else
-        text_put(t, "null");
+    return s ? put_string(o, s, len) : PUT_LIT(o, "null");
 }
+
+/* Bytes an entry's fixed text and numbers take at most, strings aside. */
+#define TEXT_ENTRY_FIXED 256
 
 char *mk_storefile_serialize(const struct mk_storefile *s)
 {
     struct storefile_text t = { 0 };
+    char *o;
 
-    text_put(&t, "{\n  \"version\": ");
-    text_int(&t, STORE_VERSION);
-    text_put(&t, ",\n  \"organizations\": {");
+    if (!(o = text_reserve(&t, TEXT_ENTRY_FIXED)))
+        return NULL;
+    o = PUT_LIT(o, "{\n  \"version\": ");
+    o = put_int(o, STORE_VERSION);
+    o = PUT_LIT(o, ",\n  \"organizations\": {");
+    t.n = (size_t)(o - t.v);
     for (size_t i = 0; i < s->org_count; i++) {
-        const struct mk_storefile_org *o = &s->orgs[i];
-        text_put(&t, i ? ",\n    " : "\n    ");
-        text_string(&t, o->id);
-        text_put(&t, ": {\n      \"name\": ");
-        text_nullable(&t, o->name);
-        text_put(&t, ",\n      \"group\": ");
-        text_nullable(&t, o->group);
-        text_put(&t, ",\n      \"gid\": ");
-        if (o->group)
-            text_int(&t, o->gid);
-        else
-            text_put(&t, "null");
-        text_put(&t, o->pinned ? ",\n      \"pinned\": true" : ",\n      \"pinned\": false");
-        text_put(&t, ",\n      \"first_seen\": ");
-        text_int(&t, o->first_seen);
-        text_put(&t, "\n    }");
+        const struct mk_storefile_org *org = &s->orgs[i];
+        size_t id_len = strlen(org->id), name_len = org->name ? strlen(org->name) : 0;
+        size_t group_len = org->group ? strlen(org->group) : 0;
+        if (!(o = text_reserve(&t, TEXT_ENTRY_FIXED + 6 * (id_len + name_len + group_len))))
+            goto fail;
+        o = i ? PUT_LIT(o, ",\n    ") : PUT_LIT(o, "\n    ");
+        o = put_string(o, org->id, id_len);
+        o = PUT_LIT(o, ": {\n      \"name\": ");
+        o = put_nullable(o, org->name, name_len);
+        o = PUT_LIT(o, ",\n      \"group\": ");
+        o = put_nullable(o, org->group, group_len);
+        o = PUT_LIT(o, ",\n      \"gid\": ");
+        o = org->group ? put_int(o, org->gid) : PUT_LIT(o, "null");
+        o = org->pinned ? PUT_LIT(o, ",\n      \"pinned\": true")
+                        : PUT_LIT(o, ",\n      \"pinned\": false");
+        o = PUT_LIT(o, ",\n      \"first_seen\": ");
+        o = put_int(o, org->first_seen);
+        o = PUT_LIT(o, "\n    }");
+        t.n = (size_t)(o - t.v);
     }
-    text_put(&t, s->org_count ? "\n  },\n  \"retired_gids\": [" : "},\n  \"retired_gids\": [");
+    if (!(o = text_reserve(&t, TEXT_ENTRY_FIXED)))
+        goto fail;
+    o = s->org_count ? PUT_LIT(o, "\n  },\n  \"retired_gids\": [")
+                     : PUT_LIT(o, "},\n  \"retired_gids\": [");
+    t.n = (size_t)(o - t.v);
     for (size_t i = 0; i < s->retired_count; i++) {
-        text_put(&t, i ? ", " : "");
-        text_int(&t, s->retired[i]);
+        if (!(o = text_reserve(&t, 32)))
+            goto fail;
+        o = i ? PUT_LIT(o, ", ") : o;
+        o = put_int(o, s->retired[i]);
+        t.n = (size_t)(o - t.v);
     }
-    text_put(&t, "],\n  \"users\": {");
+    if (!(o = text_reserve(&t, TEXT_ENTRY_FIXED)))
+        goto fail;
+    o = PUT_LIT(o, "],\n  \"users\": {");
+    t.n = (size_t)(o - t.v);
     for (size_t i = 0; i < s->user_count; i++) {
         const struct mk_storefile_user *u = &s->users[i];
-        text_put(&t, i ? ",\n    " : "\n    ");
-        text_string(&t, u->name);
-        text_put(&t, ": {\n      \"refreshed\": ");
-        text_int(&t, u->refreshed);
-        text_put(&t, ",\n      \"orgs\": [");
+        size_t name_len = strlen(u->name);
+        if (!(o = text_reserve(&t, TEXT_ENTRY_FIXED + 6 * name_len)))
+            goto fail;
+        o = i ? PUT_LIT(o, ",\n    ") : PUT_LIT(o, "\n    ");
+        o = put_string(o, u->name, name_len);
+        o = PUT_LIT(o, ": {\n      \"refreshed\": ");
+        o = put_int(o, u->refreshed);
+        o = PUT_LIT(o, ",\n      \"orgs\": [");
+        t.n = (size_t)(o - t.v);
         for (size_t k = 0; k < u->org_count; k++) {
-            text_put(&t, k ? ", " : "");
-            text_string(&t, u->orgs[k]);
+            size_t id_len = strlen(u->orgs[k]);
+            if (!(o = text_reserve(&t, 8 + 6 * id_len)))
+                goto fail;
+            o = k ? PUT_LIT(o, ", ") : o;
+            o = put_string(o, u->orgs[k], id_len);
+            t.n = (size_t)(o - t.v);
         }
-        text_put(&t, "]\n    }");
+        if (!(o = text_reserve(&t, 16)))
+            goto fail;
+        o = PUT_LIT(o, "]\n    }");
+        t.n = (size_t)(o - t.v);
     }
-    text_put(&t, s->user_count ? "\n  }\n}\n" : "}\n}\n");
-    if (t.failed) {
-        free(t.v);
-        return NULL;
-    }
+    if (!(o = text_reserve(&t, 16)))
+        goto fail;
+    o = s->user_count ? PUT_LIT(o, "\n  }\n}\n") : PUT_LIT(o, "}\n}\n");
+    *o = '\0';
     return t.v;
+fail:
+    free(t.v);
+    return NULL;
 }

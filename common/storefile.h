@@ -71,6 +71,15 @@ mk_status mk_storefile_open(int dirfd, const char *name, const char *path, int f
 mk_status mk_storefile_load(int dirfd, const char *dir, struct mk_storefile *s,
                             const struct mk_log_sink *sink, mk_error *err);
 
+/* Parses text[0..len) (any bytes; no terminating NUL needed) as the
+ * contents of store.json into s, exactly as mk_storefile_load does; path
+ * names the file in messages. On failure s is empty and err says why,
+ * naming path. For tests and the fuzz target: the loader is this over the
+ * file's bytes. */
+mk_status mk_storefile_parse_buffer(const char *text, size_t len, const char *path,
+                                    struct mk_storefile *s, const struct mk_log_sink *sink,
+                                    mk_error *err);
+
 /* The JSON text of s (malloc'd, ends with a newline), NULL on memory
  * failure. The same store gives the same bytes. */
 char *mk_storefile_serialize(const struct mk_storefile *s);
