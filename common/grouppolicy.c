@@ -141,16 +141,24 @@ static uint64_t policy_fnv1a(const char *s)
     return h;
 }
 
-/* Open addressing, linear probing, at most half full. gid 0 is kept
- * apart (0 marks an empty slot). */
+/* Open addressing, linear probing, at most half full; sized once for what
+ * the assignment will add (policy_taken_build), so that growing is rare.
+ * gid 0 is kept apart (0 marks an empty slot). A name slot keeps the
+ * name's hash, so that a probe compares strings only when hashes match and
+ * growing never hashes a name again. */
 struct gid_hash {
     gid_t *slots;
     size_t cap, n;
     bool has_zero;
 };
 
+struct name_slot {
+    const char *name;     /* borrowed: they outlive the assignment (see graveyard) */
+    uint64_t hash;
+};
+
 struct name_hash {
-    const char **slots;   /* borrowed: they outlive the assignment (see graveyard) */
+    struct name_slot *slots;
     size_t cap, n;
 };
 
@@ -160,6 +168,15 @@ static size_t policy_mix(uint64_t h, size_t cap)
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
     return (size_t)h & (cap - 1);
+}
+
+/* The capacity (a power of two) that holds n at most half full. */
+static size_t policy_hash_cap(size_t n)
+{
+    size_t cap = 256;
+    while (cap / 2 < n + 1)
+        cap *= 2;
+    return cap;
 }
 
 static bool gid_hash_has(const struct gid_hash *t, gid_t gid)
@@ -176,76 +193,93 @@ static bool gid_hash_has(const struct gid_hash *t, gid_t gid)
     }
 }
 
+/* Room for n members in all. 0 or -ENOMEM. */
+static int gid_hash_reserve(struct gid_hash *t, size_t n)
+{
+    size_t cap = policy_hash_cap(n);
+    if (cap <= t->cap)
+        return 0;
+    gid_t *slots = calloc(cap, sizeof(*slots));
+    if (!slots)
+        return -ENOMEM;
+    for (size_t k = 0; k < t->cap; k++) {
+        if (!t->slots[k])
+            continue;
+        size_t i = policy_mix(t->slots[k], cap);
+        while (slots[i])
+            i = (i + 1) & (cap - 1);
+        slots[i] = t->slots[k];
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 0;
+}
+
 static int gid_hash_add(struct gid_hash *t, gid_t gid)
 {
     if (gid == 0) {
         t->has_zero = true;
         return 0;
     }
-    if (gid_hash_has(t, gid))
-        return 0;
-    if ((t->n + 1) * 2 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        gid_t *slots = calloc(cap, sizeof(*slots));
-        if (!slots)
-            return -ENOMEM;
-        for (size_t k = 0; k < t->cap; k++) {
-            if (!t->slots[k])
-                continue;
-            size_t i = policy_mix(t->slots[k], cap);
-            while (slots[i])
-                i = (i + 1) & (cap - 1);
-            slots[i] = t->slots[k];
-        }
-        free(t->slots);
-        t->slots = slots;
-        t->cap = cap;
-    }
+    if (gid_hash_reserve(t, t->n + 1) != 0)
+        return -ENOMEM;
     size_t i = policy_mix(gid, t->cap);
-    while (t->slots[i])
-        i = (i + 1) & (t->cap - 1);
+    for (; t->slots[i]; i = (i + 1) & (t->cap - 1))
+        if (t->slots[i] == gid)
+            return 0;
     t->slots[i] = gid;
     t->n++;
     return 0;
 }
 
+/* The slot of name (hash h), or the empty slot where it would go. */
+static struct name_slot *name_hash_slot(const struct name_hash *t, const char *name, uint64_t h)
+{
+    for (size_t i = policy_mix(h, t->cap);; i = (i + 1) & (t->cap - 1)) {
+        struct name_slot *e = &t->slots[i];
+        if (!e->name || (e->hash == h && strcmp(e->name, name) == 0))
+            return e;
+    }
+}
+
 static bool name_hash_has(const struct name_hash *t, const char *name)
 {
-    if (!t->cap)
-        return false;
-    for (size_t i = policy_mix(policy_fnv1a(name), t->cap);; i = (i + 1) & (t->cap - 1)) {
-        if (!t->slots[i])
-            return false;
-        if (strcmp(t->slots[i], name) == 0)
-            return true;
+    return t->cap && name_hash_slot(t, name, policy_fnv1a(name))->name;
+}
+
+static int name_hash_reserve(struct name_hash *t, size_t n)
+{
+    size_t cap = policy_hash_cap(n);
+    if (cap <= t->cap)
+        return 0;
+    struct name_slot *slots = calloc(cap, sizeof(*slots));
+    if (!slots)
+        return -ENOMEM;
+    for (size_t k = 0; k < t->cap; k++) {
+        if (!t->slots[k].name)
+            continue;
+        size_t i = policy_mix(t->slots[k].hash, cap);
+        while (slots[i].name)
+            i = (i + 1) & (cap - 1);
+        slots[i] = t->slots[k];
     }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 0;
 }
 
 static int name_hash_add(struct name_hash *t, const char *name)
 {
-    if (name_hash_has(t, name))
+    uint64_t h = policy_fnv1a(name);
+    if (name_hash_reserve(t, t->n + 1) != 0)
+        return -ENOMEM;
+    struct name_slot *e = name_hash_slot(t, name, h);
+    if (e->name)
         return 0;
-    if ((t->n + 1) * 2 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        const char **slots = calloc(cap, sizeof(*slots));
-        if (!slots)
-            return -ENOMEM;
-        for (size_t k = 0; k < t->cap; k++) {
-            if (!t->slots[k])
-                continue;
-            size_t i = policy_mix(policy_fnv1a(t->slots[k]), cap);
-            while (slots[i])
-                i = (i + 1) & (cap - 1);
-            slots[i] = t->slots[k];
-        }
-        free(t->slots);
-        t->slots = slots;
-        t->cap = cap;
-    }
-    size_t i = policy_mix(policy_fnv1a(name), t->cap);
-    while (t->slots[i])
-        i = (i + 1) & (t->cap - 1);
-    t->slots[i] = name;
+    e->name = name;
+    e->hash = h;
     t->n++;
     return 0;
 }
@@ -306,9 +340,19 @@ static int policy_hold(struct policy_taken *t, const char *name, gid_t gid)
 static int policy_taken_build(struct policy_taken *t, const struct mk_storefile *s,
                               const struct mk_config *cfg, const struct mk_local_groups *etc)
 {
+    size_t orgs = 0;
     memset(t, 0, sizeof(*t));
     t->gid_min = cfg->gid_min;
     t->gid_max = cfg->gid_max;
+    for (size_t i = 0; i < s->org_count; i++)
+        orgs += s->orgs[i].group != NULL;
+    /* Sized once for everything below (and a few new groups). */
+    if (name_hash_reserve(&t->names, etc->name_count + cfg->pin_count + orgs + 64) != 0 ||
+        name_hash_reserve(&t->held_names, orgs + 64) != 0 ||
+        gid_hash_reserve(&t->gids, etc->gid_count + cfg->pin_count + s->retired_count + orgs +
+                                   64) != 0 ||
+        gid_hash_reserve(&t->held_gids, s->retired_count + orgs + 64) != 0)
+        return -ENOMEM;
     for (size_t i = 0; i < etc->name_count; i++)
         if (name_hash_add(&t->names, etc->names[i]) != 0)
             return -ENOMEM;

@@ -158,14 +158,21 @@ static struct store_members *store_members_build(const struct mk_storefile *s)
     return m;
 }
 
-static int store_cmp_org_group(const void *a, const void *b, void *ctx)
+struct store_group_key {
+    const char *name;
+    size_t index;
+};
+
+static int store_cmp_group_key(const void *a, const void *b)
 {
-    const struct mk_storefile *s = ctx;
-    return strcmp(s->orgs[*(const size_t *)a].group, s->orgs[*(const size_t *)b].group);
+    return strcmp(((const struct store_group_key *)a)->name,
+                  ((const struct store_group_key *)b)->name);
 }
 
 /* The groups of the compiled file, sorted by name, with the index in s->orgs
- * of each in *index (malloc'd, may be NULL). Pointers borrow from s and m. */
+ * of each in *index (malloc'd, may be NULL). Pointers borrow from s and m.
+ * Sorted as (name, index) pairs: the comparison reads the name at hand
+ * rather than through the store. */
 static struct mk_group_entry *store_entries(const struct mk_storefile *s,
                                             const struct store_members *m,
                                             const struct mk_config *cfg,
@@ -173,30 +180,38 @@ static struct mk_group_entry *store_entries(const struct mk_storefile *s,
                                             struct mk_policy_notes *notes, size_t **index,
                                             size_t *count)
 {
-    struct mk_group_entry *e = calloc(s->org_count ? s->org_count : 1, sizeof(*e));
-    size_t *idx = calloc(s->org_count ? s->org_count : 1, sizeof(*idx));
+    size_t cap = s->org_count ? s->org_count : 1;
+    struct mk_group_entry *e = calloc(cap, sizeof(*e));
+    struct store_group_key *keys = malloc(cap * sizeof(*keys));
+    size_t *idx = index ? malloc(cap * sizeof(*idx)) : NULL;
     size_t n = 0;
 
-    if (!e || !idx) {
+    if (!e || !keys || (index && !idx)) {
         free(e);
+        free(keys);
         free(idx);
         return NULL;
     }
     for (size_t i = 0; i < s->org_count; i++) {
-        if (m[i].n > 0 && mk_policy_org_active(&s->orgs[i], cfg, etc, notes))
-            idx[n++] = i;
+        if (m[i].n > 0 && mk_policy_org_active(&s->orgs[i], cfg, etc, notes)) {
+            keys[n].name = s->orgs[i].group;
+            keys[n].index = i;
+            n++;
+        }
     }
-    qsort_r(idx, n, sizeof(*idx), store_cmp_org_group, (void *)s);
+    qsort(keys, n, sizeof(*keys), store_cmp_group_key);
     for (size_t i = 0; i < n; i++) {
-        e[i].name = s->orgs[idx[i]].group;
-        e[i].gid = s->orgs[idx[i]].gid;
-        e[i].members = m[idx[i]].v;
-        e[i].member_count = m[idx[i]].n;
+        size_t k = keys[i].index;
+        e[i].name = s->orgs[k].group;
+        e[i].gid = s->orgs[k].gid;
+        e[i].members = m[k].v;
+        e[i].member_count = m[k].n;
+        if (idx)
+            idx[i] = k;
     }
+    free(keys);
     if (index)
         *index = idx;
-    else
-        free(idx);
     *count = n;
     return e;
 }
@@ -319,16 +334,66 @@ nomem:
     return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
 }
 
-/* 1 when groups.db already holds exactly the image of these groups (the
- * recycled flag aside), 0 when it must be written, negative errno. */
-static int store_groups_db_current(int dirfd, const struct mk_group_entry *entries, size_t n)
+/* Whether buf[0..n), at offset at of a file, equals data there, but for
+ * the ignored bytes [ignore_off, ignore_end). */
+static bool store_chunk_same(const unsigned char *buf, size_t n, size_t at,
+                             const unsigned char *data, size_t ignore_off, size_t ignore_end)
 {
-    unsigned char *img = NULL;
-    size_t size = 0;
-    int r = mk_groupfile_encode(entries, n, &img, &size);
-    if (r == 0)
-        r = mk_atomicfile_same(dirfd, STORE_GROUP_FILE, img, size, MKGF_FLAGS_OFFSET, 4);
-    free(img);
+    size_t end = at + n;
+    if (end <= ignore_off || at >= ignore_end)
+        return memcmp(buf, data + at, n) == 0;
+    size_t a = ignore_off > at ? ignore_off - at : 0;          /* bytes before the hole */
+    size_t b = ignore_end < end ? end - ignore_end : 0;        /* bytes after it */
+    return memcmp(buf, data + at, a) == 0 && memcmp(buf + n - b, data + end - b, b) == 0;
+}
+
+/* What mk_atomicfile_same answers (1 same, 0 differs or missing, negative
+ * errno), comparing a megabyte at a time with memcmp: both files are tens
+ * of megabytes at 100,000 organizations, and a refresh that changes
+ * nothing compares both. Read, not mapped: a file truncated under a
+ * mapping would kill the writer. */
+static int store_same(int dirfd, const char *name, const void *data, size_t len,
+                      size_t ignore_off, size_t ignore_len)
+{
+    enum { CHUNK = 1 << 20 };
+    unsigned char *buf = NULL;
+    struct stat st;
+    size_t at = 0;
+    int r = 1;
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (fstat(fd, &st) != 0) {
+        r = -errno;
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != (uint64_t)len) {
+        r = 0;
+        goto out;
+    }
+    if (!(buf = malloc(len < CHUNK ? (len ? len : 1) : CHUNK))) {
+        r = -ENOMEM;
+        goto out;
+    }
+    while (at < len) {
+        ssize_t got = read(fd, buf, len - at < CHUNK ? len - at : CHUNK);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            r = -errno;
+            goto out;
+        }
+        if (got == 0 || !store_chunk_same(buf, (size_t)got, at, data, ignore_off,
+                                          ignore_off + ignore_len)) {
+            r = 0;   /* differs, or shrank while we read */
+            goto out;
+        }
+        at += (size_t)got;
+    }
+out:
+    free(buf);
+    close(fd);
     return r;
 }
 
@@ -345,7 +410,8 @@ mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
     struct mk_membership *in = NULL;
     bool *joined = NULL;
     char *ids = NULL, *text = NULL;
-    size_t in_count = 0, entry_count = 0;
+    unsigned char *image = NULL;
+    size_t in_count = 0, entry_count = 0, text_len = 0, image_size = 0;
     char path[PATH_MAX], db_path[PATH_MAX], lock_path[PATH_MAX];
     int dir_fd = -1, lock_fd = -1, r;
     mk_error org_err;
@@ -411,18 +477,23 @@ mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
 
     /* Record first: store.json holds every assignment before groups.db
      * shows it. If recording fails, nothing is published. */
-    r = mk_atomicfile_same(dir_fd, MK_STOREFILE_NAME, text, strlen(text), 0, 0);
+    text_len = strlen(text);
+    r = store_same(dir_fd, MK_STOREFILE_NAME, text, text_len, 0, 0);
     if (r == 0)
-        r = mk_atomicfile_replace(dir_fd, MK_STOREFILE_NAME, 0644, text, strlen(text), NULL);
+        r = mk_atomicfile_replace(dir_fd, MK_STOREFILE_NAME, 0644, text, text_len, NULL);
     if (r < 0) {
         st = mk_error_set(err, MK_ERR_IO, "cannot write %s: %s; groups.db was left as it was",
                           path, strerror(-r));
         goto out;
     }
     /* Publish second, only when its bytes would change. */
-    r = store_groups_db_current(dir_fd, entries, entry_count);
+    /* Encoded once: compared with the file there, and the same bytes
+     * published (with the recycled mark of the replaced file). */
+    r = mk_groupfile_encode(entries, entry_count, &image, &image_size);
     if (r == 0)
-        r = mk_groupfile_write_at(dir_fd, STORE_GROUP_FILE, entries, entry_count);
+        r = store_same(dir_fd, STORE_GROUP_FILE, image, image_size, MKGF_FLAGS_OFFSET, 4);
+    if (r == 0)
+        r = mk_groupfile_publish_at(dir_fd, STORE_GROUP_FILE, image, image_size);
     if (r < 0) {
         st = mk_error_set(err, MK_ERR_IO, "cannot write %s: %s", db_path, strerror(-r));
         goto out;
@@ -440,6 +511,7 @@ out:
     if (dir_fd >= 0)
         close(dir_fd);
     free(text);
+    free(image);
     free(entries);
     free(joined);
     store_members_free(members, s.org_count);
