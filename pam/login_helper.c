@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -38,7 +39,7 @@
 
 struct helper_options {
     const char *conf_path;
-    long timeout_ms;
+    int64_t timeout_ms;
     bool debug;
     bool quiet;
     bool fail_closed;      /* only for the wording of log lines: the module decides */
@@ -84,11 +85,11 @@ static void helper_log_sink_fn(void *ctx, int priority, const char *message)
 
 static const struct mk_log_sink helper_log_sink = { helper_log_sink_fn, NULL };
 
-static long helper_now_ms(void)
+static int64_t helper_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int helper_usage(const char *why)
@@ -113,7 +114,7 @@ static int helper_parse(int argc, char **argv, struct helper_options *o)
             uint64_t ms = 0;
             if (!mk_parse_u64(a + 13, MK_HELPER_MAX_BUDGET_MS, &ms) || ms < 100)
                 return helper_usage("bad --timeout-ms");
-            o->timeout_ms = (long)ms;
+            o->timeout_ms = (int64_t)ms;
         } else if (strcmp(a, "--debug") == 0) {
             o->debug = true;
         } else if (strcmp(a, "--quiet") == 0) {
@@ -241,9 +242,9 @@ static void helper_log_failure(const struct helper_options *o, const char *user,
 /* The time the network part may take: the budget less a reserve for the
  * local part (the store write), so that the helper finishes on its own
  * before the module's deadline kills it. */
-static long helper_network_budget(long budget_ms)
+static int64_t helper_network_budget(int64_t budget_ms)
 {
-    long reserve = budget_ms / 10;
+    int64_t reserve = budget_ms / 10;
     if (reserve < 100)
         reserve = 100;
     if (reserve > 1000)
@@ -253,7 +254,7 @@ static long helper_network_budget(long budget_ms)
 
 static const char *helper_run(const struct helper_options *o)
 {
-    long started = helper_now_ms();
+    int64_t started = helper_now_ms();
     struct mk_config cfg;
     bool have_cfg = false;
     struct passwd pw;
@@ -272,8 +273,8 @@ static const char *helper_run(const struct helper_options *o)
         goto out;
     }
     have_cfg = true;
-    long budget = o->timeout_ms > 0 ? o->timeout_ms : cfg.budget_ms;
-    helper_say("budget", "%ld", budget);
+    int64_t budget = o->timeout_ms > 0 ? o->timeout_ms : cfg.budget_ms;
+    helper_say("budget", "%" PRId64, budget);
 
     int e = mk_passwd_lookup(o->user, &pw, &pwbuf);
     if (e) {
@@ -304,11 +305,11 @@ static const char *helper_run(const struct helper_options *o)
         goto out;
     }
 
-    long network = helper_network_budget(budget) - (helper_now_ms() - started);
+    int64_t network = helper_network_budget(budget) - (helper_now_ms() - started);
     if (network < 1)
         network = 1;
     if (o->debug)
-        helper_log(LOG_DEBUG, "user %s (%s hook): token from %s; %ld ms of the %ld ms budget for the network",
+        helper_log(LOG_DEBUG, "user %s (%s hook): token from %s; %" PRId64 " ms of the %" PRId64 " ms budget for the network",
                    user, o->hook, token_source ? token_source : "?", network, budget);
 
     struct mk_refresh_options ropts = {
@@ -326,10 +327,10 @@ static const char *helper_run(const struct helper_options *o)
     if (!o->quiet)
         helper_tell_joined(&cfg, &res);
 
-    long elapsed = helper_now_ms() - started;
+    int64_t elapsed = helper_now_ms() - started;
     if (st != MK_OK) {
         helper_log_failure(o, user, "could not refresh MK.IO organizations", &err);
-        helper_log(LOG_INFO, "user %s: refresh failed (%s) after %ld ms: %zu organizations joined "
+        helper_log(LOG_INFO, "user %s: refresh failed (%s) after %" PRId64 " ms: %zu organizations joined "
                    "(%zu accepted now), %zu skipped, %zu expired, %zu failed; store not updated",
                    user, mk_status_name(st), elapsed, res.members + res.accepted, res.accepted,
                    res.skipped, res.expired, res.failed);
@@ -343,7 +344,7 @@ static const char *helper_run(const struct helper_options *o)
             break;
         }
     helper_log(LOG_INFO, "user %s: %zu organizations joined (%zu accepted now), %zu skipped, "
-               "%zu expired, %zu failed; store updated in %ld ms%s%s",
+               "%zu expired, %zu failed; store updated in %" PRId64 " ms%s%s",
                user, res.members + res.accepted, res.accepted, res.skipped, res.expired, res.failed,
                elapsed, *first_ref ? "; first failure ref " : "", first_ref);
     result = "ok";

@@ -67,7 +67,7 @@ static mk_status fake_transport(void *ctx, const struct mk_http_request *req,
     return MK_OK;
 }
 
-static void no_sleep(void *ctx, long ms)
+static void no_sleep(void *ctx, int64_t ms)
 {
 }
 
