@@ -14,13 +14,13 @@
  * close-on-exec from its creation (see "close-on-exec" below).
  */
 #include "http.h"
+#include "text.h"
 
-#include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -166,28 +166,61 @@ static const char *const http_months[12] = {
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 };
 
+/* Skips spaces and tabs. */
+static const char *http_skip_blanks(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* min_digits to max_digits ASCII digits at *p into *out; advances *p. */
+static bool http_take_digits(const char **p, int min_digits, int max_digits, int *out)
+{
+    int n = 0, v = 0;
+    while (n < max_digits && mk_ascii_digit((*p)[n])) {
+        v = v * 10 + ((*p)[n] - '0');
+        n++;
+    }
+    if (n < min_digits)
+        return false;
+    *p += n;
+    *out = v;
+    return true;
+}
+
 /* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", parsed by hand because
- * strptime's %a and %b follow the caller's locale. */
+ * strptime's %a and %b follow the caller's locale (and sscanf is not the
+ * project's way with numbers). Blanks between the parts are tolerated. */
 static bool http_parse_imf_date(const char *s, time_t *out)
 {
     const char *comma = strchr(s, ',');
+    int day, year, hour, min, sec, month = -1;
+    const char *p;
+
     if (!comma || comma - s != 3)
         return false;
-    int day, year, hour, min, sec, used = 0;
-    char mon[4];
-    if (sscanf(comma + 1, " %2d %3s %4d %2d:%2d:%2d GMT%n", &day, mon, &year, &hour, &min,
-               &sec, &used) != 6 || used == 0)
+    p = http_skip_blanks(comma + 1);
+    if (!http_take_digits(&p, 1, 2, &day))
         return false;
-    const char *rest = comma + 1 + used;
-    while (*rest == ' ' || *rest == '\t')
-        rest++;
-    if (*rest != '\0')
-        return false;
-    int month = -1;
+    p = http_skip_blanks(p);
     for (int i = 0; i < 12; i++)
-        if (strcmp(mon, http_months[i]) == 0)
+        if (strncmp(p, http_months[i], 3) == 0)
             month = i;
-    if (month < 0 || day < 1 || day > 31 || year < 1970 || hour > 23 || min > 59 || sec > 60)
+    if (month < 0)
+        return false;
+    p = http_skip_blanks(p + 3);
+    if (!http_take_digits(&p, 4, 4, &year))
+        return false;
+    p = http_skip_blanks(p);
+    if (!http_take_digits(&p, 2, 2, &hour) || *p++ != ':' ||
+        !http_take_digits(&p, 2, 2, &min) || *p++ != ':' ||
+        !http_take_digits(&p, 2, 2, &sec))
+        return false;
+    p = http_skip_blanks(p);
+    if (strncmp(p, "GMT", 3) != 0 || *http_skip_blanks(p + 3) != '\0')
+        return false;
+    if (day < 1 || day > 31 || year < 1970 || hour > 23 || min > 59 || sec > 60)
         return false;
     struct tm tm = { .tm_year = year - 1900, .tm_mon = month, .tm_mday = day,
                      .tm_hour = hour, .tm_min = min, .tm_sec = sec };
@@ -207,10 +240,10 @@ int64_t mk_http_parse_retry_after(const char *value, int64_t now_epoch_s)
         value++;
     if (*value == '\0')
         return -1;
-    if (isdigit((unsigned char)*value)) {
+    if (mk_ascii_digit(*value)) {
         int64_t seconds = 0;
         const char *p = value;
-        for (; isdigit((unsigned char)*p); p++) {
+        for (; mk_ascii_digit(*p); p++) {
             if (seconds < HTTP_RETRY_AFTER_MAX_S)
                 seconds = seconds * 10 + (*p - '0');
         }
@@ -318,7 +351,7 @@ mk_status mk_http_new(const struct mk_config *cfg, const char *token,
         goto out;
     }
     http->auth_header_len = strlen(http->auth_header);
-    http->allow_http = strncasecmp(http->base_url, "http://", 7) == 0;
+    http->allow_http = mk_ascii_case_equal_n(http->base_url, "http://", 7);
     if (getrandom(&http->rng, sizeof(http->rng), GRND_NONBLOCK) != (ssize_t)sizeof(http->rng))
         http->rng = (uint64_t)http_monotonic_ms() ^ ((uint64_t)(uintptr_t)http << 16);
     mk_http_set_budget_ms(http, cfg->budget_ms);
@@ -406,7 +439,7 @@ static bool http_env_is_proxy(const char *entry, size_t *name_len)
     if (!eq)
         return false; /* getenv never sees an entry without '=' */
     *name_len = (size_t)(eq - entry);
-    return *name_len >= 6 && strncasecmp(eq - 6, "_proxy", 6) == 0;
+    return *name_len >= 6 && mk_ascii_case_equal_n(eq - 6, "_proxy", 6);
 }
 
 void mk_http_scrub_environment(void)
@@ -498,7 +531,7 @@ static bool http_header_value(const char *line, size_t len, const char *name,
                               char *out, size_t out_size)
 {
     size_t nlen = strlen(name);
-    if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+    if (len <= nlen || !mk_ascii_case_equal_n(line, name, nlen) || line[nlen] != ':')
         return false;
     const char *v = line + nlen + 1;
     const char *end = line + len;
@@ -793,11 +826,16 @@ static mk_status http_fail(mk_http *http, const struct http_outcome *o, unsigned
                             http->cfg->max_response_bytes);
     if (o->timed_out || (attempts == 0) || mk_http_remaining_ms(http) == 0)
         return mk_error_set(err, MK_ERR_UNAVAILABLE,
-                            "no answer from %s within the %.1f s time budget",
-                            http->base_url, (double)http->budget_ms / 1000.0);
-    double took = (double)(http_now_ms(http) - started_ms) / 1000.0;
-    return mk_error_set(err, MK_ERR_UNAVAILABLE, "could not reach %s: %s (%u attempt%s in %.1f s)",
-                        http->base_url, o->message, attempts, attempts == 1 ? "" : "s", took);
+                            "no answer from %s within the %" PRId64 ".%d s time budget",
+                            http->base_url, http->budget_ms / 1000,
+                            (int)(http->budget_ms % 1000 / 100));
+    /* Tenths written with '.' whatever the locale: no floating point. */
+    int64_t took = http_now_ms(http) - started_ms;
+    took = took < 0 ? 0 : took;
+    return mk_error_set(err, MK_ERR_UNAVAILABLE,
+                        "could not reach %s: %s (%u attempt%s in %" PRId64 ".%d s)",
+                        http->base_url, o->message, attempts, attempts == 1 ? "" : "s",
+                        took / 1000, (int)(took % 1000 / 100));
 }
 
 static bool http_request_valid(const struct mk_http_request *req, mk_error *err)

@@ -114,6 +114,18 @@ static void test_parse_retry_after(void **state)
     assert_int_equal(mk_http_parse_retry_after("1.5", 0), -1);
     assert_int_equal(mk_http_parse_retry_after("Sun, 06 Foo 1994 08:49:37 GMT", 0), -1);
     assert_int_equal(mk_http_parse_retry_after("Sun, 06 Nov 1994 08:49:37 PST", 0), -1);
+    /* The date's parts, read without sscanf or the locale. */
+    assert_int_equal(mk_http_parse_retry_after("Sun,  6 Nov 1994 08:49:37 GMT ", 784111777 - 30),
+                     30000);
+    const char *bad_dates[] = {
+        "Sun, 06 Nov 1994 08:49:37 GMTx", "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 94 08:49:37 GMT",
+        "Sun, 06 Nov 1994 8:49:37 GMT", "Sun, 06 Nov 1994 08-49-37 GMT", "Sun, +6 Nov 1994 08:49:37 GMT",
+        "Sun, 06 nov 1994 08:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT",
+        "Sun, 123 Nov 1994 08:49:37 GMT", "Sunday, 06 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 19940 08:49:37 GMT",
+    };
+    for (size_t i = 0; i < sizeof(bad_dates) / sizeof(bad_dates[0]); i++)
+        if (mk_http_parse_retry_after(bad_dates[i], 0) != -1)
+            fail_msg("Retry-After \"%s\" accepted", bad_dates[i]);
     int64_t huge = mk_http_parse_retry_after("99999999999999999999999", 0);
     assert_true(huge >= INT64_C(100000000) * 1000);
     struct mk_config cfg;
