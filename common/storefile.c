@@ -1488,6 +1488,8 @@ static char *put_nullable(char *o, const char *s, size_t len)
 /* Bytes an entry's fixed text and numbers take at most, strings aside. */
 #define TEXT_ENTRY_FIXED 256
 
+/* One organization or user per line: readable and diffable by an admin,
+ * and a third the bytes of one member per line, which every login reads. */
 char *mk_storefile_serialize(const struct mk_storefile *s)
 {
     struct storefile_text t = { 0 };
@@ -1507,17 +1509,17 @@ char *mk_storefile_serialize(const struct mk_storefile *s)
             goto fail;
         o = i ? PUT_LIT(o, ",\n    ") : PUT_LIT(o, "\n    ");
         o = put_string(o, org->id, id_len);
-        o = PUT_LIT(o, ": {\n      \"name\": ");
+        o = PUT_LIT(o, ": {\"name\": ");
         o = put_nullable(o, org->name, name_len);
-        o = PUT_LIT(o, ",\n      \"group\": ");
+        o = PUT_LIT(o, ", \"group\": ");
         o = put_nullable(o, org->group, group_len);
-        o = PUT_LIT(o, ",\n      \"gid\": ");
+        o = PUT_LIT(o, ", \"gid\": ");
         o = org->group ? put_int(o, org->gid) : PUT_LIT(o, "null");
-        o = org->pinned ? PUT_LIT(o, ",\n      \"pinned\": true")
-                        : PUT_LIT(o, ",\n      \"pinned\": false");
-        o = PUT_LIT(o, ",\n      \"first_seen\": ");
+        o = org->pinned ? PUT_LIT(o, ", \"pinned\": true")
+                        : PUT_LIT(o, ", \"pinned\": false");
+        o = PUT_LIT(o, ", \"first_seen\": ");
         o = put_int(o, org->first_seen);
-        o = PUT_LIT(o, "\n    }");
+        o = PUT_LIT(o, "}");
         t.n = (size_t)(o - t.v);
     }
     if (!(o = text_reserve(&t, TEXT_ENTRY_FIXED)))
@@ -1543,9 +1545,9 @@ char *mk_storefile_serialize(const struct mk_storefile *s)
             goto fail;
         o = i ? PUT_LIT(o, ",\n    ") : PUT_LIT(o, "\n    ");
         o = put_string(o, u->name, name_len);
-        o = PUT_LIT(o, ": {\n      \"refreshed\": ");
+        o = PUT_LIT(o, ": {\"refreshed\": ");
         o = put_int(o, u->refreshed);
-        o = PUT_LIT(o, ",\n      \"orgs\": [");
+        o = PUT_LIT(o, ", \"orgs\": [");
         t.n = (size_t)(o - t.v);
         for (size_t k = 0; k < u->org_count; k++) {
             size_t id_len = strlen(u->orgs[k]);
@@ -1557,7 +1559,7 @@ char *mk_storefile_serialize(const struct mk_storefile *s)
         }
         if (!(o = text_reserve(&t, 16)))
             goto fail;
-        o = PUT_LIT(o, "]\n    }");
+        o = PUT_LIT(o, "]}");
         t.n = (size_t)(o - t.v);
     }
     if (!(o = text_reserve(&t, 16)))
