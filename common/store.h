@@ -3,9 +3,11 @@
  * State lives in cfg->state_dir: the store proper (every organization ever
  * seen with its group name and gid, kept for good; each local user's joined
  * organizations and when they were last refreshed), a lock file, and the
- * compiled group file the NSS module reads (MK_GROUPFILE_DEFAULT_PATH unless
- * configured otherwise). Writes are serialized by the lock and atomic; a
- * failed write leaves the last good data.
+ * compiled group file, state_dir/groups.db. The shipped NSS module reads
+ * only MK_GROUPFILE_DEFAULT_PATH (/var/lib/mkio/groups.db), so a state_dir
+ * other than /var/lib/mkio is for tests and private stores. Writes are
+ * serialized by the lock and atomic; a failed write leaves the last good
+ * data.
  *
  * Root compiles groups.db from what is in state_dir, so only what root owns
  * is believed. state_dir must be a directory (not a symbolic link) owned by
