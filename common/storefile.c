@@ -288,6 +288,7 @@ void mk_storefile_free(struct mk_storefile *s)
         storefile_user_clear_orgs(&s->users[i]);
     }
     free(s->users);
+    free(s->org_slots);
     memset(s, 0, sizeof(*s));
 }
 
@@ -305,8 +306,50 @@ static size_t storefile_org_lower(const struct mk_storefile *s, size_t hi, const
     return lo;
 }
 
+static uint64_t storefile_hash(const char *str);
+
+/* (Re)builds the id index over s->orgs; without memory, there is none and
+ * lookups bisect. Linear: every login's write looks up each user's
+ * organizations (at load and to list members), which bisecting with
+ * strcmp made the largest part of the write after parsing. */
+static void storefile_index_orgs(struct mk_storefile *s)
+{
+    size_t cap = 16;
+    while (cap < s->org_count * 2)
+        cap *= 2;
+    if (cap != s->org_slots_cap || !s->org_slots) {
+        free(s->org_slots);
+        s->org_slots = calloc(cap, sizeof(*s->org_slots));
+        s->org_slots_cap = s->org_slots ? cap : 0;
+    } else {
+        memset(s->org_slots, 0, cap * sizeof(*s->org_slots));
+    }
+    s->org_slots_count = 0;
+    if (!s->org_slots || s->org_count >= UINT32_MAX)
+        return;
+    for (size_t i = 0; i < s->org_count; i++) {
+        uint64_t h = storefile_hash(s->orgs[i].id);
+        size_t k = (size_t)h & (cap - 1);
+        while (s->org_slots[k])
+            k = (k + 1) & (cap - 1);
+        s->org_slots[k] = (h & 0xffffffff00000000ull) | (uint64_t)(i + 1);
+    }
+    s->org_slots_count = s->org_count;
+}
+
 ssize_t mk_storefile_find_org(const struct mk_storefile *s, const char *id)
 {
+    if (s->org_slots && s->org_slots_count == s->org_count) {
+        uint64_t h = storefile_hash(id), tag = h & 0xffffffff00000000ull;
+        size_t mask = s->org_slots_cap - 1;
+        for (size_t k = (size_t)h & mask; s->org_slots[k]; k = (k + 1) & mask) {
+            uint64_t v = s->org_slots[k];
+            size_t i = (size_t)(v & 0xffffffffu) - 1;
+            if ((v & 0xffffffff00000000ull) == tag && strcmp(s->orgs[i].id, id) == 0)
+                return (ssize_t)i;
+        }
+        return -1;
+    }
     size_t i = storefile_org_lower(s, s->org_count, id);
     return i < s->org_count && strcmp(s->orgs[i].id, id) == 0 ? (ssize_t)i : -1;
 }
@@ -359,6 +402,7 @@ int mk_storefile_add_orgs(struct mk_storefile *s, const char *const *ids, size_t
     struct mk_storefile_org *tail = malloc(added * sizeof(*tail));
     if (!tail) {
         qsort(s->orgs, s->org_count, sizeof(*s->orgs), storefile_cmp_org);
+        storefile_index_orgs(s);
         return 0;
     }
     memcpy(tail, s->orgs + before, added * sizeof(*tail));
@@ -370,6 +414,7 @@ int mk_storefile_add_orgs(struct mk_storefile *s, const char *const *ids, size_t
             s->orgs[--out] = tail[--b];
     }
     free(tail);
+    storefile_index_orgs(s);
     return 0;
 }
 
@@ -1341,6 +1386,7 @@ static mk_status storefile_parse_text(struct jp *j, struct mk_storefile *s, cons
     }
     if ((st = storefile_merge_duplicates(s, path, sink, err)) != MK_OK)
         return st;
+    storefile_index_orgs(s);
     if ((st = storefile_check_users(s, path, err)) != MK_OK)
         return st;
     return storefile_check_unique(s, path, err);

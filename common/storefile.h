@@ -53,6 +53,12 @@ struct mk_storefile {
     size_t retired_count, retired_cap;
     struct mk_storefile_user *users;  /* sorted by name */
     size_t user_count, user_cap;
+    /* Private to storefile.c: a hash of the organizations' ids (each slot
+     * the id's hash's high half and its index + 1), built by the loader and
+     * mk_storefile_add_orgs for mk_storefile_find_org. NULL, or built for
+     * another org_count: find_org bisects instead. */
+    uint64_t *org_slots;
+    size_t org_slots_cap, org_slots_count;
 };
 
 /* Opens the state directory dir without following a link at its last
