@@ -20,6 +20,7 @@
  * more than twice the entries, so it never fills. */
 struct gfw_table {
     uint32_t *slots;
+    uint32_t *tags;   /* the high half of each slot's hash (string table only) */
     uint32_t cap;
 };
 
@@ -32,6 +33,7 @@ struct gfw_build {
     uint32_t *user_name;            /* string offset per user */
     uint32_t *user_count;           /* groups per user */
     uint32_t *user_last_group;      /* last group index + 1 that listed the user */
+    uint64_t *user_hash;            /* mkgf_hash_string of each user's name */
     size_t users, users_cap;
 };
 
@@ -53,29 +55,46 @@ static int table_init(struct gfw_table *t, size_t entries)
     return t->slots ? 0 : -ENOMEM;
 }
 
+/* Where a probe of the builder's own tables starts: the format's hash is
+ * plain FNV-1a, whose low bits spread names that differ only at their end
+ * poorly; these tables are not in the file, so they mix it first. */
+static uint32_t table_start(uint64_t h, uint32_t mask)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return (uint32_t)h & mask;
+}
+
 static int name_is_valid(const char *s)
 {
     return s && *s && strpbrk(s, ":,\n") == NULL;
 }
 
-/* Returns the slot holding the string s (its value is 0 if absent). */
-static uint32_t *string_slot(struct gfw_build *b, const char *s)
+/* Returns the index of the slot holding the string s of hash h (its value
+ * is 0 if absent). Strings are compared only when their hashes' high
+ * halves are equal. */
+static uint32_t string_slot(struct gfw_build *b, const char *s, uint64_t h)
 {
-    uint32_t mask = b->string_table.cap - 1;
-    uint32_t i = (uint32_t)mkgf_hash_string(s) & mask;
+    uint32_t mask = b->string_table.cap - 1, tag = (uint32_t)(h >> 32);
+    uint32_t i = table_start(h, mask);
 
     while (b->string_table.slots[i] != 0 &&
-           strcmp(b->strings + b->string_table.slots[i] - 1, s) != 0)
+           (b->string_table.tags[i] != tag ||
+            strcmp(b->strings + b->string_table.slots[i] - 1, s) != 0))
         i = (i + 1) & mask;
-    return &b->string_table.slots[i];
+    return i;
 }
 
-/* Interns s into the pool; *off gets its offset. */
-static int string_intern(struct gfw_build *b, const char *s, uint32_t *off)
+/* Interns s (hash h, length len without its NUL) into the pool; *off gets
+ * its offset. */
+static int string_intern(struct gfw_build *b, const char *s, uint64_t h, size_t len,
+                         uint32_t *off)
 {
-    uint32_t *slot = string_slot(b, s);
-    size_t len = strlen(s) + 1;
+    uint32_t i = string_slot(b, s, h);
+    uint32_t *slot = &b->string_table.slots[i];
 
+    len++;
     if (*slot == 0) {
         if (b->string_size + len > UINT32_MAX - 1)
             return -E2BIG;
@@ -92,17 +111,19 @@ static int string_intern(struct gfw_build *b, const char *s, uint32_t *off)
         }
         memcpy(b->strings + b->string_size, s, len);
         *slot = (uint32_t)b->string_size + 1;
+        b->string_table.tags[i] = (uint32_t)(h >> 32);
         b->string_size += len;
     }
     *off = *slot - 1;
     return 0;
 }
 
-/* The user index of a member name (interned at off), adding it if new. */
-static int user_lookup(struct gfw_build *b, const char *name, uint32_t off, uint32_t *index)
+/* The user index of a member name (interned at off, hash h), adding it if
+ * new. */
+static int user_lookup(struct gfw_build *b, uint64_t h, uint32_t off, uint32_t *index)
 {
     uint32_t mask = b->user_table.cap - 1;
-    uint32_t i = (uint32_t)mkgf_hash_string(name) & mask;
+    uint32_t i = table_start(h, mask);
 
     while (b->user_table.slots[i] != 0) {
         if (b->user_name[b->user_table.slots[i] - 1] == off) {
@@ -125,8 +146,13 @@ static int user_lookup(struct gfw_build *b, const char *name, uint32_t off, uint
         if (!n)
             return -ENOMEM;
         b->user_last_group = n;
+        uint64_t *hv = realloc(b->user_hash, cap * sizeof(*hv));
+        if (!hv)
+            return -ENOMEM;
+        b->user_hash = hv;
         b->users_cap = cap;
     }
+    b->user_hash[b->users] = h;
     b->user_name[b->users] = off;
     b->user_count[b->users] = 0;
     b->user_last_group[b->users] = 0;
@@ -171,10 +197,17 @@ static int index_insert(unsigned char *words, uint32_t cap, uint64_t hash, uint3
     return 0;
 }
 
+/* The groups and their names' hashes: names are compared only when the
+ * hashes are equal. */
+struct group_names {
+    const struct mk_group_entry *groups;
+    const uint64_t *hash;
+};
+
 static int same_group_name(const void *ctx, uint32_t a, uint32_t b)
 {
-    const struct mk_group_entry *groups = ctx;
-    return strcmp(groups[a].name, groups[b].name) == 0;
+    const struct group_names *g = ctx;
+    return g->hash[a] == g->hash[b] && strcmp(g->groups[a].name, g->groups[b].name) == 0;
 }
 
 static int same_group_gid(const void *ctx, uint32_t a, uint32_t b)
@@ -211,6 +244,7 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
     struct gfw_build b;
     unsigned char *img = NULL;
     uint32_t *group_name = NULL, *member_user = NULL, *user_first = NULL, *user_fill = NULL;
+    uint64_t *group_hash = NULL;
     size_t total_members = 0, total_names = n;
     uint64_t pool_size = 0;
     uint32_t name_slots, gid_slots, user_slots;
@@ -250,9 +284,11 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
     if ((r = table_init(&b.string_table, total_names)) < 0 ||
         (r = table_init(&b.user_table, total_members)) < 0)
         goto out;
+    b.string_table.tags = malloc((size_t)b.string_table.cap * sizeof(*b.string_table.tags));
     group_name = calloc(n ? n : 1, sizeof(*group_name));
+    group_hash = calloc(n ? n : 1, sizeof(*group_hash));
     member_user = calloc(total_members ? total_members : 1, sizeof(*member_user));
-    if (!group_name || !member_user) {
+    if (!b.string_table.tags || !group_name || !group_hash || !member_user) {
         r = -ENOMEM;
         goto out;
     }
@@ -260,12 +296,16 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
     /* Strings (group and user names) and users; a member listed twice in
      * one group is refused. */
     for (size_t i = 0, k = 0; i < n; i++) {
-        if ((r = string_intern(&b, groups[i].name, &group_name[i])) < 0)
+        group_hash[i] = mkgf_hash_string(groups[i].name);
+        if ((r = string_intern(&b, groups[i].name, group_hash[i], strlen(groups[i].name),
+                               &group_name[i])) < 0)
             goto out;
         for (size_t m = 0; m < groups[i].member_count; m++, k++) {
+            const char *member = groups[i].members[m];
+            uint64_t h = mkgf_hash_string(member);
             uint32_t u, name_off;
-            if ((r = string_intern(&b, groups[i].members[m], &name_off)) < 0 ||
-                (r = user_lookup(&b, groups[i].members[m], name_off, &u)) < 0)
+            if ((r = string_intern(&b, member, h, strlen(member), &name_off)) < 0 ||
+                (r = user_lookup(&b, h, name_off, &u)) < 0)
                 goto out;
             if (b.user_last_group[u] == i + 1) {
                 r = -EINVAL;
@@ -303,6 +343,7 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
         goto out;
     }
 
+    struct group_names names = { groups, group_hash };
     for (size_t i = 0, pool = 0; i < n; i++) {
         unsigned char *g = img + off[0] + i * MKGF_GROUP_RECORD;
         size_t run = pool;
@@ -321,8 +362,8 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
         put32(g + 8, (uint32_t)groups[i].member_count);
         put32(g + 12, (uint32_t)run);
         put32(g + 16, (uint32_t)(pool - run));
-        if ((r = index_insert(img + off[1], name_slots, mkgf_hash_string(groups[i].name),
-                              (uint32_t)i + 1, same_group_name, groups)) < 0 ||
+        if ((r = index_insert(img + off[1], name_slots, group_hash[i],
+                              (uint32_t)i + 1, same_group_name, &names)) < 0 ||
             (r = index_insert(img + off[2], gid_slots, mkgf_hash_gid((uint32_t)groups[i].gid),
                               (uint32_t)i + 1, same_group_gid, groups)) < 0)
             goto out;
@@ -335,8 +376,7 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
         put32(rec + 4, (uint32_t)first);
         put32(rec + 8, b.user_count[u]);
         first += b.user_count[u];
-        index_insert(img + off[5], user_slots, mkgf_hash_string(b.strings + b.user_name[u]),
-                     (uint32_t)u + 1, never_same, NULL);
+        index_insert(img + off[5], user_slots, b.user_hash[u], (uint32_t)u + 1, never_same, NULL);
     }
     /* Each user's gids, in group order: one pass over the members. */
     for (size_t i = 0, k = 0; i < n; i++)
@@ -373,15 +413,18 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
 out:
     free(img);
     free(group_name);
+    free(group_hash);
     free(member_user);
     free(user_first);
     free(user_fill);
     free(b.strings);
     free(b.string_table.slots);
+    free(b.string_table.tags);
     free(b.user_table.slots);
     free(b.user_name);
     free(b.user_count);
     free(b.user_last_group);
+    free(b.user_hash);
     return r;
 }
 

@@ -652,9 +652,16 @@ static int jp_string(struct jp *j, size_t *len)
         return jp_bad(j, "not valid JSON");
     /* The raw text bounds the decoded bytes: no escape decodes longer. */
     start = j->p;
-    for (q = start; q < j->end && *q != '"'; q++)
-        if (*q == '\\' && q + 1 < j->end)
-            q++;
+    bool plain = true;   /* no escape, no control character: copied as is */
+    for (q = start; q < j->end && *q != '"'; q++) {
+        if ((unsigned char)*q < 0x20)
+            plain = false;
+        else if (*q == '\\') {
+            plain = false;
+            if (q + 1 < j->end)
+                q++;
+        }
+    }
     if ((size_t)(q - start) + 1 > j->buf_cap) {
         size_t cap = j->buf_cap ? j->buf_cap : 256;
         while (cap < (size_t)(q - start) + 1)
@@ -664,6 +671,11 @@ static int jp_string(struct jp *j, size_t *len)
             return -2;
         j->buf = v;
         j->buf_cap = cap;
+    }
+    if (plain && q < j->end) {
+        o = (size_t)(q - start);
+        memcpy(j->buf, start, o);
+        j->p = q;
     }
     while (j->p < j->end && *j->p != '"') {
         unsigned char c = (unsigned char)*j->p;
