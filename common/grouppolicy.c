@@ -270,9 +270,9 @@ static int name_hash_reserve(struct name_hash *t, size_t n)
     return 0;
 }
 
-static int name_hash_add(struct name_hash *t, const char *name)
+/* Adds name, whose hash (policy_fnv1a) is h. */
+static int name_hash_add_hashed(struct name_hash *t, const char *name, uint64_t h)
 {
-    uint64_t h = policy_fnv1a(name);
     if (name_hash_reserve(t, t->n + 1) != 0)
         return -ENOMEM;
     struct name_slot *e = name_hash_slot(t, name, h);
@@ -282,6 +282,11 @@ static int name_hash_add(struct name_hash *t, const char *name)
     e->hash = h;
     t->n++;
     return 0;
+}
+
+static int name_hash_add(struct name_hash *t, const char *name)
+{
+    return name_hash_add_hashed(t, name, policy_fnv1a(name));
 }
 
 static void gid_hash_free(struct gid_hash *t)
@@ -330,8 +335,9 @@ static int policy_take_gid(struct policy_taken *t, gid_t gid)
 
 static int policy_hold(struct policy_taken *t, const char *name, gid_t gid)
 {
-    if ((name && (name_hash_add(&t->names, name) != 0 ||
-                  name_hash_add(&t->held_names, name) != 0)) ||
+    uint64_t h = name ? policy_fnv1a(name) : 0;   /* once for both sets */
+    if ((name && (name_hash_add_hashed(&t->names, name, h) != 0 ||
+                  name_hash_add_hashed(&t->held_names, name, h) != 0)) ||
         policy_take_gid(t, gid) != 0 || gid_hash_add(&t->held_gids, gid) != 0)
         return -ENOMEM;
     return 0;

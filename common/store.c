@@ -159,14 +159,46 @@ static struct store_members *store_members_build(const struct mk_storefile *s)
 }
 
 struct store_group_key {
+    uint64_t head;     /* 8 bytes of the name from `skip` on, big-endian, NUL-padded */
     const char *name;
     size_t index;
 };
 
-static int store_cmp_group_key(const void *a, const void *b)
+/* The bytes every name has in common at its start (a prefix such as "mk-"),
+ * which the sort then skips. */
+static size_t store_common_prefix(const struct store_group_key *keys, size_t n)
 {
-    return strcmp(((const struct store_group_key *)a)->name,
-                  ((const struct store_group_key *)b)->name);
+    size_t len = n ? strlen(keys[0].name) : 0;
+    for (size_t i = 1; i < n && len > 0; i++) {
+        size_t k = 0;
+        while (k < len && keys[i].name[k] == keys[0].name[k])
+            k++;
+        len = k;
+    }
+    return len;
+}
+
+static uint64_t store_name_head(const char *name)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | (unsigned char)*name;
+        if (*name)
+            name++;
+    }
+    return v;
+}
+
+/* By name (strcmp's order): the heads decide most comparisons without
+ * reading the names; equal heads of names that go on compare the rest. */
+static int store_cmp_group_key(const void *a, const void *b, void *skip)
+{
+    const struct store_group_key *x = a, *y = b;
+    if (x->head != y->head)
+        return x->head < y->head ? -1 : 1;
+    if ((x->head & 0xff) == 0)
+        return 0;   /* both names ended inside the head: equal */
+    return strcmp(x->name + *(size_t *)skip + 8, y->name + *(size_t *)skip + 8);
 }
 
 /* The groups of the compiled file, sorted by name, with the index in s->orgs
@@ -199,7 +231,10 @@ static struct mk_group_entry *store_entries(const struct mk_storefile *s,
             n++;
         }
     }
-    qsort(keys, n, sizeof(*keys), store_cmp_group_key);
+    size_t skip = store_common_prefix(keys, n);
+    for (size_t i = 0; i < n; i++)
+        keys[i].head = store_name_head(keys[i].name + skip);
+    qsort_r(keys, n, sizeof(*keys), store_cmp_group_key, &skip);
     for (size_t i = 0; i < n; i++) {
         size_t k = keys[i].index;
         e[i].name = s->orgs[k].group;
