@@ -311,12 +311,13 @@ struct policy_taken {
     gid_t gid_min, gid_max;
     char **graveyard;            /* group names taken away: the sets still point at them */
     size_t graveyard_n, graveyard_cap;
+    const struct mk_storefile *store;  /* whose strings the graveyard's are */
 };
 
 static void policy_taken_free(struct policy_taken *t)
 {
     for (size_t i = 0; i < t->graveyard_n; i++)
-        free(t->graveyard[i]);
+        mk_storefile_free_string(t->store, t->graveyard[i]);
     free(t->graveyard);
     name_hash_free(&t->names);
     gid_hash_free(&t->gids);
@@ -348,6 +349,7 @@ static int policy_taken_build(struct policy_taken *t, const struct mk_storefile 
 {
     size_t orgs = 0;
     memset(t, 0, sizeof(*t));
+    t->store = s;
     t->gid_min = cfg->gid_min;
     t->gid_max = cfg->gid_max;
     for (size_t i = 0; i < s->org_count; i++)
@@ -513,9 +515,16 @@ exhausted:
                         "group (widen gid_range)", o->id);
 }
 
+/* The pin of an organization, if any. Without pins (the usual case) no id
+ * is canonicalized again: this runs for every organization of the store. */
+static const struct mk_pin *policy_pin_for(const struct mk_config *cfg, const char *id)
+{
+    return cfg->pin_count ? mk_config_pin_for(cfg, id) : NULL;
+}
+
 bool mk_policy_org_fits(const struct mk_storefile_org *o, const struct mk_config *cfg)
 {
-    const struct mk_pin *pin = mk_config_pin_for(cfg, o->id);
+    const struct mk_pin *pin = policy_pin_for(cfg, o->id);
     const char *prefix = cfg->group_prefix;
     size_t prefix_len = prefix ? strlen(prefix) : 0;
 
@@ -540,7 +549,7 @@ int mk_policy_drop_unfit(struct mk_storefile *s, const struct mk_config *cfg,
                     (unsigned)cfg->gid_min, (unsigned)cfg->gid_max);
         if (mk_storefile_retire(s, o->gid) != 0)
             return -ENOMEM;
-        free(o->group);
+        mk_storefile_free_string(s, o->group);
         o->group = NULL;
         o->gid = 0;
     }
@@ -602,7 +611,7 @@ static mk_status policy_assign_one(struct mk_storefile *s, struct mk_storefile_o
                                    struct policy_taken *t, struct mk_policy_notes *notes,
                                    mk_status *org_status, mk_error *org_err, mk_error *err)
 {
-    const struct mk_pin *pin = mk_config_pin_for(cfg, o->id);
+    const struct mk_pin *pin = policy_pin_for(cfg, o->id);
     char name[MK_GROUP_NAME_MAX + 1];
     gid_t gid = 0;
     char *copy;
@@ -690,7 +699,7 @@ bool mk_policy_org_active(const struct mk_storefile_org *o, const struct mk_conf
     const struct mk_pin *pin;
     if (!o->group)
         return false;
-    pin = mk_config_pin_for(cfg, o->id);
+    pin = policy_pin_for(cfg, o->id);
     if (pin ? !(o->pinned && strcmp(pin->group_name, o->group) == 0 && pin->gid == o->gid)
             : o->pinned)
         return false;

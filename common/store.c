@@ -356,7 +356,7 @@ static mk_status store_apply_user(struct mk_storefile *s, const char *user,
             }
         }
         for (size_t i = 0; i < u->org_count; i++)
-            free(u->orgs[i]);
+            mk_storefile_free_string(s, u->orgs[i]);
         free(u->orgs);
         u->orgs = ids;
         u->org_count = n;

@@ -261,34 +261,58 @@ static mk_status store_corrupt(mk_error *err, const char *path, const char *what
 
 /* ---- the store in memory ---- */
 
-static void storefile_user_clear_orgs(struct mk_storefile_user *u)
+void mk_storefile_free_string(const struct mk_storefile *s, char *str)
+{
+    if (str && !(s->strings && str >= s->strings && str < s->strings + s->strings_size))
+        free(str);
+}
+
+/* A copy of str[0..len) (no NUL inside) among s's strings: in the block
+ * while it has room (the loader sizes it so that it always has), else
+ * malloc'd. NULL on memory failure. */
+static char *storefile_strndup(struct mk_storefile *s, const char *str, size_t len)
+{
+    char *copy;
+    if (s->strings && s->strings_size - s->strings_used > len) {
+        copy = s->strings + s->strings_used;
+        s->strings_used += len + 1;
+    } else if (!(copy = malloc(len + 1))) {
+        return NULL;
+    }
+    memcpy(copy, str, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+static void storefile_user_clear_orgs(const struct mk_storefile *s, struct mk_storefile_user *u)
 {
     for (size_t i = 0; i < u->org_count; i++)
-        free(u->orgs[i]);
+        mk_storefile_free_string(s, u->orgs[i]);
     free(u->orgs);
     u->orgs = NULL;
     u->org_count = 0;
 }
 
-static void storefile_org_free(struct mk_storefile_org *o)
+static void storefile_org_free(const struct mk_storefile *s, struct mk_storefile_org *o)
 {
-    free(o->id);
+    mk_storefile_free_string(s, o->id);
     free(o->name);
-    free(o->group);
+    mk_storefile_free_string(s, o->group);
 }
 
 void mk_storefile_free(struct mk_storefile *s)
 {
     for (size_t i = 0; i < s->org_count; i++)
-        storefile_org_free(&s->orgs[i]);
+        storefile_org_free(s, &s->orgs[i]);
     free(s->orgs);
     free(s->retired);
     for (size_t i = 0; i < s->user_count; i++) {
-        free(s->users[i].name);
-        storefile_user_clear_orgs(&s->users[i]);
+        mk_storefile_free_string(s, s->users[i].name);
+        storefile_user_clear_orgs(s, &s->users[i]);
     }
     free(s->users);
     free(s->org_slots);
+    free(s->strings);
     memset(s, 0, sizeof(*s));
 }
 
@@ -554,6 +578,7 @@ struct jp {
     int depth;
     char *buf;                /* the last string decoded, NUL-terminated */
     size_t buf_cap;
+    struct mk_storefile *s;   /* where kept strings go (storefile_strndup) */
 };
 
 #define JP_MAX_DEPTH 64
@@ -728,7 +753,7 @@ static int jp_string(struct jp *j, size_t *len)
     return 0;
 }
 
-/* A string, copied: *out malloc'd. */
+/* A string, copied among the store's strings (mk_storefile_free_string). */
 static int jp_string_dup(struct jp *j, char **out)
 {
     size_t len;
@@ -736,9 +761,8 @@ static int jp_string_dup(struct jp *j, char **out)
     *out = NULL;
     if (r != 0)
         return r;
-    if (!(*out = malloc(len + 1)))
+    if (!(*out = storefile_strndup(j->s, j->buf, len)))
         return -2;
-    memcpy(*out, j->buf, len + 1);
     return 0;
 }
 
@@ -914,7 +938,7 @@ static int jp_int_field(struct jp *j, int64_t *out, bool *ok, const char *what)
 /* A string or null field; anything else is a schema error. */
 static int jp_nullable_string(struct jp *j, char **out, const char *what)
 {
-    free(*out);
+    mk_storefile_free_string(j->s, *out);
     *out = NULL;
     if (jp_literal(j, "null"))
         return 0;
@@ -1049,13 +1073,13 @@ static int jp_orgs_member(struct jp *j, const char *key, void *ctx)
     o.group = NULL;
     org->name = o.name;
     o.name = NULL;
-    if (!(org->id = strdup(id))) {
+    if (!(org->id = storefile_strndup(s, id, strlen(id)))) {
         c->nomem = true;
         r = -2;
     }
 out:
     free(o.name);
-    free(o.group);
+    mk_storefile_free_string(s, o.group);
     return r;
 }
 
@@ -1139,7 +1163,7 @@ static int jp_user_member(struct jp *j, const char *key, void *ctx)
             cap = cap ? cap * 2 : 4;
             char **v = reallocarray(u->orgs, cap, sizeof(*v));
             if (!v) {
-                free(id);
+                mk_storefile_free_string(pu->c->s, id);
                 pu->c->nomem = true;
                 return -2;
             }
@@ -1171,7 +1195,7 @@ static int jp_users_member(struct jp *j, const char *key, void *ctx)
     struct mk_storefile_user *u = &s->users[s->user_count];
     memset(u, 0, sizeof(*u));
     s->user_count++;
-    if (!(u->name = strdup(key))) {
+    if (!(u->name = storefile_strndup(s, key, strlen(key)))) {
         c->nomem = true;
         return -2;
     }
@@ -1243,7 +1267,7 @@ static mk_status storefile_merge_duplicates(struct mk_storefile *s, const char *
         }
         if (o->first_seen < keep->first_seen)
             keep->first_seen = o->first_seen;
-        storefile_org_free(o);
+        storefile_org_free(s, o);
     }
     s->org_count = k;
     return MK_OK;
@@ -1332,7 +1356,7 @@ static mk_status storefile_check_users(struct mk_storefile *s, const char *path,
             qsort(u->orgs, u->org_count, sizeof(*u->orgs), storefile_cmp_str);
         for (size_t n = 0; n < u->org_count; n++) {
             if (k > 0 && strcmp(u->orgs[k - 1], u->orgs[n]) == 0) {
-                free(u->orgs[n]);
+                mk_storefile_free_string(s, u->orgs[n]);
                 continue;
             }
             u->orgs[k++] = u->orgs[n];
@@ -1409,8 +1433,14 @@ nomem:
 static mk_status storefile_parse(struct mk_storefile *s, const char *text, size_t len,
                                  const char *path, const struct mk_log_sink *sink, mk_error *err)
 {
-    struct jp j = { .p = text, .end = text + len };
-    mk_status st = storefile_parse_text(&j, s, path, sink, err);
+    struct jp j = { .p = text, .end = text + len, .s = s };
+    mk_status st;
+
+    /* Every string kept is decoded from a string of the text, no longer
+     * than it with its quotes: the text's length bounds them all. */
+    if (len > 0 && (s->strings = malloc(len + 1)))
+        s->strings_size = len + 1;
+    st = storefile_parse_text(&j, s, path, sink, err);
     free(j.buf);
     return st;
 }
@@ -1553,6 +1583,10 @@ char *mk_storefile_serialize(const struct mk_storefile *s)
     struct storefile_text t = { 0 };
     char *o;
 
+    /* A loaded store's text is about as long as the file it came from:
+     * reserved at once rather than grown through a dozen reallocs. */
+    if (!(o = text_reserve(&t, s->strings_size + s->strings_size / 4 + TEXT_ENTRY_FIXED)))
+        return NULL;
     if (!(o = text_reserve(&t, TEXT_ENTRY_FIXED)))
         return NULL;
     o = PUT_LIT(o, "{\n  \"version\": ");

@@ -59,6 +59,11 @@ struct mk_storefile {
      * another org_count: find_org bisects instead. */
     uint64_t *org_slots;
     size_t org_slots_cap, org_slots_count;
+    /* Private: one block holding the strings loaded with the store (ids,
+     * group names, user names, users' organization ids), freed at once.
+     * Any of those strings is given back with mk_storefile_free_string. */
+    char *strings;
+    size_t strings_size, strings_used;
 };
 
 /* Opens the state directory dir without following a link at its last
@@ -91,6 +96,11 @@ mk_status mk_storefile_parse_buffer(const char *text, size_t len, const char *pa
 char *mk_storefile_serialize(const struct mk_storefile *s);
 
 void mk_storefile_free(struct mk_storefile *s);
+
+/* Frees str, a string of s (an id, a group name, a user name or a user's
+ * organization id) that is being replaced or dropped: loaded ones are part
+ * of a block mk_storefile_free frees, others were malloc'd. */
+void mk_storefile_free_string(const struct mk_storefile *s, char *str);
 
 /* Index of the organization with this canonical id, or -1. */
 ssize_t mk_storefile_find_org(const struct mk_storefile *s, const char *id);
