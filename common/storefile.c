@@ -268,12 +268,14 @@ void mk_storefile_free_string(const struct mk_storefile *s, char *str)
 }
 
 /* A copy of str[0..len) (no NUL inside) among s's strings: in the block
- * while it has room (the loader sizes it so that it always has), else
- * malloc'd. NULL on memory failure. */
-static char *storefile_strndup(struct mk_storefile *s, const char *str, size_t len)
+ * while it has room below limit (the loader makes sure that it always
+ * has), else malloc'd. NULL on memory failure. */
+static char *storefile_strndup(struct mk_storefile *s, const char *str, size_t len,
+                               size_t limit)
 {
     char *copy;
-    if (s->strings && s->strings_size - s->strings_used > len) {
+    if (s->strings && limit <= s->strings_size && s->strings_used < limit &&
+        limit - s->strings_used > len) {
         copy = s->strings + s->strings_used;
         s->strings_used += len + 1;
     } else if (!(copy = malloc(len + 1))) {
@@ -578,8 +580,20 @@ struct jp {
     int depth;
     char *buf;                /* the last string decoded, NUL-terminated */
     size_t buf_cap;
-    struct mk_storefile *s;   /* where kept strings go (storefile_strndup) */
+    struct mk_storefile *s;   /* where kept strings go (jp_keep) */
+    const char *start;        /* the text's first byte */
+    bool in_place;            /* s->strings is the text itself */
 };
+
+/* A string to keep, copied among the store's strings. When they are the
+ * text being parsed, a copy goes only below what was parsed: each kept
+ * string is decoded from its own string of the text, already passed and at
+ * least two bytes (its quotes) longer, so their copies never reach it. */
+static char *jp_keep(struct jp *j, const char *str, size_t len)
+{
+    return storefile_strndup(j->s, str, len,
+                             j->in_place ? (size_t)(j->p - j->start) : j->s->strings_size);
+}
 
 #define JP_MAX_DEPTH 64
 /* The longest key worth decoding: user names are the longest keys that
@@ -761,7 +775,7 @@ static int jp_string_dup(struct jp *j, char **out)
     *out = NULL;
     if (r != 0)
         return r;
-    if (!(*out = storefile_strndup(j->s, j->buf, len)))
+    if (!(*out = jp_keep(j, j->buf, len)))
         return -2;
     return 0;
 }
@@ -906,6 +920,13 @@ static int jp_skip(struct jp *j)
     }
 }
 
+/* Whether key is word: the first bytes decide most keys without a call
+ * (a store holds a million keys at 100,000 organizations). */
+static inline bool jp_key_is(const char *key, const char *word)
+{
+    return key[0] == word[0] && strcmp(key, word) == 0;
+}
+
 /* Whether key is one the schema knows in this object for the first time:
  * bit is its flag in *seen. The second time is a schema error. */
 static bool jp_first(struct jp *j, unsigned *seen, unsigned bit)
@@ -966,7 +987,7 @@ static int jp_org_member(struct jp *j, const char *key, void *ctx)
     struct jp_org *o = ctx;
     if (!key)
         return jp_skip(j);
-    if (strcmp(key, "name") == 0) {
+    if (jp_key_is(key, "name")) {
         /* Repaired straight from the decoded text: one copy. */
         jp_first(j, &o->seen, JP_NAME);
         free(o->name);
@@ -982,11 +1003,11 @@ static int jp_org_member(struct jp *j, const char *key, void *ctx)
             r = -2;
         return r;
     }
-    if (strcmp(key, "group") == 0) {
+    if (jp_key_is(key, "group")) {
         jp_first(j, &o->seen, JP_GROUP);
         return jp_nullable_string(j, &o->group, "an organization has a bad group name or gid");
     }
-    if (strcmp(key, "gid") == 0) {
+    if (jp_key_is(key, "gid")) {
         jp_first(j, &o->seen, JP_GID);
         if (jp_literal(j, "null")) {
             o->gid_null = true;
@@ -997,7 +1018,7 @@ static int jp_org_member(struct jp *j, const char *key, void *ctx)
         o->gid_bad = !ok;
         return r;
     }
-    if (strcmp(key, "pinned") == 0) {
+    if (jp_key_is(key, "pinned")) {
         jp_first(j, &o->seen, JP_PINNED);
         o->has_pinned = true;
         if (jp_literal(j, "true"))
@@ -1010,7 +1031,7 @@ static int jp_org_member(struct jp *j, const char *key, void *ctx)
         }
         return 0;
     }
-    if (strcmp(key, "first_seen") == 0) {
+    if (jp_key_is(key, "first_seen")) {
         jp_first(j, &o->seen, JP_FIRST_SEEN);
         return jp_int_field(j, &o->first_seen, &o->has_first_seen,
                             "an organization entry lacks a field");
@@ -1073,7 +1094,7 @@ static int jp_orgs_member(struct jp *j, const char *key, void *ctx)
     o.group = NULL;
     org->name = o.name;
     o.name = NULL;
-    if (!(org->id = storefile_strndup(s, id, strlen(id)))) {
+    if (!(org->id = jp_keep(j, id, strlen(id)))) {
         c->nomem = true;
         r = -2;
     }
@@ -1131,11 +1152,11 @@ static int jp_user_member(struct jp *j, const char *key, void *ctx)
     struct mk_storefile_user *u = pu->u;
     if (!key)
         return jp_skip(j);
-    if (strcmp(key, "refreshed") == 0) {
+    if (jp_key_is(key, "refreshed")) {
         jp_first(j, &pu->seen, JP_REFRESHED);
         return jp_int_field(j, &u->refreshed, &pu->has_refreshed, "a bad user entry");
     }
-    if (strcmp(key, "orgs") != 0)
+    if (!jp_key_is(key, "orgs"))
         return jp_skip(j);
     if (!jp_first(j, &pu->seen, JP_ORGS) || !jp_peek(j, '[')) {
         jp_schema(j, "a bad user entry");
@@ -1195,7 +1216,7 @@ static int jp_users_member(struct jp *j, const char *key, void *ctx)
     struct mk_storefile_user *u = &s->users[s->user_count];
     memset(u, 0, sizeof(*u));
     s->user_count++;
-    if (!(u->name = storefile_strndup(s, key, strlen(key)))) {
+    if (!(u->name = jp_keep(j, key, strlen(key)))) {
         c->nomem = true;
         return -2;
     }
@@ -1211,11 +1232,11 @@ static int jp_root_member(struct jp *j, const char *key, void *ctx)
     struct jp_ctx *c = ctx;
     if (!key)
         return jp_skip(j);
-    if (strcmp(key, "version") == 0) {
+    if (jp_key_is(key, "version")) {
         jp_first(j, &c->seen, JP_VERSION);
         return jp_int_field(j, &c->version, &c->has_version, "no version");
     }
-    if (strcmp(key, "organizations") == 0) {
+    if (jp_key_is(key, "organizations")) {
         jp_first(j, &c->seen, JP_ORGANIZATIONS);
         if (!jp_peek(j, '{')) {
             jp_schema(j, "missing organizations, retired_gids or users");
@@ -1224,11 +1245,11 @@ static int jp_root_member(struct jp *j, const char *key, void *ctx)
         c->has_orgs = true;
         return jp_object(j, jp_orgs_member, c);
     }
-    if (strcmp(key, "retired_gids") == 0) {
+    if (jp_key_is(key, "retired_gids")) {
         jp_first(j, &c->seen, JP_RETIRED);
         return jp_retired(j, c);
     }
-    if (strcmp(key, "users") == 0) {
+    if (jp_key_is(key, "users")) {
         jp_first(j, &c->seen, JP_USERS);
         if (!jp_peek(j, '{')) {
             jp_schema(j, "missing organizations, retired_gids or users");
@@ -1430,16 +1451,24 @@ nomem:
     return mk_error_set(err, MK_ERR_NOMEM, "out of memory reading %s", path);
 }
 
-static mk_status storefile_parse(struct mk_storefile *s, const char *text, size_t len,
+/* Parses text[0..len). With own, text is a malloc'd buffer of len + 1
+ * bytes that s takes (freed with it, or on failure): the kept strings are
+ * copied into what was parsed of it, where they are near one another and
+ * cost no allocation. Without, they go to a block of their own. */
+static mk_status storefile_parse(struct mk_storefile *s, char *own, const char *text, size_t len,
                                  const char *path, const struct mk_log_sink *sink, mk_error *err)
 {
-    struct jp j = { .p = text, .end = text + len, .s = s };
+    struct jp j = { .p = text, .end = text + len, .s = s, .start = text, .in_place = own };
     mk_status st;
 
     /* Every string kept is decoded from a string of the text, no longer
      * than it with its quotes: the text's length bounds them all. */
-    if (len > 0 && (s->strings = malloc(len + 1)))
+    if (own) {
+        s->strings = own;
         s->strings_size = len + 1;
+    } else if (len > 0 && (s->strings = malloc(len + 1))) {
+        s->strings_size = len + 1;
+    }
     st = storefile_parse_text(&j, s, path, sink, err);
     free(j.buf);
     return st;
@@ -1455,7 +1484,7 @@ mk_status mk_storefile_parse_buffer(const char *text, size_t len, const char *pa
     if (len > (size_t)STORE_MAX_BYTES)
         return mk_error_set(err, MK_ERR_IO, "%s is larger than %ld bytes; not touching it",
                             path, STORE_MAX_BYTES);
-    st = storefile_parse(s, text ? text : "", text ? len : 0, path, sink, err);
+    st = storefile_parse(s, NULL, text ? text : "", text ? len : 0, path, sink, err);
     if (st != MK_OK)
         mk_storefile_free(s);
     return st;
@@ -1474,8 +1503,10 @@ mk_status mk_storefile_load(int dirfd, const char *dir, struct mk_storefile *s,
     if (n < 0 || (size_t)n >= sizeof(path))
         return mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
     st = store_read_file(dirfd, MK_STOREFILE_NAME, path, &text, &len, err);
-    if (st == MK_OK && text)
-        st = storefile_parse(s, text, len, path, sink, err);
+    if (st == MK_OK && text) {
+        st = storefile_parse(s, text, text, len, path, sink, err);   /* s takes text */
+        text = NULL;
+    }
     free(text);
     if (st != MK_OK)
         mk_storefile_free(s);
