@@ -119,42 +119,58 @@ out:
 
 struct store_members {
     const char **v;  /* user names, borrowed from the store */
-    size_t n, cap;
+    size_t n;
 };
 
+/* m has count + 1 entries: the last one's v is the block all the others
+ * point into. */
 static void store_members_free(struct store_members *m, size_t count)
 {
-    for (size_t i = 0; m && i < count; i++)
-        free(m[i].v);
+    if (m)
+        free(m[count].v);
     free(m);
 }
 
-/* Members of every organization (indexed like s->orgs), sorted because the
- * users are. */
+/* Members of every organization (indexed like s->orgs, one more entry
+ * holding the block), sorted because the users are. Each user's
+ * organizations are looked up once, counted, then laid out in one block:
+ * no allocation per organization. */
 static struct store_members *store_members_build(const struct mk_storefile *s)
 {
-    struct store_members *m = calloc(s->org_count ? s->org_count : 1, sizeof(*m));
+    struct store_members *m = calloc(s->org_count + 1, sizeof(*m));
+    size_t pairs = 0, k = 0, at = 0;
+    ssize_t *org = NULL;
+
     if (!m)
         return NULL;
+    for (size_t u = 0; u < s->user_count; u++)
+        pairs += s->users[u].org_count;
+    org = malloc((pairs ? pairs : 1) * sizeof(*org));
+    m[s->org_count].v = malloc((pairs ? pairs : 1) * sizeof(*m[s->org_count].v));
+    if (!org || !m[s->org_count].v) {
+        free(org);
+        store_members_free(m, s->org_count);
+        return NULL;
+    }
     for (size_t u = 0; u < s->user_count; u++) {
-        for (size_t k = 0; k < s->users[u].org_count; k++) {
-            ssize_t i = mk_storefile_find_org(s, s->users[u].orgs[k]);
-            if (i < 0)
-                continue;  /* the loader guarantees it does not happen */
-            struct store_members *e = &m[i];
-            if (e->n == e->cap) {
-                size_t cap = e->cap ? e->cap * 2 : 4;
-                const char **v = reallocarray(e->v, cap, sizeof(*v));
-                if (!v) {
-                    store_members_free(m, s->org_count);
-                    return NULL;
-                }
-                e->v = v;
-                e->cap = cap;
-            }
-            e->v[e->n++] = s->users[u].name;
+        for (size_t i = 0; i < s->users[u].org_count; i++, k++) {
+            /* Never -1: the loader and store_apply_user guarantee it. */
+            org[k] = mk_storefile_find_org(s, s->users[u].orgs[i]);
+            if (org[k] >= 0)
+                m[org[k]].n++;
         }
     }
+    for (size_t i = 0; i < s->org_count; i++) {
+        m[i].v = m[s->org_count].v + at;
+        at += m[i].n;
+        m[i].n = 0;
+    }
+    k = 0;
+    for (size_t u = 0; u < s->user_count; u++)
+        for (size_t i = 0; i < s->users[u].org_count; i++, k++)
+            if (org[k] >= 0)
+                m[org[k]].v[m[org[k]].n++] = s->users[u].name;
+    free(org);
     return m;
 }
 
