@@ -301,13 +301,16 @@ static void name_hash_free(struct name_hash *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* Names and gids no new assignment may use, and those organizations hold. */
+/* Names and gids no new assignment may use (policy_name_taken,
+ * policy_gid_taken: either set of each kind), and those organizations
+ * hold. The store's names and gids go into the held sets only: one insert
+ * per organization rather than two. */
 struct policy_taken {
-    struct name_hash names;      /* /etc/group, organizations, pins */
-    struct gid_hash gids;        /* /etc/group, organizations, retired, pins */
+    struct name_hash names;      /* /etc/group, pins */
+    struct gid_hash gids;        /* /etc/group, pins */
     struct name_hash held_names; /* organizations in the store */
     struct gid_hash held_gids;   /* organizations in the store, and retired */
-    uint64_t in_range;           /* members of gids inside gid_range */
+    uint64_t in_range;           /* taken gids (both sets, once each) inside gid_range */
     gid_t gid_min, gid_max;
     char **graveyard;            /* group names taken away: the sets still point at them */
     size_t graveyard_n, graveyard_cap;
@@ -325,21 +328,34 @@ static void policy_taken_free(struct policy_taken *t)
     gid_hash_free(&t->held_gids);
 }
 
+static bool policy_name_taken(const struct policy_taken *t, const char *name)
+{
+    return name_hash_has(&t->names, name) || name_hash_has(&t->held_names, name);
+}
+
+static bool policy_gid_taken(const struct policy_taken *t, gid_t gid)
+{
+    return gid_hash_has(&t->gids, gid) || gid_hash_has(&t->held_gids, gid);
+}
+
+/* Adds gid to set (gids or held_gids), counting it in in_range if it was
+ * taken by neither set. */
+static int policy_add_gid(struct policy_taken *t, struct gid_hash *set, gid_t gid)
+{
+    if (!policy_gid_taken(t, gid) && gid >= t->gid_min && gid <= t->gid_max)
+        t->in_range++;
+    return gid_hash_add(set, gid);
+}
+
 static int policy_take_gid(struct policy_taken *t, gid_t gid)
 {
-    if (gid_hash_has(&t->gids, gid))
-        return 0;
-    if (gid >= t->gid_min && gid <= t->gid_max)
-        t->in_range++;
-    return gid_hash_add(&t->gids, gid);
+    return policy_add_gid(t, &t->gids, gid);
 }
 
 static int policy_hold(struct policy_taken *t, const char *name, gid_t gid)
 {
-    uint64_t h = name ? policy_fnv1a(name) : 0;   /* once for both sets */
-    if ((name && (name_hash_add_hashed(&t->names, name, h) != 0 ||
-                  name_hash_add_hashed(&t->held_names, name, h) != 0)) ||
-        policy_take_gid(t, gid) != 0 || gid_hash_add(&t->held_gids, gid) != 0)
+    if ((name && name_hash_add(&t->held_names, name) != 0) ||
+        policy_add_gid(t, &t->held_gids, gid) != 0)
         return -ENOMEM;
     return 0;
 }
@@ -355,10 +371,9 @@ static int policy_taken_build(struct policy_taken *t, const struct mk_storefile 
     for (size_t i = 0; i < s->org_count; i++)
         orgs += s->orgs[i].group != NULL;
     /* Sized once for everything below (and a few new groups). */
-    if (name_hash_reserve(&t->names, etc->name_count + cfg->pin_count + orgs + 64) != 0 ||
+    if (name_hash_reserve(&t->names, etc->name_count + cfg->pin_count + 64) != 0 ||
         name_hash_reserve(&t->held_names, orgs + 64) != 0 ||
-        gid_hash_reserve(&t->gids, etc->gid_count + cfg->pin_count + s->retired_count + orgs +
-                                   64) != 0 ||
+        gid_hash_reserve(&t->gids, etc->gid_count + cfg->pin_count + 64) != 0 ||
         gid_hash_reserve(&t->held_gids, s->retired_count + orgs + 64) != 0)
         return -ENOMEM;
     for (size_t i = 0; i < etc->name_count; i++)
@@ -470,14 +485,14 @@ static mk_status policy_derive_name(const struct mk_storefile_org *o, const char
             continue;
         if (!first[0])
             memcpy(first, out, sizeof(first));
-        if (!name_hash_has(&t->names, out))
+        if (!policy_name_taken(t, out))
             goto found;
     }
     frag_len = frag_len < POLICY_FRAGMENT_SHORT ? frag_len : POLICY_FRAGMENT_SHORT;
     for (unsigned suffix = 2; suffix <= POLICY_SUFFIX_MAX; suffix++) {
         if (!policy_build_name(prefix, display, fragment, frag_len, suffix, out))
             break;
-        if (!name_hash_has(&t->names, out))
+        if (!policy_name_taken(t, out))
             goto found;
     }
     return mk_error_set(err, MK_ERR_USAGE, "no free group name for organization %s", o->id);
@@ -502,7 +517,7 @@ static mk_status policy_derive_gid(const struct mk_storefile_org *o, const struc
         goto exhausted;
     for (uint64_t step = 0; step < span; step++) {
         gid_t gid = (gid_t)(cfg->gid_min + (offset + step) % span);
-        if (gid_hash_has(&t->gids, gid))
+        if (policy_gid_taken(t, gid))
             continue;
         if (gid != first)
             policy_note(notes, MK_LOG_WARNING, "organization %s: gid %u is taken; using %u",
