@@ -16,11 +16,17 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Open addressing table of 32-bit values (0 = empty), capacity a power of two
- * more than twice the entries, so it never fills. */
+/* A slot of the string table: one probe reads all three. */
+struct gfw_string {
+    uint32_t off;    /* string offset + 1; 0: an empty slot */
+    uint32_t tag;    /* the high half of the string's hash */
+    uint32_t user;   /* user index + 1 once the string names a member, else 0 */
+};
+
+/* Open addressing, capacity a power of two more than twice the entries, so
+ * it never fills. */
 struct gfw_table {
-    uint32_t *slots;
-    uint32_t *tags;   /* the high half of each slot's hash (string table only) */
+    struct gfw_string *slots;
     uint32_t cap;
 };
 
@@ -28,8 +34,7 @@ struct gfw_table {
 struct gfw_build {
     char *strings;
     size_t string_size, string_cap;
-    struct gfw_table string_table;  /* string offset + 1, for dedup */
-    struct gfw_table user_table;    /* user index + 1, by name */
+    struct gfw_table string_table;  /* every name, for dedup; members' user indexes */
     uint32_t *user_name;            /* string offset per user */
     uint32_t *user_count;           /* groups per user */
     uint32_t *user_last_group;      /* last group index + 1 that listed the user */
@@ -71,31 +76,30 @@ static int name_is_valid(const char *s)
     return s && *s && strpbrk(s, ":,\n") == NULL;
 }
 
-/* Returns the index of the slot holding the string s of hash h (its value
- * is 0 if absent). Strings are compared only when their hashes' high
- * halves are equal. */
-static uint32_t string_slot(struct gfw_build *b, const char *s, uint64_t h)
+/* Returns the slot holding the string s of hash h (its off is 0 if
+ * absent). Strings are compared only when their hashes' high halves are
+ * equal. */
+static struct gfw_string *string_slot(struct gfw_build *b, const char *s, uint64_t h)
 {
     uint32_t mask = b->string_table.cap - 1, tag = (uint32_t)(h >> 32);
     uint32_t i = table_start(h, mask);
+    struct gfw_string *e;
 
-    while (b->string_table.slots[i] != 0 &&
-           (b->string_table.tags[i] != tag ||
-            strcmp(b->strings + b->string_table.slots[i] - 1, s) != 0))
+    while ((e = &b->string_table.slots[i])->off != 0 &&
+           (e->tag != tag || strcmp(b->strings + e->off - 1, s) != 0))
         i = (i + 1) & mask;
-    return i;
+    return e;
 }
 
 /* Interns s (hash h, length len without its NUL) into the pool; *off gets
- * its offset. */
+ * its offset, *slot its slot. */
 static int string_intern(struct gfw_build *b, const char *s, uint64_t h, size_t len,
-                         uint32_t *off)
+                         uint32_t *off, struct gfw_string **slot_out)
 {
-    uint32_t i = string_slot(b, s, h);
-    uint32_t *slot = &b->string_table.slots[i];
+    struct gfw_string *e = string_slot(b, s, h);
 
     len++;
-    if (*slot == 0) {
+    if (e->off == 0) {
         if (b->string_size + len > UINT32_MAX - 1)
             return -E2BIG;
         if (b->string_size + len > b->string_cap) {
@@ -110,27 +114,24 @@ static int string_intern(struct gfw_build *b, const char *s, uint64_t h, size_t 
             b->string_cap = cap;
         }
         memcpy(b->strings + b->string_size, s, len);
-        *slot = (uint32_t)b->string_size + 1;
-        b->string_table.tags[i] = (uint32_t)(h >> 32);
+        e->off = (uint32_t)b->string_size + 1;
+        e->tag = (uint32_t)(h >> 32);
         b->string_size += len;
     }
-    *off = *slot - 1;
+    *off = e->off - 1;
+    if (slot_out)
+        *slot_out = e;
     return 0;
 }
 
-/* The user index of a member name (interned at off, hash h), adding it if
- * new. */
-static int user_lookup(struct gfw_build *b, uint64_t h, uint32_t off, uint32_t *index)
+/* The user index of a member name (interned at off, hash h, in slot e),
+ * adding it if new. */
+static int user_lookup(struct gfw_build *b, struct gfw_string *e, uint64_t h, uint32_t off,
+                       uint32_t *index)
 {
-    uint32_t mask = b->user_table.cap - 1;
-    uint32_t i = table_start(h, mask);
-
-    while (b->user_table.slots[i] != 0) {
-        if (b->user_name[b->user_table.slots[i] - 1] == off) {
-            *index = b->user_table.slots[i] - 1;
-            return 0;
-        }
-        i = (i + 1) & mask;
+    if (e->user != 0) {
+        *index = e->user - 1;
+        return 0;
     }
     if (b->users == b->users_cap) {
         size_t cap = b->users_cap ? b->users_cap * 2 : 64;
@@ -156,7 +157,7 @@ static int user_lookup(struct gfw_build *b, uint64_t h, uint32_t off, uint32_t *
     b->user_name[b->users] = off;
     b->user_count[b->users] = 0;
     b->user_last_group[b->users] = 0;
-    b->user_table.slots[i] = (uint32_t)b->users + 1;
+    e->user = (uint32_t)b->users + 1;
     *index = (uint32_t)b->users++;
     return 0;
 }
@@ -281,14 +282,12 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
     }
     total_names += total_members;
 
-    if ((r = table_init(&b.string_table, total_names)) < 0 ||
-        (r = table_init(&b.user_table, total_members)) < 0)
+    if ((r = table_init(&b.string_table, total_names)) < 0)
         goto out;
-    b.string_table.tags = malloc((size_t)b.string_table.cap * sizeof(*b.string_table.tags));
     group_name = calloc(n ? n : 1, sizeof(*group_name));
     group_hash = calloc(n ? n : 1, sizeof(*group_hash));
     member_user = calloc(total_members ? total_members : 1, sizeof(*member_user));
-    if (!b.string_table.tags || !group_name || !group_hash || !member_user) {
+    if (!group_name || !group_hash || !member_user) {
         r = -ENOMEM;
         goto out;
     }
@@ -298,14 +297,15 @@ static int build_image(const struct mk_group_entry *groups, size_t n, unsigned c
     for (size_t i = 0, k = 0; i < n; i++) {
         group_hash[i] = mkgf_hash_string(groups[i].name);
         if ((r = string_intern(&b, groups[i].name, group_hash[i], strlen(groups[i].name),
-                               &group_name[i])) < 0)
+                               &group_name[i], NULL)) < 0)
             goto out;
         for (size_t m = 0; m < groups[i].member_count; m++, k++) {
             const char *member = groups[i].members[m];
             uint64_t h = mkgf_hash_string(member);
+            struct gfw_string *slot;
             uint32_t u, name_off;
-            if ((r = string_intern(&b, member, h, strlen(member), &name_off)) < 0 ||
-                (r = user_lookup(&b, h, name_off, &u)) < 0)
+            if ((r = string_intern(&b, member, h, strlen(member), &name_off, &slot)) < 0 ||
+                (r = user_lookup(&b, slot, h, name_off, &u)) < 0)
                 goto out;
             if (b.user_last_group[u] == i + 1) {
                 r = -EINVAL;
@@ -419,8 +419,6 @@ out:
     free(user_fill);
     free(b.strings);
     free(b.string_table.slots);
-    free(b.string_table.tags);
-    free(b.user_table.slots);
     free(b.user_name);
     free(b.user_count);
     free(b.user_last_group);
