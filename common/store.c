@@ -154,6 +154,8 @@ static struct store_members *store_members_build(const struct mk_storefile *s)
         return NULL;
     }
     for (size_t u = 0; u < s->user_count; u++) {
+        if (u + 8 < s->user_count && s->users[u + 8].org_count)
+            mk_storefile_prefetch_org(s, s->users[u + 8].orgs[0]);
         for (size_t i = 0; i < s->users[u].org_count; i++, k++) {
             /* Never -1: the loader and store_apply_user guarantee it. */
             org[k] = mk_storefile_find_org(s, s->users[u].orgs[i]);

@@ -363,6 +363,12 @@ static void storefile_index_orgs(struct mk_storefile *s)
     s->org_slots_count = s->org_count;
 }
 
+void mk_storefile_prefetch_org(const struct mk_storefile *s, const char *id)
+{
+    if (s->org_slots && s->org_slots_count == s->org_count)
+        __builtin_prefetch(&s->org_slots[(size_t)storefile_hash(id) & (s->org_slots_cap - 1)]);
+}
+
 ssize_t mk_storefile_find_org(const struct mk_storefile *s, const char *id)
 {
     if (s->org_slots && s->org_slots_count == s->org_count) {
@@ -1364,9 +1370,12 @@ static mk_status storefile_check_users(struct mk_storefile *s, const char *path,
     for (size_t i = 1; i < s->user_count; i++)
         if (strcmp(s->users[i - 1].name, s->users[i].name) == 0)
             return store_corrupt(err, path, "a user appears twice");
+    enum { AHEAD = 8 };
     for (size_t i = 0; i < s->user_count; i++) {
         struct mk_storefile_user *u = &s->users[i];
         size_t k = 0;
+        if (i + AHEAD < s->user_count && s->users[i + AHEAD].org_count)
+            mk_storefile_prefetch_org(s, s->users[i + AHEAD].orgs[0]);
         for (size_t n = 0; n < u->org_count; n++) {
             char id[MK_ORG_ID_MAX + 1];
             if (!mk_org_id_canonical(u->orgs[n], id) || mk_storefile_find_org(s, id) < 0)

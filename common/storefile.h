@@ -105,6 +105,11 @@ void mk_storefile_free_string(const struct mk_storefile *s, char *str);
 /* Index of the organization with this canonical id, or -1. */
 ssize_t mk_storefile_find_org(const struct mk_storefile *s, const char *id);
 
+/* A hint that mk_storefile_find_org(s, id) comes soon: the index's slot is
+ * asked for from memory now. Loops over many ids call it a few ids ahead,
+ * so that each lookup does not wait for its own cache miss. */
+void mk_storefile_prefetch_org(const struct mk_storefile *s, const char *id);
+
 /* Adds the ids (canonical) not in s yet as blank organizations first seen
  * at now, appending and sorting once. Indexes and pointers into s->orgs
  * are invalidated. 0 or -ENOMEM. */
