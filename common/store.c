@@ -388,68 +388,6 @@ nomem:
     return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
 }
 
-/* Whether buf[0..n), at offset at of a file, equals data there, but for
- * the ignored bytes [ignore_off, ignore_end). */
-static bool store_chunk_same(const unsigned char *buf, size_t n, size_t at,
-                             const unsigned char *data, size_t ignore_off, size_t ignore_end)
-{
-    size_t end = at + n;
-    if (end <= ignore_off || at >= ignore_end)
-        return memcmp(buf, data + at, n) == 0;
-    size_t a = ignore_off > at ? ignore_off - at : 0;          /* bytes before the hole */
-    size_t b = ignore_end < end ? end - ignore_end : 0;        /* bytes after it */
-    return memcmp(buf, data + at, a) == 0 && memcmp(buf + n - b, data + end - b, b) == 0;
-}
-
-/* What mk_atomicfile_same answers (1 same, 0 differs or missing, negative
- * errno), comparing a megabyte at a time with memcmp: both files are tens
- * of megabytes at 100,000 organizations, and a refresh that changes
- * nothing compares both. Read, not mapped: a file truncated under a
- * mapping would kill the writer. */
-static int store_same(int dirfd, const char *name, const void *data, size_t len,
-                      size_t ignore_off, size_t ignore_len)
-{
-    enum { CHUNK = 1 << 20 };
-    unsigned char *buf = NULL;
-    struct stat st;
-    size_t at = 0;
-    int r = 1;
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -errno;
-    if (fstat(fd, &st) != 0) {
-        r = -errno;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != (uint64_t)len) {
-        r = 0;
-        goto out;
-    }
-    if (!(buf = malloc(len < CHUNK ? (len ? len : 1) : CHUNK))) {
-        r = -ENOMEM;
-        goto out;
-    }
-    while (at < len) {
-        ssize_t got = read(fd, buf, len - at < CHUNK ? len - at : CHUNK);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            r = -errno;
-            goto out;
-        }
-        if (got == 0 || !store_chunk_same(buf, (size_t)got, at, data, ignore_off,
-                                          ignore_off + ignore_len)) {
-            r = 0;   /* differs, or shrank while we read */
-            goto out;
-        }
-        at += (size_t)got;
-    }
-out:
-    free(buf);
-    close(fd);
-    return r;
-}
 
 /* groups.db's image, encoded and compared with the file there: the job a
  * second thread does while the first serializes and records store.json
@@ -461,7 +399,7 @@ struct store_encode_job {
     int dir_fd;
     unsigned char *image;
     size_t size;
-    int r;   /* store_same's answer (1 same, 0 differs), or negative errno */
+    int r;   /* mk_atomicfile_same's answer (1 same, 0 differs), or negative errno */
 };
 
 static void *store_encode_run(void *arg)
@@ -469,7 +407,7 @@ static void *store_encode_run(void *arg)
     struct store_encode_job *job = arg;
     job->r = mk_groupfile_encode(job->entries, job->count, &job->image, &job->size);
     if (job->r == 0)
-        job->r = store_same(job->dir_fd, STORE_GROUP_FILE, job->image, job->size,
+        job->r = mk_atomicfile_same(job->dir_fd, STORE_GROUP_FILE, job->image, job->size,
                             MKGF_FLAGS_OFFSET, 4);
     return NULL;
 }
@@ -569,7 +507,7 @@ mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
     /* Record first: store.json holds every assignment before groups.db
      * shows it. If recording fails, nothing is published. */
     text_len = strlen(text);
-    r = store_same(dir_fd, MK_STOREFILE_NAME, text, text_len, 0, 0);
+    r = mk_atomicfile_same(dir_fd, MK_STOREFILE_NAME, text, text_len, 0, 0);
     if (r == 0)
         r = mk_atomicfile_replace(dir_fd, MK_STOREFILE_NAME, 0644, text, text_len, NULL);
     if (r < 0) {
