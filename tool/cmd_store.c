@@ -25,7 +25,8 @@ static const char status_help[] =
 "\n"
 "Show what this machine's membership store holds: each group made of an MK.IO\n"
 "organization with its gid, organization id and name and members, and for each\n"
-"user when their memberships were last refreshed (at login or by sync).\n"
+"user when their memberships last changed (at a login or by sync; a refresh\n"
+"that finds them as they were writes nothing, so it does not move this time).\n"
 "Groups marked 'pinned' have the name and gid an administrator gave them.\n"
 "\n"
 "  --json     the same as one JSON object on standard output\n"
@@ -300,7 +301,7 @@ int cmd_status(struct tool *t, int argc, char **argv)
         fputc('\n', stdout);
     }
     if (view.user_count)
-        printf("\n%-32s %-22s %s\n", "USER", "LAST REFRESHED", "ORGANIZATIONS");
+        printf("\n%-32s %-22s %s\n", "USER", "LAST CHANGED", "ORGANIZATIONS");
     for (size_t i = 0; i < view.user_count; i++) {
         char when[32];
         format_time(view.users[i].refreshed, when, sizeof(when));
