@@ -69,6 +69,7 @@ struct mk_http {
     int64_t deadline_ms;     /* on http_now_ms's clock */
     int64_t budget_ms;       /* the budget as set, for messages */
     int64_t skipped_ms;      /* time the sleep seam stood for: see http_sleep */
+    int64_t simulated_base_ms; /* with both seams set: the clock's start (see http_now_ms) */
     uint64_t rng;
     mk_http_transport_fn transport;
     void *transport_ctx;
@@ -97,10 +98,20 @@ static int64_t http_monotonic_ms(void)
 
 /* The client's clock: CLOCK_MONOTONIC, plus whatever the test seam's sleep
  * stood for, so that a test's instant sleep spends the budget as a real
- * one would. */
+ * one would. With both seams set (nothing real happens), the clock moves
+ * only by those sleeps: a test's schedule is the same however slowly the
+ * machine runs it (valgrind). */
 static int64_t http_now_ms(const mk_http *http)
 {
+    if (http->transport && http->sleep_fn)
+        return http->simulated_base_ms + http->skipped_ms;
     return http_monotonic_ms() + http->skipped_ms;
+}
+
+/* Starts the simulated clock where the real one is, when a seam changes. */
+static void http_seams_changed(mk_http *http)
+{
+    http->simulated_base_ms = http_monotonic_ms();
 }
 
 /* A value of ms for libcurl's long options and poll's int timeout; a
@@ -483,12 +494,14 @@ void mk_http_set_transport(mk_http *http, mk_http_transport_fn fn, void *ctx)
 {
     http->transport = fn;
     http->transport_ctx = ctx;
+    http_seams_changed(http);
 }
 
 void mk_http_set_sleep(mk_http *http, mk_http_sleep_fn fn, void *ctx)
 {
     http->sleep_fn = fn;
     http->sleep_ctx = fn ? ctx : NULL;
+    http_seams_changed(http);
 }
 
 void mk_http_response_clear(struct mk_http_response *resp)

@@ -145,7 +145,9 @@ typedef mk_status (*mk_http_transport_fn)(void *ctx, const struct mk_http_reques
 void mk_http_set_transport(mk_http *http, mk_http_transport_fn fn, void *ctx);
 /* Test seam: replace sleeping (ms to wait) so unit tests run instantly. The
  * client's clock then counts ms as passed, so the budget is spent as by a
- * real sleep. fn NULL restores real sleeping. */
+ * real sleep. With the transport seam set too, the clock moves only by
+ * those ms (a simulation: the schedule does not depend on the machine's
+ * speed). fn NULL restores real sleeping. */
 typedef void (*mk_http_sleep_fn)(void *ctx, int64_t ms);
 void mk_http_set_sleep(mk_http *http, mk_http_sleep_fn fn, void *ctx);
 
