@@ -35,7 +35,7 @@ HUGE_TOTAL = 1000000000
 FILLER_NAMESPACE = uuid.UUID("6f1c1d52-6c1e-4b0e-9a43-2f4a8f0c7d11")
 
 ENDPOINTS = ("user_orgs_list", "user_org_patch", "user_org_delete",
-             "invites_list", "invite_create", "invite_delete")
+             "invites_list", "invite_create", "invite_delete", "user_profile")
 LIST_ENDPOINTS = ("user_orgs_list", "invites_list")
 FAULT_KINDS = ("delay", "status", "close_mid_body", "malformed_json", "truncated_json",
                "oversized", "wrong_content_type", "hang", "stuck_pagination",
@@ -613,6 +613,17 @@ class World:
             return 204, None
 
 
+    def user_profile(self, req, fault):
+        """GET /api/v1/user/profile: whose token this is (mkio-api.md, second edition)."""
+        with self.lock:
+            user, tok = self.authenticate(req["auth"])
+            return 200, {"kind": "UserProfile", "metadata": {"id": user["id"]},
+                         "spec": {"loginEmail": user["email"], "contactEmail": user["email"],
+                                  "name": user["name"], "isActive": True,
+                                  "activeOrganizationId": tok["organization"],
+                                  "avatar": "", "features": []}}
+
+
 def check_json_type(req):
     ctype = req["content_type"].split(";")[0].strip().lower()
     if ctype != "application/json":
@@ -623,6 +634,7 @@ ROUTES = [
     (re.compile(r"^/api/v1/user/organizations$"), {"GET": "user_orgs_list"}),
     (re.compile(r"^/api/v1/user/organizations/([^/]+)$"),
      {"PATCH": "user_org_patch", "DELETE": "user_org_delete"}),
+    (re.compile(r"^/api/v1/user/profile$"), {"GET": "user_profile"}),
     (re.compile(r"^/api/v1/organization/invites$"), {"GET": "invites_list", "POST": "invite_create"}),
     (re.compile(r"^/api/v1/organization/invites/([^/]+)$"), {"DELETE": "invite_delete"}),
 ]

@@ -147,6 +147,26 @@ class TestAuth(FakeTestCase):
         self.assertEqual(self.invite_state(self.fx["invite_id"])["state"], "pending")
 
 
+class TestProfile(FakeTestCase):
+    def test_profile_names_the_token_user_and_organization(self):
+        status, _, obj = self.call("GET", "/api/v1/user/profile", self.fx["alice_token"])
+        self.assertEqual(status, 200, obj)
+        self.assertEqual(obj["metadata"]["id"], self.fx["alice_id"])
+        spec = obj["spec"]
+        self.assertEqual(spec["loginEmail"], "alice@example.com")
+        self.assertEqual(spec["contactEmail"], "alice@example.com")
+        self.assertEqual(spec["name"], "Alice")
+        self.assertIs(spec["isActive"], True)
+        self.assertEqual(spec["activeOrganizationId"], self.fx["org2_id"])
+        self.assertIn("avatar", spec)
+        self.assertIsInstance(spec["features"], list)
+
+    def test_profile_unknown_or_missing_token_is_401(self):
+        self.assertApiError(401, "GET", "/api/v1/user/profile", "tok-nobody")
+        self.assertApiError(401, "GET", "/api/v1/user/profile")
+        self.assertApiError(405, "DELETE", "/api/v1/user/profile", self.fx["alice_token"])
+
+
 class TestRouting(FakeTestCase):
     def test_unknown_path_404_wrong_method_405(self):
         self.assertApiError(404, "GET", "/api/v1/nothing", token="tok-alice")
