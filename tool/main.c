@@ -37,6 +37,15 @@ static const char usage_text[] =
 "                        on a terminal you are asked to confirm; scripts pass\n"
 "                        --yes.\n"
 "\n"
+"Token commands:\n"
+"  login [--user USER]   Read a token from standard input (not echoed), check it\n"
+"                        with MK.IO and save it as your token file (mode 0600).\n"
+"                        Root with --user saves it as token_dir/USER.\n"
+"  whoami [--json]       Whose token is in use, its organization, where it was\n"
+"                        read from and when it expires.\n"
+"  logout [--user USER]  Remove the saved token file (the token stays valid\n"
+"                        until it expires or is revoked in the MK.IO web app).\n"
+"\n"
 "Local store commands:\n"
 "  status [--json]       The groups this machine has made of organizations:\n"
 "                        name, gid, organization id and name, members, and when\n"
@@ -273,22 +282,8 @@ int tool_load_config(struct tool *t)
     return TOOL_EXIT_OK;
 }
 
-/* The token of the user running the tool, by the documented precedence. */
-static mk_status read_own_token(struct tool *t, char **token, mk_error *err)
+mk_status tool_own_token_path(struct tool *t, char *path, size_t size, mk_error *err)
 {
-    if (t->token_file)
-        return mk_token_read_file(t->token_file, getuid(), token, err);
-
-    const char *env = getenv("MKIO_TOKEN");
-    if (env) {
-        if (mk_token_check_value(env, err) != MK_OK) {
-            mk_error_prefix(err, "MKIO_TOKEN");
-            return err->status;
-        }
-        *token = strdup(env);
-        return *token ? MK_OK : mk_error_set(err, MK_ERR_NOMEM, "out of memory");
-    }
-
     /* $HOME as every shell tool does; the file's owner and mode are checked
      * whatever the path. */
     const char *home = getenv("HOME");
@@ -300,15 +295,41 @@ static mk_status read_own_token(struct tool *t, char **token, mk_error *err)
         return mk_error_set(err, MK_ERR_USAGE,
                             "no token: cannot find your home directory; set MKIO_TOKEN or "
                             "pass --token-file FILE");
-    char path[4096];
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", home, t->cfg.user_token_path) >=
-        sizeof(path))
+    if ((size_t)snprintf(path, size, "%s/%s", home, t->cfg.user_token_path) >= size)
         return mk_error_set(err, MK_ERR_USAGE, "no token: your home directory path is too long");
-    mk_status st = mk_token_read_file(path, getuid(), token, err);
+    return MK_OK;
+}
+
+/* The token of the user running the tool, by the documented precedence. */
+mk_status tool_read_token(struct tool *t, char **token, char *source, size_t source_size,
+                          mk_error *err)
+{
+    if (t->token_file) {
+        snprintf(source, source_size, "%s", t->token_file);
+        return mk_token_read_file(t->token_file, getuid(), token, err);
+    }
+
+    const char *env = getenv("MKIO_TOKEN");
+    if (env) {
+        snprintf(source, source_size, "MKIO_TOKEN");
+        if (mk_token_check_value(env, err) != MK_OK) {
+            mk_error_prefix(err, "MKIO_TOKEN");
+            return err->status;
+        }
+        *token = strdup(env);
+        return *token ? MK_OK : mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+    }
+
+    char path[4096];
+    mk_status st = tool_own_token_path(t, path, sizeof(path), err);
+    if (st != MK_OK)
+        return st;
+    snprintf(source, source_size, "%s", path);
+    st = mk_token_read_file(path, getuid(), token, err);
     if (st == MK_ERR_IO) /* token.h: no file there */
         return mk_error_set(err, MK_ERR_USAGE,
-                            "no token: set MKIO_TOKEN, pass --token-file FILE, or put your token "
-                            "in %s (mode 0600)", path);
+                            "no token: set MKIO_TOKEN, pass --token-file FILE, run `mkio-orgs "
+                            "login`, or put your token in %s (mode 0600)", path);
     return st;
 }
 
@@ -320,7 +341,8 @@ int tool_client(struct tool *t, mk_http **out)
     if (rc)
         return rc;
     char *token = NULL;
-    mk_status st = read_own_token(t, &token, &err);
+    char source[4096];
+    mk_status st = tool_read_token(t, &token, source, sizeof(source), &err);
     if (st != MK_OK) {
         /* Every token problem is the user's to fix: exit 2. */
         err.status = MK_ERR_USAGE;
@@ -387,6 +409,12 @@ int main(int argc, char **argv)
         rc = cmd_store(&t, sub_argc, sub_argv);
     else if (strcmp(cmd, "sync") == 0)
         rc = cmd_sync(&t, sub_argc, sub_argv);
+    else if (strcmp(cmd, "login") == 0)
+        rc = cmd_login(&t, sub_argc, sub_argv);
+    else if (strcmp(cmd, "whoami") == 0)
+        rc = cmd_whoami(&t, sub_argc, sub_argv);
+    else if (strcmp(cmd, "logout") == 0)
+        rc = cmd_logout(&t, sub_argc, sub_argv);
     else if (strcmp(cmd, "help") == 0) {
         fputs(usage_text, stdout);
         rc = TOOL_EXIT_OK;

@@ -34,6 +34,16 @@ int tool_load_config(struct tool *t);
  * user's own token file. Prints the error and returns an exit code on failure. */
 int tool_client(struct tool *t, mk_http **out);
 
+/* The path of the user's own token file: $HOME (else the password
+ * database's home) joined with the user_token key. Config loaded first. */
+mk_status tool_own_token_path(struct tool *t, char *path, size_t size, mk_error *err);
+
+/* The user's token by the documented precedence (--token-file, MKIO_TOKEN,
+ * the own token file), the one rule tool_client and whoami share. source
+ * gets where it was looked for: the file's path, or "MKIO_TOKEN". */
+mk_status tool_read_token(struct tool *t, char **token, char *source, size_t source_size,
+                          mk_error *err);
+
 /* Prints "mkio-orgs: <message>" (with the API's ref when there is one) and
  * returns the exit code for the error. */
 int tool_fail(const mk_error *err);
@@ -79,5 +89,8 @@ int cmd_orgs(struct tool *t, int argc, char **argv);
 int cmd_status(struct tool *t, int argc, char **argv);
 int cmd_store(struct tool *t, int argc, char **argv);
 int cmd_sync(struct tool *t, int argc, char **argv);
+int cmd_login(struct tool *t, int argc, char **argv);
+int cmd_whoami(struct tool *t, int argc, char **argv);
+int cmd_logout(struct tool *t, int argc, char **argv);
 
 #endif

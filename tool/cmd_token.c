@@ -1,0 +1,579 @@
+/* mkio-orgs login, whoami, logout: the user's token lifecycle (issue 9).
+ *
+ * A token is read from standard input only (never an argument: invariant 5),
+ * checked with GET /api/v1/user/profile, and only then saved, atomically,
+ * mode 0600, without following a symbolic link at any component below the
+ * home directory (or at token_dir/USER for root). What the token's JWT
+ * payload says (expiry, kind) is read unverified and only shown. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "jwt.h"
+#include "profile.h"
+#include "text.h"
+#include "token.h"
+#include "tool.h"
+
+static const char login_help[] =
+"Usage: mkio-orgs login [--user USER]\n"
+"\n"
+"Save your MK.IO token so that mkio-orgs and your logins use it. Make a token\n"
+"in the MK.IO web app (profile menu, \"Your personal API tokens\"; it is shown\n"
+"once), then paste it when asked, or pipe it in:\n"
+"\n"
+"    mkio-orgs login            (on a terminal: the input is not echoed)\n"
+"    mkio-orgs login < file\n"
+"\n"
+"The token is read from standard input only, never from an argument (arguments\n"
+"show in ps and in shell history). It is checked with MK.IO first; only a token\n"
+"MK.IO accepts is saved, atomically, mode 0600, to ~/.config/mkio/token (the\n"
+"user_token key of the configuration), creating ~/.config/mkio mode 0700 when\n"
+"missing. A symbolic link at the token path, or at a directory on the way, is\n"
+"refused and never followed. Prints whose token it is, its organization and\n"
+"when it expires (as the token says, when it says).\n"
+"\n"
+"Options:\n"
+"  --user USER   Root only: save the token as token_dir/USER (root-owned, 0600),\n"
+"                the file PAM and sync read first for USER.\n"
+"  -h, --help    This help.\n"
+"\n"
+"Exit status: 0 saved; 2 usage error, or the token was refused by MK.IO (401),\n"
+"or the token path is refused; 3 MK.IO could not be reached; 4 local failure.\n"
+"Nothing is written unless the exit status is 0.\n";
+
+static const char whoami_help[] =
+"Usage: mkio-orgs whoami [--json]\n"
+"\n"
+"Show whose token mkio-orgs uses: the profile MK.IO returns for it (name, login\n"
+"and contact e-mail, active organization), where the token was read from (the\n"
+"file given with --token-file, MKIO_TOKEN, or your token file, in that order, as\n"
+"every command reads it), and, when the token is a JWT that says so, its kind,\n"
+"its expiry and the days left. The expiry is read from the token without\n"
+"checking its signature, only to inform; a token that is not a JWT is still\n"
+"used, and its expiry shows as unknown.\n"
+"\n"
+"Options:\n"
+"  --json        Print JSON for scripts.\n"
+"  -h, --help    This help.\n"
+"\n"
+"Exit status: 0 success; 2 no token, or the token was refused by MK.IO (401):\n"
+"run `mkio-orgs login` with a new token; 3 MK.IO could not be reached.\n";
+
+static const char logout_help[] =
+"Usage: mkio-orgs logout [--user USER]\n"
+"\n"
+"Remove your saved token file (~/.config/mkio/token). The token itself stays\n"
+"valid until it expires or you revoke it in the MK.IO web app (profile menu,\n"
+"\"Your personal API tokens\"): logout does not revoke it, and never revokes\n"
+"your other tokens.\n"
+"\n"
+"Options:\n"
+"  --user USER   Root only: remove token_dir/USER instead.\n"
+"  -h, --help    This help.\n"
+"\n"
+"Exit status: 0 removed, or there was no token file; 2 usage error or a\n"
+"refused path; 4 the file could not be removed.\n";
+
+/* ---- where a token file lives ---- */
+
+struct token_place {
+    int dirfd;           /* the directory holding the file */
+    char name[256];      /* the file's name in it */
+    char path[4096];     /* the whole path, for messages */
+};
+
+/* Opens (creating when asked, mode 0700) each directory of rel below base,
+ * none of them followed if a symbolic link. ENOENT is MK_ERR_IO. */
+static mk_status place_walk(const char *base, const char *rel, bool create, bool base_nofollow,
+                            struct token_place *pl, mk_error *err)
+{
+    mk_status st = MK_OK;
+    char *work = strdup(rel);
+    int dirfd = -1;
+    if (!work)
+        return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+    dirfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (base_nofollow ? O_NOFOLLOW : 0));
+    if (dirfd < 0) {
+        st = mk_error_set(err, errno == ENOENT ? MK_ERR_IO : MK_ERR_USAGE, "cannot open %s: %s",
+                          base, strerror(errno));
+        goto out;
+    }
+    char *component = work;
+    char *slash;
+    while ((slash = strchr(component, '/')) != NULL) {
+        *slash = '\0';
+        if (*component) {
+            int next = openat(dirfd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (next < 0 && errno == ENOENT && create) {
+                if (mkdirat(dirfd, component, 0700) != 0 && errno != EEXIST) {
+                    st = mk_error_set(err, MK_ERR_IO, "cannot create %s/%s: %s", base, rel,
+                                      strerror(errno));
+                    goto out;
+                }
+                next = openat(dirfd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            }
+            if (next < 0) {
+                int saved = errno;
+                struct stat sb;
+                bool is_link = fstatat(dirfd, component, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+                               S_ISLNK(sb.st_mode);
+                if (saved == ENOENT)
+                    st = mk_error_set(err, MK_ERR_IO, "%s does not exist", pl->path);
+                else if (is_link)
+                    st = mk_error_set(err, MK_ERR_USAGE,
+                                      "%s/%.*s is a symbolic link, refused (not followed)", base,
+                                      (int)(slash - work), rel);
+                else
+                    st = mk_error_set(err, MK_ERR_USAGE, "cannot open %s/%.*s: %s", base,
+                                      (int)(slash - work), rel, strerror(saved));
+                goto out;
+            }
+            close(dirfd);
+            dirfd = next;
+        }
+        component = slash + 1;
+    }
+    if (!*component || strlen(component) >= sizeof(pl->name)) {
+        st = mk_error_set(err, MK_ERR_USAGE, "the token path %s names no file", pl->path);
+        goto out;
+    }
+    snprintf(pl->name, sizeof(pl->name), "%s", component);
+    pl->dirfd = dirfd;
+    dirfd = -1;
+out:
+    if (dirfd >= 0)
+        close(dirfd);
+    free(work);
+    return st;
+}
+
+/* The token file of the caller (user NULL) or, for root, token_dir/user. */
+static mk_status place_open(struct tool *t, const char *user, bool create, struct token_place *pl,
+                            mk_error *err)
+{
+    pl->dirfd = -1;
+    if (user) {
+        if (geteuid() != 0)
+            return mk_error_set(err, MK_ERR_USAGE, "--user is for root only");
+        if (!mk_user_name_valid(user) || user[0] == '.')
+            return mk_error_set(err, MK_ERR_USAGE, "\"%s\" is not a user name", user);
+        if (!getpwnam(user))
+            return mk_error_set(err, MK_ERR_USAGE, "no such user: %s", user);
+        if (!t->cfg.token_dir || !*t->cfg.token_dir)
+            return mk_error_set(err, MK_ERR_USAGE, "no token_dir in the configuration");
+        snprintf(pl->path, sizeof(pl->path), "%s/%s", t->cfg.token_dir, user);
+        pl->dirfd = open(t->cfg.token_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (pl->dirfd < 0)
+            return mk_error_set(err, MK_ERR_USAGE, "cannot open token_dir %s: %s",
+                                t->cfg.token_dir, strerror(errno));
+        struct stat sb;
+        if (fstat(pl->dirfd, &sb) != 0 || sb.st_uid != 0 || (sb.st_mode & (S_IWGRP | S_IWOTH))) {
+            close(pl->dirfd);
+            pl->dirfd = -1;
+            return mk_error_set(err, MK_ERR_USAGE,
+                                "token_dir %s must be a directory owned by root and writable by "
+                                "root only", t->cfg.token_dir);
+        }
+        snprintf(pl->name, sizeof(pl->name), "%s", user);
+        return MK_OK;
+    }
+    mk_status st = tool_own_token_path(t, pl->path, sizeof(pl->path), err);
+    if (st != MK_OK)
+        return st;
+    size_t rel_len = strlen(t->cfg.user_token_path);
+    size_t len = strlen(pl->path);
+    if (len <= rel_len + 1)
+        return mk_error_set(err, MK_ERR_USAGE, "the token path %s is not below a home", pl->path);
+    char home[4096];
+    snprintf(home, sizeof(home), "%.*s", (int)(len - rel_len - 1), pl->path);
+    return place_walk(home, t->cfg.user_token_path, create, false, pl, err);
+}
+
+/* What is at the file's name: 0 nothing, 1 a regular file, or a refusal. */
+static mk_status place_check_file(const struct token_place *pl, bool *exists, mk_error *err)
+{
+    struct stat sb;
+    *exists = false;
+    if (fstatat(pl->dirfd, pl->name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT)
+            return MK_OK;
+        return mk_error_set(err, MK_ERR_USAGE, "cannot look at %s: %s", pl->path, strerror(errno));
+    }
+    if (S_ISLNK(sb.st_mode))
+        return mk_error_set(err, MK_ERR_USAGE,
+                            "%s is a symbolic link, refused (not followed); remove it first",
+                            pl->path);
+    if (!S_ISREG(sb.st_mode))
+        return mk_error_set(err, MK_ERR_USAGE, "%s is not a regular file, refused", pl->path);
+    *exists = true;
+    return MK_OK;
+}
+
+/* ---- reading the token ---- */
+
+/* One line from standard input, without echo on a terminal. */
+static mk_status read_token_stdin(char **token, mk_error *err)
+{
+    mk_status st = MK_OK;
+    struct termios saved, quiet;
+    bool restore = false;
+    size_t used = 0;
+    char *buf = malloc(MK_TOKEN_MAX_BYTES + 2);
+
+    *token = NULL;
+    if (!buf)
+        return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+    if (isatty(STDIN_FILENO)) {
+        /* Echo off before the prompt, so nothing typed after it shows. */
+        if (tcgetattr(STDIN_FILENO, &saved) == 0) {
+            quiet = saved;
+            quiet.c_lflag &= (tcflag_t)~(ECHO | ECHONL);
+            restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+        }
+        fputs("MK.IO token (input hidden): ", stderr);
+        fflush(stderr);
+    }
+    for (;;) {
+        char c;
+        ssize_t n = read(STDIN_FILENO, &c, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            st = mk_error_set(err, MK_ERR_IO, "cannot read standard input: %s", strerror(errno));
+            goto out;
+        }
+        if (n == 0 || c == '\n')
+            break;
+        if (used > MK_TOKEN_MAX_BYTES) {
+            st = mk_error_set(err, MK_ERR_USAGE, "the token is longer than %d bytes",
+                              MK_TOKEN_MAX_BYTES);
+            goto out;
+        }
+        buf[used++] = c;
+    }
+    while (used > 0 && mk_ascii_space((unsigned char)buf[used - 1]))
+        used--;
+    size_t start = 0;
+    while (start < used && mk_ascii_space((unsigned char)buf[start]))
+        start++;
+    buf[used] = '\0';
+    if (start == used) {
+        st = mk_error_set(err, MK_ERR_USAGE, "no token on standard input");
+        goto out;
+    }
+    if ((st = mk_token_check_value(buf + start, err)) != MK_OK)
+        goto out;
+    *token = strdup(buf + start);
+    if (!*token)
+        st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+out:
+    if (restore) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+        fputc('\n', stderr);
+    }
+    explicit_bzero(buf, MK_TOKEN_MAX_BYTES + 2);
+    free(buf);
+    return st;
+}
+
+/* ---- showing ---- */
+
+static void format_expiry(const struct mk_jwt_claims *c, bool is_jwt, char *buf, size_t size)
+{
+    if (!c->has_exp) {
+        snprintf(buf, size, "unknown (%s)", is_jwt ? "the token carries no exp claim"
+                                                    : "the token is not a JWT");
+        return;
+    }
+    time_t exp = (time_t)c->exp;
+    struct tm tm;
+    char when[64] = "?";
+    if (gmtime_r(&exp, &tm))
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+    int64_t left = c->exp - (int64_t)time(NULL);
+    if (left >= 0)
+        snprintf(buf, size, "%s (%lld days left)", when, (long long)(left / 86400));
+    else
+        snprintf(buf, size, "%s (expired %lld days ago)", when, (long long)(-left / 86400));
+}
+
+static void put_line(const char *label, const char *value)
+{
+    printf("%-15s ", label);
+    tool_put_safe(stdout, value && *value ? value : "-");
+    putchar('\n');
+}
+
+/* The exit code for a failed profile call, with the remedy for a 401. */
+static int profile_failure(const mk_error *err, const char *after)
+{
+    int rc = tool_fail(err);
+    if (err->status == MK_ERR_API && err->http_status == 401) {
+        fprintf(stderr, "mkio-orgs: make a new token in the MK.IO web app (profile menu, \"Your "
+                        "personal API tokens\") and run `mkio-orgs login`%s\n", after);
+        rc = TOOL_EXIT_USAGE;
+    } else if (after[0]) {
+        fprintf(stderr, "mkio-orgs: %s\n", after + 2);
+    }
+    return rc;
+}
+
+static int token_options(const char *command, const char *help, int argc, char **argv,
+                         const char **user)
+{
+    static const struct option options[] = {
+        {"user", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(help, stdout);
+            return -1;
+        }
+        if (c == 'u') {
+            *user = optarg;
+            continue;
+        }
+        return tool_usage(NULL, "%s: unknown or incomplete option '%s'", command, argv[optind - 1]);
+    }
+    if (optind < argc) {
+        if (strcmp(command, "login") == 0)
+            return tool_usage(NULL, "login: a token is never taken as an argument; give it on "
+                                    "standard input");
+        return tool_usage(NULL, "%s: unexpected argument '%s'", command, argv[optind]);
+    }
+    return TOOL_EXIT_OK;
+}
+
+int cmd_login(struct tool *t, int argc, char **argv)
+{
+    const char *user = NULL;
+    char *token = NULL;
+    char *data = NULL;
+    size_t data_len = 0;
+    mk_http *http = NULL;
+    struct token_place pl;
+    struct mk_profile profile;
+    struct mk_jwt_claims claims;
+    mk_error err;
+    int rc = token_options("login", login_help, argc, argv, &user);
+    pl.dirfd = -1;
+    mk_error_clear(&err);
+    if (rc)
+        return rc < 0 ? TOOL_EXIT_OK : rc;
+    if ((rc = tool_load_config(t)) != TOOL_EXIT_OK)
+        return rc;
+    if (user && geteuid() != 0)
+        return tool_usage("login ", "login: --user is for root only");
+
+    if (read_token_stdin(&token, &err) != MK_OK) {
+        err.status = MK_ERR_USAGE;
+        rc = tool_fail(&err);
+        goto out;
+    }
+    if (mk_http_new(&t->cfg, token, &http, &err) != MK_OK) {
+        rc = tool_fail(&err);
+        goto out;
+    }
+    if (getuid() != 0 && geteuid() == getuid())
+        mk_http_allow_env_proxy(http, true);
+    if (mk_profile_get(http, &profile, &err) != MK_OK) {
+        rc = profile_failure(&err, "; nothing was saved");
+        goto out;
+    }
+
+    if (place_open(t, user, true, &pl, &err) != MK_OK) {
+        err.status = err.status == MK_ERR_NOMEM ? MK_ERR_NOMEM : MK_ERR_USAGE;
+        rc = tool_fail(&err);
+        goto out;
+    }
+    bool exists;
+    if (place_check_file(&pl, &exists, &err) != MK_OK) {
+        rc = tool_fail(&err);
+        goto out;
+    }
+    data_len = strlen(token) + 1;
+    data = malloc(data_len + 1);
+    if (!data) {
+        rc = TOOL_EXIT_LOCAL;
+        tool_error("out of memory");
+        goto out;
+    }
+    memcpy(data, token, data_len - 1);
+    data[data_len - 1] = '\n';
+    data[data_len] = '\0';
+    int r = mk_atomicfile_replace(pl.dirfd, pl.name, 0600, data, data_len, NULL);
+    if (r < 0) {
+        tool_error("cannot write %s: %s", pl.path, strerror(-r));
+        rc = TOOL_EXIT_LOCAL;
+        goto out;
+    }
+
+    bool is_jwt = mk_jwt_read_claims(token, &claims);
+    char expiry[160];
+    format_expiry(&claims, is_jwt, expiry, sizeof(expiry));
+    fputs("Token accepted for ", stdout);
+    tool_put_safe(stdout, profile.name[0] ? profile.name : profile.login_email);
+    if (profile.name[0] && profile.login_email[0]) {
+        fputs(" <", stdout);
+        tool_put_safe(stdout, profile.login_email);
+        fputc('>', stdout);
+    }
+    fputs(".\n", stdout);
+    put_line("Organization:", profile.active_org_id[0] ? profile.active_org_id
+                                                      : claims.organization_id);
+    put_line("Expires:", expiry);
+    put_line("Saved to:", pl.path);
+    rc = TOOL_EXIT_OK;
+out:
+    if (data) {
+        explicit_bzero(data, data_len);
+        free(data);
+    }
+    if (pl.dirfd >= 0)
+        close(pl.dirfd);
+    mk_http_free(http);
+    mk_token_free(token);
+    return rc;
+}
+
+int cmd_whoami(struct tool *t, int argc, char **argv)
+{
+    bool json = false;
+    char *token = NULL;
+    char source[4096] = "";
+    mk_http *http = NULL;
+    struct mk_profile profile;
+    struct mk_jwt_claims claims;
+    mk_error err;
+    int rc = tool_simple_options("whoami", whoami_help, argc, argv, &json, NULL, NULL);
+    mk_error_clear(&err);
+    if (rc)
+        return rc < 0 ? TOOL_EXIT_OK : rc;
+    if ((rc = tool_load_config(t)) != TOOL_EXIT_OK)
+        return rc;
+    if (tool_read_token(t, &token, source, sizeof(source), &err) != MK_OK) {
+        err.status = MK_ERR_USAGE;
+        rc = tool_fail(&err);
+        goto out;
+    }
+    if (mk_http_new(&t->cfg, token, &http, &err) != MK_OK) {
+        rc = tool_fail(&err);
+        goto out;
+    }
+    if (getuid() != 0 && geteuid() == getuid())
+        mk_http_allow_env_proxy(http, true);
+    if (mk_profile_get(http, &profile, &err) != MK_OK) {
+        rc = profile_failure(&err, "");
+        goto out;
+    }
+    bool is_jwt = mk_jwt_read_claims(token, &claims);
+    bool from_env = strcmp(source, "MKIO_TOKEN") == 0;
+    int64_t left = claims.has_exp ? claims.exp - (int64_t)time(NULL) : 0;
+    if (json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_string(profile.id));
+        json_object_object_add(o, "name", json_object_new_string(profile.name));
+        json_object_object_add(o, "loginEmail", json_object_new_string(profile.login_email));
+        json_object_object_add(o, "contactEmail", json_object_new_string(profile.contact_email));
+        json_object_object_add(o, "activeOrganizationId",
+                               profile.active_org_id[0] ? json_object_new_string(profile.active_org_id)
+                                                        : NULL);
+        json_object_object_add(o, "isActive", json_object_new_boolean(profile.is_active));
+        json_object *src = json_object_new_object();
+        json_object_object_add(src, "type", json_object_new_string(from_env ? "environment" : "file"));
+        json_object_object_add(src, from_env ? "variable" : "path", json_object_new_string(source));
+        json_object_object_add(o, "tokenSource", src);
+        json_object_object_add(o, "tokenIsJwt", json_object_new_boolean(is_jwt));
+        json_object_object_add(o, "tokenKind", claims.kind[0] ? json_object_new_string(claims.kind)
+                                                              : NULL);
+        json_object_object_add(o, "tokenOrganizationId",
+                               claims.organization_id[0]
+                                   ? json_object_new_string(claims.organization_id) : NULL);
+        json_object_object_add(o, "expires", claims.has_exp ? json_object_new_int64(claims.exp)
+                                                            : NULL);
+        json_object_object_add(o, "daysLeft", claims.has_exp ? json_object_new_int64(left / 86400)
+                                                             : NULL);
+        tool_print_json(o);
+    } else {
+        char expiry[160];
+        char shown_source[4200];
+        format_expiry(&claims, is_jwt, expiry, sizeof(expiry));
+        snprintf(shown_source, sizeof(shown_source), "%s (%s)", source,
+                 from_env ? "environment" : "file");
+        put_line("Name:", profile.name);
+        put_line("Login email:", profile.login_email);
+        put_line("Contact email:", profile.contact_email);
+        put_line("Organization:", profile.active_org_id);
+        put_line("Token source:", shown_source);
+        put_line("Token kind:", claims.kind[0] ? claims.kind : "unknown");
+        put_line("Expires:", expiry);
+    }
+    rc = TOOL_EXIT_OK;
+out:
+    mk_http_free(http);
+    mk_token_free(token);
+    return rc;
+}
+
+int cmd_logout(struct tool *t, int argc, char **argv)
+{
+    const char *user = NULL;
+    struct token_place pl;
+    mk_error err;
+    bool exists = false;
+    int rc = token_options("logout", logout_help, argc, argv, &user);
+    pl.dirfd = -1;
+    mk_error_clear(&err);
+    if (rc)
+        return rc < 0 ? TOOL_EXIT_OK : rc;
+    if ((rc = tool_load_config(t)) != TOOL_EXIT_OK)
+        return rc;
+    if (user && geteuid() != 0)
+        return tool_usage("logout ", "logout: --user is for root only");
+    mk_status st = place_open(t, user, false, &pl, &err);
+    if (st == MK_ERR_IO) {
+        exists = false; /* a directory on the way is missing: no file */
+    } else if (st != MK_OK || place_check_file(&pl, &exists, &err) != MK_OK) {
+        if (err.status != MK_ERR_NOMEM)
+            err.status = MK_ERR_USAGE;
+        rc = tool_fail(&err);
+        goto out;
+    }
+    if (exists) {
+        if (unlinkat(pl.dirfd, pl.name, 0) != 0) {
+            tool_error("cannot remove %s: %s", pl.path, strerror(errno));
+            rc = TOOL_EXIT_LOCAL;
+            goto out;
+        }
+        fputs("Removed ", stdout);
+        tool_put_safe(stdout, pl.path);
+        fputs(".\n", stdout);
+    } else {
+        fputs("No token file at ", stdout);
+        tool_put_safe(stdout, pl.path);
+        fputs("; nothing to remove.\n", stdout);
+    }
+    fputs("The token itself stays valid until it expires or is revoked in the MK.IO web app\n"
+          "(profile menu, \"Your personal API tokens\").\n", stdout);
+    if (!user && getenv("MKIO_TOKEN"))
+        fputs("MKIO_TOKEN is still set in your environment.\n", stdout);
+    rc = TOOL_EXIT_OK;
+out:
+    if (pl.dirfd >= 0)
+        close(pl.dirfd);
+    return rc;
+}
