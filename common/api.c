@@ -5,9 +5,14 @@
  * - One bad record fails the whole list, with its position (counted from 1
  *   in messages) and its id: a half-read list would make sync drop groups.
  * - JSON null counts as absent for every optional field.
- * - An invite object without a state is read as pending; an invite whose
- *   state is "accepted" means the user has joined (has_invite false, the
- *   invite fields are still filled).
+ * - Published and first-edition (legacy) shapes are both read: the name in
+ *   metadata.name (legacy spec.name), invitedBy a string or null (legacy an
+ *   object {email, name}). An invite object without a state is read as
+ *   pending (legacy); one whose state is "accepted" means the user has
+ *   joined (has_invite false, the invite fields are still filled).
+ * - No expiry is ever decided here. A legacy "expires" is kept for display;
+ *   without one, an expiry is computed (and flagged as computed) only from
+ *   the invite's own "created", never from the organization's.
  * - Strings from the server are shown with control characters replaced,
  *   so an error detail cannot rewrite a terminal or split a log line.
  * - 429 after the retries is MK_ERR_UNAVAILABLE (mk_error.h): being rate
@@ -173,18 +178,6 @@ bool mk_parse_time(const char *s, time_t *out)
     return true;
 }
 
-bool mk_org_invite_expired(const struct mk_org_invite *inv, time_t now)
-{
-    time_t when;
-    if (!inv)
-        return false;
-    if (inv->state && strcmp(inv->state, "expired") == 0)
-        return true;
-    if (!inv->expires || !mk_parse_time(inv->expires, &when))
-        return false;
-    return when <= now;
-}
-
 /* ---- records ---- */
 
 static mk_status api_parse_person(const struct api_rec *r, json_object *v, const char *field,
@@ -244,10 +237,11 @@ mk_status mk_parse_user_org(json_object *obj, size_t index, struct mk_user_org *
     if (rc != MK_OK)
         goto out;
 
+    /* Published first, then the first edition's and older guesses. */
     static const struct { int where; const char *key; const char *field; } names[] = {
+        { 1, "name", "metadata.name" },
         { 0, "name", "spec.name" },
         { 1, "displayName", "metadata.displayName" },
-        { 1, "name", "metadata.name" },
         { 2, "name", "name" },
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !out->name; i++) {
@@ -302,8 +296,9 @@ mk_status mk_parse_user_org(json_object *obj, size_t index, struct mk_user_org *
         rc = api_opt_string(&r, invite, "created", "invite.created", &invite_created);
         if (rc != MK_OK)
             goto out;
-        const char *from = invite_created ? invite_created : out->created;
-        if (from && mk_parse_time(from, &created)) {
+        /* Only the invite's own creation: the organization's says nothing
+         * about when the invite was sent. */
+        if (invite_created && mk_parse_time(invite_created, &created)) {
             char buf[32];
             api_format_time(created + MK_INVITE_LIFETIME_S, buf, sizeof(buf));
             inv->expires = strdup(buf);
@@ -347,8 +342,28 @@ mk_status mk_parse_invite(json_object *obj, size_t index, struct mk_invite *out,
         rc = api_opt_string(&r, spec, "comment", "spec.comment", &out->comment);
     if (rc == MK_OK)
         rc = api_opt_string(&r, status, "state", "status.state", &out->state);
+    if (rc == MK_OK)
+        rc = api_opt_string(&r, spec, "invitedByEmail", "spec.invitedByEmail",
+                            &out->invited_by_email);
+    if (rc == MK_OK)
+        rc = api_opt_string(&r, spec, "invitedByName", "spec.invitedByName",
+                            &out->invited_by_name);
+    if (rc == MK_OK)
+        rc = api_opt_string(&r, spec, "organizationName", "spec.organizationName",
+                            &out->organization_name);
     if (rc != MK_OK)
         goto out;
+    time_t created;
+    if (!out->expires && out->created && mk_parse_time(out->created, &created)) {
+        char buf[32];
+        api_format_time(created + MK_INVITE_LIFETIME_S, buf, sizeof(buf));
+        out->expires = strdup(buf);
+        if (!out->expires) {
+            rc = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        out->expires_computed = true;
+    }
     if (!out->email) {
         rc = api_rec_error(&r, "%s", "spec.email is missing");
         goto out;
@@ -425,6 +440,9 @@ void mk_invite_clear(struct mk_invite *inv)
         free(inv->teams[i]);
     free(inv->teams);
     free(inv->state);
+    free(inv->invited_by_email);
+    free(inv->invited_by_name);
+    free(inv->organization_name);
     memset(inv, 0, sizeof(*inv));
 }
 
@@ -670,9 +688,8 @@ static mk_status api_page_int(json_object *pagination, const char *key, bool *pr
     return MK_OK;
 }
 
-mk_status mk_api_next_page(json_object *answer, size_t records, size_t top,
-                           size_t running_count, long *next_skiptoken, bool *done,
-                           mk_error *err)
+mk_status mk_api_next_page(json_object *answer, size_t records, size_t running_count,
+                           long *next_skiptoken, bool *done, mk_error *err)
 {
     mk_status rc;
     json_object *supplemental = api_member(answer, "supplemental");
@@ -695,7 +712,7 @@ mk_status mk_api_next_page(json_object *answer, size_t records, size_t top,
         || (rc = api_page_int(pagination, "end", &has_end, &end, err)) != MK_OK
         || (rc = api_page_int(pagination, "total", &has_total, &total, err)) != MK_OK)
         return rc;
-    if (records < top)
+    if (records == 0)
         return MK_OK;
     if (has_total && running_count >= (size_t)total)
         return MK_OK;
@@ -708,6 +725,127 @@ mk_status mk_api_next_page(json_object *answer, size_t records, size_t top,
                             start, end);
     *next_skiptoken = end;
     *done = false;
+    return MK_OK;
+}
+
+/* The length of "scheme://authority" at the start of url, 0 when it has none. */
+static size_t api_origin_length(const char *url)
+{
+    const char *sep = strstr(url, "://");
+    if (!sep || sep == url)
+        return 0;
+    for (const char *c = url; c < sep; c++)
+        if (!mk_ascii_alnum(*c) && *c != '+' && *c != '-' && *c != '.')
+            return 0;
+    const char *p = sep + 3;
+    while (*p && *p != '/' && *p != '?' && *p != '#')
+        p++;
+    return (size_t)(p - url);
+}
+
+/* Compares two "scheme://host[:port]" origins: scheme and host without
+ * regard to case, the port with the scheme's default filled in. */
+static bool api_same_origin(const char *a, size_t alen, const char *b, size_t blen)
+{
+    char x[2][320];
+    const char *src[2] = { a, b };
+    size_t len[2] = { alen, blen };
+    for (int k = 0; k < 2; k++) {
+        if (len[k] >= sizeof(x[k]) - 8)
+            return false;
+        for (size_t i = 0; i < len[k]; i++)
+            x[k][i] = (char)mk_ascii_tolower((unsigned char)src[k][i]);
+        x[k][len[k]] = '\0';
+        const char *host = strstr(x[k], "://") + 3;
+        if (strchr(host, '@'))
+            return false; /* credentials in a link: never ours */
+        const char *colon = strrchr(host, ':');
+        const char *bracket = strrchr(host, ']');
+        if (!colon || (bracket && colon < bracket)) {
+            if (strncmp(x[k], "https://", 8) == 0)
+                strcat(x[k], ":443");
+            else if (strncmp(x[k], "http://", 7) == 0)
+                strcat(x[k], ":80");
+        }
+    }
+    return strcmp(x[0], x[1]) == 0;
+}
+
+mk_status mk_api_resolve_next_link(const char *base_url, const char *link, char **path,
+                                   mk_error *err)
+{
+    char shown[160];
+    *path = NULL;
+    if (!base_url || !link || !*link)
+        return mk_error_set(err, MK_ERR_PROTOCOL, "@odata.nextLink is empty");
+    api_clean_copy(shown, sizeof(shown), link);
+    for (const unsigned char *c = (const unsigned char *)link; *c; c++)
+        if (*c <= 0x20 || *c == 0x7f || *c == '#' || *c == '\\')
+            return mk_error_set(err, MK_ERR_PROTOCOL,
+                                "@odata.nextLink \"%s\" is not a plain path; not followed", shown);
+    size_t base_origin = api_origin_length(base_url);
+    if (base_origin == 0)
+        return mk_error_set(err, MK_ERR_PROTOCOL, "base_url has no scheme and host");
+    const char *rest = link;
+    if (link[0] == '/' && link[1] == '/')
+        return mk_error_set(err, MK_ERR_PROTOCOL,
+                            "@odata.nextLink \"%s\" names another host; not followed", shown);
+    if (link[0] != '/') {
+        size_t link_origin = api_origin_length(link);
+        if (link_origin == 0 || !api_same_origin(base_url, base_origin, link, link_origin))
+            return mk_error_set(err, MK_ERR_PROTOCOL,
+                                "@odata.nextLink \"%s\" is not on base_url's scheme, host and "
+                                "port; not followed", shown);
+        rest = link + link_origin;
+        if (*rest != '/')
+            return mk_error_set(err, MK_ERR_PROTOCOL,
+                                "@odata.nextLink \"%s\" has no path; not followed", shown);
+    }
+    /* base_url's own path (without a trailing '/') must lead the link's:
+     * the client sends base_url + path. */
+    const char *base_path = base_url + base_origin;
+    size_t base_path_len = strlen(base_path);
+    while (base_path_len > 0 && base_path[base_path_len - 1] == '/')
+        base_path_len--;
+    if (strncmp(rest, base_path, base_path_len) != 0 || rest[base_path_len] != '/')
+        return mk_error_set(err, MK_ERR_PROTOCOL,
+                            "@odata.nextLink \"%s\" is outside base_url; not followed", shown);
+    *path = strdup(rest + base_path_len);
+    if (!*path)
+        return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+    return MK_OK;
+}
+
+/* The links a listing has followed, to refuse one seen before. */
+struct api_seen_links {
+    char **links;
+    size_t count;
+};
+
+static void api_seen_links_free(struct api_seen_links *seen)
+{
+    for (size_t i = 0; i < seen->count; i++)
+        free(seen->links[i]);
+    free(seen->links);
+    seen->links = NULL;
+    seen->count = 0;
+}
+
+/* Records path; MK_ERR_PROTOCOL when it was seen before (a loop). */
+static mk_status api_seen_links_add(struct api_seen_links *seen, const char *path, mk_error *err)
+{
+    for (size_t i = 0; i < seen->count; i++)
+        if (strcmp(seen->links[i], path) == 0)
+            return mk_error_set(err, MK_ERR_PROTOCOL,
+                                "the server's @odata.nextLink points back to a page already read "
+                                "(page %zu); not followed", i + 2);
+    char **grown = realloc(seen->links, (seen->count + 1) * sizeof(*grown));
+    if (!grown)
+        return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+    seen->links = grown;
+    if (!(seen->links[seen->count] = strdup(path)))
+        return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+    seen->count++;
     return MK_OK;
 }
 
@@ -768,6 +906,8 @@ static mk_status api_list(mk_http *http, const char *base, const char *what, boo
     json_object *answer = NULL;
     char *path = NULL;
     long skiptoken = -1;
+    char *next_link = NULL; /* the next page's path from @odata.nextLink */
+    struct api_seen_links seen = { 0 };
     size_t cap = 0;
     size_t total_bytes = 0;
     char limit[32];
@@ -780,9 +920,15 @@ static mk_status api_list(mk_http *http, const char *base, const char *what, boo
         }
         free(path);
         path = NULL;
-        int n = skiptoken < 0
-            ? asprintf(&path, "%s?$top=%d", base, MK_API_PAGE_SIZE)
-            : asprintf(&path, "%s?$top=%d&$skiptoken=%ld", base, MK_API_PAGE_SIZE, skiptoken);
+        int n = 0;
+        if (next_link) {
+            path = next_link;
+            next_link = NULL;
+        } else if (skiptoken < 0) {
+            n = asprintf(&path, "%s?$top=%d", base, MK_API_PAGE_SIZE);
+        } else {
+            n = asprintf(&path, "%s?$top=%d&$skiptoken=%ld", base, MK_API_PAGE_SIZE, skiptoken);
+        }
         if (n < 0) {
             path = NULL;
             rc = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
@@ -833,9 +979,25 @@ static mk_status api_list(mk_http *http, const char *base, const char *what, boo
                 goto out;
             (*count)++;
         }
+        if (records == 0)
+            break; /* an empty page ends the list, whatever it links to */
+        json_object *link = api_member(answer, "@odata.nextLink");
+        if (link) {
+            if (!json_object_is_type(link, json_type_string)) {
+                rc = mk_error_set(err, MK_ERR_PROTOCOL, "@odata.nextLink is not a string");
+                goto out;
+            }
+            rc = mk_api_resolve_next_link(cfg->base_url, json_object_get_string(link),
+                                          &next_link, err);
+            if (rc == MK_OK)
+                rc = api_seen_links_add(&seen, next_link, err);
+            if (rc != MK_OK)
+                goto out;
+            continue;
+        }
         long next;
         bool done;
-        rc = mk_api_next_page(answer, records, MK_API_PAGE_SIZE, *count, &next, &done, err);
+        rc = mk_api_next_page(answer, records, *count, &next, &done, err);
         if (rc != MK_OK)
             goto out;
         if (done)
@@ -850,6 +1012,8 @@ static mk_status api_list(mk_http *http, const char *base, const char *what, boo
     }
     rc = MK_OK;
 out:
+    free(next_link);
+    api_seen_links_free(&seen);
     free(path);
     json_object_put(answer);
     return rc;
@@ -889,6 +1053,19 @@ mk_status mk_invites_list(mk_http *http, struct mk_invite_list *out, mk_error *e
     return rc;
 }
 
+/* A refused accept that no retry can change (the invite expired, was
+ * cancelled or was already answered; MK.IO answers 400, 404 or 409): the
+ * message says what to do. The HTTP layer retries none of these. */
+static void api_accept_final_advice(mk_error *err)
+{
+    if (!err || (err->http_status != 400 && err->http_status != 404 && err->http_status != 409))
+        return;
+    size_t len = strnlen(err->message, sizeof(err->message));
+    snprintf(err->message + len, sizeof(err->message) - len, "%s",
+             "; the invite is gone (expired, cancelled or answered): "
+             "ask the organization's admin for a new invite");
+}
+
 static const char API_ACCEPT_BODY[] = "{\"spec\":{\"invite\":{\"state\":\"accepted\"}}}";
 
 mk_status mk_user_org_accept(mk_http *http, const char *org_id, struct mk_user_org *out,
@@ -909,6 +1086,8 @@ mk_status mk_user_org_accept(mk_http *http, const char *org_id, struct mk_user_o
         goto out;
     }
     rc = api_call(http, "PATCH", path, API_ACCEPT_BODY, false, out ? &answer : NULL, NULL, err);
+    if (rc == MK_ERR_API)
+        api_accept_final_advice(err);
     if (rc != MK_OK || !out)
         goto out;
     if (answer) {
@@ -978,6 +1157,8 @@ mk_status mk_user_org_accept_many(mk_http *http, const char *const *org_ids, siz
                 *e = sent_errs[k];
         } else if (resps[k].status < 200 || resps[k].status > 299) {
             statuses[i] = mk_api_error_from_response(resps[k].status, resps[k].body, e);
+            if (statuses[i] == MK_ERR_API)
+                api_accept_final_advice(e);
         } else {
             statuses[i] = MK_OK;
             if (e)
@@ -1061,8 +1242,10 @@ mk_status mk_invite_create(mk_http *http, const char *email, const char *comment
         goto out;
     }
     bool ok = json_object_object_add(spec, "email", json_object_new_string(email)) == 0;
-    if (ok && comment)
-        ok = json_object_object_add(spec, "comment", json_object_new_string(comment)) == 0;
+    /* The published API requires comment in every POST. */
+    if (ok)
+        ok = json_object_object_add(spec, "comment",
+                                    json_object_new_string(comment ? comment : "")) == 0;
     if (ok && teams && team_count > 0) {
         json_object *list = json_object_new_array();
         ok = list && json_object_object_add(spec, "teams", list) == 0;
@@ -1144,5 +1327,9 @@ json_object *mk_invite_to_json(const struct mk_invite *inv)
     json_object_object_add(o, "state", api_json_string(inv->state));
     json_object_object_add(o, "created", api_json_string(inv->created));
     json_object_object_add(o, "expires", api_json_string(inv->expires));
+    json_object_object_add(o, "expires_computed", json_object_new_boolean(inv->expires_computed));
+    json_object_object_add(o, "invited_by_email", api_json_string(inv->invited_by_email));
+    json_object_object_add(o, "invited_by_name", api_json_string(inv->invited_by_name));
+    json_object_object_add(o, "organization_name", api_json_string(inv->organization_name));
     return o;
 }

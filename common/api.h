@@ -1,11 +1,15 @@
 /* common/api.h: the six MK.IO organization calls and the model they speak.
  *
- * Requests are sent exactly as ../shared/docs/mkio-api.md documents; answers
- * are read tolerantly as it lists. List calls follow pagination to the end
- * ($top, $skiptoken taken from supplemental.pagination.end), refusing a page
- * that does not advance and a series longer than MK_API_MAX_PAGES, or than
- * max_list_records records or max_list_size bytes of the client's
- * configuration (MK_ERR_PROTOCOL naming the key; nothing of the list kept).
+ * Requests are sent as ../shared/docs/mkio-api.md (second edition) documents;
+ * answers are read in the published shapes and in the first edition's
+ * (legacy) ones. A list is one unpaged {kind, value} answer unless it says
+ * otherwise: @odata.nextLink is followed (only to base_url's scheme, host and
+ * port), else supplemental.pagination continues with $skiptoken = end while
+ * fewer than total records came. An empty page ends a list; a link seen
+ * before, an offset that does not advance, more than MK_API_MAX_PAGES pages,
+ * or more than max_list_records records or max_list_size bytes of the
+ * client's configuration is MK_ERR_PROTOCOL (naming the key; nothing of the
+ * list kept). No expiry is ever decided here: the server decides.
  * Error bodies become mk_error: message carries error.detail, ref the ref.
  * API refusals (4xx) are MK_ERR_API; 5xx after retries MK_ERR_UNAVAILABLE.
  */
@@ -32,11 +36,11 @@ struct mk_person {
 
 /* The invite object of a user organization record (absent once joined). */
 struct mk_org_invite {
-    char *state;             /* pending | accepted | declined | expired (as sent) */
+    char *state;             /* as sent; "pending" when the record names none (legacy) */
     char *comment;           /* may be NULL */
-    struct mk_person sender; /* from invitedBy | sentBy | inviter */
-    char *expires;           /* RFC 3339, may be NULL */
-    bool expires_computed;   /* expires was computed as created + 14 days */
+    struct mk_person sender; /* invitedBy (a string, legacy an object) | sentBy | inviter */
+    char *expires;           /* for display only, never a decision; RFC 3339, may be NULL */
+    bool expires_computed;   /* expires is the invite's created + 14 days, not sent */
 };
 
 /* An item of GET /user/organizations. */
@@ -44,7 +48,7 @@ struct mk_user_org {
     char *id;
     char *name;      /* may be NULL when the record has none */
     char *created;   /* may be NULL */
-    bool has_invite; /* true: not joined yet */
+    bool has_invite; /* an invite whose state is not "accepted": not joined */
     struct mk_org_invite invite;
 };
 
@@ -57,12 +61,16 @@ struct mk_user_org_list {
 struct mk_invite {
     char *id;
     char *created;  /* may be NULL */
-    char *expires;  /* may be NULL */
+    char *expires;  /* for display only: legacy metadata.expires, else computed */
+    bool expires_computed; /* expires is created + 14 days */
     char *email;
     char *comment;  /* may be NULL */
     char **teams;
     size_t team_count;
-    char *state;    /* status.state, may be NULL */
+    char *state;    /* legacy status.state, may be NULL */
+    char *invited_by_email;  /* spec.invitedByEmail, may be NULL */
+    char *invited_by_name;   /* spec.invitedByName, may be NULL */
+    char *organization_name; /* spec.organizationName, may be NULL */
 };
 
 struct mk_invite_list {
@@ -72,7 +80,10 @@ struct mk_invite_list {
 
 /* --- user side: /user/organizations --- */
 mk_status mk_user_orgs_list(mk_http *http, struct mk_user_org_list *out, mk_error *err);
-/* PATCH {"spec":{"invite":{"state":"accepted"}}}; out (may be NULL) gets the record. */
+/* PATCH {"spec":{"invite":{"state":"accepted"}}}; out (may be NULL) gets the record.
+ * A 400, 404 or 409 is final (the invite expired, was cancelled or was
+ * answered): never retried, the message carries the API's detail, its ref
+ * and the advice to ask the admin for a new invite. */
 mk_status mk_user_org_accept(mk_http *http, const char *org_id,
                              struct mk_user_org *out, mk_error *err);
 /* Accepts n invites concurrently; statuses[i]/errs[i] per organization. */
@@ -83,6 +94,7 @@ mk_status mk_user_org_delete(mk_http *http, const char *org_id, mk_error *err);
 
 /* --- admin side: /organization/invites --- */
 mk_status mk_invites_list(mk_http *http, struct mk_invite_list *out, mk_error *err);
+/* POST; the body always carries spec.comment ("" when comment is NULL). */
 mk_status mk_invite_create(mk_http *http, const char *email, const char *comment,
                            const char *const *teams, size_t team_count,
                            struct mk_invite *out, mk_error *err);
@@ -106,18 +118,24 @@ mk_status mk_parse_invite(json_object *obj, size_t index, struct mk_invite *out,
 mk_status mk_api_error_from_response(long http_status, const char *body, mk_error *err);
 
 /* Reads supplemental.pagination of a list answer that held `records` items.
- * *done is set when this was the last page; otherwise *next_skiptoken is
- * the start of the next page. A page whose end does not pass its start is
+ * *done is set when this was the last page (an empty page, no pagination,
+ * or running_count reached total); otherwise *next_skiptoken is the start
+ * of the next page. A page whose end does not pass its start is
  * MK_ERR_PROTOCOL. */
-mk_status mk_api_next_page(json_object *answer, size_t records, size_t top,
-                           size_t running_count, long *next_skiptoken, bool *done,
-                           mk_error *err);
+mk_status mk_api_next_page(json_object *answer, size_t records, size_t running_count,
+                           long *next_skiptoken, bool *done, mk_error *err);
+
+/* Resolves an @odata.nextLink against base_url into a path to send through
+ * the client (base_url's own path removed). A host-relative link or an
+ * absolute one to base_url's scheme, host and port is taken; anything else
+ * (another host, scheme or port, a scheme-relative "//" link, a path outside
+ * base_url's, a control character or space) is MK_ERR_PROTOCOL: the token
+ * never follows a link elsewhere. *path is malloc'd. */
+mk_status mk_api_resolve_next_link(const char *base_url, const char *link, char **path,
+                                   mk_error *err);
 
 /* RFC 3339 to epoch seconds; false when it does not parse. */
 bool mk_parse_time(const char *rfc3339, time_t *out);
-/* True when a pending invite's expiry is at or before now. An invite with
- * no expiry known is not expired. */
-bool mk_org_invite_expired(const struct mk_org_invite *inv, time_t now);
 
 /* JSON of the model, for the tool's --json (caller puts the reference). */
 json_object *mk_user_org_to_json(const struct mk_user_org *org);

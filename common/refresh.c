@@ -54,12 +54,14 @@ static int refresh_strdup(const char *s, char **out)
 }
 
 /* Decides what to do with one listed organization without any I/O. An
- * invite that names no state is taken as pending: the seed says a record
- * carrying an invite is not joined, and the server refuses (409) an accept
- * it does not want. */
+ * invite that names no state is taken as pending (the first edition's
+ * shape). Expiry is never decided here: the records carry none (a legacy
+ * "expires" is for display), so a pending invite the policy allows is tried
+ * and the server answers (400, 404 or 409 when it is gone). Only a state the
+ * server itself sends as "expired" (legacy) is reported as expired. */
 static enum mk_refresh_outcome refresh_classify(const struct mk_config *cfg,
                                                 const struct mk_refresh_options *opts,
-                                                const struct mk_user_org *org, time_t now,
+                                                const struct mk_user_org *org,
                                                 char *detail, size_t detail_len)
 {
     /* An id the store cannot take would make it refuse the whole user:
@@ -77,7 +79,7 @@ static enum mk_refresh_outcome refresh_classify(const struct mk_config *cfg,
     if (strcmp(state, "accepted") == 0)
         return MK_REFRESH_MEMBER;
     if (strcmp(state, "expired") == 0) {
-        snprintf(detail, detail_len, "the invite expired; ask the organization's admin to send a new one");
+        snprintf(detail, detail_len, "the server says the invite expired; ask the organization's admin to send a new one");
         return MK_REFRESH_EXPIRED;
     }
     if (strcmp(state, "pending") != 0) {
@@ -90,12 +92,6 @@ static enum mk_refresh_outcome refresh_classify(const struct mk_config *cfg,
         snprintf(detail, detail_len, "%s", why ? why : "the invite policy does not allow it");
         return MK_REFRESH_SKIPPED;
     }
-    if (mk_org_invite_expired(&org->invite, now)) {
-        snprintf(detail, detail_len, "the invite expired%s at %s; ask the organization's admin to send a new one",
-                 org->invite.expires_computed ? " (14 days after it was sent)" : "",
-                 org->invite.expires ? org->invite.expires : "?");
-        return MK_REFRESH_EXPIRED;
-    }
     if (!opts->accept) {
         snprintf(detail, detail_len, "pending; not accepted by this run");
         return MK_REFRESH_NOT_ACCEPTING;
@@ -104,8 +100,9 @@ static enum mk_refresh_outcome refresh_classify(const struct mk_config *cfg,
 }
 
 /* Accepts the organizations marked ACCEPTED in res, all at once, and marks
- * those that failed. A 409 (expired or withdrawn since the list was read) is
- * a failure like any other; the API layer never retries it. */
+ * those that failed. A 400, 404 or 409 (expired, cancelled or answered) is
+ * a failure like any other, reported once with the API's detail, ref and
+ * advice; the API layer never retries it. */
 static mk_status refresh_accept(mk_http *http, struct mk_refresh_result *res, mk_error *err)
 {
     mk_status rc = MK_OK;
@@ -248,7 +245,6 @@ mk_status mk_refresh_user(const struct mk_config *cfg, const char *user, const c
             goto out;
         }
     }
-    time_t now = time(NULL);
     for (size_t i = 0; i < list.count; i++) {
         const struct mk_user_org *org = &list.items[i];
         struct mk_refresh_org *dst = &out->orgs[i];
@@ -258,7 +254,7 @@ mk_status mk_refresh_user(const struct mk_config *cfg, const char *user, const c
             rc = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
             goto out;
         }
-        dst->outcome = refresh_classify(cfg, opts, org, now, dst->detail, sizeof(dst->detail));
+        dst->outcome = refresh_classify(cfg, opts, org, dst->detail, sizeof(dst->detail));
     }
 
     rc = refresh_accept(http, out, err);

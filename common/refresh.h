@@ -1,7 +1,8 @@
 /* common/refresh.h: one user's refresh, shared by pam_mkio and `mkio-orgs sync`.
  *
  * Lists the user's organizations, accepts (concurrently) the pending invites
- * the policy allows and that have not expired when asked to, and replaces the
+ * the policy allows when asked to (the server, never this client, decides
+ * whether an invite has expired), and replaces the
  * user's memberships in the store with the organizations joined. It never
  * declines and never leaves. The whole operation stays inside budget_ms.
  * If listing fails, the store is not touched (the last good data stays).
@@ -22,7 +23,7 @@ enum mk_refresh_outcome {
     MK_REFRESH_ACCEPTED,      /* joined now: the invite was accepted */
     MK_REFRESH_SKIPPED,       /* pending; the policy does not allow it (detail says why) */
     MK_REFRESH_NOT_ACCEPTING, /* pending; this refresh was told not to accept */
-    MK_REFRESH_EXPIRED,       /* the invite expired: ask for a re-send */
+    MK_REFRESH_EXPIRED,       /* the server lists the invite as expired (legacy state): ask for a re-send */
     MK_REFRESH_FAILED,        /* accepting failed (detail, ref) */
     MK_REFRESH_OTHER,         /* an invite in another state (declined, ...) */
 };
@@ -32,7 +33,7 @@ struct mk_refresh_org {
     char *org_name;           /* may be NULL */
     char *inviter_email;      /* may be NULL */
     enum mk_refresh_outcome outcome;
-    char detail[256];         /* why skipped / failed, for logs */
+    char detail[512];         /* why skipped / failed, for logs */
     char ref[128];            /* the API's ref when accepting failed */
 };
 

@@ -125,21 +125,6 @@ static void test_parse_time(void **state)
     assert_false(mk_parse_time(NULL, &t));
 }
 
-static void test_invite_expired(void **state)
-{
-    struct mk_org_invite inv = { .state = "pending", .expires = "2024-03-01T12:30:45Z" };
-    assert_false(mk_org_invite_expired(&inv, 1709296244));
-    assert_true(mk_org_invite_expired(&inv, 1709296245));
-    inv.expires = NULL;
-    assert_false(mk_org_invite_expired(&inv, 4000000000));
-    inv.expires = "garbage";
-    assert_false(mk_org_invite_expired(&inv, 4000000000));
-    inv.state = "expired";
-    assert_true(mk_org_invite_expired(&inv, 0));
-}
-
-/* ---- records ---- */
-
 static void test_user_org_contract_form(void **state)
 {
     json_object *o = parse(
@@ -169,7 +154,7 @@ static void test_user_org_tolerated_variants(void **state)
     struct { const char *json; const char *id; const char *name; bool invite;
              const char *email; const char *sender_name; } cases[] = {
         { "{\"id\":\"top\",\"name\":\"Top\"}", "top", "Top", false, NULL, NULL },
-        { "{\"metadata\":{\"id\":\"m\",\"displayName\":\"Disp\",\"name\":\"n\"}}", "m", "Disp",
+        { "{\"metadata\":{\"id\":\"m\",\"displayName\":\"Disp\",\"name\":\"n\"}}", "m", "n",
           false, NULL, NULL },
         { "{\"metadata\":{\"id\":\"m\",\"name\":\"Meta\"},\"name\":\"t\"}", "m", "Meta", false,
           NULL, NULL },
@@ -218,13 +203,24 @@ static void test_user_org_expiry_computed(void **state)
 {
     struct mk_user_org org;
     mk_error err;
-    json_object *o = parse("{\"metadata\":{\"id\":\"m\",\"created\":\"2024-01-01T10:00:00+01:00\"},"
-                           "\"spec\":{\"invite\":{\"state\":\"pending\"}}}");
+    /* For display only: computed from the invite's own created. */
+    json_object *o = parse("{\"metadata\":{\"id\":\"m\"},"
+                           "\"spec\":{\"invite\":{\"state\":\"pending\","
+                           "\"created\":\"2024-01-01T10:00:00+01:00\"}}}");
     assert_int_equal(mk_parse_user_org(o, 0, &org, &err), MK_OK);
     assert_string_equal(org.invite.expires, "2024-01-15T09:00:00Z");
     assert_true(org.invite.expires_computed);
-    assert_true(mk_org_invite_expired(&org.invite, 1705309200));
-    assert_false(mk_org_invite_expired(&org.invite, 1705309199));
+    mk_user_org_clear(&org);
+    json_object_put(o);
+
+    /* The organization's created says nothing of the invite: no expiry
+     * (the first edition computed one from it and refused the accept). */
+    o = parse("{\"metadata\":{\"id\":\"m\",\"created\":\"2024-01-01T10:00:00+01:00\"},"
+              "\"spec\":{\"invite\":{\"state\":\"pending\"}}}");
+    assert_int_equal(mk_parse_user_org(o, 0, &org, &err), MK_OK);
+    assert_null(org.invite.expires);
+    assert_false(org.invite.expires_computed);
+    assert_true(org.has_invite);
     mk_user_org_clear(&org);
     json_object_put(o);
 
@@ -233,7 +229,6 @@ static void test_user_org_expiry_computed(void **state)
     assert_int_equal(mk_parse_user_org(o, 0, &org, &err), MK_OK);
     assert_null(org.invite.expires);
     assert_false(org.invite.expires_computed);
-    assert_false(mk_org_invite_expired(&org.invite, 4000000000));
     mk_user_org_clear(&org);
     json_object_put(o);
 
@@ -306,7 +301,9 @@ static void test_invite_record(void **state)
     assert_string_equal(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN),
                         "{\"id\":\"inv-1\",\"email\":\"j@example.com\",\"comment\":\"hi\","
                         "\"teams\":[\"enc\",\"ops\"],\"state\":\"pending\","
-                        "\"created\":\"2024-01-01T00:00:00Z\",\"expires\":\"2024-01-15T00:00:00Z\"}");
+                        "\"created\":\"2024-01-01T00:00:00Z\",\"expires\":\"2024-01-15T00:00:00Z\","
+                        "\"expires_computed\":false,\"invited_by_email\":null,"
+                        "\"invited_by_name\":null,\"organization_name\":null}");
     json_object_put(j);
     mk_invite_clear(&inv);
     json_object_put(o);
@@ -317,7 +314,9 @@ static void test_invite_record(void **state)
     j = mk_invite_to_json(&inv);
     assert_string_equal(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN),
                         "{\"id\":\"i2\",\"email\":\"k@x.io\",\"comment\":null,\"teams\":[],"
-                        "\"state\":null,\"created\":null,\"expires\":null}");
+                        "\"state\":null,\"created\":null,\"expires\":null,"
+                        "\"expires_computed\":false,\"invited_by_email\":null,"
+                        "\"invited_by_name\":null,\"organization_name\":null}");
     json_object_put(j);
     mk_invite_clear(&inv);
     json_object_put(o);
@@ -361,7 +360,7 @@ static void test_user_org_to_json(void **state)
     assert_string_equal(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN),
                         "{\"id\":\"m\",\"name\":\"N\",\"state\":\"pending\","
                         "\"invited_by\":{\"email\":\"a@b.c\",\"name\":null},\"comment\":\"c\","
-                        "\"expires\":\"2024-01-15T00:00:00Z\",\"expires_computed\":true,"
+                        "\"expires\":null,\"expires_computed\":false,"
                         "\"created\":\"2024-01-01T00:00:00Z\"}");
     json_object_put(j);
     mk_user_org_clear(&org);
@@ -488,7 +487,8 @@ static void test_requests_exact(void **state)
                                    "\"teams\":[\"encoding-team\",\"a\\\"b\"]}}");
     assert_string_equal(f.method[5], "DELETE");
     assert_string_equal(f.path[5], "/api/v1/organization/invites/inv-9");
-    assert_string_equal(f.body[6], "{\"spec\":{\"email\":\"k@x.io\"}}");
+    /* The published API requires comment in every POST: "" when none. */
+    assert_string_equal(f.body[6], "{\"spec\":{\"email\":\"k@x.io\",\"comment\":\"\"}}");
     assert_int_equal(f.calls, 7);
     mk_user_org_list_free(&orgs);
     mk_invite_list_free(&invites);
@@ -562,7 +562,9 @@ static void test_call_failures(void **state)
     assert_int_equal(mk_user_org_accept(http, "org-1", NULL, &err), MK_ERR_API);
     assert_int_equal(f.calls, 1); /* a 409 is never retried */
     assert_string_equal(err.message, "accepting the invite to org-1: MK.IO refused the request: "
-                                     "the invite has expired (HTTP 409, code InviteNotPending, ref ref-1)");
+                                     "the invite has expired (HTTP 409, code InviteNotPending, ref ref-1); "
+                                     "the invite is gone (expired, cancelled or answered): "
+                                     "ask the organization's admin for a new invite");
     assert_string_equal(err.ref, "ref-1");
     assert_int_equal(mk_invite_cancel(http, "i", &err), MK_ERR_API);
     assert_non_null(strstr(err.message, "not an admin of the token's organization"));
@@ -785,39 +787,39 @@ static void test_next_page_pure(void **state)
     json_object *a;
 
     a = parse("{\"value\":[]}");
-    assert_int_equal(mk_api_next_page(a, 100, 100, 100, &next, &done, &err), MK_OK);
+    assert_int_equal(mk_api_next_page(a, 100, 100, &next, &done, &err), MK_OK);
     assert_true(done); /* no supplemental: the whole list */
     json_object_put(a);
 
     a = parse("{\"supplemental\":{\"pagination\":{\"start\":0,\"end\":100,\"total\":500}}}");
-    assert_int_equal(mk_api_next_page(a, 100, 100, 100, &next, &done, &err), MK_OK);
+    assert_int_equal(mk_api_next_page(a, 100, 100, &next, &done, &err), MK_OK);
     assert_false(done);
     assert_int_equal(next, 100);
-    assert_int_equal(mk_api_next_page(a, 99, 100, 99, &next, &done, &err), MK_OK);
-    assert_true(done); /* fewer than $top */
-    assert_int_equal(mk_api_next_page(a, 100, 100, 500, &next, &done, &err), MK_OK);
+    assert_int_equal(mk_api_next_page(a, 0, 100, &next, &done, &err), MK_OK);
+    assert_true(done); /* an empty page ends */
+    assert_int_equal(mk_api_next_page(a, 100, 500, &next, &done, &err), MK_OK);
     assert_true(done); /* total reached */
-    /* $top honoured: a page of 50 with $top 50 is full. */
-    assert_int_equal(mk_api_next_page(a, 50, 50, 50, &next, &done, &err), MK_OK);
+    /* A short page below total continues: only total or an empty page ends. */
+    assert_int_equal(mk_api_next_page(a, 50, 50, &next, &done, &err), MK_OK);
     assert_false(done);
     json_object_put(a);
 
     a = parse("{\"supplemental\":{\"pagination\":{\"start\":100,\"end\":100}}}");
-    assert_int_equal(mk_api_next_page(a, 100, 100, 200, &next, &done, &err), MK_ERR_PROTOCOL);
+    assert_int_equal(mk_api_next_page(a, 100, 200, &next, &done, &err), MK_ERR_PROTOCOL);
     assert_string_equal(err.message, "the server's pagination did not advance (start 100, end 100)");
     json_object_put(a);
 
     a = parse("{\"supplemental\":{\"pagination\":{\"start\":\"0\",\"end\":100}}}");
-    assert_int_equal(mk_api_next_page(a, 100, 100, 100, &next, &done, &err), MK_ERR_PROTOCOL);
+    assert_int_equal(mk_api_next_page(a, 100, 100, &next, &done, &err), MK_ERR_PROTOCOL);
     json_object_put(a);
     a = parse("{\"supplemental\":{\"pagination\":{\"start\":0}}}");
-    assert_int_equal(mk_api_next_page(a, 100, 100, 100, &next, &done, &err), MK_ERR_PROTOCOL);
+    assert_int_equal(mk_api_next_page(a, 100, 100, &next, &done, &err), MK_ERR_PROTOCOL);
     json_object_put(a);
     a = parse("{\"supplemental\":[]}");
-    assert_int_equal(mk_api_next_page(a, 100, 100, 100, &next, &done, &err), MK_ERR_PROTOCOL);
+    assert_int_equal(mk_api_next_page(a, 100, 100, &next, &done, &err), MK_ERR_PROTOCOL);
     json_object_put(a);
     a = parse("{\"supplemental\":{\"pagination\":{\"start\":0,\"end\":-5}}}");
-    assert_int_equal(mk_api_next_page(a, 100, 100, 100, &next, &done, &err), MK_ERR_PROTOCOL);
+    assert_int_equal(mk_api_next_page(a, 100, 100, &next, &done, &err), MK_ERR_PROTOCOL);
     json_object_put(a);
 }
 
@@ -893,7 +895,9 @@ static void test_accept_many(void **state)
     assert_int_equal(statuses[0], MK_OK);
     assert_int_equal(statuses[1], MK_ERR_API);
     assert_string_equal(errs[1].message, "accepting the invite to gone: MK.IO refused the request: "
-                                         "cancelled (HTTP 409, code Gone, ref r9)");
+                                         "cancelled (HTTP 409, code Gone, ref r9); the invite is gone "
+                                         "(expired, cancelled or answered): ask the "
+                                         "organization's admin for a new invite");
     assert_int_equal(statuses[2], MK_ERR_USAGE);
     assert_int_equal(statuses[3], MK_OK);
     assert_int_equal(statuses[4], MK_ERR_UNAVAILABLE);
@@ -910,7 +914,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_time),
-        cmocka_unit_test(test_invite_expired),
         cmocka_unit_test(test_user_org_contract_form),
         cmocka_unit_test(test_user_org_tolerated_variants),
         cmocka_unit_test(test_user_org_invite_without_state_is_pending),

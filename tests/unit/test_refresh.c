@@ -91,7 +91,10 @@ static void server_handle(struct server *s, int fd)
         if (slot >= 0 && slot < 8)
             s->patches[slot]++;
         pthread_mutex_unlock(&s->lock);
-        if (strncmp(id, ORG_CONFLICT, 36) == 0)
+        if (strncmp(id, ORG_EXPIRED, 36) == 0)
+            server_reply(fd, 400, "{\"error\":{\"code\":\"BadRequest\",\"detail\":\"the invite expired\"},"
+                                  "\"status\":400,\"ref\":\"ref-400-exp\"}");
+        else if (strncmp(id, ORG_CONFLICT, 36) == 0)
             server_reply(fd, 409, "{\"error\":{\"code\":\"Conflict\",\"detail\":\"no longer pending\","
                                   "\"extraDetail\":{}},\"status\":409,\"ref\":\"ref-409-abc\"}");
         else
@@ -248,22 +251,28 @@ static void test_refresh_accepts_and_records(void **state)
     assert_int_equal(conflict->outcome, MK_REFRESH_FAILED);
     assert_string_equal(conflict->ref, "ref-409-abc");
     assert_non_null(strstr(conflict->detail, "409"));
+    /* Its legacy "expires" is in the past, but expiry is never decided
+     * locally: the accept is tried once, the server's 400 is final and
+     * reported with its detail, ref and the advice. */
     const struct mk_refresh_org *expired = find_org(&res, ORG_EXPIRED);
-    assert_int_equal(expired->outcome, MK_REFRESH_EXPIRED);
-    assert_non_null(strstr(expired->detail, "send a new one"));
+    assert_int_equal(expired->outcome, MK_REFRESH_FAILED);
+    assert_string_equal(expired->ref, "ref-400-exp");
+    assert_non_null(strstr(expired->detail, "the invite expired (HTTP 400"));
+    assert_non_null(strstr(expired->detail, "for a new invite"));
+    assert_non_null(strstr(conflict->detail, "for a new invite"));
     assert_int_equal(find_org(&res, ORG_DECLINED)->outcome, MK_REFRESH_OTHER);
     assert_string_equal(find_org(&res, ORG_PENDING)->inviter_email, "admin@example.com");
     assert_int_equal(res.members, 1);
     assert_int_equal(res.accepted, 1);
-    assert_int_equal(res.failed, 1);
-    assert_int_equal(res.expired, 1);
+    assert_int_equal(res.failed, 2);
+    assert_int_equal(res.expired, 0);
     assert_true(res.store_written);
 
-    /* One PATCH each for the allowed pending invites; the 409 is not retried;
-     * the expired and declined ones are never touched. */
+    /* One PATCH each for the allowed pending invites; the 409 and the 400
+     * are not retried; the declined one is never touched. */
     assert_int_equal(f.server.patches[2], 1);
     assert_int_equal(f.server.patches[3], 1);
-    assert_int_equal(f.server.patches[4], 0);
+    assert_int_equal(f.server.patches[4], 1);
     assert_int_equal(f.server.patches[5], 0);
     assert_int_equal(f.server.auth_bad, 0);
 
@@ -298,8 +307,8 @@ static void test_refresh_policy_and_no_accept(void **state)
     const struct mk_refresh_org *skipped = find_org(&res, ORG_PENDING);
     assert_int_equal(skipped->outcome, MK_REFRESH_SKIPPED);
     assert_true(skipped->detail[0] != '\0');
-    /* The policy is asked first: an expired invite it would skip anyway is
-     * reported as skipped, not as one to have re-sent. */
+    /* The policy decides before the server is asked: an invite it does
+     * not allow is skipped whatever its legacy "expires" says. */
     assert_int_equal(find_org(&res, ORG_EXPIRED)->outcome, MK_REFRESH_SKIPPED);
     assert_int_equal(res.skipped, 2);
     assert_int_equal(f.server.patches[2], 0);
