@@ -910,6 +910,154 @@ static void test_accept_many(void **state)
     mk_http_free(http);
 }
 
+/* ---- @odata.nextLink (second edition: MK.IO's general paging) ---- */
+
+static void test_resolve_next_link(void **state)
+{
+    static const struct {
+        const char *base, *link, *want; /* want NULL: refused */
+    } cases[] = {
+        { "https://api.test", "/api/v1/user/organizations?$skiptoken=2",
+          "/api/v1/user/organizations?$skiptoken=2" },
+        { "https://api.test", "https://api.test/api/v1/x?p=2", "/api/v1/x?p=2" },
+        { "https://api.test", "HTTPS://API.TEST:443/api/v1/x", "/api/v1/x" },
+        { "https://api.test:8443", "https://api.test:8443/api/v1/x", "/api/v1/x" },
+        { "https://api.test/mkio", "/mkio/api/v1/x?p=2", "/api/v1/x?p=2" },
+        { "https://api.test/mkio/", "https://api.test/mkio/api/v1/x", "/api/v1/x" },
+        { "http://127.0.0.1:8080", "http://127.0.0.1:8080/api/v1/x", "/api/v1/x" },
+        /* Refused: another host, scheme or port; scheme-relative; outside
+         * base_url's path; credentials; no path; not a plain path. */
+        { "https://api.test", "https://evil.test/api/v1/x", NULL },
+        { "https://api.test", "http://api.test/api/v1/x", NULL },
+        { "https://api.test", "https://api.test:444/api/v1/x", NULL },
+        { "https://api.test", "https://api.test.evil.test/api/v1/x", NULL },
+        { "https://api.test", "//evil.test/api/v1/x", NULL },
+        { "https://api.test", "https://user:pw@api.test/api/v1/x", NULL },
+        { "https://api.test", "https://api.test@evil.test/api/v1/x", NULL },
+        { "https://api.test", "https://api.test", NULL },
+        { "https://api.test", "https://api.test?x=1", NULL },
+        { "https://api.test/mkio", "/api/v1/x", NULL },
+        { "https://api.test/mkio", "/mkiox/api/v1/x", NULL },
+        { "https://api.test", "api/v1/x", NULL },
+        { "https://api.test", "/api/v1/x y", NULL },
+        { "https://api.test", "/api/v1/x\n", NULL },
+        { "https://api.test", "/api/v1/x#frag", NULL },
+        { "https://api.test", "/api\\v1", NULL },
+        { "https://api.test", "", NULL },
+        { "https://api.test", "javascript:alert(1)", NULL },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *path = (char *)"unchanged";
+        mk_error err;
+        mk_status st = mk_api_resolve_next_link(cases[i].base, cases[i].link, &path, &err);
+        if (cases[i].want) {
+            if (st != MK_OK)
+                fail_msg("case %zu (%s): refused: %s", i, cases[i].link, err.message);
+            assert_string_equal(path, cases[i].want);
+            free(path);
+        } else {
+            if (st != MK_ERR_PROTOCOL)
+                fail_msg("case %zu (%s): not refused", i, cases[i].link);
+            assert_null(path);
+            assert_non_null(strstr(err.message, "nextLink"));
+        }
+    }
+}
+
+static void test_next_link_paging(void **state)
+{
+    /* Host-relative, then absolute on the same origin, then an empty last
+     * page that still links on: it ends the list. */
+    const struct answer answers[] = {
+        { 200, NULL, "{\"kind\":\"UserOrganizationList\",\"value\":[{\"metadata\":{\"id\":\"a\"}}],"
+                     "\"@odata.nextLink\":\"/api/v1/user/organizations?$skiptoken=p2\"}" },
+        { 200, NULL, "{\"value\":[{\"metadata\":{\"id\":\"b\"}},{\"metadata\":{\"id\":\"c\"}}],"
+                     "\"@odata.nextLink\":\"https://api.test/api/v1/user/organizations?$skiptoken=p3\"}" },
+        { 200, NULL, "{\"value\":[],\"@odata.nextLink\":\"/api/v1/user/organizations?$skiptoken=p4\"}" },
+    };
+    struct fake f = { .answers = answers, .n = 3 };
+    mk_http *http = fake_client(&f);
+    struct mk_user_org_list orgs;
+    mk_error err;
+    assert_int_equal(mk_user_orgs_list(http, &orgs, &err), MK_OK);
+    assert_int_equal(orgs.count, 3);
+    assert_string_equal(orgs.items[2].id, "c");
+    assert_int_equal(f.calls, 3);
+    assert_string_equal(f.path[1], "/api/v1/user/organizations?$skiptoken=p2");
+    assert_string_equal(f.path[2], "/api/v1/user/organizations?$skiptoken=p3");
+    mk_user_org_list_free(&orgs);
+    mk_http_free(http);
+}
+
+static void test_next_link_refused_or_looping(void **state)
+{
+    static const char *const bodies[] = {
+        /* elsewhere: the token never goes there */
+        "{\"value\":[{\"metadata\":{\"id\":\"a\"}}],\"@odata.nextLink\":\"https://evil.test/api/v1/user/organizations\"}",
+        /* not a string */
+        "{\"value\":[{\"metadata\":{\"id\":\"a\"}}],\"@odata.nextLink\":5}",
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        const struct answer answers[] = { { 200, NULL, bodies[i] } };
+        struct fake f = { .answers = answers, .n = 1 };
+        mk_http *http = fake_client(&f);
+        struct mk_user_org_list orgs;
+        mk_error err;
+        assert_int_equal(mk_user_orgs_list(http, &orgs, &err), MK_ERR_PROTOCOL);
+        assert_non_null(strstr(err.message, "nextLink"));
+        assert_int_equal(f.calls, 1);
+        mk_http_free(http);
+    }
+    /* A link back to a page already read ends with an error, not a loop. */
+    const struct answer loop[] = {
+        { 200, NULL, "{\"value\":[{\"metadata\":{\"id\":\"a\"}}],\"@odata.nextLink\":\"/api/v1/user/organizations?p=2\"}" },
+        { 200, NULL, "{\"value\":[{\"metadata\":{\"id\":\"b\"}}],\"@odata.nextLink\":\"/api/v1/user/organizations?p=3\"}" },
+        { 200, NULL, "{\"value\":[{\"metadata\":{\"id\":\"c\"}}],\"@odata.nextLink\":\"/api/v1/user/organizations?p=2\"}" },
+    };
+    struct fake f = { .answers = loop, .n = 3 };
+    mk_http *http = fake_client(&f);
+    struct mk_user_org_list orgs;
+    mk_error err;
+    assert_int_equal(mk_user_orgs_list(http, &orgs, &err), MK_ERR_PROTOCOL);
+    assert_non_null(strstr(err.message, "already read"));
+    assert_int_equal(f.calls, 3);
+    mk_http_free(http);
+}
+
+/* ---- the published record shapes (second edition) ---- */
+
+static void test_user_org_published_shapes(void **state)
+{
+    struct mk_user_org org;
+    mk_error err;
+    json_object *o = parse(
+        "{\"metadata\":{\"id\":\"org-p\",\"name\":\"Published Media\",\"created\":\"2024-01-01T00:00:00Z\"},"
+        "\"spec\":{\"invite\":{\"state\":\"pending\",\"invitedBy\":\"ada@example.com\"}}}");
+    assert_int_equal(mk_parse_user_org(o, 0, &org, &err), MK_OK);
+    assert_string_equal(org.name, "Published Media");
+    assert_true(org.has_invite);
+    assert_string_equal(org.invite.state, "pending");
+    assert_non_null(org.invite.sender.email);
+    assert_string_equal(org.invite.sender.email, "ada@example.com");
+    mk_user_org_clear(&org);
+    json_object_put(o);
+
+    /* invitedBy null; "accepted" is a joined organization. */
+    o = parse("{\"metadata\":{\"id\":\"org-q\",\"name\":\"Q\"},"
+              "\"spec\":{\"invite\":{\"state\":\"accepted\",\"invitedBy\":null}}}");
+    assert_int_equal(mk_parse_user_org(o, 0, &org, &err), MK_OK);
+    assert_false(org.has_invite);
+    mk_user_org_clear(&org);
+    json_object_put(o);
+    o = parse("{\"metadata\":{\"id\":\"org-r\",\"name\":\"R\"},"
+              "\"spec\":{\"invite\":{\"state\":\"pending\",\"invitedBy\":null}}}");
+    assert_int_equal(mk_parse_user_org(o, 0, &org, &err), MK_OK);
+    assert_true(org.has_invite);
+    assert_null(org.invite.sender.email);
+    mk_user_org_clear(&org);
+    json_object_put(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -936,6 +1084,10 @@ int main(void)
         cmocka_unit_test(test_single_page_and_no_supplemental),
         cmocka_unit_test(test_invites_list_pages),
         cmocka_unit_test(test_accept_many),
+        cmocka_unit_test(test_resolve_next_link),
+        cmocka_unit_test(test_next_link_paging),
+        cmocka_unit_test(test_next_link_refused_or_looping),
+        cmocka_unit_test(test_user_org_published_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
