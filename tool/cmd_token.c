@@ -314,17 +314,13 @@ static void put_line(const char *label, const char *value)
     putchar('\n');
 }
 
-/* The exit code for a failed profile call, with the remedy for a 401. */
+/* The exit code for a failed profile call (tool_fail gives a 401 its
+ * remedy and exit 2), then what was not done. */
 static int profile_failure(const mk_error *err, const char *after)
 {
     int rc = tool_fail(err);
-    if (err->status == MK_ERR_API && err->http_status == 401) {
-        fprintf(stderr, "mkio-orgs: make a new token in the MK.IO web app (profile menu, \"Your "
-                        "personal API tokens\") and run `mkio-orgs login`%s\n", after);
-        rc = TOOL_EXIT_USAGE;
-    } else if (after[0]) {
+    if (after[0])
         fprintf(stderr, "mkio-orgs: %s\n", after + 2);
-    }
     return rc;
 }
 

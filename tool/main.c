@@ -111,6 +111,14 @@ int tool_fail(const mk_error *err)
         fputc(')', stderr);
     }
     fputc('\n', stderr);
+    /* A token MK.IO refuses is the user's to replace, not a refusal of what
+     * was asked: exit 2 (as for a missing token), with the remedy. */
+    if (err->status == MK_ERR_API && err->http_status == 401) {
+        fputs("mkio-orgs: the token was refused (expired, revoked or mistyped): make a new one in "
+              "the MK.IO web app (profile menu, \"Your personal API tokens\") and run "
+              "`mkio-orgs login`\n", stderr);
+        return TOOL_EXIT_USAGE;
+    }
     return tool_exit_code(err->status);
 }
 

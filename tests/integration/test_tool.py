@@ -325,10 +325,14 @@ class Tokens(ToolTest):
         self.assert_exit(p, 0)
         self.assertEqual(self.api_requests()[0]["headers"]["authorization"], "Bearer " + BOB_TOKEN)
 
-    def test_a_refused_token_exits_1(self):
-        p = self.run_tool("orgs", "list", token="tok-unknown-123")
-        self.assert_exit(p, 1)
-        self.assertIn("401", p.stderr)
+    def test_a_refused_token_exits_2_with_the_remedy(self):
+        # The README: token errors exit 2. A 401 is one, whatever the call.
+        for args in (["orgs", "list"], ["orgs", "accept", ORG], ["invite", "list"]):
+            p = self.run_tool(*args, token="tok-unknown-123")
+            self.assert_exit(p, 2)
+            self.assertIn("401", p.stderr)
+            self.assertIn("run `mkio-orgs login`", p.stderr)
+            self.assertEqual(p.stderr.count("mkio-orgs login"), 1)
 
     def test_a_token_with_control_characters_is_refused_locally(self):
         p = self.run_tool("orgs", "list", token="abc\ndef")
