@@ -81,7 +81,8 @@ static const char usage_text[] =
 "  0  success\n"
 "  1  refused by the API (or an organization or invite that does not exist);\n"
 "     the API's detail and ref are printed: quote the ref to MediaKind support\n"
-"  2  usage, configuration or token error\n"
+"  2  usage, configuration or token error (a token MK.IO refuses, 401, too:\n"
+"     make a new one and run `mkio-orgs login`)\n"
 "  3  network or service unavailable, or an answer the tool cannot read\n"
 "  4  local failure (the membership store)\n";
 
