@@ -53,6 +53,7 @@ enum http_outcome_kind {
 struct http_outcome {
     enum http_outcome_kind kind;
     bool timed_out;
+    bool tls_refused;        /* the server's certificate did not verify (fatal) */
     char message[CURL_ERROR_SIZE + 64];
 };
 
@@ -754,6 +755,13 @@ static void http_finish_easy(mk_http *http, CURL *easy, CURLcode code, struct ht
     case CURLE_HTTP2_STREAM:
         o->kind = HTTP_TRANSIENT;
         break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+        /* A configuration matter, not the network's: never retried. */
+        o->tls_refused = true;
+        o->kind = HTTP_FATAL;
+        break;
     default:
         o->kind = HTTP_FATAL;
         break;
@@ -837,6 +845,19 @@ static mk_status http_fail(mk_http *http, const struct http_outcome *o, unsigned
         return mk_error_set(err, MK_ERR_PROTOCOL,
                             "the answer is larger than max_response_size (%zu bytes)",
                             http->cfg->max_response_bytes);
+    if (o->tls_refused) {
+        const char *ca = http->cfg->ca_file, *src = http->cfg->source;
+        src = src ? src : "the configuration";
+        if (ca && *ca)
+            return mk_error_set(err, MK_ERR_USAGE,
+                                "the TLS certificate of %s did not verify (%s): ca_file = %s "
+                                "in %s must hold the CA that signed it",
+                                http->base_url, o->message, ca, src);
+        return mk_error_set(err, MK_ERR_USAGE,
+                            "the TLS certificate of %s did not verify (%s) against the system's "
+                            "CA store: set ca_file in %s to the CA that signed it",
+                            http->base_url, o->message, src);
+    }
     if (o->timed_out || (attempts == 0) || mk_http_remaining_ms(http) == 0)
         return mk_error_set(err, MK_ERR_UNAVAILABLE,
                             "no answer from %s within the %" PRId64 ".%d s time budget",

@@ -371,12 +371,18 @@ class Config(ToolTest):
                         "-keyout", os.path.join(self.tmp, "k.pem"), "-out", other],
                        check=True, capture_output=True)
         with open(self.conf) as f:
-            text = f.read().replace(self.fake.ca_file, other)
-        with open(self.conf, "w") as f:
-            f.write(text)
-        p = self.run_tool("orgs", "list")
-        self.assert_exit(p, 3)
-        self.assertEqual(self.api_requests(), [])
+            text = f.read()
+        # Issue 9: a configuration matter, exit 2, naming ca_file; never retried.
+        for ca_line, want in ((f"ca_file = {other}\n", f"ca_file = {other} in {self.conf}"),
+                              ("ca_file =\n", f"set ca_file in {self.conf}")):
+            with self.subTest(ca_line=ca_line):
+                with open(self.conf, "w") as f:
+                    f.write(text.replace(f"ca_file = {self.fake.ca_file}\n", ca_line))
+                p = self.run_tool("orgs", "list")
+                self.assert_exit(p, 2)
+                self.assertIn("did not verify", p.stderr)
+                self.assertIn(want, p.stderr)
+                self.assertEqual(self.api_requests(), [])
 
 
 class Faults(ToolTest):
