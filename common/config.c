@@ -403,6 +403,17 @@ out:
     return problem;
 }
 
+/* Whether a URL path ends with /api/v1 (any case, trailing '/' ignored). */
+static bool config_path_ends_with_api(const char *path)
+{
+    static const char api[] = "/api/v1";
+    size_t len = path ? strlen(path) : 0;
+    while (len > 0 && path[len - 1] == '/')
+        len--;
+    return len >= sizeof(api) - 1 &&
+           mk_ascii_case_equal_n(path + len - (sizeof(api) - 1), api, sizeof(api) - 1);
+}
+
 mk_status mk_config_check_base_url(const char *url, mk_error *err)
 {
     static const char allowed[] =
@@ -417,6 +428,11 @@ mk_status mk_config_check_base_url(const char *url, mk_error *err)
         return mk_error_set(err, MK_ERR_USAGE, "the base URL %s (%s)", problem, allowed);
     if (!config_path_ok(u.path ? u.path : ""))
         problem = "has a bad character in its path";
+    /* The client adds /api/v1 to every call: a base URL that already ends
+     * with it would make every call "no such path". */
+    else if (config_path_ends_with_api(u.path))
+        problem = "ends with /api/v1, which every call adds: give the site alone, "
+                  "e.g. https://app.mk.io";
     /* The project's own rule: plain http only where no network is crossed. */
     else if (strcmp(u.scheme, "http") == 0 && !config_host_is_loopback(u.host))
         problem = "uses http:// to a host that is not loopback";
