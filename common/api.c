@@ -608,11 +608,17 @@ static mk_status api_call(mk_http *http, const char *method, const char *path,
     if (resp.status < 200 || resp.status > 299) {
         rc = mk_api_error_from_response(resp.status, resp.body, err);
         if (admin && resp.status == 403 && err) {
-            /* The generic hint, made precise for the admin side. */
+            /* The generic hint, made precise for the admin side: a 403
+             * there means a missing RBAC capability, which any team of the
+             * organization may hold (second edition), not "not the admin". */
+            const char *cap = strcmp(method, "POST") == 0     ? "core.invite.create"
+                              : strcmp(method, "DELETE") == 0 ? "core.invite.delete"
+                                                              : "core.invite.get";
             char *hint = strstr(err->message, "; the token's user is not allowed");
             if (hint)
                 snprintf(hint, sizeof(err->message) - (size_t)(hint - err->message),
-                         "; the token's user is not an admin of the token's organization");
+                         "; the token lacks the RBAC capability %s (a team of the organization "
+                         "that holds it must include the token's user)", cap);
         }
         goto out;
     }

@@ -77,7 +77,12 @@ class AdminInvites(ToolTest):
         self.assert_exit(p, 1)
         self.assertIn("403", p.stderr)
         self.assertIn("ref", p.stderr)
+        # The second edition: a 403 on an admin call is a missing capability.
+        self.assertIn("the token lacks the RBAC capability core.invite.create", p.stderr)
         self.assertEqual(self.invites("x@example.com"), [])
+        p = self.run_tool("invite", "list", token=BOB_TOKEN)
+        self.assert_exit(p, 1)
+        self.assertIn("core.invite.get", p.stderr)
 
     def test_create_for_an_unknown_team_is_refused(self):
         p = self.run_tool("invite", "create", "--email", "x@example.com", "--team", "nope",
