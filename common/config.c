@@ -537,6 +537,8 @@ static const struct config_field config_fields[] = {
       .takes = "bytes from 64K to 1024M, with an optional K or M suffix" },
     { .key = "max_list_records", .type = CONFIG_NUMBER, CONFIG_MEMBER(max_list_records),
       .def = 10000, .min = 1, .max = 1000000, .takes = "a whole number from 1 to 1000000" },
+    { .key = "token_warn_days", .type = CONFIG_NUMBER, CONFIG_MEMBER(token_warn_days),
+      .def = 14, .min = 0, .max = 365, .takes = "a whole number of days from 0 (never) to 365" },
     { .key = "token_dir", .type = CONFIG_TEXT, CONFIG_MEMBER(token_dir),
       .def_text = "/etc/mkio/tokens", .text_ok = config_absolute_path_ok, .takes = "an absolute path" },
     { .key = "user_token", .type = CONFIG_TEXT, CONFIG_MEMBER(user_token_path),

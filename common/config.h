@@ -41,6 +41,8 @@ struct mk_config {
     size_t max_response_bytes;  /* max_response_size = 4M (K and M suffixes) */
     size_t max_list_bytes;      /* max_list_size = 16M (all pages of one listing) */
     size_t max_list_records;    /* max_list_records = 10000 (records of one listing) */
+    unsigned token_warn_days;   /* token_warn_days = 14 (a login says so when the token expires
+                                 * within this many days; 0: never) */
     char *token_dir;            /* token_dir = /etc/mkio/tokens */
     char *user_token_path;      /* user_token = .config/mkio/token (relative to the home) */
     gid_t gid_min, gid_max;     /* gid_range = 1900000000-1999999999 */

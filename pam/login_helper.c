@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "jwt.h"
 #include "login_helper.h"
 #include "mk_error.h"
 #include "passwd.h"
@@ -239,6 +240,34 @@ static void helper_log_failure(const struct helper_options *o, const char *user,
                                         : "the last known memberships stay; login continues");
 }
 
+/* One line for the user, when the token they log in with expires within
+ * token_warn_days (a JWT's exp; a token that is not one says nothing). */
+static void helper_tell_token_expiry(const struct mk_config *cfg, const char *token)
+{
+    struct mk_jwt_claims claims;
+    int64_t now = (int64_t)time(NULL), left;
+    char when[32] = "?";
+    struct tm tm;
+    time_t exp;
+
+    if (cfg->token_warn_days == 0 || !mk_jwt_read_claims(token, &claims) || !claims.has_exp)
+        return;
+    left = claims.exp - now;
+    if (left > (int64_t)cfg->token_warn_days * 86400)
+        return;
+    exp = (time_t)claims.exp;
+    if (gmtime_r(&exp, &tm))
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+    if (left <= 0)
+        helper_say("info", "Your MK.IO token expired on %s: make a new one in the MK.IO web app "
+                           "(profile menu, \"Your personal API tokens\") and run `mkio-orgs login`.",
+                   when);
+    else
+        helper_say("info", "Your MK.IO token expires in %" PRId64 " day%s (%s): make a new one in "
+                           "the MK.IO web app and run `mkio-orgs login`.",
+                   (left + 86399) / 86400, (left + 86399) / 86400 == 1 ? "" : "s", when);
+}
+
 /* The time the network part may take: the budget less a reserve for the
  * local part (the store write), so that the helper finishes on its own
  * before the module's deadline kills it. */
@@ -300,10 +329,14 @@ static const char *helper_run(const struct helper_options *o)
     }
     if (st != MK_OK) {
         /* A token file that exists but is refused is a misconfiguration the
-         * admin must see, not an absence. */
+         * admin must see, not an absence; and the user, who can fix it. */
         helper_log_failure(o, user, "cannot use the MK.IO token", &err);
+        if (!o->quiet)
+            helper_say("info", "Your MK.IO token is not used: %.300s.", err.message);
         goto out;
     }
+    if (!o->quiet)
+        helper_tell_token_expiry(&cfg, token);
 
     int64_t network = helper_network_budget(budget) - (helper_now_ms() - started);
     if (network < 1)
@@ -330,6 +363,9 @@ static const char *helper_run(const struct helper_options *o)
     int64_t elapsed = helper_now_ms() - started;
     if (st != MK_OK) {
         helper_log_failure(o, user, "could not refresh MK.IO organizations", &err);
+        if (!o->quiet && err.status == MK_ERR_API && err.http_status == 401)
+            helper_say("info", "MK.IO refused your token (expired or revoked): make a new one in "
+                               "the MK.IO web app and run `mkio-orgs login`.");
         helper_log(LOG_INFO, "user %s: refresh failed (%s) after %" PRId64 " ms: %zu organizations joined "
                    "(%zu accepted now), %zu skipped, %zu expired, %zu failed; store not updated",
                    user, mk_status_name(st), elapsed, res.members + res.accepted, res.accepted,

@@ -986,11 +986,69 @@ class TestFailures(PamCase):
         self.assertEqual(self.api_requests(), [])
         self.assertEqual(len(self.log_with("cannot use the MK.IO token", "symbolic link")), 1, self.logs())
 
+    @staticmethod
+    def jwt(exp):
+        """A token shaped as a JWT (unsigned: only its claims are read)."""
+        import base64
+
+        def part(obj):
+            return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+        return "%s.%s.sig" % (part({"alg": "none"}), part({"sub": "u-alice", "exp": int(exp)}))
+
+    def test_token_expiring_soon_is_told_once(self):
+        """Issue 9: one line when the token expires within token_warn_days;
+        the login goes on and the invite is accepted."""
+        self.add_token("alice", token=self.jwt(time.time() + 3 * 86400 - 60))
+        self.seed(orgs=[self.org()], users=["alice"], invites=[self.invite("alice")])
+        res = self.run_pam()
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        warn = [l for l in res.infos if "token expires" in l]
+        self.assertEqual(len(warn), 1, res.infos)
+        self.assertRegex(warn[0], r"^Your MK\.IO token expires in 3 days \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\): "
+                                  r"make a new one in the MK\.IO web app and run `mkio-orgs login`\.$")
+        self.assertTrue(any("You are now a member" in l for l in res.infos), res.infos)
+        # quiet, PAM_SILENT and token_warn_days = 0 say nothing.
+        for kw in ({"args": "quiet"}, {"silent": True},
+                   {"conf": self.write_conf("nowarn.conf", token_warn_days="0")}):
+            with self.subTest(**{k: str(v) for k, v in kw.items()}):
+                res = self.run_pam(**kw)
+                self.assertEqual(res.rc, "PAM_SUCCESS")
+                self.assertEqual([l for l in res.infos if "token" in l], [])
+
+    def test_token_expiring_later_or_not_a_jwt_says_nothing(self):
+        for token in (self.jwt(time.time() + 30 * 86400), "tok-plain-" + uuid.uuid4().hex):
+            with self.subTest(token=token[:12]):
+                self.add_token("alice", token=token)
+                self.seed(orgs=[self.org()], users=["alice"], invites=[self.invite("alice")])
+                res = self.run_pam()
+                self.assertEqual(res.rc, "PAM_SUCCESS")
+                self.assertEqual([l for l in res.infos if "token" in l], [])
+
+    def test_refused_token_and_refused_file_are_told(self):
+        self.alice_world()
+        os.chmod(os.path.join(self.token_dir, "alice"), 0o644)
+        res = self.run_pam()
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        told = [l for l in res.infos if "token is not used" in l]
+        self.assertEqual(len(told), 1, res.infos)
+        self.assertIn(os.path.join(self.token_dir, "alice"), told[0])
+        self.assertIn("it must be 0600", told[0])
+        self.add_token("alice", token="tok-unknown-" + uuid.uuid4().hex)
+        res = self.run_pam()
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual([l for l in res.infos if "refused your token" in l],
+                         ["MK.IO refused your token (expired or revoked): make a new one in the "
+                          "MK.IO web app and run `mkio-orgs login`."])
+        res = self.run_pam(args="quiet")
+        self.assertEqual(res.infos, [])
+
     def test_401_keeps_the_store(self):
         before = self.login_then_break()
         self.add_token("alice", token="tok-unknown-" + uuid.uuid4().hex)
         res = self.run_pam()
-        line = self.assert_failed_open(res, before, "401", "ref ")
+        line = self.assert_failed_open(res, before, "401", "ref ", infos=[
+            "MK.IO refused your token (expired or revoked): make a new one in the MK.IO web app "
+            "and run `mkio-orgs login`."])
         self.assertEqual(len(self.api_requests()), 1)
         self.assertRegex(line, r"ref [0-9a-f-]{36}")
 

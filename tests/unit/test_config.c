@@ -94,6 +94,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.accept_org_count, 0);
     assert_int_equal(cfg.accept_inviter_domain_count, 0);
     assert_int_equal(cfg.min_uid, 1000);
+    assert_int_equal(cfg.token_warn_days, 14);
     assert_int_equal(cfg.ignore_user_count, 1);
     assert_string_equal(cfg.ignore_users[0], "root");
     assert_string_equal(cfg.state_dir, "/var/lib/mkio");
@@ -186,7 +187,7 @@ static void test_good_value_forms(void **state)
         "gid_range = 65536-524287", "gid_range = 1879048192-2147483647", "gid_range = 70000-70000",
         "group_prefix = _", "group_prefix = abcdefghijklmnop", "group_prefix = a-b_c9",
         "ca_file =", "ca_file = /x", "accept_orgs =", "ignore_users =", "accept_inviter_domains =",
-        "min_uid = 0", "min_uid = 4294967294",
+        "min_uid = 0", "min_uid = 4294967294", "token_warn_days = 0", "token_warn_days = 365",
         "user_token = token", "user_token = a/b/c",
         "base_url = http://127.0.0.1:8080", "base_url = http://localhost", "base_url = http://[::1]:9/x",
         "base_url = https://[2001:db8::1]/", "base_url = https://app.mk.io/", "base_url = https://app.mk.io/api",
@@ -219,6 +220,8 @@ static void test_bad_values(void **state)
         { "time_budget = 300.001", "0.5 to 300" },
         { "time_budget = abc", "time_budget" },
         { "retries = 11", "0 to 10" },
+        { "token_warn_days = 366", "0 (never) to 365" },
+        { "token_warn_days = -1", "0 (never) to 365" },
         { "retries = -1", "0 to 10" },
         { "retries = 1.5", "0 to 10" },
         { "retries = 3 4", "0 to 10" },
@@ -1044,7 +1047,7 @@ static void test_sample_conf(void **state)
         used += len;
     }
     fclose(fp);
-    assert_int_equal(settings, 20);
+    assert_int_equal(settings, 21);
 
     struct mk_config cfg, def;
     mk_error err;
@@ -1070,6 +1073,7 @@ static void test_sample_conf(void **state)
     assert_int_equal(cfg.accept_org_count, 0);
     assert_int_equal(cfg.accept_inviter_domain_count, 0);
     assert_int_equal(cfg.min_uid, def.min_uid);
+    assert_int_equal(cfg.token_warn_days, def.token_warn_days);
     assert_int_equal(cfg.ignore_user_count, 1);
     assert_string_equal(cfg.state_dir, def.state_dir);
     mk_config_free(&cfg);
