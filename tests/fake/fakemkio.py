@@ -164,6 +164,20 @@ class FakeMkio:
     def stats(self):
         return self._call("GET", "/control/stats")
 
+    def configure(self, *variants, **switches):
+        """Selects the second edition's shapes and variants until reset(): named
+        variants ("published", "nextlink", "error_string", "accept_expired_400",
+        "accept_expired_404", "empty_200", "legacy") and/or switches (shape,
+        paging, page_size, error_string, accept_expired_status, empty_200).
+        Returns the whole configuration."""
+        body = dict(switches)
+        if variants:
+            body["variants"] = list(variants)
+        return self._call("POST", "/control/configure", body)
+
+    def config(self):
+        return self._call("GET", "/control/configure")
+
     # ---- conveniences for tests written in Python ---------------------------
 
     def ssl_context(self):

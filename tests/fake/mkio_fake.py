@@ -43,6 +43,26 @@ FAULT_KINDS = ("delay", "status", "close_mid_body", "malformed_json", "truncated
 VARIANT_STYLES = ("top_level", "display_name", "sent_by_string", "inviter_object",
                   "no_expires", "null_invite")
 INVITE_STATES = ("pending", "accepted", "declined", "cancelled", "expired")
+# Switches for the second edition's shapes and variants (POST /control/configure).
+# The defaults are the legacy first-edition shapes this fake has always spoken.
+CONFIG_DEFAULTS = {
+    "shape": "legacy",            # "legacy" | "published" ({kind, value}, metadata.name, ...)
+    "paging": None,               # None (legacy: offset paging; published: unpaged) | "nextlink"
+    "page_size": 100,             # records per page with paging "nextlink"
+    "error_string": False,        # error bodies with "error" a plain string
+    "accept_expired_status": 409,  # 409 | 400 | 404 on accepting an expired invite
+    "empty_200": False,           # cancel, decline and leave answer 200 with an empty body
+}
+# Named variants (the brief's names) and the switches each sets.
+CONFIG_VARIANTS = {
+    "legacy": {"shape": "legacy"},
+    "published": {"shape": "published"},
+    "nextlink": {"paging": "nextlink"},
+    "error_string": {"error_string": True},
+    "accept_expired_400": {"accept_expired_status": 400},
+    "accept_expired_404": {"accept_expired_status": 404},
+    "empty_200": {"empty_200": True},
+}
 ERROR_CODES = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "notFound",
                405: "methodNotAllowed", 409: "conflict", 413: "payloadTooLarge",
                429: "tooManyRequests", 500: "internalServerError", 502: "badGateway",
@@ -81,9 +101,11 @@ def rfc3339(epoch):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
 
 
-def error_body(status, code, detail, ref=None):
-    return {"error": {"code": code, "detail": detail, "extraDetail": {}},
-            "status": status, "ref": ref if ref is not None else str(uuid.uuid4())}
+def error_body(status, code, detail, ref=None, plain=False):
+    """The standard error body; with plain, "error" is the detail as a plain string."""
+    error = detail if plain else {"code": code, "detail": detail, "extraDetail": {}}
+    return {"error": error, "status": status,
+            "ref": ref if ref is not None else str(uuid.uuid4())}
 
 
 def is_number(value):
@@ -114,6 +136,7 @@ class World:
             self.requests = []
             self.tls_connections = 0
             self.api_requests = 0
+            self.config = dict(CONFIG_DEFAULTS)
 
     def now(self):
         return time.time() + self.offset
@@ -131,6 +154,44 @@ class World:
             else:
                 raise ControlError(400, "clock: give advance or set")
             return {"now": self.now()}
+
+    def configure(self, body):
+        """Sets switches: named "variants" (a list of CONFIG_VARIANTS names) and/or
+        CONFIG_DEFAULTS keys. Validates everything first; reset() restores the defaults."""
+        _need(isinstance(body, dict), "configure: body must be an object")
+        new = {}
+        variants = body.get("variants", [])
+        _need(isinstance(variants, list), "configure: variants must be a list of names")
+        for name in variants:
+            _need(name in CONFIG_VARIANTS, "configure: unknown variant %r" % (name,))
+            new.update(CONFIG_VARIANTS[name])
+        for key, value in body.items():
+            if key == "variants":
+                continue
+            _need(key in CONFIG_DEFAULTS, "configure: unknown key %r" % (key,))
+            new[key] = value
+        _need(new.get("shape", "legacy") in ("legacy", "published"),
+              "configure: shape must be legacy or published")
+        _need(new.get("paging") in (None, "nextlink"), "configure: paging must be null or nextlink")
+        ps = new.get("page_size", 100)
+        _need(isinstance(ps, int) and not isinstance(ps, bool) and 1 <= ps <= TOP_MAX,
+              "configure: page_size must be an integer from 1 to %d" % TOP_MAX)
+        _need(new.get("accept_expired_status", 409) in (400, 404, 409),
+              "configure: accept_expired_status must be 400, 404 or 409")
+        for key in ("error_string", "empty_200"):
+            _need(isinstance(new.get(key, False), bool), "configure: %s must be a boolean" % key)
+        with self.lock:
+            self.config.update(new)
+            return dict(self.config)
+
+    def get_config(self):
+        with self.lock:
+            return dict(self.config)
+
+    def error_body(self, status, code, detail, ref=None):
+        with self.lock:
+            plain = self.config["error_string"]
+        return error_body(status, code, detail, ref, plain)
 
     def _user_placeholder(self, users, uid):
         # Seeds may name users (admins, inviters) they do not list.
@@ -396,7 +457,25 @@ class World:
         expired = self.invites_for(org, email, now, ("expired",))
         return expired[0] if expired else None
 
+    def published(self):
+        return self.config["shape"] == "published"
+
+    def render_published_user_org(self, org, inv, now):
+        """A UserOrganization as the second edition publishes it: no expiry, and
+        state pending (an expired invite still looks pending) or accepted."""
+        rec = {"kind": "UserOrganization", "metadata": {"id": org["id"], "name": org["name"]},
+               "spec": {}}
+        if inv is not None:
+            sender = self.users.get(inv["invited_by"]) if inv["invited_by"] else None
+            rec["spec"]["invite"] = {
+                "state": "accepted" if inv["state"] == "accepted" else "pending",
+                "invitedBy": sender["email"] if sender is not None else None,
+                "comment": inv["comment"] if inv["comment"] is not None else ""}
+        return rec
+
     def render_user_org(self, org, inv, now, style):
+        if self.published():
+            return self.render_published_user_org(org, inv, now)
         invite = None
         if inv is not None:
             invite = {"state": self.invite_state(inv, now)}
@@ -429,6 +508,17 @@ class World:
         return rec
 
     def render_invite(self, inv, now):
+        if self.published():
+            sender = self.users.get(inv.get("invited_by")) if inv.get("invited_by") else None
+            org = self.orgs.get(inv.get("organization"))
+            return {"kind": "OrganizationInvite",
+                    "metadata": {"id": inv["id"], "created": rfc3339(inv["created"])},
+                    "spec": {"email": inv["email"],
+                             "comment": inv["comment"] if inv["comment"] is not None else "",
+                             "teams": list(inv["teams"]),
+                             "invitedByEmail": sender["email"] if sender else None,
+                             "invitedByName": sender["name"] if sender else None,
+                             "organizationName": org["name"] if org else None}}
         spec = {"email": inv["email"]}
         if inv["comment"] is not None:
             spec["comment"] = inv["comment"]
@@ -436,6 +526,31 @@ class World:
         return {"metadata": {"id": inv["id"], "created": rfc3339(inv["created"]),
                              "expires": rfc3339(inv["expires"])},
                 "spec": spec, "status": {"state": self.invite_state(inv, now)}}
+
+    def list_answer(self, items, query, fault, filler, path, kind):
+        """A list in the configured shape and paging."""
+        if self.config["paging"] == "nextlink":
+            return self.paginate_nextlink(items, query, path, kind)
+        if self.published() and not (fault and fault["kind"] in ("stuck_pagination",
+                                                                  "endless_pages")):
+            return {"kind": kind, "value": items}
+        return self.paginate(items, query, fault, filler)
+
+    def paginate_nextlink(self, items, query, path, kind):
+        """Server-driven pages of page_size with @odata.nextLink, a host-relative
+        path. A page that is not empty always carries a link, so the last page of
+        records is followed by an empty page, which still carries a link."""
+        skip = 0
+        for name, value in query:
+            if name == "$skiptoken":
+                if not INT_RE.match(value):
+                    raise ApiError(400, "$skiptoken must be a non-negative integer")
+                skip = int(value)
+        size = self.config["page_size"]
+        page = items[skip:skip + size]
+        ans = {"kind": kind, "value": page}
+        ans["@odata.nextLink"] = "%s?$skiptoken=%d" % (path, skip + size)
+        return ans
 
     def paginate(self, items, query, fault, filler):
         top, skip = TOP_DEFAULT, 0
@@ -478,7 +593,9 @@ class World:
             rows = []
             for org in self.orgs.values():
                 if user["id"] in org["members"]:
-                    rows.append((org, None))
+                    accepted = (self.invites_for(org, user["email"], now, ("accepted",))
+                                if self.published() else [])
+                    rows.append((org, accepted[0] if accepted else None))
                 else:
                     inv = self.visible_invite(org, user["email"], now)
                     if inv is not None:
@@ -491,7 +608,9 @@ class World:
                        "name": "Filler Organization %d" % pos, "created": now}
                 return self.render_user_org(org, None, now, style)
 
-            return 200, self.paginate(items, req["query"], fault, filler)
+            return 200, self.list_answer(items, req["query"], fault, filler,
+                                         API_PREFIX + "/user/organizations",
+                                         "UserOrganizationList")
 
     def user_org_patch(self, req, fault):
         with self.lock:
@@ -517,13 +636,19 @@ class World:
                         org["teams"][tname].add(user["id"])
             elif user["id"] in org["members"]:
                 raise ApiError(409, "already a member of this organization", "alreadyMember")
+            elif (self.config["accept_expired_status"] != 409
+                  and self.invites_for(org, user["email"], now, ("expired",))):
+                st = self.config["accept_expired_status"]
+                raise ApiError(st, "the invite has expired", "inviteExpired")
             elif self.invites_for(org, user["email"], now, ("expired", "cancelled", "declined",
                                                             "accepted")):
                 raise ApiError(409, "the invite is no longer pending", "inviteNotPending")
             else:
                 raise ApiError(404, "no such organization for this user")
             style = fault["params"].get("style") if fault and fault["kind"] == "variant" else None
-            return 200, self.render_user_org(org, None, now, style)
+            accepted = self.invites_for(org, user["email"], now, ("accepted",))
+            return 200, self.render_user_org(
+                org, accepted[0] if accepted and self.published() else None, now, style)
 
     def user_org_delete(self, req, fault):
         with self.lock:
@@ -543,7 +668,7 @@ class World:
                     team.discard(user["id"])
             else:
                 raise ApiError(404, "neither a member nor invited")
-            return 204, None
+            return (200, None) if self.config["empty_200"] else (204, None)
 
     def invites_list(self, req, fault):
         with self.lock:
@@ -561,7 +686,9 @@ class World:
                        "created": now, "expires": now + INVITE_LIFETIME, "state": "pending"}
                 return self.render_invite(inv, now)
 
-            return 200, self.paginate(items, req["query"], fault, filler)
+            return 200, self.list_answer(items, req["query"], fault, filler,
+                                         API_PREFIX + "/organization/invites",
+                                         "OrganizationInviteList")
 
     def invite_create(self, req, fault):
         with self.lock:
@@ -610,7 +737,7 @@ class World:
                     or self.invite_state(inv, self.now()) != "pending"):
                 raise ApiError(404, "no pending invite with this id in this organization")
             inv["state"] = "cancelled"
-            return 204, None
+            return (200, None) if self.config["empty_200"] else (204, None)
 
 
     def user_profile(self, req, fault):
@@ -765,7 +892,8 @@ class ApiHandler(QuietHandlerMixin, BaseHTTPRequestHandler):
             except ApiError as e:
                 err = e
         if err is not None:
-            status, obj, headers = err.status, error_body(err.status, err.code, err.detail), err.headers
+            status, obj, headers = (err.status, world.error_body(err.status, err.code, err.detail),
+                                    err.headers)
         body = b"" if obj is None else json.dumps(obj).encode()
         ctype = "application/json"
         if kind == "oversized" and isinstance(obj, dict):
@@ -789,7 +917,8 @@ class ApiHandler(QuietHandlerMixin, BaseHTTPRequestHandler):
         self.send_raw(status, body, ctype, headers)
 
     def answer_error(self, err):
-        body = json.dumps(error_body(err.status, err.code, err.detail, err.ref)).encode()
+        body = json.dumps(self.server.world.error_body(err.status, err.code, err.detail,
+                                                       err.ref)).encode()
         self.send_raw(err.status, body, "application/json", err.headers)
 
     def send_raw(self, status, body, *args, **kwargs):
@@ -853,11 +982,15 @@ class ControlHandler(QuietHandlerMixin, BaseHTTPRequestHandler):
             with world.lock:
                 world.faults = {}
             return {}
+        if path == "/control/configure" and method == "POST":
+            return world.configure(body)
+        if path == "/control/configure" and method == "GET":
+            return world.get_config()
         if path == "/control/stats" and method == "GET":
             with world.lock:
                 return {"tls_connections": world.tls_connections, "api_requests": world.api_requests}
         known = ("/control/reset", "/control/seed", "/control/clock", "/control/state",
-                 "/control/requests", "/control/faults", "/control/stats")
+                 "/control/requests", "/control/faults", "/control/stats", "/control/configure")
         if path in known:
             raise ControlError(405, "method not allowed")
         raise ControlError(404, "no such control path")

@@ -670,5 +670,154 @@ class TestShutdown(unittest.TestCase):
             fake.stop()
 
 
+class TestSecondEditionSwitches(FakeTestCase):
+    """POST /control/configure: the published shapes and the variants a client must handle."""
+
+    def test_defaults_are_legacy_and_reset_restores_them(self):
+        cfg = self.fake.config()
+        self.assertEqual(cfg, {"shape": "legacy", "paging": None, "page_size": 100,
+                               "error_string": False, "accept_expired_status": 409,
+                               "empty_200": False})
+        self.fake.configure("published", "nextlink", "error_string", "accept_expired_400",
+                            "empty_200", page_size=7)
+        self.fake.reset()
+        self.assertEqual(self.fake.config(), cfg)
+
+    def test_bad_configuration_is_refused_and_changes_nothing(self):
+        for bad in ({"variants": ["nope"]}, {"shape": "odd"}, {"paging": "offset"},
+                    {"page_size": 0}, {"accept_expired_status": 410}, {"empty_200": "yes"},
+                    {"bogus": 1}, {"variants": "published"}):
+            with self.subTest(bad=bad):
+                with self.assertRaises(FakeMkioError):
+                    self.fake._call("POST", "/control/configure", bad)
+        self.assertEqual(self.fake.config()["shape"], "legacy")
+
+    def test_published_user_organizations(self):
+        self.fake.configure("published")
+        st, _, obj = self.call("GET", USER_ORGS, "tok-alice")
+        self.assertEqual(st, 200)
+        self.assertEqual(set(obj), {"kind", "value"})
+        recs = {r["metadata"]["name"]: r for r in obj["value"]}
+        self.assertEqual(recs["Acme Media"], {
+            "kind": "UserOrganization",
+            "metadata": {"id": self.fx["org_id"], "name": "Acme Media"},
+            "spec": {"invite": {"state": "pending", "invitedBy": "admin@example.com",
+                                "comment": "Video encoding specialist for the Delphi project"}}})
+        self.assertEqual(recs["Beta Broadcast"]["spec"], {})
+        # Accepting answers the record, now accepted; the list shows it accepted too.
+        st, _, rec = self.call("PATCH", USER_ORGS + "/" + self.fx["org_id"], "tok-alice", ACCEPT)
+        self.assertEqual(st, 200)
+        self.assertEqual(rec["spec"]["invite"]["state"], "accepted")
+        self.assertEqual(rec["metadata"]["name"], "Acme Media")
+        _, _, obj = self.call("GET", USER_ORGS, "tok-alice")
+        recs = {r["metadata"]["name"]: r for r in obj["value"]}
+        self.assertEqual(recs["Acme Media"]["spec"]["invite"]["state"], "accepted")
+
+    def test_published_invited_by_null_and_expired_still_pending(self):
+        self.fake.configure("published")
+        self.fake.seed({"organizations": [{"id": "o-noadmin", "name": "No Admin"}],
+                        "invites": [{"organization": "o-noadmin", "email": "alice@example.com",
+                                     "created": 0, "expires": 1}]})
+        _, _, obj = self.call("GET", USER_ORGS, "tok-alice")
+        [rec] = [r for r in obj["value"] if r["metadata"]["id"] == "o-noadmin"]
+        self.assertEqual(rec["spec"]["invite"], {"state": "pending", "invitedBy": None,
+                                                 "comment": ""})
+        self.assertNotIn("expires", json.dumps(obj))
+
+    def test_published_admin_invites(self):
+        self.fake.configure("published")
+        st, _, obj = self.call("GET", INVITES, "tok-admin")
+        self.assertEqual(st, 200)
+        self.assertEqual(set(obj), {"kind", "value"})
+        [inv] = obj["value"]
+        self.assertEqual(set(inv["metadata"]), {"id", "created"})
+        self.assertNotIn("status", inv)
+        self.assertEqual(inv["spec"]["invitedByEmail"], "admin@example.com")
+        self.assertEqual(inv["spec"]["invitedByName"], "Ada Admin")
+        self.assertEqual(inv["spec"]["organizationName"], "Acme Media")
+        self.assertEqual(inv["spec"]["teams"], ["encoding-team"])
+        st, _, made = self.call("POST", INVITES, "tok-admin",
+                                {"spec": {"email": "x@example.com", "comment": ""}})
+        self.assertEqual(st, 201)
+        self.assertEqual(made["spec"]["organizationName"], "Acme Media")
+        self.assertNotIn("expires", made["metadata"])
+
+    def test_published_lists_ignore_top_and_are_unpaged(self):
+        self.fake.configure("published")
+        self.fake.seed({"invites": [{"organization": self.fx["org_id"],
+                                     "email": "u%d@example.com" % i} for i in range(150)]})
+        _, _, obj = self.call("GET", INVITES + "?$top=100", "tok-admin")
+        self.assertEqual(len(obj["value"]), 151)
+        self.assertNotIn("supplemental", obj)
+
+    def test_nextlink_pages_end_with_an_empty_page_that_still_has_a_link(self):
+        self.fake.configure("published", "nextlink", page_size=100)
+        self.fake.seed({"invites": [{"organization": self.fx["org_id"],
+                                     "email": "u%d@example.com" % i} for i in range(249)]})
+        path, seen, pages = INVITES, [], 0
+        while True:
+            st, _, obj = self.call("GET", path, "tok-admin")
+            self.assertEqual(st, 200)
+            pages += 1
+            link = obj["@odata.nextLink"]
+            self.assertTrue(link.startswith(INVITES + "?$skiptoken="), link)
+            if not obj["value"]:
+                break
+            seen += [i["spec"]["email"] for i in obj["value"]]
+            path = link
+        self.assertEqual(pages, 4)
+        self.assertEqual(len(seen), 250)
+        self.assertEqual(len(set(seen)), 250)
+        self.fake.configure(page_size=2)
+        _, _, obj = self.call("GET", USER_ORGS, "tok-alice")
+        self.assertEqual(len(obj["value"]), 2)
+        self.assertEqual(obj["@odata.nextLink"], USER_ORGS + "?$skiptoken=2")
+
+    def test_nextlink_with_legacy_shapes(self):
+        self.fake.configure("nextlink", page_size=1)
+        _, _, obj = self.call("GET", USER_ORGS, "tok-alice")
+        self.assertEqual(obj["value"][0]["spec"]["name"], "Acme Media")
+        self.assertEqual(obj["@odata.nextLink"], USER_ORGS + "?$skiptoken=1")
+
+    def test_error_string(self):
+        self.fake.configure("error_string")
+        st, _, obj = self.call("GET", USER_ORGS, "tok-nobody")
+        self.assertEqual(st, 401)
+        self.assertEqual(obj["error"], "unknown token")
+        self.assertEqual(obj["status"], 401)
+        self.assertEqual(len(obj["ref"]), 36)
+        self.fake.fault("user_orgs_list", "status", count=1, status=503, ref="r-1")
+        st, _, obj = self.call("GET", USER_ORGS, "tok-alice")
+        self.assertEqual((st, obj["error"], obj["ref"]), (503, "injected failure", "r-1"))
+
+    def test_accept_expired_status(self):
+        for variant, status in (("accept_expired_400", 400), ("accept_expired_404", 404)):
+            with self.subTest(variant=variant):
+                self.fake.reset()
+                self.fx = make_fixture(self.fake)
+                self.fake.configure(variant)
+                self.fake.clock_advance(15 * DAY)
+                obj = self.assertApiError(status, "PATCH", USER_ORGS + "/" + self.fx["org_id"],
+                                          "tok-alice", ACCEPT)
+                self.assertEqual(obj["error"]["code"], "inviteExpired")
+                self.assertNotIn("u-alice", self.org_state(self.fx["org_id"])["members"])
+        # Other refusals keep their codes: a declined invite is still 409.
+        self.fake.reset()
+        self.fx = make_fixture(self.fake)
+        self.fake.configure("accept_expired_400")
+        self.call("DELETE", USER_ORGS + "/" + self.fx["org_id"], "tok-alice")
+        self.assertApiError(409, "PATCH", USER_ORGS + "/" + self.fx["org_id"], "tok-alice", ACCEPT)
+
+    def test_empty_200(self):
+        self.fake.configure("empty_200")
+        for method, path, token in (("DELETE", INVITES + "/" + self.fx["invite_id"], "tok-admin"),
+                                    ("DELETE", USER_ORGS + "/" + self.fx["org2_id"], "tok-alice")):
+            st, headers, data = self.fake.api(method, path, token=token)
+            self.assertEqual((st, data), (200, b""))
+            self.assertEqual(headers["content-length"], "0")
+        self.assertEqual(self.invite_state(self.fx["invite_id"])["state"], "cancelled")
+        self.assertNotIn("u-alice", self.org_state(self.fx["org2_id"])["members"])
+
+
 if __name__ == "__main__":
     unittest.main()
