@@ -504,7 +504,10 @@ mk_status mk_api_error_from_response(long http_status, const char *body, mk_erro
     }
     json_object *error = api_member(root, "error");
     json_object *v;
-    if ((v = api_member(error, "detail")) && json_object_is_type(v, json_type_string))
+    /* {"error": {"detail": ...}}, or (second edition) {"error": "..."}. */
+    if (error && json_object_is_type(error, json_type_string))
+        api_clean_copy(detail, sizeof(detail), json_object_get_string(error));
+    else if ((v = api_member(error, "detail")) && json_object_is_type(v, json_type_string))
         api_clean_copy(detail, sizeof(detail), json_object_get_string(v));
     if (err && (v = api_member(error, "code")) && json_object_is_type(v, json_type_string))
         api_clean_copy(err->code, sizeof(err->code), json_object_get_string(v));

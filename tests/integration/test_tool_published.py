@@ -164,15 +164,14 @@ class ErrorString(ToolTest):
         super().setUp()
         self.fake.configure("published", "error_string")
 
-    # Left out (a client gap, reported in issue 9 item 2's hand-back): with
-    # "error" a plain string, the client prints "no error detail" instead of
-    # the string, for any status (500 on a list, 404 on a cancel, 400 on an
-    # accept). Only the parts the client gets right are asserted here.
-    def test_a_refusal_with_a_string_error_shows_its_status_and_ref(self):
+    # "error" a plain string (second edition): its text is the detail.
+    def test_a_refusal_with_a_string_error_shows_its_detail_and_ref(self):
         self.fake.fault("user_orgs_list", "status", count=1, status=500,
                         detail="the database is on fire", ref="ref-fire-1")
         p = self.run_tool("orgs", "list", token=ALICE_TOKEN)
         self.assertNotEqual(p.returncode, 0)
+        self.assertIn("the database is on fire", p.stderr)
+        self.assertNotIn("no error detail", p.stderr)
         self.assertIn("HTTP 500", p.stderr)
         self.assertIn("ref-fire-1", p.stderr)
         self.assertEqual(len(self.api_requests("GET")), 1)
@@ -188,6 +187,7 @@ class ErrorString(ToolTest):
         self.assert_exit(p, 1)
         self.assertIn("HTTP 404", p.stderr)
         self.assertIn("ref", p.stderr)
+        self.assertIn("no pending invite with this id", p.stderr)
 
 
 class AcceptExpired(ToolTest):

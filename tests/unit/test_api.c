@@ -392,6 +392,12 @@ static void test_error_from_response(void **state)
     assert_string_equal(err.ref, "r-42");
     assert_int_equal(err.http_status, 409);
 
+    /* The second edition's plain-string "error" is the detail. */
+    mk_error_clear(&err);
+    assert_int_equal(mk_api_error_from_response(404, "{\"error\":\"no such invite\",\"ref\":\"r-7\"}",
+                                                &err), MK_ERR_API);
+    assert_string_equal(err.message, "MK.IO refused the request: no such invite (HTTP 404, ref r-7)");
+
     const long api[] = { 400, 401, 403, 404, 409 };
     const long down[] = { 429, 500, 503 };
     const char *bodies[] = { full, "{\"error\":{\"detail\":\"d\"}}", "<html>oops</html>", "", NULL,
