@@ -380,12 +380,8 @@ int cmd_login(struct tool *t, int argc, char **argv)
         rc = tool_fail(&err);
         goto out;
     }
-    if (mk_http_new(&t->cfg, token, &http, &err) != MK_OK) {
-        rc = tool_fail(&err);
+    if ((rc = tool_client_for_token(t, token, &http)) != TOOL_EXIT_OK)
         goto out;
-    }
-    if (getuid() != 0 && geteuid() == getuid())
-        mk_http_allow_env_proxy(http, true);
     if (mk_profile_get(http, &profile, &err) != MK_OK) {
         rc = profile_failure(&err, "; nothing was saved");
         goto out;
@@ -466,12 +462,8 @@ int cmd_whoami(struct tool *t, int argc, char **argv)
         rc = tool_fail(&err);
         goto out;
     }
-    if (mk_http_new(&t->cfg, token, &http, &err) != MK_OK) {
-        rc = tool_fail(&err);
+    if ((rc = tool_client_for_token(t, token, &http)) != TOOL_EXIT_OK)
         goto out;
-    }
-    if (getuid() != 0 && geteuid() == getuid())
-        mk_http_allow_env_proxy(http, true);
     if (mk_profile_get(http, &profile, &err) != MK_OK) {
         rc = profile_failure(&err, "");
         goto out;

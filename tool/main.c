@@ -357,8 +357,16 @@ int tool_client(struct tool *t, mk_http **out)
         err.status = MK_ERR_USAGE;
         return tool_fail(&err);
     }
-    st = mk_http_new(&t->cfg, token, out, &err);
+    rc = tool_client_for_token(t, token, out);
     mk_token_free(token);
+    return rc;
+}
+
+int tool_client_for_token(struct tool *t, const char *token, mk_http **out)
+{
+    mk_error err;
+    mk_error_clear(&err);
+    mk_status st = mk_http_new(&t->cfg, token, out, &err);
     /* A user running the tool for themself keeps their proxy settings;
      * root never takes them from the environment (http.h). */
     if (st == MK_OK && getuid() != 0 && geteuid() == getuid())

@@ -34,6 +34,11 @@ int tool_load_config(struct tool *t);
  * user's own token file. Prints the error and returns an exit code on failure. */
 int tool_client(struct tool *t, mk_http **out);
 
+/* A client for token (the configuration loaded), with the tool's proxy rule:
+ * the environment's proxy only for a user running the tool for themself.
+ * Prints the error and returns an exit code on failure. */
+int tool_client_for_token(struct tool *t, const char *token, mk_http **out);
+
 /* The path of the user's own token file: $HOME (else the password
  * database's home) joined with the user_token key. Config loaded first. */
 mk_status tool_own_token_path(struct tool *t, char *path, size_t size, mk_error *err);
