@@ -324,8 +324,10 @@ static int profile_failure(const mk_error *err, const char *after)
     return rc;
 }
 
-static int token_options(const char *command, const char *help, int argc, char **argv,
-                         const char **user)
+/* login's and logout's start: their options, then the configuration, then
+ * --user for root only. -1 after --help, else an exit code (0 to go on). */
+static int token_start(struct tool *t, const char *command, const char *help, int argc,
+                       char **argv, const char **user)
 {
     static const struct option options[] = {
         {"user", required_argument, NULL, 'u'},
@@ -351,6 +353,14 @@ static int token_options(const char *command, const char *help, int argc, char *
                                     "standard input");
         return tool_usage(NULL, "%s: unexpected argument '%s'", command, argv[optind]);
     }
+    int rc = tool_load_config(t);
+    if (rc != TOOL_EXIT_OK)
+        return rc;
+    if (*user && geteuid() != 0) {
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "%s ", command);
+        return tool_usage(prefix, "%s: --user is for root only", command);
+    }
     return TOOL_EXIT_OK;
 }
 
@@ -365,15 +375,11 @@ int cmd_login(struct tool *t, int argc, char **argv)
     struct mk_profile profile;
     struct mk_jwt_claims claims;
     mk_error err;
-    int rc = token_options("login", login_help, argc, argv, &user);
+    int rc = token_start(t, "login", login_help, argc, argv, &user);
     pl.dirfd = -1;
     mk_error_clear(&err);
     if (rc)
         return rc < 0 ? TOOL_EXIT_OK : rc;
-    if ((rc = tool_load_config(t)) != TOOL_EXIT_OK)
-        return rc;
-    if (user && geteuid() != 0)
-        return tool_usage("login ", "login: --user is for root only");
 
     if (read_token_stdin(&token, &err) != MK_OK) {
         err.status = MK_ERR_USAGE;
@@ -523,15 +529,11 @@ int cmd_logout(struct tool *t, int argc, char **argv)
     struct token_place pl;
     mk_error err;
     bool exists = false;
-    int rc = token_options("logout", logout_help, argc, argv, &user);
+    int rc = token_start(t, "logout", logout_help, argc, argv, &user);
     pl.dirfd = -1;
     mk_error_clear(&err);
     if (rc)
         return rc < 0 ? TOOL_EXIT_OK : rc;
-    if ((rc = tool_load_config(t)) != TOOL_EXIT_OK)
-        return rc;
-    if (user && geteuid() != 0)
-        return tool_usage("logout ", "logout: --user is for root only");
     mk_status st = place_open(t, user, false, &pl, &err);
     if (st == MK_ERR_IO) {
         exists = false; /* a directory on the way is missing: no file */
