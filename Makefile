@@ -40,10 +40,8 @@ CFLAGS   ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS) -Icommon
 HLDFLAGS := -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
 
-COMMON_SRC := common/mk_error.c common/config.c common/http.c common/api.c common/log.c \
-              common/token.c common/store.c common/storefile.c common/grouppolicy.c common/atomicfile.c \
-              common/refresh.c common/groupfile_write.c common/groupfile_read.c \
-              common/text.c common/tempname.c common/passwd.c common/profile.c common/jwt.c
+# Every file of common/ is part of libmkio.a.
+COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 RUNTIME_LIBS := -lcurl -ljson-c
 

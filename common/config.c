@@ -213,6 +213,20 @@ static bool config_word_user(const char *in, char *out, size_t out_len)
     return true;
 }
 
+/* A PAM service name as /etc/pam.d names its files: letters, digits, '.',
+ * '_', '+' and '-', not starting with '.', at most 64 bytes. */
+static bool config_word_service(const char *in, char *out, size_t out_len)
+{
+    size_t len = strlen(in);
+    if (len == 0 || len > 64 || len >= out_len || in[0] == '.')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!mk_ascii_alnum(in[i]) && in[i] != '.' && in[i] != '_' && in[i] != '+' && in[i] != '-')
+            return false;
+    memcpy(out, in, len + 1);
+    return true;
+}
+
 bool mk_config_gid_reserved(unsigned long gid)
 {
     if (gid <= 65535UL)
@@ -481,12 +495,41 @@ static bool config_set_base_url(struct mk_config *cfg, const char *url)
     return true;
 }
 
+/* Seconds with decimals ("2.5"), or a number with one suffix: s, m, h or d
+ * ("90s", "5m", "1.5h", "30d"). Milliseconds into *ms; false when malformed
+ * or beyond 10,000 days. */
+static bool config_parse_duration(const char *value, int64_t *ms)
+{
+    static const struct { char suffix; int64_t unit; } units[] = {
+        { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+    };
+    static const int64_t max_seconds = 10000LL * 86400;
+    size_t len = strlen(value);
+    int64_t unit = 1;
+    char number[64];
+    for (size_t i = 0; len > 1 && i < sizeof(units) / sizeof(units[0]); i++)
+        if (value[len - 1] == units[i].suffix) {
+            unit = units[i].unit;
+            len--;
+        }
+    if (len == 0 || len >= sizeof(number))
+        return false;
+    memcpy(number, value, len);
+    number[len] = '\0';
+    int64_t in_ms;
+    if (!mk_parse_seconds_ms(number, 0, max_seconds / unit * 1000, &in_ms))
+        return false;
+    *ms = in_ms * unit;
+    return true;
+}
+
 /* ---- the table of keys -------------------------------------------------- */
 
 enum config_type {
     CONFIG_TEXT,      /* char *, judged by text_ok */
     CONFIG_URL,       /* char *, judged by url_check */
-    CONFIG_SECONDS,   /* int64_t milliseconds, written as seconds ("2.5") */
+    CONFIG_SECONDS,   /* int64_t milliseconds, written as seconds ("2.5"), or with a
+                       * suffix s, m, h or d ("5m", "30d") */
     CONFIG_NUMBER,    /* an unsigned integer member (unsigned, size_t, uid_t) */
     CONFIG_SIZE,      /* size_t bytes, written with an optional K or M suffix */
     CONFIG_BOOL,      /* bool: yes/no, true/false, on/off, 1/0 */
@@ -502,7 +545,7 @@ struct config_field {
     size_t offset2;       /* gid_max, or a list's count */
     bool repeatable;      /* LIST and PINS: each line adds */
     bool empty_ok;        /* "key =": no value (TEXT, URL) or nothing added (LIST) */
-    const char *def_text; /* TEXT and URL default; LIST: its one default entry */
+    const char *def_text; /* TEXT and URL default; LIST: its default entries, space-separated */
     uint64_t def, def2;   /* SECONDS, NUMBER, SIZE, BOOL; GID_RANGE: FIRST and LAST */
     uint64_t min, max;    /* SECONDS, NUMBER, SIZE: the range, checked in config_field_ok */
     const char *takes;    /* what the key takes, quoted in every message about it */
@@ -539,6 +582,19 @@ static const struct config_field config_fields[] = {
       .def = 10000, .min = 1, .max = 1000000, .takes = "a whole number from 1 to 1000000" },
     { .key = "token_warn_days", .type = CONFIG_NUMBER, CONFIG_MEMBER(token_warn_days),
       .def = 14, .min = 0, .max = 365, .takes = "a whole number of days from 0 (never) to 365" },
+    { .key = "refresh_interval", .type = CONFIG_SECONDS, CONFIG_MEMBER(refresh_interval_ms),
+      .def = 300000, .min = 0, .max = 7 * 86400000LL,
+      .takes = "a time from 0 to 7d: seconds, or a number with a suffix s, m, h or d" },
+    { .key = "login_refresh_interval", .type = CONFIG_SECONDS, CONFIG_MEMBER(login_refresh_interval_ms),
+      .def = 0, .min = 0, .max = 7 * 86400000LL,
+      .takes = "a time from 0 to 7d: seconds, or a number with a suffix s, m, h or d" },
+    { .key = "login_services", .type = CONFIG_LIST, CONFIG_MEMBER(login_services),
+      CONFIG_MEMBER2(login_service_count), .repeatable = true, .empty_ok = true,
+      .def_text = MK_CONFIG_DEFAULT_LOGIN_SERVICES, .word = config_word_service,
+      .takes = "a PAM service name (letters, digits, '.', '_', '+' and '-', at most 64 bytes)" },
+    { .key = "max_stale", .type = CONFIG_SECONDS, CONFIG_MEMBER(max_stale_ms),
+      .def = 30 * 86400000LL, .min = 0, .max = 3650 * 86400000LL,
+      .takes = "a time from 0 (no bound) to 3650d: seconds, or a number with a suffix s, m, h or d" },
     { .key = "token_dir", .type = CONFIG_TEXT, CONFIG_MEMBER(token_dir),
       .def_text = "/etc/mkio/tokens", .text_ok = config_absolute_path_ok, .takes = "an absolute path" },
     { .key = "user_token", .type = CONFIG_TEXT, CONFIG_MEMBER(user_token_path),
@@ -701,8 +757,20 @@ static bool config_field_fill(struct mk_config *dst, const struct mk_config *src
     case CONFIG_LIST: {
         char ***list = config_member(dst, f->offset);
         size_t *count = config_count(dst, f);
-        if (!src)
-            return !f->def_text || config_list_add(list, count, f->def_text);
+        if (!src) {
+            for (const char *d = f->def_text; d && *d;) {
+                size_t n = strcspn(d, " ");
+                char word[CONFIG_MAX_WORD];
+                if (n > 0 && n < sizeof(word)) {
+                    memcpy(word, d, n);
+                    word[n] = '\0';
+                    if (!config_list_add(list, count, word))
+                        return false;
+                }
+                d += n + (d[n] == ' ');
+            }
+            return true;
+        }
         char **from = *(char ***)config_member(src, f->offset);
         for (size_t i = 0; i < *config_count(src, f); i++)
             if (!config_list_add(list, count, from[i]))
@@ -975,7 +1043,7 @@ static mk_status config_apply(struct config_parser *p, struct mk_config *cfg,
             return config_set_base_url(cfg, value) ? MK_OK : config_nomem(p);
         return config_strdup(config_text(cfg, f), value) ? MK_OK : config_nomem(p);
     case CONFIG_SECONDS:
-        if (!mk_parse_seconds_ms(value, 0, INT64_MAX, &ms))
+        if (!config_parse_duration(value, &ms))
             return config_bad_value(p, f, value);
         memcpy(config_member(cfg, f->offset), &ms, sizeof(ms));
         return MK_OK;

@@ -23,6 +23,12 @@
 
 #define MK_CONFIG_DEFAULT_PATH "/etc/mkio/mkio.conf"
 
+/* The PAM services that are a real login (login_services' default): the
+ * console, su -l, ssh, and the display managers Debian ships. */
+#define MK_CONFIG_DEFAULT_LOGIN_SERVICES \
+    "login su-l sshd gdm-password gdm-autologin gdm-fingerprint gdm-smartcard " \
+    "lightdm lightdm-autologin lightdm-greeter sddm sddm-autologin xdm"
+
 /* An administrator's pin: this organization id (canonical, see text.h) gets
  * exactly this group name and gid, without prefix or id fragment. */
 struct mk_pin {
@@ -43,6 +49,15 @@ struct mk_config {
     size_t max_list_records;    /* max_list_records = 10000 (records of one listing) */
     unsigned token_warn_days;   /* token_warn_days = 14 (a login says so when the token expires
                                  * within this many days; 0: never) */
+    int64_t refresh_interval_ms; /* refresh_interval = 5m (an account check that is not a login
+                                 * calls the API only when the user's last successful
+                                 * refresh is older) */
+    int64_t login_refresh_interval_ms; /* login_refresh_interval = 0 (the same, for a login) */
+    char **login_services;      /* login_services = login su-l sshd ... (PAM services that
+                                 * are a login; any other is an account check) */
+    size_t login_service_count;
+    int64_t max_stale_ms;       /* max_stale = 30d (a user whose last successful refresh is
+                                 * older loses their groups from groups.db; 0: no bound) */
     char *token_dir;            /* token_dir = /etc/mkio/tokens */
     char *user_token_path;      /* user_token = .config/mkio/token (relative to the home) */
     gid_t gid_min, gid_max;     /* gid_range = 1900000000-1999999999 */

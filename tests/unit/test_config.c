@@ -95,6 +95,13 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.accept_inviter_domain_count, 0);
     assert_int_equal(cfg.min_uid, 1000);
     assert_int_equal(cfg.token_warn_days, 14);
+    assert_int_equal(cfg.refresh_interval_ms, 300000);
+    assert_int_equal(cfg.login_refresh_interval_ms, 0);
+    assert_int_equal(cfg.max_stale_ms, 30LL * 86400000);
+    assert_int_equal(cfg.login_service_count, 13);
+    assert_string_equal(cfg.login_services[0], "login");
+    assert_string_equal(cfg.login_services[1], "su-l");
+    assert_string_equal(cfg.login_services[2], "sshd");
     assert_int_equal(cfg.ignore_user_count, 1);
     assert_string_equal(cfg.ignore_users[0], "root");
     assert_string_equal(cfg.state_dir, "/var/lib/mkio");
@@ -136,9 +143,19 @@ static void test_every_key_good(void **state)
         "\tmin_uid\t=\t500\t\r\n"
         "ignore_users = admin backup\n"
         "ignore_users = deploy\n"
-        "state_dir = /tmp/mkio-state\n";
+        "state_dir = /tmp/mkio-state\n"
+        "refresh_interval = 10m\n"
+        "login_refresh_interval = 30s\n"
+        "login_services = xrdp-sesman\n"
+        "max_stale = 2.5d\n";
 
     assert_int_equal(parse(text, &cfg, &err), MK_OK);
+    assert_int_equal(cfg.refresh_interval_ms, 600000);
+    assert_int_equal(cfg.login_refresh_interval_ms, 30000);
+    assert_int_equal(cfg.max_stale_ms, 216000000LL);
+    /* login_services adds to its default, as every list key does */
+    assert_int_equal(cfg.login_service_count, 14);
+    assert_string_equal(cfg.login_services[13], "xrdp-sesman");
     assert_string_equal(cfg.base_url, "https://api.example.com:8443/mk");
     assert_string_equal(cfg.ca_file, "/etc/ssl/mkio-ca.pem");
     assert_int_equal(cfg.connect_timeout_ms, 250);
@@ -188,6 +205,11 @@ static void test_good_value_forms(void **state)
         "group_prefix = _", "group_prefix = abcdefghijklmnop", "group_prefix = a-b_c9",
         "ca_file =", "ca_file = /x", "accept_orgs =", "ignore_users =", "accept_inviter_domains =",
         "min_uid = 0", "min_uid = 4294967294", "token_warn_days = 0", "token_warn_days = 365",
+        "connect_timeout = 1s", "time_budget = 1.5m\nconnect_timeout = 2",
+        "refresh_interval = 0", "refresh_interval = 90s", "refresh_interval = 7d", "refresh_interval = 1.5h",
+        "login_refresh_interval = 0", "login_refresh_interval = 5m",
+        "max_stale = 0", "max_stale = 2", "max_stale = 3650d", "max_stale = 12h",
+        "login_services =", "login_services = login su-l sshd", "login_services = my_dm+x.1",
         "user_token = token", "user_token = a/b/c",
         "base_url = http://127.0.0.1:8080", "base_url = http://localhost", "base_url = http://[::1]:9/x",
         "base_url = https://[2001:db8::1]/", "base_url = https://app.mk.io/", "base_url = https://app.mk.io/api",
@@ -211,7 +233,18 @@ static void test_bad_values(void **state)
         { "connect_timeout = 0.09", "0.1 to 60" },
         { "connect_timeout = 61", "0.1 to 60" },
         { "connect_timeout = -1", "connect_timeout" },
-        { "connect_timeout = 1s", "connect_timeout" },
+        { "connect_timeout = 1x", "connect_timeout" },
+        { "connect_timeout = s", "connect_timeout" },
+        { "connect_timeout = 1ss", "connect_timeout" },
+        { "connect_timeout = 1 s", "connect_timeout" },
+        { "connect_timeout = 2m", "0.1 to 60" },
+        { "refresh_interval = 8d", "0 to 7d" },
+        { "refresh_interval = -1", "refresh_interval" },
+        { "login_refresh_interval = 1w", "login_refresh_interval" },
+        { "max_stale = 3651d", "0 (no bound) to 3650d" },
+        { "max_stale = 99999999999d", "max_stale" },
+        { "login_services = su/l", "a PAM service name" },
+        { "login_services = .hidden", "a PAM service name" },
         { "connect_timeout = .5", "connect_timeout" },
         { "connect_timeout = 3.", "connect_timeout" },
         { "connect_timeout = 1e3", "connect_timeout" },
