@@ -446,3 +446,12 @@ int main(int argc, char **argv)
     }
     return rc;
 }
+
+int tool_need_root(const char *command)
+{
+    if (geteuid() == 0)
+        return TOOL_EXIT_OK;
+    fprintf(stderr, "mkio-orgs: %s changes the system's membership store; run it as root\n",
+            command);
+    return TOOL_EXIT_USAGE;
+}

@@ -89,6 +89,13 @@ int tool_simple_options(const char *command, const char *help, int argc, char **
  * \uXXXX escape. A byte that is not UTF-8 becomes U+FFFD: JSON is UTF-8. */
 void tool_print_json(json_object *value);
 
+/* How long a command waits for the store's lock. */
+#define TOOL_STORE_LOCK_TIMEOUT_MS 10000
+
+/* TOOL_EXIT_OK as root; else says that command changes the system's
+ * membership store and returns TOOL_EXIT_USAGE. */
+int tool_need_root(const char *command);
+
 int cmd_invite(struct tool *t, int argc, char **argv);
 int cmd_orgs(struct tool *t, int argc, char **argv);
 int cmd_status(struct tool *t, int argc, char **argv);
