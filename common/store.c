@@ -46,6 +46,18 @@ void mk_store_set_etc_group_path(const char *path)
              path ? path : "/etc/group");
 }
 
+static int64_t store_clock;   /* tests only: Unix seconds; 0 is the real clock */
+
+void mk_store_set_clock(int64_t now)
+{
+    store_clock = now;
+}
+
+static int64_t store_now(void)
+{
+    return store_clock ? store_clock : (int64_t)time(NULL);
+}
+
 static int store_path(char *buf, size_t size, const char *dir, const char *name)
 {
     int n = snprintf(buf, size, "%s/%s", dir, name);
@@ -412,9 +424,14 @@ static void *store_encode_run(void *arg)
     return NULL;
 }
 
-mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
-                            const struct mk_membership *orgs, size_t n,
-                            long lock_timeout_ms, const struct mk_log_sink *sink, mk_error *err)
+/* The one write path: under the lock, load store.json, (with user) put
+ * the user's organizations in, assign, record store.json if its bytes
+ * change, then publish groups.db if its bytes change. Without user (publish)
+ * nothing of the user changes: store.json is rewritten only when the policy
+ * changed an assignment. */
+static mk_status store_write(const struct mk_config *cfg, const char *user,
+                             const struct mk_membership *orgs, size_t n,
+                             long lock_timeout_ms, const struct mk_log_sink *sink, mk_error *err)
 {
     static const char *const written[] = { MK_STOREFILE_NAME, STORE_GROUP_FILE };
     struct mk_storefile s = { 0 };
@@ -439,10 +456,7 @@ mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
     mk_error_clear(&org_err);
     if ((st = mk_policy_check_config(cfg, err)) != MK_OK)
         return st;
-    if (!mk_user_name_valid(user))
-        return mk_error_set(err, MK_ERR_USAGE, "invalid user name: 1 to %d bytes without ':', "
-                            "',', '/', spaces or control characters", MK_USER_NAME_MAX);
-    if ((st = store_input(orgs, n, &in, &ids, &in_count, err)) != MK_OK)
+    if (user && (st = store_input(orgs, n, &in, &ids, &in_count, err)) != MK_OK)
         return st;
     if (store_path(path, sizeof(path), cfg->state_dir, MK_STOREFILE_NAME) != 0 ||
         store_path(db_path, sizeof(db_path), cfg->state_dir, STORE_GROUP_FILE) != 0 ||
@@ -469,7 +483,7 @@ mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if ((st = store_apply_user(&s, user, in, in_count, (int64_t)time(NULL), err)) != MK_OK)
+    if (user && (st = store_apply_user(&s, user, in, in_count, store_now(), err)) != MK_OK)
         goto out;
     if (!(members = store_members_build(&s)) ||
         !(joined = calloc(s.org_count ? s.org_count : 1, sizeof(*joined)))) {
@@ -554,6 +568,23 @@ out:
     free(in);
     free(ids);
     return st;
+}
+
+mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
+                            const struct mk_membership *orgs, size_t n,
+                            long lock_timeout_ms, const struct mk_log_sink *sink, mk_error *err)
+{
+    mk_error_clear(err);
+    if (!mk_user_name_valid(user))
+        return mk_error_set(err, MK_ERR_USAGE, "invalid user name: 1 to %d bytes without ':', "
+                            "',', '/', spaces or control characters", MK_USER_NAME_MAX);
+    return store_write(cfg, user, orgs, n, lock_timeout_ms, sink, err);
+}
+
+mk_status mk_store_publish(const struct mk_config *cfg, long lock_timeout_ms,
+                           const struct mk_log_sink *sink, mk_error *err)
+{
+    return store_write(cfg, NULL, NULL, 0, lock_timeout_ms, sink, err);
 }
 
 /* ---- reading, for `mkio-orgs status` ---- */

@@ -42,6 +42,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 #include <sys/types.h>
 
@@ -67,6 +68,16 @@ struct mk_membership {
 mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
                             const struct mk_membership *orgs, size_t n,
                             long lock_timeout_ms, const struct mk_log_sink *sink, mk_error *err);
+
+/* Recompiles groups.db from store.json under the lock (waiting at most
+ * lock_timeout_ms, MK_ERR_BUSY after) and replaces it only when its bytes
+ * change; no user's organizations change. store.json is rewritten only when
+ * an assignment had to change (then, as always, before groups.db). For
+ * callers that changed what groups.db depends on without a membership
+ * change: a user turned stale after a failed refresh, the end of a sync.
+ * Warnings go to sink; the status values are those of mk_store_set_user. */
+mk_status mk_store_publish(const struct mk_config *cfg, long lock_timeout_ms,
+                           const struct mk_log_sink *sink, mk_error *err);
 
 /* What the store holds, for `mkio-orgs status`. */
 struct mk_store_group {
@@ -103,5 +114,6 @@ mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, 
 void mk_store_view_free(struct mk_store_view *view);
 
 void mk_store_set_etc_group_path(const char *path);  /* tests only; NULL restores /etc/group */
+void mk_store_set_clock(int64_t now);  /* tests only: Unix seconds the store takes as now; 0 restores the clock */
 
 #endif

@@ -1590,6 +1590,80 @@ static void test_unchanged_store_repairs_groups_db(void **state)
     db_close(&db);
 }
 
+/* ---- publish (issue 10) ---- */
+
+static mk_status publish(struct fx *f)
+{
+    mk_error err;
+    mk_status st = mk_store_publish(&f->cfg, 1000, NULL, &err);
+    if (st != MK_OK)
+        print_message("publish: %s\n", err.message);
+    return st;
+}
+
+/* Nothing changed: publish writes neither file (same inode, same mtime). */
+static void test_publish_unchanged_writes_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct file_state js, db;
+
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    file_state_take(f->store_json, &js);
+    file_state_take(f->groups_db, &db);
+    sleep(1);
+    assert_int_equal(publish(f), MK_OK);
+    file_state_same(f->store_json, &js);
+    file_state_same(f->groups_db, &db);
+}
+
+/* groups.db is compiled from store.json: a missing or damaged one comes
+ * back; store.json is left as it is. An empty state directory publishes
+ * an empty groups.db. */
+static void test_publish_recompiles_groups_db(void **state)
+{
+    struct fx *f = *state;
+    struct file_state js;
+    struct db db;
+
+    assert_int_equal(publish(f), MK_OK);
+    db_open(f, &db);
+    assert_int_equal(db.view.group_count, 0);
+    db_close(&db);
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    file_state_take(f->store_json, &js);
+    assert_int_equal(unlink(f->groups_db), 0);
+    assert_int_equal(publish(f), MK_OK);
+    file_state_same(f->store_json, &js);
+    db_open(f, &db);
+    assert_int_equal(db.view.group_count, 1);
+    db_close(&db);
+    file_state_take(f->store_json, &js);
+    write_file(f->groups_db, "garbage");
+    assert_int_equal(chmod(f->groups_db, 0644), 0);
+    assert_int_equal(publish(f), MK_OK);
+    file_state_same(f->store_json, &js);
+    db_open(f, &db);
+    assert_int_equal(db.view.group_count, 1);
+    db_close(&db);
+}
+
+/* A corrupt store is refused by publish as by a write: nothing changes. */
+static void test_publish_corrupt_store_untouched(void **state)
+{
+    struct fx *f = *state;
+    mk_error err;
+    struct file_state js, db;
+
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    write_file(f->store_json, "{ not json");
+    file_state_take(f->store_json, &js);
+    file_state_take(f->groups_db, &db);
+    assert_int_not_equal(mk_store_publish(&f->cfg, 1000, NULL, &err), MK_OK);
+    assert_non_null(strstr(err.message, "store.json"));
+    file_state_same(f->store_json, &js);
+    file_state_same(f->groups_db, &db);
+}
+
 /* ---- one vocabulary (issue 8, item 9) ---- */
 
 /* Ids are canonical (lowercase): one organization whatever the case the
@@ -1681,6 +1755,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_file_failure_after_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fifty_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_missing_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_unchanged_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_recompiles_groups_db, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_corrupt_store_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_holds_no_surprises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_dir_owned_by_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_dir_mode_0777, setup, teardown),
