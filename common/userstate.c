@@ -176,6 +176,20 @@ mk_status mk_user_state_record(const struct mk_config *cfg, const char *user, in
     return MK_OK;
 }
 
+/* Whether entry is USER.tmp.XXXXXX, a replacement in flight or one a
+ * killed writer left (atomicfile.h), for whatever USER. */
+static bool userstate_is_temp(const char *entry)
+{
+    size_t len = strlen(entry), suffix = strlen(".tmp.XXXXXX");
+    char user[MK_USER_NAME_MAX + 1];
+
+    if (len <= suffix || len - suffix > MK_USER_NAME_MAX)
+        return false;
+    memcpy(user, entry, len - suffix);
+    user[len - suffix] = '\0';
+    return mk_atomicfile_is_temp(entry, user);
+}
+
 static int userstate_entry_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct mk_user_state_entry *)a)->user,
@@ -209,9 +223,8 @@ mk_status mk_user_state_list(const struct mk_config *cfg, struct mk_user_state_e
     while ((ent = readdir(d)) != NULL) {
         struct mk_user_state state;
         mk_error one = { 0 };
-        const char *tmp = strstr(ent->d_name, ".tmp.");
         if (!mk_user_name_valid(ent->d_name) || ent->d_name[0] == '.' ||
-            (tmp && strlen(tmp) == 11)) /* USER.tmp.XXXXXX: a replacement in flight or killed */
+            userstate_is_temp(ent->d_name))
             continue;
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, ent->d_name) >= sizeof(path))
             continue;
