@@ -640,6 +640,19 @@ out:
     return rc;
 }
 
+mk_status mk_api_explain_not_found(const struct mk_config *cfg, mk_error *err)
+{
+    if (!err || err->status != MK_ERR_API || err->http_status != 404)
+        return err ? err->status : MK_OK;
+    char url[300];
+    mk_text_sanitize(cfg && cfg->base_url ? cfg->base_url : "", url, sizeof(url));
+    /* mk_error_set keeps http_status, code and ref. */
+    return mk_error_set(err, MK_ERR_USAGE,
+                 "MK.IO has no such path (HTTP 404): base_url = %s in %s is probably wrong; "
+                 "it must be the site alone, e.g. https://app.mk.io (every call adds /api/v1/...)",
+                 url, cfg && cfg->source ? cfg->source : MK_CONFIG_DEFAULT_PATH);
+}
+
 /* Percent-escapes an id for a path: everything outside RFC 3986's
  * unreserved set. */
 static mk_status api_escape_id(const char *id, const char *what, char **out, mk_error *err)
@@ -934,9 +947,11 @@ static mk_status api_list(mk_http *http, const char *base, const char *what, boo
             path = next_link;
             next_link = NULL;
         } else if (skiptoken < 0) {
-            n = asprintf(&path, "%s?$top=%d", base, MK_API_PAGE_SIZE);
+            /* The published lists are unpaged: ask for the list as it is,
+             * and page only where the server's answer says to. */
+            n = asprintf(&path, "%s", base);
         } else {
-            n = asprintf(&path, "%s?$top=%d&$skiptoken=%ld", base, MK_API_PAGE_SIZE, skiptoken);
+            n = asprintf(&path, "%s?$skiptoken=%ld", base, skiptoken);
         }
         if (n < 0) {
             path = NULL;
@@ -946,6 +961,8 @@ static mk_status api_list(mk_http *http, const char *base, const char *what, boo
         json_object_put(answer);
         size_t received = 0;
         rc = api_call(http, "GET", path, NULL, admin, &answer, &received, err);
+        if (rc != MK_OK && page == 0)
+            rc = mk_api_explain_not_found(cfg, err);
         if (rc != MK_OK)
             goto out;
         total_bytes += received;

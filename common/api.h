@@ -25,7 +25,6 @@
 #include "http.h"
 #include "mk_error.h"
 
-#define MK_API_PAGE_SIZE 100
 #define MK_API_MAX_PAGES 1000
 #define MK_INVITE_LIFETIME_S (14L * 24 * 3600)
 
@@ -116,6 +115,13 @@ mk_status mk_parse_invite(json_object *obj, size_t index, struct mk_invite *out,
  * (detail, code, ref), otherwise a message naming the HTTP status. Returns
  * MK_ERR_API for 4xx, MK_ERR_UNAVAILABLE for 5xx, MK_ERR_PROTOCOL else. */
 mk_status mk_api_error_from_response(long http_status, const char *body, mk_error *err);
+
+/* For a GET of a path that exists whenever base_url is right (a list, the
+ * profile): turns a 404 in err into MK_ERR_USAGE naming base_url and the
+ * configuration file that set it, since the API answers 404 there only
+ * when base_url's path is wrong. Other errors are left as they are.
+ * Returns err->status. */
+mk_status mk_api_explain_not_found(const struct mk_config *cfg, mk_error *err);
 
 /* Reads supplemental.pagination of a list answer that held `records` items.
  * *done is set when this was the last page (an empty page, no pagination,

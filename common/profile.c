@@ -95,8 +95,8 @@ mk_status mk_profile_get(mk_http *http, struct mk_profile *out, mk_error *err)
         return st;
     if (resp.status >= 200 && resp.status < 300)
         st = mk_profile_parse(resp.body, resp.body_len, out, err);
-    else
-        st = mk_api_error_from_response(resp.status, resp.body, err);
+    else if (mk_api_error_from_response(resp.status, resp.body, err) != MK_OK)
+        st = mk_api_explain_not_found(mk_http_config(http), err);
     mk_http_response_clear(&resp);
     if (st != MK_OK)
         mk_error_prefix(err, "reading your profile");

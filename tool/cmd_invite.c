@@ -24,7 +24,9 @@ static void print_invite(const struct mk_invite *inv)
     fputs("\n  state:   ", stdout);
     tool_put_safe(stdout, inv->state ? inv->state : "pending");
     fputs("\n  expires: ", stdout);
-    tool_put_safe(stdout, inv->expires);
+    tool_put_safe(stdout, inv->expires ? inv->expires : "unknown");
+    if (inv->expires && inv->expires_computed)
+        fputs(" (computed: sent + 14 days; MK.IO decides)", stdout);
     fputs("\n  teams:   Everyone", stdout);
     for (size_t i = 0; i < inv->team_count; i++) {
         fputs(", ", stdout);

@@ -61,7 +61,7 @@ static void print_org(const struct mk_user_org *org, time_t now)
         fputs("\n  expires:    ", stdout);
         tool_put_safe(stdout, org->invite.expires ? org->invite.expires : "unknown");
         if (org->invite.expires_computed)
-            fputs(" (computed: sent + 14 days)", stdout);
+            fputs(" (computed: sent + 14 days; MK.IO decides)", stdout);
     }
     fputc('\n', stdout);
 }

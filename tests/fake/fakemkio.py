@@ -166,9 +166,10 @@ class FakeMkio:
 
     def configure(self, *variants, **switches):
         """Selects the second edition's shapes and variants until reset(): named
-        variants ("published", "nextlink", "error_string", "accept_expired_400",
-        "accept_expired_404", "empty_200", "legacy") and/or switches (shape,
-        paging, page_size, error_string, accept_expired_status, empty_200).
+        variants ("legacy", "nextlink", "offset", "error_string",
+        "accept_expired_400", "accept_expired_404", "empty_200"; "published" is
+        the default shape) and/or switches (shape, paging, page_size,
+        error_string, accept_expired_status, empty_200).
         Returns the whole configuration."""
         body = dict(switches)
         if variants:

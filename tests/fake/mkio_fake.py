@@ -44,11 +44,13 @@ VARIANT_STYLES = ("top_level", "display_name", "sent_by_string", "inviter_object
                   "no_expires", "null_invite")
 INVITE_STATES = ("pending", "accepted", "declined", "cancelled", "expired")
 # Switches for the second edition's shapes and variants (POST /control/configure).
-# The defaults are the legacy first-edition shapes this fake has always spoken.
+# The defaults are the shapes MediaKind publishes (mkio-api.md, second edition):
+# {kind, value} lists without paging, metadata.name, invitedBy a string or null.
 CONFIG_DEFAULTS = {
-    "shape": "legacy",            # "legacy" | "published" ({kind, value}, metadata.name, ...)
-    "paging": None,               # None (legacy: offset paging; published: unpaged) | "nextlink"
-    "page_size": 100,             # records per page with paging "nextlink"
+    "shape": "legacy",            # "published" ({kind, value}, metadata.name, ...) | "legacy"
+    "paging": None,               # None (published: unpaged; legacy: offset paging) |
+                                  # "nextlink" (@odata.nextLink) | "offset" (supplemental)
+    "page_size": 100,             # records per page with paging "nextlink" or "offset"
     "error_string": False,        # error bodies with "error" a plain string
     "accept_expired_status": 409,  # 409 | 400 | 404 on accepting an expired invite
     "empty_200": False,           # cancel, decline and leave answer 200 with an empty body
@@ -58,6 +60,7 @@ CONFIG_VARIANTS = {
     "legacy": {"shape": "legacy"},
     "published": {"shape": "published"},
     "nextlink": {"paging": "nextlink"},
+    "offset": {"paging": "offset"},
     "error_string": {"error_string": True},
     "accept_expired_400": {"accept_expired_status": 400},
     "accept_expired_404": {"accept_expired_status": 404},
@@ -170,9 +173,10 @@ class World:
                 continue
             _need(key in CONFIG_DEFAULTS, "configure: unknown key %r" % (key,))
             new[key] = value
-        _need(new.get("shape", "legacy") in ("legacy", "published"),
+        _need(new.get("shape", "published") in ("legacy", "published"),
               "configure: shape must be legacy or published")
-        _need(new.get("paging") in (None, "nextlink"), "configure: paging must be null or nextlink")
+        _need(new.get("paging") in (None, "nextlink", "offset"),
+              "configure: paging must be null, nextlink or offset")
         ps = new.get("page_size", 100)
         _need(isinstance(ps, int) and not isinstance(ps, bool) and 1 <= ps <= TOP_MAX,
               "configure: page_size must be an integer from 1 to %d" % TOP_MAX)
@@ -531,10 +535,16 @@ class World:
         """A list in the configured shape and paging."""
         if self.config["paging"] == "nextlink":
             return self.paginate_nextlink(items, query, path, kind)
-        if self.published() and not (fault and fault["kind"] in ("stuck_pagination",
-                                                                  "endless_pages")):
+        paged = self.config["paging"] == "offset" or (
+            fault and fault["kind"] in ("stuck_pagination", "endless_pages"))
+        if self.published() and not paged:
             return {"kind": kind, "value": items}
-        return self.paginate(items, query, fault, filler)
+        ans = self.paginate(items, query, fault, filler,
+                            self.config["page_size"] if self.config["paging"] == "offset"
+                            else TOP_DEFAULT)
+        if self.published():
+            ans = {"kind": kind, **ans}
+        return ans
 
     def paginate_nextlink(self, items, query, path, kind):
         """Server-driven pages of page_size with @odata.nextLink, a host-relative
@@ -552,8 +562,10 @@ class World:
         ans["@odata.nextLink"] = "%s?$skiptoken=%d" % (path, skip + size)
         return ans
 
-    def paginate(self, items, query, fault, filler):
-        top, skip = TOP_DEFAULT, 0
+    def paginate(self, items, query, fault, filler, top_default=TOP_DEFAULT):
+        """supplemental.pagination offset paging: pages of $top records (the
+        client may ask) or top_default, continued with $skiptoken = end."""
+        top, skip = top_default, 0
         for name, value in query:
             if name == "$top":
                 if not INT_RE.match(value) or not 1 <= int(value) <= TOP_MAX:

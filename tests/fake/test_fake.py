@@ -35,9 +35,15 @@ def tearDownModule():
 
 
 class FakeTestCase(unittest.TestCase):
+    # Classes that test the first edition's shapes (spec.name, expires,
+    # offset paging) ask for them; the fake's default is the published shapes.
+    LEGACY = False
+
     def setUp(self):
         self.fake = SHARED["fake"]
         self.fake.reset()
+        if self.LEGACY:
+            self.fake.configure("legacy")
         self.fx = make_fixture(self.fake)
 
     def call(self, method, path, token=None, body=None, **kw):
@@ -180,6 +186,8 @@ class TestRouting(FakeTestCase):
 
 
 class TestUserSide(FakeTestCase):
+    LEGACY = True
+
     def test_list_shows_member_and_pending_invite(self):
         status, _, obj = self.call("GET", USER_ORGS, "tok-alice")
         self.assertEqual(status, 200)
@@ -282,6 +290,8 @@ class TestUserSide(FakeTestCase):
 
 
 class TestAdminSide(FakeTestCase):
+    LEGACY = True
+
     def test_create_list_cancel(self):
         status, _, obj = self.call("POST", INVITES, "tok-admin",
                                    {"spec": {"email": "jane.smith@example.com", "comment": "Delphi",
@@ -327,6 +337,8 @@ class TestAdminSide(FakeTestCase):
 
 
 class TestPagination(FakeTestCase):
+    LEGACY = True
+
     def setUp(self):
         super().setUp()
         orgs = [{"id": "org-%02d" % i, "name": "Org %02d" % i, "members": ["u-carol"]}
@@ -358,6 +370,8 @@ class TestPagination(FakeTestCase):
 
 
 class TestFaults(FakeTestCase):
+    LEGACY = True
+
     def tearDown(self):
         self.fake.clear_faults()
 
@@ -540,6 +554,8 @@ class TestFaults(FakeTestCase):
 
 
 class TestControl(FakeTestCase):
+    LEGACY = True
+
     def test_request_log(self):
         self.fake.clear_requests()
         self.call("PATCH", USER_ORGS + "/" + self.fx["org_id"] + "?$top=3", "tok-alice", ACCEPT)
@@ -673,18 +689,18 @@ class TestShutdown(unittest.TestCase):
 class TestSecondEditionSwitches(FakeTestCase):
     """POST /control/configure: the published shapes and the variants a client must handle."""
 
-    def test_defaults_are_legacy_and_reset_restores_them(self):
+    def test_defaults_are_published_and_reset_restores_them(self):
         cfg = self.fake.config()
         self.assertEqual(cfg, {"shape": "legacy", "paging": None, "page_size": 100,
                                "error_string": False, "accept_expired_status": 409,
                                "empty_200": False})
-        self.fake.configure("published", "nextlink", "error_string", "accept_expired_400",
+        self.fake.configure("legacy", "nextlink", "error_string", "accept_expired_400",
                             "empty_200", page_size=7)
         self.fake.reset()
         self.assertEqual(self.fake.config(), cfg)
 
     def test_bad_configuration_is_refused_and_changes_nothing(self):
-        for bad in ({"variants": ["nope"]}, {"shape": "odd"}, {"paging": "offset"},
+        for bad in ({"variants": ["nope"]}, {"shape": "odd"}, {"paging": "pages"},
                     {"page_size": 0}, {"accept_expired_status": 410}, {"empty_200": "yes"},
                     {"bogus": 1}, {"variants": "published"}):
             with self.subTest(bad=bad):
@@ -773,8 +789,29 @@ class TestSecondEditionSwitches(FakeTestCase):
         self.assertEqual(len(obj["value"]), 2)
         self.assertEqual(obj["@odata.nextLink"], USER_ORGS + "?$skiptoken=2")
 
+    def test_offset_pages_with_supplemental(self):
+        self.fake.configure("published", "offset", page_size=100)
+        self.fake.seed({"invites": [{"organization": self.fx["org_id"],
+                                     "email": "u%d@example.com" % i} for i in range(249)]})
+        seen, skip = [], None
+        while True:
+            path = INVITES if skip is None else INVITES + "?$skiptoken=%d" % skip
+            st, _, obj = self.call("GET", path, "tok-admin")
+            self.assertEqual(st, 200)
+            self.assertIn("kind", obj)
+            self.assertNotIn("@odata.nextLink", obj)
+            pag = obj["supplemental"]["pagination"]
+            self.assertEqual((pag["start"], pag["records"], pag["total"]),
+                             (len(seen), len(obj["value"]), 250))
+            seen += [i["spec"]["email"] for i in obj["value"]]
+            if pag["end"] >= pag["total"]:
+                break
+            skip = pag["end"]
+        self.assertEqual(len(seen), 250)
+        self.assertEqual(len(set(seen)), 250)
+
     def test_nextlink_with_legacy_shapes(self):
-        self.fake.configure("nextlink", page_size=1)
+        self.fake.configure("legacy", "nextlink", page_size=1)
         _, _, obj = self.call("GET", USER_ORGS, "tok-alice")
         self.assertEqual(obj["value"][0]["spec"]["name"], "Acme Media")
         self.assertEqual(obj["@odata.nextLink"], USER_ORGS + "?$skiptoken=1")

@@ -100,6 +100,36 @@ class PublishedShapes(ToolTest):
         self.assertEqual(inv["teams"], ["encoding-team"])
         self.assertEqual(inv["id"], self.seeded["invites"][0])
 
+    def test_invite_list_labels_a_computed_expiry(self):
+        # Published invite records carry no expiry: the one shown is computed
+        # from when it was sent, and says so.
+        p = self.run_tool("invite", "list", token=ADMIN_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertRegex(p.stdout, r"expires: \S+ \(computed: sent \+ 14 days; MK\.IO decides\)")
+
+    def test_lists_are_asked_for_whole(self):
+        # The published lists are unpaged: no $top, no $skiptoken on the first GET.
+        for args, token in ((("orgs", "list"), ALICE_TOKEN), (("invite", "list"), ADMIN_TOKEN)):
+            self.assert_exit(self.run_tool(*args, token=token), 0)
+        gets = self.api_requests("GET")
+        self.assertEqual(len(gets), 2)
+        self.assertEqual([g["query"] for g in gets], [{}, {}])
+
+    def test_a_base_url_with_a_wrong_path_is_a_configuration_error(self):
+        with open(self.conf) as f:
+            text = f.read()
+        with open(self.conf, "w") as f:
+            f.write(text.replace("base_url = %s\n" % self.fake.api_url,
+                                 "base_url = %s/mkio\n" % self.fake.api_url))
+        for args, token in ((("orgs", "list"), ALICE_TOKEN), (("invite", "list"), ADMIN_TOKEN),
+                            (("whoami",), ALICE_TOKEN)):
+            with self.subTest(args=args):
+                p = self.run_tool(*args, token=token)
+                self.assert_exit(p, 2)
+                self.assertIn("base_url = %s/mkio in %s is probably wrong" %
+                              (self.fake.api_url, self.conf), p.stderr)
+                self.assertIn("HTTP 404", p.stderr)
+
     def test_invite_create_and_cancel(self):
         p = self.run_tool("invite", "create", "--email", "x@example.com", token=ADMIN_TOKEN)
         self.assert_exit(p, 0)
@@ -157,6 +187,39 @@ class NextLinkPaging(ToolTest):
         self.assertEqual(len(emails), 250)
         self.assertEqual(len(set(emails)), 250)
         self.assert_pages("/api/v1/organization/invites", 4)
+
+
+class OffsetPaging(ToolTest):
+    """supplemental.pagination paging: continued with $skiptoken = end until total."""
+
+    def setUp(self):
+        super().setUp()
+        self.fake.configure("published", "offset", page_size=100)
+
+    def test_orgs_list_follows_offsets_to_the_total(self):
+        self.fake.seed({"organizations": [
+            {"id": str(uuid.uuid4()), "name": "Org %03d" % i, "members": ["u-bob"]}
+            for i in range(249)]})
+        p = self.run_tool("orgs", "list", "--json", token=BOB_TOKEN)
+        self.assert_exit(p, 0)
+        got = json.loads(p.stdout)
+        self.assertEqual(len(got), 250)
+        self.assertEqual(len({o["id"] for o in got}), 250)
+        gets = [r for r in self.api_requests("GET") if r["path"] == "/api/v1/user/organizations"]
+        self.assertEqual([r["query"] for r in gets],
+                         [{}, {"$skiptoken": "100"}, {"$skiptoken": "200"}])
+
+    def test_sync_accepts_across_offset_pages(self):
+        # alice: 149 organizations joined and the invite to Acme Media, on two pages.
+        self.fake.seed({"organizations": [
+            {"id": str(uuid.uuid4()), "name": "Org %03d" % i, "members": ["u-alice"]}
+            for i in range(149)]})
+        self.write_token("nobody", ALICE_TOKEN)
+        p = self.run_tool("sync", "--user", "nobody", "--accept", token=None)
+        self.assertIn("nobody: 150 joined (1 accepted now)", p.stdout)
+        self.assertEqual(len([r for r in self.api_requests("GET")
+                              if r["path"] == "/api/v1/user/organizations"]), 2)
+        self.assertIn("u-alice", self.org_state(ORG)["members"])
 
 
 class ErrorString(ToolTest):

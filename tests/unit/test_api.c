@@ -476,7 +476,7 @@ static void test_requests_exact(void **state)
     assert_int_equal(mk_invite_create(http, "k@x.io", NULL, NULL, 0, NULL, &err), MK_OK);
 
     assert_string_equal(f.method[0], "GET");
-    assert_string_equal(f.path[0], "/api/v1/user/organizations?$top=100");
+    assert_string_equal(f.path[0], "/api/v1/user/organizations");
     assert_false(f.had_body[0]);
     assert_string_equal(f.method[1], "PATCH");
     assert_string_equal(f.path[1], "/api/v1/user/organizations/o%201%2Fx");
@@ -485,7 +485,7 @@ static void test_requests_exact(void **state)
     assert_string_equal(f.path[2], "/api/v1/user/organizations/org-1");
     assert_false(f.had_body[2]);
     assert_string_equal(f.method[3], "GET");
-    assert_string_equal(f.path[3], "/api/v1/organization/invites?$top=100");
+    assert_string_equal(f.path[3], "/api/v1/organization/invites");
     assert_string_equal(f.method[4], "POST");
     assert_string_equal(f.path[4], "/api/v1/organization/invites");
     assert_string_equal(f.body[4], "{\"spec\":{\"email\":\"jane.smith@example.com\","
@@ -658,9 +658,9 @@ static void test_pagination_several_pages(void **state)
     assert_int_equal(mk_user_orgs_list(http, &orgs, &err), MK_OK);
     assert_int_equal(orgs.count, 250);
     assert_int_equal(f.calls, 3);
-    assert_string_equal(f.path[0], "/api/v1/user/organizations?$top=100");
-    assert_string_equal(f.path[1], "/api/v1/user/organizations?$top=100&$skiptoken=100");
-    assert_string_equal(f.path[2], "/api/v1/user/organizations?$top=100&$skiptoken=200");
+    assert_string_equal(f.path[0], "/api/v1/user/organizations");
+    assert_string_equal(f.path[1], "/api/v1/user/organizations?$skiptoken=100");
+    assert_string_equal(f.path[2], "/api/v1/user/organizations?$skiptoken=200");
     assert_string_equal(orgs.items[249].id, "org-249");
     assert_string_equal(orgs.items[100].id, "org-100");
     mk_user_org_list_free(&orgs);
@@ -1064,6 +1064,36 @@ static void test_user_org_published_shapes(void **state)
     json_object_put(o);
 }
 
+
+/* A 404 on a list or the profile can only mean a wrong base_url: a
+ * configuration error naming it and the file, not "no such path". A 404
+ * elsewhere (accepting an invite that is gone) stays the API's answer. */
+static void test_not_found_names_base_url(void **state)
+{
+    static const struct answer answers[] = {
+        { 404, NULL, "{\"error\":{\"code\":\"notFound\",\"detail\":\"no route\"},\"ref\":\"r-404\"}" },
+        { 404, NULL, "<html>Not Found</html>" },
+        { 404, NULL, "{\"error\":{\"code\":\"notFound\",\"detail\":\"no such invite\"}}" },
+    };
+    struct fake f = { .answers = answers, .n = 3 };
+    mk_http *http = fake_client(&f);
+    struct mk_user_org_list orgs;
+    struct mk_invite_list invites;
+    mk_error err;
+    test_cfg.source = "/etc/mkio/mkio.conf";
+    assert_int_equal(mk_user_orgs_list(http, &orgs, &err), MK_ERR_USAGE);
+    assert_non_null(strstr(err.message, "base_url = https://api.test in /etc/mkio/mkio.conf"));
+    assert_non_null(strstr(err.message, "HTTP 404"));
+    assert_string_equal(err.ref, "r-404");
+    assert_int_equal(mk_invites_list(http, &invites, &err), MK_ERR_USAGE);
+    assert_non_null(strstr(err.message, "base_url"));
+    assert_int_equal(mk_user_org_accept(http, "org-1", NULL, &err), MK_ERR_API);
+    assert_null(strstr(err.message, "base_url"));
+    assert_non_null(strstr(err.message, "new invite"));
+    test_cfg.source = NULL;
+    mk_http_free(http);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1094,6 +1124,7 @@ int main(void)
         cmocka_unit_test(test_next_link_paging),
         cmocka_unit_test(test_next_link_refused_or_looping),
         cmocka_unit_test(test_user_org_published_shapes),
+        cmocka_unit_test(test_not_found_names_base_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
