@@ -59,6 +59,12 @@ static const char usage_text[] =
 "                        Root only. Replace USER's organizations in the store\n"
 "                        with the list in FILE.json: [{\"id\": ID, \"name\": NAME}...].\n"
 "\n"
+"Diagnosis:\n"
+"  doctor [--json]       Check this host's set-up (configuration, ca_file, TLS,\n"
+"                        tokens, nsswitch.conf, PAM lines, groups.db, nscd, stale\n"
+"                        users): one ok/warn/fail line each, with a hint. Exit 4\n"
+"                        when a check fails. Root checks everything.\n"
+"\n"
 "Options:\n"
 "  --config FILE         Configuration file (default: $MKIO_CONFIG, else\n"
 "                        /etc/mkio/mkio.conf; a missing default file means\n"
@@ -432,6 +438,8 @@ int main(int argc, char **argv)
         rc = cmd_whoami(&t, sub_argc, sub_argv);
     else if (strcmp(cmd, "logout") == 0)
         rc = cmd_logout(&t, sub_argc, sub_argv);
+    else if (strcmp(cmd, "doctor") == 0)
+        rc = cmd_doctor(&t, sub_argc, sub_argv);
     else if (strcmp(cmd, "help") == 0) {
         fputs(usage_text, stdout);
         rc = TOOL_EXIT_OK;

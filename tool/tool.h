@@ -104,5 +104,6 @@ int cmd_sync(struct tool *t, int argc, char **argv);
 int cmd_login(struct tool *t, int argc, char **argv);
 int cmd_whoami(struct tool *t, int argc, char **argv);
 int cmd_logout(struct tool *t, int argc, char **argv);
+int cmd_doctor(struct tool *t, int argc, char **argv);
 
 #endif
