@@ -16,6 +16,7 @@
 #include "http.h"
 #include "store.h"
 #include "text.h"
+#include "userstate.h"
 
 const char *mk_refresh_outcome_name(enum mk_refresh_outcome outcome)
 {
@@ -172,6 +173,16 @@ static void refresh_count(struct mk_refresh_result *res)
     }
 }
 
+/* The store's lock wait: what the options give, bounded by what is left of
+ * the budget (http NULL: the options alone). */
+static long refresh_lock_timeout(const struct mk_refresh_options *opts, mk_http *http)
+{
+    int64_t remaining = http ? mk_http_remaining_ms(http) : opts->lock_timeout_ms;
+    long lock_timeout = opts->lock_timeout_ms > 0 && opts->lock_timeout_ms < remaining
+                        ? opts->lock_timeout_ms : (long)remaining;
+    return lock_timeout < 0 ? 0 : lock_timeout;
+}
+
 static mk_status refresh_write_store(const struct mk_config *cfg, const char *user,
                                      const struct mk_refresh_options *opts, mk_http *http,
                                      struct mk_refresh_result *res, mk_error *err)
@@ -193,13 +204,7 @@ static mk_status refresh_write_store(const struct mk_config *cfg, const char *us
 
     /* The lock wait is the one local step that can take long: it gets what
      * is left of the budget, never more. */
-    int64_t remaining = mk_http_remaining_ms(http);
-    long lock_timeout = opts->lock_timeout_ms > 0 && opts->lock_timeout_ms < remaining
-                        ? opts->lock_timeout_ms : remaining;
-    if (lock_timeout < 0)
-        lock_timeout = 0;
-
-    rc = mk_store_set_user(cfg, user, joined, n, lock_timeout, opts->log, err);
+    rc = mk_store_set_user(cfg, user, joined, n, refresh_lock_timeout(opts, http), opts->log, err);
     if (rc != MK_OK) {
         mk_error_prefix(err, "updating the membership store");
         goto out;
@@ -209,6 +214,40 @@ static mk_status refresh_write_store(const struct mk_config *cfg, const char *us
 out:
     free(joined);
     return rc;
+}
+
+/* Records this attempt in the user's refresh record (userstate.h): a
+ * success when the list was whole and the store written, else the error.
+ * After a failure that may have made the user stale (max_stale), groups.db
+ * is compiled again, so that their groups leave it now rather than at the
+ * next write; the store decides who is stale and rewrites nothing when
+ * nobody changed. Neither step can fail the refresh: their errors are
+ * warnings. */
+static void refresh_record(const struct mk_config *cfg, const char *user,
+                           const struct mk_refresh_options *opts, long lock_timeout_ms,
+                           mk_status rc, const mk_error *err)
+{
+    int64_t now = (int64_t)time(NULL);
+    struct mk_user_state record;
+    mk_error rec_err;
+
+    mk_error_clear(&rec_err);
+    if (mk_user_state_record(cfg, user, now, rc == MK_OK,
+                             rc == MK_OK || !err ? NULL : err->message, &rec_err) != MK_OK) {
+        mk_log(opts->log, MK_LOG_WARNING, "user %s: cannot record this refresh: %s", user,
+               rec_err.message);
+        return;
+    }
+    if (rc == MK_OK || cfg->max_stale_ms <= 0)
+        return;
+    /* The record alone says "not stale" when its last success is recent;
+     * otherwise the store's own time for the user decides, in the store. */
+    if (mk_user_state_read(cfg, user, &record, &rec_err) == MK_OK && record.last_success > 0 &&
+        !mk_user_state_stale(cfg, record.last_success, now))
+        return;
+    if (mk_store_publish(cfg, lock_timeout_ms, opts->log, &rec_err) != MK_OK)
+        mk_log(opts->log, MK_LOG_WARNING, "user %s: cannot recompile the group file after a "
+               "failed refresh: %s", user, rec_err.message);
 }
 
 mk_status mk_refresh_user(const struct mk_config *cfg, const char *user, const char *token,
@@ -266,6 +305,8 @@ mk_status mk_refresh_user(const struct mk_config *cfg, const char *user, const c
         rc = refresh_write_store(cfg, user, opts, http, out, err);
 
 out:
+    if (opts->write_store)
+        refresh_record(cfg, user, opts, refresh_lock_timeout(opts, http), rc, err);
     if (rc != MK_OK && out && !out->count)
         mk_refresh_result_free(out);
     mk_user_org_list_free(&list);

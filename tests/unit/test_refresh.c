@@ -25,6 +25,7 @@
 #include "config.h"
 #include "refresh.h"
 #include "store.h"
+#include "userstate.h"
 
 #define ORG_MEMBER "11111111-aaaa-4aaa-8aaa-000000000001"
 #define ORG_PENDING "22222222-bbbb-4bbb-8bbb-000000000002"
@@ -416,6 +417,103 @@ static void test_refresh_skips_an_unusable_id(void **state)
     fixture_stop(&f);
 }
 
+/* Every attempt that may write the store is recorded (userstate.h): a
+ * success with its time, a failure (a 401, a busy store) with the error and
+ * the last success kept; a dry run records nothing. A record that cannot
+ * be written is a warning, and the refresh still succeeds. */
+struct captured_log {
+    int count;
+    char all[8192];   /* "PRIORITY message\n" each */
+};
+
+static void capture_log(void *ctx, int priority, const char *message)
+{
+    struct captured_log *c = ctx;
+    size_t used = strlen(c->all);
+    c->count++;
+    snprintf(c->all + used, sizeof(c->all) - used, "%d %s\n", priority, message);
+}
+
+static void test_refresh_records_each_attempt(void **state)
+{
+    struct fixture f;
+    fixture_start(&f, 200, WORLD, NULL);
+    struct mk_refresh_options opts = { .accept = true, .write_store = true, .lock_timeout_ms = 1000 };
+    struct mk_refresh_result res;
+    struct mk_user_state us;
+    mk_error err;
+
+    /* A dry run: no record. */
+    opts.write_store = false;
+    assert_int_equal(mk_refresh_user(&f.cfg, "alice", TOKEN, &opts, &res, &err), MK_OK);
+    mk_refresh_result_free(&res);
+    assert_int_equal(mk_user_state_read(&f.cfg, "alice", &us, &err), MK_OK);
+    assert_int_equal(us.last_attempt, 0);
+
+    /* A first refresh that fails (401): recorded, never a success. */
+    opts.write_store = true;
+    f.server.list_status = 401;
+    f.server.list_body = "{\"error\":{\"code\":\"Unauthorized\",\"detail\":\"token revoked\"},"
+                         "\"status\":401,\"ref\":\"ref-401\"}";
+    int64_t before = (int64_t)time(NULL);
+    assert_int_equal(mk_refresh_user(&f.cfg, "alice", TOKEN, &opts, &res, &err), MK_ERR_API);
+    mk_refresh_result_free(&res);
+    assert_int_equal(mk_user_state_read(&f.cfg, "alice", &us, &err), MK_OK);
+    assert_true(us.last_attempt >= before && us.last_attempt <= (int64_t)time(NULL));
+    assert_int_equal(us.last_success, 0);
+    assert_non_null(strstr(us.last_error, "listing the organizations of alice"));
+    assert_non_null(strstr(us.last_error, "token revoked"));
+    assert_null(strstr(us.last_error, TOKEN));
+
+    /* A success: both times, no error. */
+    f.server.list_status = 200;
+    f.server.list_body = WORLD;
+    assert_int_equal(mk_refresh_user(&f.cfg, "alice", TOKEN, &opts, &res, &err), MK_OK);
+    mk_refresh_result_free(&res);
+    assert_int_equal(mk_user_state_read(&f.cfg, "alice", &us, &err), MK_OK);
+    assert_true(us.last_success >= before);
+    assert_int_equal(us.last_attempt, us.last_success);
+    assert_string_equal(us.last_error, "");
+    int64_t success = us.last_success;
+
+    /* A store that cannot be written in time: a failure, the success kept. */
+    char path[160];
+    snprintf(path, sizeof(path), "%s/store.lock", f.state_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    opts.lock_timeout_ms = 200;
+    assert_int_equal(mk_refresh_user(&f.cfg, "alice", TOKEN, &opts, &res, &err), MK_ERR_BUSY);
+    mk_refresh_result_free(&res);
+    close(fd);
+    assert_int_equal(mk_user_state_read(&f.cfg, "alice", &us, &err), MK_OK);
+    assert_int_equal(us.last_success, success);
+    assert_non_null(strstr(us.last_error, "updating the membership store"));
+
+    /* A record that cannot be written (users/ is not a directory): a
+     * warning to the log; the refresh succeeds all the same. */
+    char users[160];
+    snprintf(users, sizeof(users), "%s/users", f.state_dir);
+    char moved[200];
+    snprintf(moved, sizeof(moved), "%s/users.old", f.dir);
+    assert_int_equal(rename(users, moved), 0);
+    FILE *blocker = fopen(users, "w");
+    assert_non_null(blocker);
+    fclose(blocker);
+    struct captured_log captured = { 0 };
+    struct mk_log_sink sink = { capture_log, &captured };
+    opts.log = &sink;
+    opts.lock_timeout_ms = 1000;
+    assert_int_equal(mk_refresh_user(&f.cfg, "alice", TOKEN, &opts, &res, &err), MK_OK);
+    assert_true(res.store_written || res.count > 0);
+    mk_refresh_result_free(&res);
+    /* (The store may warn too: it cannot read the records either.) */
+    const char *line = strstr(captured.all, "4 user alice: cannot record this refresh: ");
+    assert_non_null(line);
+    assert_true(strstr(line, users) && strstr(line, users) < strchr(line, '\n'));
+    fixture_stop(&f);
+}
+
 static void test_refresh_bad_arguments(void **state)
 {
     struct mk_config cfg;
@@ -441,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_refresh_list_failure_keeps_the_store),
         cmocka_unit_test(test_refresh_store_locked_is_busy_within_budget),
         cmocka_unit_test(test_refresh_skips_an_unusable_id),
+        cmocka_unit_test(test_refresh_records_each_attempt),
         cmocka_unit_test(test_refresh_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
