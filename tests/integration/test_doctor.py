@@ -1,0 +1,529 @@
+#!/usr/bin/env python3
+"""`mkio-orgs doctor` (issue 10, item 7) against the fake MK.IO server.
+
+doctor reads fixed system paths (a root tool takes none from the
+environment), so each run happens inside `unshare --mount`, as root, with
+bind mounts from this test's temporary directory over /etc/nsswitch.conf,
+/etc/pam.d, /etc/passwd (alice and bob added), /var/lib (holding the state
+directory mkio/) and /run/nscd. The host is not touched. A good set-up gives
+all ok and exit 0; each broken one gives its fail (or warn) line and hint.
+
+Run as root: cd tests/integration && B=build PYTHONPATH=.:../fake python3 -m unittest test_doctor
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from fakemkio import FakeMkio
+from tooltest import ALICE_TOKEN, ALL_TOKENS, BOB_TOKEN, ORG, ORG2, TOOL, world
+
+IS_ROOT = os.geteuid() == 0
+NOBODY = 65534
+CHECKS = ["config", "ca_file", "tls", "token", "token", "nsswitch", "pam-account",
+          "pam-session", "groups.db", "nscd", "stale"]
+
+# Runs "$@" after the bind mounts; $1 is the test's directory.
+NS_SCRIPT = r'''
+set -e
+t=$1; shift
+mount --bind "$t/etc/nsswitch.conf" /etc/nsswitch.conf
+mount --bind "$t/etc/pam.d" /etc/pam.d
+mount --bind "$t/etc/passwd" /etc/passwd
+mount --bind "$t/varlib" /var/lib
+if [ ! -d /run/nscd ]; then mount -t tmpfs -o mode=0755 tmpfs /run; mkdir /run/nscd; fi
+mount --bind "$t/nscd" /run/nscd
+exec "$@"
+'''
+
+GOOD_NSSWITCH = ("# /etc/nsswitch.conf\n"
+                 "passwd:         files\n"
+                 "group:          files mkio\n"
+                 "shadow:         files\n"
+                 "hosts:          files dns\n")
+
+GOOD_ACCOUNT = ("# here are the per-package modules (the \"Primary\" block)\n"
+                "account\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so\n"
+                "account\trequisite\t\t\tpam_deny.so\n"
+                "account\trequired\t\t\tpam_permit.so\n"
+                "account\toptional\t\t\tpam_mkio.so\n")
+
+GOOD_SESSION = ("session\t[default=1]\t\t\tpam_permit.so\n"
+                "session\trequisite\t\t\tpam_deny.so\n"
+                "session\trequired\t\t\tpam_permit.so\n"
+                "session\trequired\tpam_unix.so\n"
+                "session\toptional\t\t\tpam_mkio.so\n")
+
+
+def write(path, text, mode=0o644):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def lines_of(p):
+    """The check lines of a text run: (result, name, detail), and the hint
+    that follows each (None when there is none)."""
+    checks = []
+    for line in p.stdout.splitlines():
+        if line.startswith("     hint: "):
+            checks[-1][3] = line[len("     hint: "):]
+            continue
+        word, _, rest = line.partition(" ")
+        if word in ("ok", "warn", "fail"):
+            name, _, detail = rest.strip().partition(": ")
+            checks.append([word, name, detail, None])
+    return checks
+
+
+@unittest.skipUnless(IS_ROOT and shutil.which("unshare") and shutil.which("setpriv")
+                     and shutil.which("openssl"), "needs root, unshare, setpriv and openssl")
+class Doctor(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeMkio()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fake.stop()
+
+    def setUp(self):
+        self.fake.reset()
+        self.fake.seed(world())
+        self.tmp = tempfile.mkdtemp(prefix="mkio-doctor-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        os.chmod(self.tmp, 0o755)  # nobody reads the configuration and the CA
+        self.outputs = []
+        t = self.tmp
+        for d in ("etc", "etc/pam.d", "varlib", "varlib/mkio", "nscd"):
+            os.mkdir(os.path.join(t, d), 0o755)
+        self.state = os.path.join(t, "varlib", "mkio")
+        self.groups_db = os.path.join(self.state, "groups.db")
+        write(os.path.join(t, "etc", "nsswitch.conf"), GOOD_NSSWITCH)
+        write(os.path.join(t, "etc", "pam.d", "common-account"), GOOD_ACCOUNT)
+        write(os.path.join(t, "etc", "pam.d", "common-session"), GOOD_SESSION)
+        with open("/etc/passwd") as f:
+            passwd = [l for l in f.read().splitlines()
+                      if not l.startswith(("alice:", "bob:"))]
+        passwd += ["alice:x:2001:2001::/home/alice:/bin/sh", "bob:x:2002:2002::/home/bob:/bin/sh"]
+        write(os.path.join(t, "etc", "passwd"), "\n".join(passwd) + "\n")
+        self.token_dir = os.path.join(t, "tokens")
+        os.mkdir(self.token_dir, 0o700)
+        self.write_token("alice", ALICE_TOKEN)
+        self.write_token("bob", BOB_TOKEN)
+        self.ca = os.path.join(t, "ca.pem")
+        shutil.copyfile(self.fake.ca_file, self.ca)
+        os.chmod(self.ca, 0o644)
+        self.conf = os.path.join(t, "mkio.conf")
+        self.write_conf()
+        # bob has joined two organizations: groups.db holds two groups.
+        orgs = os.path.join(t, "orgs.json")
+        write(orgs, json.dumps([{"id": ORG, "name": "Acme Media"},
+                                {"id": ORG2, "name": "Delphi Studio"}]))
+        p = self.ns_run(TOOL, "store", "set-user", "bob", "--from", orgs)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(os.path.exists(self.groups_db))
+
+    def tearDown(self):
+        for text in self.outputs:
+            for token in ALL_TOKENS + ("tok-revoked-0000",):
+                self.assertNotIn(token, text)
+
+    # ---- helpers ----
+
+    def write_conf(self, extra="", ca_file=None):
+        write(self.conf, f"base_url = {self.fake.api_url}\n"
+                         f"ca_file = {ca_file if ca_file is not None else self.ca}\n"
+                         "time_budget = 3\n"
+                         "connect_timeout = 1\n"
+                         "state_dir = /var/lib/mkio\n"
+                         f"token_dir = {self.token_dir}\n"
+                         "min_uid = 0\n" + extra)
+
+    def write_token(self, user, token):
+        path = os.path.join(self.token_dir, user)
+        write(path, token + "\n", 0o600)
+
+    def ns_run(self, *cmd, env=None):
+        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp,
+             "MKIO_CONFIG": self.conf}
+        for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if name in os.environ:
+                e[name] = os.environ[name]
+        e.update(env or {})
+        p = subprocess.run(["unshare", "--mount", "--", "sh", "-c", NS_SCRIPT, "sh", self.tmp,
+                            *cmd], env=e, capture_output=True, text=True, timeout=60)
+        self.outputs += [p.stdout, p.stderr]
+        return p
+
+    def doctor(self, *args, env=None):
+        return self.ns_run(TOOL, "doctor", *args, env=env)
+
+    def assert_exit(self, p, code):
+        self.assertEqual(p.returncode, code,
+                         f"exit {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}")
+
+    def check(self, p, name, result=None, contains=()):
+        """The one check line named name (with its hint), asserting its result
+        and that its detail holds each text of contains."""
+        found = [c for c in lines_of(p) if c[1] == name]
+        self.assertEqual(len(found), 1, f"{name}: {found}\n{p.stdout}")
+        c = found[0]
+        if result:
+            self.assertEqual(c[0], result, p.stdout)
+        for text in contains:
+            self.assertIn(text, c[2], p.stdout)
+        if c[0] == "ok":
+            self.assertIsNone(c[3], p.stdout)
+        else:
+            self.assertTrue(c[3], f"{name} has no hint\n{p.stdout}")
+        return c
+
+    def token_lines(self, p):
+        return {c[2].split(":")[0]: c for c in lines_of(p) if c[1] == "token"}
+
+    def snapshot(self):
+        snap = {}
+        for root, _, files in os.walk(self.tmp):
+            for name in files:
+                path = os.path.join(root, name)
+                st = os.lstat(path)
+                if not os.path.isfile(path) or os.path.islink(path):
+                    continue
+                with open(path, "rb") as f:
+                    snap[path] = (f.read(), st.st_mtime_ns, st.st_ino, st.st_mode)
+        return snap
+
+    # ---- a good set-up ----
+
+    def test_good_setup_is_all_ok(self):
+        before = self.snapshot()
+        self.fake.clear_requests()
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        self.assertEqual(p.stdout.splitlines()[0], "mkio-orgs doctor, as root: every check")
+        checks = lines_of(p)
+        self.assertEqual([c[1] for c in checks], CHECKS, p.stdout)
+        self.assertEqual([c for c in checks if c[0] != "ok"], [], p.stdout)
+        self.assertEqual(p.stdout.splitlines()[-1], f"doctor: {len(CHECKS)} ok, 0 warn, 0 fail")
+        self.check(p, "config", "ok", [self.conf + " is valid"])
+        self.check(p, "ca_file", "ok", [self.ca + " holds 1 PEM certificate"])
+        self.check(p, "tls", "ok", [self.fake.api_url, "verified against " + self.ca])
+        tokens = self.token_lines(p)
+        self.assertEqual(sorted(tokens), ["alice", "bob"])
+        self.assertIn("accepted by MK.IO (alice@example.com, from " +
+                      os.path.join(self.token_dir, "alice"), tokens["alice"][2])
+        self.assertIn("accepted by MK.IO (bob@example.com", tokens["bob"][2])
+        self.check(p, "nsswitch", "ok", ["the group: line of /etc/nsswitch.conf (line 3) names mkio"])
+        self.check(p, "pam-account", "ok", ["in /etc/pam.d/common-account",
+                                            "looked at: /etc/pam.d/common-account"])
+        self.check(p, "pam-session", "ok", ["in /etc/pam.d/common-session"])
+        self.check(p, "groups.db", "ok", ["/var/lib/mkio/groups.db is root's, mode 0644, and verifies"])
+        self.check(p, "nscd", "ok", ["nscd is not running"])
+        self.check(p, "stale", "ok", ["no stale user (1 user known; max_stale 30d)"])
+        # One request for TLS, one per token; each token went to MK.IO as itself.
+        reqs = self.fake.requests()
+        self.assertEqual({r["path"] for r in reqs}, {"/api/v1/user/profile"})
+        auths = [r["headers"].get("authorization") for r in reqs]
+        self.assertIn("Bearer " + ALICE_TOKEN, auths)
+        self.assertIn("Bearer " + BOB_TOKEN, auths)
+        self.assertEqual(len(reqs), 3)
+        # doctor changes nothing.
+        self.assertEqual(self.snapshot(), before)
+        self.assertEqual(p.stderr, "")
+
+    def test_json_parses_and_agrees(self):
+        text = self.doctor()
+        self.write_token("bob", "tok-revoked-0000")
+        self.assert_exit(text, 0)
+        p = self.doctor("--json")
+        self.assert_exit(p, 4)
+        doc = json.loads(p.stdout)
+        self.assertEqual(sorted(doc), ["checks", "ok"])
+        self.assertIs(doc["ok"], False)
+        self.assertEqual([c["name"] for c in doc["checks"]], CHECKS)
+        for c in doc["checks"]:
+            self.assertEqual(sorted(c), ["detail", "hint", "name", "result"])
+            if c["result"] == "ok":
+                self.assertIsNone(c["hint"])
+            else:
+                self.assertIsInstance(c["hint"], str)
+        bad = [c for c in doc["checks"] if c["result"] != "ok"]
+        self.assertEqual(len(bad), 1, p.stdout)
+        self.assertEqual(bad[0]["name"], "token")
+        self.assertEqual(bad[0]["result"], "fail")
+        self.assertTrue(bad[0]["detail"].startswith("bob: MK.IO refused the token"))
+        self.assertIn("mkio-orgs login --user bob", bad[0]["hint"])
+        # The text run's lines say the same as the JSON of a good set-up.
+        self.write_token("bob", BOB_TOKEN)
+        good = json.loads(self.doctor("--json").stdout)
+        self.assertIs(good["ok"], True)
+        self.assertEqual([[c["result"], c["name"], c["detail"], c["hint"]] for c in good["checks"]],
+                         lines_of(text))
+
+    def test_pam_includes_are_followed(self):
+        pam = os.path.join(self.tmp, "etc", "pam.d")
+        write(os.path.join(pam, "common-session"),
+              "session required pam_unix.so\n@include common-session-extra\n")
+        write(os.path.join(pam, "common-session-extra"),
+              "session  [success=ok default=ignore]   pam_permit.so\n"
+              "session include mkio-session\n")
+        write(os.path.join(pam, "mkio-session"),
+              "# pam_mkio, by its full path\n"
+              "-session  optional \\\n   /lib/x86_64-linux-gnu/security/pam_mkio.so quiet\n")
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        self.check(p, "pam-session", "ok", [
+            "in /etc/pam.d/mkio-session (looked at: /etc/pam.d/common-session, "
+            "/etc/pam.d/common-session-extra, /etc/pam.d/mkio-session)"])
+
+    def test_nsswitch_parsing(self):
+        cases = [
+            ("group:files\t [SUCCESS=return]   mkio  # comment\n", "ok", "names mkio"),
+            ("#group: files mkio\ngroup: files [ UNAVAIL=continue ] mkio\n", "ok", "(line 3) names mkio"),
+            ("group: files [NOTFOUND=return] mkio\n", "warn",
+             "a [NOTFOUND=return] before it ends lookups first"),
+            ("group: files [!UNAVAIL=return] mkio\n", "warn", "[NOTFOUND=return]"),
+            ("group: files mkio\ninitgroups: files\n", "warn",
+             "its initgroups: line (line 3) does not"),
+        ]
+        for text, result, detail in cases:
+            with self.subTest(text=text):
+                write(os.path.join(self.tmp, "etc", "nsswitch.conf"), "passwd: files\n" + text)
+                p = self.doctor()
+                self.assert_exit(p, 0)
+                self.check(p, "nsswitch", result, [detail])
+
+    # ---- each broken set-up ----
+
+    def test_missing_ca_file(self):
+        missing = os.path.join(self.tmp, "no-such-ca.pem")
+        self.write_conf(ca_file=missing)
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        c = self.check(p, "ca_file", "fail", [missing + " does not exist"])
+        self.assertIn("set ca_file in " + self.conf, c[3])
+        c = self.check(p, "tls", "fail", ["ca_file = " + missing])
+        self.assertIn("set ca_file in " + self.conf, c[3])
+        for t in self.token_lines(p).values():
+            self.assertEqual(t[0], "warn")
+            self.assertIn("not checked", t[2])
+
+    def test_ca_file_without_certificates(self):
+        for text, detail in (("", "is empty"), ("just text\n", "holds no PEM certificate"),
+                             ("-----BEGIN CERTIFICATE-----\nno!base64\n-----END CERTIFICATE-----\n",
+                              "damaged PEM certificate block")):
+            with self.subTest(text=text):
+                write(self.ca, text)
+                p = self.doctor()
+                self.assert_exit(p, 4)
+                self.check(p, "ca_file", "fail", [detail])
+                self.check(p, "tls", "fail", ["did not verify"])
+
+    def test_wrong_ca(self):
+        other = os.path.join(self.tmp, "other-ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                        os.path.join(self.tmp, "other-ca.key"), "-out", other, "-days", "2",
+                        "-subj", "/CN=Another test CA"], check=True, capture_output=True)
+        os.chmod(other, 0o644)
+        self.write_conf(ca_file=other)
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        self.check(p, "ca_file", "ok", [other + " holds 1 PEM certificate"])
+        c = self.check(p, "tls", "fail", ["did not verify", "ca_file = " + other])
+        self.assertIn("set ca_file in " + self.conf, c[3])
+        self.assertIn("(now " + other + ")", c[3])
+        self.assertEqual(self.fake.stats()["api_requests"], 0)
+
+    def test_no_mkio_in_nsswitch(self):
+        write(os.path.join(self.tmp, "etc", "nsswitch.conf"),
+              "passwd: files\n# group: files mkio\ngroup:   files  systemd   # mkio later\n")
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        c = self.check(p, "nsswitch", "fail",
+                       ["the group: line of /etc/nsswitch.conf (line 3) does not name mkio"])
+        self.assertEqual(c[3], "add mkio to the group: line of /etc/nsswitch.conf (line 3), "
+                               "for example `group: files mkio`")
+        write(os.path.join(self.tmp, "etc", "nsswitch.conf"), "passwd: files\n")
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        self.check(p, "nsswitch", "fail", ["has no group: line"])
+
+    def test_no_pam_mkio_in_common_session(self):
+        write(os.path.join(self.tmp, "etc", "pam.d", "common-session"),
+              "session required pam_unix.so\n# session optional pam_mkio.so\n"
+              "account optional pam_mkio.so\n")
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        self.check(p, "pam-account", "ok")
+        c = self.check(p, "pam-session", "fail", [
+            "no pam_mkio.so line in the session stack (looked at: /etc/pam.d/common-session)"])
+        self.assertIn("pam-auth-update --enable mkio", c[3])
+        self.assertIn("`session optional pam_mkio.so` to /etc/pam.d/common-session", c[3])
+        os.unlink(os.path.join(self.tmp, "etc", "pam.d", "common-account"))
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        self.check(p, "pam-account", "fail", ["/etc/pam.d/common-account cannot be read"])
+
+    def test_token_refused_401(self):
+        self.write_token("bob", "tok-revoked-0000")
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        tokens = self.token_lines(p)
+        self.assertEqual(tokens["alice"][0], "ok")
+        bob = tokens["bob"]
+        self.assertEqual(bob[0], "fail", p.stdout)
+        self.assertIn("bob: MK.IO refused the token from " + os.path.join(self.token_dir, "bob") +
+                      " (401", bob[2])
+        self.assertIn("run `mkio-orgs login --user bob`", bob[3])
+
+    def test_token_file_refused(self):
+        os.chmod(os.path.join(self.token_dir, "bob"), 0o644)
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        bob = self.token_lines(p)["bob"]
+        self.assertEqual(bob[0], "fail", p.stdout)
+        self.assertIn("chmod 0600 " + os.path.join(self.token_dir, "bob"), bob[3])
+
+    def test_groups_db_owned_by_another_user(self):
+        os.chown(self.groups_db, NOBODY, NOBODY)
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        c = self.check(p, "groups.db", "fail", [
+            "/var/lib/mkio/groups.db is owned by nobody (uid 65534), not root"])
+        self.assertIn("chown root:root /var/lib/mkio/groups.db", c[3])
+        os.chown(self.groups_db, 0, 0)
+        os.chmod(self.groups_db, 0o666)
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        c = self.check(p, "groups.db", "fail", ["writable by group or others (mode 0666)"])
+        self.assertEqual(c[3], "chmod 0644 /var/lib/mkio/groups.db")
+
+    def test_groups_db_corrupt(self):
+        with open(self.groups_db, "r+b") as f:
+            data = bytearray(f.read())
+            data[-3] ^= 0xff
+            f.seek(0)
+            f.write(data)
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        c = self.check(p, "groups.db", "fail", ["does not verify: it is damaged"])
+        self.assertIn("mkio-orgs sync --all", c[3])
+        os.unlink(self.groups_db)
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        self.check(p, "groups.db", "warn", ["/var/lib/mkio/groups.db does not exist yet"])
+
+    def test_stale_user_from_record(self):
+        # A refresh record (common/userstate.c's format) whose last success
+        # is 40 days old, and a refused token since.
+        users = os.path.join(self.state, "users")
+        os.mkdir(users, 0o755)
+        now = int(time.time())
+        write(os.path.join(users, "alice"),
+              f"mkio-user-state 1\nattempt {now - 3600}\nsuccess {now - 40 * 86400}\n"
+              "error MK.IO refused the token (401)\n")
+        p = self.doctor()
+        self.assert_exit(p, 0)  # a warning is not a failure
+        stale = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 40 * 86400))
+        c = self.check(p, "stale", "warn", ["alice: last success " + stale + " (40 days ago",
+                                            "last error: MK.IO refused the token (401)"])
+        self.assertIn("mkio-orgs login --user alice", c[3])
+        self.assertIn("mkio-orgs sync --user alice", c[3])
+
+    def test_stale_user_from_store(self):
+        # bob's store entry is his last known good data: 1 s is the bound.
+        self.write_conf("max_stale = 1s\n")
+        time.sleep(2.2)
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        self.check(p, "stale", "warn", ["bob: last success ", "last error: none recorded"])
+
+    def test_bad_configuration(self):
+        with open(self.conf, "a") as f:
+            f.write("no_such_key = 1\n")
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        c = self.check(p, "config", "fail", [self.conf + ":8"])
+        self.assertIn(self.conf, c[3])
+        for name in ("ca_file", "tls", "token", "stale"):
+            self.check(p, name, "warn", ["not checked: the configuration did not load"])
+        # The system checks still run.
+        self.check(p, "nsswitch", "ok")
+        self.check(p, "pam-session", "ok")
+        self.check(p, "nscd", "ok")
+        self.assertEqual(self.fake.stats()["api_requests"], 0)
+
+    def test_nscd_running(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        sock.bind(os.path.join(self.tmp, "nscd", "socket"))
+        sock.listen(4)
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        self.check(p, "nscd", "ok", ["nscd (or unscd) is running (/var/run/nscd/socket)",
+                                     "invalidated after each change"])
+
+    # ---- not root ----
+
+    def run_as_nobody(self, home_token=None):
+        home = os.path.join(self.tmp, "home")
+        os.makedirs(os.path.join(home, ".config", "mkio"), 0o700, exist_ok=True)
+        for d in (home, os.path.join(home, ".config"), os.path.join(home, ".config", "mkio")):
+            os.chown(d, NOBODY, NOBODY)
+        if home_token:
+            path = os.path.join(home, ".config", "mkio", "token")
+            write(path, home_token + "\n", 0o600)
+            os.chown(path, NOBODY, NOBODY)
+        return self.ns_run("setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+                           "--clear-groups", TOOL, "doctor", env={"HOME": home})
+
+    def test_not_root_says_what_it_could_not_check(self):
+        p = self.run_as_nobody(ALICE_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertEqual(p.stdout.splitlines()[0], "mkio-orgs doctor, as a user (not root): "
+                         "what a user can check; run it as root for the rest")
+        self.assertEqual([c[1] for c in lines_of(p)], ["config", "ca_file", "tls", "token",
+                         "nsswitch", "pam-account", "pam-session", "groups.db", "nscd", "stale"])
+        self.check(p, "token", "ok", [
+            "accepted by MK.IO (alice@example.com, from " + self.tmp + "/home/.config/mkio/token)",
+            "not checked: the tokens under token_dir (not root: the token directory cannot be read)"])
+        self.check(p, "groups.db", "ok")
+        # Only alice's own token went to MK.IO: token_dir was not read.
+        auths = [r["headers"].get("authorization") for r in self.fake.requests()]
+        self.assertNotIn("Bearer " + BOB_TOKEN, auths)
+
+    def test_not_root_without_a_token(self):
+        p = self.run_as_nobody()
+        self.assert_exit(p, 0)
+        c = self.check(p, "token", "warn", ["no token", "not checked: the tokens under token_dir"])
+        self.assertIn("mkio-orgs login", c[3])
+        self.check(p, "tls", "ok")
+
+    # ---- usage ----
+
+    def test_usage_and_help(self):
+        p = self.doctor("--bogus")
+        self.assert_exit(p, 2)
+        self.assertIn("doctor: unknown option '--bogus'", p.stderr)
+        self.assertEqual(p.stdout, "")
+        p = self.doctor("extra")
+        self.assert_exit(p, 2)
+        self.assertIn("doctor: unexpected argument 'extra'", p.stderr)
+        p = self.doctor("--help")
+        self.assert_exit(p, 0)
+        self.assertTrue(p.stdout.startswith("Usage: mkio-orgs doctor [--json]\n"))
+        for name in set(CHECKS):
+            self.assertIn("\n  " + name + " ", p.stdout)
+        self.assertIn("Exit status: 0 when no check fails", p.stdout)
+        p = self.ns_run(TOOL, "--help")
+        self.assertIn("  doctor [--json]", p.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
