@@ -184,6 +184,11 @@ static bool config_group_prefix_ok(const char *s)
     return mk_group_name_valid_len(s, CONFIG_MAX_PREFIX);
 }
 
+static bool config_auth_header_ok(const char *s)
+{
+    return s && (strcmp(s, "authorization") == 0 || strcmp(s, "x-mkio-token") == 0);
+}
+
 /* List words: each checks one word and writes the form the list keeps. */
 static bool config_word_org_id(const char *in, char *out, size_t out_len)
 {
@@ -582,6 +587,9 @@ static const struct config_field config_fields[] = {
       .def = 10000, .min = 1, .max = 1000000, .takes = "a whole number from 1 to 1000000" },
     { .key = "token_warn_days", .type = CONFIG_NUMBER, CONFIG_MEMBER(token_warn_days),
       .def = 14, .min = 0, .max = 365, .takes = "a whole number of days from 0 (never) to 365" },
+    { .key = "auth_header", .type = CONFIG_TEXT, CONFIG_MEMBER(auth_header),
+      .def_text = "authorization", .text_ok = config_auth_header_ok,
+      .takes = "authorization (Authorization: Bearer TOKEN) or x-mkio-token (legacy tokens)" },
     { .key = "refresh_interval", .type = CONFIG_SECONDS, CONFIG_MEMBER(refresh_interval_ms),
       .def = 300000, .min = 0, .max = 7 * 86400000LL,
       .takes = "a time from 0 to 7d: seconds, or a number with a suffix s, m, h or d" },

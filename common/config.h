@@ -49,6 +49,8 @@ struct mk_config {
     size_t max_list_records;    /* max_list_records = 10000 (records of one listing) */
     unsigned token_warn_days;   /* token_warn_days = 14 (a login says so when the token expires
                                  * within this many days; 0: never) */
+    char *auth_header;          /* auth_header = authorization ("Authorization: Bearer TOKEN");
+                                 * x-mkio-token: the legacy header some old tokens need */
     int64_t refresh_interval_ms; /* refresh_interval = 5m (an account check that is not a login
                                  * calls the API only when the user's last successful
                                  * refresh is older) */

@@ -356,7 +356,12 @@ mk_status mk_http_new(const struct mk_config *cfg, const char *token,
         while (n > 0 && http->base_url[n - 1] == '/')
             http->base_url[--n] = '\0';
     }
-    if (asprintf(&http->auth_header, "Authorization: Bearer %s", token) < 0)
+    /* auth_header = x-mkio-token: the legacy header MK.IO still takes for
+     * old tokens (mkio-api.md, second edition); Authorization otherwise. */
+    int n = cfg->auth_header && strcmp(cfg->auth_header, "x-mkio-token") == 0
+                ? asprintf(&http->auth_header, "x-mkio-token: %s", token)
+                : asprintf(&http->auth_header, "Authorization: Bearer %s", token);
+    if (n < 0)
         http->auth_header = NULL;
     if (!http->base_url || !http->auth_header) {
         rc = mk_error_set(err, MK_ERR_NOMEM, "out of memory");

@@ -895,7 +895,11 @@ class ApiHandler(QuietHandlerMixin, BaseHTTPRequestHandler):
             return
         # The others answer the call as it was made (it takes effect), then bend the answer.
         if err is None:
-            req = {"auth": self.headers.get_all("Authorization") or [], "query": query,
+            # The legacy x-mkio-token header stands for "Bearer TOKEN" when
+            # no Authorization header is sent (mkio-api.md, second edition).
+            auth = self.headers.get_all("Authorization") or [
+                "Bearer " + v for v in self.headers.get_all("x-mkio-token") or []]
+            req = {"auth": auth, "query": query,
                    "id": rid, "body": raw.decode("utf-8", "replace"),
                    "content_type": self.headers.get("Content-Type") or ""}
             try:

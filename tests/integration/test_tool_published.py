@@ -189,6 +189,35 @@ class NextLinkPaging(ToolTest):
         self.assert_pages("/api/v1/organization/invites", 4)
 
 
+class AuthHeader(ToolTest):
+    """auth_header = x-mkio-token: the legacy header, for old tokens (issue 9, item 5)."""
+
+    def test_x_mkio_token_replaces_authorization(self):
+        with open(self.conf, "a") as f:
+            f.write("auth_header = x-mkio-token\n")
+        p = self.run_tool("orgs", "list", token=ALICE_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertIn("Acme Media", p.stdout)
+        [req] = self.api_requests("GET")
+        self.assertEqual(req["headers"].get("x-mkio-token"), ALICE_TOKEN)
+        self.assertNotIn("authorization", req["headers"])
+
+    def test_by_default_authorization_bearer(self):
+        self.assert_exit(self.run_tool("orgs", "list", token=ALICE_TOKEN), 0)
+        [req] = self.api_requests("GET")
+        self.assertEqual(req["headers"].get("authorization"), "Bearer " + ALICE_TOKEN)
+        self.assertNotIn("x-mkio-token", req["headers"])
+
+    def test_a_bad_value_is_a_configuration_error(self):
+        with open(self.conf, "a") as f:
+            f.write("auth_header = bearer\n")
+        p = self.run_tool("orgs", "list", token=ALICE_TOKEN)
+        self.assert_exit(p, 2)
+        self.assertIn("auth_header", p.stderr)
+        self.assertIn(self.conf, p.stderr)
+        self.assertEqual(self.api_requests(), [])
+
+
 class OffsetPaging(ToolTest):
     """supplemental.pagination paging: continued with $skiptoken = end until total."""
 

@@ -95,6 +95,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.accept_inviter_domain_count, 0);
     assert_int_equal(cfg.min_uid, 1000);
     assert_int_equal(cfg.token_warn_days, 14);
+    assert_string_equal(cfg.auth_header, "authorization");
     assert_int_equal(cfg.refresh_interval_ms, 300000);
     assert_int_equal(cfg.login_refresh_interval_ms, 0);
     assert_int_equal(cfg.max_stale_ms, 30LL * 86400000);
@@ -210,6 +211,7 @@ static void test_good_value_forms(void **state)
         "login_refresh_interval = 0", "login_refresh_interval = 5m",
         "max_stale = 0", "max_stale = 2", "max_stale = 3650d", "max_stale = 12h",
         "login_services =", "login_services = login su-l sshd", "login_services = my_dm+x.1",
+        "auth_header = authorization", "auth_header = x-mkio-token",
         "user_token = token", "user_token = a/b/c",
         "base_url = http://127.0.0.1:8080", "base_url = http://localhost", "base_url = http://[::1]:9/x",
         "base_url = https://[2001:db8::1]/", "base_url = https://app.mk.io/", "base_url = https://app.mk.io/api",
@@ -244,6 +246,9 @@ static void test_bad_values(void **state)
         { "max_stale = 3651d", "0 (no bound) to 3650d" },
         { "max_stale = 99999999999d", "max_stale" },
         { "login_services = su/l", "a PAM service name" },
+        { "auth_header = bearer", "authorization (Authorization: Bearer TOKEN) or x-mkio-token" },
+        { "auth_header = X-MKIO-TOKEN", "x-mkio-token" },
+        { "auth_header =", "auth_header" },
         { "login_services = .hidden", "a PAM service name" },
         { "connect_timeout = .5", "connect_timeout" },
         { "connect_timeout = 3.", "connect_timeout" },
@@ -1080,7 +1085,7 @@ static void test_sample_conf(void **state)
         used += len;
     }
     fclose(fp);
-    assert_int_equal(settings, 21);
+    assert_int_equal(settings, 26);
 
     struct mk_config cfg, def;
     mk_error err;
