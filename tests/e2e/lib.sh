@@ -11,6 +11,8 @@
 #   ns_add_user NAME UID    a user with its own group NAME (gid UID), home /home/NAME
 #   ns_set_group_sources S  "group:" line of the private nsswitch.conf (e.g. "files mkio")
 #   ns_teardown             unmounts and removes everything (ns_setup traps EXIT)
+#   ns_start_nscd CONF      an nscd of this namespace only (private /run/nscd and
+#                           /var/cache/nscd); ns_stop_nscd stops it, before ns_teardown
 #
 # After ns_setup these are set: NS_DIR (the temporary directory), NS_ETC (private
 # copies of the files mounted over /etc; edit them in place with `>`/`>>`, never
@@ -173,4 +175,45 @@ ns_install_helper() {
     done
     mkdir -p "$(dirname "$NS_HELPER_PATH")"
     install -m 0755 "$build/mkio-login-helper" "$NS_HELPER_PATH"
+}
+
+# ns_start_nscd CONF: a glibc nscd of this namespace only, reading CONF.
+# Private tmpfs over /run/nscd (its socket, where every client of the
+# namespace looks) and /var/cache/nscd (its persistent files); it runs in
+# the foreground (-d) as a child of the caller (NS_NSCD_PID), its debug
+# messages ("INVALIDATE (group)", ...) in NS_DIR/nscd.log. Stop it with
+# ns_stop_nscd before ns_teardown.
+NS_NSCD_PID=
+ns_start_nscd() {
+    local conf="$1" d
+    [ -x /usr/sbin/nscd ] || ns_die "/usr/sbin/nscd not found (tests/install-deps installs nscd)"
+    [ -r "$conf" ] || ns_die "nscd configuration $conf not found"
+    for d in /run/nscd /var/cache/nscd; do
+        [ -d "$d" ] || ns_die "$d does not exist; refusing to create it on the host"
+        ns_mount -t tmpfs -o mode=0755 tmpfs "$d"
+    done
+    /usr/sbin/nscd -d -f "$conf" </dev/null >"$NS_DIR/nscd.log" 2>&1 &
+    NS_NSCD_PID=$!
+    for _ in $(seq 1 250); do
+        [ -S /run/nscd/socket ] && return 0
+        kill -0 "$NS_NSCD_PID" 2>/dev/null || break
+        sleep 0.02
+    done
+    cat "$NS_DIR/nscd.log" >&2
+    ns_stop_nscd
+    ns_die "nscd did not start"
+}
+
+# ns_stop_nscd: stops the nscd ns_start_nscd started (SIGTERM, then SIGKILL
+# after 5 s), by its pid.
+ns_stop_nscd() {
+    [ -n "$NS_NSCD_PID" ] || return 0
+    kill -TERM "$NS_NSCD_PID" 2>/dev/null
+    for _ in $(seq 1 250); do
+        kill -0 "$NS_NSCD_PID" 2>/dev/null || break
+        sleep 0.02
+    done
+    kill -KILL "$NS_NSCD_PID" 2>/dev/null
+    wait "$NS_NSCD_PID" 2>/dev/null
+    NS_NSCD_PID=
 }
