@@ -20,6 +20,7 @@
 #include "grouppolicy.h"
 #include "storefile.h"
 #include "text.h"
+#include "userstate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -128,6 +129,88 @@ out:
     return st;
 }
 
+/* ---- stale users (max_stale) ---- */
+
+static int store_cmp_state_entry(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct mk_user_state_entry *)elem)->user);
+}
+
+/* Which users of s are stale at now (stale[u], indexed like s->users; with
+ * when[u], the time they were last known good), reading every user's
+ * record once (one directory scan). except (may be NULL) is the user being
+ * written now: a successful refresh, never stale. With max_stale 0 nobody
+ * is and nothing is read. Records that cannot be believed are reported
+ * and treated as missing (the store's times decide). 0 or -ENOMEM. */
+static int store_find_stale(const struct mk_config *cfg, const struct mk_storefile *s,
+                            const char *except, int64_t now, bool *stale, int64_t *when,
+                            const struct mk_log_sink *sink)
+{
+    struct mk_user_state_entry *list = NULL;
+    size_t count = 0;
+    mk_error err;
+
+    if (cfg->max_stale_ms <= 0 || s->user_count == 0)
+        return 0;
+    mk_error_clear(&err);
+    if (mk_user_state_list(cfg, &list, &count, &err) != MK_OK) {
+        if (err.status == MK_ERR_NOMEM)
+            return -ENOMEM;
+        mk_log(sink, MK_LOG_WARNING, "users' refresh records not read (%s): max_stale "
+               "counts from the store's times only", err.message);
+        list = NULL;
+        count = 0;
+    }
+    for (size_t u = 0; u < s->user_count; u++) {
+        const struct mk_storefile_user *user = &s->users[u];
+        const struct mk_user_state_entry *e;
+        if (except && strcmp(user->name, except) == 0)
+            continue;
+        e = count ? bsearch(user->name, list, count, sizeof(*list), store_cmp_state_entry) : NULL;
+        when[u] = mk_user_state_known_good(e ? &e->state : NULL, user->refreshed);
+        stale[u] = user->org_count > 0 && mk_user_state_stale(cfg, when[u], now);
+    }
+    mk_user_state_list_free(list, count);
+    return 0;
+}
+
+/* Whether user, as s and its record have it before this write, is stale. */
+static bool store_user_stale(const struct mk_config *cfg, const struct mk_storefile *s,
+                             const char *user, int64_t now)
+{
+    struct mk_user_state rec;
+    mk_error err;
+    int64_t refreshed = 0;
+
+    if (cfg->max_stale_ms <= 0)
+        return false;
+    for (size_t u = 0; u < s->user_count; u++)
+        if (strcmp(s->users[u].name, user) == 0)
+            refreshed = s->users[u].refreshed;
+    if (mk_user_state_read(cfg, user, &rec, &err) != MK_OK)
+        memset(&rec, 0, sizeof(rec));
+    return mk_user_state_stale(cfg, mk_user_state_known_good(&rec, refreshed), now);
+}
+
+/* One warning per stale user: who, and since when. */
+static void store_log_stale(const struct mk_storefile *s, const bool *stale, const int64_t *when,
+                            const struct mk_log_sink *sink)
+{
+    for (size_t u = 0; u < s->user_count; u++) {
+        char since[32] = "?";
+        struct tm tm;
+        time_t t;
+        if (!stale[u])
+            continue;
+        t = (time_t)when[u];
+        if (gmtime_r(&t, &tm))
+            strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", &tm);
+        mk_log(sink, MK_LOG_WARNING, "user %s: no successful refresh since %s (longer than "
+               "max_stale): their organization groups are left out of groups.db until a "
+               "refresh succeeds", s->users[u].name, since);
+    }
+}
+
 /* ---- the compiled view: organizations with members and a group ---- */
 
 struct store_members {
@@ -148,7 +231,8 @@ static void store_members_free(struct store_members *m, size_t count)
  * holding the block), sorted because the users are. Each user's
  * organizations are looked up once, counted, then laid out in one block:
  * no allocation per organization. */
-static struct store_members *store_members_build(const struct mk_storefile *s)
+static struct store_members *store_members_build(const struct mk_storefile *s,
+                                                 const bool *skip)
 {
     struct store_members *m = calloc(s->org_count + 1, sizeof(*m));
     size_t pairs = 0, k = 0, at = 0;
@@ -157,7 +241,8 @@ static struct store_members *store_members_build(const struct mk_storefile *s)
     if (!m)
         return NULL;
     for (size_t u = 0; u < s->user_count; u++)
-        pairs += s->users[u].org_count;
+        if (!skip || !skip[u])
+            pairs += s->users[u].org_count;
     org = malloc((pairs ? pairs : 1) * sizeof(*org));
     m[s->org_count].v = malloc((pairs ? pairs : 1) * sizeof(*m[s->org_count].v));
     if (!org || !m[s->org_count].v) {
@@ -168,6 +253,8 @@ static struct store_members *store_members_build(const struct mk_storefile *s)
     for (size_t u = 0; u < s->user_count; u++) {
         if (u + 8 < s->user_count && s->users[u + 8].org_count)
             mk_storefile_prefetch_org(s, s->users[u + 8].orgs[0]);
+        if (skip && skip[u])
+            continue;
         for (size_t i = 0; i < s->users[u].org_count; i++, k++) {
             /* Never -1: the loader and store_apply_user guarantee it. */
             org[k] = mk_storefile_find_org(s, s->users[u].orgs[i]);
@@ -182,7 +269,7 @@ static struct store_members *store_members_build(const struct mk_storefile *s)
     }
     k = 0;
     for (size_t u = 0; u < s->user_count; u++)
-        for (size_t i = 0; i < s->users[u].org_count; i++, k++)
+        for (size_t i = 0; (!skip || !skip[u]) && i < s->users[u].org_count; i++, k++)
             if (org[k] >= 0)
                 m[org[k]].v[m[org[k]].n++] = s->users[u].name;
     free(org);
@@ -347,7 +434,7 @@ static mk_status store_input(const struct mk_membership *orgs, size_t n,
  * a refresh that finds what the store holds writes nothing. */
 static mk_status store_apply_user(struct mk_storefile *s, const char *user,
                                   const struct mk_membership *in, size_t n, int64_t now,
-                                  mk_error *err)
+                                  bool was_stale, mk_error *err)
 {
     struct mk_storefile_user *u;
     const char **idv = n ? calloc(n, sizeof(*idv)) : NULL;
@@ -372,7 +459,9 @@ static mk_status store_apply_user(struct mk_storefile *s, const char *user,
     }
     if (!(u = mk_storefile_user_get(s, user)))
         goto nomem;
-    same = u->org_count == n && u->refreshed != 0;
+    /* A stale user's success is a change: the new time is what brings
+     * their memberships back for every later compile too. */
+    same = u->org_count == n && u->refreshed != 0 && !was_stale;
     for (size_t i = 0; same && i < n; i++)
         same = strcmp(u->orgs[i], in[i].org_id) == 0;
     if (!same) {
@@ -451,6 +540,9 @@ static mk_status store_write(const struct mk_config *cfg, const char *user,
     mk_error org_err;
     mk_status org_status = MK_OK;
     mk_status st;
+    bool *stale = NULL;
+    int64_t *stale_since = NULL;
+    int64_t now = store_now();
 
     mk_error_clear(err);
     mk_error_clear(&org_err);
@@ -483,13 +575,19 @@ static mk_status store_write(const struct mk_config *cfg, const char *user,
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if (user && (st = store_apply_user(&s, user, in, in_count, store_now(), err)) != MK_OK)
+    if (user && (st = store_apply_user(&s, user, in, in_count, now,
+                                       store_user_stale(cfg, &s, user, now), err)) != MK_OK)
         goto out;
-    if (!(members = store_members_build(&s)) ||
+    /* Stale users' memberships stay in store.json and leave groups.db. */
+    if (!(stale = calloc(s.user_count ? s.user_count : 1, sizeof(*stale))) ||
+        !(stale_since = calloc(s.user_count ? s.user_count : 1, sizeof(*stale_since))) ||
+        store_find_stale(cfg, &s, user, now, stale, stale_since, sink) != 0 ||
+        !(members = store_members_build(&s, stale)) ||
         !(joined = calloc(s.org_count ? s.org_count : 1, sizeof(*joined)))) {
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
     }
+    store_log_stale(&s, stale, stale_since, sink);
     /* Only joined organizations become groups. */
     for (size_t i = 0; i < s.org_count; i++)
         joined[i] = members[i].n > 0;
@@ -561,6 +659,8 @@ out:
     free(job.image);
     free(entries);
     free(joined);
+    free(stale);
+    free(stale_since);
     store_members_free(members, s.org_count);
     mk_policy_notes_free(&notes);
     mk_local_groups_free(&etc);
@@ -607,6 +707,7 @@ static char **store_strv_dup(const char *const *v, size_t n)
 
 static mk_status store_view_fill(const struct mk_storefile *s, const struct mk_group_entry *entries,
                                  const size_t *index, size_t entry_count,
+                                 const bool *stale, const int64_t *stale_since,
                                  struct mk_store_view *out)
 {
     out->groups = calloc(entry_count ? entry_count : 1, sizeof(*out->groups));
@@ -629,6 +730,8 @@ static mk_status store_view_fill(const struct mk_storefile *s, const struct mk_g
         struct mk_store_user *u = &out->users[i];
         out->user_count++;
         u->refreshed = (time_t)s->users[i].refreshed;
+        u->stale = stale[i];
+        u->known_good = stale_since[i];
         if (!(u->user = strdup(s->users[i].name)) ||
             !(u->org_ids = store_strv_dup((const char *const *)s->users[i].orgs,
                                           s->users[i].org_count)))
@@ -646,6 +749,8 @@ mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, 
     struct mk_group_entry *entries = NULL;
     size_t *index = NULL;
     size_t entry_count = 0;
+    bool *stale = NULL;
+    int64_t *stale_since = NULL;
     int dir_fd = -1;
     mk_status st;
 
@@ -663,9 +768,18 @@ mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, 
     /* The same selection as groups.db: local groups win there too. */
     if ((st = store_read_etc_group(&etc, err)) != MK_OK)
         goto out;
-    members = store_members_build(&s);
+    /* The same selection as groups.db: stale users' memberships are left
+     * out of the groups (and shown in the users). */
+    if (!(stale = calloc(s.user_count ? s.user_count : 1, sizeof(*stale))) ||
+        !(stale_since = calloc(s.user_count ? s.user_count : 1, sizeof(*stale_since))) ||
+        store_find_stale(cfg, &s, NULL, store_now(), stale, stale_since, NULL) != 0) {
+        st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    members = store_members_build(&s, stale);
     entries = members ? store_entries(&s, members, cfg, &etc, NULL, &index, &entry_count) : NULL;
-    if (!entries || store_view_fill(&s, entries, index, entry_count, out) != MK_OK) {
+    if (!entries || store_view_fill(&s, entries, index, entry_count, stale, stale_since,
+                                    out) != MK_OK) {
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -676,6 +790,8 @@ out:
         close(dir_fd);
     free(entries);
     free(index);
+    free(stale);
+    free(stale_since);
     store_members_free(members, s.org_count);
     mk_local_groups_free(&etc);
     mk_storefile_free(&s);

@@ -55,6 +55,19 @@ struct mk_membership {
     const char *org_name; /* display name, may be NULL */
 };
 
+/* Stale users (max_stale): every compile of groups.db (mk_store_set_user,
+ * mk_store_publish) reads each user's refresh record (userstate.h) once and
+ * leaves out the memberships of users whose memberships were last known
+ * good (mk_user_state_known_good: the later of the record's last success
+ * and the store's refreshed time) longer than max_stale ago, with one
+ * warning per such user naming it and since when. store.json keeps their
+ * memberships; the user's next successful refresh (mk_store_set_user for
+ * that user, which counts as known good now and, for a stale user, moves
+ * its refreshed time even when its organizations did not change, so that
+ * later compiles keep them) publishes them again. A
+ * record that cannot be believed is reported and the store's time alone
+ * decides. */
+
 /* Replaces user's joined organizations with orgs[0..n) (ids in any case,
  * each valid by mk_org_id_valid once canonical: callers holding ids from
  * the API skip the others rather than fail the whole user), assigns names
@@ -94,13 +107,19 @@ struct mk_store_user {
     char *user;
     time_t refreshed;  /* when mk_store_set_user last changed this user's organizations
                         * (a refresh that changes nothing writes nothing) */
-    char **org_ids;    /* sorted */
+    char **org_ids;    /* sorted; a stale user's too */
     size_t org_count;
+    int stale;         /* no successful refresh for longer than max_stale: its
+                        * memberships are left out of groups.db (and of groups) */
+    int64_t known_good; /* with max_stale set, when its memberships were last known
+                         * good (mk_user_state_known_good), 0 when unknown; 0 too
+                         * with max_stale 0 */
 };
 
 struct mk_store_view {
-    struct mk_store_group *groups; /* sorted by group name; exactly what groups.db holds:
-                                    * organizations with members and a group that local
+    struct mk_store_group *groups; /* sorted by group name; exactly what groups.db holds
+                                    * as the last write compiled it: organizations with
+                                    * members who are not stale, and a group that local
                                     * groups and pins do not override */
     size_t group_count;
     struct mk_store_user *users;   /* sorted by user name */

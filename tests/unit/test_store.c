@@ -27,6 +27,7 @@
 #include "groupfile_read.h"
 #include "store.h"
 #include "text.h"
+#include "userstate.h"
 
 #define GID_MIN 1900000000u
 #define GID_MAX 1999999999u
@@ -1664,6 +1665,201 @@ static void test_publish_corrupt_store_untouched(void **state)
     file_state_same(f->groups_db, &db);
 }
 
+/* ---- max_stale (issue 10, item 4) ---- */
+
+struct captured {
+    char text[8192];
+    int warnings;
+};
+
+static void capture(void *ctx, int priority, const char *message)
+{
+    struct captured *c = ctx;
+    size_t used = strlen(c->text);
+    if (priority <= MK_LOG_WARNING)
+        c->warnings++;
+    snprintf(c->text + used, sizeof(c->text) - used, "%s\n", message);
+}
+
+static int count_in(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Members of the group of org id in groups.db, comma-separated, or NULL
+ * when groups.db has no group for it. */
+static char *db_members_of(struct fx *f, const char *group)
+{
+    struct db db;
+    struct mkgf_group g;
+    char *out = NULL;
+    db_open(f, &db);
+    if (mkgf_find_name(&db.view, group, &g) == 0) {
+        size_t len = 1;
+        out = calloc(1, 4096);
+        assert_non_null(out);
+        for (uint32_t i = 0; i < g.member_count; i++) {
+            const char *m = mkgf_group_member(&db.view, &g, i);
+            assert_non_null(m);
+            len += strlen(m) + 1;
+            assert_true(len < 4096);
+            if (i)
+                strcat(out, ",");
+            strcat(out, m);
+        }
+    }
+    db_close(&db);
+    return out;
+}
+
+#define DAY 86400
+#define T0 1780000000
+
+/* A user whose last success is older than max_stale leaves groups.db (one
+ * warning naming them and since when), stays in store.json and in the
+ * view's users, and comes back with the next successful refresh. */
+static void test_stale_user_left_out_and_back(void **state)
+{
+    struct fx *f = *state;
+    struct mk_membership both[2] = { { "org-a", "A" }, { "org-b", "B" } };
+    struct captured c = { "", 0 };
+    struct mk_log_sink sink = { capture, &c };
+    struct mk_store_view v;
+    char name_a[33], name_b[33];
+    gid_t gid_a, gid_b;
+    mk_error err;
+    char *members;
+
+    f->cfg.max_stale_ms = 30LL * DAY * 1000;
+    mk_store_set_clock(T0);
+    assert_int_equal(set_n(f, "alice", both, 2), MK_OK);
+    assert_int_equal(set1(f, "bob", "org-a", "A"), MK_OK);
+    group_of(f, "org-a", name_a, &gid_a);
+    group_of(f, "org-b", name_b, &gid_b);
+    assert_int_equal(mk_user_state_record(&f->cfg, "alice", T0, true, NULL, &err), MK_OK);
+    assert_int_equal(mk_user_state_record(&f->cfg, "bob", T0, true, NULL, &err), MK_OK);
+
+    /* 29 days on: nobody is stale. */
+    mk_store_set_clock(T0 + 29 * DAY);
+    assert_int_equal(mk_store_publish(&f->cfg, 1000, &sink, &err), MK_OK);
+    assert_int_equal(c.warnings, 0);
+    members = db_members_of(f, name_a);
+    assert_string_equal(members, "alice,bob");
+    free(members);
+
+    /* 31 days on: bob refreshed, alice's refreshes failed. */
+    mk_store_set_clock(T0 + 31 * DAY);
+    assert_int_equal(mk_user_state_record(&f->cfg, "bob", T0 + 31 * DAY, true, NULL, &err), MK_OK);
+    assert_int_equal(mk_user_state_record(&f->cfg, "alice", T0 + 31 * DAY, false, "401", &err),
+                     MK_OK);
+    assert_int_equal(mk_store_publish(&f->cfg, 1000, &sink, &err), MK_OK);
+    assert_int_equal(c.warnings, 1);
+    assert_int_equal(count_in(c.text, "user alice: no successful refresh since "
+                              "2026-05-28 20:26:40 UTC"), 1);
+    assert_null(strstr(c.text, "bob"));
+    members = db_members_of(f, name_a);
+    assert_string_equal(members, "bob");
+    free(members);
+    assert_null(db_members_of(f, name_b));   /* alice was its only member */
+
+    /* status: alice keeps her memberships and is marked; groups match groups.db */
+    read_view(f, &v);
+    const struct mk_store_user *alice = find_user(&v, "alice");
+    assert_non_null(alice);
+    assert_int_equal(alice->org_count, 2);
+    assert_true(alice->stale);
+    assert_int_equal(alice->known_good, T0);
+    assert_false(find_user(&v, "bob")->stale);
+    assert_null(find_org(&v, "org-b"));
+    assert_int_equal(find_org(&v, "org-a")->member_count, 1);
+    mk_store_view_free(&v);
+
+    /* Another user's write leaves her out too, with the warning. */
+    c.text[0] = '\0';
+    c.warnings = 0;
+    assert_int_equal(mk_store_set_user(&f->cfg, "carol", both, 1, 1000, &sink, &err), MK_OK);
+    assert_int_equal(count_in(c.text, "user alice:"), 1);
+    members = db_members_of(f, name_a);
+    assert_string_equal(members, "bob,carol");
+    free(members);
+
+    /* Her next successful refresh (the same organizations) brings them back,
+     * with the same groups and gids. */
+    c.text[0] = '\0';
+    c.warnings = 0;
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", both, 2, 1000, &sink, &err), MK_OK);
+    assert_null(strstr(c.text, "alice"));
+    members = db_members_of(f, name_a);
+    assert_string_equal(members, "alice,bob,carol");
+    free(members);
+    members = db_members_of(f, name_b);
+    assert_string_equal(members, "alice");
+    free(members);
+    char again[33];
+    gid_t gid_again;
+    group_of(f, "org-b", again, &gid_again);
+    assert_string_equal(again, name_b);
+    assert_int_equal(gid_again, gid_b);
+    /* ...for good: the store's time moved, so a later compile keeps them. */
+    read_view(f, &v);
+    assert_false(find_user(&v, "alice")->stale);
+    assert_int_equal(find_user(&v, "alice")->known_good, T0 + 31 * DAY);
+    mk_store_view_free(&v);
+    c.text[0] = '\0';
+    assert_int_equal(mk_store_publish(&f->cfg, 1000, &sink, &err), MK_OK);
+    assert_null(strstr(c.text, "alice"));
+    mk_store_set_clock(0);
+}
+
+/* max_stale 0: no bound, however old; a user without any record or store
+ * time is never stale either. */
+static void test_stale_no_bound(void **state)
+{
+    struct fx *f = *state;
+    struct captured c = { "", 0 };
+    struct mk_log_sink sink = { capture, &c };
+    mk_error err;
+    char name[33];
+    gid_t gid;
+
+    f->cfg.max_stale_ms = 0;
+    mk_store_set_clock(T0);
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    mk_store_set_clock(T0 + 3650 * DAY);
+    assert_int_equal(mk_store_publish(&f->cfg, 1000, &sink, &err), MK_OK);
+    assert_int_equal(c.warnings, 0);
+    group_of(f, "org-a", name, &gid);
+    char *members = db_members_of(f, name);
+    assert_string_equal(members, "alice");
+    free(members);
+    mk_store_set_clock(0);
+}
+
+/* A stale user's memberships leaving groups.db changes only groups.db:
+ * store.json keeps them, byte for byte. */
+static void test_stale_keeps_store_json(void **state)
+{
+    struct fx *f = *state;
+    struct file_state js;
+    mk_error err;
+    struct db db;
+
+    f->cfg.max_stale_ms = 1000;
+    mk_store_set_clock(T0);
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    file_state_take(f->store_json, &js);
+    mk_store_set_clock(T0 + 2);
+    assert_int_equal(mk_store_publish(&f->cfg, 1000, NULL, &err), MK_OK);
+    file_state_same(f->store_json, &js);
+    db_open(f, &db);
+    assert_int_equal(db.view.group_count, 0);
+    db_close(&db);
+    mk_store_set_clock(0);
+}
+
 /* ---- one vocabulary (issue 8, item 9) ---- */
 
 /* Ids are canonical (lowercase): one organization whatever the case the
@@ -1758,6 +1954,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_publish_unchanged_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_recompiles_groups_db, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_corrupt_store_untouched, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_user_left_out_and_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_no_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_keeps_store_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_holds_no_surprises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_dir_owned_by_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_dir_mode_0777, setup, teardown),
