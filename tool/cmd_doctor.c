@@ -501,8 +501,8 @@ static void report_token(struct doctor *d, const char *who, const char *user, co
                                   user)
                     : doctor_hint("make a new token in the MK.IO web app (profile menu, \"Your "
                                   "personal API tokens\") and run `mkio-orgs login`");
-        doctor_add(d, DOCTOR_FAIL, "token", hint, "%sMK.IO refused the token from %s (401: "
-                   "expired, revoked or mistyped): %s", who, source, err->message);
+        doctor_add(d, DOCTOR_FAIL, "token", hint, "%sMK.IO refused the token from %s (expired, "
+                   "revoked or mistyped): %s", who, source, err->message);
     } else if (st == MK_ERR_API) {
         hint = doctor_hint("quote the ref to MediaKind support if the answer is unexpected");
         doctor_add(d, DOCTOR_FAIL, "token", hint, "%sMK.IO answered the token from %s with an "
@@ -843,10 +843,11 @@ struct pam_search {
     int visited_count;
 };
 
+static void list_append(char *list, size_t size, const char *word);
+
 static void pam_note_looked(struct pam_search *s, const char *path)
 {
-    size_t used = strlen(s->looked);
-    snprintf(s->looked + used, sizeof(s->looked) - used, "%s%s", used ? ", " : "", path);
+    list_append(s->looked, sizeof(s->looked), path);
 }
 
 /* Whether a module path names pam_mkio.so (bare or absolute). */
@@ -950,34 +951,76 @@ static void pam_search_file(struct pam_search *s, const char *name, int depth)
     free(text);
 }
 
+/* Appends word to a comma-separated list. */
+static void list_append(char *list, size_t size, const char *word)
+{
+    size_t used = strlen(list);
+    snprintf(list + used, size - used, "%s%s", used ? ", " : "", word);
+}
+
+/* pam_mkio.so in the stack of type: Debian's common-TYPE (what
+ * pam-auth-update writes), and each login service (login_services) that has
+ * a file in /etc/pam.d must reach it. */
 static void check_pam(struct doctor *d, const char *type)
 {
-    struct pam_search s;
-    char name[64], start[64];
+    const struct mk_config *cfg = &d->t->cfg;
+    struct pam_search *s = calloc(1, sizeof(*s));
+    char name[64], start[64], reached[1024] = "", unreached[1024] = "";
     char *hint = NULL;
-    memset(&s, 0, sizeof(s));
-    s.type = type;
+    if (!s) {
+        doctor_add(d, DOCTOR_FAIL, "pam", NULL, "out of memory");
+        return;
+    }
+    s->type = type;
     snprintf(name, sizeof(name), "pam-%s", type);
     snprintf(start, sizeof(start), "common-%s", type);
-    pam_search_file(&s, start, 0);
-    if (s.found_in[0]) {
+    pam_search_file(s, start, 0);
+    bool common_missing = strcmp(s->missing, s->visited[0]) == 0;
+    for (size_t i = 0; i < cfg->login_service_count; i++) {
+        const char *service = cfg->login_services[i];
+        char path[PATH_MAX];
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/%s", DOCTOR_PAM_DIR, service);
+        if (strchr(service, '/') || lstat(path, &sb) != 0)
+            continue;
+        struct pam_search *one = calloc(1, sizeof(*one));
+        if (!one)
+            break;
+        one->type = type;
+        pam_search_file(one, service, 0);
+        list_append(one->found_in[0] ? reached : unreached, sizeof(reached), service);
+        free(one);
+    }
+    if (s->found_in[0] && !unreached[0]) {
         doctor_add(d, DOCTOR_OK, name, NULL, "pam_mkio.so is in the %s stack, in %s (looked at: "
-                   "%s)", type, s.found_in, s.looked);
-    } else if (strcmp(s.missing, s.visited[0]) == 0) {
+                   "%s)%s%s", type, s->found_in, s->looked, reached[0] ? "; reached from " : "",
+                   reached);
+    } else if (s->found_in[0]) {
+        hint = doctor_hint("add `@include %s` (or the line `%s optional pam_mkio.so`) to the "
+                           "file in %s of each of: %s", start, type, DOCTOR_PAM_DIR, unreached);
+        doctor_add(d, DOCTOR_WARN, name, hint, "pam_mkio.so is in %s, but the %s stack of these "
+                   "login services does not reach it: %s", s->found_in, type, unreached);
+    } else if (common_missing && reached[0] && !unreached[0]) {
+        doctor_add(d, DOCTOR_OK, name, NULL, "no %s; pam_mkio.so is in the %s stack of every "
+                   "login service with a file in %s: %s", s->missing, type, DOCTOR_PAM_DIR,
+                   reached);
+    } else if (common_missing) {
         hint = doctor_hint("on Debian, run `pam-auth-update --enable mkio`; elsewhere add "
                            "`%s optional pam_mkio.so` to the %s stack of each login service "
                            "in %s (conf/pam.d-snippet)", type, type, DOCTOR_PAM_DIR);
-        doctor_add(d, DOCTOR_FAIL, name, hint, "%s cannot be read (%s): the %s stack was not "
-                   "checked", s.missing, strerror(s.missing_errno), type);
+        doctor_add(d, DOCTOR_FAIL, name, hint, "%s cannot be read (%s)%s%s", s->missing,
+                   strerror(s->missing_errno), unreached[0] ? "; login services without "
+                   "pam_mkio.so: " : "", unreached);
     } else {
         hint = doctor_hint("run `pam-auth-update --enable mkio`, or add the line `%s optional "
                            "pam_mkio.so` to %s/%s (conf/pam.d-snippet)", type, DOCTOR_PAM_DIR,
                            start);
         doctor_add(d, DOCTOR_FAIL, name, hint, "no pam_mkio.so line in the %s stack (looked "
-                   "at: %s%s%s)", type, s.looked, s.missing[0] ? "; could not read " : "",
-                   s.missing);
+                   "at: %s%s%s)", type, s->looked, s->missing[0] ? "; could not read " : "",
+                   s->missing);
     }
     free(hint);
+    free(s);
 }
 
 /* ---- groups.db ---- */

@@ -281,6 +281,28 @@ class Doctor(unittest.TestCase):
             "in /etc/pam.d/mkio-session (looked at: /etc/pam.d/common-session, "
             "/etc/pam.d/common-session-extra, /etc/pam.d/mkio-session)"])
 
+    def test_pam_login_services_reach_it(self):
+        pam = os.path.join(self.tmp, "etc", "pam.d")
+        write(os.path.join(pam, "sshd"), "@include common-account\n@include common-session\n")
+        write(os.path.join(pam, "su"), "account include common-account\n"
+                                       "session  include  common-session\n")
+        write(os.path.join(pam, "su-l"), "account include su\nsession optional pam_keyinit.so\n"
+                                         "session include su\n")
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        self.check(p, "pam-session", "ok", ["reached from su-l, sshd"])
+        # A login service whose session stack does not include common-session.
+        write(os.path.join(pam, "login"), "@include common-account\n"
+                                          "session required pam_unix.so\n")
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        self.check(p, "pam-account", "ok", ["reached from login, su-l, sshd"])
+        c = self.check(p, "pam-session", "warn", [
+            "pam_mkio.so is in /etc/pam.d/common-session, but the session stack of these login "
+            "services does not reach it: login"])
+        self.assertEqual(c[3], "add `@include common-session` (or the line `session optional "
+                               "pam_mkio.so`) to the file in /etc/pam.d of each of: login")
+
     def test_nsswitch_parsing(self):
         cases = [
             ("group:files\t [SUCCESS=return]   mkio  # comment\n", "ok", "names mkio"),
@@ -379,7 +401,8 @@ class Doctor(unittest.TestCase):
         bob = tokens["bob"]
         self.assertEqual(bob[0], "fail", p.stdout)
         self.assertIn("bob: MK.IO refused the token from " + os.path.join(self.token_dir, "bob") +
-                      " (401", bob[2])
+                      " (expired, revoked or mistyped)", bob[2])
+        self.assertIn("HTTP 401", bob[2])
         self.assertIn("run `mkio-orgs login --user bob`", bob[3])
 
     def test_token_file_refused(self):
