@@ -22,6 +22,13 @@ UNITDIR  ?= /lib/systemd/system
 # from configuration or the environment (architecture invariant 2).
 LIBEXECDIR ?= $(PREFIX)/libexec/mkio
 HELPER_PATH := $(LIBEXECDIR)/mkio-login-helper
+DOCDIR   ?= $(PREFIX)/share/doc/mkio
+# Where the tools that read these look, whatever PREFIX is: pam-auth-update
+# reads only /usr/share/pam-configs, systemd-tmpfiles /usr/lib/tmpfiles.d
+# (and /etc), AppArmor /etc/apparmor.d.
+PAMCONFIGDIR ?= /usr/share/pam-configs
+TMPFILESDIR  ?= /usr/lib/tmpfiles.d
+APPARMORDIR  ?= $(SYSCONFDIR)/apparmor.d
 
 CC       ?= cc
 SAN      ?=
@@ -53,7 +60,7 @@ TOOL_OBJ := $(TOOL_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: deps all check unit valgrind fuzz bench demo install clean
+.PHONY: deps all check unit valgrind fuzz bench demo install clean FORCE
 all: $(B)/libmkio.a $(B)/libnss_mkio.so.2 $(B)/pam_mkio.so $(B)/mkio-login-helper $(B)/mkio-orgs
 
 $(B)/%.o: %.c $(wildcard common/*.h) $(wildcard nss/*.h) $(wildcard pam/*.h) $(wildcard tool/*.h)
@@ -86,6 +93,14 @@ unit: $(B)/tests/libnss_mkio_test.so.2
 # a login runs in the helper it starts.
 PAM_OBJ := $(B)/pam/pam_mkio.o $(B)/common/text.o $(B)/common/passwd.o
 $(B)/pam/pam_mkio.o: ALL_CFLAGS += -DMK_HELPER_PATH='"$(HELPER_PATH)"'
+# The module is rebuilt when the helper's path changes (`make` then
+# `make install PREFIX=/usr/local`): $(B)/helper-path holds the path it was
+# built with and is rewritten only when that differs.
+$(B)/pam/pam_mkio.o: $(B)/helper-path
+$(B)/helper-path: FORCE
+	@mkdir -p $(B)
+	@echo '$(HELPER_PATH)' | cmp -s - $@ || echo '$(HELPER_PATH)' > $@
+FORCE:
 $(B)/pam_mkio.so: $(PAM_OBJ) pam/pam_mkio.sym
 	$(CC) -shared -Wl,--version-script=pam/pam_mkio.sym -Wl,-z,defs $(HLDFLAGS) -o $@ \
 	    $(PAM_OBJ) -lpam
@@ -137,20 +152,34 @@ bench: deps all
 demo: deps all
 	B=$(B) tests/demo
 
+# Units name $(BINDIR) and $(DOCDIR) as installed (the files in conf/ say
+# /usr); the recipe fails if a substitution found nothing to replace.
+UNIT_SED := -e 's|^ExecStart=/usr/bin/mkio-orgs |ExecStart=$(BINDIR)/mkio-orgs |' \
+            -e 's|file:/usr/share/doc/mkio/|file:$(DOCDIR)/|g'
 install: all
 	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
-	    $(DESTDIR)$(SYSCONFDIR)/mkio $(DESTDIR)$(SYSCONFDIR)/mkio/tokens $(DESTDIR)$(UNITDIR)
+	    $(DESTDIR)$(SYSCONFDIR)/mkio $(DESTDIR)$(SYSCONFDIR)/mkio/tokens $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PAMCONFIGDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(APPARMORDIR)/abstractions/nameservice.d $(DESTDIR)$(DOCDIR)
 	chmod 0700 $(DESTDIR)$(SYSCONFDIR)/mkio/tokens
 	install -m 0644 $(B)/pam_mkio.so $(DESTDIR)$(PAMDIR)/pam_mkio.so
-	install -d $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(B)/mkio-login-helper $(DESTDIR)$(HELPER_PATH)
 	install -m 0644 $(B)/libnss_mkio.so.2 $(DESTDIR)$(LIBDIR)/libnss_mkio.so.2
 	install -m 0755 $(B)/mkio-orgs $(DESTDIR)$(BINDIR)/mkio-orgs
 	test -e $(DESTDIR)$(SYSCONFDIR)/mkio/mkio.conf || \
 	    install -m 0644 conf/mkio.conf $(DESTDIR)$(SYSCONFDIR)/mkio/mkio.conf
-	install -m 0644 conf/mkio-sync.service conf/mkio-sync.timer $(DESTDIR)$(UNITDIR)/
-	install -d $(DESTDIR)$(PREFIX)/share/pam-configs
-	install -m 0644 conf/pam-configs/mkio $(DESTDIR)$(PREFIX)/share/pam-configs/mkio
+	for u in mkio-sync.service mkio-sync.timer; do \
+	    sed $(UNIT_SED) conf/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	    mv -f $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	grep -q '^ExecStart=$(BINDIR)/mkio-orgs ' $(DESTDIR)$(UNITDIR)/mkio-sync.service
+	grep -q '^Documentation=.*file:$(DOCDIR)/README.md' $(DESTDIR)$(UNITDIR)/mkio-sync.service
+	install -m 0644 conf/pam-configs/mkio $(DESTDIR)$(PAMCONFIGDIR)/mkio
+	install -m 0644 conf/tmpfiles-mkio.conf $(DESTDIR)$(TMPFILESDIR)/mkio.conf
+	install -m 0644 conf/apparmor/nameservice.d-mkio \
+	    $(DESTDIR)$(APPARMORDIR)/abstractions/nameservice.d/mkio
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 
 clean:
 	rm -rf build build-san build-fuzz
