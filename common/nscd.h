@@ -17,17 +17,21 @@
  *     memory copy that clients map included) and then answers an int32:
  *     0, or EINVAL for an unknown database. To a caller that is not root it
  *     answers nothing and closes.
- *   - unscd (Denys Vlasenko's nscd.c, 0.47, Debian's unscd package) uses the
+ *   - unscd (Denys Vlasenko's nscd.c; Debian's unscd package) uses the
  *     same socket, header and type; it also needs uid 0 and a key that ends
  *     in NUL, then drops every cache (passwd, group, hosts) and closes the
- *     connection without answering. It drops the request unread when its
- *     passwd cache is disabled (it files INVALIDATE under passwd), and it
- *     gives a client 100 ms to send the whole request.
+ *     connection without answering. Its source (0.47) also drops the request
+ *     when its passwd cache is disabled (it files INVALIDATE under passwd;
+ *     Debian's unscd.conf enables it), and gives a client 100 ms to send the
+ *     whole request.
  *
  * So callers must be root (the login helper and `mkio-orgs sync` are): a
  * refused request (no answer, closed) reads here as unscd's "done".
  * Checked against Debian 12's nscd (glibc 2.36): the request above, from
  * root, logs "INVALIDATE (group)", removes the cached entries and answers 0.
+ * And against Debian 12's unscd 0.54: from root it logs "got invalidate
+ * request, flushing cache" and closes; from another user, "special request
+ * from non-root - ignoring" and closes.
  *
  * Never slow, never a signal: a login must not hang on a wedged daemon.
  * The whole exchange (non-blocking connect, send with MSG_NOSIGNAL, wait for
