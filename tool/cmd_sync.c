@@ -1,35 +1,191 @@
-/* mkio-orgs sync: refresh users' memberships from MK.IO, for a systemd timer. */
+/* mkio-orgs sync: refresh users' memberships from MK.IO, for a systemd timer.
+ *
+ * Fair and parallel (issue 10, item 5). Users are taken oldest attempt
+ * first (userstate.h), so that runs cut short by --max-time reach different
+ * users; up to --jobs users run at once, each on its own thread with its own
+ * client and the configured time budget; a 429 that ends a user's refresh
+ * holds back every user not yet started. Each user's lines are written
+ * whole, as that user finishes, under one lock, and stdout is line-buffered,
+ * so a pipe or the journal sees them at once and never interleaved.
+ *
+ * What the threads share: the configuration (read only), stdout and stderr
+ * (under sync_run.lock, common/'s warnings too), and the store, whose
+ * writers serialize on its lock file (one flock per fresh open,
+ * atomicfile.h). What is not thread-safe happens on the main thread before
+ * any worker starts: passwd lookups, reading the records, curl_global_init
+ * (the environment was scrubbed before, in main.c: http.h).
+ */
+#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "passwd.h"
 #include "refresh.h"
 #include "store.h"
 #include "text.h"
 #include "token.h"
 #include "tool.h"
+#include "userstate.h"
+
+#define SYNC_JOBS_DEFAULT 4
+#define SYNC_JOBS_MAX 16
+/* A user starts only with at least this much of --max-time left (or its
+ * whole budget, when that is smaller): a refresh given less would only
+ * spend a request and record a failure. */
+#define SYNC_MIN_START_MS 1000
+/* The pause after a 429 that ends a user's refresh, when MK.IO names no
+ * Retry-After: doubled at each further 429 of the run, up to the minute
+ * over which MK.IO counts its limit (mkio-api.md), less up to a quarter at
+ * random so that hosts limited at one instant do not come back as one. */
+#define SYNC_RATE_PAUSE_FIRST_MS 10000
+#define SYNC_RATE_PAUSE_MAX_MS 60000
 
 static const char sync_help[] =
-"Usage: mkio-orgs sync [--accept] [--max-time SECONDS] (--all | --user USER...)\n"
+"Usage: mkio-orgs sync [--accept] [--jobs N] [--max-time SECONDS] [--json]\n"
+"                      (--all | --user USER...)\n"
 "\n"
-"Root only. Refresh the organization memberships of users with a token in the\n"
-"token directory (token_dir), as a login does, for a systemd timer. --all takes\n"
-"every user with a token file there. Pending invites are accepted only with\n"
-"--accept, and then only those the invite policy allows. Each user gets the\n"
-"configured time budget; the whole run stops after --max-time (default 300)\n"
-"seconds, leaving the remaining users for the next run. A failure for one user\n"
-"keeps that user's last good data and does not stop the others.\n";
+"Root only. Refreshes the organization memberships of local users from MK.IO,\n"
+"as a login does, for the systemd timer (mkio-sync.timer) or an administrator.\n"
+"A failure for one user keeps that user's last good data and does not stop\n"
+"the others.\n"
+"\n"
+"Which users:\n"
+"  --all             Every user with a token file in the token directory\n"
+"                    (token_dir). A file named after no local user is named on\n"
+"                    standard error and skipped; users that logins leave alone\n"
+"                    (min_uid, ignore_users) are skipped.\n"
+"  --user USER       This user; repeat for more. The token is found as at\n"
+"                    login: token_dir/USER, else the user's own token file.\n"
+"                    If any USER is one that logins leave alone, the run is\n"
+"                    refused (exit 2) and nothing is refreshed.\n"
+"\n"
+"Options:\n"
+"  --accept          Also accept pending invites, only those the invite policy\n"
+"                    of the configuration allows. Without it, pending invites\n"
+"                    are only listed.\n"
+"  --jobs N          Refresh up to N users at once, 1 to 16 (default 4).\n"
+"  --max-time SECONDS\n"
+"                    Bound on the whole run, 1 to 86400 (default 300).\n"
+"  --json            Write JSON, one object per line (below).\n"
+"  -h, --help        This help.\n"
+"\n"
+"Order and time:\n"
+"  Users are taken oldest attempt first: those never tried first, then by the\n"
+"  time of their last attempt (a login or an account check counts too), ties\n"
+"  by name; so runs cut short by --max-time reach different users in turn.\n"
+"  Each user gets the configured time_budget. No user starts once less than\n"
+"  1 s (or the whole time_budget, when smaller) is left of --max-time, and a\n"
+"  user started late gets only what is left, so the run ends by --max-time\n"
+"  (plus the time to recompile groups.db). The users not started are counted\n"
+"  in one line on standard error and left for the next run.\n"
+"\n"
+"Rate limits:\n"
+"  MK.IO limits each organization to about 2,000 GET requests a minute. When a\n"
+"  user's refresh ends on HTTP 429 (each request is first retried within the\n"
+"  user's time budget), no further user starts for a while: 10 s, doubled at\n"
+"  each further 429 of the run up to 60 s, less up to a quarter at random.\n"
+"  One line on standard error says so. When the pause would pass --max-time,\n"
+"  no further user starts at all and that line counts the users left for the\n"
+"  next run. Users already running go on.\n"
+"\n"
+"Output:\n"
+"  As each user finishes, its lines are written whole (standard output is\n"
+"  line-buffered, into a pipe or the journal too): one line for each\n"
+"  organization that is not simply joined (skipped by the policy, pending,\n"
+"  expired, failed to accept), then\n"
+"    USER: N joined (N accepted now), N skipped, N expired, N failed\n"
+"  A user whose refresh failed gets one line on standard error instead:\n"
+"    mkio-orgs: sync: USER (last good data kept): WHY\n"
+"  The run ends with one line:\n"
+"    sync: N of N users refreshed, N failed, N left for the next run (S s)\n"
+"  With --json, each user is one object on one line:\n"
+"    {\"user\", \"outcome\": \"refreshed\" or \"failed\", \"joined\", \"accepted\",\n"
+"     \"skipped\", \"expired\", \"failed\", \"organizations\": [{\"id\", \"name\",\n"
+"     \"outcome\", \"detail\", \"ref\"}], \"error\": null or {\"message\", \"status\",\n"
+"     \"http_status\", \"ref\"}}\n"
+"  (organizations: those not simply joined), and the run ends with\n"
+"    {\"summary\": {\"users\", \"refreshed\", \"failed\", \"left\", \"rate_limited\",\n"
+"     \"seconds\", \"exit_status\"}}\n"
+"  Errors still go to standard error. Names, ids and details from the server\n"
+"  have control characters replaced, in both forms.\n"
+"\n"
+"Exit status:\n"
+"  0  every user was refreshed\n"
+"  1  MK.IO refused something for a user (an invite could not be accepted)\n"
+"  2  usage or configuration error; a --user with no local account; a token\n"
+"     file missing or refused; a token MK.IO refused (401)\n"
+"  3  MK.IO unavailable or rate limiting for a user, or users left for the\n"
+"     next run (--max-time, or a 429 pause that would pass it)\n"
+"  4  local failure (the membership store)\n"
+"  When several apply, 3 wins; otherwise the first to happen.\n";
 
-/* --- sync --- */
+struct sync_run;
+
+struct sync_user {
+    char *name;
+    int64_t last_attempt;      /* Unix seconds, from the user's record; 0: never */
+    struct passwd pw;          /* looked up on the main thread */
+    char *pw_buf;
+    int64_t budget_ms;         /* given when started: time_budget, bound by what is left */
+    bool started;
+    pthread_t thread;
+    struct sync_run *run;
+};
+
+struct sync_run {
+    struct tool *t;
+    bool accept, json;
+    unsigned jobs;
+    struct mk_log_sink sink;   /* common/'s warnings: tool_log_sink under the lock */
+
+    pthread_mutex_t lock;      /* everything below, and stdout and stderr */
+    pthread_cond_t changed;    /* a user finished (a slot is free, a pause may start) */
+    unsigned running;
+    size_t refreshed, failed;
+    int rc;
+    unsigned rate_limited;     /* refreshes that ended on a 429 */
+    int64_t pause_until_ms;    /* monotonic; no user starts before it */
+    int64_t pause_ms;          /* the pause that set pause_until_ms */
+    bool pause_told;
+};
+
+static int64_t sync_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Exit codes merge as they always have: the first failure, unless a later
+ * one is "unavailable", which wins (the timer's unit shows it). */
+static void sync_merge_rc(int *rc, int one)
+{
+    if (one && (!*rc || one == TOOL_EXIT_UNAVAILABLE))
+        *rc = one;
+}
+
+static void sync_log(void *ctx, int priority, const char *message)
+{
+    struct sync_run *run = ctx;
+    pthread_mutex_lock(&run->lock);
+    tool_log_sink.fn(tool_log_sink.ctx, priority, message);
+    pthread_mutex_unlock(&run->lock);
+}
+
+/* --- what a user's refresh prints --- */
 
 /* Everything from the server (names, ids, details, refs) and the user name
  * goes through tool_put_safe: sync runs as root, often into the journal. */
-static void print_refresh(const char *user, const struct mk_refresh_result *res)
+static void sync_print_text(const char *user, const struct mk_refresh_result *res)
 {
     for (size_t i = 0; i < res->count; i++) {
         const struct mk_refresh_org *o = &res->orgs[i];
@@ -57,44 +213,232 @@ static void print_refresh(const char *user, const struct mk_refresh_result *res)
            res->members + res->accepted, res->accepted, res->skipped, res->expired, res->failed);
 }
 
-static int sync_one(struct tool *t, const char *user, bool accept)
+/* A JSON string of s sanitized like everything sync prints (NULL: null), so
+ * that one line stays one line and a terminal or log reader is safe. */
+static json_object *sync_json_string(const char *s)
 {
-    struct passwd *pw = getpwnam(user);
-    mk_error err;
-    mk_error_clear(&err);
-    if (!pw) {
-        tool_error("sync: %s: no such local user", user);
-        return TOOL_EXIT_USAGE;
+    if (!s)
+        return NULL;
+    char *clean = mk_text_sanitize_dup(s);
+    json_object *o = json_object_new_string(clean ? clean : "");
+    free(clean);
+    return o;
+}
+
+static void sync_json_line(json_object *o)
+{
+    fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                JSON_C_TO_STRING_NOSLASHESCAPE), stdout);
+    fputc('\n', stdout);
+    json_object_put(o);
+}
+
+static void sync_print_json(const char *user, mk_status st, const struct mk_refresh_result *res,
+                            const mk_error *err)
+{
+    json_object *o = json_object_new_object();
+    json_object *orgs = json_object_new_array();
+    bool ok = st == MK_OK;
+    json_object_object_add(o, "user", sync_json_string(user));
+    json_object_object_add(o, "outcome", json_object_new_string(ok ? "refreshed" : "failed"));
+    json_object_object_add(o, "joined", json_object_new_int64(ok ? (int64_t)(res->members + res->accepted) : 0));
+    json_object_object_add(o, "accepted", json_object_new_int64(ok ? (int64_t)res->accepted : 0));
+    json_object_object_add(o, "skipped", json_object_new_int64(ok ? (int64_t)res->skipped : 0));
+    json_object_object_add(o, "expired", json_object_new_int64(ok ? (int64_t)res->expired : 0));
+    json_object_object_add(o, "failed", json_object_new_int64(ok ? (int64_t)res->failed : 0));
+    for (size_t i = 0; ok && i < res->count; i++) {
+        const struct mk_refresh_org *org = &res->orgs[i];
+        if (org->outcome == MK_REFRESH_MEMBER)
+            continue;
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "id", sync_json_string(org->org_id));
+        json_object_object_add(j, "name", sync_json_string(org->org_name));
+        json_object_object_add(j, "outcome", json_object_new_string(mk_refresh_outcome_name(org->outcome)));
+        json_object_object_add(j, "detail", org->detail[0] ? sync_json_string(org->detail) : NULL);
+        json_object_object_add(j, "ref", org->ref[0] ? sync_json_string(org->ref) : NULL);
+        json_object_array_add(orgs, j);
     }
-    char *token = NULL;
-    if (mk_token_for_user(&t->cfg, pw, &token, NULL, &err) != MK_OK) {
-        mk_error_prefix(&err, "sync: %s", user);
-        tool_fail(&err);
-        return TOOL_EXIT_USAGE;
+    json_object_object_add(o, "organizations", orgs);
+    json_object *e = NULL;
+    if (!ok) {
+        e = json_object_new_object();
+        json_object_object_add(e, "message", sync_json_string(err->message[0] ? err->message
+                                                              : mk_status_name(err->status)));
+        json_object_object_add(e, "status", json_object_new_string(mk_status_name(err->status)));
+        json_object_object_add(e, "http_status", err->http_status
+                               ? json_object_new_int64(err->http_status) : NULL);
+        json_object_object_add(e, "ref", err->ref[0] ? sync_json_string(err->ref) : NULL);
     }
-    struct mk_refresh_options opts = {
-        .accept = accept,
-        .budget_ms = t->cfg.budget_ms,
-        .lock_timeout_ms = t->cfg.budget_ms,
-        .write_store = true,
-        .log = &tool_log_sink,
-    };
+    json_object_object_add(o, "error", e);
+    sync_json_line(o);
+}
+
+/* The exit code of a failed user, as tool_fail gives it, without printing. */
+static int sync_fail_code(const mk_error *err)
+{
+    if (err->status == MK_ERR_API && err->http_status == 401)
+        return TOOL_EXIT_USAGE;
+    return tool_exit_code(err->status);
+}
+
+/* The run-wide pause after the n-th (from 0) refresh that ended on a 429. */
+static int64_t sync_rate_pause_ms(unsigned n)
+{
+    int64_t pause = SYNC_RATE_PAUSE_FIRST_MS;
+    for (unsigned i = 0; i < n && pause < SYNC_RATE_PAUSE_MAX_MS; i++)
+        pause *= 2;
+    if (pause > SYNC_RATE_PAUSE_MAX_MS)
+        pause = SYNC_RATE_PAUSE_MAX_MS;
+    uint32_t r = 0;
+    if (getentropy(&r, sizeof(r)) != 0)
+        r = 0;
+    return pause - (int64_t)(r % (uint32_t)(pause / 4 + 1));
+}
+
+/* Records the attempt for the fairness order (userstate.h). */
+static void sync_record(struct sync_run *run, const char *user, mk_status st, const mk_error *err)
+{
+    mk_error rec;
+    mk_error_clear(&rec);
+    if (mk_user_state_record(&run->t->cfg, user, (int64_t)time(NULL), st == MK_OK,
+                             st == MK_OK ? NULL : err->message, &rec) != MK_OK)
+        mk_log(&run->sink, MK_LOG_WARNING, "sync: %s: cannot record the attempt: %s", user,
+               rec.message);
+}
+
+/* One user, on its own thread: token, refresh, then the user's lines and
+ * the run's accounts under the lock. */
+static void *sync_worker(void *arg)
+{
+    struct sync_user *u = arg;
+    struct sync_run *run = u->run;
+    const struct mk_config *cfg = &run->t->cfg;
     struct mk_refresh_result res;
-    memset(&res, 0, sizeof(res));
-    mk_status st = mk_refresh_user(&t->cfg, user, token, &opts, &res, &err);
-    mk_token_free(token);
+    mk_error err;
+    char *token = NULL;
     int rc = TOOL_EXIT_OK;
+
+    memset(&res, 0, sizeof(res));
+    mk_error_clear(&err);
+    /* setfsuid inside is per thread (token.h). */
+    mk_status st = mk_token_for_user(cfg, &u->pw, &token, NULL, &err);
+    bool token_failed = st != MK_OK;
+    if (!token_failed) {
+        struct mk_refresh_options opts = {
+            .accept = run->accept,
+            .budget_ms = u->budget_ms,
+            .lock_timeout_ms = (long)u->budget_ms,
+            .write_store = true,
+            .log = &run->sink,
+        };
+        st = mk_refresh_user(cfg, u->name, token, &opts, &res, &err);
+        sync_record(run, u->name, st, &err);
+    }
+    mk_token_free(token);
+    if (token_failed)
+        err.status = MK_ERR_USAGE;   /* every token problem is the admin's to fix: exit 2 */
+
+    pthread_mutex_lock(&run->lock);
+    if (run->json)
+        sync_print_json(u->name, st, &res, &err);
     if (st != MK_OK) {
-        mk_error_prefix(&err, "sync: %s (last good data kept)", user);
-        rc = tool_fail(&err);
+        rc = sync_fail_code(&err);
+        if (token_failed)
+            mk_error_prefix(&err, "sync: %s", u->name);
+        else
+            mk_error_prefix(&err, "sync: %s (last good data kept)", u->name);
+        tool_fail(&err);
+        run->failed++;
+        if (!token_failed && err.http_status == 429) {
+            int64_t pause = sync_rate_pause_ms(run->rate_limited++);
+            int64_t until = sync_now_ms() + pause;
+            if (until > run->pause_until_ms) {
+                run->pause_until_ms = until;
+                run->pause_ms = pause;
+                run->pause_told = false;
+            }
+        }
     } else {
-        print_refresh(user, &res);
+        if (!run->json)
+            sync_print_text(u->name, &res);
         if (res.failed)
             rc = TOOL_EXIT_REFUSED;
+        run->refreshed++;
     }
+    fflush(stdout);
+    fflush(stderr);
+    sync_merge_rc(&run->rc, rc);
+    run->running--;
+    pthread_cond_broadcast(&run->changed);
+    pthread_mutex_unlock(&run->lock);
     mk_refresh_result_free(&res);
-    return rc;
+    return NULL;
 }
+
+/* Waits on run->changed until a user finishes or until_ms (monotonic). */
+static void sync_wait_until(struct sync_run *run, int64_t until_ms)
+{
+    struct timespec ts = { .tv_sec = until_ms / 1000, .tv_nsec = (until_ms % 1000) * 1000000 };
+    pthread_cond_timedwait(&run->changed, &run->lock, &ts);
+}
+
+/* Starts users[0..n) in order, at most run->jobs at once, inside deadline
+ * (monotonic ms); returns how many were left unstarted. Called and returns
+ * with run->lock held. */
+static size_t sync_schedule(struct sync_run *run, struct sync_user *users, size_t n,
+                            int64_t deadline)
+{
+    const struct mk_config *cfg = &run->t->cfg;
+    int64_t min_start = cfg->budget_ms < SYNC_MIN_START_MS ? cfg->budget_ms : SYNC_MIN_START_MS;
+    size_t i = 0;
+    while (i < n) {
+        if (run->running >= run->jobs) {
+            pthread_cond_wait(&run->changed, &run->lock);
+            continue;
+        }
+        int64_t now = sync_now_ms();
+        if (run->pause_until_ms > now) {
+            if (run->pause_until_ms + min_start > deadline) {
+                fprintf(stderr, "mkio-orgs: sync: MK.IO is rate limiting (HTTP 429): a pause of "
+                        "%" PRId64 " s would pass --max-time; %zu user(s) left for the next run\n",
+                        (run->pause_ms + 999) / 1000, n - i);
+                fflush(stderr);
+                return n - i;
+            }
+            if (!run->pause_told) {
+                fprintf(stderr, "mkio-orgs: sync: MK.IO is rate limiting (HTTP 429): no further "
+                        "user starts for %" PRId64 " s\n", (run->pause_until_ms - now + 999) / 1000);
+                fflush(stderr);
+                run->pause_told = true;
+            }
+            sync_wait_until(run, run->pause_until_ms);
+            continue;
+        }
+        if (deadline - now < min_start) {
+            fprintf(stderr, "mkio-orgs: sync: --max-time reached; %zu user(s) left for the next run\n",
+                    n - i);
+            fflush(stderr);
+            return n - i;
+        }
+        struct sync_user *u = &users[i];
+        u->run = run;
+        u->budget_ms = cfg->budget_ms < deadline - now ? cfg->budget_ms : deadline - now;
+        int e = pthread_create(&u->thread, NULL, sync_worker, u);
+        if (e) {
+            fprintf(stderr, "mkio-orgs: sync: cannot start a thread: %s; %zu user(s) left for "
+                    "the next run\n", strerror(e), n - i);
+            fflush(stderr);
+            sync_merge_rc(&run->rc, TOOL_EXIT_LOCAL);
+            return n - i;
+        }
+        u->started = true;
+        run->running++;
+        i++;
+    }
+    return 0;
+}
+
+/* --- which users --- */
 
 /* Users with a token file in token_dir: regular files named like users. */
 static int list_token_users(const struct mk_config *cfg, char ***users, size_t *n)
@@ -129,7 +473,7 @@ static int list_token_users(const struct mk_config *cfg, char ***users, size_t *
 
 /* Refuses (exit 2) a named user whom logins and sync leave alone, naming
  * the rule, so that `sync --user` never does what a login would not. An
- * unknown user is left to sync_one to report. */
+ * unknown user is reported when the users are looked up. */
 static int refuse_ignored_user(const struct mk_config *cfg, const char *user)
 {
     struct passwd *pw = getpwnam(user);
@@ -151,6 +495,77 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int cmp_state_entry(const void *key, const void *entry)
+{
+    return strcmp(key, ((const struct mk_user_state_entry *)entry)->user);
+}
+
+/* Oldest attempt first (never tried: 0), ties by name. */
+static int cmp_sync_user(const void *a, const void *b)
+{
+    const struct sync_user *x = a, *y = b;
+    if (x->last_attempt != y->last_attempt)
+        return x->last_attempt < y->last_attempt ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* Turns names (sorted, unique) into the users to refresh, each looked up,
+ * in the fairness order. A name with no local account is reported (for
+ * --all as a token file of nobody, skipped; for --user as exit 2); with
+ * --all, users that logins leave alone are skipped silently. */
+static int sync_users(struct tool *t, char **names, size_t n, bool all,
+                      struct sync_user **out, size_t *count)
+{
+    int rc = TOOL_EXIT_OK;
+    struct sync_user *users = calloc(n ? n : 1, sizeof(*users));
+    *out = users;
+    *count = 0;
+    if (!users)
+        return TOOL_EXIT_LOCAL;
+    for (size_t i = 0; i < n; i++) {
+        struct sync_user *u = &users[*count];
+        int e = mk_passwd_lookup(names[i], &u->pw, &u->pw_buf);
+        if (e) {
+            free(u->pw_buf);
+            u->pw_buf = NULL;
+            if (e != ENOENT)
+                tool_error("sync: %s: cannot look the user up: %s", names[i], strerror(e));
+            else if (all)
+                tool_error("sync: %s/%s belongs to no local user; skipped", t->cfg.token_dir,
+                           names[i]);
+            else
+                tool_error("sync: %s: no such local user", names[i]);
+            sync_merge_rc(&rc, e != ENOENT ? TOOL_EXIT_LOCAL : all ? TOOL_EXIT_OK : TOOL_EXIT_USAGE);
+            continue;
+        }
+        if (all && mk_config_user_ignored(&t->cfg, names[i], u->pw.pw_uid)) {
+            free(u->pw_buf);
+            u->pw_buf = NULL;
+            continue;
+        }
+        u->name = names[i];
+        (*count)++;
+    }
+
+    struct mk_user_state_entry *records = NULL;
+    size_t record_count = 0;
+    mk_error err;
+    mk_error_clear(&err);
+    if (mk_user_state_list(&t->cfg, &records, &record_count, &err) != MK_OK)
+        tool_error("sync: warning: users are taken by name, not by their last attempt: %s",
+                   err.message);
+    for (size_t i = 0; i < *count; i++) {
+        const struct mk_user_state_entry *r = bsearch(users[i].name, records, record_count,
+                                                      sizeof(*records), cmp_state_entry);
+        users[i].last_attempt = r ? r->state.last_attempt : 0;
+    }
+    mk_user_state_list_free(records, record_count);
+    qsort(users, *count, sizeof(*users), cmp_sync_user);
+    return rc;
+}
+
+/* --- the command --- */
+
 int cmd_sync(struct tool *t, int argc, char **argv)
 {
     static const struct option options[] = {
@@ -158,26 +573,40 @@ int cmd_sync(struct tool *t, int argc, char **argv)
         {"user", required_argument, NULL, 'u'},
         {"accept", no_argument, NULL, 'A'},
         {"max-time", required_argument, NULL, 'm'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"json", no_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool all = false, accept = false;
+    bool all = false, accept = false, json = false;
     uint64_t max_time = 300;      /* --max-time, seconds */
-    char **named = calloc((size_t)argc + 1, sizeof(*named));
-    char **users = NULL;
-    size_t named_count = 0, user_count = 0;
+    uint64_t jobs = SYNC_JOBS_DEFAULT;
+    char **names = calloc((size_t)argc + 1, sizeof(*names));
+    char **listed = NULL;          /* token_dir's names, owned */
+    size_t name_count = 0, listed_count = 0, user_count = 0;
+    struct sync_user *users = NULL;
+    struct sync_run run;
+    bool run_ready = false;
     int rc = TOOL_EXIT_OK, c;
-    if (!named)
+    if (!names)
         return TOOL_EXIT_LOCAL;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 'a': all = true; break;
         case 'A': accept = true; break;
-        case 'u': named[named_count++] = optarg; break;
+        case 'J': json = true; break;
+        case 'u': names[name_count++] = optarg; break;
         case 'm':
             if (!mk_parse_u64(optarg, 86400, &max_time) || max_time < 1) {
                 rc = tool_usage("sync ", "sync: --max-time takes whole seconds, 1 to 86400");
+                goto out;
+            }
+            break;
+        case 'j':
+            if (!mk_parse_u64(optarg, SYNC_JOBS_MAX, &jobs) || jobs < 1) {
+                rc = tool_usage("sync ", "sync: --jobs takes a whole number of users, 1 to %d",
+                                SYNC_JOBS_MAX);
                 goto out;
             }
             break;
@@ -187,7 +616,7 @@ int cmd_sync(struct tool *t, int argc, char **argv)
             goto out;
         }
     }
-    if (optind < argc || all == (named_count > 0)) {
+    if (optind < argc || all == (name_count > 0)) {
         rc = tool_usage("sync ", "sync: give either --all or one or more --user USER");
         goto out;
     }
@@ -195,48 +624,92 @@ int cmd_sync(struct tool *t, int argc, char **argv)
         goto out;
     /* Every named user is checked before any is refreshed: a refusal
      * changes nothing. */
-    for (size_t i = 0; i < named_count; i++)
-        if ((rc = refuse_ignored_user(&t->cfg, named[i])))
+    for (size_t i = 0; i < name_count; i++)
+        if ((rc = refuse_ignored_user(&t->cfg, names[i])))
             goto out;
     if (all) {
-        if ((rc = list_token_users(&t->cfg, &users, &user_count)))
+        if ((rc = list_token_users(&t->cfg, &listed, &listed_count)))
             goto out;
-        qsort(users, user_count, sizeof(*users), cmp_str);
+    }
+    /* Sorted by name (the messages of the look-ups come in that order);
+     * a user named twice with --user is refreshed once. */
+    char **pick = all ? listed : names;
+    size_t pick_count = all ? listed_count : name_count;
+    qsort(pick, pick_count, sizeof(*pick), cmp_str);
+    size_t unique = 0;
+    for (size_t i = 0; i < pick_count; i++)
+        if (all || !unique || strcmp(pick[unique - 1], pick[i]) != 0)
+            pick[unique++] = pick[i];
+    rc = sync_users(t, pick, unique, all, &users, &user_count);
+
+    /* A line as soon as each user finishes, also into a pipe or the journal. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    /* libcurl's one-time set-up, before any thread may make a client
+     * (mk_http_scrub_environment ran in main, before this). */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        tool_error("sync: cannot initialize libcurl");
+        rc = TOOL_EXIT_LOCAL;
+        goto out;
     }
 
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    size_t total = all ? user_count : named_count;
-    for (size_t i = 0; i < total; i++) {
-        const char *user = all ? users[i] : named[i];
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        /* Start a user only if their whole budget still fits in --max-time. */
-        int64_t elapsed_ms = (int64_t)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (elapsed_ms + t->cfg.budget_ms > (int64_t)max_time * 1000) {
-            fprintf(stderr, "mkio-orgs: sync: --max-time reached; %zu user(s) left for the next run\n",
-                    total - i);
-            if (!rc)
-                rc = TOOL_EXIT_UNAVAILABLE;
-            break;
-        }
-        if (all) {
-            struct passwd *pw = getpwnam(user);
-            if (!pw) {
-                tool_error("sync: %s/%s belongs to no local user; skipped", t->cfg.token_dir,
-                           user);
-                continue;
-            }
-            if (mk_config_user_ignored(&t->cfg, user, pw->pw_uid))
-                continue;
-        }
-        int one = sync_one(t, user, accept);
-        if (one && (!rc || one == TOOL_EXIT_UNAVAILABLE))
-            rc = one;
-    }
-out:
+    memset(&run, 0, sizeof(run));
+    run.t = t;
+    run.accept = accept;
+    run.json = json;
+    run.jobs = (unsigned)jobs;
+    run.rc = rc;
+    run.sink.fn = sync_log;
+    run.sink.ctx = &run;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_mutex_init(&run.lock, NULL);
+    pthread_cond_init(&run.changed, &attr);
+    pthread_condattr_destroy(&attr);
+    run_ready = true;
+
+    int64_t start = sync_now_ms();
+    pthread_mutex_lock(&run.lock);
+    size_t left = sync_schedule(&run, users, user_count, start + (int64_t)max_time * 1000);
+    if (left)
+        sync_merge_rc(&run.rc, TOOL_EXIT_UNAVAILABLE);
+    while (run.running)
+        pthread_cond_wait(&run.changed, &run.lock);
+    pthread_mutex_unlock(&run.lock);
     for (size_t i = 0; i < user_count; i++)
-        free(users[i]);
+        if (users[i].started)
+            pthread_join(users[i].thread, NULL);
+
+    double seconds = (double)(sync_now_ms() - start) / 1000.0;
+    if (json) {
+        json_object *s = json_object_new_object();
+        json_object *o = json_object_new_object();
+        json_object_object_add(s, "users", json_object_new_int64((int64_t)user_count));
+        json_object_object_add(s, "refreshed", json_object_new_int64((int64_t)run.refreshed));
+        json_object_object_add(s, "failed", json_object_new_int64((int64_t)run.failed));
+        json_object_object_add(s, "left", json_object_new_int64((int64_t)left));
+        json_object_object_add(s, "rate_limited", json_object_new_boolean(run.rate_limited > 0));
+        json_object_object_add(s, "seconds", json_object_new_double(seconds));
+        json_object_object_add(s, "exit_status", json_object_new_int(run.rc));
+        json_object_object_add(o, "summary", s);
+        sync_json_line(o);
+    } else {
+        printf("sync: %zu of %zu user(s) refreshed, %zu failed, %zu left for the next run "
+               "(%.1f s)\n", run.refreshed, user_count, run.failed, left, seconds);
+    }
+    rc = run.rc;
+
+out:
+    if (run_ready) {
+        pthread_cond_destroy(&run.changed);
+        pthread_mutex_destroy(&run.lock);
+    }
+    for (size_t i = 0; i < user_count; i++)
+        free(users[i].pw_buf);
     free(users);
-    free(named);
+    for (size_t i = 0; i < listed_count; i++)
+        free(listed[i]);
+    free(listed);
+    free(names);
     return rc;
 }

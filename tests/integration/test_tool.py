@@ -1,5 +1,6 @@
 """mkio-orgs against the fake MK.IO server: what the user sees, the exit
-code, and the server's state afterwards, for every command and fault."""
+code, and the server's state afterwards, for every command and fault
+(sync: test_sync.py)."""
 import json
 import os
 import pty
@@ -582,108 +583,6 @@ class Store(ToolTest):
         self.assertIn("root", p.stderr)
 
 
-class Sync(ToolTest):
-    def test_sync_accepts_only_with_accept(self):
-        self.write_token("nobody", ALICE_TOKEN)
-        p = self.run_tool("sync", "--user", "nobody", token=None)
-        self.assert_exit(p, 0)
-        self.assertEqual(self.api_requests("PATCH"), [])
-        self.assertNotIn("u-alice", self.org_state(ORG)["members"])
-        p = self.run_tool("sync", "--all", "--accept", token=None)
-        self.assert_exit(p, 0)
-        self.assertIn("u-alice", self.org_state(ORG)["members"])
-        st = json.loads(self.run_tool("status", "--json", token=None).stdout)
-        self.assertEqual(st["groups"][0]["members"], ["nobody"])
-        with open(os.path.join(self.state_dir, "store.json")) as f:
-            self.assertNotIn(ALICE_TOKEN, f.read())
-
-    def test_sync_policy_applies(self):
-        self.write_token("nobody", ALICE_TOKEN)
-        self.conf = self.write_conf("accept_orgs = " + ORG2 + "\n")
-        p = self.run_tool("sync", "--user", "nobody", "--accept", token=None)
-        self.assert_exit(p, 0)
-        self.assertIn("skipped", p.stdout)
-        self.assertEqual(self.api_requests("PATCH"), [])
-
-    def test_sync_with_429_and_retry_after(self):
-        self.write_token("nobody", BOB_TOKEN)
-        self.fake.fault("user_orgs_list", "status", count=1, status=429, retry_after="1")
-        p = self.run_tool("sync", "--user", "nobody", token=None)
-        self.assert_exit(p, 0)
-        st = json.loads(self.run_tool("status", "--json", token=None).stdout)
-        self.assertEqual(st["groups"][0]["members"], ["nobody"])
-
-    def test_sync_prints_store_warnings_on_stderr(self):
-        # Another organization holds the gid ORG's id hashes to: the store
-        # says "gid ... is taken; using ..." and an admin running sync sees
-        # it on the terminal (common/ logs through the tool's sink, never to
-        # syslog on its own).
-        h = 0xcbf29ce484222325
-        for b in ORG.lower().encode():
-            h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
-        gid = 1900000000 + h % 100000000
-        os.mkdir(self.state_dir, 0o755)
-        with open(os.path.join(self.state_dir, "store.json"), "w") as f:
-            json.dump({"version": 1, "retired_gids": [], "users": {},
-                       "organizations": {"other-org-0001": {
-                           "name": "Other", "group": "mk-other-other0001", "gid": gid,
-                           "pinned": False, "first_seen": 1}}}, f)
-        os.chmod(os.path.join(self.state_dir, "store.json"), 0o644)
-        self.write_token("nobody", BOB_TOKEN)
-        p = self.run_tool("sync", "--user", "nobody", token=None)
-        self.assert_exit(p, 0)
-        self.assertIn("mkio-orgs: warning: organization %s: gid %d is taken; using %d"
-                      % (ORG, gid, gid + 1), p.stderr)
-        st = json.loads(self.run_tool("status", "--json", token=None).stdout)
-        self.assertEqual(st["groups"][0]["gid"], gid + 1)
-
-    def test_sync_failure_keeps_last_good_data(self):
-        self.write_token("nobody", BOB_TOKEN)
-        self.assert_exit(self.run_tool("sync", "--user", "nobody", token=None), 0)
-        self.fake.fault("user_orgs_list", "status", status=500)
-        p = self.run_tool("sync", "--user", "nobody", token=None)
-        self.assert_exit(p, 3)
-        self.assertIn("last good data kept", p.stderr)
-        st = json.loads(self.run_tool("status", "--json", token=None).stdout)
-        self.assertEqual(st["groups"][0]["members"], ["nobody"])
-
-    def test_sync_stops_within_max_time(self):
-        # Each user may take the whole 3 s budget; with --max-time 4 only the
-        # first fits, and the rest is left for the next run, said plainly.
-        self.write_token("nobody", ALICE_TOKEN)
-        self.write_token("root", BOB_TOKEN)
-        self.conf = self.write_conf("ignore_users =\n")
-        self.fake.fault("user_orgs_list", "hang")
-        p = self.run_tool("sync", "--all", "--max-time", "4", token=None)
-        self.assert_exit(p, 3)
-        self.assertLess(p.elapsed, 4 + 1)
-        self.assertIn("--max-time reached; 1 user(s) left for the next run", p.stderr)
-        self.assertEqual(len(self.api_requests("GET")), 1)
-
-    def test_sync_all_names_token_files_of_unknown_users(self):
-        self.write_token("no-such-user-here", ALICE_TOKEN)
-        p = self.run_tool("sync", "--all", token=None)
-        self.assert_exit(p, 0)
-        self.assertIn("no-such-user-here belongs to no local user; skipped", p.stderr)
-        self.assertEqual(self.api_requests(), [])
-
-    def test_sync_usage(self):
-        for args in (["sync"], ["sync", "--all", "--user", "nobody"], ["sync", "--all", "--max-time", "0"],
-                     ["sync", "--all", "--max-time", "x"], ["sync", "--all", "extra"],
-                     ["sync", "--all", "--max-time", "86401"], ["sync", "--all", "--max-time", "-5"],
-                     ["sync", "--all", "--max-time", " 5"], ["sync", "--all", "--max-time", "5s"],
-                     ["sync", "--all", "--max-time", "99999999999999999999"]):
-            p = self.run_tool(*args, token=None)
-            self.assert_exit(p, 2)
-            if "--max-time" in args:
-                self.assertIn("--max-time takes whole seconds, 1 to 86400", p.stderr)
-
-    def test_sync_of_a_user_without_token(self):
-        p = self.run_tool("sync", "--user", "nobody", token=None)
-        self.assert_exit(p, 2)
-        self.assertIn("nobody", p.stderr)
-
-
 # ---- hostile text ---------------------------------------------------------
 #
 # Markers the fake replaces with raw bytes in every answer (tests/fake/README.md):
@@ -748,10 +647,9 @@ def in_json(s):
     return _walk(s, True, "\ufffd")
 
 
-class HostileText(ToolTest):
-    """Names, ids, comments, e-mails, team names, error details and refs a
-    remote party chose, and arguments and file names a local user chose,
-    never reach the terminal raw. Outputs are checked as bytes."""
+class HostileWorld(ToolTest):
+    """A world whose names, ids, comments, e-mails and team names are hostile
+    (test_sync.py uses it too), and checks that outputs stay clean."""
 
     def setUp(self):
         super().setUp()
@@ -802,6 +700,13 @@ class HostileText(ToolTest):
                          f"stdout: {p.stdout!r}\nstderr: {p.stderr!r}")
         return self.assert_clean(p.stdout, where + " (stdout)"), \
             self.assert_clean(p.stderr, where + " (stderr)")
+
+
+
+class HostileText(HostileWorld):
+    """Names, ids, comments, e-mails, team names, error details and refs a
+    remote party chose, and arguments and file names a local user chose,
+    never reach the terminal raw. Outputs are checked as bytes."""
 
     def test_the_reference_replacement(self):
         self.assertEqual(shown(HOSTILE),
@@ -879,32 +784,6 @@ class HostileText(ToolTest):
                         self.assertIn("code " + shown(code), err)
                     self.assertEqual(err.count("\n"), 1, err)
 
-    def test_sync_prints_server_names_and_ids_replaced(self):
-        self.write_token("nobody", ALICE_TOKEN)
-        out, _ = self.run_clean("sync", "--user", "nobody")
-        # The organization whose id the store cannot take, id shown replaced.
-        self.assertIn("nobody: " + shown("Org " + HOSTILE) + " (" + shown(EVIL_ORG) + "): ", out)
-        self.assertIn("its id cannot name a local group", out)
-        self.assertIn("nobody: " + shown("Org2 " + HOSTILE) + " (" + EVIL_ORG2 + "): ", out)
-
-        # A failed accept: the API's detail and ref.
-        detail, ref = "Detail " + HOSTILE, "ref-" + HOSTILE
-        self.fake.fault("user_org_patch", "status", status=409, detail=detail, ref=ref)
-        out, _ = self.run_clean("sync", "--user", "nobody", "--accept", code=1)
-        self.assertIn(shown(detail), out)
-        self.assertIn("(ref " + shown(ref) + ")", out)
-
-        # Accepted, stored, and shown by status.
-        self.fake.clear_faults()
-        out, _ = self.run_clean("sync", "--user", "nobody", "--accept")
-        self.assertIn("u-alice", self.org_state(EVIL_ORG2)["members"])
-        out, _ = self.run_clean("status")
-        self.assertIn(EVIL_ORG2 + "  " + shown("Org2 " + HOSTILE) + "\n", out)
-        out, _ = self.run_clean("status", "--json")
-        [group] = [g for g in json.loads(out)["groups"] if g["org_id"] == EVIL_ORG2]
-        self.assert_exact_where_valid(group["org_name"])
-        self.assertEqual(group["members"], ["nobody"])
-
     def test_status_of_names_set_by_hand(self):
         f = os.path.join(self.tmp, "orgs.json")
         with open(f, "wb") as fh:
@@ -925,74 +804,7 @@ class HostileText(ToolTest):
         self.assertIn(evil_shown, err)
         _, err = self.run_clean("orgs", "decline", evil, code=1)
         self.assertIn("organization " + evil_shown + " (see", err)
-        _, err = self.run_clean("sync", "--user", evil, token=None, code=2)
-        self.assertIn("sync: " + evil_shown + ": no such local user", err)
         _, err = self.run_clean("store", "set-user", "nobody", "--from", b"/nonexistent/" + evil,
                                 token=None, code=2)
         self.assertIn(evil_shown, err)
-        # A token file whose name no user has: sync --all names it, replaced.
-        self.write_token(evil, ALICE_TOKEN)
-        _, err = self.run_clean("sync", "--all", token=None)
-        self.assertIn(evil_shown + " belongs to no local user; skipped", err)
-
-
-class SyncIgnoredUsers(ToolTest):
-    """sync leaves alone the users a login leaves alone (min_uid, ignore_users):
-    --user refuses them, naming the rule, and changes nothing; --all skips them."""
-
-    def setUp(self):
-        super().setUp()
-        self.write_token("nobody", BOB_TOKEN)
-        self.write_token("root", ALICE_TOKEN)
-        # A store from an earlier run, which a refusal must leave as it is.
-        self.assert_exit(self.run_tool("sync", "--user", "nobody", token=None), 0)
-        self.before = self.state_snapshot()
-        self.assertTrue(self.before)
-        self.fake.clear_requests()
-
-    def assert_refused(self, args, message):
-        p = self.run_tool("sync", *args, token=None)
-        self.assert_exit(p, 2)
-        self.assertEqual(p.stderr, "mkio-orgs: " + message + "\n")
-        self.assertEqual(p.stdout, "")
-        self.assertEqual(self.api_requests(), [])
-        self.assertEqual(self.state_snapshot(), self.before)
-
-    def test_root_is_in_ignore_users_by_default(self):
-        self.assert_refused(["--user", "root"], f"sync: user root is in ignore_users in {self.conf}; "
-                                                "not refreshed")
-        self.assert_refused(["--user", "root", "--accept"],
-                            f"sync: user root is in ignore_users in {self.conf}; not refreshed")
-
-    def test_a_user_named_in_ignore_users(self):
-        self.conf = self.write_conf("ignore_users = daemon nobody\n")
-        self.assert_refused(["--user", "nobody"],
-                            f"sync: user nobody is in ignore_users in {self.conf}; not refreshed")
-
-    def test_a_user_under_min_uid(self):
-        self.conf = self.write_conf(min_uid=65535)
-        self.assert_refused(["--user", "nobody"],
-                            f"sync: user nobody has uid 65534, below min_uid 65535 in {self.conf}; "
-                            "not refreshed")
-
-    def test_one_ignored_user_refuses_the_whole_run(self):
-        self.assert_refused(["--user", "nobody", "--user", "root"],
-                            f"sync: user root is in ignore_users in {self.conf}; not refreshed")
-
-    def test_sync_all_skips_them(self):
-        for extra, min_uid in (("", 65535), ("ignore_users = nobody\n", 0)):
-            with self.subTest(extra=extra, min_uid=min_uid):
-                self.conf = self.write_conf(extra, min_uid=min_uid)
-                p = self.run_tool("sync", "--all", "--accept", token=None)
-                self.assert_exit(p, 0)
-                self.assertEqual(p.stdout, "")
-                self.assertEqual(self.api_requests(), [])
-                self.assertEqual(self.state_snapshot(), self.before)
-        # Once allowed, nobody is synced: the token was there all along. Root
-        # stays in ignore_users whatever the file says (the default adds it).
-        self.conf = self.write_conf("ignore_users =\n")
-        p = self.run_tool("sync", "--all", token=None)
-        self.assert_exit(p, 0)
-        self.assertIn("nobody: 1 joined", p.stdout)
-        self.assertNotIn("root", p.stdout)
-        self.assertEqual(len(self.api_requests("GET")), 1)
+        # sync's user names and token files: test_sync.py.
