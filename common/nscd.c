@@ -52,20 +52,17 @@ static int nscd_wait(int fd, short events, int64_t deadline_ms)
 }
 
 /* Connects without blocking. An AF_UNIX connect either completes at once or
- * fails (EAGAIN when the listen queue is full); EINPROGRESS is handled all
- * the same, in case a kernel ever answers it. */
+ * fails (EAGAIN when the listen queue is full); EINPROGRESS, or EINTR (after
+ * which the connection goes on by itself), is waited for all the same. */
 static int nscd_connect(int fd, const struct sockaddr_un *addr, int64_t deadline_ms)
 {
     int r;
     int soerr = 0;
     socklen_t len = sizeof(soerr);
 
-    do
-        r = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
-    while (r != 0 && errno == EINTR);
-    if (r == 0)
+    if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
         return 0;
-    if (errno != EINPROGRESS)
+    if (errno != EINPROGRESS && errno != EINTR)
         return -errno;
     r = nscd_wait(fd, POLLOUT, deadline_ms);
     if (r < 0)
