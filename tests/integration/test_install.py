@@ -274,8 +274,9 @@ class AppArmor(Installed):
 # then ProtectSystem=strict (every mount read-only but /proc, /sys and /dev,
 # the state directory writable), ProtectHome=yes, PrivateTmp=yes,
 # PrivateDevices=yes, CapabilityBoundingSet= and NoNewPrivileges=yes (setpriv),
-# UMask=0022 and a clean environment. Afterwards, with the same rights, it
-# tries to write outside the state directory and to read /home and /root.
+# UMask=0022 and a clean environment; an nscd runs. Afterwards, with the same
+# rights, it tries to write outside the state directory, to read /home and
+# /root, and to have nscd drop its group cache.
 SANDBOX = r'''
 set -eu
 work=$1 dest=$2
@@ -284,9 +285,18 @@ mount -t overlay overlay -o "lowerdir=/etc,upperdir=$work/etc/upper,workdir=$wor
 mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$work/varlib/upper,workdir=$work/varlib/work" /var/lib
 mount --bind "$dest/usr/local/bin" /usr/local/bin
 systemd-tmpfiles --create "$dest/usr/lib/tmpfiles.d/mkio.conf"
+# nscd, as on a host that runs one, in this namespace only: its files on
+# tmpfs, its debug log on our stderr, stopped at exit.
+mount -t tmpfs -o mode=0755 tmpfs /run/nscd
+mount -t tmpfs -o mode=0755 tmpfs /var/cache/nscd
+nscd -d &
+nscd_pid=$!
+trap 'kill "$nscd_pid" 2>/dev/null; wait "$nscd_pid" 2>/dev/null' EXIT
+for _ in $(seq 100); do [ -S /run/nscd/socket ] && break; sleep 0.05; done
 mount --bind /var/lib/mkio /var/lib/mkio
+# /var/cache/nscd is nscd's, not the unit's (and nscd writes there).
 findmnt -rn -o TARGET | while read -r m; do
-    case $m in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
+    case $m in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*|/var/cache/nscd) continue ;; esac
     mount -o remount,bind,ro "$m"
 done
 mount -o remount,bind,rw /var/lib/mkio
@@ -320,6 +330,9 @@ as_unit sh -c 'echo x > /var/lib/probe' 2>/dev/null || echo "refused: write /var
 as_unit sh -c 'echo x > /var/lib/mkio/probe && rm /var/lib/mkio/probe' && echo "allowed: write /var/lib/mkio"
 as_unit ls /home >/dev/null 2>&1 || echo "refused: read /home"
 as_unit ls /root >/dev/null 2>&1 || echo "refused: read /root"
+# nscd's socket, on a read-only /run, with no capability (uid 0 is what
+# nscd checks): the protocol of common/nscd.h, as `nscd -i group` speaks it.
+as_unit nscd -i group && echo "allowed: nscd -i group"
 exit 0
 '''
 
@@ -367,8 +380,10 @@ class SyncSandbox(Installed):
         # The sandbox was real: nothing but the state directory is writable,
         # and no home can be read.
         for line in ("refused: write /etc/mkio", "refused: write /var/lib",
-                     "allowed: write /var/lib/mkio", "refused: read /home", "refused: read /root"):
+                     "allowed: write /var/lib/mkio", "refused: read /home", "refused: read /root",
+                     "allowed: nscd -i group"):
             self.assertIn(line, lines, p.stdout + p.stderr)
+        self.assertIn("INVALIDATE (group)", p.stderr)
         # MK.IO was asked for bob's organizations, and the state directory
         # (made by the tmpfiles.d entry) has his group for the local user.
         gets = [r for r in self.fake.requests() if r["method"] == "GET"]
