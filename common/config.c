@@ -236,8 +236,9 @@ bool mk_config_gid_reserved(unsigned long gid)
 {
     if (gid <= 65535UL)
         return true; /* system 0-999, regular 1000-60000, systemd and nobody 60001-65535 */
-    if (gid >= 524288UL && gid <= 1879048191UL)
-        return true; /* systemd-nspawn container ranges */
+    if (gid >= 200000UL && gid <= 2000200000UL)
+        return true; /* SSSD's default id mapping (200000-2000200000), which also holds
+                      * systemd-nspawn's container ranges (524288-1879048191) */
     return gid >= 2147483648UL;
 }
 
@@ -246,10 +247,14 @@ static const char *config_gid_range_problem(uint64_t lo, uint64_t hi)
 {
     if (lo > hi)
         return "FIRST-LAST with FIRST <= LAST";
-    if ((lo >= 65536 && hi <= 524287) || (lo >= 1879048192 && hi <= 2147483647))
+    if ((lo >= 65536 && hi <= 199999) || (lo >= 2000200001 && hi <= 2147483647))
         return NULL;
-    return "it overlaps a reserved range: the whole range inside 65536-524287 or "
-           "1879048192-2147483647";
+    if (hi >= 200000 && lo <= 2000200000)
+        return "it overlaps a reserved range, SSSD's default id-mapping range "
+               "200000-2000200000 (which holds the container ranges 524288-1879048191): the "
+               "whole range must lie inside 65536-199999 or 2000200001-2147483647";
+    return "it overlaps a reserved range (0-65535, or 2^31 and above): the whole range must "
+           "lie inside 65536-199999 or 2000200001-2147483647";
 }
 
 /* ---- URLs: libcurl splits, the project keeps its rules ------------------ */
@@ -609,8 +614,8 @@ static const struct config_field config_fields[] = {
       .def_text = ".config/mkio/token", .text_ok = config_relative_path_ok,
       .takes = "a file path relative to the home directory, without \".\", \"..\" or empty components" },
     { .key = "gid_range", .type = CONFIG_GID_RANGE, CONFIG_MEMBER(gid_min), CONFIG_MEMBER2(gid_max),
-      .def = 1900000000, .def2 = 1999999999,
-      .takes = "FIRST-LAST, the whole range inside 65536-524287 or 1879048192-2147483647" },
+      .def = 2000200001, .def2 = 2147483646,
+      .takes = "FIRST-LAST, the whole range inside 65536-199999 or 2000200001-2147483647" },
     { .key = "group_prefix", .type = CONFIG_TEXT, CONFIG_MEMBER(group_prefix),
       .def_text = "mk-", .text_ok = config_group_prefix_ok,
       .takes = "non-empty, [a-z_][a-z0-9_-]*, at most 16 characters" },
@@ -831,8 +836,8 @@ static const char *config_pin_problem(const struct mk_config *cfg, size_t i, cha
                  "([a-z_][a-z0-9_-]*, at most %d characters)",
                  pin->group_name ? pin->group_name : "", MK_GROUP_NAME_MAX);
     else if (mk_config_gid_reserved(pin->gid))
-        snprintf(why, why_len, "gid %lu is in a reserved range (gids 65536-524287 or "
-                 "1879048192-2147483647, inside gid_range)", (unsigned long)pin->gid);
+        snprintf(why, why_len, "gid %lu is in a reserved range (gids 65536-199999 or "
+                 "2000200001-2147483647, inside gid_range)", (unsigned long)pin->gid);
     else
         why[0] = '\0';
     for (size_t j = 0; !why[0] && j < i; j++) {
@@ -1023,8 +1028,8 @@ static mk_status config_parse_pin(struct config_parser *p, struct mk_config *cfg
         return config_line_error(p, "pin: \"" CONFIG_QUOTE "\" is not a number (%s)", gid_text, f->takes);
     /* Before it is narrowed to a gid_t (the same rule config_pin_problem applies). */
     if (gid > ULONG_MAX || mk_config_gid_reserved((unsigned long)gid))
-        return config_line_error(p, "pin: gid %" PRIu64 " is in a reserved range (gids 65536-524287 or "
-                                 "1879048192-2147483647, inside gid_range)", gid);
+        return config_line_error(p, "pin: gid %" PRIu64 " is in a reserved range (gids 65536-199999 or "
+                                 "2000200001-2147483647, inside gid_range)", gid);
     if (!config_add_pin(cfg, org_id, name, (gid_t)gid))
         return config_nomem(p);
     if (config_pin_problem(cfg, cfg->pin_count - 1, why, sizeof(why)))

@@ -62,7 +62,7 @@ struct mk_config {
                                  * older loses their groups from groups.db; 0: no bound) */
     char *token_dir;            /* token_dir = /etc/mkio/tokens */
     char *user_token_path;      /* user_token = .config/mkio/token (relative to the home) */
-    gid_t gid_min, gid_max;     /* gid_range = 1900000000-1999999999 */
+    gid_t gid_min, gid_max;     /* gid_range = 2000200001-2147483646 */
     char *group_prefix;         /* group_prefix = mk- */
     struct mk_pin *pins;        /* pin = ORG_ID GROUP_NAME GID */
     size_t pin_count;
@@ -97,7 +97,8 @@ mk_status mk_config_apply_env(struct mk_config *cfg, mk_error *err);
 /* Checks a struct however it was filled (a parsed file is checked by the
  * same rules): every key's range and form (base_url https, http only to a
  * loopback address; the gid range clear of 0-999, 1000-60000, 60001-65535,
- * 524288-1879048191 and >= 2^31; list entries and pin ids in canonical
+ * SSSD's default id mapping 200000-2000200000 (which holds 524288-1879048191)
+ * and >= 2^31, so inside 65536-199999 or 2000200001-2147483647; list entries and pin ids in canonical
  * form; pins with valid names, outside the reserved ranges, no two sharing
  * an id, a gid or a name), then what no single key can: connect_timeout
  * within time_budget, pinned gids inside gid_range. */

@@ -14,7 +14,7 @@
 #include <sys/types.h>
 
 #define FLOOR_NAME "mkbench-floor"
-#define FLOOR_GID ((gid_t)1900000000)
+#define FLOOR_GID ((gid_t)2000200001)
 
 enum nss_status _nss_floor_getgrnam_r(const char *name, struct group *gr, char *buffer,
                                       size_t buflen, int *errnop);

@@ -46,7 +46,7 @@ static void exercise(const unsigned char *data, size_t size)
     if (size < MKGF_HEADER_SIZE)
         return;
     (void)mkgf_find_name(&v, "mk-staff", &g);
-    (void)mkgf_find_gid(&v, 1900000001, &g);
+    (void)mkgf_find_gid(&v, 2000200002, &g);
     (void)mkgf_find_user(&v, "alice", &u);
     for (uint32_t i = 0; i < v.group_count && i < 64; i++) {
         if (mkgf_group_at(&v, i, &g) != 0) {

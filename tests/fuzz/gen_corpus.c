@@ -10,9 +10,9 @@ int main(int argc, char **argv)
     static const char *const two[] = {"alice", "bob"};
     static const char *const three[] = {"bob", "carol", "alice"};
     static const struct mk_group_entry sample[] = {
-        {"mk-staff", 1900000001, two, 2},
-        {"mk-empty", 1900000002, NULL, 0},
-        {"mk-media", 1900000003, three, 3},
+        {"mk-staff", 2000200002, two, 2},
+        {"mk-empty", 2000200003, NULL, 0},
+        {"mk-media", 2000200004, three, 3},
     };
     struct mk_group_entry many[40];
     char names[40][16];
@@ -26,7 +26,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 40; i++) {
         snprintf(names[i], sizeof(names[i]), "g%d", i);
         many[i].name = names[i];
-        many[i].gid = 1900001000u + (unsigned)i;
+        many[i].gid = 2000201001u + (unsigned)i;
         many[i].members = three;
         many[i].member_count = (size_t)(i % 4);
     }

@@ -27,7 +27,7 @@ BUILD = os.path.join(ROOT, os.environ.get("B", "build"))
 TOOL = os.path.join(BUILD, "tests", "tools", "store-write")
 STRACE = shutil.which("strace")
 
-GID_MIN, GID_MAX = 1900000000, 1900000099
+GID_MIN, GID_MAX = 2000200001, 2000200100
 ETC_GROUP = "root:x:0:\nadm:x:4:\nsudo:x:27:\nusers:x:100:\n"
 # Every call by which the writer reads, creates, changes, syncs, renames or
 # removes a file, or takes the lock.

@@ -4,7 +4,7 @@
  *       SPEC lines are "name:gid:member1,member2" (like /etc/group without the
  *       password field); empty lines and lines starting with '#' are skipped.
  *   mk-groupfile --generate N --members M OUT
- *       N groups "mkbench-<i>" (i = 1..N) with gids 1900000000 + i - 1; the last
+ *       N groups "mkbench-<i>" (i = 1..N) with gids 2000200001 + i - 1; the last
  *       group has M members "mkbench-user-<j>" (j = 1..M), the others none.
  *
  * Either way the file is written with mk_groupfile_write, so tests exercise the
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GENERATE_FIRST_GID 1900000000u
+#define GENERATE_FIRST_GID 2000200001u
 
 struct spec {
     struct mk_group_entry *groups;

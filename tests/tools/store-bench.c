@@ -48,7 +48,7 @@ static int make_store(const char *state, unsigned long n)
     for (unsigned long i = 0; i < n; i++)
         fprintf(f, "%s\"org-%08lu\": {\"name\": \"Org %lu\", \"group\": \"mk-org-%lu-org%08lu\", "
                 "\"gid\": %lu, \"pinned\": false, \"first_seen\": 1}", i ? ", " : "", i, i, i, i,
-                1900000000ul + i * 7);
+                2000200001ul + i * 7);
     fprintf(f, "}, \"users\": {");
     for (unsigned long i = 0; i < n; i++)
         fprintf(f, "%s\"user%08lu\": {\"refreshed\": 1, \"orgs\": [\"org-%08lu\"]}",
@@ -82,8 +82,8 @@ int main(int argc, char **argv)
     mk_store_set_etc_group_path(etc);
     cfg.state_dir = state;
     cfg.group_prefix = "mk-";
-    cfg.gid_min = 1900000000;
-    cfg.gid_max = 1999999999;
+    cfg.gid_min = 2000200001;
+    cfg.gid_max = 2100200000;
 
     /* Run r: 5 existing organizations spread over the store, and a new one. */
     for (int r = 0; r <= RUNS; r++) {

@@ -86,8 +86,8 @@ static void test_defaults(void **state)
     assert_null(cfg.proxy);
     assert_string_equal(cfg.token_dir, "/etc/mkio/tokens");
     assert_string_equal(cfg.user_token_path, ".config/mkio/token");
-    assert_int_equal(cfg.gid_min, 1900000000);
-    assert_int_equal(cfg.gid_max, 1999999999);
+    assert_int_equal(cfg.gid_min, 2000200001);
+    assert_int_equal(cfg.gid_max, 2147483646);
     assert_string_equal(cfg.group_prefix, "mk-");
     assert_int_equal(cfg.pin_count, 0);
     assert_true(cfg.accept_invites);
@@ -202,7 +202,7 @@ static void test_good_value_forms(void **state)
         "retries = 10", "retries = 0",
         "max_response_size = 1K", "max_response_size = 64M", "max_response_size = 1024",
         "max_response_size = 67108864", "max_response_size = 2m",
-        "gid_range = 65536-524287", "gid_range = 1879048192-2147483647", "gid_range = 70000-70000",
+        "gid_range = 65536-199999", "gid_range = 2000200001-2147483647", "gid_range = 70000-70000",
         "group_prefix = _", "group_prefix = abcdefghijklmnop", "group_prefix = a-b_c9",
         "ca_file =", "ca_file = /x", "accept_orgs =", "ignore_users =", "accept_inviter_domains =",
         "min_uid = 0", "min_uid = 4294967294", "token_warn_days = 0", "token_warn_days = 365",
@@ -422,24 +422,24 @@ static void test_pins(void **state)
     struct mk_config cfg;
     mk_error err;
 
-    assert_int_equal(parse("pin = org-a staff 1900000001\npin = org-b dev_team 1900000002\n", &cfg, &err),
+    assert_int_equal(parse("pin = org-a staff 2000200002\npin = org-b dev_team 2000200003\n", &cfg, &err),
                      MK_OK);
     const struct mk_pin *pin = mk_config_pin_for(&cfg, "org-b");
     assert_non_null(pin);
     assert_string_equal(pin->group_name, "dev_team");
-    assert_int_equal(pin->gid, 1900000002);
+    assert_int_equal(pin->gid, 2000200003);
     assert_ptr_equal(mk_config_pin_for(&cfg, "ORG-A"), &cfg.pins[0]);
     assert_null(mk_config_pin_for(&cfg, "org-c"));
     assert_null(mk_config_pin_for(&cfg, NULL));
     mk_config_free(&cfg);
 
     assert_line_refused("pin = org-a staff", "three fields");
-    assert_line_refused("pin = org-a staff 1900000001 extra", "three fields");
-    assert_line_refused("pin = org_a staff 1900000001", "organization id");
-    assert_line_refused("pin = org-a Staff 1900000001", "portable group name");
-    assert_line_refused("pin = org-a 9staff 1900000001", "portable group name");
-    assert_line_refused("pin = org-a abcdefghijklmnopqrstuvwxyz0123456 1900000001", "portable group name");
-    assert_line_accepted("pin = org-a abcdefghijklmnopqrstuvwxyz012345 1900000001");
+    assert_line_refused("pin = org-a staff 2000200002 extra", "three fields");
+    assert_line_refused("pin = org_a staff 2000200002", "organization id");
+    assert_line_refused("pin = org-a Staff 2000200002", "portable group name");
+    assert_line_refused("pin = org-a 9staff 2000200002", "portable group name");
+    assert_line_refused("pin = org-a abcdefghijklmnopqrstuvwxyz0123456 2000200002", "portable group name");
+    assert_line_accepted("pin = org-a abcdefghijklmnopqrstuvwxyz012345 2000200002");
     assert_line_refused("pin = org-a staff x", "not a number");
     assert_line_refused("pin = org-a staff 0", "reserved");
     assert_line_refused("pin = org-a staff 1000", "reserved");
@@ -450,14 +450,14 @@ static void test_pins(void **state)
         const char *second;
         const char *want;
     } dup[] = {
-        { "pin = org-a other 1900000002", "already pinned" },
-        { "pin = ORG-A other 1900000002", "already pinned" },
-        { "pin = org-b staff 1900000002", "staff is already pinned" },
-        { "pin = org-b other 1900000001", "gid 1900000001 is already pinned" },
+        { "pin = org-a other 2000200003", "already pinned" },
+        { "pin = ORG-A other 2000200003", "already pinned" },
+        { "pin = org-b staff 2000200003", "staff is already pinned" },
+        { "pin = org-b other 2000200002", "gid 2000200002 is already pinned" },
     };
     for (size_t i = 0; i < sizeof(dup) / sizeof(dup[0]); i++) {
         char text[256];
-        snprintf(text, sizeof(text), "pin = org-a staff 1900000001\n%s\n", dup[i].second);
+        snprintf(text, sizeof(text), "pin = org-a staff 2000200002\n%s\n", dup[i].second);
         assert_int_equal(parse(text, &cfg, &err), MK_ERR_USAGE);
         assert_contains(err.message, NAME ":2: ");
         assert_contains(err.message, dup[i].want);
@@ -481,8 +481,9 @@ static void test_gid_reserved_edges(void **state)
         bool reserved;
     } edges[] = {
         { 0, true }, { 999, true }, { 1000, true }, { 60000, true }, { 60001, true },
-        { 65535, true }, { 65536, false }, { 524287, false }, { 524288, true },
-        { 1879048191, true }, { 1879048192, false }, { 2147483647, false },
+        { 65535, true }, { 65536, false }, { 199999, false }, { 200000, true },
+        { 524288, true }, { 1879048191, true }, { 1879048192, true }, { 1900000000, true },
+        { 2000200000, true }, { 2000200001, false }, { 2147483647, false },
         { 2147483648UL, true }, { 4294967295UL, true },
     };
     for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
@@ -512,9 +513,35 @@ static void test_gid_reserved_edges(void **state)
     }
     /* Ranges that touch a reserved range by one. */
     assert_line_refused("gid_range = 65535-70000", "reserved");
-    assert_line_refused("gid_range = 500000-524288", "reserved");
-    assert_line_refused("gid_range = 1879048191-1879048200", "reserved");
-    assert_line_refused("gid_range = 2000000000-2147483648", "reserved");
+    assert_line_refused("gid_range = 2000200002-2147483648", "reserved");
+    /* SSSD's default id-mapping range is named, at either edge and inside. */
+    assert_line_refused("gid_range = 100000-200000", "SSSD's default id-mapping range "
+                        "200000-2000200000");
+    assert_line_refused("gid_range = 2000200000-2000200100", "SSSD's default id-mapping range "
+                        "200000-2000200000");
+    assert_line_refused("gid_range = 1900000000-1999999999", "SSSD's default id-mapping range "
+                        "200000-2000200000");
+    assert_line_refused("gid_range = 1879048192-2147483647", "SSSD's default id-mapping range "
+                        "200000-2000200000");
+    assert_line_refused("gid_range = 1900000000-1999999999", "65536-199999 or "
+                        "2000200001-2147483647");
+    /* The old default (issue 10) and a pin in it are refused. */
+    assert_line_refused("pin = org-x staff 1900000100", "reserved range (gids 65536-199999 or "
+                        "2000200001-2147483647");
+}
+
+/* The default range lies in the upper allowed range, clear of SSSD's. */
+static void test_gid_range_default_clear_of_sssd(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+    assert_int_equal(mk_config_defaults(&cfg, &err), MK_OK);
+    assert_int_equal(cfg.gid_min, 2000200001u);
+    assert_int_equal(cfg.gid_max, 2147483646u);
+    assert_false(mk_config_gid_reserved(cfg.gid_min));
+    assert_false(mk_config_gid_reserved(cfg.gid_max));
+    assert_true(mk_config_gid_reserved(cfg.gid_min - 1));
+    mk_config_free(&cfg);
 }
 
 static void test_timeouts_against_budget(void **state)
@@ -761,7 +788,7 @@ static void test_org_ids_canonical(void **state)
     mk_error err;
     const char *why = NULL;
 
-    assert_int_equal(parse("pin = ABC-1 staff 1900000001\npin = Org-B dev 1900000002\n"
+    assert_int_equal(parse("pin = ABC-1 staff 2000200002\npin = Org-B dev 2000200003\n"
                            "accept_orgs = ORG-2 abc-1\n", &cfg, &err), MK_OK);
     assert_string_equal(cfg.pins[0].org_id, "abc-1");
     assert_string_equal(cfg.pins[1].org_id, "org-b");
@@ -792,13 +819,13 @@ static void test_org_ids_canonical(void **state)
     long_id[129] = '\0';
     const char *bad_ids[] = { "---", "-", "org_a", "org.a", "\xc3\xa9t\xc3\xa9", long_id };
     for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
-        snprintf(line, sizeof(line), "pin = %s staff 1900000001", bad_ids[i]);
+        snprintf(line, sizeof(line), "pin = %s staff 2000200002", bad_ids[i]);
         assert_line_refused(line, "organization id");
         snprintf(line, sizeof(line), "accept_orgs = org-1 %s", bad_ids[i]);
         assert_line_refused(line, "organization id");
     }
     long_id[128] = '\0';
-    snprintf(line, sizeof(line), "pin = %s staff 1900000001", long_id);
+    snprintf(line, sizeof(line), "pin = %s staff 2000200002", long_id);
     assert_line_accepted(line);
 }
 
@@ -840,12 +867,12 @@ static void test_names_ignore_locale(void **state)
     char *dir = locale_make("de_DE", "ISO-8859-1", "de_DE.ISO-8859-1");
     assert_true(islower_latin1_probe());
 
-    assert_line_refused("pin = org-a caf\xe9 1900000001", "portable group name");
-    assert_line_refused("pin = \xe9t\xe9 staff 1900000001", "organization id");
+    assert_line_refused("pin = org-a caf\xe9 2000200002", "portable group name");
+    assert_line_refused("pin = \xe9t\xe9 staff 2000200002", "organization id");
     assert_line_refused("group_prefix = \xe9t\xe9", "[a-z_]");
     assert_line_refused("accept_orgs = caf\xe9", "organization id");
     assert_line_refused("accept_inviter_domains = caf\xe9.example", "domain");
-    assert_line_accepted("pin = org-a cafe 1900000001");
+    assert_line_accepted("pin = org-a cafe 2000200002");
     locale_drop(dir);
 }
 
@@ -1114,6 +1141,9 @@ static void test_sample_conf(void **state)
     assert_int_equal(cfg.token_warn_days, def.token_warn_days);
     assert_int_equal(cfg.ignore_user_count, 1);
     assert_string_equal(cfg.state_dir, def.state_dir);
+    assert_int_equal(cfg.refresh_interval_ms, def.refresh_interval_ms);
+    assert_int_equal(cfg.login_refresh_interval_ms, def.login_refresh_interval_ms);
+    assert_int_equal(cfg.max_stale_ms, def.max_stale_ms);
     mk_config_free(&cfg);
     mk_config_free(&def);
 
@@ -1151,6 +1181,7 @@ int main(void)
         cmocka_unit_test(test_names_ignore_locale),
         cmocka_unit_test(test_seconds_ignore_locale),
         cmocka_unit_test(test_sample_conf),
+        cmocka_unit_test(test_gid_range_default_clear_of_sssd),
         cmocka_unit_test_setup_teardown(test_load_good_file, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_load_missing, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_load_refused_files, tmp_setup, tmp_teardown),

@@ -111,9 +111,9 @@ static uint32_t get32(const unsigned char *p)
 static const char *const staff_members[] = {"alice", "bob"};
 static const char *const media_members[] = {"bob", "carol", "alice"};
 static const struct mk_group_entry sample[] = {
-    {"mk-staff", 1900000001, staff_members, 2},
-    {"mk-empty", 1900000002, NULL, 0},
-    {"mk-media", 1900000003, media_members, 3},
+    {"mk-staff", 2000200002, staff_members, 2},
+    {"mk-empty", 2000200003, NULL, 0},
+    {"mk-media", 2000200004, media_members, 3},
 };
 
 static void expect_group(const struct mkgf_view *v, const struct mkgf_group *g,
@@ -210,7 +210,7 @@ static void test_round_trip_one(void **state)
     expect_all(&v, sample, 1);
     assert_int_equal(mkgf_find_user(&v, "bob", &u), 0);
     assert_int_equal(u.group_count, 1);
-    assert_int_equal(user_gid(&v, &u, 0), 1900000001);
+    assert_int_equal(user_gid(&v, &u, 0), 2000200002);
     free(img);
 }
 
@@ -235,11 +235,11 @@ static void test_lookups(void **state)
 
     assert_int_equal(mkgf_find_user(&v, "alice", &u), 0);
     assert_int_equal(u.group_count, 2);
-    assert_int_equal(user_gid(&v, &u, 0), 1900000001);
-    assert_int_equal(user_gid(&v, &u, 1), 1900000003);
+    assert_int_equal(user_gid(&v, &u, 0), 2000200002);
+    assert_int_equal(user_gid(&v, &u, 1), 2000200004);
     assert_int_equal(mkgf_find_user(&v, "carol", &u), 0);
     assert_int_equal(u.group_count, 1);
-    assert_int_equal(user_gid(&v, &u, 0), 1900000003);
+    assert_int_equal(user_gid(&v, &u, 0), 2000200004);
 
     assert_int_equal(mkgf_find_user(&v, "dave", &u), -ENOENT);
     assert_int_equal(mkgf_find_user(&v, "", &u), -ENOENT);
@@ -247,7 +247,7 @@ static void test_lookups(void **state)
     assert_int_equal(mkgf_find_name(&v, "alice", &g), -ENOENT);
     assert_int_equal(mkgf_find_name(&v, "mk-staf", &g), -ENOENT);
     assert_int_equal(mkgf_find_name(&v, "", &g), -ENOENT);
-    assert_int_equal(mkgf_find_gid(&v, 1900000004, &g), -ENOENT);
+    assert_int_equal(mkgf_find_gid(&v, 2000200005, &g), -ENOENT);
     assert_int_equal(mkgf_find_gid(&v, 0, &g), -ENOENT);
     free(img);
 }
@@ -282,7 +282,7 @@ static void test_round_trip_many(void **state)
     for (int i = 0; i < N; i++) {
         snprintf(names[i], sizeof(names[i]), "mk-group-%d", i);
         groups[i].name = names[i];
-        groups[i].gid = 1900000000u + (gid_t)i * 7u;
+        groups[i].gid = 2000200001u + (gid_t)i * 7u;
         groups[i].members = everyone;
         groups[i].member_count = i % 2;
     }
@@ -301,11 +301,11 @@ static void test_round_trip_many(void **state)
     assert_int_equal(mkgf_find_user(&v, "everyone", &u), 0);
     assert_int_equal(u.group_count, N / 2 - 1); /* the last odd group has the big list */
     for (uint32_t i = 0; i < u.group_count; i++)
-        assert_int_equal(user_gid(&v, &u, i), 1900000000u + (2 * i + 1) * 7u);
+        assert_int_equal(user_gid(&v, &u, i), 2000200001u + (2 * i + 1) * 7u);
     assert_int_equal(mkgf_find_user(&v, "user-9999", &u), 0);
     assert_int_equal(u.group_count, 1);
     assert_int_equal(user_gid(&v, &u, 0), groups[N - 1].gid);
-    assert_int_equal(mkgf_find_gid(&v, 1900000001, &g), -ENOENT);
+    assert_int_equal(mkgf_find_gid(&v, 2000200002, &g), -ENOENT);
     free(img);
     free(groups);
     free(names);
@@ -851,7 +851,7 @@ static void test_lookups_check_at_use(void **state)
                 int r[3];
                 r[0] = mkgf_group_at(&v, i, &g);
                 r[1] = mkgf_find_name(&v, names[i], &g);
-                r[2] = mkgf_find_gid(&v, 1900000001 + i, &g);
+                r[2] = mkgf_find_gid(&v, 2000200002 + i, &g);
                 for (int j = 0; j < 3; j++)
                     assert_true(r[j] == 0 || r[j] == -ENOENT || r[j] == -EBADMSG);
                 if (r[2] == 0) {

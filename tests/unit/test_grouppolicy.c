@@ -20,7 +20,7 @@
 #include "storefile.h"
 #include "text.h"
 
-#define GID_LO 1900000000u
+#define GID_LO 2000200001u
 #define ID_A "1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
 
 struct fx {
@@ -334,8 +334,8 @@ static void test_name_taken_by_pin(void **state)
     struct fx f;
     (void)state;
 
-    fx_init(&f, "gid_range = 1900000000-1900000099\n"
-                "pin = 99999999-0000 mk-acme-media-1a2b3c4d 1900000050\n");
+    fx_init(&f, "gid_range = 2000200001-2000200100\n"
+                "pin = 99999999-0000 mk-acme-media-1a2b3c4d 2000200051\n");
     add_org(&f, ID_A, "Acme Media");
     run(&f, ids);
     assert_string_equal(org(&f, ID_A)->group, "mk-acme-media-1a2b3c4d5e6f");
@@ -351,7 +351,7 @@ static void test_name_taken_by_pin(void **state)
 static void test_gid_same_on_every_run(void **state)
 {
     static const char *const ids[] = { ID_A, NULL };
-    const gid_t lo = 1900000000u, hi = 1999999999u;
+    const gid_t lo = 2000200001u, hi = 2147483646u;   /* the default gid_range */
     gid_t want = fnv_gid(ID_A, lo, hi), seen[3];
     (void)state;
 
@@ -372,9 +372,9 @@ static void test_gid_same_on_every_run(void **state)
         fx_free(&f);
     }
     /* Over a small range too, and at both ends. */
-    assert_int_equal(mk_policy_hashed_gid("abc", 1900000000u, 1900000009u),
-                     fnv_gid("abc", 1900000000u, 1900000009u));
-    assert_int_equal(mk_policy_hashed_gid("abc", 1900000000u, 1900000000u), 1900000000u);
+    assert_int_equal(mk_policy_hashed_gid("abc", 2000200001u, 2000200010u),
+                     fnv_gid("abc", 2000200001u, 2000200010u));
+    assert_int_equal(mk_policy_hashed_gid("abc", 2000200001u, 2000200001u), 2000200001u);
 }
 
 /* A gid of /etc/group, of another organization (in the same run or an
@@ -382,7 +382,7 @@ static void test_gid_same_on_every_run(void **state)
  * wrapping inside the range, with a note that names both. */
 static void test_gid_taken_goes_to_next(void **state)
 {
-    const char *conf = "gid_range = 1900000000-1900000009\n";
+    const char *conf = "gid_range = 2000200001-2000200010\n";
     const gid_t lo = GID_LO, hi = GID_LO + 9;
     gid_t h = fnv_gid(ID_A, lo, hi), next = next_gid(h, lo, hi);
     static const char *const ids[] = { ID_A, NULL };
@@ -452,7 +452,7 @@ static void test_gid_taken_goes_to_next(void **state)
 /* Probing wraps from the top of the range to its bottom. */
 static void test_gid_probe_wraps(void **state)
 {
-    const char *conf = "gid_range = 1900000000-1900000009\n";
+    const char *conf = "gid_range = 2000200001-2000200010\n";
     const gid_t lo = GID_LO, hi = GID_LO + 9;
     char id[64];
     struct fx f;
@@ -480,22 +480,22 @@ static void test_pin_applies_exactly(void **state)
     struct fx f;
     (void)state;
 
-    fx_init(&f, "gid_range = 1900000000-1900000099\n"
-                "pin = ORG-PINNED developers 1900000005\n");
+    fx_init(&f, "gid_range = 2000200001-2000200100\n"
+                "pin = ORG-PINNED developers 2000200006\n");
     add_org(&f, "org-pinned", "Anything At All");
     add_org(&f, ID_A, "Acme");
     run(&f, ids);
     assert_string_equal(org(&f, "org-pinned")->group, "developers");
-    assert_int_equal(org(&f, "org-pinned")->gid, 1900000005u);
+    assert_int_equal(org(&f, "org-pinned")->gid, 2000200006u);
     assert_true(org(&f, "org-pinned")->pinned);
     assert_true(mk_policy_org_active(org(&f, "org-pinned"), &f.cfg, &f.etc, NULL));
-    assert_true(org(&f, ID_A)->gid != 1900000005u);
+    assert_true(org(&f, ID_A)->gid != 2000200006u);
     assert_int_equal(f.notes.n, 0);
     /* A second run changes nothing. */
     reload(&f);
     run(&f, ids);
     assert_string_equal(org(&f, "org-pinned")->group, "developers");
-    assert_int_equal(org(&f, "org-pinned")->gid, 1900000005u);
+    assert_int_equal(org(&f, "org-pinned")->gid, 2000200006u);
     assert_int_equal(f.notes.n, 0);
     fx_free(&f);
 }
@@ -505,8 +505,8 @@ static void test_pin_applies_exactly(void **state)
 static void test_pin_blocked(void **state)
 {
     static const char *const ids[] = { "org-pinned", NULL };
-    const char *conf = "gid_range = 1900000000-1900000099\n"
-                       "pin = org-pinned developers 1900000005\n";
+    const char *conf = "gid_range = 2000200001-2000200100\n"
+                       "pin = org-pinned developers 2000200006\n";
     struct fx f;
     (void)state;
 
@@ -524,28 +524,28 @@ static void test_pin_blocked(void **state)
 
     /* a local group's gid */
     fx_init(&f, conf);
-    local_group(&f, "builders", 1900000005u);
+    local_group(&f, "builders", 2000200006u);
     add_org(&f, "org-pinned", "P");
     run(&f, ids);
     assert_null(org(&f, "org-pinned")->group);
-    assert_true(note_with(&f, "org-pinned", "1900000005", "not applied") >= 0);
+    assert_true(note_with(&f, "org-pinned", "2000200006", "not applied") >= 0);
     fx_free(&f);
 
     /* another organization holds the gid (given before the pin existed) */
     fx_init(&f, conf);
     add_org(&f, "org-holder", "H");
     org(&f, "org-holder")->group = strdup("mk-h-orgholde");
-    org(&f, "org-holder")->gid = 1900000005u;
+    org(&f, "org-holder")->gid = 2000200006u;
     add_org(&f, "org-pinned", "P");
     run(&f, ids);
     assert_null(org(&f, "org-pinned")->group);
-    assert_int_equal(org(&f, "org-holder")->gid, 1900000005u);
+    assert_int_equal(org(&f, "org-holder")->gid, 2000200006u);
     assert_true(note_with(&f, "org-pinned", "not applied", NULL) >= 0);
     fx_free(&f);
 
     /* the gid is retired */
     fx_init(&f, conf);
-    assert_int_equal(mk_storefile_retire(&f.s, 1900000005u), 0);
+    assert_int_equal(mk_storefile_retire(&f.s, 2000200006u), 0);
     add_org(&f, "org-pinned", "P");
     run(&f, ids);
     assert_null(org(&f, "org-pinned")->group);
@@ -556,7 +556,7 @@ static void test_pin_blocked(void **state)
     fx_init(&f, conf);
     add_org(&f, "org-holder", "H");
     org(&f, "org-holder")->group = strdup("developers");
-    org(&f, "org-holder")->gid = 1900000006u;
+    org(&f, "org-holder")->gid = 2000200007u;
     org(&f, "org-holder")->pinned = false;
     add_org(&f, "org-pinned", "P");
     run(&f, ids);
@@ -570,9 +570,9 @@ static void test_pin_blocked(void **state)
  * organization that arrives next and hashes to it. */
 static void test_pin_removed_retires_gid(void **state)
 {
-    const char *pinned = "gid_range = 1900000000-1900000009\n"
-                         "pin = org-pinned developers 1900000005\n";
-    const char *unpinned = "gid_range = 1900000000-1900000009\n";
+    const char *pinned = "gid_range = 2000200001-2000200010\n"
+                         "pin = org-pinned developers 2000200006\n";
+    const char *unpinned = "gid_range = 2000200001-2000200010\n";
     static const char *const ids[] = { "org-pinned", NULL };
     char newcomer[64];
     struct mk_config cfg2;
@@ -595,19 +595,19 @@ static void test_pin_removed_retires_gid(void **state)
     assert_non_null(org(&f, "org-pinned")->group);
     assert_int_equal(strncmp(org(&f, "org-pinned")->group, "mk-", 3), 0);
     assert_false(org(&f, "org-pinned")->pinned);
-    assert_true(org(&f, "org-pinned")->gid != 1900000005u);
-    assert_true(mk_storefile_is_retired(&f.s, 1900000005u));
-    assert_true(note_with(&f, "org-pinned", "1900000005", "retired") >= 0);
+    assert_true(org(&f, "org-pinned")->gid != 2000200006u);
+    assert_true(mk_storefile_is_retired(&f.s, 2000200006u));
+    assert_true(note_with(&f, "org-pinned", "2000200006", "retired") >= 0);
     reload(&f);
 
-    id_hashing_to("new-", 1900000005u, GID_LO, GID_LO + 9, NULL, newcomer);
+    id_hashing_to("new-", 2000200006u, GID_LO, GID_LO + 9, NULL, newcomer);
     add_org(&f, newcomer, "N");
     {
         const char *ids2[] = { newcomer, NULL };
         run(&f, ids2);
     }
     assert_non_null(org(&f, newcomer)->group);
-    assert_true(org(&f, newcomer)->gid != 1900000005u);
+    assert_true(org(&f, newcomer)->gid != 2000200006u);
     assert_true(org(&f, newcomer)->gid != org(&f, "org-pinned")->gid);
     fx_free(&f);
 }
@@ -620,7 +620,7 @@ static void test_pin_removed_retires_gid(void **state)
  * going: every name and gid ever seen belongs to one organization. */
 static void test_assignment_kept_for_good(void **state)
 {
-    const char *conf = "gid_range = 1900000000-1900000019\n";
+    const char *conf = "gid_range = 2000200001-2000200020\n";
     const gid_t lo = GID_LO, hi = GID_LO + 19;
     const char *first = "aaaaaaaa-0001";
     char late[64], name0[40];
@@ -721,7 +721,7 @@ static void test_gid_range_exhausted(void **state)
     struct fx f;
     (void)state;
 
-    fx_init(&f, "gid_range = 1900000000-1900000002\n");
+    fx_init(&f, "gid_range = 2000200001-2000200003\n");
     for (int i = 0; ids[i]; i++)
         add_org(&f, ids[i], "Org");
     run(&f, ids);
@@ -742,7 +742,7 @@ static void test_gid_range_exhausted(void **state)
     fx_free(&f);
 
     /* Local groups fill the range. */
-    fx_init(&f, "gid_range = 1900000000-1900000001\n");
+    fx_init(&f, "gid_range = 2000200001-2000200002\n");
     local_group(&f, "a", GID_LO);
     local_group(&f, "b", GID_LO + 1);
     add_org(&f, "org-1", "Org");
@@ -810,8 +810,8 @@ static void test_check_config(void **state)
     cfg.group_prefix = saved;
     cfg.gid_min = 0;
     assert_int_equal(mk_policy_check_config(&cfg, &err), MK_ERR_USAGE);
-    cfg.gid_min = 1900000010u;
-    cfg.gid_max = 1900000000u;
+    cfg.gid_min = 2000200011u;
+    cfg.gid_max = 2000200001u;
     assert_int_equal(mk_policy_check_config(&cfg, &err), MK_ERR_USAGE);
     mk_config_free(&cfg);
 }
@@ -824,24 +824,24 @@ static void test_drop_unfit(void **state)
     struct fx f;
     (void)state;
 
-    fx_init(&f, "gid_range = 1900000000-1900000099\n");
+    fx_init(&f, "gid_range = 2000200001-2000200100\n");
     add_org(&f, "org-bad", "B");
     org(&f, "org-bad")->group = strdup("sudo");
-    org(&f, "org-bad")->gid = 1900000003u;
+    org(&f, "org-bad")->gid = 2000200004u;
     add_org(&f, "org-far", "F");
     org(&f, "org-far")->group = strdup("mk-f-orgfar");
-    org(&f, "org-far")->gid = 1950000000u;
+    org(&f, "org-far")->gid = 2050200001u;
     add_org(&f, "org-good", "G");
     org(&f, "org-good")->group = strdup("mk-g-orggood");
-    org(&f, "org-good")->gid = 1900000004u;
+    org(&f, "org-good")->gid = 2000200005u;
     assert_int_equal(mk_policy_drop_unfit(&f.s, &f.cfg, &f.notes), 0);
     assert_null(org(&f, "org-bad")->group);
     assert_int_equal(org(&f, "org-bad")->gid, 0);
-    assert_true(mk_storefile_is_retired(&f.s, 1900000003u));
+    assert_true(mk_storefile_is_retired(&f.s, 2000200004u));
     assert_null(org(&f, "org-far")->group);
-    assert_true(mk_storefile_is_retired(&f.s, 1950000000u));
+    assert_true(mk_storefile_is_retired(&f.s, 2050200001u));
     assert_string_equal(org(&f, "org-good")->group, "mk-g-orggood");
-    assert_false(mk_storefile_is_retired(&f.s, 1900000004u));
+    assert_false(mk_storefile_is_retired(&f.s, 2000200005u));
     assert_true(note_with(&f, "org-bad", "sudo", NULL) >= 0);
     assert_true(note_with(&f, "org-far", NULL, NULL) >= 0);
     fx_free(&f);

@@ -56,10 +56,10 @@ static char path[128];
 static const char *const staff_members[] = {"alice", "bob"};
 static const char *const media_members[] = {"bob", "carol", "alice"};
 static const struct mk_group_entry sample[] = {
-    {"mk-staff", 1900000001, staff_members, 2},
-    {"mk-empty", 1900000002, NULL, 0},
-    {"mk-media", 1900000003, media_members, 3},
-    {"mk-primary", 1900000004, staff_members, 1},
+    {"mk-staff", 2000200002, staff_members, 2},
+    {"mk-empty", 2000200003, NULL, 0},
+    {"mk-media", 2000200004, media_members, 3},
+    {"mk-primary", 2000200005, staff_members, 1},
 };
 #define SAMPLE_COUNT (sizeof(sample) / sizeof(sample[0]))
 
@@ -275,7 +275,7 @@ static void test_not_found(void **state)
     assert_int_equal(mod_getgrgid(0, &gr, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
     assert_int_equal(err, ENOENT);
     err = 0;
-    assert_int_equal(mod_getgrgid(1900000005, &gr, buf, sizeof(buf), &err),
+    assert_int_equal(mod_getgrgid(2000200006, &gr, buf, sizeof(buf), &err),
                      NSS_STATUS_NOTFOUND);
     assert_int_equal(err, ENOENT);
 }
@@ -293,7 +293,7 @@ static void test_errno_kept_on_success(void **state)
     errno = 4242;
     assert_int_equal(mod_getgrnam("mk-staff", &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
     assert_int_equal(errno, 4242);
-    assert_int_equal(mod_getgrgid(1900000003, &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+    assert_int_equal(mod_getgrgid(2000200004, &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
     assert_int_equal(errno, 4242);
     assert_int_equal(mod_setgrent(1), NSS_STATUS_SUCCESS);
     assert_int_equal(mod_getgrent(&gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
@@ -387,7 +387,7 @@ static void test_enumeration(void **state)
     for (int i = 0; i < N; i++) {
         snprintf(names[i], sizeof(names[i]), "mk-many-%d", i);
         groups[i].name = names[i];
-        groups[i].gid = 1900001000u + (gid_t)i;
+        groups[i].gid = 2000201001u + (gid_t)i;
         groups[i].members = members;
         groups[i].member_count = (size_t)(i % 5);
     }
@@ -426,9 +426,9 @@ static void test_initgroups(void **state)
     assert_int_equal(start, 4);
     assert_true(size >= 4);
     assert_int_equal(gids[0], 100);
-    assert_true(has_gid(gids, start, 1900000001));
-    assert_true(has_gid(gids, start, 1900000003));
-    assert_true(has_gid(gids, start, 1900000004));
+    assert_true(has_gid(gids, start, 2000200002));
+    assert_true(has_gid(gids, start, 2000200004));
+    assert_true(has_gid(gids, start, 2000200005));
     free(gids);
 
     /* The primary group (`group`) is skipped, and so is a gid already
@@ -437,12 +437,12 @@ static void test_initgroups(void **state)
     size = 2;
     gids = malloc(2 * sizeof(gid_t));
     assert_non_null(gids);
-    gids[0] = 1900000003;
-    assert_int_equal(mod_initgroups("alice", 1900000001, &start, &size, &gids, 0, &err),
+    gids[0] = 2000200004;
+    assert_int_equal(mod_initgroups("alice", 2000200002, &start, &size, &gids, 0, &err),
                      NSS_STATUS_SUCCESS);
     assert_int_equal(start, 2);
-    assert_int_equal(gids[0], 1900000003);
-    assert_int_equal(gids[1], 1900000004);
+    assert_int_equal(gids[0], 2000200004);
+    assert_int_equal(gids[1], 2000200005);
     free(gids);
 
     /* The limit stops it (bob is in three groups). */
@@ -455,7 +455,7 @@ static void test_initgroups(void **state)
                      NSS_STATUS_SUCCESS);
     assert_int_equal(start, 2);
     assert_int_equal(size, 2);
-    assert_int_equal(gids[1], 1900000001);
+    assert_int_equal(gids[1], 2000200002);
     /* Already full at the limit: nothing more, no growth. */
     assert_true(mod_initgroups("bob", 100, &start, &size, &gids, 2, &err) !=
                 NSS_STATUS_UNAVAIL);
@@ -472,7 +472,7 @@ static void test_initgroups(void **state)
                      NSS_STATUS_SUCCESS);
     assert_int_equal(start, 1);
     assert_int_equal(size, 16);
-    assert_int_equal(gids[0], 1900000003);
+    assert_int_equal(gids[0], 2000200004);
 
     /* A user in no group: nothing added, not an error. */
     start = 0;
@@ -480,7 +480,7 @@ static void test_initgroups(void **state)
                      NSS_STATUS_NOTFOUND);
     assert_int_equal(start, 0);
     /* carol's only group as her primary: nothing added. */
-    assert_int_equal(mod_initgroups("carol", 1900000003, &start, &size, &gids, 0, &err),
+    assert_int_equal(mod_initgroups("carol", 2000200004, &start, &size, &gids, 0, &err),
                      NSS_STATUS_NOTFOUND);
     assert_int_equal(start, 0);
     free(gids);
@@ -502,7 +502,7 @@ static void test_initgroups_many(void **state)
     for (int i = 0; i < N; i++) {
         snprintf(names[i], sizeof(names[i]), "mk-z-%d", i);
         groups[i].name = names[i];
-        groups[i].gid = 1900002000u + (gid_t)i;
+        groups[i].gid = 2000202001u + (gid_t)i;
         groups[i].members = members;
         groups[i].member_count = 1;
     }
@@ -510,7 +510,7 @@ static void test_initgroups_many(void **state)
     assert_int_equal(mod_initgroups("zed", 5, &start, &size, &gids, 0, &err), NSS_STATUS_SUCCESS);
     assert_int_equal(start, N);
     for (int i = 0; i < N; i++)
-        assert_int_equal(gids[i], 1900002000u + (gid_t)i);
+        assert_int_equal(gids[i], 2000202001u + (gid_t)i);
     free(gids);
 
     start = 0;
@@ -548,20 +548,20 @@ static void test_initgroups_100000(void **state)
     for (int i = 0; i < N; i++) {
         snprintf(names[i], sizeof(names[i]), "mk-n-%d", i);
         groups[i].name = names[i];
-        groups[i].gid = 1900100000u + (gid_t)i;
+        groups[i].gid = 2000300001u + (gid_t)i;
         groups[i].members = members;
         groups[i].member_count = 1;
     }
     for (int i = 0; i < BEFORE; i++)
         gids[i] = 5000 + (gid_t)i;
-    gids[BEFORE - 1] = 1900100000u + 777; /* ours, from another service */
+    gids[BEFORE - 1] = 2000300001u + 777; /* ours, from another service */
     write_groups(groups, N);
-    assert_int_equal(mod_initgroups("many", 1900100000u + 5, &start, &size, &gids, 0, &err),
+    assert_int_equal(mod_initgroups("many", 2000300001u + 5, &start, &size, &gids, 0, &err),
                      NSS_STATUS_SUCCESS);
     assert_int_equal(start, BEFORE + N - 2);
     assert_true(size >= start);
     for (long i = BEFORE; i < start; i++) {
-        gid_t k = gids[i] - 1900100000u;
+        gid_t k = gids[i] - 2000300001u;
         assert_true(k < N && k != 5 && k != 777);
         assert_false(seen[k]);
         seen[k] = 1;
@@ -592,7 +592,7 @@ static void expect_unavailable(int cause)
                          NSS_STATUS_UNAVAIL);
         assert_int_equal(err, cause);
         err = 0;
-        assert_int_equal(mod_getgrgid(1900000001, &gr, buf, sizeof(buf), &err),
+        assert_int_equal(mod_getgrgid(2000200002, &gr, buf, sizeof(buf), &err),
                          NSS_STATUS_UNAVAIL);
         assert_int_equal(err, cause);
         assert_int_equal(mod_setgrent(0), NSS_STATUS_UNAVAIL);
@@ -679,7 +679,7 @@ static void test_bad_record_unavailable(void **state)
     assert_int_equal(mod_getgrnam("mk-media", &gr, buf, sizeof(buf), &err), NSS_STATUS_UNAVAIL);
     assert_int_equal(err, EBADMSG);
     err = 0;
-    assert_int_equal(mod_getgrgid(1900000003, &gr, buf, sizeof(buf), &err), NSS_STATUS_UNAVAIL);
+    assert_int_equal(mod_getgrgid(2000200004, &gr, buf, sizeof(buf), &err), NSS_STATUS_UNAVAIL);
     assert_int_equal(err, EBADMSG);
     assert_int_equal(mod_getgrnam("mk-staff", &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
     expect_entry(&gr, &sample[0]);
@@ -768,8 +768,8 @@ static void test_replacement_noticed(void **state)
 {
     const char *const new_members[] = {"erin"};
     const struct mk_group_entry renamed[] = {
-        {"mk-staff", 1900000001, new_members, 1},
-        {"mk-new", 1900000009, NULL, 0},
+        {"mk-staff", 2000200002, new_members, 1},
+        {"mk-new", 2000200010, NULL, 0},
     };
     struct group gr;
     char buf[1024];
@@ -783,7 +783,7 @@ static void test_replacement_noticed(void **state)
     write_groups(renamed, 2);
     assert_int_equal(mod_getgrnam("mk-staff", &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
     expect_entry(&gr, &renamed[0]);
-    assert_int_equal(mod_getgrgid(1900000009, &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+    assert_int_equal(mod_getgrgid(2000200010, &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
     expect_entry(&gr, &renamed[1]);
     assert_int_equal(mod_getgrnam("mk-media", &gr, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
 }
@@ -793,7 +793,7 @@ static void test_big_group(void **state)
     enum { BIG = 10000 };
     char (*users)[24] = calloc(BIG, sizeof(*users));
     const char **members = calloc(BIG, sizeof(*members));
-    struct mk_group_entry g = {"mk-big", 1900005000, NULL, BIG};
+    struct mk_group_entry g = {"mk-big", 2000205001, NULL, BIG};
     size_t bufsize = 64;
     char *buf = NULL;
     struct group gr;

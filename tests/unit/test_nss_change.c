@@ -64,13 +64,13 @@ static const char *const media_members[] = {"bob", "carol", "alice"};
 static const char *const long_members[] = {"a-rather-long-member-name-number-one",
                                            "another-rather-long-member-name", "alice"};
 static const struct mk_group_entry sample[] = {
-    {"mk-staff", 1900000001, staff_members, 2},
-    {"mk-empty", 1900000002, NULL, 0},
-    {"mk-media", 1900000003, media_members, 3},
+    {"mk-staff", 2000200002, staff_members, 2},
+    {"mk-empty", 2000200003, NULL, 0},
+    {"mk-media", 2000200004, media_members, 3},
 };
 static const struct mk_group_entry other[] = {
-    {"mk-staff", 1900000001, long_members, 3},
-    {"mk-other-group-with-a-longer-name", 1900000004, staff_members, 2},
+    {"mk-staff", 2000200002, long_members, 3},
+    {"mk-other-group-with-a-longer-name", 2000200005, staff_members, 2},
 };
 #define SAMPLE_COUNT (sizeof(sample) / sizeof(sample[0]))
 #define OTHER_COUNT (sizeof(other) / sizeof(other[0]))
@@ -193,7 +193,7 @@ static void look_up_everything(void)
     for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++)
         for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
             guarded_lookup(names[n], 0, sizes[k], &err);
-            guarded_lookup(NULL, 1900000001 + (gid_t)n, sizes[k], &err);
+            guarded_lookup(NULL, 2000200002 + (gid_t)n, sizes[k], &err);
         }
 
     if (mod_setgrent(1) == NSS_STATUS_SUCCESS) {

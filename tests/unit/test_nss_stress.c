@@ -34,8 +34,8 @@ typedef enum nss_status (*initgroups_fn)(const char *, gid_t, long *, long *, gi
                                          int *);
 
 enum { GROUPS = 40, THREADS = 4, REPLACEMENTS = 1000 };
-#define GID_A 1900100000u
-#define GID_B 1900200000u
+#define GID_A 2000300001u
+#define GID_B 2000400001u
 
 static const char *module_path = "build/tests/libnss_mkio_test.so.2";
 static getgrnam_fn mod_getgrnam;

@@ -29,8 +29,8 @@
 #include "text.h"
 #include "userstate.h"
 
-#define GID_MIN 1900000000u
-#define GID_MAX 1999999999u
+#define GID_MIN 2000200001u
+#define GID_MAX 2100200000u
 #define ETC_DEFAULT "root:x:0:\nadm:x:4:\nsudo:x:27:alice\nusers:x:100:\nstaff:x:50:\n"
 
 struct fx {
@@ -558,7 +558,7 @@ static void test_pin_name_blocks_derived_name(void **state)
     struct fx *f = *state;
     char name[33];
     gid_t gid;
-    f->pins[0] = (struct mk_pin){ "someone-else", "mk-acme-abcd1234", 1950000000 };
+    f->pins[0] = (struct mk_pin){ "someone-else", "mk-acme-abcd1234", 2050200001 };
     f->cfg.pin_count = 1;
     assert_int_equal(set1(f, "alice", "abcd1234-5678-9999", "Acme"), MK_OK);
     group_of(f, "abcd1234-5678-9999", name, &gid);
@@ -573,7 +573,7 @@ static void test_pin_colliding_with_etc_group(void **state)
     struct db db;
     struct mkgf_group grp;
 
-    f->pins[0] = (struct mk_pin){ "pinned-a", "staff", 1950000001 };    /* local name */
+    f->pins[0] = (struct mk_pin){ "pinned-a", "staff", 2050200002 };    /* local name */
     f->pins[1] = (struct mk_pin){ "pinned-b", "builders", 100 };        /* local gid */
     f->cfg.pin_count = 2;
     assert_int_equal(set_n(f, "alice", m, 3), MK_OK);
@@ -588,7 +588,7 @@ static void test_pin_colliding_with_etc_group(void **state)
     assert_int_equal(db.view.group_count, 1);
     assert_int_equal(mkgf_find_name(&db.view, "staff", &grp), -ENOENT);
     assert_int_equal(mkgf_find_gid(&db.view, 100, &grp), -ENOENT);
-    assert_int_equal(mkgf_find_gid(&db.view, 1950000001, &grp), -ENOENT);
+    assert_int_equal(mkgf_find_gid(&db.view, 2050200002, &grp), -ENOENT);
     db_close(&db);
 }
 
@@ -623,12 +623,12 @@ static void test_pin_change_retires_gid(void **state)
     assert_string_equal(name, "mk-media-mediaorg");
 
     /* The administrator pins it: pin name and gid, old gid retired. */
-    f->pins[0] = (struct mk_pin){ "media-org", "media", 1950000000 };
+    f->pins[0] = (struct mk_pin){ "media-org", "media", 2050200001 };
     f->cfg.pin_count = 1;
     assert_int_equal(set1(f, "alice", "media-org", "Media"), MK_OK);
     group_of(f, "media-org", name, &gid);
     assert_string_equal(name, "media");
-    assert_int_equal(gid, 1950000000);
+    assert_int_equal(gid, 2050200001);
     assert_true(retired_has(f, old));
 
     /* Nobody gets the retired gid. */
@@ -638,11 +638,11 @@ static void test_pin_change_retires_gid(void **state)
     assert_int_not_equal(gid, old);
 
     /* The pin moves to another gid: the first pinned gid is retired too. */
-    f->pins[0].gid = 1950000002;
+    f->pins[0].gid = 2050200003;
     assert_int_equal(set1(f, "alice", "media-org", "Media"), MK_OK);
     group_of(f, "media-org", name, &gid);
-    assert_int_equal(gid, 1950000002);
-    assert_true(retired_has(f, 1950000000));
+    assert_int_equal(gid, 2050200003);
+    assert_true(retired_has(f, 2050200001));
 
     /* The pin is removed: back to a derived name and a fresh gid. */
     f->cfg.pin_count = 0;
@@ -650,8 +650,8 @@ static void test_pin_change_retires_gid(void **state)
     group_of(f, "media-org", name, &gid);
     assert_string_equal(name, "mk-media-mediaorg");
     assert_int_not_equal(gid, old);
-    assert_int_not_equal(gid, 1950000002);
-    assert_true(retired_has(f, 1950000002));
+    assert_int_not_equal(gid, 2050200003);
+    assert_true(retired_has(f, 2050200003));
 }
 
 static void test_pin_on_gid_of_another_org_refused(void **state)
@@ -843,9 +843,9 @@ static void test_corrupt_store_untouched(void **state)
                             "\"users\": {\"alice\": {\"refreshed\": 1, \"orgs\": [\"ghost\"]}}}",
                             "unknown organization");
     check_corrupt_untouched(f, "{\"version\": 1, \"organizations\": {"
-                            "\"a\": {\"name\": null, \"group\": \"mk-x\", \"gid\": 1950000000, "
+                            "\"a\": {\"name\": null, \"group\": \"mk-x\", \"gid\": 2050200001, "
                             "\"pinned\": false, \"first_seen\": 1},"
-                            "\"b\": {\"name\": null, \"group\": \"mk-y\", \"gid\": 1950000000, "
+                            "\"b\": {\"name\": null, \"group\": \"mk-y\", \"gid\": 2050200001, "
                             "\"pinned\": false, \"first_seen\": 1}}, \"retired_gids\": [], "
                             "\"users\": {}}", "share");
     check_corrupt_untouched(f, "{\"version\": 1, \"organizations\": {"
@@ -1322,7 +1322,7 @@ static bool all_mk_in_range(const struct db *db)
         struct mkgf_group g;
         assert_int_equal(mkgf_group_at(&db->view, i, &g), 0);
         if ((strncmp(g.name, "mk-", 3) != 0 && strcmp(g.name, "media") != 0) ||
-            (g.gid != 1950000000 && (g.gid < GID_MIN || g.gid > GID_MAX)))
+            (g.gid != 2050200001 && (g.gid < GID_MIN || g.gid > GID_MAX)))
             return false;
     }
     return true;
@@ -1341,7 +1341,7 @@ static void test_crafted_store_entries_left_out(void **state)
     const gid_t bad_gids[] = { 1500, GID_MIN + 5, 70000, GID_MIN + 6 };
     char line[64];
 
-    f->pins[0] = (struct mk_pin){ "pin-org", "media", 1950000000 };
+    f->pins[0] = (struct mk_pin){ "pin-org", "media", 2050200001 };
     f->cfg.pin_count = 1;
     assert_int_equal(mkdir(f->state, 0755), 0);
     snprintf(line, sizeof(line), "%u", GID_MIN);
@@ -1349,15 +1349,15 @@ static void test_crafted_store_entries_left_out(void **state)
         "{\"version\": 1, \"organizations\": {"
         "\"evil-admin\": {\"name\": \"Admin\", \"group\": \"admin\", \"gid\": 1500, "
         "\"pinned\": false, \"first_seen\": 1},"
-        "\"evil-docker\": {\"name\": null, \"group\": \"docker\", \"gid\": 1900000005, "
+        "\"evil-docker\": {\"name\": null, \"group\": \"docker\", \"gid\": 2000200006, "
         "\"pinned\": false, \"first_seen\": 1},"
         "\"evil-range\": {\"name\": null, \"group\": \"mk-outside-0001\", \"gid\": 70000, "
         "\"pinned\": false, \"first_seen\": 1},"
-        "\"evil-wheel\": {\"name\": null, \"group\": \"wheel\", \"gid\": 1900000006, "
+        "\"evil-wheel\": {\"name\": null, \"group\": \"wheel\", \"gid\": 2000200007, "
         "\"pinned\": true, \"first_seen\": 1},"
-        "\"good-org\": {\"name\": \"Good\", \"group\": \"mk-good-goodorg\", \"gid\": 1900000007, "
+        "\"good-org\": {\"name\": \"Good\", \"group\": \"mk-good-goodorg\", \"gid\": 2000200008, "
         "\"pinned\": false, \"first_seen\": 1},"
-        "\"pin-org\": {\"name\": null, \"group\": \"media\", \"gid\": 1950000000, "
+        "\"pin-org\": {\"name\": null, \"group\": \"media\", \"gid\": 2050200001, "
         "\"pinned\": false, \"first_seen\": 1}}, "
         "\"retired_gids\": [], \"users\": {\"bob\": {\"refreshed\": 1, \"orgs\": "
         "[\"evil-admin\", \"evil-docker\", \"evil-range\", \"evil-wheel\", \"good-org\", "
@@ -1381,7 +1381,7 @@ static void test_crafted_store_entries_left_out(void **state)
     assert_int_equal(mkgf_find_name(&db.view, "mk-good-goodorg", &grp), 0);
     assert_int_equal(grp.gid, GID_MIN + 7);
     assert_int_equal(mkgf_find_name(&db.view, "media", &grp), 0);
-    assert_int_equal(grp.gid, 1950000000);
+    assert_int_equal(grp.gid, 2050200001);
     /* bob keeps his organizations, under groups that fit. */
     assert_int_equal(mkgf_find_user(&db.view, "bob", &u), 0);
     assert_int_equal(u.group_count, 6);
@@ -1895,11 +1895,11 @@ static void test_stored_ids_canonicalized(void **state)
 
     assert_int_equal(mkdir(f->state, 0755), 0);
     snprintf(json, sizeof(json), "{\"version\": 1, \"organizations\": {"
-             "\"ORG-B\": {\"name\": \"B\", \"group\": \"mk-b-orgb\", \"gid\": 1950000001, "
+             "\"ORG-B\": {\"name\": \"B\", \"group\": \"mk-b-orgb\", \"gid\": 2050200002, "
              "\"pinned\": false, \"first_seen\": 1},"
-             "\"Org-A\": {\"name\": \"A\", \"group\": \"mk-a-orga\", \"gid\": 1950000002, "
+             "\"Org-A\": {\"name\": \"A\", \"group\": \"mk-a-orga\", \"gid\": 2050200003, "
              "\"pinned\": false, \"first_seen\": 1},"
-             "\"org-a\": {\"name\": \"A2\", \"group\": \"mk-a2-orga\", \"gid\": 1950000003, "
+             "\"org-a\": {\"name\": \"A2\", \"group\": \"mk-a2-orga\", \"gid\": 2050200004, "
              "\"pinned\": false, \"first_seen\": 2}}, \"retired_gids\": [], "
              "\"users\": {\"alice\": {\"refreshed\": 1, \"orgs\": [\"ORG-B\", \"Org-A\", "
              "\"org-a\"]}}}");
@@ -1907,10 +1907,10 @@ static void test_stored_ids_canonicalized(void **state)
     assert_int_equal(set1(f, "bob", "org-b", "B"), MK_OK);
     group_of(f, "org-b", name, &gid);
     assert_string_equal(name, "mk-b-orgb");
-    assert_int_equal(gid, 1950000001);
+    assert_int_equal(gid, 2050200002);
     group_of(f, "org-a", name, &gid);
-    assert_true(gid == 1950000002 || gid == 1950000003);
-    gid_t other = gid == 1950000002 ? 1950000003 : 1950000002;
+    assert_true(gid == 2050200003 || gid == 2050200004);
+    gid_t other = gid == 2050200003 ? 2050200004 : 2050200003;
     assert_true(retired_has(f, other));
     char *text = read_all(f->store_json);
     assert_null(strstr(text, "ORG-B"));

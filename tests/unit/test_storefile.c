@@ -27,7 +27,7 @@ static char *org_doc(const char *name_json, const char *extra)
 {
     char *doc = NULL;
     if (asprintf(&doc, "{\"version\": 1, \"organizations\": {\"org-a\": {\"name\": %s, "
-                 "\"group\": \"mk-a-orga\", \"gid\": 1900000001, \"pinned\": false, "
+                 "\"group\": \"mk-a-orga\", \"gid\": 2000200002, \"pinned\": false, "
                  "\"first_seen\": 1%s}}, \"retired_gids\": [], \"users\": {}}",
                  name_json, extra) < 0)
         fail();
@@ -221,14 +221,14 @@ static void test_numbers(void **state)
         { "4294967295", "bad group name or gid" },
         { "4294967296", "bad group name or gid" },
         { "99999999999999999999999", "bad group name or gid" },
-        { "1900000001.0", "bad group name or gid" },
+        { "2000200002.0", "bad group name or gid" },
         { "1.9e9", "bad group name or gid" },
         { "-1", "bad group name or gid" },
         { "+1", "corrupt" },
         { "-", "corrupt" },
         { "1.", "corrupt" },
         { "1e", "corrupt" },
-        { "\"1900000001\"", "bad group name or gid" },
+        { "\"2000200002\"", "bad group name or gid" },
         { "0x10", "corrupt" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -307,8 +307,8 @@ static int setup(void **state)
     assert_int_equal(fclose(g), 0);
     mk_store_set_etc_group_path(f->etc);
     f->cfg.group_prefix = "mk-";
-    f->cfg.gid_min = 1900000000;
-    f->cfg.gid_max = 1999999999;
+    f->cfg.gid_min = 2000200001;
+    f->cfg.gid_max = 2100200000;
     f->cfg.state_dir = f->state;
     *state = f;
     return 0;
