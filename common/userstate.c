@@ -29,6 +29,9 @@
 #define USERSTATE_DIR "users"
 #define USERSTATE_MAGIC "mkio-user-state 1"
 #define USERSTATE_MAX_FILE 1024
+/* How long a record waits for another writer of records (each holds the
+ * lock for one small write). */
+#define USERSTATE_LOCK_TIMEOUT_MS 1000
 
 /* Opens state_dir/users (create: making state_dir and it when missing);
  * *fd -1 when missing and !create. path receives the directory's path. */
@@ -157,6 +160,18 @@ mk_status mk_user_state_record(const struct mk_config *cfg, const char *user, in
         close(dirfd);
         return mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
     }
+    /* Writers of records take turns on the directory itself, so that a
+     * temporary file found while holding it is a killed writer's: removed
+     * here, as the store removes its own. */
+    int lock = mk_atomicfile_lock(dirfd, USERSTATE_LOCK_TIMEOUT_MS);
+    if (lock < 0) {
+        close(dirfd);
+        return mk_error_set(err, lock == -EWOULDBLOCK ? MK_ERR_BUSY : MK_ERR_IO,
+                            "cannot lock %s: %s", dir,
+                            lock == -EWOULDBLOCK ? "another refresh holds it" : strerror(-lock));
+    }
+    const char *const names[] = { user };
+    mk_atomicfile_remove_stale(dirfd, dir, names, 1, NULL);
     if ((st = userstate_read_at(dirfd, user, path, &old, err)) != MK_OK) {
         close(dirfd);
         return st;

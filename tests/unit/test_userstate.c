@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -409,6 +411,46 @@ static void test_untrusted_directory_and_file_are_refused(void **state)
     }
 }
 
+static void test_record_removes_a_killed_writers_temporary_file_and_waits_its_turn(void **state)
+{
+    struct fx *f = *state;
+    mk_error err = { 0 };
+    char path[300];
+    struct stat sb;
+
+    const char *good = "mkio-user-state 1\nattempt 5\nsuccess 5\nerror\n";
+    put_record(f, "alice.tmp.Ab12Cd", good);
+    put_record(f, "bob.tmp.Ab12Cd", good);
+    assert_int_equal(mk_user_state_record(&f->cfg, "alice", 10, true, NULL, &err), MK_OK);
+    snprintf(path, sizeof(path), "%s/alice.tmp.Ab12Cd", f->users);
+    assert_int_equal(stat(path, &sb), -1);
+    /* Only this user's: bob's goes with bob's next record. */
+    snprintf(path, sizeof(path), "%s/bob.tmp.Ab12Cd", f->users);
+    assert_int_equal(stat(path, &sb), 0);
+
+    /* Another writer holds the directory: a second's wait, then busy, and
+     * the record is unchanged. */
+    int fd = open(f->users, O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(mk_user_state_record(&f->cfg, "alice", 20, false, "x", &err), MK_ERR_BUSY);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms >= 900 && ms < 3000);
+    assert_non_null(strstr(err.message, f->users));
+    close(fd);
+    struct mk_user_state st;
+    assert_int_equal(mk_user_state_read(&f->cfg, "alice", &st, &err), MK_OK);
+    assert_int_equal(st.last_attempt, 10);
+    /* Readers never wait. */
+    fd = open(f->users, O_RDONLY | O_DIRECTORY);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    assert_int_equal(mk_user_state_read(&f->cfg, "alice", &st, &err), MK_OK);
+    close(fd);
+}
+
 static void test_fresh_edges(void **state)
 {
     struct mk_user_state st = { .last_attempt = 1000, .last_success = 1000 };
@@ -468,6 +510,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_reads_as_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_sorted_without_temporary_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_untrusted_directory_and_file_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_removes_a_killed_writers_temporary_file_and_waits_its_turn,
+                                        setup, teardown),
         cmocka_unit_test(test_fresh_edges),
         cmocka_unit_test_setup_teardown(test_stale_edges, setup, teardown),
     };
