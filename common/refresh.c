@@ -240,9 +240,11 @@ static void refresh_record(const struct mk_config *cfg, const char *user,
     }
     if (rc == MK_OK || cfg->max_stale_ms <= 0)
         return;
-    /* The record alone says "not stale" when its last success is recent;
-     * otherwise the store's own time for the user decides, in the store. */
-    if (mk_user_state_read(cfg, user, &record, &rec_err) == MK_OK && record.last_success > 0 &&
+    /* Only a user whose last recorded success is past the bound can have
+     * just turned stale; one who never had a success recorded has nothing
+     * in the store to hide (or is hidden by the store's next write, which
+     * decides with the store's own time), and the store is left untouched. */
+    if (mk_user_state_read(cfg, user, &record, &rec_err) != MK_OK || record.last_success <= 0 ||
         !mk_user_state_stale(cfg, record.last_success, now))
         return;
     if (mk_store_publish(cfg, lock_timeout_ms, opts->log, &rec_err) != MK_OK)
