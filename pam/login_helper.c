@@ -33,6 +33,7 @@
 #include "store.h"
 #include "text.h"
 #include "token.h"
+#include "userstate.h"
 
 /* Per-organization log lines before a summary takes over, so that the
  * module's MK_HELPER_LOG_LINES_MAX always leaves room for the summary. */
@@ -45,6 +46,7 @@ struct helper_options {
     bool quiet;
     bool fail_closed;      /* only for the wording of log lines: the module decides */
     const char *hook;
+    const char *service;   /* the PAM service; NULL: none given (an account check) */
     const char *user;
 };
 
@@ -97,10 +99,34 @@ static int helper_usage(const char *why)
 {
     fprintf(stderr, "mkio-login-helper: %s\n"
                     "Usage: mkio-login-helper [--conf=PATH] [--timeout-ms=N] [--debug] [--quiet]\n"
-                    "                         [--fail-closed] [--hook=account|session] --user=NAME\n"
+                    "                         [--fail-closed] [--hook=account|session]\n"
+                    "                         [--service=NAME] --user=NAME\n"
                     "Started by pam_mkio.so as root; reports on descriptor 3 (see pam_mkio(8)).\n",
             why);
     return 2;
+}
+
+/* What pam_mkio passes as --service (login_helper.h). */
+static bool helper_service_valid(const char *service)
+{
+    size_t len = 0;
+    for (; service[len]; len++) {
+        char c = service[len];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '+' || c == '-'))
+            return false;
+    }
+    return len > 0 && len <= MK_HELPER_SERVICE_MAX;
+}
+
+/* Whether service is a login (named in login_services) rather than an
+ * account check; no service is an account check. */
+static bool helper_is_login(const struct mk_config *cfg, const char *service)
+{
+    for (size_t i = 0; service && i < cfg->login_service_count; i++)
+        if (strcmp(cfg->login_services[i], service) == 0)
+            return true;
+    return false;
 }
 
 static int helper_parse(int argc, char **argv, struct helper_options *o)
@@ -124,6 +150,11 @@ static int helper_parse(int argc, char **argv, struct helper_options *o)
             o->fail_closed = true;
         } else if (strcmp(a, "--hook=account") == 0 || strcmp(a, "--hook=session") == 0) {
             o->hook = a + 7;
+        } else if (strncmp(a, "--service=", 10) == 0) {
+            if (!helper_service_valid(a + 10))
+                return helper_usage("bad --service (a PAM service name: letters, digits, "
+                                    "'.', '_', '+' and '-', at most 64 bytes)");
+            o->service = a + 10;
         } else if (strncmp(a, "--user=", 7) == 0 && a[7]) {
             o->user = a + 7;
         } else {
@@ -240,6 +271,18 @@ static void helper_log_failure(const struct helper_options *o, const char *user,
                                         : "the last known memberships stay; login continues");
 }
 
+/* Records a refresh that failed before it reached common/refresh.h (a
+ * token file refused), so that `mkio-orgs status` shows why; a record that
+ * cannot be written is logged, never more. */
+static void helper_record_failure(const struct mk_config *cfg, const char *name, const char *user,
+                                  const mk_error *why)
+{
+    mk_error err;
+    mk_error_clear(&err);
+    if (mk_user_state_record(cfg, name, (int64_t)time(NULL), false, why->message, &err) != MK_OK)
+        helper_log(LOG_WARNING, "user %s: cannot record this refresh: %s", user, err.message);
+}
+
 /* One line for the user, when the token they log in with expires within
  * token_warn_days (a JWT's exp; a token that is not one says nothing). */
 static void helper_tell_token_expiry(const struct mk_config *cfg, const char *token)
@@ -320,6 +363,28 @@ static const char *helper_run(const struct helper_options *o)
         goto out;
     }
 
+    /* The gate: a user refreshed recently enough costs nothing more (no
+     * token, no network, no write, no line for the user). A record that
+     * cannot be read or believed never skips a refresh. */
+    bool login = helper_is_login(&cfg, o->service);
+    int64_t interval = login ? cfg.login_refresh_interval_ms : cfg.refresh_interval_ms;
+    struct mk_user_state record;
+    mk_error record_err;
+    mk_error_clear(&record_err);
+    if (interval > 0 &&
+        mk_user_state_read(&cfg, pw.pw_name, &record, &record_err) == MK_OK &&
+        mk_user_state_fresh(&record, interval, (int64_t)time(NULL))) {
+        if (o->debug)
+            helper_log(LOG_DEBUG, "user %s (%s hook, %s %s): last refreshed %" PRId64 " s ago, within "
+                       "%s (%" PRId64 " s); skipped", user, o->hook, login ? "login" : "account check",
+                       o->service ? o->service : "no service", (int64_t)time(NULL) - record.last_success,
+                       login ? "login_refresh_interval" : "refresh_interval", interval / 1000);
+        result = "ignore";
+        goto out;
+    }
+    if (record_err.status != MK_OK)
+        helper_log(LOG_WARNING, "user %s: %s; refreshing", user, record_err.message);
+
     mk_status st = mk_token_for_user(&cfg, &pw, &token, &token_source, &err);
     if (st == MK_ERR_IO) { /* token.h: MK_ERR_IO is "no token file" and nothing else */
         if (o->debug)
@@ -331,6 +396,7 @@ static const char *helper_run(const struct helper_options *o)
         /* A token file that exists but is refused is a misconfiguration the
          * admin must see, not an absence; and the user, who can fix it. */
         helper_log_failure(o, user, "cannot use the MK.IO token", &err);
+        helper_record_failure(&cfg, pw.pw_name, user, &err);
         if (!o->quiet)
             helper_say("info", "Your MK.IO token is not used: %.300s.", err.message);
         goto out;

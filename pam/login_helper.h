@@ -22,8 +22,20 @@
  *
  * Arguments (each optional but the user):
  *   mkio-login-helper [--conf=PATH] [--timeout-ms=N] [--debug] [--quiet]
- *                     [--fail-closed] [--hook=account|session] --user=NAME
+ *                     [--fail-closed] [--hook=account|session]
+ *                     [--service=NAME] --user=NAME
  * (--fail-closed only changes the wording of log lines: the module decides.)
+ * --service is the PAM service (PAM_SERVICE) when it is a plain name:
+ * letters, digits, '.', '_', '+' and '-', 1 to MK_HELPER_SERVICE_MAX bytes;
+ * the module leaves out any other, and the helper refuses one. It tells a
+ * login from an account check, whichever hook runs: a service named in the
+ * configuration's login_services is a login, and any other service, or
+ * none, is an account check (sudo, cron, su without -l, screen lockers).
+ * A login refreshes when the user's last successful refresh is older than
+ * login_refresh_interval (0, the default: always); an account check when it
+ * is older than refresh_interval (5 minutes). Otherwise the helper answers
+ * "result ignore" at once: no token read, no network, no write, no line
+ * for the user.
  *
  * What the helper writes on descriptor 3: lines of at most
  * MK_HELPER_LINE_MAX bytes, each "<kind> <text>\n", in this order:
@@ -37,7 +49,8 @@
  *                        (pam_syslog, facility authpriv)
  *   result ok|ignore|fail
  *                        the outcome: ok (memberships refreshed), ignore
- *                        (nothing to do for this user), fail (an error the
+ *                        (nothing to do for this user, or its last successful
+ *                        refresh is recent enough), fail (an error the
  *                        log lines describe; the login goes on unless the
  *                        PAM line says fail_closed)
  * The helper sanitizes every text it sends; the module sanitizes again
@@ -53,6 +66,9 @@
 #endif
 
 #define MK_HELPER_FD 3
+/* The longest PAM service name passed with --service (login_services takes
+ * the same names, common/config.h). */
+#define MK_HELPER_SERVICE_MAX 64
 #define MK_HELPER_LINE_MAX 1024
 #define MK_HELPER_OUTPUT_MAX 65536
 #define MK_HELPER_USER_LINES_MAX 8

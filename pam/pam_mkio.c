@@ -97,6 +97,29 @@ static void pam_mkio_parse_args(pam_handle_t *pamh, int argc, const char **argv,
     }
 }
 
+/* The PAM service name for the helper (PAM_SERVICE), or NULL when there is
+ * none or it is not a plain name (letters, digits, '.', '_', '+', '-', at
+ * most MK_HELPER_SERVICE_MAX bytes): the helper then takes the call for an
+ * account check, never a login. */
+static const char *pam_mkio_service(pam_handle_t *pamh)
+{
+    const void *item = NULL;
+    const char *service;
+    size_t len = 0;
+
+    if (pam_get_item(pamh, PAM_SERVICE, &item) != PAM_SUCCESS || !item)
+        return NULL;
+    service = item;
+    for (; service[len]; len++) {
+        char c = service[len];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '+' || c == '-';
+        if (!ok || len >= MK_HELPER_SERVICE_MAX)
+            return NULL;
+    }
+    return len ? service : NULL;
+}
+
 /* Whether user has a passwd entry (0, else ENOENT or the lookup's errno):
  * other users are none of our business, and the answer costs no process. */
 static int pam_mkio_user_exists(const char *user)
@@ -267,11 +290,12 @@ static int pam_mkio_reap(pid_t pid, bool kill_it)
  * the helper could not be started or did not finish by the deadline (the
  * reason is logged). */
 static bool pam_mkio_run_helper(pam_handle_t *pamh, const struct pam_mkio_options *opts,
-                                const char *user, const char *hook, bool speak,
-                                struct pam_mkio_run *run)
+                                const char *user, const char *hook, const char *service,
+                                bool speak, struct pam_mkio_run *run)
 {
     char arg_conf[PATH_MAX + 16], arg_timeout[48], arg_user[LOGIN_NAME_MAX + 512], arg_hook[32];
-    char *argv[10];
+    char arg_service[MK_HELPER_SERVICE_MAX + 16];
+    char *argv[12];
     int argc = 0;
     char *envp[] = { (char *)MK_HELPER_ENV_PATH, NULL };
     int fds[2];
@@ -296,6 +320,10 @@ static bool pam_mkio_run_helper(pam_handle_t *pamh, const struct pam_mkio_option
         argv[argc++] = (char *)"--fail-closed";
     snprintf(arg_hook, sizeof(arg_hook), "--hook=%s", hook);
     argv[argc++] = arg_hook;
+    if (service) {
+        snprintf(arg_service, sizeof(arg_service), "--service=%s", service);
+        argv[argc++] = arg_service;
+    }
     if ((size_t)snprintf(arg_user, sizeof(arg_user), "--user=%s", user) >= sizeof(arg_user)) {
         pam_syslog(pamh, LOG_ERR, "user name too long; ignored");
         return false;
@@ -430,7 +458,8 @@ static enum pam_mkio_outcome pam_mkio_work(pam_handle_t *pamh, int flags, const 
     run->started_ms = started;
     run->budget_fixed = opts->timeout_ms > 0;
     run->deadline_ms = started + (opts->timeout_ms > 0 ? opts->timeout_ms : MK_HELPER_DEFAULT_BUDGET_MS);
-    if (pam_mkio_run_helper(pamh, opts, user, hook, speak, run) && run->have_result)
+    if (pam_mkio_run_helper(pamh, opts, user, hook, pam_mkio_service(pamh), speak, run) &&
+        run->have_result)
         outcome = run->result;
     free(run);
 

@@ -383,6 +383,11 @@ class PamCase(unittest.TestCase):
             "min_uid": "1000",
             "time_budget": "5",
             "connect_timeout": "1",
+            # The tests' service (SERVICE) is not in login_services, so each
+            # call would be an account check, skipped for refresh_interval
+            # after a success: these tests mean every call to refresh.
+            # TestRefreshGate sets the intervals it tests.
+            "refresh_interval": "0",
         }
         values.update({k: v for k, v in keys.items() if v is not None})
         # Slow checkers (valgrind) need more time for the same work.
@@ -394,10 +399,18 @@ class PamCase(unittest.TestCase):
         os.chmod(path, 0o644)
         return path
 
-    def write_service(self, args="", conf=None, kinds=("session", "account")):
-        with open(os.path.join(self.pamd, SERVICE), "w") as f:
+    def write_service(self, args="", conf=None, kinds=("session", "account"), service=SERVICE,
+                      permit=False):
+        """permit: as a distribution's stack has it (pam_mkio optional, then
+        a module that decides), so that PAM_IGNORE leaves the stack's
+        result to pam_permit; else pam_mkio alone, required."""
+        with open(os.path.join(self.pamd, service), "w") as f:
             for kind in kinds:
-                f.write("%s required %s conf=%s %s\n" % (kind, PAM_SO, conf or self.conf, args))
+                if permit:
+                    f.write("%s optional %s conf=%s %s\n%s required pam_permit.so\n"
+                            % (kind, PAM_SO, conf or self.conf, args, kind))
+                else:
+                    f.write("%s required %s conf=%s %s\n" % (kind, PAM_SO, conf or self.conf, args))
             f.write("auth required %s conf=%s %s\n" % (PAM_SO, conf or self.conf, args))
 
     def add_token(self, user, token=None, mode=0o600, owner=0):
@@ -441,13 +454,16 @@ class PamCase(unittest.TestCase):
                   invites=[self.invite("alice")] if invited else [])
 
     def run_pam(self, user="alice", hook="open_session", args="", silent=False, direct=False,
-                conf=None, users=None, timeout=60, expect_fallback=False, env=None, locale=False):
+                conf=None, users=None, timeout=60, expect_fallback=False, env=None, locale=False,
+                service=SERVICE, permit=False):
         """env: variables added to pam-run's environment; locale: pam-run
-        prints the locale in force first (Result.locale)."""
+        prints the locale in force first (Result.locale); service: the PAM
+        service name (a file of that name in the private directory);
+        permit: see write_service."""
         if not direct:
-            self.write_service(args, conf)
+            self.write_service(args, conf, service=service, permit=permit)
         cmd = PREFIX + [PAM_RUN, "--keep-loaded", PAM_SO, "--confdir", self.pamd,
-                        "--service", SERVICE, "--hook", hook]
+                        "--service", service, "--hook", hook]
         if locale:
             cmd.append("--show-locale")
         for u in users or [user]:
@@ -1125,6 +1141,304 @@ class TestFailures(PamCase):
         self.assertEqual(self.user_orgs("alice"), sorted([self.org_id, other]))
 
 
+# ---- account checks and logins (issue 10, item 1) --------------------------
+
+PAM_SUCCESS = 0
+PAM_CONV_ERR = 19
+PAM_IGNORE = 25
+_CONV_FUNC = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                              ctypes.c_void_p)
+
+
+class _PamConv(ctypes.Structure):
+    _fields_ = [("conv", _CONV_FUNC), ("appdata_ptr", ctypes.c_void_p)]
+
+
+def _refuse_conversation(num_msg, msg, resp, appdata):
+    return PAM_CONV_ERR  # no line is expected on the fast path; none is answered
+
+
+_REFUSE = _CONV_FUNC(_refuse_conversation)
+
+
+def pam_acct_mgmt_timed(confdir, service, user):
+    """Calls pam_acct_mgmt through libpam in this process, as sudo does:
+    pam_start_confdir (which loads the stack), then pam_acct_mgmt timed
+    alone, then pam_end. Returns (PAM code, seconds inside pam_acct_mgmt)."""
+    lib = ctypes.CDLL("libpam.so.0")
+    lib.pam_start_confdir.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(_PamConv),
+                                      ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+    lib.pam_acct_mgmt.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.pam_end.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    conv = _PamConv(_REFUSE, None)
+    handle = ctypes.c_void_p()
+    rc = lib.pam_start_confdir(service.encode(), user.encode(), ctypes.byref(conv),
+                               confdir.encode(), ctypes.byref(handle))
+    if rc != PAM_SUCCESS:
+        raise AssertionError("pam_start_confdir: %d" % rc)
+    try:
+        start = time.perf_counter()
+        rc = lib.pam_acct_mgmt(handle, 0)
+        elapsed = time.perf_counter() - start
+    finally:
+        lib.pam_end(handle, rc)
+    return rc, elapsed
+
+
+class TestRefreshGate(PamCase):
+    """A login is told from an account check by the PAM service: one named in
+    login_services (default: login, su-l, sshd, display managers) is a login,
+    refreshed unless the last successful refresh is younger than
+    login_refresh_interval (default 0: always); any other service (sudo,
+    cron, this test's) is an account check, refreshed only when the last
+    success is older than refresh_interval (default 5 minutes). A skipped
+    call makes no request, writes nothing and says nothing."""
+
+    LOGIN_SERVICE = "su-l"   # in the default login_services
+
+    def record(self, user="alice"):
+        """The user's refresh record as {key: value}, or None."""
+        path = os.path.join(self.state_dir, "users", user)
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            lines = f.read().split("\n")
+        self.assertEqual(lines[0], "mkio-user-state 1")
+        out = {}
+        for line in lines[1:4]:
+            key, _, value = line.partition(" ")
+            out[key] = value
+        return out
+
+    def list_requests(self):
+        return [r for r in self.api_requests() if r["path"] == "/api/v1/user/organizations"]
+
+    def file_ids(self):
+        ids = {}
+        for name in ("store.json", "groups.db"):
+            st = os.stat(os.path.join(self.state_dir, name))
+            ids[name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+        return ids
+
+    def test_five_account_checks_make_one_request_and_return_at_once(self):
+        self.alice_world(invited=False, member=True)
+        conf = self.write_conf(refresh_interval="5m", time_budget="8")
+        # As /etc/pam.d/sudo would have it: our line optional, then a module
+        # that decides (a fall-back to `other` would deny, and print a marker).
+        with open(os.path.join(self.pamd, SERVICE), "w") as f:
+            f.write("account optional %s conf=%s\naccount required pam_permit.so\n" % (PAM_SO, conf))
+        FAKE.fault("*", "delay", ms=4000)
+        times = []
+        for _ in range(5):
+            rc, elapsed = pam_acct_mgmt_timed(self.pamd, SERVICE, "alice")
+            self.assertEqual(rc, PAM_SUCCESS)
+            times.append(elapsed)
+        self.log += NS.syslog.take()
+        # The first call refreshed, through the 4 s delay; the others did not ask.
+        self.assertEqual(len(self.api_requests()), 1, self.api_requests())
+        self.assertGreaterEqual(times[0], 4.0)
+        self.assertEqual(self.user_orgs("alice"), [self.org_id])
+        self.assertEqual(len(self.log_with("organizations joined")), 1, self.logs())
+        # The issue asks for 5 ms each. What a skipped call costs is a fork,
+        # the exec of the helper, the configuration and one small file: no
+        # network, no write. But the helper links libcurl, and loading its
+        # ~30 libraries alone takes 5 to 10 ms on this 2-core machine (an
+        # empty program linked with -lcurl does), and a fork of this Python
+        # process 1 to 8 ms more; meeting 5 ms needs a helper that decides
+        # without libcurl (see pam/login_helper.h). So the bound here is the
+        # one that still tells "no network" (the API is 4 s away) without
+        # flaking: 100 ms, 500 ms on a sanitizer build, plus any slack.
+        limit = 0.1 if not Namespace._sanitized(HELPER) else 0.5
+        limit += SLACK
+        for i, elapsed in enumerate(times[1:], start=2):
+            self.assertLess(elapsed, limit, "call %d took %.1f ms: %r" % (i, elapsed * 1000, times))
+
+    def test_skipped_checks_write_nothing_and_say_nothing(self):
+        self.alice_world(invited=False, member=True)
+        conf = self.write_conf(refresh_interval="5m")
+        self.run_pam(conf=conf, hook="acct_mgmt")
+        self.assertEqual(len(self.list_requests()), 1)
+        ids, record = self.file_ids(), self.record()
+        self.assertEqual(record["error"], "")
+        self.assertEqual(record["attempt"], record["success"])
+        self.log = []
+        # Both hooks decide by service, directly (the module's own code) and
+        # through the stack; the record is not rewritten either.
+        record_stat = os.stat(os.path.join(self.state_dir, "users", "alice"))
+        for hook in ("acct_mgmt", "open_session"):
+            res = self.run_pam(conf=conf, hook=hook, direct=True)
+            self.assertEqual(res.rc, "PAM_IGNORE", res.stdout)
+            res = self.run_pam(conf=conf, hook=hook, permit=True)
+            self.assertEqual(res.rc, "PAM_SUCCESS", res.stdout)
+            self.assertEqual(res.infos, [])
+            self.assertEqual(res.errors, [])
+        self.assertEqual(len(self.list_requests()), 1)
+        self.assertEqual(self.file_ids(), ids)
+        st = os.stat(os.path.join(self.state_dir, "users", "alice"))
+        self.assertEqual((st.st_ino, st.st_mtime_ns), (record_stat.st_ino, record_stat.st_mtime_ns))
+        self.assertEqual(self.logs(), [])
+        # debug says why, in one line.
+        res = self.run_pam(conf=conf, hook="acct_mgmt", args="debug", direct=True)
+        self.assertEqual(res.rc, "PAM_IGNORE")
+        # (Called directly, the module's lines do not carry its name.)
+        lines = [t for t in self.logs(module_only=False)
+                 if "user alice (account hook, account check %s): last refreshed" % SERVICE in t
+                 and "within refresh_interval (300 s); skipped" in t]
+        self.assertEqual(len(lines), 1, self.logs(module_only=False))
+
+    def test_a_refresh_that_changes_nothing_rewrites_nothing(self):
+        self.alice_world(invited=False, member=True)
+        self.run_pam()
+        ids = self.file_ids()
+        time.sleep(0.02)   # a rewrite would show in mtime
+        self.run_pam(hook="acct_mgmt")
+        self.run_pam()
+        self.assertEqual(len(self.list_requests()), 3)
+        self.assertEqual(self.file_ids(), ids)
+        # A change is still written.
+        other = str(uuid.uuid4())
+        self.seed(orgs=[self.org(), self.org(name="Beta", org_id=other, members=["alice"])])
+        self.run_pam()
+        self.assertNotEqual(self.file_ids(), ids)
+        self.assertEqual(self.user_orgs("alice"), sorted([self.org_id, other]))
+
+    def test_a_login_refreshes_every_time(self):
+        """An invite sent between two logins is accepted at the second, even
+        within refresh_interval of the first (login_refresh_interval 0)."""
+        self.alice_world(invited=False, member=True)
+        conf = self.write_conf(refresh_interval="5m")
+        res = self.run_pam(conf=conf, service=self.LOGIN_SERVICE)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        other = str(uuid.uuid4())
+        FAKE.seed({"users": [self.admin, {"id": "u-alice", "email": "alice@example.com",
+                                          "name": "Alice"}],
+                   "organizations": [self.org(members=["alice"]), self.org(name="Beta", org_id=other)],
+                   "tokens": [{"token": self.tokens["alice"], "user": "u-alice",
+                               "organization": None, "expires": None}],
+                   "invites": [self.invite("alice", other)]})
+        res = self.run_pam(conf=conf, service=self.LOGIN_SERVICE, hook="acct_mgmt")
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(res.infos, ['You are now a member of the MK.IO organization "Beta" (group %s).'
+                                     % self.group_of(other)])
+        self.assertEqual(self.user_orgs("alice"), sorted([self.org_id, other]))
+        # ... while an account check right after is skipped.
+        FAKE.clear_requests()
+        res = self.run_pam(conf=conf, hook="acct_mgmt", direct=True)
+        self.assertEqual(res.rc, "PAM_IGNORE")
+        self.assertEqual(self.api_requests(), [])
+
+    def test_login_refresh_interval_gates_logins_too(self):
+        self.alice_world(invited=False, member=True)
+        conf = self.write_conf(refresh_interval="0", login_refresh_interval="5m")
+        res = self.run_pam(conf=conf, service=self.LOGIN_SERVICE)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        res = self.run_pam(conf=conf, service=self.LOGIN_SERVICE, direct=True)
+        self.assertEqual(res.rc, "PAM_IGNORE")
+        res = self.run_pam(conf=conf, service=self.LOGIN_SERVICE, hook="acct_mgmt", permit=True)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(self.list_requests()), 1)
+        # The account check (refresh_interval 0) is not gated meanwhile.
+        res = self.run_pam(conf=conf, hook="acct_mgmt", direct=True)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(self.list_requests()), 2)
+
+    def test_a_service_added_to_login_services_is_a_login(self):
+        self.alice_world(invited=False, member=True)
+        conf = self.write_conf(refresh_interval="5m", login_services=SERVICE)
+        for _ in range(3):
+            res = self.run_pam(conf=conf, hook="acct_mgmt", direct=True)
+            self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(self.list_requests()), 3)
+
+    def test_refresh_interval_0_never_gates(self):
+        self.alice_world(invited=False, member=True)
+        conf = self.write_conf(refresh_interval="0")
+        for hook in ("acct_mgmt", "acct_mgmt", "open_session", "acct_mgmt"):
+            res = self.run_pam(conf=conf, hook=hook, direct=True)
+            self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(self.list_requests()), 4)
+
+    def test_an_interval_that_has_passed_refreshes_again(self):
+        self.alice_world(invited=False, member=True)
+        conf = self.write_conf(refresh_interval="2")
+        self.assertEqual(self.run_pam(conf=conf, hook="acct_mgmt", direct=True).rc, "PAM_SUCCESS")
+        self.assertEqual(self.run_pam(conf=conf, hook="acct_mgmt", direct=True).rc, "PAM_IGNORE")
+        time.sleep(2.1)
+        self.assertEqual(self.run_pam(conf=conf, hook="acct_mgmt", direct=True).rc, "PAM_SUCCESS")
+        self.assertEqual(len(self.list_requests()), 2)
+
+    def test_a_failed_refresh_is_recorded_and_is_not_fresh(self):
+        self.alice_world(invited=False, member=True)
+        conf = self.write_conf(refresh_interval="5m")
+        FAKE.fault("user_orgs_list", "status", count=1, status=401, code="Unauthorized",
+                   detail="token revoked")
+        res = self.run_pam(conf=conf, hook="acct_mgmt", direct=True)
+        self.assertEqual(res.rc, "PAM_SUCCESS")   # failing open; the helper said fail
+        record = self.record()
+        self.assertEqual(record["success"], "0")
+        self.assertNotEqual(record["attempt"], "0")
+        self.assertIn("listing the organizations of alice", record["error"])
+        self.assertIn("token revoked", record["error"])
+        self.assertNotIn(self.tokens["alice"], record["error"])
+        self.assertIsNone(self.store())
+        # Not fresh: the next account check asks again, and succeeds.
+        res = self.run_pam(conf=conf, hook="acct_mgmt", direct=True)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(self.list_requests()), 2)
+        record = self.record()
+        self.assertEqual(record["error"], "")
+        self.assertEqual(record["success"], record["attempt"])
+        self.assertEqual(self.user_orgs("alice"), [self.org_id])
+        # Only now is it fresh.
+        self.assertEqual(self.run_pam(conf=conf, hook="acct_mgmt", direct=True).rc, "PAM_IGNORE")
+        self.assertEqual(len(self.list_requests()), 2)
+
+    def test_a_refused_token_file_is_recorded(self):
+        self.alice_world(invited=False, member=True)
+        os.chmod(os.path.join(self.token_dir, "alice"), 0o644)
+        self.run_pam()
+        self.assertEqual(self.api_requests(), [])
+        record = self.record()
+        self.assertEqual(record["success"], "0")
+        self.assertIn("0644", record["error"])
+        # No token at all is no attempt: nothing is recorded.
+        self.seed(users=["bob"])
+        self.run_pam(user="bob")
+        self.assertIsNone(self.record("bob"))
+
+    def test_an_unbelievable_record_never_skips_a_refresh(self):
+        self.alice_world(invited=False, member=True)
+        conf = self.write_conf(refresh_interval="5m")
+        self.run_pam(conf=conf, hook="acct_mgmt")
+        os.chmod(os.path.join(self.state_dir, "users", "alice"), 0o666)
+        self.log = []
+        res = self.run_pam(conf=conf, hook="acct_mgmt")
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(self.list_requests()), 2)
+        path = os.path.join(self.state_dir, "users", "alice")
+        self.assertEqual(len(self.log_with("user alice: ", path, "refreshing")), 1, self.logs())
+        # The refresh itself stands; only its record could not be written.
+        self.assertEqual(len(self.log_with("user alice: cannot record this refresh: ", path)), 1,
+                         self.logs())
+        self.assertIn("store updated", self.summary()[1])
+
+    def test_helper_refuses_a_bad_service_argument(self):
+        for value in ("", "a b", "a/b", "x" * 65, "s\u00e9rvice", "a\nb"):
+            with self.subTest(value=value):
+                p = subprocess.run([HELPER, "--service=" + value, "--user=alice"],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, universal_newlines=True)
+                self.assertEqual(p.returncode, 2)
+                self.assertIn("bad --service", p.stderr)
+        # 64 bytes of the allowed characters pass the parser (and then ask
+        # for the module's pipe).
+        p = subprocess.run([HELPER, "--service=" + "a.b_c+d-" * 8, "--user=alice"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("descriptor 3", p.stderr)
+
+
 class _SocketThread:
     """A socket served by a thread until close(): handle() is called
     whenever it is ready; a timeout of 0.2 s lets close() stop it soon."""
@@ -1534,7 +1848,9 @@ class TestHelper(PamCase):
         res = self.run_pam(conf=conf)
         self.assertEqual(res.rc, "PAM_SUCCESS")
         self.assertEqual(len(self.user_orgs("alice")), 201)
-        self.assertEqual(sorted(os.listdir(self.state_dir)), ["groups.db", "store.json", "store.lock"])
+        self.assertEqual(sorted(os.listdir(self.state_dir)),
+                         ["groups.db", "store.json", "store.lock", "users"])
+        self.assertEqual(os.listdir(os.path.join(self.state_dir, "users")), ["alice"])
 
 
 class TestConcurrency(PamCase):
