@@ -555,14 +555,39 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Root: every token file under token_dir. */
-static void check_token_dir(struct doctor *d)
+/* Root: one user's token, read from source, sent to MK.IO. */
+static void check_one_token(struct doctor *d, const char *user, const char *token,
+                            const char *source)
 {
     const struct mk_config *cfg = &d->t->cfg;
-    char **users = NULL;
+    char who[320];
+    snprintf(who, sizeof(who), "%s: ", user);
+    if (!d->tls_ok) {
+        doctor_add(d, DOCTOR_WARN, "token", "fix the tls check first",
+                   "%snot checked: %s did not answer (see tls)", who, cfg->base_url);
+        return;
+    }
+    struct mk_profile profile;
+    mk_error err;
+    mk_error_clear(&err);
+    mk_status st = doctor_profile(d, token, &profile, &err);
+    bool local = getpwnam(user) != NULL;
+    char *hint = local ? NULL : doctor_hint("remove %s, or create the user %s", source, user);
+    report_token(d, who, user, source, st, &err, &profile, local ? DOCTOR_OK : DOCTOR_WARN,
+                 local ? NULL : "; but there is no local user of that name: never used", hint);
+    free(hint);
+}
+
+/* The users with a token file in token_dir (sorted; *n 0 when none), or
+ * false after reporting why the directory cannot be used. */
+static bool list_token_dir(struct doctor *d, char ***out, size_t *out_n)
+{
+    const struct mk_config *cfg = &d->t->cfg;
+    char **users = NULL, *hint = NULL;
     size_t n = 0, cap = 0;
-    char *hint = NULL;
     struct stat sb;
+    *out = NULL;
+    *out_n = 0;
     int fd = open(cfg->token_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) {
@@ -578,22 +603,24 @@ static void check_token_dir(struct doctor *d)
                        cfg->token_dir, errno == ELOOP ? "a symbolic link (not followed)"
                        : strerror(errno));
         }
-        goto out;
+        free(hint);
+        return false;
     }
     if (fstat(fd, &sb) != 0 || sb.st_uid != 0 || (sb.st_mode & (S_IWGRP | S_IWOTH))) {
         hint = doctor_hint("chown root:root %s && chmod 0700 %s", cfg->token_dir, cfg->token_dir);
         doctor_add(d, DOCTOR_FAIL, "token", hint, "token_dir %s must be owned by root and "
                    "writable by root only (owner uid %lu, mode %04o)", cfg->token_dir,
                    (unsigned long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+        free(hint);
         close(fd);
-        goto out;
+        return false;
     }
     DIR *dir = fdopendir(fd);
     if (!dir) {
-        close(fd);
         doctor_add(d, DOCTOR_FAIL, "token", NULL, "token_dir %s cannot be read: %s",
                    cfg->token_dir, strerror(errno));
-        goto out;
+        close(fd);
+        return false;
     }
     struct dirent *de;
     while ((de = readdir(dir))) {
@@ -612,53 +639,85 @@ static void check_token_dir(struct doctor *d)
         n++;
     }
     closedir(dir);
-    if (n == 0) {
-        doctor_add(d, DOCTOR_OK, "token", NULL, "no token file under token_dir %s (users' own "
-                   "token files are read at their logins)", cfg->token_dir);
-        goto out;
-    }
-    qsort(users, n, sizeof(*users), cmp_str);
+    if (n)
+        qsort(users, n, sizeof(*users), cmp_str);
+    *out = users;
+    *out_n = n;
+    return true;
+}
+
+/* Root: every token file under token_dir; then each user of the store
+ * without one, whose own token file (as PAM and sync find it) is checked. */
+static void check_token_dir(struct doctor *d)
+{
+    const struct mk_config *cfg = &d->t->cfg;
+    char **users = NULL;
+    size_t n = 0, checked = 0;
+    struct mk_store_view view;
+    mk_error err;
+    memset(&view, 0, sizeof(view));
+    mk_error_clear(&err);
+
+    bool dir_ok = list_token_dir(d, &users, &n);
     for (size_t i = 0; i < n; i++) {
         const char *user = users[i];
-        char path[4096], who[320];
+        char path[4096];
         char *token = NULL;
-        mk_error err;
         mk_error_clear(&err);
         snprintf(path, sizeof(path), "%s/%s", cfg->token_dir, user);
-        snprintf(who, sizeof(who), "%s: ", user);
         if (!mk_user_name_valid(user)) {
             doctor_add(d, DOCTOR_WARN, "token", "remove or rename it: token files are named "
                        "after the user", "%s is not named like a user: never used", path);
             continue;
         }
+        checked++;
         if (mk_token_read_file(path, 0, &token, &err) != MK_OK) {
+            char *hint = doctor_hint("chown root:root %s && chmod 0600 %s, or save it again "
+                                     "with `mkio-orgs login --user %s`", path, path, user);
+            doctor_add(d, DOCTOR_FAIL, "token", hint, "%s: %s", user, err.message);
             free(hint);
-            hint = doctor_hint("chown root:root %s && chmod 0600 %s, or save it again with "
-                               "`mkio-orgs login --user %s`", path, path, user);
-            doctor_add(d, DOCTOR_FAIL, "token", hint, "%s%s", who, err.message);
             continue;
         }
-        if (!d->tls_ok) {
-            mk_token_free(token);
-            doctor_add(d, DOCTOR_WARN, "token", "fix the tls check first",
-                       "%snot checked: %s did not answer (see tls)", who, cfg->base_url);
-            continue;
-        }
-        struct mk_profile profile;
-        mk_status st = doctor_profile(d, token, &profile, &err);
+        check_one_token(d, user, token, path);
         mk_token_free(token);
-        bool local = getpwnam(user) != NULL;
-        free(hint);
-        hint = local ? NULL : doctor_hint("remove %s, or create the user %s", path, user);
-        report_token(d, who, user, path, st, &err, &profile, local ? DOCTOR_OK : DOCTOR_WARN,
-                     local ? NULL : "; but there is no local user of that name: never used",
-                     hint);
     }
-out:
+
+    /* Users the store knows (they logged in, or were synced) and who have
+     * no file in token_dir: their own token file, read as PAM reads it. */
+    mk_error_clear(&err);
+    if (mk_store_read(cfg, &view, &err) == MK_OK) {
+        for (size_t i = 0; i < view.user_count; i++) {
+            const char *user = view.users[i].user;
+            if (n && bsearch(&user, users, n, sizeof(*users), cmp_str))
+                continue;
+            struct passwd *pw = getpwnam(user);
+            if (!pw || mk_config_user_ignored(cfg, user, pw->pw_uid))
+                continue;
+            char *token = NULL, *source = NULL;
+            mk_error_clear(&err);
+            mk_status st = mk_token_for_user(cfg, pw, &token, &source, &err);
+            checked++;
+            if (st == MK_OK) {
+                check_one_token(d, user, token, source ? source : "the user's token file");
+            } else {
+                char *hint = doctor_hint("save a token with `mkio-orgs login --user %s` (as "
+                                         "root), or %s runs `mkio-orgs login`", user, user);
+                doctor_add(d, st == MK_ERR_IO ? DOCTOR_WARN : DOCTOR_FAIL, "token", hint,
+                           "%s: %s%s", user, err.message, st == MK_ERR_IO
+                           ? ": their logins and sync cannot refresh their groups" : "");
+                free(hint);
+            }
+            mk_token_free(token);
+            free(source);
+        }
+    }
+    mk_store_view_free(&view);
+    if (dir_ok && checked == 0)
+        doctor_add(d, DOCTOR_OK, "token", NULL, "no token file under token_dir %s, and no user "
+                   "in the store", cfg->token_dir);
     for (size_t i = 0; i < n; i++)
         free(users[i]);
     free(users);
-    free(hint);
 }
 
 static void check_tls_and_tokens(struct doctor *d)

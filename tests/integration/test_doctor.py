@@ -109,7 +109,9 @@ class Doctor(unittest.TestCase):
         with open("/etc/passwd") as f:
             passwd = [l for l in f.read().splitlines()
                       if not l.startswith(("alice:", "bob:"))]
-        passwd += ["alice:x:2001:2001::/home/alice:/bin/sh", "bob:x:2002:2002::/home/bob:/bin/sh"]
+        self.alice_home = os.path.join(t, "home-alice")
+        passwd += [f"alice:x:2001:2001::{self.alice_home}:/bin/sh",
+                   "bob:x:2002:2002::/home/bob:/bin/sh"]
         write(os.path.join(t, "etc", "passwd"), "\n".join(passwd) + "\n")
         self.token_dir = os.path.join(t, "tokens")
         os.mkdir(self.token_dir, 0o700)
@@ -404,6 +406,31 @@ class Doctor(unittest.TestCase):
                       " (expired, revoked or mistyped)", bob[2])
         self.assertIn("HTTP 401", bob[2])
         self.assertIn("run `mkio-orgs login --user bob`", bob[3])
+
+    def test_store_user_without_token_file(self):
+        # alice is in the store (she logged in) but has no file in token_dir:
+        # her own token file is what PAM reads, and it is checked.
+        os.unlink(os.path.join(self.token_dir, "alice"))
+        orgs = os.path.join(self.tmp, "alice.json")
+        write(orgs, json.dumps([{"id": ORG, "name": "Acme Media"}]))
+        self.assert_exit(self.ns_run(TOOL, "store", "set-user", "alice", "--from", orgs), 0)
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        alice = self.token_lines(p)["alice"]
+        self.assertEqual(alice[0], "warn", p.stdout)
+        self.assertIn("no token", alice[2])
+        self.assertIn("mkio-orgs login --user alice", alice[3])
+        own = os.path.join(self.alice_home, ".config", "mkio")
+        os.makedirs(own, 0o700)
+        write(os.path.join(own, "token"), ALICE_TOKEN + "\n", 0o600)
+        for path in (self.alice_home, os.path.dirname(own), own, os.path.join(own, "token")):
+            os.chown(path, 2001, 2001)
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        alice = self.token_lines(p)["alice"]
+        self.assertEqual(alice[0], "ok", p.stdout)
+        self.assertIn("alice: accepted by MK.IO (alice@example.com, from " +
+                      os.path.join(own, "token") + ")", alice[2])
 
     def test_token_file_refused(self):
         os.chmod(os.path.join(self.token_dir, "bob"), 0o644)
