@@ -18,6 +18,7 @@
 #include "groupfile.h"
 #include "groupfile_read.h"
 #include "grouppolicy.h"
+#include "nscd.h"
 #include "storefile.h"
 #include "text.h"
 #include "userstate.h"
@@ -513,6 +514,25 @@ static void *store_encode_run(void *arg)
     return NULL;
 }
 
+/* groups.db in dir_fd was just replaced: when it is the file the NSS
+ * module reads, nscd and unscd (which cache our answers and watch only
+ * /etc/group) are asked to drop their group caches. Same file means same
+ * device and inode, whatever the spelling of state_dir. A failure is a
+ * warning: the new file is in place either way. */
+static void store_tell_nscd(int dir_fd, const struct mk_log_sink *sink)
+{
+    struct stat ours, shipped;
+    int r;
+
+    if (fstatat(dir_fd, STORE_GROUP_FILE, &ours, AT_SYMLINK_NOFOLLOW) != 0 ||
+        stat(MK_GROUPFILE_DEFAULT_PATH, &shipped) != 0 ||
+        ours.st_dev != shipped.st_dev || ours.st_ino != shipped.st_ino)
+        return;
+    if ((r = mk_nscd_invalidate_group()) < 0)
+        mk_log(sink, MK_LOG_WARNING, "groups.db changed, but nscd did not drop its group "
+               "cache (%s): `nscd -i group` does it", strerror(-r));
+}
+
 /* The one write path: under the lock, load store.json, (with user) put
  * the user's organizations in, assign, record store.json if its bytes
  * change, then publish groups.db if its bytes change. Without user (publish)
@@ -641,6 +661,8 @@ static mk_status store_write(const struct mk_config *cfg, const char *user,
         st = mk_error_set(err, MK_ERR_IO, "cannot write %s: %s", db_path, strerror(-r));
         goto out;
     }
+    if (job.r == 0)
+        store_tell_nscd(dir_fd, sink);
     if (org_status != MK_OK) {
         /* Written; one organization could not get a group. */
         if (err)

@@ -31,6 +31,10 @@
  * is in place and synced before groups.db changes, so a writer killed at
  * any step never leaves a gid in groups.db that the history lacks. A file
  * whose bytes would not change is not rewritten (same inode, same mtime).
+ * Right after groups.db is replaced (not when it is unchanged), when it is
+ * the file the NSS module reads (MK_GROUPFILE_DEFAULT_PATH, compared by
+ * device and inode), a running nscd or unscd is told to drop its group
+ * cache (nscd.h); a failure there is a warning to the sink.
  *
  * Organization ids are canonical (mk_org_id_canonical, lowercase):
  * "ABC" and "abc" are one organization. The parts: storefile.h (store.json
