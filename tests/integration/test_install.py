@@ -267,6 +267,19 @@ class AppArmor(Installed):
         self.assertIn("nameservice.d/mkio", parsed.stderr)
 
 
+def syscall_set(name):
+    """The system calls of a systemd set (@system-service), sets expanded."""
+    p = subprocess.run(["systemd-analyze", "syscall-filter", name], capture_output=True, text=True,
+                       check=True)
+    calls = set()
+    for line in p.stdout.splitlines()[1:]:
+        word = line.strip()
+        if not word or word.startswith("#"):
+            continue
+        calls |= syscall_set(word) if word.startswith("@") else {word}
+    return calls
+
+
 # Runs the installed unit's ExecStart= in an emulation of its sandbox, in a
 # private mount namespace: /etc and /var/lib are overlays (their writes land
 # in WORK), the installed tool is bind-mounted at /usr/local/bin, the
@@ -274,9 +287,10 @@ class AppArmor(Installed):
 # then ProtectSystem=strict (every mount read-only but /proc, /sys and /dev,
 # the state directory writable), ProtectHome=yes, PrivateTmp=yes,
 # PrivateDevices=yes, CapabilityBoundingSet= and NoNewPrivileges=yes (setpriv),
-# UMask=0022 and a clean environment; an nscd runs. Afterwards, with the same
-# rights, it tries to write outside the state directory, to read /home and
-# /root, and to have nscd drop its group cache.
+# UMask=0022 and a clean environment; an nscd runs. The run is traced (strace)
+# to compare its system calls and socket families with the unit's filters.
+# Afterwards, with the same rights, it tries to write outside the state
+# directory, to read /home and /root, and to have nscd drop its group cache.
 SANDBOX = r'''
 set -eu
 work=$1 dest=$2
@@ -323,8 +337,12 @@ as_unit() {
         env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 }
 rc=0
-as_unit "$@" || rc=$?
+as_unit strace -f -qq -o /tmp/syscalls "$@" || rc=$?
 echo "exit: $rc"
+# Only the names of the system calls and the socket families it used: the
+# trace itself holds the token it read.
+sed -nE 's/^[0-9]+ +(<\.\.\. )?([a-z0-9_]+)[( ].*/syscall: \2/p' /tmp/syscalls | sort -u
+sed -nE 's/^[0-9]+ +socket\((AF_[A-Z0-9]+).*/family: \1/p' /tmp/syscalls | sort -u
 as_unit sh -c 'echo x > /etc/mkio/probe' 2>/dev/null || echo "refused: write /etc/mkio"
 as_unit sh -c 'echo x > /var/lib/probe' 2>/dev/null || echo "refused: write /var/lib"
 as_unit sh -c 'echo x > /var/lib/mkio/probe && rm /var/lib/mkio/probe' && echo "allowed: write /var/lib/mkio"
@@ -384,6 +402,18 @@ class SyncSandbox(Installed):
                      "allowed: nscd -i group"):
             self.assertIn(line, lines, p.stdout + p.stderr)
         self.assertIn("INVALIDATE (group)", p.stderr)
+        # Its seccomp filter and address families (which only systemd can
+        # apply) allow every system call and socket the run made.
+        used = {line.split(": ", 1)[1] for line in lines if line.startswith("syscall: ")}
+        self.assertIn("connect", used)
+        filters = unit_values(self.unit("mkio-sync.service"), "SystemCallFilter")
+        self.assertEqual(filters, ["@system-service", "~@privileged @resources"])
+        allowed = syscall_set("@system-service") - syscall_set("@privileged") - syscall_set("@resources")
+        self.assertEqual(sorted(used - allowed), [])
+        families = {line.split(": ", 1)[1] for line in lines if line.startswith("family: ")}
+        self.assertIn("AF_INET", families)
+        restricted = unit_values(self.unit("mkio-sync.service"), "RestrictAddressFamilies")
+        self.assertEqual(sorted(families - set(restricted[0].split())), [])
         # MK.IO was asked for bob's organizations, and the state directory
         # (made by the tmpfiles.d entry) has his group for the local user.
         gets = [r for r in self.fake.requests() if r["method"] == "GET"]
