@@ -106,7 +106,7 @@ struct doctor {
     const char *config_name;
     struct doctor_check *checks;
     size_t count, cap;
-    size_t fails, warns;
+    size_t oks, warns, fails;
 };
 
 static const char *doctor_result_name(enum doctor_result r)
@@ -158,7 +158,9 @@ static void doctor_add(struct doctor *d, enum doctor_result r, const char *name,
     c.name = strdup(name);
     if (hint && r != DOCTOR_OK)
         c.hint = strdup(hint);
-    if (r == DOCTOR_FAIL)
+    if (r == DOCTOR_OK)
+        d->oks++;
+    else if (r == DOCTOR_FAIL)
         d->fails++;
     else if (r == DOCTOR_WARN)
         d->warns++;
@@ -281,8 +283,8 @@ static void check_config(struct doctor *d)
     mk_error err;
     mk_error_clear(&err);
     d->config_name = t->config_path ? t->config_path : MK_CONFIG_DEFAULT_PATH;
-    if (mk_config_load(t->config_path, &t->cfg, &err) == MK_OK &&
-        mk_config_apply_env(&t->cfg, &err) == MK_OK) {
+    bool file_ok = mk_config_load(t->config_path, &t->cfg, &err) == MK_OK;
+    if (file_ok && mk_config_apply_env(&t->cfg, &err) == MK_OK) {
         t->cfg_loaded = true;
         d->config_ok = true;
         if (t->cfg.source && strcmp(t->cfg.source, "(defaults)") == 0)
@@ -295,10 +297,12 @@ static void check_config(struct doctor *d)
         return;
     }
     mk_config_free(&t->cfg);
-    char *hint = doctor_hint("fix the place named above in %s (conf/mkio.conf documents every "
-                             "key; the file must be root's and not writable by group or "
-                             "others); the checks that need the configuration are not made",
-                             d->config_name);
+    char *hint = file_ok
+        ? doctor_hint("fix or unset MKIO_BASE_URL in the environment; the checks that need "
+                      "the configuration are not made")
+        : doctor_hint("fix the place named above in %s (conf/mkio.conf documents every key; "
+                      "the file must be root's and not writable by group or others); the "
+                      "checks that need the configuration are not made", d->config_name);
     doctor_add(d, DOCTOR_FAIL, "config", hint, "%s", err.message);
     free(hint);
     /* The system checks go on with the defaults. */
@@ -617,7 +621,8 @@ static bool list_token_dir(struct doctor *d, char ***out, size_t *out_n)
     }
     DIR *dir = fdopendir(fd);
     if (!dir) {
-        doctor_add(d, DOCTOR_FAIL, "token", NULL, "token_dir %s cannot be read: %s",
+        doctor_add(d, DOCTOR_FAIL, "token", "make token_dir a directory owned by root, mode 0700",
+                   "token_dir %s cannot be read: %s",
                    cfg->token_dir, strerror(errno));
         close(fd);
         return false;
@@ -1026,12 +1031,12 @@ static void check_pam(struct doctor *d, const char *type)
     struct pam_search *s = calloc(1, sizeof(*s));
     char name[64], start[64], reached[1024] = "", unreached[1024] = "";
     char *hint = NULL;
+    snprintf(name, sizeof(name), "pam-%s", type);
     if (!s) {
-        doctor_add(d, DOCTOR_FAIL, "pam", NULL, "out of memory");
+        doctor_add(d, DOCTOR_FAIL, name, "run `mkio-orgs doctor` again", "out of memory");
         return;
     }
     s->type = type;
-    snprintf(name, sizeof(name), "pam-%s", type);
     snprintf(start, sizeof(start), "common-%s", type);
     pam_search_file(s, start, 0);
     bool common_missing = strcmp(s->missing, s->visited[0]) == 0;
@@ -1110,9 +1115,12 @@ static void check_groups_db(struct doctor *d)
             doctor_add(d, DOCTOR_WARN, "groups.db", hint, "%s does not exist yet: no mkio "
                        "group is seen%s", path, note);
         } else {
-            doctor_add(d, e == EACCES && !d->root ? DOCTOR_WARN : DOCTOR_FAIL, "groups.db",
-                       "run `mkio-orgs doctor` as root", "%s cannot be looked at: %s%s",
-                       path, strerror(e), e == EACCES && !d->root ? " (not root)" : "");
+            bool denied = e == EACCES && !d->root;
+            doctor_add(d, denied ? DOCTOR_WARN : DOCTOR_FAIL, "groups.db",
+                       denied ? "run `mkio-orgs doctor` as root"
+                              : "state_dir must be a directory owned by root, mode 0755",
+                       "%s cannot be looked at: %s%s", path, strerror(e),
+                       denied ? " (not root)" : "");
         }
         goto out;
     }
@@ -1177,7 +1185,8 @@ static void check_nscd(struct doctor *d)
     /* Non-blocking: a wedged daemon with a full queue answers EAGAIN at once. */
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
-        doctor_add(d, DOCTOR_WARN, "nscd", NULL, "not checked: no socket: %s", strerror(errno));
+        doctor_add(d, DOCTOR_WARN, "nscd", "run `mkio-orgs doctor` again",
+                   "not checked: no socket: %s", strerror(errno));
         return;
     }
     int r = connect(fd, (const struct sockaddr *)&addr, sizeof(addr));
@@ -1255,7 +1264,9 @@ static void check_stale(struct doctor *d)
         mk_user_state_list(cfg, &list, &n, &err) != MK_OK) {
         bool denied = !d->root && strstr(err.message, strerror(EACCES)) != NULL;
         doctor_add(d, denied ? DOCTOR_WARN : DOCTOR_FAIL, "stale",
-                   denied ? "run `mkio-orgs doctor` as root" : "fix what the message names",
+                   denied ? "run `mkio-orgs doctor` as root"
+                          : "state_dir and its files must be root's and not writable by group or "
+                            "others (the message names the path)",
                    "%s%s", denied ? "not checked: " : "", err.message);
         goto out;
     }
@@ -1337,7 +1348,7 @@ int cmd_doctor(struct tool *t, int argc, char **argv)
     if (d.json)
         doctor_print_json(&d);
     else
-        printf("doctor: %zu ok, %zu warn, %zu fail\n", d.count - d.warns - d.fails, d.warns,
+        printf("doctor: %zu ok, %zu warn, %zu fail\n", d.oks, d.warns,
                d.fails);
     rc = d.fails ? TOOL_EXIT_LOCAL : TOOL_EXIT_OK;
     doctor_free(&d);
