@@ -555,8 +555,9 @@ static int sync_users(struct tool *t, char **names, size_t n, bool all,
         tool_error("sync: warning: users are taken by name, not by their last attempt: %s",
                    err.message);
     for (size_t i = 0; i < *count; i++) {
-        const struct mk_user_state_entry *r = bsearch(users[i].name, records, record_count,
-                                                      sizeof(*records), cmp_state_entry);
+        const struct mk_user_state_entry *r =
+            records ? bsearch(users[i].name, records, record_count, sizeof(*records),
+                              cmp_state_entry) : NULL;
         users[i].last_attempt = r ? r->state.last_attempt : 0;
     }
     mk_user_state_list_free(records, record_count);

@@ -86,7 +86,9 @@ class Sync(ToolTest):
         h = 0xcbf29ce484222325
         for b in ORG.lower().encode():
             h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
-        gid = 1900000000 + h % 100000000
+        # A gid_range of its own: the default's place is not this test's business.
+        self.conf = self.write_conf("gid_range = 2100000000-2109999999\n")
+        gid = 2100000000 + h % 10000000
         os.mkdir(self.state_dir, 0o755)
         with open(os.path.join(self.state_dir, "store.json"), "w") as f:
             json.dump({"version": 1, "retired_gids": [], "users": {},
@@ -563,6 +565,8 @@ class SyncFairness(ToolTest):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
         out, err = out.decode(), err.decode()
         self.outputs += [out, err]
         return proc.returncode, out, err, first, time.monotonic() - start
