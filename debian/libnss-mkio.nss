@@ -1,0 +1,2 @@
+# After every source already on the line: local groups always win.
+group last mkio
