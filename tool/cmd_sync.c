@@ -295,17 +295,6 @@ static int64_t sync_rate_pause_ms(unsigned n)
     return pause - (int64_t)(r % (uint32_t)(pause / 4 + 1));
 }
 
-/* Records the attempt for the fairness order (userstate.h). */
-static void sync_record(struct sync_run *run, const char *user, mk_status st, const mk_error *err)
-{
-    mk_error rec;
-    mk_error_clear(&rec);
-    if (mk_user_state_record(&run->t->cfg, user, (int64_t)time(NULL), st == MK_OK,
-                             st == MK_OK ? NULL : err->message, &rec) != MK_OK)
-        mk_log(&run->sink, MK_LOG_WARNING, "sync: %s: cannot record the attempt: %s", user,
-               rec.message);
-}
-
 /* One user, on its own thread: token, refresh, then the user's lines and
  * the run's accounts under the lock. */
 static void *sync_worker(void *arg)
@@ -331,8 +320,8 @@ static void *sync_worker(void *arg)
             .write_store = true,
             .log = &run->sink,
         };
+        /* The refresh records the attempt (userstate.h): the next run's order. */
         st = mk_refresh_user(cfg, u->name, token, &opts, &res, &err);
-        sync_record(run, u->name, st, &err);
     }
     mk_token_free(token);
     if (token_failed)
@@ -680,6 +669,19 @@ int cmd_sync(struct tool *t, int argc, char **argv)
     for (size_t i = 0; i < user_count; i++)
         if (users[i].started)
             pthread_join(users[i].thread, NULL);
+
+    /* Once per run, groups.db is compiled again: users who turned stale
+     * (max_stale) without a refresh of their own lose their groups now. */
+    int64_t deadline_left = start + (int64_t)max_time * 1000 - sync_now_ms();
+    long publish_lock_ms = deadline_left > TOOL_STORE_LOCK_TIMEOUT_MS ? TOOL_STORE_LOCK_TIMEOUT_MS
+                           : deadline_left > SYNC_MIN_START_MS ? (long)deadline_left
+                           : SYNC_MIN_START_MS;
+    mk_error err;
+    mk_error_clear(&err);
+    if (mk_store_publish(&t->cfg, publish_lock_ms, &tool_log_sink, &err) != MK_OK) {
+        mk_error_prefix(&err, "sync: recompiling the group file");
+        sync_merge_rc(&run.rc, tool_fail(&err));
+    }
 
     double seconds = (double)(sync_now_ms() - start) / 1000.0;
     if (json) {

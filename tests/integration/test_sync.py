@@ -204,6 +204,30 @@ class Sync(ToolTest):
         self.assertEqual(len(self.api_requests("GET")), 1)
         self.assertEqual(summary(p.stdout), (1, 1, 0, 0))
 
+    def test_the_run_ends_by_recompiling_groups_db_for_stale_users(self):
+        # daemon's memberships were last known good when set by hand; with
+        # max_stale 2 s they are stale 3 s later. A run that refreshes
+        # nobody (no token file at all) still recompiles groups.db once, and
+        # daemon's membership leaves it (store.json keeps it).
+        self.conf = self.write_conf("max_stale = 2\n")
+        orgs = os.path.join(self.tmp, "orgs.json")
+        with open(orgs, "w") as f:
+            json.dump([{"id": ORG2, "name": "Delphi Studio"}], f)
+        self.assert_exit(self.run_tool("store", "set-user", "daemon", "--from", orgs, token=None), 0)
+        db = os.path.join(self.state_dir, "groups.db")
+        with open(db, "rb") as f:
+            self.assertIn(b"daemon", f.read())
+        time.sleep(3)
+        p = self.run_tool("sync", "--all", token=None)
+        self.assert_exit(p, 0)
+        self.assertEqual(summary(p.stdout), (0, 0, 0, 0))
+        self.assertIn("daemon", p.stderr)   # the store's warning names the stale user
+        with open(db, "rb") as f:
+            self.assertNotIn(b"daemon", f.read())
+        with open(os.path.join(self.state_dir, "store.json")) as f:
+            self.assertIn("daemon", f.read())
+        self.assertEqual(self.api_requests(), [])
+
     def test_help_documents_every_option_order_parallelism_429_and_exit_codes(self):
         p = self.run_tool("sync", "--help", token=None)
         self.assert_exit(p, 0)
