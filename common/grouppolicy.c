@@ -315,6 +315,7 @@ struct policy_taken {
     char **graveyard;            /* group names taken away: the sets still point at them */
     size_t graveyard_n, graveyard_cap;
     const struct mk_storefile *store;  /* whose strings the graveyard's are */
+    const struct mk_group_oracle *oracle;  /* may be NULL */
 };
 
 static void policy_taken_free(struct policy_taken *t)
@@ -364,6 +365,40 @@ static int policy_hold_hashed(struct policy_taken *t, const char *name, uint64_t
 static int policy_hold(struct policy_taken *t, const char *name, gid_t gid)
 {
     return policy_hold_hashed(t, name, name ? policy_fnv1a(name) : 0, gid);
+}
+
+/* ---- the oracle: other sources of groups ---- */
+
+/* Whether the oracle gives gid to a group other than o's own current entry
+ * (o may be NULL: a gid no organization holds yet): 1 with its name in
+ * other, 0, or a negative errno. */
+static int policy_oracle_gid(const struct policy_taken *t, const struct mk_storefile_org *o,
+                             gid_t gid, char *other, size_t size)
+{
+    int r;
+    other[0] = '\0';
+    if (!t->oracle || !t->oracle->by_gid)
+        return 0;
+    r = t->oracle->by_gid(t->oracle->ctx, gid, other, size);
+    if (r > 0 && o && o->group && o->gid == gid && strcmp(other, o->group) == 0)
+        return 0;   /* our own entry, as groups.db publishes it */
+    if (r > 0 && !other[0])
+        snprintf(other, size, "?");
+    return r < 0 ? r : r > 0;
+}
+
+/* The same for a name: 1 with the other group's gid in *other. */
+static int policy_oracle_name(const struct policy_taken *t, const struct mk_storefile_org *o,
+                              const char *name, gid_t *other)
+{
+    int r;
+    *other = 0;
+    if (!t->oracle || !t->oracle->by_name)
+        return 0;
+    r = t->oracle->by_name(t->oracle->ctx, name, other);
+    if (r > 0 && o && o->group && strcmp(o->group, name) == 0 && *other == o->gid)
+        return 0;
+    return r < 0 ? r : r > 0;
 }
 
 static int policy_taken_build(struct policy_taken *t, const struct mk_storefile *s,
@@ -486,11 +521,32 @@ static bool policy_build_name(const char *prefix, const char *display, const cha
 
 /* The derived name: the 8-character id fragment, longer fragments when
  * taken, then numbered. MK_ERR_USAGE when nothing fits. */
+/* Whether name, free of our own and local groups, is free of every other
+ * source too; counts the oracle's refusals in *skips. */
+static bool policy_name_free_elsewhere(const struct policy_taken *t,
+                                       const struct mk_storefile_org *o, const char *name,
+                                       unsigned *skips, struct mk_policy_notes *notes)
+{
+    gid_t other;
+    int r = policy_oracle_name(t, o, name, &other);
+    if (r == 0)
+        return true;
+    (*skips)++;
+    if (r > 0)
+        policy_note(notes, MK_LOG_WARNING, "organization %s: group name %s is taken by another "
+                    "group source (%s, gid %u); skipped", o->id, name, name, (unsigned)other);
+    else
+        policy_note(notes, MK_LOG_WARNING, "organization %s: group name %s could not be checked "
+                    "against the other group sources (%s); skipped", o->id, name, strerror(-r));
+    return false;
+}
+
 static mk_status policy_derive_name(const struct mk_storefile_org *o, const char *prefix,
                                     const struct policy_taken *t,
                                     char out[MK_GROUP_NAME_MAX + 1],
                                     struct mk_policy_notes *notes, mk_error *err)
 {
+    unsigned skips = 0;
     static const size_t lengths[] = { POLICY_FRAGMENT_SHORT, 12, 16, SIZE_MAX };
     char display[MK_GROUP_NAME_MAX + 1];
     char fragment[MK_ORG_ID_MAX + 1];
@@ -510,16 +566,21 @@ static mk_status policy_derive_name(const struct mk_storefile_org *o, const char
             continue;
         if (!first[0])
             memcpy(first, out, sizeof(first));
-        if (!policy_name_taken(t, out))
+        if (!policy_name_taken(t, out) && policy_name_free_elsewhere(t, o, out, &skips, notes))
             goto found;
+        if (skips >= MK_POLICY_ORACLE_SKIPS)
+            goto none;
     }
     frag_len = frag_len < POLICY_FRAGMENT_SHORT ? frag_len : POLICY_FRAGMENT_SHORT;
     for (unsigned suffix = 2; suffix <= POLICY_SUFFIX_MAX; suffix++) {
         if (!policy_build_name(prefix, display, fragment, frag_len, suffix, out))
             break;
-        if (!policy_name_taken(t, out))
+        if (!policy_name_taken(t, out) && policy_name_free_elsewhere(t, o, out, &skips, notes))
             goto found;
+        if (skips >= MK_POLICY_ORACLE_SKIPS)
+            break;
     }
+none:
     return mk_error_set(err, MK_ERR_USAGE, "no free group name for organization %s", o->id);
 found:
     if (strcmp(first, out) != 0)
@@ -531,19 +592,39 @@ found:
 /* The hashed gid, probing upwards (wrapping inside the range) past every
  * gid that is taken. */
 static mk_status policy_derive_gid(const struct mk_storefile_org *o, const struct mk_config *cfg,
-                                   const struct policy_taken *t, gid_t *out,
+                                   struct policy_taken *t, gid_t *out,
                                    struct mk_policy_notes *notes, mk_error *err)
 {
     uint64_t span = (uint64_t)cfg->gid_max - cfg->gid_min + 1;
     gid_t first = mk_policy_hashed_gid(o->id, cfg->gid_min, cfg->gid_max);
     uint64_t offset = first - cfg->gid_min;
+    unsigned skips = 0;
+    char other[MK_GROUP_NAME_MAX * 4];
 
     if (t->in_range >= span)
         goto exhausted;
     for (uint64_t step = 0; step < span; step++) {
         gid_t gid = (gid_t)(cfg->gid_min + (offset + step) % span);
+        int r;
         if (policy_gid_taken(t, gid))
             continue;
+        /* Free of ours and of /etc/group: is it free everywhere? */
+        if ((r = policy_oracle_gid(t, NULL, gid, other, sizeof(other))) != 0) {
+            if (r > 0) {
+                policy_note(notes, MK_LOG_WARNING, "organization %s: gid %u is group %s's in "
+                            "another group source; skipped", o->id, (unsigned)gid, other);
+                (void)policy_take_gid(t, gid);  /* no need to ask again in this run */
+            } else {
+                policy_note(notes, MK_LOG_WARNING, "organization %s: gid %u could not be checked "
+                            "against the other group sources (%s); skipped", o->id,
+                            (unsigned)gid, strerror(-r));
+            }
+            if (++skips >= MK_POLICY_ORACLE_SKIPS)
+                return mk_error_set(err, MK_ERR_USAGE, "no gid free of the other group sources "
+                                    "after %u tries: organization %s gets no group for now",
+                                    skips, o->id);
+            continue;
+        }
         if (gid != first)
             policy_note(notes, MK_LOG_WARNING, "organization %s: gid %u is taken; using %u",
                         o->id, (unsigned)first, (unsigned)gid);
@@ -644,13 +725,128 @@ static const char *policy_pin_blocked(const struct mk_storefile_org *o, const st
     return NULL;
 }
 
+/* Why a pin cannot be applied to (or kept by) o because of another source
+ * of groups, in buf, or NULL. A failed lookup blocks a new pin (held says
+ * whether o holds it already: then only an answer withdraws it). */
+static const char *policy_pin_foreign(const struct policy_taken *t,
+                                      const struct mk_storefile_org *o, const struct mk_pin *pin,
+                                      bool held, char *buf, size_t size)
+{
+    char other[MK_GROUP_NAME_MAX * 4];
+    gid_t other_gid;
+    int r = policy_oracle_name(t, o, pin->group_name, &other_gid);
+    if (r > 0) {
+        snprintf(buf, size, "another group source has a group %s (gid %u)", pin->group_name,
+                 (unsigned)other_gid);
+        return buf;
+    }
+    if (r < 0 && !held) {
+        snprintf(buf, size, "the name could not be checked against the other group sources (%s)",
+                 strerror(-r));
+        return buf;
+    }
+    r = policy_oracle_gid(t, o, pin->gid, other, sizeof(other));
+    if (r > 0) {
+        snprintf(buf, size, "the gid is group %s's in another group source", other);
+        return buf;
+    }
+    if (r < 0 && !held) {
+        snprintf(buf, size, "the gid could not be checked against the other group sources (%s)",
+                 strerror(-r));
+        return buf;
+    }
+    return NULL;
+}
+
+/* An existing derived group checked again: moved off a gid /etc/group or
+ * another source now gives another group (old gid retired), renamed off a
+ * name another source now answers. */
+static mk_status policy_recheck_derived(struct mk_storefile *s, struct mk_storefile_org *o,
+                                        const struct mk_config *cfg,
+                                        const struct mk_local_groups *etc,
+                                        struct policy_taken *t, struct mk_policy_notes *notes,
+                                        mk_status *org_status, mk_error *org_err, mk_error *err)
+{
+    char found[MK_GROUP_NAME_MAX * 4], other[MK_GROUP_NAME_MAX * 4 + 64];
+    char name[MK_GROUP_NAME_MAX + 1];
+    gid_t other_gid, gid = 0;
+    mk_error local;
+    mk_status st;
+    int r = 0;
+    bool local_gid = mk_local_groups_has_gid(etc, o->gid);
+
+    if (local_gid || (r = policy_oracle_gid(t, o, o->gid, found, sizeof(found))) > 0) {
+        gid_t old = o->gid;
+        if (local_gid)
+            snprintf(other, sizeof(other), "a local group in /etc/group");
+        else
+            snprintf(other, sizeof(other), "group %s of another group source", found);
+        if (mk_storefile_retire(s, old) != 0 || policy_hold(t, NULL, old) != 0)
+            return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+        mk_error_clear(&local);
+        st = policy_derive_gid(o, cfg, t, &gid, notes, &local);
+        if (st != MK_OK) {
+            policy_note(notes, MK_LOG_WARNING, "organization %s: gid %u of group %s is now also "
+                        "%s's; gid %u retired, and no new gid: %s", o->id, (unsigned)old,
+                        o->group, other, (unsigned)old, local.message);
+            if (*org_status == MK_OK) {
+                *org_status = st;
+                if (org_err)
+                    *org_err = local;
+            }
+            o->gid = 0;
+            return policy_bury(t, o) != 0 ? mk_error_set(err, MK_ERR_NOMEM, "out of memory")
+                                          : MK_OK;
+        }
+        policy_note(notes, MK_LOG_WARNING, "organization %s: gid %u of group %s is now also "
+                    "%s's; group %s moves to gid %u (gid %u retired)", o->id, (unsigned)old,
+                    o->group, other, o->group, (unsigned)gid, (unsigned)old);
+        o->gid = gid;
+        if (policy_hold(t, NULL, gid) != 0)
+            return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+    }
+    if (policy_oracle_name(t, o, o->group, &other_gid) > 0) {
+        char *copy;
+        mk_error_clear(&local);
+        snprintf(other, sizeof(other), "%s", o->group);
+        if (policy_bury(t, o) != 0)
+            return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+        st = policy_derive_name(o, cfg->group_prefix, t, name, notes, &local);
+        if (st != MK_OK) {
+            policy_note(notes, MK_LOG_WARNING, "organization %s: group name %s is now also a "
+                        "group of another group source (gid %u); no new name: %s; gid %u retired",
+                        o->id, other, (unsigned)other_gid, local.message, (unsigned)o->gid);
+            if (*org_status == MK_OK) {
+                *org_status = st;
+                if (org_err)
+                    *org_err = local;
+            }
+            if (mk_storefile_retire(s, o->gid) != 0)
+                return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+            o->gid = 0;
+            return MK_OK;
+        }
+        policy_note(notes, MK_LOG_WARNING, "organization %s: group name %s is now also a group of "
+                    "another group source (gid %u); renamed %s (gid %u)", o->id, other,
+                    (unsigned)other_gid, name, (unsigned)o->gid);
+        if (!(copy = strdup(name)))
+            return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+        o->group = copy;
+        if (policy_hold(t, o->group, o->gid) != 0)
+            return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+    }
+    return MK_OK;
+}
+
 /* Gives o its group: the pin when there is one it may take, else the name
  * and gid it already has, else derived ones. */
 static mk_status policy_assign_one(struct mk_storefile *s, struct mk_storefile_org *o,
-                                   const struct mk_config *cfg, const struct mk_local_groups *etc,
+                                   bool recheck, const struct mk_config *cfg,
+                                   const struct mk_local_groups *etc,
                                    struct policy_taken *t, struct mk_policy_notes *notes,
                                    mk_status *org_status, mk_error *org_err, mk_error *err)
 {
+    char why_buf[MK_GROUP_NAME_MAX * 4 + 128];
     const struct mk_pin *pin = policy_pin_for(cfg, o->id);
     char name[MK_GROUP_NAME_MAX + 1];
     gid_t gid = 0;
@@ -660,9 +856,25 @@ static mk_status policy_assign_one(struct mk_storefile *s, struct mk_storefile_o
 
     if (pin) {
         const char *why;
-        if (o->pinned && o->group && strcmp(o->group, pin->group_name) == 0 && o->gid == pin->gid)
+        if (o->pinned && o->group && strcmp(o->group, pin->group_name) == 0 &&
+            o->gid == pin->gid) {
+            if (!recheck ||
+                !(why = policy_pin_foreign(t, o, pin, true, why_buf, sizeof(why_buf))))
+                return MK_OK;
+            /* Another source has it now: withdrawn, not retired (the gid is
+             * the pin's, and no derived group ever takes a pinned gid). */
+            policy_note(notes, MK_LOG_WARNING, "organization %s: pinned group %s (gid %u) "
+                        "withdrawn: %s; the organization gets no group", o->id, pin->group_name,
+                        (unsigned)pin->gid, why);
+            if (policy_bury(t, o) != 0)
+                return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+            o->gid = 0;
+            o->pinned = false;
             return MK_OK;
+        }
         why = policy_pin_blocked(o, pin, etc, t);
+        if (!why)
+            why = policy_pin_foreign(t, o, pin, false, why_buf, sizeof(why_buf));
         if (why) {
             policy_note(notes, MK_LOG_WARNING, "organization %s: pinned group %s (gid %u) not "
                         "applied: %s; the organization gets no group", o->id, pin->group_name,
@@ -687,7 +899,8 @@ static mk_status policy_assign_one(struct mk_storefile *s, struct mk_storefile_o
         return MK_OK;
     }
     if (o->group && !o->pinned)
-        return MK_OK;
+        return recheck ? policy_recheck_derived(s, o, cfg, etc, t, notes, org_status, org_err, err)
+                       : MK_OK;
     /* The pin is gone: only a pin gives a bare name, so derive a new one. */
     if (o->group && policy_retire(s, t, o, notes) != 0)
         return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
@@ -713,8 +926,9 @@ static mk_status policy_assign_one(struct mk_storefile *s, struct mk_storefile_o
     return MK_OK;
 }
 
-mk_status mk_policy_assign(struct mk_storefile *s, const bool *joined,
+mk_status mk_policy_assign(struct mk_storefile *s, const bool *joined, const bool *recheck,
                            const struct mk_config *cfg, const struct mk_local_groups *etc,
+                           const struct mk_group_oracle *oracle,
                            struct mk_policy_notes *notes, mk_status *org_status,
                            mk_error *org_err, mk_error *err)
 {
@@ -725,9 +939,11 @@ mk_status mk_policy_assign(struct mk_storefile *s, const bool *joined,
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
     }
+    t.oracle = oracle;
     for (size_t i = 0; i < s->org_count && st == MK_OK; i++)
         if (joined[i])
-            st = policy_assign_one(s, &s->orgs[i], cfg, etc, &t, notes, org_status, org_err, err);
+            st = policy_assign_one(s, &s->orgs[i], recheck && recheck[i], cfg, etc, &t, notes,
+                                   org_status, org_err, err);
 out:
     policy_taken_free(&t);
     return st;

@@ -14,8 +14,9 @@
  *     MK_GROUP_NAME_MAX characters, and the gid gid_min + FNV-1a 64(id) mod
  *     the range size, probing upwards (wrapping) past every gid taken;
  *   - never a name or gid of /etc/group, of a pin, of another organization,
- *     nor a retired gid; a gid taken away (a pin moved it, it no longer
- *     fits the configuration) is retired, never given again.
+ *     of another NSS source (the oracle, below), nor a retired gid; a gid
+ *     taken away (a pin moved it, it no longer fits the configuration,
+ *     another source took it) is retired, never given again.
  * Sets are built by appending and sorting once, or hashed: the work is
  * near-linear in the number of organizations.
  */
@@ -76,13 +77,46 @@ bool mk_policy_org_fits(const struct mk_storefile_org *o, const struct mk_config
 int mk_policy_drop_unfit(struct mk_storefile *s, const struct mk_config *cfg,
                          struct mk_policy_notes *notes);
 
+/* The oracle for every other source of groups (the system's NSS: files,
+ * db, LDAP, SSSD, ... and our own module), asked one name or gid at a time
+ * so that the policy stays pure. Each returns 1 when some group answers
+ * (its name, cut to name_size, or its gid), 0 when none does, or a
+ * negative errno when the lookup failed. */
+struct mk_group_oracle {
+    int (*by_gid)(void *ctx, gid_t gid, char *name, size_t name_size);
+    int (*by_name)(void *ctx, const char *name, gid_t *gid);
+    void *ctx;
+};
+
+/* How many names or gids the oracle may refuse (or fail to check) while
+ * one organization's name or gid is chosen, before it gets none this time:
+ * a bound on lookups when a source answers everything or is down. */
+#define MK_POLICY_ORACLE_SKIPS 64
+
 /* Gives every organization i with joined[i] its group (the rules above),
  * in id order, so that two machines with the same history choose alike.
  * An organization for which no name or gid is free gets none: the first
  * such failure is copied to *org_err and *org_status (MK_ERR_USAGE), the
- * others are notes. Returns MK_OK or MK_ERR_NOMEM (err). */
-mk_status mk_policy_assign(struct mk_storefile *s, const bool *joined,
+ * others are notes. Returns MK_OK or MK_ERR_NOMEM (err).
+ *
+ * With an oracle (may be NULL), a name or gid is also taken when the
+ * oracle answers it with a group other than the organization's own current
+ * entry (the same name and gid the store holds for it, which groups.db
+ * publishes): a new derived name or gid skips it (a note names the other
+ * group; a failed lookup skips too), and a pin is not applied (a warning
+ * names the other group; the organization gets no group). Organizations
+ * with recheck[i] (recheck may be NULL) that already have a group are
+ * checked again: a derived group whose gid /etc/group or the oracle now
+ * gives another group moves to a new gid (the old one retired, never given
+ * again; a warning names both groups), one whose name the oracle answers
+ * with another group gets a new name; an applied pin that clashes is
+ * withdrawn (no group, warning; applied again once the clash is gone). A
+ * failed lookup never moves an existing group. The oracle is asked only
+ * about joined organizations: callers keep a login's lookups to the user's
+ * organizations by what they put in recheck. */
+mk_status mk_policy_assign(struct mk_storefile *s, const bool *joined, const bool *recheck,
                            const struct mk_config *cfg, const struct mk_local_groups *etc,
+                           const struct mk_group_oracle *oracle,
                            struct mk_policy_notes *notes, mk_status *org_status,
                            mk_error *org_err, mk_error *err);
 

@@ -48,6 +48,67 @@ void mk_store_set_etc_group_path(const char *path)
              path ? path : "/etc/group");
 }
 
+/* ---- other sources of groups: the system's NSS ---- */
+
+/* getgrgid_r and getgrnam_r through every source nsswitch.conf names (ours
+ * included: the policy does not count our own current entries). "Not
+ * found" comes back in several spellings (getgrgid_r(3)). */
+static bool store_nss_not_found(int r)
+{
+    return r == 0 || r == ENOENT || r == ESRCH || r == EBADF || r == EPERM;
+}
+
+static int store_nss_lookup(gid_t gid, const char *name, char *name_out, size_t name_size,
+                            gid_t *gid_out)
+{
+    size_t size = 1024;
+    char *buf = NULL;
+    int r;
+
+    for (;;) {
+        struct group gr, *res = NULL;
+        char *bigger = realloc(buf, size);
+        if (!bigger) {
+            free(buf);
+            return -ENOMEM;
+        }
+        buf = bigger;
+        r = name ? getgrnam_r(name, &gr, buf, size, &res) : getgrgid_r(gid, &gr, buf, size, &res);
+        if (r == ERANGE && size < (1u << 24)) {
+            size *= 2;
+            continue;
+        }
+        if (r == 0 && res) {
+            if (name_out)
+                snprintf(name_out, name_size, "%s", res->gr_name);
+            if (gid_out)
+                *gid_out = res->gr_gid;
+            free(buf);
+            return 1;
+        }
+        free(buf);
+        return store_nss_not_found(r) ? 0 : -(r ? r : EIO);
+    }
+}
+
+static int store_nss_by_gid(void *ctx, gid_t gid, char *name, size_t name_size)
+{
+    return store_nss_lookup(gid, NULL, name, name_size, NULL);
+}
+
+static int store_nss_by_name(void *ctx, const char *name, gid_t *gid)
+{
+    return store_nss_lookup(0, name, NULL, 0, gid);
+}
+
+static const struct mk_group_oracle store_nss = { store_nss_by_gid, store_nss_by_name, NULL };
+static const struct mk_group_oracle *store_oracle = &store_nss;
+
+void mk_store_set_nss(const struct mk_group_oracle *oracle)
+{
+    store_oracle = oracle ? oracle : &store_nss;
+}
+
 static int64_t store_clock;   /* tests only: Unix seconds; 0 is the real clock */
 
 void mk_store_set_clock(int64_t now)
@@ -560,7 +621,7 @@ static mk_status store_write(const struct mk_config *cfg, const char *user,
     mk_error org_err;
     mk_status org_status = MK_OK;
     mk_status st;
-    bool *stale = NULL;
+    bool *stale = NULL, *recheck = NULL;
     int64_t *stale_since = NULL;
     int64_t now = store_now();
 
@@ -608,11 +669,26 @@ static mk_status store_write(const struct mk_config *cfg, const char *user,
         goto out;
     }
     store_log_stale(&s, stale, stale_since, sink);
-    /* Only joined organizations become groups. */
+    /* Only joined organizations become groups. The other group sources
+     * are asked again about what is published: all of it for publish, the
+     * user's organizations on a write (a login stays cheap at any size). */
     for (size_t i = 0; i < s.org_count; i++)
         joined[i] = members[i].n > 0;
-    if ((st = mk_policy_assign(&s, joined, cfg, &etc, &notes, &org_status, &org_err,
-                               err)) != MK_OK)
+    if (!(recheck = calloc(s.org_count ? s.org_count : 1, sizeof(*recheck)))) {
+        st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (!user) {
+        memcpy(recheck, joined, s.org_count * sizeof(*recheck));
+    } else {
+        for (size_t i = 0; i < in_count; i++) {
+            ssize_t k = mk_storefile_find_org(&s, in[i].org_id);
+            if (k >= 0)
+                recheck[k] = joined[k];
+        }
+    }
+    if ((st = mk_policy_assign(&s, joined, recheck, cfg, &etc, store_oracle, &notes,
+                               &org_status, &org_err, err)) != MK_OK)
         goto out;
     entries = store_entries(&s, members, cfg, &etc, &notes, NULL, &entry_count);
     if (!entries) {
@@ -681,6 +757,7 @@ out:
     free(job.image);
     free(entries);
     free(joined);
+    free(recheck);
     free(stale);
     free(stale_since);
     store_members_free(members, s.org_count);

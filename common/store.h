@@ -137,6 +137,20 @@ mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, 
 void mk_store_view_free(struct mk_store_view *view);
 
 void mk_store_set_etc_group_path(const char *path);  /* tests only; NULL restores /etc/group */
+
+/* Other sources of groups (invariant 3). Before a name or gid is given to an
+ * organization or a pin applied, the writer asks the system's NSS
+ * (getgrnam_r, getgrgid_r: every source nsswitch.conf names) and skips what
+ * another group has; an answer that is the organization's own current
+ * entry does not count. mk_store_set_user asks again about the user's
+ * organizations (and what it assigns), mk_store_publish about every
+ * published one: a group whose gid another source (or /etc/group) has
+ * since taken moves to a new gid, the old one retired, with a warning
+ * naming both groups; a pin that clashes is not applied (or withdrawn),
+ * with a warning naming the other group. See mk_policy_assign
+ * (grouppolicy.h) for the rules. */
+struct mk_group_oracle;
+void mk_store_set_nss(const struct mk_group_oracle *oracle); /* tests only; NULL restores NSS */
 void mk_store_set_clock(int64_t now);  /* tests only: Unix seconds the store takes as now; 0 restores the clock */
 
 #endif

@@ -23,6 +23,56 @@
 #define GID_LO 2000200001u
 #define ID_A "1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
 
+/* A stand-in for the other group sources (NSS): a few groups, a switch
+ * that makes every lookup fail, and a count of lookups. */
+struct foreign {
+    struct {
+        const char *name;
+        gid_t gid;
+    } v[8];
+    size_t n;
+    int fail;         /* a negative errno every lookup returns, or 0 */
+    unsigned lookups;
+};
+
+static int foreign_by_gid(void *ctx, gid_t gid, char *name, size_t size)
+{
+    struct foreign *fo = ctx;
+    fo->lookups++;
+    if (fo->fail)
+        return fo->fail;
+    for (size_t i = 0; i < fo->n; i++) {
+        if (fo->v[i].gid == gid) {
+            snprintf(name, size, "%s", fo->v[i].name);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int foreign_by_name(void *ctx, const char *name, gid_t *gid)
+{
+    struct foreign *fo = ctx;
+    fo->lookups++;
+    if (fo->fail)
+        return fo->fail;
+    for (size_t i = 0; i < fo->n; i++) {
+        if (strcmp(fo->v[i].name, name) == 0) {
+            *gid = fo->v[i].gid;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void foreign_add(struct foreign *fo, const char *name, gid_t gid)
+{
+    assert_true(fo->n < sizeof(fo->v) / sizeof(fo->v[0]));
+    fo->v[fo->n].name = name;
+    fo->v[fo->n].gid = gid;
+    fo->n++;
+}
+
 struct fx {
     struct mk_config cfg;
     struct mk_storefile s;
@@ -30,6 +80,10 @@ struct fx {
     struct mk_policy_notes notes;
     mk_status org_status;
     mk_error org_err;
+    struct foreign foreign;
+    struct mk_group_oracle oracle;
+    bool use_oracle;   /* pass the oracle to mk_policy_assign */
+    bool recheck;      /* every joined organization is checked again */
 };
 
 static void fx_init(struct fx *f, const char *conf)
@@ -95,8 +149,12 @@ static void run(struct fx *f, const char *const *ids)
     f->org_status = MK_OK;
     mk_error_clear(&f->org_err);
     mk_error_clear(&err);
-    assert_int_equal(mk_policy_assign(&f->s, joined, &f->cfg, &f->etc, &f->notes, &f->org_status,
-                                      &f->org_err, &err),
+    f->oracle.by_gid = foreign_by_gid;
+    f->oracle.by_name = foreign_by_name;
+    f->oracle.ctx = &f->foreign;
+    assert_int_equal(mk_policy_assign(&f->s, joined, f->recheck ? joined : NULL, &f->cfg, &f->etc,
+                                      f->use_oracle ? &f->oracle : NULL, &f->notes,
+                                      &f->org_status, &f->org_err, &err),
                      MK_OK);
     free(joined);
 }
@@ -909,6 +967,255 @@ static void test_local_groups(void **state)
     mk_local_groups_free(&etc);
 }
 
+
+/* ---- other group sources: the oracle (issue 10, item 3) ---- */
+
+/* A gid another source (NSS: db, LDAP, ...) answers is skipped like a
+ * local one; the note names the other group. */
+static void test_oracle_gid_skipped(void **state)
+{
+    static const char *const ids[] = { ID_A, NULL };
+    struct fx f;
+    gid_t hashed;
+    char want[16];
+    (void)state;
+
+    fx_init(&f, "gid_range = 2000200001-2000200100\n");
+    hashed = mk_policy_hashed_gid(ID_A, 2000200001u, 2000200100u);
+    f.use_oracle = true;
+    foreign_add(&f.foreign, "ad-video", hashed);
+    add_org(&f, ID_A, "Acme");
+    run(&f, ids);
+    assert_int_equal(org(&f, ID_A)->gid, hashed == 2000200100u ? 2000200001u : hashed + 1);
+    num(want, hashed);
+    assert_true(note_with(&f, ID_A, want, "ad-video") >= 0);
+    fx_free(&f);
+}
+
+/* A name another source answers is skipped: the next longer fragment. */
+static void test_oracle_name_skipped(void **state)
+{
+    static const char *const ids[] = { ID_A, NULL };
+    struct fx f;
+    (void)state;
+
+    fx_init(&f, NULL);
+    f.use_oracle = true;
+    foreign_add(&f.foreign, "mk-acme-1a2b3c4d", 2000200500u);
+    add_org(&f, ID_A, "Acme");
+    run(&f, ids);
+    assert_string_equal(org(&f, ID_A)->group, "mk-acme-1a2b3c4d5e6f");
+    assert_true(note_with(&f, ID_A, "mk-acme-1a2b3c4d ", "2000200500") >= 0);
+    fx_free(&f);
+}
+
+/* A pin whose gid or name another source has is refused, with a warning
+ * naming the other group; the organization gets no group. */
+static void test_oracle_pin_refused(void **state)
+{
+    static const char *const ids[] = { ID_A, NULL };
+    struct fx f;
+    (void)state;
+
+    fx_init(&f, "pin = " ID_A " media-ops 2000200100\n");
+    f.use_oracle = true;
+    foreign_add(&f.foreign, "ad-video", 2000200100u);
+    add_org(&f, ID_A, "Acme");
+    run(&f, ids);
+    assert_null(org(&f, ID_A)->group);
+    assert_int_equal(org(&f, ID_A)->gid, 0);
+    int at = note_with(&f, ID_A, "media-ops", "ad-video");
+    assert_true(at >= 0);
+    assert_int_equal(f.notes.v[at].priority, 4 /* warning */);
+    assert_non_null(strstr(f.notes.v[at].text, "not applied"));
+    fx_free(&f);
+
+    /* By name: another source has a group media-ops. */
+    fx_init(&f, "pin = " ID_A " media-ops 2000200100\n");
+    f.use_oracle = true;
+    foreign_add(&f.foreign, "media-ops", 5000);
+    add_org(&f, ID_A, "Acme");
+    run(&f, ids);
+    assert_null(org(&f, ID_A)->group);
+    assert_true(note_with(&f, ID_A, "media-ops (gid 5000)", "not applied") >= 0);
+    fx_free(&f);
+}
+
+/* Our own current entry (the same name and gid the store holds for that
+ * organization: what groups.db publishes, and the mkio source answers) does
+ * not count, on a recheck of a derived group or of a pin. */
+static void test_oracle_own_entry_not_counted(void **state)
+{
+    static const char *const ids[] = { ID_A, "org-b", NULL };
+    struct fx f;
+    (void)state;
+
+    fx_init(&f, "pin = org-b media-ops 2000200100\n");
+    add_org(&f, ID_A, "Acme");
+    add_org(&f, "org-b", "B");
+    run(&f, ids);
+    char name[33];
+    gid_t gid = org(&f, ID_A)->gid;
+    snprintf(name, sizeof(name), "%s", org(&f, ID_A)->group);
+    reload(&f);
+    f.use_oracle = true;
+    f.recheck = true;
+    foreign_add(&f.foreign, name, gid);
+    foreign_add(&f.foreign, "media-ops", 2000200100u);
+    run(&f, ids);
+    assert_string_equal(org(&f, ID_A)->group, name);
+    assert_int_equal(org(&f, ID_A)->gid, gid);
+    assert_string_equal(org(&f, "org-b")->group, "media-ops");
+    assert_int_equal(f.notes.n, 0);
+    assert_true(f.foreign.lookups >= 4);   /* asked, and answered with ourselves */
+    fx_free(&f);
+}
+
+/* A derived gid another source takes later: a recheck moves the group to a
+ * new gid (same name), retires the old one (never given again), and the
+ * warning names both groups. Without a recheck nothing is asked. */
+static void test_oracle_taken_later_moves(void **state)
+{
+    static const char *const ids[] = { ID_A, NULL };
+    static const char *const both[] = { ID_A, "org-b", NULL };
+    struct fx f;
+    char name[33], old_text[16], new_text[16];
+    gid_t old;
+    (void)state;
+
+    fx_init(&f, "gid_range = 2000200001-2000200100\n");
+    add_org(&f, ID_A, "Acme");
+    run(&f, ids);
+    old = org(&f, ID_A)->gid;
+    snprintf(name, sizeof(name), "%s", org(&f, ID_A)->group);
+    reload(&f);
+
+    f.use_oracle = true;
+    foreign_add(&f.foreign, "ad-video", old);
+    run(&f, ids);                 /* no recheck: kept, nothing asked */
+    assert_int_equal(org(&f, ID_A)->gid, old);
+    assert_int_equal(f.foreign.lookups, 0);
+
+    f.recheck = true;
+    run(&f, ids);
+    gid_t moved = org(&f, ID_A)->gid;
+    assert_int_not_equal(moved, old);
+    assert_true(moved >= 2000200001u && moved <= 2000200100u);
+    assert_string_equal(org(&f, ID_A)->group, name);
+    assert_true(mk_storefile_is_retired(&f.s, old));
+    num(old_text, old);
+    num(new_text, moved);
+    int at = note_with(&f, name, "ad-video", new_text);
+    assert_true(at >= 0);
+    assert_non_null(strstr(f.notes.v[at].text, old_text));
+    assert_int_equal(f.notes.v[at].priority, 4);
+
+    /* The source lets go of it: the old gid is never given again. */
+    reload(&f);
+    f.foreign.n = 0;
+    /* 100 organizations over the 99 gids left: one gets none, none gets old. */
+    static char fill[98][32];
+    const char *all[101];
+    add_org(&f, "org-b", "B");
+    all[0] = ID_A;
+    all[1] = "org-b";
+    for (int i = 0; i < 98; i++) {
+        snprintf(fill[i], sizeof(fill[i]), "fill-%03d", i);
+        add_org(&f, fill[i], NULL);
+        all[i + 2] = fill[i];
+    }
+    all[100] = NULL;
+    run(&f, all);
+    (void)both;
+    size_t with_group = 0;
+    for (size_t i = 0; i < f.s.org_count; i++) {
+        assert_int_not_equal(f.s.orgs[i].gid, old);
+        with_group += f.s.orgs[i].group != NULL;
+    }
+    assert_int_equal(with_group, 99);
+    assert_int_equal(f.org_status, MK_ERR_USAGE);
+    fx_free(&f);
+}
+
+/* /etc/group gains a derived group's gid: a recheck moves it too. */
+static void test_local_gid_taken_later_moves(void **state)
+{
+    static const char *const ids[] = { ID_A, NULL };
+    struct fx f;
+    gid_t old;
+    (void)state;
+
+    fx_init(&f, NULL);
+    add_org(&f, ID_A, "Acme");
+    run(&f, ids);
+    old = org(&f, ID_A)->gid;
+    reload(&f);
+    local_group(&f, "latecomer", old);
+    f.recheck = true;
+    run(&f, ids);
+    assert_int_not_equal(org(&f, ID_A)->gid, old);
+    assert_true(mk_storefile_is_retired(&f.s, old));
+    assert_true(note_with(&f, ID_A, "/etc/group", "moves to gid") >= 0);
+    fx_free(&f);
+}
+
+/* An applied pin that another source takes later is withdrawn on a recheck
+ * (warning naming the other group; the gid is not retired) and applied
+ * again once the clash is gone. */
+static void test_oracle_pin_withdrawn_and_back(void **state)
+{
+    static const char *const ids[] = { ID_A, NULL };
+    struct fx f;
+    (void)state;
+
+    fx_init(&f, "pin = " ID_A " media-ops 2000200100\n");
+    add_org(&f, ID_A, "Acme");
+    run(&f, ids);
+    assert_string_equal(org(&f, ID_A)->group, "media-ops");
+    reload(&f);
+    f.use_oracle = true;
+    f.recheck = true;
+    foreign_add(&f.foreign, "ad-video", 2000200100u);
+    run(&f, ids);
+    assert_null(org(&f, ID_A)->group);
+    assert_false(mk_storefile_is_retired(&f.s, 2000200100u));
+    assert_true(note_with(&f, "media-ops", "withdrawn", "ad-video") >= 0);
+    reload(&f);
+    f.foreign.n = 0;
+    run(&f, ids);
+    assert_string_equal(org(&f, ID_A)->group, "media-ops");
+    assert_int_equal(org(&f, ID_A)->gid, 2000200100u);
+    fx_free(&f);
+}
+
+/* Lookups that fail: a new organization gets no group after a bounded
+ * number of tries (with the first failure as its error), an existing one
+ * is never moved by a failure. */
+static void test_oracle_failing(void **state)
+{
+    static const char *const ids[] = { ID_A, NULL };
+    static const char *const both[] = { ID_A, "org-b", NULL };
+    struct fx f;
+    (void)state;
+
+    fx_init(&f, NULL);
+    add_org(&f, ID_A, "Acme");
+    run(&f, ids);
+    gid_t gid = org(&f, ID_A)->gid;
+    reload(&f);
+    f.use_oracle = true;
+    f.recheck = true;
+    f.foreign.fail = -5;   /* EIO */
+    add_org(&f, "org-b", "B");
+    run(&f, both);
+    assert_int_equal(org(&f, ID_A)->gid, gid);
+    assert_null(org(&f, "org-b")->group);
+    assert_int_equal(f.org_status, MK_ERR_USAGE);
+    assert_true(f.foreign.lookups <= 2 * MK_POLICY_ORACLE_SKIPS + 4);
+    assert_true(note_with(&f, "org-b", "could not be checked", NULL) >= 0);
+    fx_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -931,6 +1238,14 @@ int main(void)
         cmocka_unit_test(test_drop_unfit),
         cmocka_unit_test(test_org_active),
         cmocka_unit_test(test_local_groups),
+        cmocka_unit_test(test_oracle_gid_skipped),
+        cmocka_unit_test(test_oracle_name_skipped),
+        cmocka_unit_test(test_oracle_pin_refused),
+        cmocka_unit_test(test_oracle_own_entry_not_counted),
+        cmocka_unit_test(test_oracle_taken_later_moves),
+        cmocka_unit_test(test_local_gid_taken_later_moves),
+        cmocka_unit_test(test_oracle_pin_withdrawn_and_back),
+        cmocka_unit_test(test_oracle_failing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@
 #include <json-c/json.h>
 
 #include "groupfile_read.h"
+#include "grouppolicy.h"
 #include "store.h"
 #include "text.h"
 #include "userstate.h"
@@ -32,6 +33,52 @@
 #define GID_MIN 2000200001u
 #define GID_MAX 2100200000u
 #define ETC_DEFAULT "root:x:0:\nadm:x:4:\nsudo:x:27:alice\nusers:x:100:\nstaff:x:50:\n"
+
+/* The other group sources (NSS) as the store sees them in these tests:
+ * hermetic (the host's groups never count), a few groups, a count of
+ * lookups by gid. */
+static struct {
+    struct {
+        char name[64];
+        gid_t gid;
+    } v[8];
+    size_t n;
+    unsigned lookups;
+} foreign;
+
+static int foreign_by_gid(void *ctx, gid_t gid, char *name, size_t size)
+{
+    foreign.lookups++;
+    for (size_t i = 0; i < foreign.n; i++) {
+        if (foreign.v[i].gid == gid) {
+            snprintf(name, size, "%s", foreign.v[i].name);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int foreign_by_name(void *ctx, const char *name, gid_t *gid)
+{
+    foreign.lookups++;
+    for (size_t i = 0; i < foreign.n; i++) {
+        if (strcmp(foreign.v[i].name, name) == 0) {
+            *gid = foreign.v[i].gid;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const struct mk_group_oracle foreign_oracle = { foreign_by_gid, foreign_by_name, NULL };
+
+static void foreign_add(const char *name, gid_t gid)
+{
+    assert_true(foreign.n < 8);
+    snprintf(foreign.v[foreign.n].name, sizeof(foreign.v[0].name), "%s", name);
+    foreign.v[foreign.n].gid = gid;
+    foreign.n++;
+}
 
 struct fx {
     char dir[64];
@@ -91,6 +138,8 @@ static int setup(void **state)
     snprintf(f->groups_db, sizeof(f->groups_db), "%s/groups.db", f->state);
     write_file(f->etc, ETC_DEFAULT);
     mk_store_set_etc_group_path(f->etc);
+    memset(&foreign, 0, sizeof(foreign));
+    mk_store_set_nss(&foreign_oracle);
     f->cfg.group_prefix = "mk-";
     f->cfg.gid_min = GID_MIN;
     f->cfg.gid_max = GID_MAX;
@@ -107,6 +156,8 @@ static int teardown(void **state)
     if (seteuid(0) != 0)
         return -1;
     mk_store_set_etc_group_path(NULL);
+    mk_store_set_nss(NULL);
+    mk_store_set_clock(0);
     nftw(f->dir, fx_remove, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
@@ -1860,6 +1911,180 @@ static void test_stale_keeps_store_json(void **state)
     mk_store_set_clock(0);
 }
 
+/* ---- other group sources (issue 10, item 3) ---- */
+
+/* A gid another NSS source answers is skipped, with a warning naming the
+ * other group; groups.db never holds it. */
+static void test_nss_taken_gid_skipped(void **state)
+{
+    struct fx *f = *state;
+    struct captured c = { "", 0 };
+    struct mk_log_sink sink = { capture, &c };
+    gid_t hashed = hashed_gid("org-a", GID_MIN, GID_MAX);
+    struct mk_membership m = { "org-a", "A" };
+    struct db db;
+    struct mkgf_group grp;
+    char name[33], text[16];
+    gid_t gid;
+    mk_error err;
+
+    foreign_add("ad-video", hashed);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &sink, &err), MK_OK);
+    group_of(f, "org-a", name, &gid);
+    assert_int_equal(gid, hashed + 1);
+    snprintf(text, sizeof(text), "%u", (unsigned)hashed);
+    assert_non_null(strstr(c.text, "ad-video"));
+    assert_non_null(strstr(c.text, text));
+    db_open(f, &db);
+    assert_int_equal(mkgf_find_gid(&db.view, hashed, &grp), -ENOENT);
+    db_close(&db);
+}
+
+/* A derived gid another source takes later: another user's login does not
+ * ask about it (a login's lookups are the user's organizations); the
+ * member's next login, or publish (sync), moves the group to a new gid,
+ * retires the old one and names both groups. */
+static void test_nss_taken_later_moves(void **state)
+{
+    struct fx *f = *state;
+    struct captured c = { "", 0 };
+    struct mk_log_sink sink = { capture, &c };
+    struct mk_membership a = { "org-a", "A" }, b = { "org-b", "B" }, x = { "org-x", "X" };
+    char name_a[33], name_b[33], now_name[33], text[16];
+    gid_t gid_a, gid_b, now;
+    mk_error err;
+    struct db db;
+    struct mkgf_group grp;
+
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    assert_int_equal(set1(f, "bob", "org-b", "B"), MK_OK);
+    group_of(f, "org-a", name_a, &gid_a);
+    group_of(f, "org-b", name_b, &gid_b);
+    foreign_add("ad-video", gid_a);
+    foreign_add("ad-audio", gid_b);
+
+    /* carol's login: not about org-a or org-b. */
+    foreign.lookups = 0;
+    assert_int_equal(mk_store_set_user(&f->cfg, "carol", &x, 1, 1000, &sink, &err), MK_OK);
+    assert_true(foreign.lookups <= 4);
+    group_of(f, "org-a", now_name, &now);
+    assert_int_equal(now, gid_a);
+    assert_null(strstr(c.text, "ad-video"));
+
+    /* alice's login moves org-a. */
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &a, 1, 1000, &sink, &err), MK_OK);
+    group_of(f, "org-a", now_name, &now);
+    assert_string_equal(now_name, name_a);
+    assert_int_not_equal(now, gid_a);
+    assert_true(retired_has(f, gid_a));
+    snprintf(text, sizeof(text), "%u", (unsigned)gid_a);
+    assert_non_null(strstr(c.text, "ad-video"));
+    assert_non_null(strstr(c.text, name_a));
+    assert_non_null(strstr(c.text, text));
+    db_open(f, &db);
+    assert_int_equal(mkgf_find_gid(&db.view, gid_a, &grp), -ENOENT);
+    assert_int_equal(mkgf_find_name(&db.view, name_a, &grp), 0);
+    assert_int_equal(grp.gid, now);
+    db_close(&db);
+
+    /* publish (sync) re-checks every published group: org-b moves. */
+    c.text[0] = '\0';
+    assert_int_equal(mk_store_publish(&f->cfg, 1000, &sink, &err), MK_OK);
+    group_of(f, "org-b", now_name, &now);
+    assert_int_not_equal(now, gid_b);
+    assert_true(retired_has(f, gid_b));
+    assert_non_null(strstr(c.text, "ad-audio"));
+    assert_non_null(strstr(c.text, name_b));
+    (void)b;
+}
+
+/* A pin whose gid another source has is refused, with a warning naming
+ * the other group: no group for it in groups.db. */
+static void test_nss_pin_clash_refused(void **state)
+{
+    struct fx *f = *state;
+    struct captured c = { "", 0 };
+    struct mk_log_sink sink = { capture, &c };
+    struct mk_membership m = { "pinned-org", "P" };
+    mk_error err;
+    struct db db;
+    struct mkgf_group grp;
+
+    f->pins[0] = (struct mk_pin){ "pinned-org", "media", GID_MIN + 5 };
+    f->cfg.pin_count = 1;
+    foreign_add("ad-video", GID_MIN + 5);
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &sink, &err), MK_OK);
+    assert_false(has_group(f, "pinned-org"));
+    assert_non_null(strstr(c.text, "pinned group media"));
+    assert_non_null(strstr(c.text, "ad-video"));
+    db_open(f, &db);
+    assert_int_equal(mkgf_find_gid(&db.view, GID_MIN + 5, &grp), -ENOENT);
+    assert_int_equal(mkgf_find_name(&db.view, "media", &grp), -ENOENT);
+    db_close(&db);
+
+    /* The other group goes away: the next login applies the pin. */
+    foreign.n = 0;
+    assert_int_equal(set1(f, "alice", "pinned-org", "P"), MK_OK);
+    char name[33];
+    gid_t gid;
+    group_of(f, "pinned-org", name, &gid);
+    assert_string_equal(name, "media");
+    assert_int_equal(gid, GID_MIN + 5);
+}
+
+/* NSS answering with our own current entries (the mkio source reading
+ * groups.db) changes nothing: publish writes nothing. */
+static void test_nss_own_entries_do_not_count(void **state)
+{
+    struct fx *f = *state;
+    struct captured c = { "", 0 };
+    struct mk_log_sink sink = { capture, &c };
+    struct file_state js, dbs;
+    char name[33];
+    gid_t gid;
+    mk_error err;
+
+    f->pins[0] = (struct mk_pin){ "pinned-org", "media", GID_MIN + 5 };
+    f->cfg.pin_count = 1;
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    assert_int_equal(set1(f, "alice", "pinned-org", "P"), MK_OK);
+    assert_int_equal(set1(f, "bob", "org-a", "A"), MK_OK);
+    group_of(f, "org-a", name, &gid);
+    foreign_add(name, gid);
+    foreign_add("media", GID_MIN + 5);
+    file_state_take(f->store_json, &js);
+    file_state_take(f->groups_db, &dbs);
+    sleep(1);
+    foreign.lookups = 0;
+    assert_int_equal(mk_store_publish(&f->cfg, 1000, &sink, &err), MK_OK);
+    assert_true(foreign.lookups >= 2);
+    assert_int_equal(c.warnings, 0);
+    file_state_same(f->store_json, &js);
+    file_state_same(f->groups_db, &dbs);
+}
+
+/* A login's lookups stay with the user's organizations however big the
+ * store: 300 organizations of other users, one of alice's. */
+static void test_nss_login_lookups_bounded(void **state)
+{
+    struct fx *f = *state;
+    struct mk_membership m[300];
+    char ids[300][16];
+
+    for (int i = 0; i < 300; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "org-%03d", i);
+        m[i].org_id = ids[i];
+        m[i].org_name = NULL;
+    }
+    assert_int_equal(set_n(f, "bob", m, 300), MK_OK);
+    foreign.lookups = 0;
+    assert_int_equal(set1(f, "alice", "org-007", NULL), MK_OK);
+    assert_true(foreign.lookups <= 4);
+    foreign.lookups = 0;
+    assert_int_equal(publish(f), MK_OK);
+    assert_true(foreign.lookups >= 300);
+}
+
 /* ---- one vocabulary (issue 8, item 9) ---- */
 
 /* Ids are canonical (lowercase): one organization whatever the case the
@@ -1957,6 +2182,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stale_user_left_out_and_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_no_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_keeps_store_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nss_taken_gid_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nss_taken_later_moves, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nss_pin_clash_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nss_own_entries_do_not_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nss_login_lookups_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_holds_no_surprises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_dir_owned_by_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_dir_mode_0777, setup, teardown),
