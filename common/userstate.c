@@ -243,8 +243,10 @@ mk_status mk_user_state_list(const struct mk_config *cfg, struct mk_user_state_e
             continue;
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, ent->d_name) >= sizeof(path))
             continue;
-        if (userstate_read_at(dirfd, ent->d_name, path, &state, &one) != MK_OK ||
-            (state.last_attempt == 0 && state.last_success == 0))
+        bool believed = userstate_read_at(dirfd, ent->d_name, path, &state, &one) == MK_OK;
+        if (believed && state.last_attempt == 0 && state.last_success == 0)
+            continue;   /* missing by now, or not a record */
+        if (!believed && one.status != MK_ERR_IO)
             continue;
         if (n == cap) {
             size_t grown_cap = cap ? cap * 2 : 16;
@@ -256,7 +258,10 @@ mk_status mk_user_state_list(const struct mk_config *cfg, struct mk_user_state_e
             list = grown;
             cap = grown_cap;
         }
-        if (!(list[n].user = strdup(ent->d_name))) {
+        list[n].refused = NULL;
+        if (!(list[n].user = strdup(ent->d_name)) ||
+            (!believed && !(list[n].refused = strdup(one.message)))) {
+            free(list[n].user);
             st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
             break;
         }
@@ -277,8 +282,10 @@ mk_status mk_user_state_list(const struct mk_config *cfg, struct mk_user_state_e
 
 void mk_user_state_list_free(struct mk_user_state_entry *list, size_t count)
 {
-    for (size_t i = 0; list && i < count; i++)
+    for (size_t i = 0; list && i < count; i++) {
         free(list[i].user);
+        free(list[i].refused);
+    }
     free(list);
 }
 

@@ -50,11 +50,16 @@ mk_status mk_user_state_record(const struct mk_config *cfg, const char *user, in
 struct mk_user_state_entry {
     char *user;
     struct mk_user_state state;
+    char *refused;   /* NULL; or why the record may not be believed (naming its
+                      * path and the fix), and state is all zero */
 };
 
 /* Every user with a record, sorted by user name. Entries whose name is not
- * a valid user name (text.h), temporary files and unreadable records are
- * left out. A missing directory gives none. */
+ * a valid user name (text.h), temporary files and records that cannot be
+ * parsed are left out; a record that may not be believed (not root's,
+ * writable by group or others, a link) is listed with refused set, so that
+ * callers that show records can say so. A missing directory gives none;
+ * one that may not be believed is MK_ERR_IO. */
 mk_status mk_user_state_list(const struct mk_config *cfg, struct mk_user_state_entry **out,
                              size_t *count, mk_error *err);
 void mk_user_state_list_free(struct mk_user_state_entry *list, size_t count);

@@ -288,16 +288,23 @@ static void test_list_sorted_without_temporary_files(void **state)
     assert_int_equal(mkdir(sub, 0755), 0);
 
     assert_int_equal(mk_user_state_list(&f->cfg, &list, &n, &err), MK_OK);
-    assert_int_equal(n, 3);
+    /* A directory where a record would be is not believed: listed as refused. */
+    assert_int_equal(n, 4);
+    assert_string_equal(list[2].user, "subdir");
+    assert_non_null(list[2].refused);
+    assert_non_null(strstr(list[2].refused, sub));
+    assert_int_equal(list[2].state.last_attempt, 0);
     assert_string_equal(list[0].user, "alice");
+    assert_null(list[0].refused);
     assert_int_equal(list[0].state.last_attempt, 10);
     assert_int_equal(list[0].state.last_success, 0);
     assert_string_equal(list[0].state.last_error, "down");
     assert_string_equal(list[1].user, "bob.smith");
     assert_int_equal(list[1].state.last_success, 20);
-    assert_string_equal(list[2].user, "zoe");
-    assert_int_equal(list[2].state.last_attempt, 30);
+    assert_string_equal(list[3].user, "zoe");
+    assert_int_equal(list[3].state.last_attempt, 30);
     mk_user_state_list_free(list, n);
+    assert_int_equal(rmdir(sub), 0);
 
     /* Many users come back sorted, whatever order the directory has. */
     for (int i = 39; i >= 0; i--) {
@@ -306,7 +313,7 @@ static void test_list_sorted_without_temporary_files(void **state)
         assert_int_equal(mk_user_state_record(&f->cfg, name, 100 + i, true, NULL, &err), MK_OK);
     }
     assert_int_equal(mk_user_state_list(&f->cfg, &list, &n, &err), MK_OK);
-    assert_int_equal(n, 43);
+    assert_int_equal(n, 43);   /* and subdir is gone */
     for (size_t i = 1; i < n; i++)
         assert_true(strcmp(list[i - 1].user, list[i].user) < 0);
     mk_user_state_list_free(list, n);
@@ -376,9 +383,18 @@ static void test_untrusted_directory_and_file_are_refused(void **state)
     expect_refused(f, f->state, path, true);
     assert_int_equal(chmod(f->state, 0755), 0);
 
-    /* The record writable by group or others. */
+    /* The record writable by group or others; listed as refused. */
     assert_int_equal(chmod(path, 0666), 0);
     expect_refused(f, path, path, false);
+    struct mk_user_state_entry *list = NULL;
+    size_t n = 0;
+    assert_int_equal(mk_user_state_list(&f->cfg, &list, &n, &err), MK_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].user, "alice");
+    assert_int_equal(list[0].state.last_attempt, 0);
+    assert_non_null(list[0].refused);
+    assert_non_null(strstr(list[0].refused, path));
+    mk_user_state_list_free(list, n);
     assert_int_equal(chmod(path, 0664), 0);
     expect_refused(f, path, path, false);
     assert_int_equal(chmod(path, 0644), 0);
