@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <stdint.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +19,41 @@
 #include "text.h"
 #include "token.h"
 #include "tool.h"
+#include "userstate.h"
 
 static const char status_help[] =
 "Usage: mkio-orgs status [--json] [--verify]\n"
 "\n"
-"Show what this machine's membership store holds: each group made of an MK.IO\n"
-"organization with its gid, organization id and name and members, and for each\n"
-"user when their memberships last changed (at a login or by sync; a refresh\n"
-"that finds them as they were writes nothing, so it does not move this time).\n"
-"Groups marked 'pinned' have the name and gid an administrator gave them.\n"
+"Show what this machine's membership store holds, and how each user's\n"
+"refreshes went.\n"
 "\n"
-"  --json     the same as one JSON object on standard output\n"
+"Groups: each group made of an MK.IO organization, with its gid, organization\n"
+"id and name, and members. Groups marked 'pinned' have the name and gid an\n"
+"administrator gave them. These are exactly the groups groups.db holds, so a\n"
+"stale user (below) is not among the members.\n"
+"\n"
+"Users: one line for each user the store or a refresh knows, with\n"
+"  ORGS          how many organizations the store holds for the user\n"
+"  LAST SUCCESS  the last refresh that listed the user's organizations whole\n"
+"                and recorded them (a login, an account check or sync)\n"
+"  LAST ATTEMPT  the last refresh tried, whatever came of it\n"
+"  LAST CHANGED  when the user's organizations last changed in the store (a\n"
+"                refresh that finds them as they were writes nothing, so it\n"
+"                does not move this time)\n"
+"  STATE         ok; failing (the last attempt failed: its error is shown on\n"
+"                the next line, and the last known memberships stay); or\n"
+"                STALE: no success for longer than max_stale (mkio.conf,\n"
+"                30 days by default), so the user's groups are left out of\n"
+"                groups.db until a refresh succeeds. A revoked or expired\n"
+"                token is the usual cause: the user makes a new one and runs\n"
+"                `mkio-orgs login`.\n"
+"Times are UTC; 'never' means none is known.\n"
+"\n"
+"  --json     the same as one JSON object on standard output: \"groups\" (group,\n"
+"             gid, org_id, org_name, pinned, members), \"users\" (user,\n"
+"             org_ids, refreshed, last_success, last_attempt, last_error,\n"
+"             known_good, stale; times as YYYY-MM-DDTHH:MM:SSZ or null, as\n"
+"             refreshed has \"never\"), and \"max_stale_seconds\" (0: no bound)\n"
 "  --verify   also check all of the compiled group file the NSS module reads\n"
 "             (STATE_DIR/groups.db): its checksum, every record, and that it\n"
 "             holds exactly the groups, gids and members the store says.\n"
@@ -35,7 +61,11 @@ static const char status_help[] =
 "             file shows here first. Exit status 4 when it does not verify;\n"
 "             any write of the store (a login, or `mkio-orgs sync --all` as\n"
 "             root) rewrites the file. With --json, only the exit status and\n"
-"             standard error tell.\n";
+"             standard error tell.\n"
+"\n"
+"Exit status 4 when the store or the users' refresh records (STATE_DIR/users)\n"
+"cannot be read or may not be believed (not owned by root, or writable by\n"
+"group or others); the message names the file and the fix.\n";
 
 static const char store_help[] =
 "Usage: mkio-orgs store set-user USER --from FILE.json\n"
@@ -53,16 +83,69 @@ static void format_time(time_t t, char *buf, size_t len)
         snprintf(buf, len, "never");
 }
 
+/* One user of status: what the store holds (NULL: nothing) and what the
+ * user's refresh record says (zero: none). */
+struct status_user {
+    const char *name;
+    const struct mk_store_user *stored;
+    struct mk_user_state record;
+    int64_t known_good;
+    bool stale;
+    bool failing;     /* the last attempt failed */
+};
+
+/* Every user the store or a refresh record knows, sorted by name (both
+ * lists are), with stale decided as the store decides it. */
+static struct status_user *status_users(const struct mk_config *cfg, const struct mk_store_view *v,
+                                        const struct mk_user_state_entry *records, size_t record_count,
+                                        size_t *count)
+{
+    struct status_user *out = calloc(v->user_count + record_count + 1, sizeof(*out));
+    size_t i = 0, r = 0, n = 0;
+    int64_t now = (int64_t)time(NULL);
+
+    if (!out)
+        return NULL;
+    while (i < v->user_count || r < record_count) {
+        struct status_user *u = &out[n++];
+        int cmp = i == v->user_count ? 1 : r == record_count ? -1
+                  : strcmp(v->users[i].user, records[r].user);
+        if (cmp <= 0) {
+            u->stored = &v->users[i++];
+            u->name = u->stored->user;
+        }
+        if (cmp >= 0) {
+            u->record = records[r].state;
+            u->name = records[r++].user;
+        }
+        u->known_good = mk_user_state_known_good(&u->record, u->stored ? (int64_t)u->stored->refreshed : 0);
+        u->stale = mk_user_state_stale(cfg, u->known_good, now);
+        u->failing = u->record.last_attempt > u->record.last_success;
+    }
+    *count = n;
+    return out;
+}
+
 static json_object *json_string_or_null(const char *s)
 {
     return s ? json_object_new_string(s) : NULL;
 }
 
-static json_object *view_to_json(const struct mk_store_view *v)
+static json_object *json_time_or_null(int64_t t)
+{
+    char when[32];
+    if (t <= 0)
+        return NULL;
+    format_time((time_t)t, when, sizeof(when));
+    return json_object_new_string(when);
+}
+
+static json_object *view_to_json(const struct mk_config *cfg, const struct mk_store_view *v,
+                                 const struct status_user *users, size_t user_count)
 {
     json_object *root = json_object_new_object();
     json_object *groups = json_object_new_array();
-    json_object *users = json_object_new_array();
+    json_object *jusers = json_object_new_array();
     char when[32];
     for (size_t i = 0; i < v->group_count; i++) {
         const struct mk_store_group *g = &v->groups[i];
@@ -78,21 +161,74 @@ static json_object *view_to_json(const struct mk_store_view *v)
         json_object_object_add(o, "members", members);
         json_object_array_add(groups, o);
     }
-    for (size_t i = 0; i < v->user_count; i++) {
-        const struct mk_store_user *u = &v->users[i];
+    for (size_t i = 0; i < user_count; i++) {
+        const struct status_user *u = &users[i];
         json_object *o = json_object_new_object();
         json_object *orgs = json_object_new_array();
-        format_time(u->refreshed, when, sizeof(when));
-        json_object_object_add(o, "user", json_object_new_string(u->user));
+        format_time(u->stored ? u->stored->refreshed : 0, when, sizeof(when));
+        json_object_object_add(o, "user", json_object_new_string(u->name));
         json_object_object_add(o, "refreshed", json_object_new_string(when));
-        for (size_t k = 0; k < u->org_count; k++)
-            json_object_array_add(orgs, json_object_new_string(u->org_ids[k]));
+        for (size_t k = 0; u->stored && k < u->stored->org_count; k++)
+            json_object_array_add(orgs, json_object_new_string(u->stored->org_ids[k]));
         json_object_object_add(o, "org_ids", orgs);
-        json_object_array_add(users, o);
+        json_object_object_add(o, "last_success", json_time_or_null(u->record.last_success));
+        json_object_object_add(o, "last_attempt", json_time_or_null(u->record.last_attempt));
+        json_object_object_add(o, "last_error",
+                               u->failing ? json_object_new_string(u->record.last_error) : NULL);
+        json_object_object_add(o, "known_good", json_time_or_null(u->known_good));
+        json_object_object_add(o, "stale", json_object_new_boolean(u->stale));
+        json_object_array_add(jusers, o);
     }
     json_object_object_add(root, "groups", groups);
-    json_object_object_add(root, "users", users);
+    json_object_object_add(root, "users", jusers);
+    json_object_object_add(root, "max_stale_seconds", json_object_new_int64(cfg->max_stale_ms / 1000));
     return root;
+}
+
+/* A duration as mkio.conf writes one: "30d", "12h", "5m", "90s". */
+static void format_duration(int64_t ms, char *buf, size_t len)
+{
+    int64_t s = ms / 1000;
+    if (s > 0 && s % 86400 == 0)
+        snprintf(buf, len, "%lldd", (long long)(s / 86400));
+    else if (s > 0 && s % 3600 == 0)
+        snprintf(buf, len, "%lldh", (long long)(s / 3600));
+    else if (s > 0 && s % 60 == 0)
+        snprintf(buf, len, "%lldm", (long long)(s / 60));
+    else
+        snprintf(buf, len, "%llds", (long long)s);
+}
+
+static void print_users(const struct mk_config *cfg, const struct status_user *users, size_t count)
+{
+    size_t stale = 0;
+    if (count == 0)
+        return;
+    printf("\n%-20s %5s  %-20s  %-20s  %-20s  %s\n", "USER", "ORGS", "LAST SUCCESS", "LAST ATTEMPT",
+           "LAST CHANGED", "STATE");
+    for (size_t i = 0; i < count; i++) {
+        const struct status_user *u = &users[i];
+        char success[32], attempt[32], changed[32];
+        format_time((time_t)u->record.last_success, success, sizeof(success));
+        format_time((time_t)u->record.last_attempt, attempt, sizeof(attempt));
+        format_time(u->stored ? u->stored->refreshed : 0, changed, sizeof(changed));
+        tool_put_safe_padded(stdout, u->name, 20);
+        printf(" %5zu  %-20s  %-20s  %-20s  %s\n", u->stored ? u->stored->org_count : 0, success,
+               attempt, changed, u->stale ? "STALE" : u->failing ? "failing" : "ok");
+        if (u->failing) {
+            fputs("    last error: ", stdout);
+            tool_put_safe(stdout, u->record.last_error);
+            fputc('\n', stdout);
+        }
+        stale += u->stale;
+    }
+    if (stale) {
+        char bound[32];
+        format_duration(cfg->max_stale_ms, bound, sizeof(bound));
+        printf("\n%zu stale user%s: no successful refresh for longer than max_stale (%s); %s "
+               "organization groups are left out of groups.db until a refresh succeeds.\n",
+               stale, stale == 1 ? "" : "s", bound, "their");
+    }
 }
 
 /* The whole of path in memory (at most 4 GiB), read without following a
@@ -258,13 +394,33 @@ int cmd_status(struct tool *t, int argc, char **argv)
     if (rc)
         return rc;
     struct mk_store_view view;
+    struct mk_user_state_entry *records = NULL;
+    struct status_user *users = NULL;
+    size_t record_count = 0, user_count = 0;
     mk_error err;
     memset(&view, 0, sizeof(view));
     mk_error_clear(&err);
     if (mk_store_read(&t->cfg, &view, &err) != MK_OK)
         return tool_fail(&err);
+    if (mk_user_state_list(&t->cfg, &records, &record_count, &err) != MK_OK) {
+        mk_store_view_free(&view);
+        return tool_fail(&err);
+    }
+    for (size_t i = 0; i < record_count; i++) {
+        if (records[i].refused) {
+            tool_error("status: %s", records[i].refused);
+            rc = TOOL_EXIT_LOCAL;
+            goto free;
+        }
+    }
+    users = status_users(&t->cfg, &view, records, record_count, &user_count);
+    if (!users) {
+        tool_error("status: out of memory");
+        rc = TOOL_EXIT_LOCAL;
+        goto free;
+    }
     if (json) {
-        tool_print_json(view_to_json(&view));
+        tool_print_json(view_to_json(&t->cfg, &view, users, user_count));
         goto out;
     }
     if (view.group_count == 0)
@@ -287,16 +443,12 @@ int cmd_status(struct tool *t, int argc, char **argv)
         }
         fputc('\n', stdout);
     }
-    if (view.user_count)
-        printf("\n%-32s %-22s %s\n", "USER", "LAST CHANGED", "ORGANIZATIONS");
-    for (size_t i = 0; i < view.user_count; i++) {
-        char when[32];
-        format_time(view.users[i].refreshed, when, sizeof(when));
-        tool_put_safe_padded(stdout, view.users[i].user, 32);
-        printf(" %-22s %zu\n", when, view.users[i].org_count);
-    }
+    print_users(&t->cfg, users, user_count);
 out:
     rc = verify ? status_verify(t, &view, json) : TOOL_EXIT_OK;
+free:
+    free(users);
+    mk_user_state_list_free(records, record_count);
     mk_store_view_free(&view);
     return rc;
 }
