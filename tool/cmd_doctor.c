@@ -448,7 +448,7 @@ static bool base_url_is_http(const struct mk_config *cfg)
 }
 
 /* Reads the answer of a profile request for the TLS check. */
-static void report_tls(struct doctor *d, mk_status st, const mk_error *err)
+static void report_tls(struct doctor *d, bool probe, mk_status st, const mk_error *err)
 {
     const struct mk_config *cfg = &d->t->cfg;
     char *hint = NULL;
@@ -461,10 +461,10 @@ static void report_tls(struct doctor *d, mk_status st, const mk_error *err)
                        "%s answered over plain http (loopback): no TLS to verify",
                        cfg->base_url);
         } else {
-            doctor_add(d, DOCTOR_OK, "tls", NULL, "%s answered (HTTP %ld): its certificate "
+            doctor_add(d, DOCTOR_OK, "tls", NULL, "%s answered (HTTP %ld%s): its certificate "
                        "verified against %s", cfg->base_url, err->http_status ? err->http_status
-                       : 200L, cfg->ca_file && *cfg->ca_file ? cfg->ca_file
-                       : "the system's CA store");
+                       : 200L, probe ? " to a request without a real token" : "",
+                       cfg->ca_file && *cfg->ca_file ? cfg->ca_file : "the system's CA store");
         }
     } else if (st == MK_ERR_USAGE) {
         /* http.c: a certificate that does not verify is MK_ERR_USAGE naming ca_file. */
@@ -532,7 +532,7 @@ static void check_tls_and_own_token(struct doctor *d)
     mk_status token_st = tool_read_token(t, &token, source, sizeof(source), &token_err);
     mk_status st = doctor_profile(d, token_st == MK_OK ? token : DOCTOR_PROBE_TOKEN, &profile,
                                   &err);
-    report_tls(d, st, &err);
+    report_tls(d, token_st != MK_OK, st, &err);
     const char *not_root = "; not checked: the tokens under token_dir (not root: the token "
                            "directory cannot be read)";
     if (token_st != MK_OK) {
@@ -540,8 +540,8 @@ static void check_tls_and_own_token(struct doctor *d)
         char *hint = missing
             ? doctor_hint("run `mkio-orgs login` to save your token, unless root keeps one for "
                           "you in %s", t->cfg.token_dir)
-            : doctor_hint("fix the file named above (yours, a regular file, mode 0600), or run "
-                          "`mkio-orgs login` to write it again");
+            : doctor_hint("fix the token named above (a file must be yours, regular, mode "
+                          "0600), or run `mkio-orgs login` to save it again");
         doctor_add(d, missing ? DOCTOR_WARN : DOCTOR_FAIL, "token", hint, "%s%s",
                    token_err.message, not_root);
         free(hint);
@@ -740,7 +740,7 @@ static void check_tls_and_tokens(struct doctor *d)
     mk_error err;
     mk_error_clear(&err);
     mk_status st = doctor_profile(d, DOCTOR_PROBE_TOKEN, &profile, &err);
-    report_tls(d, st, &err);
+    report_tls(d, true, st, &err);
     check_token_dir(d);
 }
 

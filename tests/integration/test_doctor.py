@@ -214,7 +214,9 @@ class Doctor(unittest.TestCase):
         self.assertEqual(p.stdout.splitlines()[-1], f"doctor: {len(CHECKS)} ok, 0 warn, 0 fail")
         self.check(p, "config", "ok", [self.conf + " is valid"])
         self.check(p, "ca_file", "ok", [self.ca + " holds 1 PEM certificate"])
-        self.check(p, "tls", "ok", [self.fake.api_url, "verified against " + self.ca])
+        self.check(p, "tls", "ok", [self.fake.api_url + " answered (HTTP 401 to a request "
+                                    "without a real token): its certificate verified against " +
+                                    self.ca])
         tokens = self.token_lines(p)
         self.assertEqual(sorted(tokens), ["alice", "bob"])
         self.assertIn("accepted by MK.IO (alice@example.com, from " +
@@ -553,7 +555,7 @@ class Doctor(unittest.TestCase):
         self.assert_exit(p, 0)
         c = self.check(p, "token", "warn", ["no token", "not checked: the tokens under token_dir"])
         self.assertIn("mkio-orgs login", c[3])
-        self.check(p, "tls", "ok")
+        self.check(p, "tls", "ok", ["verified against " + self.ca])
 
     # ---- usage ----
 
