@@ -366,6 +366,26 @@ class Doctor(unittest.TestCase):
         self.assertIn("(now " + other + ")", c[3])
         self.assertEqual(self.fake.stats()["api_requests"], 0)
 
+    def test_base_url_unreachable(self):
+        # A port nothing listens on: refused at once, inside the time budget.
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        with open(self.conf) as f:
+            text = f.read().replace(self.fake.api_url, f"https://127.0.0.1:{port}")
+        write(self.conf, text)
+        start = time.monotonic()
+        p = self.doctor()
+        self.assertLess(time.monotonic() - start, 10)
+        self.assert_exit(p, 4)
+        c = self.check(p, "tls", "fail", [f"could not reach https://127.0.0.1:{port}"])
+        self.assertIn("check base_url in " + self.conf, c[3])
+        self.assertIn("connect_timeout (1000 ms) and time_budget (3000 ms)", c[3])
+        for t in self.token_lines(p).values():
+            self.assertEqual(t[0], "warn")
+            self.assertIn("not checked: https://127.0.0.1:%d did not answer" % port, t[2])
+
     def test_no_mkio_in_nsswitch(self):
         write(os.path.join(self.tmp, "etc", "nsswitch.conf"),
               "passwd: files\n# group: files mkio\ngroup:   files  systemd   # mkio later\n")
@@ -556,6 +576,20 @@ class Doctor(unittest.TestCase):
         c = self.check(p, "token", "warn", ["no token", "not checked: the tokens under token_dir"])
         self.assertIn("mkio-orgs login", c[3])
         self.check(p, "tls", "ok", ["verified against " + self.ca])
+
+    def test_not_root_refused_token(self):
+        p = self.run_as_nobody("tok-revoked-0000")
+        self.assert_exit(p, 4)
+        c = self.check(p, "token", "fail", ["MK.IO refused the token from " + self.tmp +
+                                            "/home/.config/mkio/token"])
+        self.assertIn("run `mkio-orgs login`", c[3])
+
+    def test_not_root_cannot_read_ca_file(self):
+        os.chmod(self.ca, 0o600)
+        p = self.run_as_nobody(ALICE_TOKEN)
+        c = self.check(p, "ca_file", "warn", [
+            "not checked: " + self.ca + " cannot be read as uid 65534 (not root)"])
+        self.assertIn("as root", c[3])
 
     # ---- usage ----
 
