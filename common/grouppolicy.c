@@ -369,10 +369,23 @@ static int policy_hold(struct policy_taken *t, const char *name, gid_t gid)
 
 /* ---- the oracle: other sources of groups ---- */
 
-/* Whether the oracle gives gid to a group other than o's own current entry
- * (o may be NULL: a gid no organization holds yet): 1 with its name in
- * other, 0, or a negative errno. */
-static int policy_oracle_gid(const struct policy_taken *t, const struct mk_storefile_org *o,
+/* An organization's own current entry (what groups.db publishes for it,
+ * and our NSS module answers): the name and gid it held when this run
+ * began asking. */
+struct policy_own {
+    const char *name;  /* NULL: none */
+    gid_t gid;
+};
+
+static struct policy_own policy_own_of(const struct mk_storefile_org *o)
+{
+    struct policy_own own = { o ? o->group : NULL, o ? o->gid : 0 };
+    return own;
+}
+
+/* Whether the oracle gives gid to a group other than own: 1 with its name
+ * in other, 0, or a negative errno. */
+static int policy_oracle_gid(const struct policy_taken *t, struct policy_own own,
                              gid_t gid, char *other, size_t size)
 {
     int r;
@@ -380,7 +393,7 @@ static int policy_oracle_gid(const struct policy_taken *t, const struct mk_store
     if (!t->oracle || !t->oracle->by_gid)
         return 0;
     r = t->oracle->by_gid(t->oracle->ctx, gid, other, size);
-    if (r > 0 && o && o->group && o->gid == gid && strcmp(other, o->group) == 0)
+    if (r > 0 && own.name && own.gid == gid && strcmp(other, own.name) == 0)
         return 0;   /* our own entry, as groups.db publishes it */
     if (r > 0 && !other[0])
         snprintf(other, size, "?");
@@ -388,7 +401,7 @@ static int policy_oracle_gid(const struct policy_taken *t, const struct mk_store
 }
 
 /* The same for a name: 1 with the other group's gid in *other. */
-static int policy_oracle_name(const struct policy_taken *t, const struct mk_storefile_org *o,
+static int policy_oracle_name(const struct policy_taken *t, struct policy_own own,
                               const char *name, gid_t *other)
 {
     int r;
@@ -396,7 +409,7 @@ static int policy_oracle_name(const struct policy_taken *t, const struct mk_stor
     if (!t->oracle || !t->oracle->by_name)
         return 0;
     r = t->oracle->by_name(t->oracle->ctx, name, other);
-    if (r > 0 && o && o->group && strcmp(o->group, name) == 0 && *other == o->gid)
+    if (r > 0 && own.name && strcmp(own.name, name) == 0 && *other == own.gid)
         return 0;
     return r < 0 ? r : r > 0;
 }
@@ -528,7 +541,7 @@ static bool policy_name_free_elsewhere(const struct policy_taken *t,
                                        unsigned *skips, struct mk_policy_notes *notes)
 {
     gid_t other;
-    int r = policy_oracle_name(t, o, name, &other);
+    int r = policy_oracle_name(t, policy_own_of(NULL), name, &other);
     if (r == 0)
         return true;
     (*skips)++;
@@ -609,7 +622,7 @@ static mk_status policy_derive_gid(const struct mk_storefile_org *o, const struc
         if (policy_gid_taken(t, gid))
             continue;
         /* Free of ours and of /etc/group: is it free everywhere? */
-        if ((r = policy_oracle_gid(t, NULL, gid, other, sizeof(other))) != 0) {
+        if ((r = policy_oracle_gid(t, policy_own_of(NULL), gid, other, sizeof(other))) != 0) {
             if (r > 0) {
                 policy_note(notes, MK_LOG_WARNING, "organization %s: gid %u is group %s's in "
                             "another group source; skipped", o->id, (unsigned)gid, other);
@@ -734,7 +747,7 @@ static const char *policy_pin_foreign(const struct policy_taken *t,
 {
     char other[MK_GROUP_NAME_MAX * 4];
     gid_t other_gid;
-    int r = policy_oracle_name(t, o, pin->group_name, &other_gid);
+    int r = policy_oracle_name(t, policy_own_of(o), pin->group_name, &other_gid);
     if (r > 0) {
         snprintf(buf, size, "another group source has a group %s (gid %u)", pin->group_name,
                  (unsigned)other_gid);
@@ -745,7 +758,7 @@ static const char *policy_pin_foreign(const struct policy_taken *t,
                  strerror(-r));
         return buf;
     }
-    r = policy_oracle_gid(t, o, pin->gid, other, sizeof(other));
+    r = policy_oracle_gid(t, policy_own_of(o), pin->gid, other, sizeof(other));
     if (r > 0) {
         snprintf(buf, size, "the gid is group %s's in another group source", other);
         return buf;
@@ -772,22 +785,24 @@ static mk_status policy_recheck_derived(struct mk_storefile *s, struct mk_storef
     gid_t other_gid, gid = 0;
     mk_error local;
     mk_status st;
-    int r = 0;
+    /* Both questions are about the entry as published, before either move:
+     * our module still answers with it. */
+    struct policy_own own = policy_own_of(o);
     bool local_gid = mk_local_groups_has_gid(etc, o->gid);
 
-    if (local_gid || (r = policy_oracle_gid(t, o, o->gid, found, sizeof(found))) > 0) {
+    if (local_gid || policy_oracle_gid(t, own, o->gid, found, sizeof(found)) > 0) {
         gid_t old = o->gid;
         if (local_gid)
             snprintf(other, sizeof(other), "a local group in /etc/group");
         else
-            snprintf(other, sizeof(other), "group %s of another group source", found);
+            snprintf(other, sizeof(other), "group %s (another group source)", found);
         if (mk_storefile_retire(s, old) != 0 || policy_hold(t, NULL, old) != 0)
             return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         mk_error_clear(&local);
         st = policy_derive_gid(o, cfg, t, &gid, notes, &local);
         if (st != MK_OK) {
-            policy_note(notes, MK_LOG_WARNING, "organization %s: gid %u of group %s is now also "
-                        "%s's; gid %u retired, and no new gid: %s", o->id, (unsigned)old,
+            policy_note(notes, MK_LOG_WARNING, "organization %s: gid %u of group %s is now taken "
+                        "by %s; gid %u retired, and no new gid: %s", o->id, (unsigned)old,
                         o->group, other, (unsigned)old, local.message);
             if (*org_status == MK_OK) {
                 *org_status = st;
@@ -798,14 +813,14 @@ static mk_status policy_recheck_derived(struct mk_storefile *s, struct mk_storef
             return policy_bury(t, o) != 0 ? mk_error_set(err, MK_ERR_NOMEM, "out of memory")
                                           : MK_OK;
         }
-        policy_note(notes, MK_LOG_WARNING, "organization %s: gid %u of group %s is now also "
-                    "%s's; group %s moves to gid %u (gid %u retired)", o->id, (unsigned)old,
+        policy_note(notes, MK_LOG_WARNING, "organization %s: gid %u of group %s is now taken "
+                    "by %s; group %s moves to gid %u (gid %u retired)", o->id, (unsigned)old,
                     o->group, other, o->group, (unsigned)gid, (unsigned)old);
         o->gid = gid;
         if (policy_hold(t, NULL, gid) != 0)
             return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
     }
-    if (policy_oracle_name(t, o, o->group, &other_gid) > 0) {
+    if (o->group && policy_oracle_name(t, own, o->group, &other_gid) > 0) {
         char *copy;
         mk_error_clear(&local);
         snprintf(other, sizeof(other), "%s", o->group);

@@ -2,9 +2,14 @@
  * scale tests, through the real entry points (mk_store_set_user,
  * mk_store_read) and nothing else.
  *
- *   store-write set STATE_DIR ETC_GROUP GID_MIN GID_MAX USER [ORG_ID[=NAME]...]
- *       sets USER's organizations (group_prefix "mk-"); exit 0, or the error
- *       on stderr and exit 1.
+ *   store-write [--pin ORG_ID NAME GID]... set STATE_DIR ETC_GROUP GID_MIN GID_MAX USER
+ *               [ORG_ID[=NAME]...]
+ *       sets USER's organizations (group_prefix "mk-", the pins given); exit
+ *       0, or the error on stderr and exit 1. The store's warnings go to
+ *       stderr, one line each, "store-write: warning: ...".
+ *   store-write [--pin ORG_ID NAME GID]... publish STATE_DIR ETC_GROUP GID_MIN GID_MAX
+ *       mk_store_publish: groups.db compiled again, every published group
+ *       checked again against the other group sources.
  *   store-write read STATE_DIR ETC_GROUP GID_MIN GID_MAX
  *       loads the store as `mkio-orgs status` does; prints "org ID GROUP GID"
  *       for every group of the view; exit 1 when it cannot be loaded.
@@ -30,8 +35,11 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: store-write set STATE_DIR ETC_GROUP GID_MIN GID_MAX USER "
-            "[ORG_ID[=NAME]...]\n       store-write read STATE_DIR ETC_GROUP GID_MIN GID_MAX\n"
+    fprintf(stderr, "usage: store-write [--pin ORG_ID NAME GID]... set STATE_DIR ETC_GROUP "
+            "GID_MIN GID_MAX USER [ORG_ID[=NAME]...]\n"
+            "       store-write [--pin ORG_ID NAME GID]... publish STATE_DIR ETC_GROUP GID_MIN "
+            "GID_MAX\n"
+            "       store-write read STATE_DIR ETC_GROUP GID_MIN GID_MAX\n"
             "       store-write dump-db FILE\n");
     return 2;
 }
@@ -63,12 +71,31 @@ static int dump_db(const char *path)
     return 0;
 }
 
+static void to_stderr(void *ctx, int priority, const char *message)
+{
+    fprintf(stderr, "store-write: %s: %s\n", priority <= 3 ? "error" : priority == 4 ? "warning"
+                                                                  : "notice", message);
+}
+
 int main(int argc, char **argv)
 {
+    static struct mk_pin pins[8];
+    static const struct mk_log_sink sink = { to_stderr, NULL };
     struct mk_config cfg = { 0 };
     mk_error err;
     mk_status st;
 
+    while (argc >= 5 && strcmp(argv[1], "--pin") == 0) {
+        if (cfg.pin_count == sizeof(pins) / sizeof(pins[0]))
+            return usage();
+        pins[cfg.pin_count].org_id = argv[2];
+        pins[cfg.pin_count].group_name = argv[3];
+        pins[cfg.pin_count].gid = (gid_t)strtoul(argv[4], NULL, 10);
+        cfg.pin_count++;
+        argv += 4;
+        argc -= 4;
+    }
+    cfg.pins = pins;
     if (argc == 3 && strcmp(argv[1], "dump-db") == 0)
         return dump_db(argv[2]);
     if (argc < 6)
@@ -91,6 +118,13 @@ int main(int argc, char **argv)
         mk_store_view_free(&view);
         return 0;
     }
+    if (strcmp(argv[1], "publish") == 0 && argc == 6) {
+        if (mk_store_publish(&cfg, 5000, &sink, &err) != MK_OK) {
+            fprintf(stderr, "store-write: %s\n", err.message);
+            return 1;
+        }
+        return 0;
+    }
     if (strcmp(argv[1], "set") != 0 || argc < 7)
         return usage();
 
@@ -105,7 +139,7 @@ int main(int argc, char **argv)
         m[i].org_id = arg;
         m[i].org_name = eq ? eq + 1 : NULL;
     }
-    st = mk_store_set_user(&cfg, argv[6], m, n, 5000, NULL, &err);
+    st = mk_store_set_user(&cfg, argv[6], m, n, 5000, &sink, &err);
     free(m);
     if (st != MK_OK) {
         fprintf(stderr, "store-write: %s\n", err.message);
