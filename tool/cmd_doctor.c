@@ -1274,6 +1274,14 @@ static void check_stale(struct doctor *d)
     size_t users = 0;
     for (size_t i = 0; i < n; i++) {
         const struct mk_store_user *su = store_user(&view, list[i].user);
+        if (list[i].refused) {
+            char *hint = doctor_hint("fix the record as said, or remove it: the user's next "
+                                     "refresh writes it again");
+            doctor_add(d, DOCTOR_WARN, "stale", hint, "%s: the refresh record is not believed "
+                       "(its times are not used): %s", list[i].user, list[i].refused);
+            free(hint);
+            stale++;
+        }
         report_stale(d, list[i].user, &list[i].state, su ? (int64_t)su->refreshed : 0, now,
                      &stale);
         users++;

@@ -508,6 +508,19 @@ class Doctor(unittest.TestCase):
         self.assertIn("mkio-orgs login --user alice", c[3])
         self.assertIn("mkio-orgs sync --user alice", c[3])
 
+    def test_refresh_record_not_believed(self):
+        users = os.path.join(self.state, "users")
+        os.mkdir(users, 0o755)
+        now = int(time.time())
+        record = os.path.join(users, "alice")
+        write(record, f"mkio-user-state 1\nattempt {now}\nsuccess {now}\nerror\n")
+        os.chown(record, NOBODY, NOBODY)
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        c = self.check(p, "stale", "warn", ["alice: the refresh record is not believed",
+                                            "/var/lib/mkio/users/alice"])
+        self.assertIn("remove it", c[3])
+
     def test_stale_user_from_store(self):
         # bob's store entry is his last known good data: 1 s is the bound.
         self.write_conf("max_stale = 1s\n")
