@@ -86,7 +86,10 @@ static const char sync_help[] =
 "  1 s (or the whole time_budget, when smaller) is left of --max-time, and a\n"
 "  user started late gets only what is left, so the run ends by --max-time\n"
 "  (plus the time to recompile groups.db). The users not started are counted\n"
-"  in one line on standard error and left for the next run.\n"
+"  in one line on standard error and left for the next run. Every run ends by\n"
+"  compiling groups.db once more, so that users who turned stale (no success\n"
+"  for longer than max_stale) lose their groups even if this run did not\n"
+"  reach them.\n"
 "\n"
 "Rate limits:\n"
 "  MK.IO limits each organization to about 2,000 GET requests a minute. When a\n"
@@ -106,7 +109,7 @@ static const char sync_help[] =
 "  A user whose refresh failed gets one line on standard error instead:\n"
 "    mkio-orgs: sync: USER (last good data kept): WHY\n"
 "  The run ends with one line:\n"
-"    sync: N of N users refreshed, N failed, N left for the next run (S s)\n"
+"    sync: N of N user(s) refreshed, N failed, N left for the next run (S s)\n"
 "  With --json, each user is one object on one line:\n"
 "    {\"user\", \"outcome\": \"refreshed\" or \"failed\", \"joined\", \"accepted\",\n"
 "     \"skipped\", \"expired\", \"failed\", \"organizations\": [{\"id\", \"name\",\n"
@@ -625,7 +628,8 @@ int cmd_sync(struct tool *t, int argc, char **argv)
      * a user named twice with --user is refreshed once. */
     char **pick = all ? listed : names;
     size_t pick_count = all ? listed_count : name_count;
-    qsort(pick, pick_count, sizeof(*pick), cmp_str);
+    if (pick_count)
+        qsort(pick, pick_count, sizeof(*pick), cmp_str);
     size_t unique = 0;
     for (size_t i = 0; i < pick_count; i++)
         if (all || !unique || strcmp(pick[unique - 1], pick[i]) != 0)
