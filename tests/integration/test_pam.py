@@ -1144,45 +1144,60 @@ class TestFailures(PamCase):
 # ---- account checks and logins (issue 10, item 1) --------------------------
 
 PAM_SUCCESS = 0
-PAM_CONV_ERR = 19
 PAM_IGNORE = 25
-_CONV_FUNC = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-                              ctypes.c_void_p)
 
-
-class _PamConv(ctypes.Structure):
-    _fields_ = [("conv", _CONV_FUNC), ("appdata_ptr", ctypes.c_void_p)]
-
-
-def _refuse_conversation(num_msg, msg, resp, appdata):
-    return PAM_CONV_ERR  # no line is expected on the fast path; none is answered
-
-
-_REFUSE = _CONV_FUNC(_refuse_conversation)
-
-
-def pam_acct_mgmt_timed(confdir, service, user):
-    """Calls pam_acct_mgmt through libpam in this process, as sudo does:
-    pam_start_confdir (which loads the stack), then pam_acct_mgmt timed
-    alone, then pam_end. Returns (PAM code, seconds inside pam_acct_mgmt)."""
-    lib = ctypes.CDLL("libpam.so.0")
-    lib.pam_start_confdir.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(_PamConv),
-                                      ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
-    lib.pam_acct_mgmt.argtypes = [ctypes.c_void_p, ctypes.c_int]
-    lib.pam_end.argtypes = [ctypes.c_void_p, ctypes.c_int]
-    conv = _PamConv(_REFUSE, None)
+# Calls pam_acct_mgmt through libpam, as sudo does: pam_start_confdir (which
+# loads the stack), then pam_acct_mgmt timed alone, then pam_end; N times,
+# each on a new handle. Prints [[PAM code, seconds], ...] as JSON. It runs
+# in a process of its own, so that a sanitizer build of the module loads
+# with its runtime preloaded, and this process never loads the module.
+_ACCT_MGMT_TIMED = r"""
+import ctypes, json, sys, time
+confdir, service, user, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+CONV = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+class Conv(ctypes.Structure):
+    _fields_ = [("conv", CONV), ("appdata_ptr", ctypes.c_void_p)]
+refuse = CONV(lambda num, msg, resp, data: 19)   # PAM_CONV_ERR: no line is answered
+lib = ctypes.CDLL("libpam.so.0")
+lib.pam_start_confdir.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(Conv),
+                                  ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+lib.pam_acct_mgmt.argtypes = [ctypes.c_void_p, ctypes.c_int]
+lib.pam_end.argtypes = [ctypes.c_void_p, ctypes.c_int]
+out = []
+for _ in range(n):
+    conv = Conv(refuse, None)
     handle = ctypes.c_void_p()
     rc = lib.pam_start_confdir(service.encode(), user.encode(), ctypes.byref(conv),
                                confdir.encode(), ctypes.byref(handle))
-    if rc != PAM_SUCCESS:
-        raise AssertionError("pam_start_confdir: %d" % rc)
-    try:
-        start = time.perf_counter()
-        rc = lib.pam_acct_mgmt(handle, 0)
-        elapsed = time.perf_counter() - start
-    finally:
-        lib.pam_end(handle, rc)
-    return rc, elapsed
+    if rc != 0:
+        sys.exit("pam_start_confdir: %d" % rc)
+    start = time.perf_counter()
+    rc = lib.pam_acct_mgmt(handle, 0)
+    elapsed = time.perf_counter() - start
+    lib.pam_end(handle, rc)
+    out.append([rc, elapsed])
+print(json.dumps(out))
+"""
+
+
+def pam_acct_mgmt_timed(confdir, service, user, n):
+    """[(PAM code, seconds inside pam_acct_mgmt)] of n account checks."""
+    env = dict(os.environ)
+    if Namespace._sanitized(PAM_SO):
+        runtimes = []
+        for lib in ("libasan.so", "libubsan.so"):
+            path = subprocess.run(["cc", "-print-file-name=" + lib], stdout=subprocess.PIPE,
+                                  universal_newlines=True).stdout.strip()
+            if os.path.isabs(path):
+                runtimes.append(path)
+        env["LD_PRELOAD"] = " ".join(runtimes)
+        env["ASAN_OPTIONS"] = "detect_leaks=0"   # Python's own allocations are not ours
+    p = subprocess.run([sys.executable, "-c", _ACCT_MGMT_TIMED, confdir, service, user, str(n)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                       env=env, timeout=120 + 10 * SLACK)
+    if p.returncode != 0:
+        raise AssertionError("the account checks did not run: %s" % p.stderr)
+    return [tuple(x) for x in json.loads(p.stdout)]
 
 
 class TestRefreshGate(PamCase):
@@ -1228,11 +1243,9 @@ class TestRefreshGate(PamCase):
         with open(os.path.join(self.pamd, SERVICE), "w") as f:
             f.write("account optional %s conf=%s\naccount required pam_permit.so\n" % (PAM_SO, conf))
         FAKE.fault("*", "delay", ms=4000)
-        times = []
-        for _ in range(5):
-            rc, elapsed = pam_acct_mgmt_timed(self.pamd, SERVICE, "alice")
-            self.assertEqual(rc, PAM_SUCCESS)
-            times.append(elapsed)
+        results = pam_acct_mgmt_timed(self.pamd, SERVICE, "alice", 5)
+        self.assertEqual([rc for rc, _ in results], [PAM_SUCCESS] * 5)
+        times = [elapsed for _, elapsed in results]
         self.log += NS.syslog.take()
         # The first call refreshed, through the 4 s delay; the others did not ask.
         self.assertEqual(len(self.api_requests()), 1, self.api_requests())
