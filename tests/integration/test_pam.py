@@ -1435,6 +1435,32 @@ class TestRefreshGate(PamCase):
                          self.logs())
         self.assertIn("store updated", self.summary()[1])
 
+    def test_a_service_name_that_is_not_plain_is_an_account_check(self):
+        """The module passes PAM_SERVICE only when it is a plain name; any
+        other is an account check (debug names what the helper was told)."""
+        self.alice_world(invited=False, member=True)
+        conf = self.write_conf(refresh_interval="5m")
+        self.run_pam(conf=conf, hook="acct_mgmt", direct=True)
+        for service, told in (("login", "login login"), ("su-l", "login su-l"),
+                              ("x" * 64, "account check " + "x" * 64),
+                              ("x" * 65, "account check no service"),
+                              ("mkio@test", "account check no service"),
+                              ("sudo", "account check sudo")):
+            with self.subTest(service=service):
+                self.log = []
+                res = self.run_pam(conf=conf, hook="acct_mgmt", direct=True, args="debug",
+                                   service=service)
+                if told.startswith("login"):
+                    self.assertEqual(res.rc, "PAM_SUCCESS")   # a login refreshes
+                    self.assertTrue(any("(account hook)" in t and "token from" in t
+                                        for t in self.logs(module_only=False)),
+                                    self.logs(module_only=False))
+                else:
+                    self.assertEqual(res.rc, "PAM_IGNORE")
+                    lines = [t for t in self.logs(module_only=False)
+                             if "(account hook, %s): last refreshed" % told in t]
+                    self.assertEqual(len(lines), 1, self.logs(module_only=False))
+
     def test_helper_refuses_a_bad_service_argument(self):
         for value in ("", "a b", "a/b", "x" * 65, "s\u00e9rvice", "a\nb"):
             with self.subTest(value=value):
