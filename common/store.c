@@ -601,6 +601,7 @@ static void store_tell_nscd(int dir_fd, const struct mk_log_sink *sink)
  * changed an assignment. */
 static mk_status store_write(const struct mk_config *cfg, const char *user,
                              const struct mk_membership *orgs, size_t n,
+                             const struct mk_group_oracle *oracle,
                              long lock_timeout_ms, const struct mk_log_sink *sink, mk_error *err)
 {
     static const char *const written[] = { MK_STOREFILE_NAME, STORE_GROUP_FILE };
@@ -687,7 +688,7 @@ static mk_status store_write(const struct mk_config *cfg, const char *user,
                 recheck[k] = joined[k];
         }
     }
-    if ((st = mk_policy_assign(&s, joined, recheck, cfg, &etc, store_oracle, &notes,
+    if ((st = mk_policy_assign(&s, joined, recheck, cfg, &etc, oracle, &notes,
                                &org_status, &org_err, err)) != MK_OK)
         goto out;
     entries = store_entries(&s, members, cfg, &etc, &notes, NULL, &entry_count);
@@ -777,13 +778,148 @@ mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
     if (!mk_user_name_valid(user))
         return mk_error_set(err, MK_ERR_USAGE, "invalid user name: 1 to %d bytes without ':', "
                             "',', '/', spaces or control characters", MK_USER_NAME_MAX);
-    return store_write(cfg, user, orgs, n, lock_timeout_ms, sink, err);
+    return store_write(cfg, user, orgs, n, store_oracle, lock_timeout_ms, sink, err);
+}
+
+/* ---- publish: the other sources asked before the lock ---- */
+
+/* publish re-checks every published group: two lookups each, which through
+ * NSS can take a fraction of a millisecond apiece (more with a remote
+ * source). They are made before the lock is taken, from the store as it
+ * reads then, so that logins never wait behind them; under the lock the
+ * policy takes these answers and asks NSS itself only about what they do
+ * not cover (a group given since, a new gid). */
+struct store_answer {
+    gid_t gid;
+    char *name;
+    int r;      /* the oracle's answer: 1 found (name or gid filled), 0 none, < 0 failed */
+};
+
+struct store_prefetch {
+    struct store_answer *by_gid, *by_name;
+    size_t gid_count, name_count;
+    const struct mk_group_oracle *live;
+};
+
+static int store_cmp_answer_gid(const void *a, const void *b)
+{
+    gid_t x = ((const struct store_answer *)a)->gid, y = ((const struct store_answer *)b)->gid;
+    return x < y ? -1 : x > y;
+}
+
+static int store_cmp_answer_name(const void *a, const void *b)
+{
+    return strcmp(((const struct store_answer *)a)->name, ((const struct store_answer *)b)->name);
+}
+
+static int store_prefetch_by_gid(void *ctx, gid_t gid, char *name, size_t size)
+{
+    struct store_prefetch *pf = ctx;
+    struct store_answer key = { .gid = gid };
+    const struct store_answer *a = pf->gid_count ? bsearch(&key, pf->by_gid, pf->gid_count,
+                                                           sizeof(key), store_cmp_answer_gid)
+                                                 : NULL;
+    if (!a)
+        return pf->live->by_gid(pf->live->ctx, gid, name, size);
+    if (a->r > 0)
+        snprintf(name, size, "%s", a->name ? a->name : "");
+    return a->r;
+}
+
+static int store_prefetch_by_name(void *ctx, const char *name, gid_t *gid)
+{
+    struct store_prefetch *pf = ctx;
+    struct store_answer key = { .name = (char *)name };
+    const struct store_answer *a = pf->name_count ? bsearch(&key, pf->by_name, pf->name_count,
+                                                            sizeof(key), store_cmp_answer_name)
+                                                  : NULL;
+    if (!a)
+        return pf->live->by_name(pf->live->ctx, name, gid);
+    if (a->r > 0)
+        *gid = a->gid;
+    return a->r;
+}
+
+static void store_prefetch_free(struct store_prefetch *pf)
+{
+    for (size_t i = 0; i < pf->gid_count; i++)
+        free(pf->by_gid[i].name);
+    for (size_t i = 0; i < pf->name_count; i++)
+        free(pf->by_name[i].name);
+    free(pf->by_gid);
+    free(pf->by_name);
+    memset(pf, 0, sizeof(*pf));
+}
+
+/* Asks live about every group of the store that has a member. Best effort:
+ * a store that cannot be read now leaves pf empty (the locked write then
+ * says why); memory failure too (the locked write asks NSS itself). */
+static void store_prefetch_build(const struct mk_config *cfg, struct store_prefetch *pf)
+{
+    struct mk_storefile s = { 0 };
+    bool *member = NULL;
+    char found[MK_GROUP_NAME_MAX * 4];
+    mk_error err;
+    int dir_fd = -1;
+
+    memset(pf, 0, sizeof(*pf));
+    pf->live = store_oracle;
+    if (mk_storefile_open_dir(cfg->state_dir, false, &dir_fd, &err) != MK_OK || dir_fd < 0 ||
+        mk_storefile_load(dir_fd, cfg->state_dir, &s, NULL, &err) != MK_OK)
+        goto out;
+    if (!(member = calloc(s.org_count ? s.org_count : 1, sizeof(*member))) ||
+        !(pf->by_gid = calloc(s.org_count ? s.org_count : 1, sizeof(*pf->by_gid))) ||
+        !(pf->by_name = calloc(s.org_count ? s.org_count : 1, sizeof(*pf->by_name))))
+        goto fail;
+    for (size_t u = 0; u < s.user_count; u++) {
+        for (size_t i = 0; i < s.users[u].org_count; i++) {
+            ssize_t k = mk_storefile_find_org(&s, s.users[u].orgs[i]);
+            if (k >= 0)
+                member[k] = true;
+        }
+    }
+    for (size_t i = 0; i < s.org_count; i++) {
+        const struct mk_storefile_org *o = &s.orgs[i];
+        struct store_answer *g = &pf->by_gid[pf->gid_count], *n = &pf->by_name[pf->name_count];
+        if (!member[i] || !o->group)
+            continue;
+        g->gid = o->gid;
+        g->r = pf->live->by_gid(pf->live->ctx, o->gid, found, sizeof(found));
+        if (g->r > 0 && !(g->name = strdup(found)))
+            goto fail;
+        pf->gid_count++;
+        if (!(n->name = strdup(o->group)))
+            goto fail;
+        pf->name_count++;
+        n->r = pf->live->by_name(pf->live->ctx, o->group, &n->gid);
+    }
+    qsort(pf->by_gid, pf->gid_count, sizeof(*pf->by_gid), store_cmp_answer_gid);
+    qsort(pf->by_name, pf->name_count, sizeof(*pf->by_name), store_cmp_answer_name);
+    goto out;
+fail:
+    store_prefetch_free(pf);
+    pf->live = store_oracle;
+out:
+    free(member);
+    mk_storefile_free(&s);
+    if (dir_fd >= 0)
+        close(dir_fd);
 }
 
 mk_status mk_store_publish(const struct mk_config *cfg, long lock_timeout_ms,
                            const struct mk_log_sink *sink, mk_error *err)
 {
-    return store_write(cfg, NULL, NULL, 0, lock_timeout_ms, sink, err);
+    struct store_prefetch pf;
+    struct mk_group_oracle oracle = { store_prefetch_by_gid, store_prefetch_by_name, &pf };
+    mk_status st;
+
+    mk_error_clear(err);
+    if ((st = mk_policy_check_config(cfg, err)) != MK_OK)
+        return st;
+    store_prefetch_build(cfg, &pf);
+    st = store_write(cfg, NULL, NULL, 0, &oracle, lock_timeout_ms, sink, err);
+    store_prefetch_free(&pf);
+    return st;
 }
 
 /* ---- reading, for `mkio-orgs status` ---- */

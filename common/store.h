@@ -92,6 +92,9 @@ mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
  * an assignment had to change (then, as always, before groups.db). For
  * callers that changed what groups.db depends on without a membership
  * change: a user turned stale after a failed refresh, the end of a sync.
+ * Every published group is checked again against the other group sources
+ * (mk_store_set_nss below); those lookups are made before the lock is
+ * taken, so that logins do not wait behind them at any store size.
  * Warnings go to sink; the status values are those of mk_store_set_user. */
 mk_status mk_store_publish(const struct mk_config *cfg, long lock_timeout_ms,
                            const struct mk_log_sink *sink, mk_error *err);

@@ -84,6 +84,7 @@ int main(int argc, char **argv)
     cfg.group_prefix = "mk-";
     cfg.gid_min = 2000200001;
     cfg.gid_max = 2100200000;
+    cfg.max_stale_ms = 30LL * 86400 * 1000;   /* the default: every compile looks for stale users */
 
     /* Run r: 5 existing organizations spread over the store, and a new one. */
     for (int r = 0; r <= RUNS; r++) {

@@ -2063,6 +2063,58 @@ static void test_nss_own_entries_do_not_count(void **state)
     file_state_same(f->groups_db, &dbs);
 }
 
+/* publish asks the other sources about every published group before it
+ * takes the lock: logins never wait behind those lookups. The stand-in
+ * tries the lock at each lookup by gid. */
+static const char *lock_probe_path;
+static unsigned lookups_unlocked, lookups_locked;
+
+static int probing_by_gid(void *ctx, gid_t gid, char *name, size_t size)
+{
+    int fd = open(lock_probe_path, O_RDWR | O_CLOEXEC);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        lookups_unlocked++;
+        flock(fd, LOCK_UN);
+    } else {
+        lookups_locked++;
+    }
+    if (fd >= 0)
+        close(fd);
+    return foreign_by_gid(ctx, gid, name, size);
+}
+
+static void test_publish_asks_before_the_lock(void **state)
+{
+    struct fx *f = *state;
+    static const struct mk_group_oracle probing = { probing_by_gid, foreign_by_name, NULL };
+    struct mk_membership m[40];
+    char ids[40][16], lock_path[200];
+    char name[33];
+    gid_t gid;
+
+    for (int i = 0; i < 40; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "org-%03d", i);
+        m[i].org_id = ids[i];
+        m[i].org_name = NULL;
+    }
+    assert_int_equal(set_n(f, "bob", m, 40), MK_OK);
+    group_of(f, "org-007", name, &gid);
+    foreign_add("ad-video", gid);
+    snprintf(lock_path, sizeof(lock_path), "%s/store.lock", f->state);
+    lock_probe_path = lock_path;
+    lookups_unlocked = lookups_locked = 0;
+    mk_store_set_nss(&probing);
+    assert_int_equal(publish(f), MK_OK);
+    assert_true(lookups_unlocked >= 40);
+    /* Under the lock: only the new gid for the group that moved. */
+    assert_true(lookups_locked <= 2);
+    char now_name[33];
+    gid_t now;
+    group_of(f, "org-007", now_name, &now);
+    assert_int_not_equal(now, gid);
+    assert_true(retired_has(f, gid));
+}
+
 /* A login's lookups stay with the user's organizations however big the
  * store: 300 organizations of other users, one of alice's. */
 static void test_nss_login_lookups_bounded(void **state)
@@ -2187,6 +2239,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nss_pin_clash_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nss_own_entries_do_not_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nss_login_lookups_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_asks_before_the_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_holds_no_surprises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_dir_owned_by_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_dir_mode_0777, setup, teardown),
