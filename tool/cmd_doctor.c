@@ -505,8 +505,10 @@ static void report_token(struct doctor *d, const char *who, const char *user, co
                                   user)
                     : doctor_hint("make a new token in the MK.IO web app (profile menu, \"Your "
                                   "personal API tokens\") and run `mkio-orgs login`");
-        doctor_add(d, DOCTOR_FAIL, "token", hint, "%sMK.IO refused the token from %s (expired, "
-                   "revoked or mistyped): %s", who, source, err->message);
+        /* The remedy is the same whatever the detail: the ref is for support. */
+        doctor_add(d, DOCTOR_FAIL, "token", hint, "%sMK.IO refused the token from %s (HTTP 401: "
+                   "expired, revoked or mistyped%s%s)", who, source, err->ref[0] ? "; ref " : "",
+                   err->ref);
     } else if (st == MK_ERR_API) {
         hint = doctor_hint("quote the ref to MediaKind support if the answer is unexpected");
         doctor_add(d, DOCTOR_FAIL, "token", hint, "%sMK.IO answered the token from %s with an "
