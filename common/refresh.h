@@ -6,6 +6,15 @@
  * user's memberships in the store with the organizations joined. It never
  * declines and never leaves. The whole operation stays inside budget_ms.
  * If listing fails, the store is not touched (the last good data stays).
+ *
+ * With write_store, every attempt is recorded in the user's refresh record
+ * (userstate.h): a success when the list was whole and the store written,
+ * else a failure with the error's text (a 401 too); account checks decide
+ * from it whether to call MK.IO at all, `status` shows it. A failure that
+ * leaves the user's last recorded success older than max_stale recompiles
+ * groups.db (mk_store_publish), so that their groups leave it at once.
+ * Neither step fails the refresh: a problem with either is a warning to
+ * opts->log.
  */
 #ifndef MK_REFRESH_H
 #define MK_REFRESH_H
