@@ -514,6 +514,63 @@ static void test_refresh_records_each_attempt(void **state)
     fixture_stop(&f);
 }
 
+/* A failed refresh that leaves the user's last success past max_stale
+ * recompiles groups.db at once: their group leaves it (kept in the store).
+ * One whose last success is recent leaves groups.db alone. The store's
+ * clock is moved (mk_store_set_clock) so that the store sees the user's
+ * memberships as old too. */
+static void test_refresh_failure_past_max_stale_publishes(void **state)
+{
+    struct fixture f;
+    fixture_start(&f, 200, WORLD, "max_stale = 60\n");
+    struct mk_refresh_options opts = { .accept = false, .write_store = true, .lock_timeout_ms = 1000 };
+    struct mk_refresh_result res;
+    struct mk_store_view view;
+    struct stat before, after;
+    char db[160];
+    mk_error err;
+    int64_t now = (int64_t)time(NULL);
+
+    snprintf(db, sizeof(db), "%s/groups.db", f.state_dir);
+    assert_int_equal(mk_refresh_user(&f.cfg, "alice", TOKEN, &opts, &res, &err), MK_OK);
+    mk_refresh_result_free(&res);
+    assert_int_equal(mk_store_read(&f.cfg, &view, &err), MK_OK);
+    assert_int_equal(view.group_count, 1);
+    mk_store_view_free(&view);
+    mk_store_set_clock(now + 3600);
+
+    f.server.list_status = 401;
+    f.server.list_body = "{\"error\":{\"code\":\"Unauthorized\",\"detail\":\"revoked\"},\"status\":401}";
+
+    /* The last success is recent: nothing is recompiled. */
+    assert_int_equal(stat(db, &before), 0);
+    assert_int_equal(mk_refresh_user(&f.cfg, "alice", TOKEN, &opts, &res, &err), MK_ERR_API);
+    mk_refresh_result_free(&res);
+    assert_int_equal(stat(db, &after), 0);
+    assert_int_equal(after.st_ino, before.st_ino);
+
+    /* The last success is two hours old: the failure recompiles groups.db
+     * without alice's group; the store keeps her organization. */
+    assert_int_equal(mk_user_state_record(&f.cfg, "alice", now - 7200, true, NULL, &err), MK_OK);
+    assert_int_equal(mk_refresh_user(&f.cfg, "alice", TOKEN, &opts, &res, &err), MK_ERR_API);
+    mk_refresh_result_free(&res);
+    assert_int_equal(stat(db, &after), 0);
+    assert_true(after.st_ino != before.st_ino);
+    assert_int_equal(mk_store_read(&f.cfg, &view, &err), MK_OK);
+    assert_int_equal(view.group_count, 0);
+    assert_int_equal(view.user_count, 1);
+    assert_int_equal(view.users[0].org_count, 1);
+    assert_true(view.users[0].stale);
+    mk_store_view_free(&view);
+    struct mk_user_state us;
+    assert_int_equal(mk_user_state_read(&f.cfg, "alice", &us, &err), MK_OK);
+    assert_int_equal(us.last_success, now - 7200);
+    assert_non_null(strstr(us.last_error, "revoked"));
+
+    mk_store_set_clock(0);
+    fixture_stop(&f);
+}
+
 static void test_refresh_bad_arguments(void **state)
 {
     struct mk_config cfg;
@@ -540,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_refresh_store_locked_is_busy_within_budget),
         cmocka_unit_test(test_refresh_skips_an_unusable_id),
         cmocka_unit_test(test_refresh_records_each_attempt),
+        cmocka_unit_test(test_refresh_failure_past_max_stale_publishes),
         cmocka_unit_test(test_refresh_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
