@@ -18,6 +18,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@
 
 #include "groupfile_read.h"
 #include "grouppolicy.h"
+#include "nscd.h"
 #include "store.h"
 #include "text.h"
 #include "userstate.h"
@@ -2115,6 +2118,29 @@ static void test_publish_asks_before_the_lock(void **state)
     assert_true(retired_has(f, gid));
 }
 
+/* nscd is told only about the groups.db the NSS module reads
+ * (/var/lib/mkio/groups.db): a store elsewhere (tests, a private store)
+ * never sends it a request. A listening socket stands in for nscd. */
+static void test_nscd_not_told_about_other_files(void **state)
+{
+    struct fx *f = *state;
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    assert_true(lfd >= 0);
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/nscd.sock", f->dir);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    assert_int_equal(listen(lfd, 8), 0);
+    mk_nscd_set_socket_path(addr.sun_path);
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    assert_int_equal(set1(f, "alice", "org-b", "B"), MK_OK);
+    assert_int_equal(publish(f), MK_OK);
+    assert_int_equal(accept(lfd, NULL, NULL), -1);
+    assert_int_equal(errno, EAGAIN);
+    mk_nscd_set_socket_path(NULL);
+    close(lfd);
+}
+
 /* A login's lookups stay with the user's organizations however big the
  * store: 300 organizations of other users, one of alice's. */
 static void test_nss_login_lookups_bounded(void **state)
@@ -2240,6 +2266,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nss_own_entries_do_not_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nss_login_lookups_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_asks_before_the_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nscd_not_told_about_other_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_holds_no_surprises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_dir_owned_by_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_dir_mode_0777, setup, teardown),
