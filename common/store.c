@@ -198,60 +198,84 @@ static int store_cmp_state_entry(const void *key, const void *elem)
     return strcmp(key, ((const struct mk_user_state_entry *)elem)->user);
 }
 
-/* Which users of s are stale at now (stale[u], indexed like s->users; with
- * when[u], the time they were last known good), reading every user's
- * record once (one directory scan). except (may be NULL) is the user being
- * written now: a successful refresh, never stale. With max_stale 0 nobody
- * is and nothing is read. Records that cannot be believed are reported
- * and treated as missing (the store's times decide). 0 or -ENOMEM. */
-static int store_find_stale(const struct mk_config *cfg, const struct mk_storefile *s,
-                            const char *except, int64_t now, bool *stale, int64_t *when,
-                            const struct mk_log_sink *sink)
+/* Every user's refresh record, read once per compile (one directory
+ * scan), sorted by user name. */
+struct store_records {
+    struct mk_user_state_entry *v;
+    size_t n;
+};
+
+/* With max_stale 0 nothing is read. Records that cannot be believed are
+ * reported and read as none (the store's times decide). 0 or -ENOMEM. */
+static int store_records_load(const struct mk_config *cfg, struct store_records *rec,
+                              const struct mk_log_sink *sink)
 {
-    struct mk_user_state_entry *list = NULL;
-    size_t count = 0;
     mk_error err;
 
-    if (cfg->max_stale_ms <= 0 || s->user_count == 0)
+    memset(rec, 0, sizeof(*rec));
+    if (cfg->max_stale_ms <= 0)
         return 0;
     mk_error_clear(&err);
-    if (mk_user_state_list(cfg, &list, &count, &err) != MK_OK) {
+    if (mk_user_state_list(cfg, &rec->v, &rec->n, &err) != MK_OK) {
         if (err.status == MK_ERR_NOMEM)
             return -ENOMEM;
         mk_log(sink, MK_LOG_WARNING, "users' refresh records not read (%s): max_stale "
                "counts from the store's times only", err.message);
-        list = NULL;
-        count = 0;
+        rec->v = NULL;
+        rec->n = 0;
     }
+    return 0;
+}
+
+static void store_records_free(struct store_records *rec)
+{
+    mk_user_state_list_free(rec->v, rec->n);
+    memset(rec, 0, sizeof(*rec));
+}
+
+/* When user (with the store's refreshed time) was last known good. */
+static int64_t store_known_good(const struct store_records *rec, const char *user,
+                                int64_t refreshed)
+{
+    const struct mk_user_state_entry *e =
+        rec->n ? bsearch(user, rec->v, rec->n, sizeof(*rec->v), store_cmp_state_entry) : NULL;
+    return mk_user_state_known_good(e ? &e->state : NULL, refreshed);
+}
+
+/* Which users of s are stale at now (stale[u], indexed like s->users; with
+ * when[u], the time they were last known good). except (may be NULL) is
+ * the user being written now: a successful refresh, never stale. */
+static void store_find_stale(const struct mk_config *cfg, const struct mk_storefile *s,
+                             const struct store_records *rec, const char *except, int64_t now,
+                             bool *stale, int64_t *when)
+{
+    if (cfg->max_stale_ms <= 0)
+        return;
     for (size_t u = 0; u < s->user_count; u++) {
         const struct mk_storefile_user *user = &s->users[u];
-        const struct mk_user_state_entry *e;
         if (except && strcmp(user->name, except) == 0)
             continue;
-        e = count ? bsearch(user->name, list, count, sizeof(*list), store_cmp_state_entry) : NULL;
-        when[u] = mk_user_state_known_good(e ? &e->state : NULL, user->refreshed);
+        when[u] = store_known_good(rec, user->name, user->refreshed);
         stale[u] = user->org_count > 0 && mk_user_state_stale(cfg, when[u], now);
     }
-    mk_user_state_list_free(list, count);
-    return 0;
+}
+
+static int store_cmp_user_name(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct mk_storefile_user *)elem)->name);
 }
 
 /* Whether user, as s and its record have it before this write, is stale. */
 static bool store_user_stale(const struct mk_config *cfg, const struct mk_storefile *s,
-                             const char *user, int64_t now)
+                             const struct store_records *rec, const char *user, int64_t now)
 {
-    struct mk_user_state rec;
-    mk_error err;
-    int64_t refreshed = 0;
+    const struct mk_storefile_user *u;
 
     if (cfg->max_stale_ms <= 0)
         return false;
-    for (size_t u = 0; u < s->user_count; u++)
-        if (strcmp(s->users[u].name, user) == 0)
-            refreshed = s->users[u].refreshed;
-    if (mk_user_state_read(cfg, user, &rec, &err) != MK_OK)
-        memset(&rec, 0, sizeof(rec));
-    return mk_user_state_stale(cfg, mk_user_state_known_good(&rec, refreshed), now);
+    u = s->user_count ? bsearch(user, s->users, s->user_count, sizeof(*s->users),
+                                store_cmp_user_name) : NULL;
+    return mk_user_state_stale(cfg, store_known_good(rec, user, u ? u->refreshed : 0), now);
 }
 
 /* One warning per stale user: who, and since when. */
@@ -625,6 +649,7 @@ static mk_status store_write(const struct mk_config *cfg, const char *user,
     bool *stale = NULL, *recheck = NULL;
     int64_t *stale_since = NULL;
     int64_t now = store_now();
+    struct store_records records = { 0 };
 
     mk_error_clear(err);
     mk_error_clear(&org_err);
@@ -657,14 +682,22 @@ static mk_status store_write(const struct mk_config *cfg, const char *user,
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
     }
+    if (store_records_load(cfg, &records, sink) != 0) {
+        st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     if (user && (st = store_apply_user(&s, user, in, in_count, now,
-                                       store_user_stale(cfg, &s, user, now), err)) != MK_OK)
+                                       store_user_stale(cfg, &s, &records, user, now),
+                                       err)) != MK_OK)
         goto out;
     /* Stale users' memberships stay in store.json and leave groups.db. */
     if (!(stale = calloc(s.user_count ? s.user_count : 1, sizeof(*stale))) ||
-        !(stale_since = calloc(s.user_count ? s.user_count : 1, sizeof(*stale_since))) ||
-        store_find_stale(cfg, &s, user, now, stale, stale_since, sink) != 0 ||
-        !(members = store_members_build(&s, stale)) ||
+        !(stale_since = calloc(s.user_count ? s.user_count : 1, sizeof(*stale_since)))) {
+        st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    store_find_stale(cfg, &s, &records, user, now, stale, stale_since);
+    if (!(members = store_members_build(&s, stale)) ||
         !(joined = calloc(s.org_count ? s.org_count : 1, sizeof(*joined)))) {
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
@@ -761,6 +794,7 @@ out:
     free(recheck);
     free(stale);
     free(stale_since);
+    store_records_free(&records);
     store_members_free(members, s.org_count);
     mk_policy_notes_free(&notes);
     mk_local_groups_free(&etc);
@@ -984,6 +1018,7 @@ mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, 
     struct mk_group_entry *entries = NULL;
     size_t *index = NULL;
     size_t entry_count = 0;
+    struct store_records records = { 0 };
     bool *stale = NULL;
     int64_t *stale_since = NULL;
     int dir_fd = -1;
@@ -1007,10 +1042,11 @@ mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, 
      * out of the groups (and shown in the users). */
     if (!(stale = calloc(s.user_count ? s.user_count : 1, sizeof(*stale))) ||
         !(stale_since = calloc(s.user_count ? s.user_count : 1, sizeof(*stale_since))) ||
-        store_find_stale(cfg, &s, NULL, store_now(), stale, stale_since, NULL) != 0) {
+        store_records_load(cfg, &records, NULL) != 0) {
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
     }
+    store_find_stale(cfg, &s, &records, NULL, store_now(), stale, stale_since);
     members = store_members_build(&s, stale);
     entries = members ? store_entries(&s, members, cfg, &etc, NULL, &index, &entry_count) : NULL;
     if (!entries || store_view_fill(&s, entries, index, entry_count, stale, stale_since,
@@ -1027,6 +1063,7 @@ out:
     free(index);
     free(stale);
     free(stale_since);
+    store_records_free(&records);
     store_members_free(members, s.org_count);
     mk_local_groups_free(&etc);
     mk_storefile_free(&s);
