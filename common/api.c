@@ -610,6 +610,8 @@ static mk_status api_call(mk_http *http, const char *method, const char *path,
         *received = resp.body_len;
     if (resp.status < 200 || resp.status > 299) {
         rc = mk_api_error_from_response(resp.status, resp.body, err);
+        if (err)
+            err->retry_after_ms = resp.retry_after_ms > 0 ? resp.retry_after_ms : 0;
         if (admin && resp.status == 403 && err) {
             /* The generic hint, made precise for the admin side: a 403
              * there means a missing RBAC capability, which any team of the
@@ -1183,6 +1185,8 @@ mk_status mk_user_org_accept_many(mk_http *http, const char *const *org_ids, siz
                 *e = sent_errs[k];
         } else if (resps[k].status < 200 || resps[k].status > 299) {
             statuses[i] = mk_api_error_from_response(resps[k].status, resps[k].body, e);
+            if (e)
+                e->retry_after_ms = resps[k].retry_after_ms > 0 ? resps[k].retry_after_ms : 0;
             if (statuses[i] == MK_ERR_API)
                 api_accept_final_advice(e);
         } else {

@@ -9,6 +9,7 @@
 #define MK_ERROR_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 typedef enum mk_status {
     MK_OK = 0,
@@ -26,6 +27,7 @@ typedef struct mk_error {
     long http_status;   /* HTTP status of the failing answer, 0 if none */
     char code[64];      /* error.code of the API's error body, "" if none */
     char ref[128];      /* ref of the API's error body, "" if none: keep it for support */
+    int64_t retry_after_ms; /* the failing answer's Retry-After in ms, 0 when none */
     char message[768];  /* for people: what failed, with the API's detail */
 } mk_error;
 

@@ -342,7 +342,10 @@ static void *sync_worker(void *arg)
         tool_fail(&err);
         run->failed++;
         if (!token_failed && err.http_status == 429) {
+            /* MK.IO's Retry-After when it gave one, else a growing pause. */
             int64_t pause = sync_rate_pause_ms(run->rate_limited++);
+            if (err.retry_after_ms > 0)
+                pause = err.retry_after_ms;
             int64_t until = sync_now_ms() + pause;
             if (until > run->pause_until_ms) {
                 run->pause_until_ms = until;

@@ -346,17 +346,38 @@ class SyncRateLimit(ToolTest):
         self.fake.fault("user_orgs_list", "delay", ms=1000, count=1)
         p = self.run_tool("sync", "--all", "--jobs", "2", "--max-time", "8", token=None)
         self.assert_exit(p, 3)
+        # MK.IO's Retry-After (30 s) is the pause.
         self.assertRegex(p.stderr, r"mkio-orgs: sync: MK.IO is rate limiting \(HTTP 429\): a pause "
-                         r"of (8|9|10) s would pass --max-time; 4 user\(s\) left for the next run\n")
+                         r"of 30 s would pass --max-time; 4 user\(s\) left for the next run\n")
         self.assertIn("MK.IO is rate limiting this organization", p.stderr)
         self.assertEqual(len(self.api_requests("GET")), 2)   # no user started after the 429
         self.assertEqual(summary(p.stdout), (1, 6, 1, 4))
         self.assertLess(p.elapsed, 3)
 
-    def test_a_429_pauses_new_users_then_the_run_goes_on(self):
+    def test_a_429_pauses_new_users_for_its_retry_after(self):
         for u in ("bin", "daemon", "nobody"):
             self.write_token(u, "tok-rl-" + u)
-        self.fake.fault("user_orgs_list", "status", status=429, retry_after="30", count=1)
+        # Retry-After 4 s: beyond the 3 s budget, so the client gives up on
+        # that user, and the run waits those 4 s before the next user.
+        self.fake.fault("user_orgs_list", "status", status=429, retry_after="4", count=1)
+        start = time.monotonic()
+        p = self.run_tool("sync", "--all", "--jobs", "1", "--max-time", "30", token=None)
+        elapsed = time.monotonic() - start
+        self.assert_exit(p, 3)
+        self.assertIn("mkio-orgs: sync: MK.IO is rate limiting (HTTP 429): no further user "
+                      "starts for 4 s\n", p.stderr)
+        self.assertGreaterEqual(elapsed, 3.9)
+        self.assertLess(elapsed, 7.5)
+        self.assertEqual(len(self.api_requests("GET")), 3)
+        self.assertEqual(summary(p.stdout), (2, 3, 1, 0))
+
+    def test_a_429_without_retry_after_pauses_new_users_then_the_run_goes_on(self):
+        for u in ("bin", "daemon", "nobody"):
+            self.write_token(u, "tok-rl-" + u)
+        # No Retry-After: the client's own retries (3) meet the 429 too, and
+        # the run then holds new users back for its own pause (10 s, less up
+        # to a quarter).
+        self.fake.fault("user_orgs_list", "status", status=429, count=4)
         e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp,
              "MKIO_CONFIG": self.conf}
         start = time.monotonic()
@@ -370,7 +391,7 @@ class SyncRateLimit(ToolTest):
         self.assertTrue(m, p.stderr)
         self.assertIn(int(m.group(1)), range(8, 11))
         self.assertGreaterEqual(elapsed, 7.5)        # 10 s less at most a quarter
-        self.assertEqual(len(self.api_requests("GET")), 3)
+        self.assertEqual(len(self.api_requests("GET")), 6)
         self.assertEqual(summary(p.stdout), (2, 3, 1, 0))
 
 
