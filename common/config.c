@@ -14,7 +14,6 @@
  */
 #include "config.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -259,6 +258,45 @@ static const char *config_gid_range_problem(uint64_t lo, uint64_t hi)
 
 /* ---- URLs: libcurl splits, the project keeps its rules ------------------ */
 
+#ifdef MK_CONFIG_NO_CURL
+/* The login gate's build (pam/login_gate.c links libc alone): it reads
+ * the configuration only for its times, users and services, and never
+ * connects, so a URL needs only a scheme it could name and no space or
+ * control character. The refresh program it starts (and everything else)
+ * reloads the file with the full checks below. */
+static mk_status config_check_url_lightly(const char *url, const char *what, const char *starts,
+                                          const char *const *schemes, size_t n_schemes,
+                                          mk_error *err)
+{
+    bool known = false;
+    for (size_t i = 0; url && i < n_schemes; i++) {
+        size_t len = strlen(schemes[i]);
+        known = known || (mk_ascii_case_equal_n(url, schemes[i], len) &&
+                          strncmp(url + len, "://", 3) == 0 && url[len + 3] != '\0');
+    }
+    for (const unsigned char *p = (const unsigned char *)url; known && *p; p++)
+        known = *p > 0x20 && *p < 0x7f;
+    if (!known)
+        return mk_error_set(err, MK_ERR_USAGE, "the %s must start with %s and hold no space or "
+                            "control character", what, starts);
+    return MK_OK;
+}
+
+mk_status mk_config_check_base_url(const char *url, mk_error *err)
+{
+    static const char *const schemes[] = { "https", "http" };
+    return config_check_url_lightly(url, "base URL", "https:// (or http://)", schemes, 2, err);
+}
+
+mk_status mk_config_check_proxy_url(const char *url, mk_error *err)
+{
+    static const char *const schemes[] = { "http", "https", "socks5", "socks5h" };
+    return config_check_url_lightly(url, "proxy URL", "http://, https://, socks5:// or socks5h://",
+                                    schemes, 4, err);
+}
+#else
+#include <curl/curl.h>
+
 /* 127.0.0.0/8 written as a dotted quad, [::1], or localhost. */
 static bool config_host_is_loopback(const char *host)
 {
@@ -488,6 +526,7 @@ mk_status mk_config_check_proxy_url(const char *url, mk_error *err)
         return mk_error_set(err, MK_ERR_USAGE, "the proxy URL %s (%s)", problem, allowed);
     return MK_OK;
 }
+#endif
 
 /* Stores url without trailing slashes, so paths can be appended as-is. */
 static bool config_set_base_url(struct mk_config *cfg, const char *url)
