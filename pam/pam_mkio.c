@@ -156,6 +156,7 @@ struct pam_mkio_run {
     bool overflow;         /* the helper said more than MK_HELPER_OUTPUT_MAX */
     long deadline_ms;      /* monotonic */
     bool budget_fixed;     /* timeout= on the PAM line: the helper cannot move it */
+    bool budget_taken;     /* a budget line came: any later one is ignored */
     long started_ms;
     int user_lines, log_lines;
     bool have_result;
@@ -174,9 +175,13 @@ static void pam_mkio_take_line(pam_handle_t *pamh, struct pam_mkio_run *run, cha
         rest = line + strlen(line);
 
     if (strcmp(line, "budget") == 0) {
+        /* Sent once (login_helper.h): a second line, whichever stage sent
+         * it, never moves the deadline. */
         uint64_t ms;
-        if (!run->budget_fixed && mk_parse_u64(rest, MK_HELPER_MAX_BUDGET_MS, &ms) && ms >= 100)
+        if (!run->budget_fixed && !run->budget_taken &&
+            mk_parse_u64(rest, MK_HELPER_MAX_BUDGET_MS, &ms) && ms >= 100)
             run->deadline_ms = run->started_ms + (long)ms;
+        run->budget_taken = true;
     } else if (strcmp(line, "info") == 0 || strcmp(line, "error") == 0) {
         if (!speak || run->user_lines >= MK_HELPER_USER_LINES_MAX)
             return;
