@@ -22,6 +22,9 @@ UNITDIR  ?= /lib/systemd/system
 # from configuration or the environment (architecture invariant 2).
 LIBEXECDIR ?= $(PREFIX)/libexec/mkio
 HELPER_PATH := $(LIBEXECDIR)/mkio-login-helper
+# The refresh program the helper (a gate) execs, compiled into the gate the
+# same way (pam/login_helper.h).
+REFRESH_PATH := $(LIBEXECDIR)/mkio-login-refresh
 DOCDIR   ?= $(PREFIX)/share/doc/mkio
 # Where the tools that read these look, whatever PREFIX is: pam-auth-update
 # reads only /usr/share/pam-configs, systemd-tmpfiles /usr/lib/tmpfiles.d
@@ -61,7 +64,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: deps all check unit valgrind fuzz bench demo install clean FORCE
-all: $(B)/libmkio.a $(B)/libnss_mkio.so.2 $(B)/pam_mkio.so $(B)/mkio-login-helper $(B)/mkio-orgs
+all: $(B)/libmkio.a $(B)/libnss_mkio.so.2 $(B)/pam_mkio.so $(B)/mkio-login-helper \
+     $(B)/mkio-login-refresh $(B)/mkio-orgs
 
 $(B)/%.o: %.c $(wildcard common/*.h) $(wildcard nss/*.h) $(wildcard pam/*.h) $(wildcard tool/*.h)
 	@mkdir -p $(dir $@)
@@ -105,8 +109,28 @@ $(B)/pam_mkio.so: $(PAM_OBJ) pam/pam_mkio.sym
 	$(CC) -shared -Wl,--version-script=pam/pam_mkio.sym -Wl,-z,defs $(HLDFLAGS) -o $@ \
 	    $(PAM_OBJ) -lpam
 
-$(B)/mkio-login-helper: $(B)/pam/login_helper.o $(B)/libmkio.a
-	$(CC) -pie $(HLDFLAGS) -o $@ $(B)/pam/login_helper.o $(B)/libmkio.a $(RUNTIME_LIBS)
+# The login helper is two programs, one process (pam/login_helper.h): the
+# gate mkio-login-helper links libc alone (no $(RUNTIME_LIBS): a common/
+# object that needed libcurl or json-c would fail this link; tests/run-all
+# checks its NEEDED), with config.c built without libcurl's URL parser;
+# it execs mkio-login-refresh, which links everything, when there is work.
+GATE_OBJ := $(B)/pam/login_gate.o $(B)/pam/login_common.o $(B)/gate/config.o \
+            $(addprefix $(B)/common/,userstate.o storefile.o atomicfile.o tempname.o text.o \
+                                     passwd.o mk_error.o log.o)
+$(B)/pam/login_gate.o: ALL_CFLAGS += -DMK_REFRESH_PATH='"$(REFRESH_PATH)"'
+$(B)/pam/login_gate.o: $(B)/refresh-path
+$(B)/refresh-path: FORCE
+	@mkdir -p $(B)
+	@echo '$(REFRESH_PATH)' | cmp -s - $@ || echo '$(REFRESH_PATH)' > $@
+$(B)/gate/config.o: common/config.c $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DMK_CONFIG_NO_CURL -c -o $@ $<
+$(B)/mkio-login-helper: $(GATE_OBJ)
+	$(CC) -pie $(HLDFLAGS) -o $@ $(GATE_OBJ)
+
+$(B)/mkio-login-refresh: $(B)/pam/login_helper.o $(B)/pam/login_common.o $(B)/libmkio.a
+	$(CC) -pie $(HLDFLAGS) -o $@ $(B)/pam/login_helper.o $(B)/pam/login_common.o $(B)/libmkio.a \
+	    $(RUNTIME_LIBS)
 
 $(B)/mkio-orgs: $(TOOL_OBJ) $(B)/libmkio.a
 	$(CC) -pie $(HLDFLAGS) -o $@ $(TOOL_OBJ) $(B)/libmkio.a $(RUNTIME_LIBS)
@@ -164,6 +188,7 @@ install: all
 	chmod 0700 $(DESTDIR)$(SYSCONFDIR)/mkio/tokens
 	install -m 0644 $(B)/pam_mkio.so $(DESTDIR)$(PAMDIR)/pam_mkio.so
 	install -m 0755 $(B)/mkio-login-helper $(DESTDIR)$(HELPER_PATH)
+	install -m 0755 $(B)/mkio-login-refresh $(DESTDIR)$(REFRESH_PATH)
 	install -m 0644 $(B)/libnss_mkio.so.2 $(DESTDIR)$(LIBDIR)/libnss_mkio.so.2
 	install -m 0755 $(B)/mkio-orgs $(DESTDIR)$(BINDIR)/mkio-orgs
 	test -e $(DESTDIR)$(SYSCONFDIR)/mkio/mkio.conf || \

@@ -1,31 +1,29 @@
-/* pam/login_helper.c: mkio-login-helper, the work of one login for
- * pam_mkio.so (the protocol and why it exists: login_helper.h).
+/* pam/login_helper.c: mkio-login-refresh, the second stage of the login
+ * helper: the work of one login for pam_mkio.so (the protocol, why it
+ * exists and why it has two stages: login_helper.h).
  *
- * Started by the module as root with an empty environment; reads the
- * configuration, finds the user's token, accepts the pending invites the
+ * Started by the gate (pam/login_gate.c, mkio-login-helper) with execve,
+ * as root with an empty environment; reads the configuration again and
+ * checks it fully, finds the user's token, accepts the pending invites the
  * policy allows and refreshes the user's groups (common/refresh.h), and
  * reports on descriptor 3. It may be killed at any moment: the store and
  * groups.db are replaced atomically.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "jwt.h"
+#include "login_common.h"
 #include "login_helper.h"
 #include "mk_error.h"
 #include "passwd.h"
@@ -39,51 +37,11 @@
  * module's MK_HELPER_LOG_LINES_MAX always leaves room for the summary. */
 #define HELPER_ORG_LOG_LINES_MAX 40
 
-struct helper_options {
-    const char *conf_path;
-    int64_t timeout_ms;
-    bool debug;
-    bool quiet;
-    bool fail_closed;      /* only for the wording of log lines: the module decides */
-    const char *hook;
-    const char *service;   /* the PAM service; NULL: none given (an account check) */
-    const char *user;
-};
-
-static FILE *helper_out;
-
-/* One protocol line: kind, then the sanitized text. */
-static void helper_say(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void helper_say(const char *kind, const char *fmt, ...)
-{
-    char text[MK_HELPER_LINE_MAX - 16], clean[MK_HELPER_LINE_MAX - 16];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    mk_text_sanitize(text, clean, sizeof(clean));
-    fprintf(helper_out, "%s %s\n", kind, clean);
-    fflush(helper_out);
-}
-
-static void helper_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void helper_log(int prio, const char *fmt, ...)
-{
-    char text[MK_HELPER_LINE_MAX - 32];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    char kind[8];
-    snprintf(kind, sizeof(kind), "log %d", prio & 7);
-    helper_say(kind, "%s", text);
-}
-
 /* The store's warnings ("gid taken, using ...") as `log` lines of the
  * protocol: pam_mkio pam_syslogs them (authpriv). */
 static void helper_log_sink_fn(void *ctx, int priority, const char *message)
 {
-    helper_log(priority, "%s", message);
+    login_log(priority, "%s", message);
 }
 
 static const struct mk_log_sink helper_log_sink = { helper_log_sink_fn, NULL };
@@ -93,94 +51,6 @@ static int64_t helper_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int helper_usage(const char *why)
-{
-    fprintf(stderr, "mkio-login-helper: %s\n"
-                    "Usage: mkio-login-helper [--conf=PATH] [--timeout-ms=N] [--debug] [--quiet]\n"
-                    "                         [--fail-closed] [--hook=account|session]\n"
-                    "                         [--service=NAME] --user=NAME\n"
-                    "Started by pam_mkio.so as root; reports on descriptor 3 (see pam_mkio(8)).\n",
-            why);
-    return 2;
-}
-
-/* What pam_mkio passes as --service (login_helper.h). */
-static bool helper_service_valid(const char *service)
-{
-    size_t len = 0;
-    for (; service[len]; len++) {
-        char c = service[len];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '+' || c == '-'))
-            return false;
-    }
-    return len > 0 && len <= MK_HELPER_SERVICE_MAX;
-}
-
-/* Whether service is a login (named in login_services) rather than an
- * account check; no service is an account check. */
-static bool helper_is_login(const struct mk_config *cfg, const char *service)
-{
-    for (size_t i = 0; service && i < cfg->login_service_count; i++)
-        if (strcmp(cfg->login_services[i], service) == 0)
-            return true;
-    return false;
-}
-
-static int helper_parse(int argc, char **argv, struct helper_options *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->hook = "session";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strncmp(a, "--conf=", 7) == 0 && a[7] == '/') {
-            o->conf_path = a + 7;
-        } else if (strncmp(a, "--timeout-ms=", 13) == 0) {
-            uint64_t ms = 0;
-            if (!mk_parse_u64(a + 13, MK_HELPER_MAX_BUDGET_MS, &ms) || ms < 100)
-                return helper_usage("bad --timeout-ms");
-            o->timeout_ms = (int64_t)ms;
-        } else if (strcmp(a, "--debug") == 0) {
-            o->debug = true;
-        } else if (strcmp(a, "--quiet") == 0) {
-            o->quiet = true;
-        } else if (strcmp(a, "--fail-closed") == 0) {
-            o->fail_closed = true;
-        } else if (strcmp(a, "--hook=account") == 0 || strcmp(a, "--hook=session") == 0) {
-            o->hook = a + 7;
-        } else if (strncmp(a, "--service=", 10) == 0) {
-            if (!helper_service_valid(a + 10))
-                return helper_usage("bad --service (a PAM service name: letters, digits, "
-                                    "'.', '_', '+' and '-', at most 64 bytes)");
-            o->service = a + 10;
-        } else if (strncmp(a, "--user=", 7) == 0 && a[7]) {
-            o->user = a + 7;
-        } else {
-            return helper_usage("unknown argument");
-        }
-    }
-    if (!o->user)
-        return helper_usage("--user=NAME is required");
-    return 0;
-}
-
-/* A clean process whatever the module's caller left behind: no
- * environment, a known umask and directory, no core file (it would hold a
- * token), and no file size limit a user set before su (a write cut short
- * would fail the refresh). */
-static void helper_sanitize_process(void)
-{
-    clearenv();
-    umask(022);
-    if (chdir("/") != 0)
-        _exit(1);
-    signal(SIGPIPE, SIG_IGN);
-    struct rlimit core = { 0, 0 };
-    (void)setrlimit(RLIMIT_CORE, &core);
-    struct rlimit fsize = { RLIM_INFINITY, RLIM_INFINITY };
-    (void)setrlimit(RLIMIT_FSIZE, &fsize);
 }
 
 /* Tells the user which groups this login joined: the first few by name,
@@ -202,14 +72,14 @@ static void helper_tell_joined(const struct mk_config *cfg, const struct mk_refr
                 group = view.groups[g].group_name;
         const char *name = org->org_name ? org->org_name : org->org_id;
         if (group)
-            helper_say("info", "You are now a member of the MK.IO organization \"%.160s\" (group %s).",
+            login_say("info", "You are now a member of the MK.IO organization \"%.160s\" (group %s).",
                        name, group);
         else
-            helper_say("info", "You are now a member of the MK.IO organization \"%.160s\".", name);
+            login_say("info", "You are now a member of the MK.IO organization \"%.160s\".", name);
         shown++;
     }
     if (res->accepted > shown)
-        helper_say("info", "... and %zu more: %zu MK.IO invites accepted at this login "
+        login_say("info", "... and %zu more: %zu MK.IO invites accepted at this login "
                    "(`mkio-orgs status` lists every group).", res->accepted - shown, res->accepted);
     if (have_view)
         mk_store_view_free(&view);
@@ -235,38 +105,38 @@ static void helper_log_orgs(const char *user, const struct mk_refresh_result *re
         logged++;
         switch (org->outcome) {
         case MK_REFRESH_ACCEPTED:
-            helper_log(LOG_INFO, "user %s: accepted the invite to organization \"%.160s\" (%s) from %.160s",
+            login_log(LOG_INFO, "user %s: accepted the invite to organization \"%.160s\" (%s) from %.160s",
                        user, name, org->org_id, inviter);
             break;
         case MK_REFRESH_EXPIRED:
-            helper_log(LOG_NOTICE, "user %s: the invite to organization \"%.160s\" (%s) from %.160s "
+            login_log(LOG_NOTICE, "user %s: the invite to organization \"%.160s\" (%s) from %.160s "
                        "has expired and was not accepted; ask for a re-send (%s)",
                        user, name, org->org_id, inviter, org->detail);
             break;
         case MK_REFRESH_SKIPPED:
-            helper_log(LOG_INFO, "user %s: skipped the invite to organization \"%.160s\" (%s) from %.160s: %s",
+            login_log(LOG_INFO, "user %s: skipped the invite to organization \"%.160s\" (%s) from %.160s: %s",
                        user, name, org->org_id, inviter, org->detail);
             break;
         case MK_REFRESH_FAILED:
-            helper_log(LOG_WARNING, "user %s: could not accept the invite to organization \"%.160s\" (%s): "
+            login_log(LOG_WARNING, "user %s: could not accept the invite to organization \"%.160s\" (%s): "
                        "%s%s%s", user, name, org->org_id, org->detail, *org->ref ? "; ref " : "", org->ref);
             break;
         case MK_REFRESH_MEMBER:
         case MK_REFRESH_NOT_ACCEPTING:
         case MK_REFRESH_OTHER:
-            helper_log(LOG_DEBUG, "user %s: organization \"%.160s\" (%s): %s%s%s", user, name, org->org_id,
+            login_log(LOG_DEBUG, "user %s: organization \"%.160s\" (%s): %s%s%s", user, name, org->org_id,
                        mk_refresh_outcome_name(org->outcome), *org->detail ? ": " : "", org->detail);
             break;
         }
     }
     if (unlogged)
-        helper_log(LOG_INFO, "user %s: %zu more organizations not logged one by one", user, unlogged);
+        login_log(LOG_INFO, "user %s: %zu more organizations not logged one by one", user, unlogged);
 }
 
-static void helper_log_failure(const struct helper_options *o, const char *user, const char *what,
+static void helper_log_failure(const struct login_args *o, const char *user, const char *what,
                                const mk_error *err)
 {
-    helper_log(LOG_ERR, "user %s: %s: %s%s%s; %s", user, what, err->message, *err->ref ? "; ref " : "",
+    login_log(LOG_ERR, "user %s: %s: %s%s%s; %s", user, what, err->message, *err->ref ? "; ref " : "",
                err->ref, o->fail_closed ? "login refused (fail_closed)"
                                         : "the last known memberships stay; login continues");
 }
@@ -280,7 +150,7 @@ static void helper_record_failure(const struct mk_config *cfg, const char *name,
     mk_error err;
     mk_error_clear(&err);
     if (mk_user_state_record(cfg, name, (int64_t)time(NULL), false, why->message, &err) != MK_OK)
-        helper_log(LOG_WARNING, "user %s: cannot record this refresh: %s", user, err.message);
+        login_log(LOG_WARNING, "user %s: cannot record this refresh: %s", user, err.message);
 }
 
 /* One line for the user, when the token they log in with expires within
@@ -302,11 +172,11 @@ static void helper_tell_token_expiry(const struct mk_config *cfg, const char *to
     if (gmtime_r(&exp, &tm))
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
     if (left <= 0)
-        helper_say("info", "Your MK.IO token expired on %s: make a new one in the MK.IO web app "
+        login_say("info", "Your MK.IO token expired on %s: make a new one in the MK.IO web app "
                            "(profile menu, \"Your personal API tokens\") and run `mkio-orgs login`.",
                    when);
     else
-        helper_say("info", "Your MK.IO token expires in %" PRId64 " day%s (%s): make a new one in "
+        login_say("info", "Your MK.IO token expires in %" PRId64 " day%s (%s): make a new one in "
                            "the MK.IO web app and run `mkio-orgs login`.",
                    (left + 86399) / 86400, (left + 86399) / 86400 == 1 ? "" : "s", when);
 }
@@ -324,7 +194,7 @@ static int64_t helper_network_budget(int64_t budget_ms)
     return budget_ms - reserve > 50 ? budget_ms - reserve : 50;
 }
 
-static const char *helper_run(const struct helper_options *o)
+static const char *helper_run(const struct login_args *o)
 {
     int64_t started = helper_now_ms();
     struct mk_config cfg;
@@ -345,50 +215,43 @@ static const char *helper_run(const struct helper_options *o)
         goto out;
     }
     have_cfg = true;
-    int64_t budget = o->timeout_ms > 0 ? o->timeout_ms : cfg.budget_ms;
-    helper_say("budget", "%" PRId64, budget);
+    /* The gate said the budget (the module takes only the first line):
+     * keep to the one it said, whatever the file says now. */
+    int64_t budget = o->budget_sent_ms > 0 ? o->budget_sent_ms
+                   : o->timeout_ms > 0     ? o->timeout_ms : cfg.budget_ms;
+    if (o->budget_sent_ms == 0)
+        login_say("budget", "%" PRId64, budget);
 
     int e = mk_passwd_lookup(o->user, &pw, &pwbuf);
     if (e) {
         if (o->debug)
-            helper_log(LOG_DEBUG, "user %s: no passwd entry (%s); ignored", user, strerror(e));
+            login_log(LOG_DEBUG, "user %s: no passwd entry (%s); ignored", user, strerror(e));
         result = "ignore";
         goto out;
     }
     if (mk_config_user_ignored(&cfg, pw.pw_name, pw.pw_uid)) {
         if (o->debug)
-            helper_log(LOG_DEBUG, "user %s: uid %lu below min_uid %lu or in ignore_users; ignored",
+            login_log(LOG_DEBUG, "user %s: uid %lu below min_uid %lu or in ignore_users; ignored",
                        user, (unsigned long)pw.pw_uid, (unsigned long)cfg.min_uid);
         result = "ignore";
         goto out;
     }
 
-    /* The gate: a user refreshed recently enough costs nothing more (no
-     * token, no network, no write, no line for the user). A record that
-     * cannot be read or believed never skips a refresh. */
-    bool login = helper_is_login(&cfg, o->service);
-    int64_t interval = login ? cfg.login_refresh_interval_ms : cfg.refresh_interval_ms;
-    struct mk_user_state record;
+    /* The gate again (the gate stage checked before the exec; a refresh
+     * that finished since then also skips this one). A record that cannot
+     * be read or believed never skips a refresh. */
     mk_error record_err;
-    mk_error_clear(&record_err);
-    if (interval > 0 &&
-        mk_user_state_read(&cfg, pw.pw_name, &record, &record_err) == MK_OK &&
-        mk_user_state_fresh(&record, interval, (int64_t)time(NULL))) {
-        if (o->debug)
-            helper_log(LOG_DEBUG, "user %s (%s hook, %s %s): last refreshed %" PRId64 " s ago, within "
-                       "%s (%" PRId64 " s); skipped", user, o->hook, login ? "login" : "account check",
-                       o->service ? o->service : "no service", (int64_t)time(NULL) - record.last_success,
-                       login ? "login_refresh_interval" : "refresh_interval", interval / 1000);
+    if (login_refresh_fresh(&cfg, o, pw.pw_name, user, &record_err)) {
         result = "ignore";
         goto out;
     }
     if (record_err.status != MK_OK)
-        helper_log(LOG_WARNING, "user %s: %s; refreshing", user, record_err.message);
+        login_log(LOG_WARNING, "user %s: %s; refreshing", user, record_err.message);
 
     mk_status st = mk_token_for_user(&cfg, &pw, &token, &token_source, &err);
     if (st == MK_ERR_IO) { /* token.h: MK_ERR_IO is "no token file" and nothing else */
         if (o->debug)
-            helper_log(LOG_DEBUG, "user %s: no MK.IO token; ignored", user);
+            login_log(LOG_DEBUG, "user %s: no MK.IO token; ignored", user);
         result = "ignore";
         goto out;
     }
@@ -398,7 +261,7 @@ static const char *helper_run(const struct helper_options *o)
         helper_log_failure(o, user, "cannot use the MK.IO token", &err);
         helper_record_failure(&cfg, pw.pw_name, user, &err);
         if (!o->quiet)
-            helper_say("info", "Your MK.IO token is not used: %.300s.", err.message);
+            login_say("info", "Your MK.IO token is not used: %.300s.", err.message);
         goto out;
     }
     if (!o->quiet)
@@ -408,7 +271,7 @@ static const char *helper_run(const struct helper_options *o)
     if (network < 1)
         network = 1;
     if (o->debug)
-        helper_log(LOG_DEBUG, "user %s (%s hook): token from %s; %" PRId64 " ms of the %" PRId64 " ms budget for the network",
+        login_log(LOG_DEBUG, "user %s (%s hook): token from %s; %" PRId64 " ms of the %" PRId64 " ms budget for the network",
                    user, o->hook, token_source ? token_source : "?", network, budget);
 
     struct mk_refresh_options ropts = {
@@ -430,9 +293,9 @@ static const char *helper_run(const struct helper_options *o)
     if (st != MK_OK) {
         helper_log_failure(o, user, "could not refresh MK.IO organizations", &err);
         if (!o->quiet && err.status == MK_ERR_API && err.http_status == 401)
-            helper_say("info", "MK.IO refused your token (expired or revoked): make a new one in "
+            login_say("info", "MK.IO refused your token (expired or revoked): make a new one in "
                                "the MK.IO web app and run `mkio-orgs login`.");
-        helper_log(LOG_INFO, "user %s: refresh failed (%s) after %" PRId64 " ms: %zu organizations joined "
+        login_log(LOG_INFO, "user %s: refresh failed (%s) after %" PRId64 " ms: %zu organizations joined "
                    "(%zu accepted now), %zu skipped, %zu expired, %zu failed; store not updated",
                    user, mk_status_name(st), elapsed, res.members + res.accepted, res.accepted,
                    res.skipped, res.expired, res.failed);
@@ -445,7 +308,7 @@ static const char *helper_run(const struct helper_options *o)
             first_ref = res.orgs[i].ref;
             break;
         }
-    helper_log(LOG_INFO, "user %s: %zu organizations joined (%zu accepted now), %zu skipped, "
+    login_log(LOG_INFO, "user %s: %zu organizations joined (%zu accepted now), %zu skipped, "
                "%zu expired, %zu failed; store updated in %" PRId64 " ms%s%s",
                user, res.members + res.accepted, res.accepted, res.skipped, res.expired, res.failed,
                elapsed, *first_ref ? "; first failure ref " : "", first_ref);
@@ -461,33 +324,17 @@ out:
     return result;
 }
 
+#define REFRESH_PROGRAM "mkio-login-refresh"
+
 int main(int argc, char **argv)
 {
-    struct helper_options o;
-    int rc = helper_parse(argc, argv, &o);
+    struct login_args o;
+    int rc = login_args_parse(argc, argv, REFRESH_PROGRAM, true, &o);
     if (rc)
         return rc;
-
-    /* The pipe to the module; anything else is a person at a terminal. */
-    struct stat st;
-    if (fstat(MK_HELPER_FD, &st) != 0 || !S_ISFIFO(st.st_mode))
-        return helper_usage("descriptor 3 is not the pipe pam_mkio.so gives");
-    int flags = fcntl(MK_HELPER_FD, F_GETFD);
-    if (flags >= 0)
-        (void)fcntl(MK_HELPER_FD, F_SETFD, flags | FD_CLOEXEC);
-    helper_out = fdopen(MK_HELPER_FD, "w");
-    if (!helper_out)
-        return 1;
-
-    helper_sanitize_process();
-    if (geteuid() != 0 || getuid() != 0) {
-        helper_log(LOG_ERR, "mkio-login-helper must run as root (started by pam_mkio.so)");
-        helper_say("result", "fail");
-        return 1;
-    }
-
-    const char *result = helper_run(&o);
-    helper_say("result", "%s", result);
-    fclose(helper_out);
+    rc = login_process_setup(REFRESH_PROGRAM, false);
+    if (rc)
+        return rc;
+    login_say("result", "%s", helper_run(&o));
     return 0;
 }

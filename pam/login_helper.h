@@ -20,10 +20,30 @@
  *     groups.db are replaced atomically, so a kill at any moment leaves them
  *     old or new.
  *
+ * Two stages, one process. MK_HELPER_PATH (mkio-login-helper, the gate,
+ * pam/login_gate.c) links libc alone: it reads the configuration with the
+ * project's own parser (common/config.c built with MK_CONFIG_NO_CURL: URLs
+ * are checked only for their scheme and characters; the gate never
+ * connects), sends the budget line, applies min_uid and ignore_users, and
+ * answers "result ignore" when the user's last successful refresh is
+ * recent enough (below). Otherwise it replaces itself (execve) with
+ * MK_REFRESH_PATH (mkio-login-refresh, pam/login_helper.c), also a path
+ * compiled in, never taken from configuration or the environment, with
+ * the same arguments plus --budget-sent=MS (the budget it sent), the
+ * same environment (PATH only) and descriptor 3 still the pipe (every
+ * other descriptor close-on-exec). The refresh program links libcurl and
+ * json-c, reads and fully checks the configuration again, and does the
+ * work; given --budget-sent it sends no budget line of its own and keeps
+ * to that budget. Being one process (the same pid) the module's deadline
+ * and kill cover both stages; a refresh program that is missing or cannot
+ * be run is a failed refresh the gate logs ("cannot run"), never a
+ * refused login unless fail_closed.
+ *
  * Arguments (each optional but the user):
  *   mkio-login-helper [--conf=PATH] [--timeout-ms=N] [--debug] [--quiet]
  *                     [--fail-closed] [--hook=account|session]
  *                     [--service=NAME] --user=NAME
+ *   mkio-login-refresh (the same) [--budget-sent=MS]
  * (--fail-closed only changes the wording of log lines: the module decides.)
  * --service is the PAM service (PAM_SERVICE) when it is a plain name:
  * letters, digits, '.', '_', '+' and '-', 1 to MK_HELPER_SERVICE_MAX bytes;
@@ -33,16 +53,18 @@
  * none, is an account check (sudo, cron, su without -l, screen lockers).
  * A login refreshes when the user's last successful refresh is older than
  * login_refresh_interval (0, the default: always); an account check when it
- * is older than refresh_interval (5 minutes). Otherwise the helper answers
- * "result ignore" at once: no token read, no network, no write, no line
- * for the user.
+ * is older than refresh_interval (5 minutes). Otherwise the gate answers
+ * "result ignore" at once: no libcurl loaded, no token read, no network,
+ * no write, no line for the user. (The refresh program checks again: a
+ * refresh that finished in between also skips.)
  *
  * What the helper writes on descriptor 3: lines of at most
  * MK_HELPER_LINE_MAX bytes, each "<kind> <text>\n", in this order:
  *   budget <ms>          the time budget the configuration sets (sent once,
- *                        after the configuration is read; the module's
- *                        deadline becomes its start plus this, unless the
- *                        PAM line gave timeout=)
+ *                        by the gate, after the configuration is read; the
+ *                        module's deadline becomes its start plus this,
+ *                        unless the PAM line gave timeout=; the module takes
+ *                        the first budget line and ignores any other)
  *   info <text>          a line for the user (pam_info)
  *   error <text>         a line for the user (pam_error)
  *   log <0-7> <text>     a line for the system log at that syslog priority
@@ -63,6 +85,10 @@
 
 #ifndef MK_HELPER_PATH
 #define MK_HELPER_PATH "/usr/libexec/mkio/mkio-login-helper"
+#endif
+/* The second stage, compiled into the gate (Makefile: REFRESH_PATH). */
+#ifndef MK_REFRESH_PATH
+#define MK_REFRESH_PATH "/usr/libexec/mkio/mkio-login-refresh"
 #endif
 
 #define MK_HELPER_FD 3
