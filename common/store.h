@@ -124,10 +124,14 @@ struct mk_store_user {
 };
 
 struct mk_store_view {
-    struct mk_store_group *groups; /* sorted by group name; exactly what groups.db holds
-                                    * as the last write compiled it: organizations with
-                                    * members who are not stale, and a group that local
-                                    * groups and pins do not override */
+    struct mk_store_group *groups; /* sorted by group name; exactly what a write compiles
+                                    * into groups.db from the store now: organizations
+                                    * with members who are not stale (as of now), and a
+                                    * group that local groups and pins do not override.
+                                    * groups.db holds the same unless something changed
+                                    * since the last write (a user turned stale, a local
+                                    * group added), which the next write or publish
+                                    * applies; `mkio-orgs status --verify` compares them */
     size_t group_count;
     struct mk_store_user *users;   /* sorted by user name */
     size_t user_count;
