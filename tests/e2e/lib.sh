@@ -160,13 +160,18 @@ ns_teardown() {
 }
 
 # ns_install_helper BUILD: pam_mkio.so starts its helper at a path compiled
-# into it (/usr/libexec/mkio/mkio-login-helper). A private /usr/libexec holds
-# BUILD's helper there, and links to everything the real one has (kept
-# reachable through a bind mount in NS_DIR, unmounted by ns_teardown first).
+# into it (/usr/libexec/mkio/mkio-login-helper), a gate that execs the
+# refresh program at a path compiled into it (.../mkio-login-refresh). A
+# private /usr/libexec holds BUILD's two programs there, and links to
+# everything the real one has (kept reachable through a bind mount in
+# NS_DIR, unmounted by ns_teardown first).
 NS_HELPER_PATH=/usr/libexec/mkio/mkio-login-helper
+NS_REFRESH_PATH=/usr/libexec/mkio/mkio-login-refresh
 ns_install_helper() {
     local build="$1" name
-    [ -x "$build/mkio-login-helper" ] || ns_die "$build/mkio-login-helper is not built"
+    for name in mkio-login-helper mkio-login-refresh; do
+        [ -x "$build/$name" ] || ns_die "$build/$name is not built"
+    done
     mkdir -p "$NS_DIR/oldlibexec"
     ns_bind /usr/libexec "$NS_DIR/oldlibexec"
     ns_mount -t tmpfs -o mode=0755 tmpfs /usr/libexec
@@ -175,6 +180,7 @@ ns_install_helper() {
     done
     mkdir -p "$(dirname "$NS_HELPER_PATH")"
     install -m 0755 "$build/mkio-login-helper" "$NS_HELPER_PATH"
+    install -m 0755 "$build/mkio-login-refresh" "$NS_REFRESH_PATH"
 }
 
 # ns_start_nscd CONF: a glibc nscd of this namespace only, reading CONF.

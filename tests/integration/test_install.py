@@ -87,6 +87,7 @@ class Install(Installed):
             f"lib/{tri}/libnss_mkio.so.2": 0o644,
             "usr/bin/mkio-orgs": 0o755,
             "usr/libexec/mkio/mkio-login-helper": 0o755,
+            "usr/libexec/mkio/mkio-login-refresh": 0o755,
             "etc/mkio/mkio.conf": 0o644,
             "etc/mkio/tokens": 0o700,
             "lib/systemd/system/mkio-sync.service": 0o644,
@@ -100,9 +101,14 @@ class Install(Installed):
             with self.subTest(path=path):
                 st = os.stat(os.path.join(dest, path))
                 self.assertEqual(stat.S_IMODE(st.st_mode), mode)
-        # The module starts the helper where it was installed.
+        # The module starts the helper where it was installed, and the
+        # helper (a gate) the refresh program.
         with open(os.path.join(dest, f"lib/{tri}/security/pam_mkio.so"), "rb") as f:
             self.assertIn(b"/usr/libexec/mkio/mkio-login-helper\0", f.read())
+        with open(os.path.join(dest, "usr/libexec/mkio/mkio-login-helper"), "rb") as f:
+            self.assertIn(b"/usr/libexec/mkio/mkio-login-refresh\0", f.read())
+        self.assertEqual(sorted(os.listdir(os.path.join(dest, "usr/libexec/mkio"))),
+                         ["mkio-login-helper", "mkio-login-refresh"])
         self.assertEqual(unit_values(self.unit("mkio-sync.service", dest), "ExecStart"),
                          ["/usr/bin/mkio-orgs sync --all --max-time 600"])
         # No temporary file of the unit substitution is left behind.
@@ -132,6 +138,10 @@ class Install(Installed):
         with open(os.path.join(self.local, f"lib/{triplet()}/security/pam_mkio.so"), "rb") as f:
             self.assertIn(b"/usr/local/libexec/mkio/mkio-login-helper\0", f.read())
         self.assertTrue(os.access(os.path.join(self.local, "usr/local/libexec/mkio/mkio-login-helper"),
+                                  os.X_OK))
+        with open(os.path.join(self.local, "usr/local/libexec/mkio/mkio-login-helper"), "rb") as f:
+            self.assertIn(b"/usr/local/libexec/mkio/mkio-login-refresh\0", f.read())
+        self.assertTrue(os.access(os.path.join(self.local, "usr/local/libexec/mkio/mkio-login-refresh"),
                                   os.X_OK))
         with open(os.path.join(self.local, "usr/share/pam-configs/mkio")) as f:
             self.assertIn("pam_mkio.so", f.read())
