@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <grp.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -2141,6 +2142,30 @@ static void test_nscd_not_told_about_other_files(void **state)
     close(lfd);
 }
 
+/* The production path, glibc's getgrnam_r through the host's nsswitch.conf:
+ * a pin named like a host group that the test's /etc/group lacks (daemon)
+ * is refused naming it. */
+static void test_nss_real_lookup_refuses_host_group(void **state)
+{
+    struct fx *f = *state;
+    struct captured c = { "", 0 };
+    struct mk_log_sink sink = { capture, &c };
+    struct mk_membership m = { "pinned-org", "P" };
+    struct group gr, *res = NULL;
+    char buf[4096], want[64];
+    mk_error err;
+
+    if (getgrnam_r("daemon", &gr, buf, sizeof(buf), &res) != 0 || !res)
+        skip();
+    snprintf(want, sizeof(want), "group daemon (gid %u)", (unsigned)gr.gr_gid);
+    mk_store_set_nss(NULL);
+    f->pins[0] = (struct mk_pin){ "pinned-org", "daemon", GID_MIN + 5 };
+    f->cfg.pin_count = 1;
+    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &sink, &err), MK_OK);
+    assert_false(has_group(f, "pinned-org"));
+    assert_non_null(strstr(c.text, want));
+}
+
 /* A login's lookups stay with the user's organizations however big the
  * store: 300 organizations of other users, one of alice's. */
 static void test_nss_login_lookups_bounded(void **state)
@@ -2267,6 +2292,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nss_login_lookups_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_asks_before_the_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nscd_not_told_about_other_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nss_real_lookup_refuses_host_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_holds_no_surprises, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_dir_owned_by_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_dir_mode_0777, setup, teardown),
