@@ -1536,6 +1536,29 @@ class TestRefreshGate(PamCase):
         self.assertEqual(self.api_requests(), [])
         self.assertEqual(self.store_bytes(), before)
 
+    def test_the_refresh_program_checks_the_configuration_fully(self):
+        """The gate checks URLs only for their scheme and characters (it
+        never connects); the refresh program reads the file again with
+        every check. Either refusal is one log line, and the login goes on."""
+        self.alice_world()
+        cases = (("https://me:pw@" + FAKE.api_url.split("://", 1)[1], "must not carry a user name"),
+                 ("ftp://" + FAKE.api_url.split("://", 1)[1], "must start with https://"))
+        for url, why in cases:
+            with self.subTest(url=url):
+                self.log = []
+                conf = self.write_conf("url.conf", base_url=url)
+                res = self.run_pam(conf=conf)
+                self.assertEqual(res.rc, "PAM_SUCCESS")
+                self.assertEqual(len(self.log_with("user alice: cannot read the configuration", why,
+                                                   "login continues")), 1, self.logs())
+                res = self.run_pam(conf=conf, args="fail_closed")
+                self.assertEqual(res.rc, "PAM_SESSION_ERR")
+        # The scheme in capitals is a scheme to both.
+        res = self.run_pam(conf=self.write_conf("caps.conf", base_url="HTTPS://" +
+                                                FAKE.api_url.split("://", 1)[1]))
+        self.assert_accepted_alice(res)
+        self.assertEqual(self.api_requests()[0]["path"], "/api/v1/user/organizations")
+
     def test_helper_refuses_a_bad_service_argument(self):
         for program in (HELPER, REFRESH):
             for value in ("", "a b", "a/b", "x" * 65, "s\u00e9rvice", "a\nb"):
