@@ -3,6 +3,7 @@
  *   pam-run --confdir DIR --service NAME --user U [--user U2 ...] [--silent]
  *           [--hook open_session|acct_mgmt|close_session|setcred[,HOOK...]]
  *           [--module PATH [-- MODULE-ARGS...]] [--keep-loaded PATH] [--show-locale]
+ *           [--repeat N] [--time]
  *
  * Calls pam_start_confdir, the hook, pam_end, and prints "rc=<PAM code
  * name>" (one line per hook: several hooks, comma-separated, run in turn on
@@ -24,6 +25,10 @@
  * modules run under the locale the environment names (LC_ALL, LOCPATH).
  * --show-locale prints "locale: NAME decimal_point=C" before anything else,
  * so a test can tell that the locale it asked for is the one in force.
+ *
+ * --repeat N runs the whole thing (pam_start, the hooks, pam_end) N times in
+ * turn, as N runs of pamtester would, from a small process; --time adds
+ * " time=SECONDS" to each "rc=" line: the time spent inside that hook.
  */
 #include <dlfcn.h>
 #include <locale.h>
@@ -32,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <security/pam_appl.h>
 
@@ -45,6 +51,7 @@ struct pam_run_job {
     const char **module_argv;
     int flags;
     bool prefix;       /* prefix lines with "user: " */
+    bool timed;        /* --time */
     pthread_mutex_t *out_lock;
 };
 
@@ -171,8 +178,15 @@ static void *pam_run_one(void *arg)
     char hooks[256], *save = NULL;
     snprintf(hooks, sizeof(hooks), "%s", job->hook);
     for (char *hook = strtok_r(hooks, ",", &save); hook; hook = strtok_r(NULL, ",", &save)) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         rc = pam_run_hook(job, pamh, hook);
-        snprintf(line, sizeof(line), "rc=%s", pam_run_code_name(rc));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (job->timed)
+            snprintf(line, sizeof(line), "rc=%s time=%.6f", pam_run_code_name(rc), took);
+        else
+            snprintf(line, sizeof(line), "rc=%s", pam_run_code_name(rc));
         pam_run_print(job, "", line);
     }
     pam_end(pamh, rc);
@@ -201,7 +215,8 @@ static int pam_run_usage(void)
 {
     fprintf(stderr, "usage: pam-run --confdir DIR --service NAME --user U [--user U2 ...] [--silent]\n"
                     "               [--hook open_session|acct_mgmt|close_session|setcred[,HOOK...]]\n"
-                    "               [--module PATH [-- MODULE-ARGS...]] [--keep-loaded PATH] [--show-locale]\n");
+                    "               [--module PATH [-- MODULE-ARGS...]] [--keep-loaded PATH] [--show-locale]\n"
+                    "               [--repeat N] [--time]\n");
     return 2;
 }
 
@@ -209,7 +224,8 @@ int main(int argc, char **argv)
 {
     const char *confdir = NULL, *service = NULL, *hook = "open_session", *module = NULL;
     const char **users = calloc((size_t)argc, sizeof(*users));
-    int user_count = 0, flags = 0, module_argc = 0;
+    int user_count = 0, flags = 0, module_argc = 0, repeat = 1;
+    bool timed = false;
     const char **module_argv = NULL;
     pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
     int status = 0;
@@ -240,6 +256,15 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(a, "--silent") == 0)
             flags |= PAM_SILENT;
+        else if (strcmp(a, "--time") == 0)
+            timed = true;
+        else if (strcmp(a, "--repeat") == 0 && has_value) {
+            repeat = atoi(argv[++i]);
+            if (repeat < 1 || repeat > 1000) {
+                status = pam_run_usage();
+                goto out;
+            }
+        }
         else if (strcmp(a, "--show-locale") == 0)
             printf("locale: %s decimal_point=%s\n", locale_name ? locale_name : "(unset: C)",
                    localeconv()->decimal_point);
@@ -270,11 +295,12 @@ int main(int argc, char **argv)
         jobs[i] = (struct pam_run_job){
             .confdir = confdir, .service = service, .user = users[i], .hook = hook,
             .module = module, .module_argc = module_argc, .module_argv = module_argv,
-            .flags = flags, .prefix = user_count > 1, .out_lock = &out_lock,
+            .flags = flags, .prefix = user_count > 1, .timed = timed, .out_lock = &out_lock,
         };
     }
     if (user_count == 1) {
-        pam_run_one(&jobs[0]);
+        for (int r = 0; r < repeat; r++)
+            pam_run_one(&jobs[0]);
     } else {
         int started = 0;
         for (; started < user_count; started++)
