@@ -117,10 +117,14 @@ static void helper_log_orgs(const char *user, const struct mk_refresh_result *re
             login_log(LOG_INFO, "user %s: skipped the invite to organization \"%.160s\" (%s) from %.160s: %s",
                        user, name, org->org_id, inviter, org->detail);
             break;
-        case MK_REFRESH_FAILED:
+        case MK_REFRESH_FAILED: {
+            /* The API layer's detail usually names the ref already: once. */
+            bool ref_shown = !*org->ref || strstr(org->detail, org->ref);
             login_log(LOG_WARNING, "user %s: could not accept the invite to organization \"%.160s\" (%s): "
-                       "%s%s%s", user, name, org->org_id, org->detail, *org->ref ? "; ref " : "", org->ref);
+                       "%s%s%s", user, name, org->org_id, org->detail, ref_shown ? "" : "; ref ",
+                       ref_shown ? "" : org->ref);
             break;
+        }
         case MK_REFRESH_MEMBER:
         case MK_REFRESH_NOT_ACCEPTING:
         case MK_REFRESH_OTHER:
@@ -136,8 +140,9 @@ static void helper_log_orgs(const char *user, const struct mk_refresh_result *re
 static void helper_log_failure(const struct login_args *o, const char *user, const char *what,
                                const mk_error *err)
 {
-    login_log(LOG_ERR, "user %s: %s: %s%s%s; %s", user, what, err->message, *err->ref ? "; ref " : "",
-               err->ref, o->fail_closed ? "login refused (fail_closed)"
+    bool ref_shown = !*err->ref || strstr(err->message, err->ref);
+    login_log(LOG_ERR, "user %s: %s: %s%s%s; %s", user, what, err->message, ref_shown ? "" : "; ref ",
+               ref_shown ? "" : err->ref, o->fail_closed ? "login refused (fail_closed)"
                                         : "the last known memberships stay; login continues");
 }
 

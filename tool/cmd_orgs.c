@@ -54,14 +54,18 @@ static void print_org(const struct mk_user_org *org, time_t now)
             tool_put_safe(stdout, by->email);
             fputc('>', stdout);
         } else {
-            tool_put_safe(stdout, by->name ? by->name : by->email);
+            tool_put_safe(stdout, by->name ? by->name : by->email ? by->email : "unknown");
         }
         fputs("\n  comment:    ", stdout);
         tool_put_safe(stdout, org->invite.comment);
-        fputs("\n  expires:    ", stdout);
-        tool_put_safe(stdout, org->invite.expires ? org->invite.expires : "unknown");
-        if (org->invite.expires_computed)
-            fputs(" (computed: sent + 14 days; MK.IO decides)", stdout);
+        /* Published records say neither when the invite was sent nor when
+         * it expires: then nothing is shown, rather than a guess. */
+        if (org->invite.expires) {
+            fputs("\n  expires:    ", stdout);
+            tool_put_safe(stdout, org->invite.expires);
+            if (org->invite.expires_computed)
+                fputs(" (computed: sent + 14 days; MK.IO decides)", stdout);
+        }
     }
     fputc('\n', stdout);
 }

@@ -204,7 +204,8 @@ static void sync_print_text(const char *user, const struct mk_refresh_result *re
             fputs(": ", stdout);
             tool_put_safe(stdout, o->detail);
         }
-        if (o->ref[0]) {
+        /* The API layer's detail usually names the ref already: once. */
+        if (o->ref[0] && !strstr(o->detail, o->ref)) {
             fputs(" (ref ", stdout);
             tool_put_safe(stdout, o->ref);
             fputc(')', stdout);

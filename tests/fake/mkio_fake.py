@@ -47,7 +47,7 @@ INVITE_STATES = ("pending", "accepted", "declined", "cancelled", "expired")
 # The defaults are the shapes MediaKind publishes (mkio-api.md, second edition):
 # {kind, value} lists without paging, metadata.name, invitedBy a string or null.
 CONFIG_DEFAULTS = {
-    "shape": "legacy",            # "published" ({kind, value}, metadata.name, ...) | "legacy"
+    "shape": "published",         # "published" ({kind, value}, metadata.name, ...) | "legacy"
     "paging": None,               # None (published: unpaged; legacy: offset paging) |
                                   # "nextlink" (@odata.nextLink) | "offset" (supplemental)
     "page_size": 100,             # records per page with paging "nextlink" or "offset"

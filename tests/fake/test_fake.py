@@ -691,7 +691,7 @@ class TestSecondEditionSwitches(FakeTestCase):
 
     def test_defaults_are_published_and_reset_restores_them(self):
         cfg = self.fake.config()
-        self.assertEqual(cfg, {"shape": "legacy", "paging": None, "page_size": 100,
+        self.assertEqual(cfg, {"shape": "published", "paging": None, "page_size": 100,
                                "error_string": False, "accept_expired_status": 409,
                                "empty_200": False})
         self.fake.configure("legacy", "nextlink", "error_string", "accept_expired_400",
@@ -706,7 +706,7 @@ class TestSecondEditionSwitches(FakeTestCase):
             with self.subTest(bad=bad):
                 with self.assertRaises(FakeMkioError):
                     self.fake._call("POST", "/control/configure", bad)
-        self.assertEqual(self.fake.config()["shape"], "legacy")
+        self.assertEqual(self.fake.config()["shape"], "published")
 
     def test_published_user_organizations(self):
         self.fake.configure("published")

@@ -450,7 +450,10 @@ class SyncHostileText(HostileWorld):
         self.fake.fault("user_org_patch", "status", status=409, detail=detail, ref=ref)
         out, _ = self.run_clean("sync", "--user", "nobody", "--accept", code=1)
         self.assertIn(shown(detail), out)
-        self.assertIn("(ref " + shown(ref) + ")", out)
+        self.assertIn("ref " + shown(ref) + ")", out)
+        for line in out.splitlines():
+            if ": failed: " in line:
+                self.assertEqual(line.count(shown(ref)), 1, line)   # the ref, once
 
         # The same in --json: one line per object, every string replaced.
         out, _ = self.run_clean("sync", "--user", "nobody", "--accept", "--json", code=1)

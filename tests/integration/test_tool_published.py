@@ -2,6 +2,7 @@
 shapes and the variants a client must handle (mkio-api.md, second edition;
 issue 9, item 2): what a user sees, the exit code, and what was sent."""
 import json
+import re
 import uuid
 
 from tooltest import ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, ORG, ORG2, ToolTest
@@ -23,8 +24,10 @@ class PublishedShapes(ToolTest):
         self.assert_exit(p, 0)
         self.assertIn("Acme Media", p.stdout)
         self.assertIn("pending", p.stdout)
-        self.assertIn("admin@example.com", p.stdout)
+        self.assertIn("  invited by: admin@example.com\n", p.stdout)
         self.assertIn(COMMENT, p.stdout)
+        # The record says neither when it was sent nor when it expires: no guess.
+        self.assertNotIn("expires", p.stdout)
         p = self.run_tool("orgs", "list", token=BOB_TOKEN)
         self.assert_exit(p, 0)
         self.assertIn("Acme Media", p.stdout)
@@ -53,6 +56,9 @@ class PublishedShapes(ToolTest):
         self.assertEqual(orgs[org3]["name"], "Orphan Films")
         self.assertEqual(orgs[org3]["state"], "pending")
         self.assertFalse(orgs[org3].get("invited_by") and orgs[org3]["invited_by"].get("email"))
+        p = self.run_tool("orgs", "list", token=ALICE_TOKEN)
+        self.assertIn("Orphan Films\n", p.stdout)
+        self.assertIn("  invited by: unknown\n", p.stdout)
 
     def test_an_accepted_record_is_listed_as_joined(self):
         p = self.run_tool("orgs", "accept", ORG, token=ALICE_TOKEN)
@@ -321,6 +327,8 @@ class AcceptExpired(ToolTest):
         self.assertIn("ask the organization's admin for a new invite", p.stdout)
         self.assertIn("HTTP 400", p.stdout)
         self.assertIn("1 failed", p.stdout)
+        ref = re.search(r"ref ([0-9a-f-]{36})", p.stdout).group(1)
+        self.assertEqual(p.stdout.count(ref), 1, p.stdout)   # the ref, once
         self.assertNotIn("u-alice", self.org_state(ORG)["members"])
 
 
