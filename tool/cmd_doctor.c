@@ -224,57 +224,6 @@ static void format_time(int64_t t, char *buf, size_t len)
         snprintf(buf, len, "never");
 }
 
-/* The whole of a small text file (at most max bytes), NUL-terminated.
- * Returns 0 or a negative errno (-EFBIG when larger). */
-static int read_text_file(const char *path, size_t max, char **out, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), r = 0;
-    struct stat st;
-    size_t got = 0;
-    char *buf = NULL;
-
-    *out = NULL;
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) != 0) {
-        r = -errno;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-        goto out;
-    }
-    if ((uint64_t)st.st_size > max) {
-        r = -EFBIG;
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        r = -ENOMEM;
-        goto out;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    buf = NULL;
-out:
-    free(buf);
-    close(fd);
-    return r;
-}
-
 /* ---- config ---- */
 
 static void check_config(struct doctor *d)
@@ -372,7 +321,7 @@ static void check_ca_file(struct doctor *d)
     }
     char *text = NULL, *hint = NULL;
     size_t len = 0;
-    int r = read_text_file(cfg->ca_file, DOCTOR_MAX_CA_FILE, &text, &len);
+    int r = tool_read_file(cfg->ca_file, DOCTOR_MAX_CA_FILE, true, &text, &len);
     if (r == -EACCES && !d->root) {
         hint = doctor_hint("run `mkio-orgs doctor` as root to check it; mkio-orgs run by you "
                            "cannot use it either");
@@ -821,7 +770,7 @@ static void check_nsswitch(struct doctor *d)
     size_t len = 0;
     struct nss_line group = { 0 }, initgroups = { 0 };
     int group_lines = 0;
-    int r = read_text_file(path, DOCTOR_MAX_TEXT_FILE, &text, &len);
+    int r = tool_read_file(path, DOCTOR_MAX_TEXT_FILE, true, &text, &len);
     if (r < 0) {
         hint = doctor_hint("create %s with the line `group: files mkio`", path);
         doctor_add(d, r == -EACCES && !d->root ? DOCTOR_WARN : DOCTOR_FAIL, "nsswitch", hint,
@@ -973,7 +922,7 @@ static void pam_search_file(struct pam_search *s, const char *name, int depth)
             return;
     snprintf(s->visited[s->visited_count++], PATH_MAX, "%s", path);
     pam_note_looked(s, path);
-    int r = read_text_file(path, DOCTOR_MAX_TEXT_FILE, &text, &len);
+    int r = tool_read_file(path, DOCTOR_MAX_TEXT_FILE, true, &text, &len);
     if (r < 0) {
         if (!s->missing[0]) {
             snprintf(s->missing, sizeof(s->missing), "%s", path);

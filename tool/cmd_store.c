@@ -231,50 +231,6 @@ static void print_users(const struct mk_config *cfg, const struct status_user *u
     }
 }
 
-/* The whole of path in memory (at most 4 GiB), read without following a
- * link. Returns 0 or a negative errno. */
-static int read_whole_file(const char *path, unsigned char **data, size_t *size)
-{
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY), r = 0;
-    size_t got = 0;
-
-    *data = NULL;
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        r = errno ? -errno : -EINVAL;
-        goto out;
-    }
-    if ((uint64_t)st.st_size > UINT32_MAX) {
-        r = -EFBIG;
-        goto out;
-    }
-    *data = malloc(st.st_size ? (size_t)st.st_size : 1);
-    if (!*data) {
-        r = -ENOMEM;
-        goto out;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, *data + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = n < 0 ? -errno : -EBADMSG; /* shrank while read */
-            goto out;
-        }
-        got += (size_t)n;
-    }
-    *size = got;
-out:
-    if (r < 0) {
-        free(*data);
-        *data = NULL;
-    }
-    close(fd);
-    return r;
-}
-
 static int cmp_str_ptr(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -315,7 +271,7 @@ static bool verify_group(const struct mkgf_view *gv, const struct mk_store_group
 static int status_verify(const struct tool *t, const struct mk_store_view *view, bool json)
 {
     char path[4096];
-    unsigned char *data = NULL;
+    char *data = NULL;
     size_t size = 0;
     struct mkgf_view gv;
     int r, bad = 0;
@@ -324,7 +280,7 @@ static int status_verify(const struct tool *t, const struct mk_store_view *view,
         tool_error("status --verify: the state directory's path is too long");
         return TOOL_EXIT_LOCAL;
     }
-    r = read_whole_file(path, &data, &size);
+    r = tool_read_file(path, UINT32_MAX, false, &data, &size);
     if (r == -ENOENT && view->group_count == 0) {
         if (!json)
             printf("\n%s: not written yet (no groups): nothing to verify\n", path);

@@ -1,13 +1,16 @@
 /* mkio-orgs: every call of the MK.IO organization API from the shell, plus
  * the local membership store (status, sync). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "text.h"
 #include "token.h"
@@ -462,4 +465,53 @@ int tool_need_root(const char *command)
     fprintf(stderr, "mkio-orgs: %s changes the system's membership store; run it as root\n",
             command);
     return TOOL_EXIT_USAGE;
+}
+
+int tool_read_file(const char *path, size_t max, bool follow, char **out, size_t *len)
+{
+    int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (follow ? 0 : O_NOFOLLOW);
+    int fd = open(path, flags), r = 0;
+    struct stat st;
+    size_t got = 0;
+    char *buf = NULL;
+
+    *out = NULL;
+    *len = 0;
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) != 0) {
+        r = -errno;
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        goto out;
+    }
+    if ((uint64_t)st.st_size > max) {
+        r = -EFBIG;
+        goto out;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        r = -ENOMEM;
+        goto out;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            r = n < 0 ? -errno : -EBADMSG; /* shrank while read */
+            goto out;
+        }
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    buf = NULL;
+out:
+    free(buf);
+    close(fd);
+    return r;
 }

@@ -89,6 +89,13 @@ int tool_simple_options(const char *command, const char *help, int argc, char **
  * \uXXXX escape. A byte that is not UTF-8 becomes U+FFFD: JSON is UTF-8. */
 void tool_print_json(json_object *value);
 
+/* The whole of a regular file of at most max bytes, NUL-terminated, into
+ * *out (the caller frees it) and its length into *len. follow: a symbolic
+ * link at the last component is followed (else refused, -ELOOP). 0, or a
+ * negative errno: -EFBIG when larger, -EISDIR or -EINVAL when not a
+ * regular file, -EBADMSG when it shrank while read. */
+int tool_read_file(const char *path, size_t max, bool follow, char **out, size_t *len);
+
 /* How long a command waits for the store's lock. */
 #define TOOL_STORE_LOCK_TIMEOUT_MS 10000
 
