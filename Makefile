@@ -9,6 +9,9 @@
 #   make bench        benchmarks (not part of check)
 #   make demo         the demo: an invite accepted at login, seen as a Unix group
 #   make install DESTDIR=... PREFIX=/usr
+#   make deb          the Debian packages into $(B)/deb (dpkg-buildpackage, lintian)
+#   make check-deb    build the packages, install, use, remove and purge them
+#                     in a private namespace (tests/e2e/deb-e2e; needs root)
 
 PREFIX   ?= /usr
 DESTDIR  ?=
@@ -32,6 +35,9 @@ DOCDIR   ?= $(PREFIX)/share/doc/mkio
 PAMCONFIGDIR ?= /usr/share/pam-configs
 TMPFILESDIR  ?= /usr/lib/tmpfiles.d
 APPARMORDIR  ?= $(SYSCONFDIR)/apparmor.d
+MANDIR   ?= $(PREFIX)/share/man
+# Where bash-completion looks (pkg-config --variable=completionsdir bash-completion).
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC       ?= cc
 SAN      ?=
@@ -63,7 +69,7 @@ TOOL_OBJ := $(TOOL_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: deps all check unit valgrind fuzz bench demo install clean FORCE
+.PHONY: deps all check unit valgrind fuzz bench demo install clean deb check-deb FORCE
 all: $(B)/libmkio.a $(B)/libnss_mkio.so.2 $(B)/pam_mkio.so $(B)/mkio-login-helper \
      $(B)/mkio-login-refresh $(B)/mkio-orgs
 
@@ -184,7 +190,9 @@ install: all
 	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(SYSCONFDIR)/mkio $(DESTDIR)$(SYSCONFDIR)/mkio/tokens $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PAMCONFIGDIR) $(DESTDIR)$(TMPFILESDIR) \
-	    $(DESTDIR)$(APPARMORDIR)/abstractions/nameservice.d $(DESTDIR)$(DOCDIR)
+	    $(DESTDIR)$(APPARMORDIR)/abstractions/nameservice.d $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(COMPLETIONDIR)
 	chmod 0700 $(DESTDIR)$(SYSCONFDIR)/mkio/tokens
 	install -m 0644 $(B)/pam_mkio.so $(DESTDIR)$(PAMDIR)/pam_mkio.so
 	install -m 0755 $(B)/mkio-login-helper $(DESTDIR)$(HELPER_PATH)
@@ -205,6 +213,19 @@ install: all
 	install -m 0644 conf/apparmor/nameservice.d-mkio \
 	    $(DESTDIR)$(APPARMORDIR)/abstractions/nameservice.d/mkio
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 man/mkio-orgs.1 $(DESTDIR)$(MANDIR)/man1/mkio-orgs.1
+	install -m 0644 man/mkio.conf.5 $(DESTDIR)$(MANDIR)/man5/mkio.conf.5
+	install -m 0644 man/pam_mkio.8 man/nss-mkio.8 $(DESTDIR)$(MANDIR)/man8/
+	ln -sf nss-mkio.8 $(DESTDIR)$(MANDIR)/man8/libnss_mkio.so.2.8
+	install -m 0644 conf/bash-completion/mkio-orgs $(DESTDIR)$(COMPLETIONDIR)/mkio-orgs
+
+# The Debian packages (debian/), built in a copy of the tree; lintian must
+# report no error and no warning.
+deb:
+	scripts/build-deb $(B)/deb
+
+check-deb: deps
+	tests/e2e/deb-e2e
 
 clean:
 	rm -rf build build-san build-fuzz

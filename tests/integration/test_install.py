@@ -132,8 +132,14 @@ class Install(Installed):
         for name in ("mkio-sync.service", "mkio-sync.timer"):
             with self.subTest(unit=name):
                 self.assertEqual(unit_values(self.unit(name), "Documentation"),
-                                 ["file:/usr/local/share/doc/mkio/README.md"])
+                                 ["man:mkio-orgs(1) file:/usr/local/share/doc/mkio/README.md"])
         self.assertTrue(os.access(os.path.join(self.local, "usr/local/bin/mkio-orgs"), os.X_OK))
+        for page in ("man1/mkio-orgs.1", "man5/mkio.conf.5", "man8/pam_mkio.8", "man8/nss-mkio.8",
+                     "man8/libnss_mkio.so.2.8"):
+            self.assertTrue(os.path.isfile(os.path.join(self.local, "usr/local/share/man", page)),
+                            page)
+        self.assertTrue(os.path.isfile(os.path.join(
+            self.local, "usr/local/share/bash-completion/completions/mkio-orgs")))
         self.assertTrue(os.path.isfile(os.path.join(self.local, "usr/local/share/doc/mkio/README.md")))
         with open(os.path.join(self.local, f"lib/{triplet()}/security/pam_mkio.so"), "rb") as f:
             self.assertIn(b"/usr/local/libexec/mkio/mkio-login-helper\0", f.read())
@@ -177,7 +183,11 @@ class Units(Installed):
                   'exec systemd-analyze verify "$@"')
         return subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
                                script, "verify", bin_dir, self.unit("mkio-sync.service"),
-                               self.unit("mkio-sync.timer")], capture_output=True, text=True)
+                               self.unit("mkio-sync.timer")], capture_output=True, text=True,
+                              # Documentation=man:mkio-orgs(1): verify runs man for it,
+                              # which finds the page make install put there.
+                              env=dict(os.environ,
+                                       MANPATH=os.path.join(self.local, "usr/local/share/man")))
 
     def test_units_verify(self):
         p = self.verify(os.path.join(self.local, "usr/local/bin"))
