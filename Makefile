@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # MK.IO organization membership for Linux: pam_mkio.so, libnss_mkio.so.2, mkio-orgs.
 #
 #   make              build everything into build/

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/api.c: the six MK.IO organization calls (see api.h and
  * shared/docs/mkio-api.md).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/api.h: the six MK.IO organization calls and the model they speak.
  *
  * Requests are sent as ../shared/docs/mkio-api.md (second edition) documents;

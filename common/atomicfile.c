@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/atomicfile.c: lock, temporary file, fsync, rename, directory fsync
  * (see atomicfile.h). */
 #include "atomicfile.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/atomicfile.h: replacing a file so that a reader, or a writer killed
  * at any instant, sees the old file or the new one and nothing else
  * (architecture invariant 4). The store (store.json) and the group-file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/config.c: /etc/mkio/mkio.conf into struct mk_config.
  *
  * One table (config_fields) names every key with the member it fills, its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/config.h: /etc/mkio/mkio.conf, parsed once into a struct.
  *
  * Format: one `key = value` per line; `#` starts a comment line; blank lines

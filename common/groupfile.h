@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/groupfile.h: the compiled group file that the NSS module maps.
  *
  * The store (writer) and nss/ (reader) share this format and nothing else.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/groupfile_read.c: the O(1) open, the checked-at-use lookups, the
  * whole-file verification and the per-process mapping of the compiled group
  * file. Links nothing but libc (it is part of libnss_mkio.so.2): no syslog,

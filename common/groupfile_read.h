@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/groupfile_read.h: the compiled group file, its format and its reader.
  *
  * groupfile_read.c links nothing but libc: it is compiled into

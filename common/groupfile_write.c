@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/groupfile_write.c: builds the compiled group file (format in
  * groupfile_read.h) and publishes it through common/atomicfile.h, then marks
  * the file it replaced as recycled. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/grouppolicy.c: names and gids (invariant 3), pure (see
  * grouppolicy.h). */
 #include "grouppolicy.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/grouppolicy.h: which group name and gid each organization gets
  * (architecture invariant 3), as pure functions over the store in memory:
  * no file, no clock, no log. What is worth telling an administrator ("gid

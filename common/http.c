@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/http.c: the HTTP client and its whole policy (see http.h).
  *
  * One logical request is a series of attempts. Every attempt is classified

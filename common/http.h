@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/http.h: the only HTTP speaker of the project, and the one place its
  * policy lives (invariant 6 of the architecture brief):
  *   - TLS verification always on (ca_file from the configuration, else the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/jwt.c: reading a JWT's claims, unverified (see jwt.h). */
 #include "jwt.h"
 #include "text.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/jwt.h: what a token says about itself, only to inform.
  *
  * MK.IO tokens are JWTs (mkio-api.md): three base64url parts, the middle one

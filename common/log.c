@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/log.c: hands messages to the caller's sink (see log.h). */
 #include "log.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/log.h: the one way common/ reports what is worth a log line.
  *
  * common/ never picks a log destination (no syslog(), no stderr): whoever

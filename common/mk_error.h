@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/mk_error.h: the one error convention of common/.
  *
  * Every function in common/ that can fail returns an mk_status and, where it

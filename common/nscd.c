@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/nscd.c: see nscd.h. */
 #include "nscd.h"
 

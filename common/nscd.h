@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/nscd.h: asks a running nscd or unscd to forget its group cache.
  *
  * nscd caches every NSS answer, ours included, for its positive TTL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/passwd.c: see passwd.h. */
 #include "passwd.h"
 

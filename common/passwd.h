@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/passwd.h: a user's passwd entry, whatever its size.
  *
  * Pure libc: linked into pam_mkio.so as well as the login helper.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/profile.c: GET /api/v1/user/profile (see profile.h). */
 #include "profile.h"
 #include "api.h"

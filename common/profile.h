@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/profile.h: whose token this is, from GET /api/v1/user/profile
  * (mkio-api.md, second edition). It needs authentication only, so it is
  * how `mkio-orgs login` checks a token before keeping it, and how whoami

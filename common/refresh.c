@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/refresh.c: one user's refresh (see refresh.h).
  *
  * The order matters for invariant 4: everything that talks to MK.IO happens

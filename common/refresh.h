@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/refresh.h: one user's refresh, shared by pam_mkio and `mkio-orgs sync`.
  *
  * Lists the user's organizations, accepts (concurrently) the pending invites

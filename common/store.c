@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/store.c: the membership store's two entry points (see store.h),
  * orchestrating its parts:
  *   storefile.h    store.json in memory and on disk, the trust checks

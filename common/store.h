@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/store.h: the membership store (invariants 3 and 4).
  *
  * State lives in cfg->state_dir: the store proper (every organization ever

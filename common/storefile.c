@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/storefile.c: store.json in memory and on disk, and the trust
  * checks of the state directory (see storefile.h). */
 #include "storefile.h"

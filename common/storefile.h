@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/storefile.h: store.json, the membership store's one source of
  * truth, in memory and on disk; and the checks that decide whether a file
  * in the state directory may be believed at all.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/tempname.c: see tempname.h. */
 #include "tempname.h"
 

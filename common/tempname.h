@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/tempname.h: the random part of the writers' temporary file names.
  *
  * The store (store.json) and the group-file writer (groups.db) each write a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/text.c: the output sanitizer and the vocabulary (see text.h). */
 #include "text.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/text.h: the one output sanitizer of the project, and its vocabulary
  * (identities, display names, numbers), each defined once.
  *

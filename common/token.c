@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/token.c: reading tokens from files (invariant 5).
  *
  * MK_ERR_IO means only "there is no such file", so callers can tell a user

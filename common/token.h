@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/token.h: where tokens come from (invariant 5 of the architecture brief).
  *
  * A token file is a regular file, not a symlink (opened with O_NOFOLLOW, each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/userstate.c: each user's refresh record (see userstate.h).
  *
  * The file, state_dir/users/USER, is four lines:

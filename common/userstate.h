@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/userstate.h: each user's refresh record (issue 10).
  *
  * When a user's refresh (a login, an account check or sync) was last tried,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* nss/nss_mkio.c: the `mkio` NSS group service over the compiled group file.
  *
  * Thin: each entry point takes the one mutex, asks the reader for the mapped

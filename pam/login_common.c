@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pam/login_common.c: arguments, process setup, protocol lines and the
  * refresh gate, the same in both stages of the login helper
  * (login_common.h; the protocol: login_helper.h). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pam/login_common.h: what the two stages of the login helper share
  * (login_helper.h: the gate mkio-login-helper, pam/login_gate.c, and the
  * refresh program mkio-login-refresh, pam/login_helper.c).

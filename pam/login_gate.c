@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pam/login_gate.c: mkio-login-helper, the first stage of the login helper
  * (login_helper.h says why there are two).
  *

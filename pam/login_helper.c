@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pam/login_helper.c: mkio-login-refresh, the second stage of the login
  * helper: the work of one login for pam_mkio.so (the protocol, why it
  * exists and why it has two stages: login_helper.h).

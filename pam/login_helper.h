@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pam/login_helper.h: the protocol between pam_mkio.so and the login helper.
  *
  * Why two programs (architecture invariant 2): the login program that loads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pam/pam_mkio.c: accepts a user's pending MK.IO organization invites at
  * login and records the organizations joined, so that NSS shows them as
  * Unix groups.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mkio-orgs doctor: checks a host's set-up, one line per check (issue 10,
  * item 7). Root or not: what a check could not look at, and why, is in its
  * detail. System paths are fixed (a root tool never takes them from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mkio-orgs invite: the admin side, /organization/invites. */
 #include <getopt.h>
 #include <stdlib.h>

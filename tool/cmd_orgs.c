@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mkio-orgs orgs: the user side, /user/organizations. */
 #include <getopt.h>
 #include <stdlib.h>

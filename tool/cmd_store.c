@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mkio-orgs status and store set-user: the local membership store. */
 #include <dirent.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mkio-orgs sync: refresh users' memberships from MK.IO, for a systemd timer.
  *
  * Fair and parallel (issue 10, item 5). Users are taken oldest attempt

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mkio-orgs login, whoami, logout: the user's token lifecycle (issue 9).
  *
  * A token is read from standard input only (never an argument: invariant 5),

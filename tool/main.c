@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mkio-orgs: every call of the MK.IO organization API from the shell, plus
  * the local membership store (status, sync). */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tool/tool.h: what the command files of mkio-orgs share. */
 #ifndef MKIO_TOOL_H
 #define MKIO_TOOL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/bench/nss_bench.c: time per call of group lookups through glibc.
  *
  *   nss_bench [--no-check] [--min-ms MS] [--max-calls N] NAME GID USER

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/bench/nss_cold.c: whole-process time of a program, for the cold-start
  * case of tests/bench/nss-bench.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/bench/nss_floor.c: libnss_floor.so.2, the floor of the NSS benchmark.
  *
  * It answers every group lookup with a constant group and does no other work,

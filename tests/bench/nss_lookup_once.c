@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/bench/nss_lookup_once.c: the tiny program of the cold-start case.
  *
  *   nss_lookup_once NAME

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/bench/pam-exec-baseline.sh: what pam_mkio.so does at login, written the
 # way a site would write it for pam_exec, with curl and jq. The baseline of
 # tests/bench/pam-bench; not installed, not for production.

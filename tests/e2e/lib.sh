@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
 # tests/e2e/lib.sh: a private system view for end-to-end tests, as root.
 #

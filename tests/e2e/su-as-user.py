@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Runs a command as an unprivileged user on a pseudo-terminal, with a
 hostile environment, and answers its password prompt: what a local user
 does when she runs the setuid `su` herself.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Start and drive the fake MK.IO server (mkio_fake.py) from Python tests.
 
     from fakemkio import FakeMkio, make_fixture

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A fake MK.IO organization API for tests (Python 3 standard library only).
 
 Serves the six organization calls of /work/shared/docs/mkio-api.md over HTTPS on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Self-test of the fake MK.IO server. Run from the repository root:
 
     python3 -m unittest tests/fake/test_fake.py -v

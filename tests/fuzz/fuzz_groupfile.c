@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/fuzz/fuzz_groupfile.c: bytes as a compiled group file, through the
  * reader's O(1) open (mkgf_view_init), every lookup with its checks at use,
  * the member copy the NSS module makes (into a buffer of exactly the run's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/fuzz/fuzz_storefile.c: bytes as store.json, through the store's own
  * JSON parser (mk_storefile_parse_buffer, what mk_storefile_load runs over
  * the file). Whatever the bytes, parsing either fails with a message naming

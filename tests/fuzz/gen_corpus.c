@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/fuzz/gen_corpus.c: writes the seed corpus with the real writer.
  *   gen_corpus DIR */
 #include <stdio.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Runs the unittest modules test_*.py of a folder and prints a closing line
 "<folder>: N passed, N failed" that tests/run-all adds up. Exit 1 on failure."""
 import os

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`mkio-orgs doctor` (issue 10, item 7) against the fake MK.IO server.
 
 doctor reads fixed system paths (a root tool takes none from the

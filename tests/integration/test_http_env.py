@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """mkio-orgs and the environment it runs in, and the bounds of a listing.
 
 - Root (and sync) takes nothing from the caller's environment: no proxy

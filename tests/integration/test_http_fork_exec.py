@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A child forked and exec'd by another thread while MK.IO requests run gets
 no socket, pipe or eventfd of ours (common/http.h, "Descriptors and exec").
 

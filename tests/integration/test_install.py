@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """make install puts every file at Debian's multiarch paths, with the modes
 an administrator expects, and only under DESTDIR; the installed units pass
 systemd's own checks, and mkio-sync.service still does its work inside its

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Integration tests of pam_mkio.so against the fake MK.IO server.
 
 Run as root from the repository root:

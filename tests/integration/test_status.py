@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`mkio-orgs status` and the users' refresh records (issue 10, item 4).
 
 For each user the store or a refresh record knows: how many organizations

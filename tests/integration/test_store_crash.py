@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The store writer killed at every step (issue 8, item 5; invariants 3 and 4).
 
 tests/tools/store-write runs mk_store_set_user under strace, which kills it

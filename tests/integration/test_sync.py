@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """mkio-orgs sync against the fake MK.IO server: which users, in which order,
 how many at once, within which time, what a 429 does, and what is printed
 (text and --json), with the exit codes and the store afterwards.

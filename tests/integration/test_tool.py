@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """mkio-orgs against the fake MK.IO server: what the user sees, the exit
 code, and the server's state afterwards, for every command and fault
 (sync: test_sync.py)."""

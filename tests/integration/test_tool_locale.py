@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """mkio-orgs under a comma-decimal locale (issue 8, item 12)."""
 import json
 import os

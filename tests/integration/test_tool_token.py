@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """mkio-orgs login, whoami and logout against the fake server (issue 9)."""
 import base64
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Shared set-up for the integration tests: a fake MK.IO server, a world in
 it, a private configuration, and a way to run build/mkio-orgs."""
 import json

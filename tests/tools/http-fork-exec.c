@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/tools/http-fork-exec.c: whether a child that another thread forks
  * and execs while this process runs MK.IO requests inherits a descriptor of
  * ours (common/http.h, "Descriptors and exec").

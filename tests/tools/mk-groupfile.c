@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/tools/mk-groupfile.c: writes a compiled group file for tests and benchmarks.
  *
  *   mk-groupfile OUT < SPEC

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/tools/pam-run.c: drives a PAM service from a private directory.
  *
  *   pam-run --confdir DIR --service NAME --user U [--user U2 ...] [--silent]

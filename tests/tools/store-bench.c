@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/tools/store-bench.c: times the membership store's write at scale
  * (issue 8, item 6), through mk_store_set_user as a login calls it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/tools/store-write.c: drives the membership store for the crash and
  * scale tests, through the real entry points (mk_store_set_user,
  * mk_store_read) and nothing else.

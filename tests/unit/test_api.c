@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of common/api.c: requests exactly as the contract documents,
  * tolerant reading, error bodies, pagination, content checks, expiry and
  * the JSON for scripts. The network is replaced by http.c's transport seam. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_atomicfile.c: common/atomicfile.h alone (lock, temporary
  * file, fsync, rename, directory fsync, replaced-file descriptor, stale
  * temporary files), plus the group-file writer's use of the replaced-file

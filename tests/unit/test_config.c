@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_config.c: mkio.conf as an administrator writes it. */
 #include <errno.h>
 #include <fcntl.h>

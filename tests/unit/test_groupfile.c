@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_groupfile.c: the compiled group file, writer and reader. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_grouppolicy.c: the naming and gid policy
  * (common/grouppolicy.h, architecture invariant 3) driven directly, with
  * the store in memory and no file: derived names, hashed gids, what is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of common/http.c: the retry policy as pure functions, the one
  * request engine (mk_http_do is mk_http_do_many with one request) through
  * the transport and sleep seams, and real libcurl against tiny plain-http

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of common/jwt.c: claims read from crafted tokens, never
  * trusted, and every malformed token read as "not a JWT". */
 #include <setjmp.h>

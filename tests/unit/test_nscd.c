@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_nscd.c: common/nscd.h against a fake nscd, a thread that
  * listens on a socket in a temporary directory (mk_nscd_set_socket_path)
  * and plays one daemon: glibc's nscd (answers an int32), unscd (reads the

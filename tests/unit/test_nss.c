@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_nss.c: the NSS module's test build, loaded with dlopen and
  * called the way glibc calls it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_nss_change.c: one long-lived process keeps looking up
  * while the mapped group file is changed under it in every way root can:
  * truncated in place, rewritten in place (longer, shorter, same size, any

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_nss_stress.c: lookups from several threads while the file
  * is replaced 1,000 times, alternating two contents. Every answer must be
  * exactly one of the two contents: never a mix, a torn read or a crash.

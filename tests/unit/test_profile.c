@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of common/profile.c: GET /api/v1/user/profile through http.c's
  * transport seam, the published record read, errors as every API error. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of common/refresh.c: the decisions per organization, the
  * accepts, and what reaches the store, against a tiny plain-http server on
  * 127.0.0.1 that the test starts and stops (one request per connection). */

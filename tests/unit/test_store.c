@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_store.c: the membership store (common/store.c).
  *
  * Every test has its own temporary state directory and its own fake

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_storefile.c: store.json's own JSON parser and writer
  * (common/storefile.c), on the edges of JSON: escapes, surrogates, NULs,
  * control characters, duplicate members, nesting, numbers, trailing text,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_text.c: the output sanitizer (common/text.h).
  *
  * Besides examples of each class of hostile text, the sanitizer is compared

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_token.c: token files as users and administrators leave
  * them. Runs as root (chown to uid 65534 plays the user); each test gets its
  * own mkdtemp directory, removed afterwards. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_userstate.c: each user's refresh record
  * (common/userstate.c): the round trip through state_dir/users/USER, a
  * missing or malformed record reading as none, the listing (sorted, without
