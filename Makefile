@@ -10,6 +10,8 @@
 #   make bench        benchmarks (not part of check)
 #   make demo         the demo: an invite accepted at login, seen as a Unix group
 #   make install DESTDIR=... PREFIX=/usr
+#   make uninstall    the same DESTDIR and PREFIX: removes what install put in
+#                     place, keeping /etc/mkio and /var/lib/mkio
 #   make deb          the Debian packages into $(B)/deb (dpkg-buildpackage, lintian)
 #   make check-deb    build the packages, install, use, remove and purge them
 #                     in a private namespace (tests/e2e/deb-e2e; needs root)
@@ -70,7 +72,7 @@ TOOL_OBJ := $(TOOL_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: deps all check unit valgrind fuzz bench demo install clean deb check-deb FORCE
+.PHONY: deps all check unit valgrind fuzz bench demo install uninstall clean deb check-deb FORCE
 all: $(B)/libmkio.a $(B)/libnss_mkio.so.2 $(B)/pam_mkio.so $(B)/mkio-login-helper \
      $(B)/mkio-login-refresh $(B)/mkio-orgs
 
@@ -219,6 +221,22 @@ install: all
 	install -m 0644 man/pam_mkio.8 man/nss-mkio.8 $(DESTDIR)$(MANDIR)/man8/
 	ln -sf nss-mkio.8 $(DESTDIR)$(MANDIR)/man8/libnss_mkio.so.2.8
 	install -m 0644 conf/bash-completion/mkio-orgs $(DESTDIR)$(COMPLETIONDIR)/mkio-orgs
+
+# Removes what install put in place, except what an administrator made or
+# changed: /etc/mkio (mkio.conf and the tokens) and the state in /var/lib/mkio
+# are kept (remove them by hand). Take mkio out of nsswitch.conf and run
+# `pam-auth-update --remove mkio` first: install changes neither, so neither
+# does this.
+uninstall:
+	rm -f $(DESTDIR)$(PAMDIR)/pam_mkio.so $(DESTDIR)$(HELPER_PATH) $(DESTDIR)$(REFRESH_PATH) \
+	    $(DESTDIR)$(LIBDIR)/libnss_mkio.so.2 $(DESTDIR)$(BINDIR)/mkio-orgs \
+	    $(DESTDIR)$(UNITDIR)/mkio-sync.service $(DESTDIR)$(UNITDIR)/mkio-sync.timer \
+	    $(DESTDIR)$(PAMCONFIGDIR)/mkio $(DESTDIR)$(TMPFILESDIR)/mkio.conf \
+	    $(DESTDIR)$(APPARMORDIR)/abstractions/nameservice.d/mkio $(DESTDIR)$(DOCDIR)/README.md \
+	    $(DESTDIR)$(MANDIR)/man1/mkio-orgs.1 $(DESTDIR)$(MANDIR)/man5/mkio.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man8/pam_mkio.8 $(DESTDIR)$(MANDIR)/man8/nss-mkio.8 \
+	    $(DESTDIR)$(MANDIR)/man8/libnss_mkio.so.2.8 $(DESTDIR)$(COMPLETIONDIR)/mkio-orgs
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 # The Debian packages (debian/), built in a copy of the tree; lintian must
 # report no error and no warning.

@@ -77,6 +77,22 @@ class Installed(unittest.TestCase):
 
 
 class Install(Installed):
+    def test_uninstall_removes_what_install_put_and_keeps_etc_mkio(self):
+        dest = tempfile.mkdtemp(prefix="mkio-uninstall-")
+        self.addCleanup(shutil.rmtree, dest, True)
+        self.assertEqual(self.make_install(dest, "/usr").returncode, 0)
+        token = os.path.join(dest, "etc/mkio/tokens/alice")
+        with open(token, "w") as f:
+            f.write("tok\n")
+        p = subprocess.run(["make", "-s", "-C", ROOT, "B=" + INSTALL["build"], "uninstall",
+                            "DESTDIR=" + dest, "PREFIX=/usr"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        left = sorted(os.path.relpath(os.path.join(d, f), dest)
+                      for d, _, files in os.walk(dest) for f in files)
+        # Only what the administrator made or may have changed stays.
+        self.assertEqual(left, ["etc/mkio/mkio.conf", "etc/mkio/tokens/alice"])
+        self.assertFalse(os.path.exists(os.path.join(dest, "usr/libexec/mkio")))
+
     def test_install_into_destdir(self):
         dest = tempfile.mkdtemp(prefix="mkio-install-usr-")
         self.addCleanup(shutil.rmtree, dest, True)
