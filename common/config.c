@@ -218,16 +218,12 @@ static bool config_word_user(const char *in, char *out, size_t out_len)
     return true;
 }
 
-/* A PAM service name as /etc/pam.d names its files: letters, digits, '.',
- * '_', '+' and '-', not starting with '.', at most 64 bytes. */
+/* A PAM service name (text.h). */
 static bool config_word_service(const char *in, char *out, size_t out_len)
 {
     size_t len = strlen(in);
-    if (len == 0 || len > 64 || len >= out_len || in[0] == '.')
+    if (!mk_service_name_valid(in) || len >= out_len)
         return false;
-    for (size_t i = 0; i < len; i++)
-        if (!mk_ascii_alnum(in[i]) && in[i] != '.' && in[i] != '_' && in[i] != '+' && in[i] != '-')
-            return false;
     memcpy(out, in, len + 1);
     return true;
 }

@@ -295,3 +295,17 @@ bool mk_parse_u64(const char *s, uint64_t max, uint64_t *out)
     *out = v;
     return true;
 }
+
+bool mk_service_name_valid(const char *service)
+{
+    size_t len = 0;
+    if (!service || service[0] == '.')
+        return false;
+    for (; service[len]; len++) {
+        char c = service[len];
+        if (len >= MK_SERVICE_NAME_MAX ||
+            !(mk_ascii_alnum(c) || c == '.' || c == '_' || c == '+' || c == '-'))
+            return false;
+    }
+    return len > 0;
+}

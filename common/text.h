@@ -92,6 +92,13 @@ bool mk_org_id_canonical(const char *id, char out[MK_ORG_ID_MAX + 1]);
  * the system's user names are. */
 bool mk_user_name_valid(const char *user);
 
+/* A PAM service name as /etc/pam.d names its files, plain: letters,
+ * digits, '.', '_', '+' and '-', not starting with '.', 1 to
+ * MK_SERVICE_NAME_MAX bytes. What login_services takes and what pam_mkio
+ * passes to its helper; any other service is an account check. */
+#define MK_SERVICE_NAME_MAX 64
+bool mk_service_name_valid(const char *service);
+
 /* A group name: [a-z_][a-z0-9_-]*, 1 to MK_GROUP_NAME_MAX characters, what
  * every POSIX tool accepts. A group_prefix follows the same rule with max_len
  * as its own limit (mk_group_name_valid_len). */

@@ -31,18 +31,6 @@ int login_usage(const char *program, const char *why)
     return 2;
 }
 
-/* What pam_mkio passes as --service (login_helper.h). */
-static bool login_service_valid(const char *service)
-{
-    size_t len = 0;
-    for (; service[len]; len++) {
-        char c = service[len];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '+' || c == '-'))
-            return false;
-    }
-    return len > 0 && len <= MK_HELPER_SERVICE_MAX;
-}
 
 /* A budget in milliseconds as the module gives it: 100 ms to the maximum. */
 static bool login_parse_ms(const char *text, int64_t *ms)
@@ -78,7 +66,7 @@ int login_args_parse(int argc, char **argv, const char *program, bool refresh,
         } else if (strcmp(arg, "--hook=account") == 0 || strcmp(arg, "--hook=session") == 0) {
             a->hook = arg + 7;
         } else if (strncmp(arg, "--service=", 10) == 0) {
-            if (!login_service_valid(arg + 10))
+            if (!mk_service_name_valid(arg + 10))
                 return login_usage(program, "bad --service (a PAM service name: letters, digits, "
                                             "'.', '_', '+' and '-', at most 64 bytes)");
             a->service = arg + 10;

@@ -47,7 +47,7 @@
  *   mkio-login-refresh (the same) [--budget-sent=MS]
  * (--fail-closed only changes the wording of log lines: the module decides.)
  * --service is the PAM service (PAM_SERVICE) when it is a plain name:
- * letters, digits, '.', '_', '+' and '-', 1 to MK_HELPER_SERVICE_MAX bytes;
+ * mk_service_name_valid (common/text.h: letters, digits, '.', '_', '+', '-');
  * the module leaves out any other, and the helper refuses one. It tells a
  * login from an account check, whichever hook runs: a service named in the
  * configuration's login_services is a login, and any other service, or
@@ -93,9 +93,6 @@
 #endif
 
 #define MK_HELPER_FD 3
-/* The longest PAM service name passed with --service (login_services takes
- * the same names, common/config.h). */
-#define MK_HELPER_SERVICE_MAX 64
 #define MK_HELPER_LINE_MAX 1024
 #define MK_HELPER_OUTPUT_MAX 65536
 #define MK_HELPER_USER_LINES_MAX 8

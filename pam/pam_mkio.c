@@ -99,26 +99,15 @@ static void pam_mkio_parse_args(pam_handle_t *pamh, int argc, const char **argv,
 }
 
 /* The PAM service name for the helper (PAM_SERVICE), or NULL when there is
- * none or it is not a plain name (letters, digits, '.', '_', '+', '-', at
- * most MK_HELPER_SERVICE_MAX bytes): the helper then takes the call for an
- * account check, never a login. */
+ * none or it is not a plain name (mk_service_name_valid, text.h): the
+ * helper then takes the call for an account check, never a login. */
 static const char *pam_mkio_service(pam_handle_t *pamh)
 {
     const void *item = NULL;
-    const char *service;
-    size_t len = 0;
 
     if (pam_get_item(pamh, PAM_SERVICE, &item) != PAM_SUCCESS || !item)
         return NULL;
-    service = item;
-    for (; service[len]; len++) {
-        char c = service[len];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '+' || c == '-';
-        if (!ok || len >= MK_HELPER_SERVICE_MAX)
-            return NULL;
-    }
-    return len ? service : NULL;
+    return mk_service_name_valid(item) ? item : NULL;
 }
 
 /* Whether user has a passwd entry (0, else ENOENT or the lookup's errno):
@@ -300,7 +289,7 @@ static bool pam_mkio_run_helper(pam_handle_t *pamh, const struct pam_mkio_option
                                 bool speak, struct pam_mkio_run *run)
 {
     char arg_conf[PATH_MAX + 16], arg_timeout[48], arg_user[LOGIN_NAME_MAX + 512], arg_hook[32];
-    char arg_service[MK_HELPER_SERVICE_MAX + 16];
+    char arg_service[MK_SERVICE_NAME_MAX + 16];
     char *argv[12];
     int argc = 0;
     char *envp[] = { (char *)MK_HELPER_ENV_PATH, NULL };

@@ -670,9 +670,24 @@ static void test_parse_numbers(void **state)
     assert_false(mk_parse_u64("1 ", 5, &v));
 }
 
+static void test_service_name_valid(void **state)
+{
+    (void)state;
+    static const char *const good[] = { "login", "su-l", "sshd", "gdm-password", "my_dm+x.1", "A",
+        "0123456789012345678901234567890123456789012345678901234567890123" };
+    static const char *const bad[] = { "", ".hidden", "su/l", "su l", "su\nl", "s\xc3\xa9rvice",
+        "01234567890123456789012345678901234567890123456789012345678901234", "a:b" };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_true(mk_service_name_valid(good[i]));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(mk_service_name_valid(bad[i]));
+    assert_false(mk_service_name_valid(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_service_name_valid),
         cmocka_unit_test(test_printable_ascii_kept),
         cmocka_unit_test(test_printable_utf8_kept),
         cmocka_unit_test(test_c0_controls_and_del),
