@@ -29,7 +29,7 @@ UNITDIR  ?= /lib/systemd/system
 LIBEXECDIR ?= $(PREFIX)/libexec/mkio
 HELPER_PATH := $(LIBEXECDIR)/mkio-login-helper
 # The refresh program the helper (a gate) execs, compiled into the gate the
-# same way (pam/login_helper.h).
+# same way (login/login_protocol.h).
 REFRESH_PATH := $(LIBEXECDIR)/mkio-login-refresh
 DOCDIR   ?= $(PREFIX)/share/doc/mkio
 # Where the tools that read these look, whatever PREFIX is: pam-auth-update
@@ -52,59 +52,99 @@ B        := build
 SANFLAGS :=
 endif
 
+# The one place the version is written: debian/changelog's first entry. The
+# tool prints it, the packages carry it, the manual pages name it.
+VERSION  := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIC -fno-strict-overflow
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS) -Icommon
+# Headers are named with their folder ("base/text.h", "login/login_common.h"),
+# so an include says which layer or part it reaches into.
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS) -Icommon -I. \
+              -MMD -MP
 HLDFLAGS := -Wl,-z,relro,-z,now -Wl,-z,noexecstack -Wl,--as-needed $(SANFLAGS) $(LDFLAGS)
 
-# Every file of common/ is part of libmkio.a.
-COMMON_SRC := $(wildcard common/*.c)
-COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
-RUNTIME_LIBS := -lcurl -ljson-c
+# ---- the layers of common/ (docs/ARCHITECTURE.md, "Layers") --------------
+# Each folder of common/ is one static library, lowest first; a layer uses
+# only the layers before it, and only net/ may use libcurl and json-c. The
+# rule is checked from the tree (tests/layer-check): includes, undefined
+# symbols, and what each program links.
+LAYERS   := base groupfile store net
+LAYER_EXTLIBS_net := -lcurl -ljson-c
+layer_lib = $(B)/libmkio-$(1).a
+layer_objs = $(patsubst %.c,$(B)/%.o,$(wildcard common/$(1)/*.c))
+# The libraries of a layer and every layer below it, highest first (the
+# order a static link wants).
+layers_upto = $(foreach l,$(shell echo $(LAYERS) | tr ' ' '\n' | sed -n '1,/^$(1)$$/p' | tac),\
+                $(call layer_lib,$(l)))
+ALL_LAYER_LIBS := $(call layers_upto,net)
+RUNTIME_LIBS := $(LAYER_EXTLIBS_net)
 
-NSS_SRC  := nss/nss_mkio.c common/groupfile_read.c
-NSS_OBJ  := $(NSS_SRC:%.c=$(B)/%.o)
-TOOL_SRC := $(wildcard tool/*.c)
-TOOL_OBJ := $(TOOL_SRC:%.c=$(B)/%.o)
+$(foreach l,$(LAYERS),$(eval $(call layer_lib,$(l)): $(call layer_objs,$(l))))
+$(B)/libmkio-%.a:
+	rm -f $@ && ar rcs $@ $^
+
+# ---- the programs: each a folder of sources over the layers it may use ----
+# PROGRAM_LAYER_x is the highest layer x links (it gets that layer and all
+# below); PROGRAM_SRC_x its own sources. tests/layer-check reads these.
+NSS_SO     := $(B)/libnss_mkio.so.2
+PAM_SO     := $(B)/pam_mkio.so
+GATE_BIN   := $(B)/mkio-login-helper
+REFRESH_BIN := $(B)/mkio-login-refresh
+TOOL_BIN   := $(B)/mkio-orgs
+PROGRAM_SRC_nss     := $(wildcard nss/*.c)
+PROGRAM_LAYER_nss   := groupfile
+PROGRAM_SRC_pam     := $(wildcard pam/*.c)
+PROGRAM_LAYER_pam   := base
+PROGRAM_SRC_gate    := login/mkio-login-helper.c login/login_common.c
+PROGRAM_LAYER_gate  := store
+PROGRAM_SRC_refresh := login/mkio-login-refresh.c login/login_common.c
+PROGRAM_LAYER_refresh := net
+PROGRAM_SRC_tool    := $(wildcard tool/*.c)
+PROGRAM_LAYER_tool  := net
+program_objs = $(patsubst %.c,$(B)/%.o,$(PROGRAM_SRC_$(1)))
+program_libs = $(call layers_upto,$(PROGRAM_LAYER_$(1)))
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: deps all check unit valgrind fuzz bench demo install uninstall clean deb check-deb FORCE
-all: $(B)/libmkio.a $(B)/libnss_mkio.so.2 $(B)/pam_mkio.so $(B)/mkio-login-helper \
-     $(B)/mkio-login-refresh $(B)/mkio-orgs
+.PHONY: deps all check unit valgrind fuzz bench demo install uninstall clean deb check-deb \
+        print-% FORCE
+all: $(foreach l,$(LAYERS),$(call layer_lib,$(l))) $(NSS_SO) $(PAM_SO) $(GATE_BIN) \
+     $(REFRESH_BIN) $(TOOL_BIN)
 
-$(B)/%.o: %.c $(wildcard common/*.h) $(wildcard nss/*.h) $(wildcard pam/*.h) $(wildcard tool/*.h)
+# For tests/layer-check: `make -s print-VAR` prints a variable's value.
+print-%:
+	@echo '$($*)'
+
+$(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/libmkio.a: $(COMMON_OBJ)
-	rm -f $@ && ar rcs $@ $^
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
 
-# The NSS module links nothing but libc (invariant 1) and exports only
-# _nss_mkio_* (nss/nss_mkio.sym).
-$(B)/libnss_mkio.so.2: $(NSS_OBJ) nss/nss_mkio.sym
+# The NSS module links nothing but libc (invariant 1): its own folder over
+# groupfile/ and base/; it exports only _nss_mkio_* (nss/nss_mkio.sym).
+$(NSS_SO): $(call program_objs,nss) $(call program_libs,nss) nss/nss_mkio.sym
 	$(CC) -shared -Wl,-soname,libnss_mkio.so.2 -Wl,--version-script=nss/nss_mkio.sym \
-	    -Wl,-z,defs $(HLDFLAGS) -o $@ $(NSS_OBJ)
+	    -Wl,-z,defs $(HLDFLAGS) -o $@ $(call program_objs,nss) $(call program_libs,nss)
 
-# The NSS module's test build, never installed: the same reader, with the glue
-# compiled with MK_GROUPFILE_TEST_OVERRIDE so that it takes its file from
-# MKIO_GROUP_FILE. The NSS unit tests load it (tests/run-unit); the shipped
-# module reads no environment variable (tests/run-all checks its symbols).
-NSS_TEST_OBJ := $(B)/tests/nss/nss_mkio_test.o $(B)/common/groupfile_read.o
-$(B)/tests/nss/nss_mkio_test.o: nss/nss_mkio.c $(wildcard common/*.h) $(wildcard nss/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DMK_GROUPFILE_TEST_OVERRIDE -c -o $@ $<
-$(B)/tests/libnss_mkio_test.so.2: $(NSS_TEST_OBJ) nss/nss_mkio.sym
+# The NSS module's test build, never installed: the same objects, except
+# that tests/nss/group_file_env.c stands for nss/group_file.c and takes the
+# file from MKIO_GROUP_FILE. The NSS unit tests load it (tests/run-unit);
+# the shipped module reads no environment variable (tests/run-all checks
+# its symbols).
+NSS_TEST_OBJ := $(filter-out $(B)/nss/group_file.o,$(call program_objs,nss)) \
+                $(B)/tests/nss/group_file_env.o
+$(B)/tests/libnss_mkio_test.so.2: $(NSS_TEST_OBJ) $(call program_libs,nss) nss/nss_mkio.sym
 	$(CC) -shared -Wl,-soname,libnss_mkio_test.so.2 -Wl,--version-script=nss/nss_mkio.sym \
-	    -Wl,-z,defs $(HLDFLAGS) -o $@ $(NSS_TEST_OBJ)
+	    -Wl,-z,defs $(HLDFLAGS) -o $@ $(NSS_TEST_OBJ) $(call program_libs,nss)
 unit: $(B)/tests/libnss_mkio_test.so.2
 
 # The PAM module links nothing but libc and libpam (invariant 2): the work of
 # a login runs in the helper it starts.
-PAM_OBJ := $(B)/pam/pam_mkio.o $(B)/common/text.o $(B)/common/passwd.o
 $(B)/pam/pam_mkio.o: ALL_CFLAGS += -DMK_HELPER_PATH='"$(HELPER_PATH)"'
 # The module is rebuilt when the helper's path changes (`make` then
 # `make install PREFIX=/usr/local`): $(B)/helper-path holds the path it was
@@ -114,47 +154,42 @@ $(B)/helper-path: FORCE
 	@mkdir -p $(B)
 	@echo '$(HELPER_PATH)' | cmp -s - $@ || echo '$(HELPER_PATH)' > $@
 FORCE:
-$(B)/pam_mkio.so: $(PAM_OBJ) pam/pam_mkio.sym
+$(PAM_SO): $(call program_objs,pam) $(call program_libs,pam) pam/pam_mkio.sym
 	$(CC) -shared -Wl,--version-script=pam/pam_mkio.sym -Wl,-z,defs $(HLDFLAGS) -o $@ \
-	    $(PAM_OBJ) -lpam
+	    $(call program_objs,pam) $(call program_libs,pam) -lpam
 
-# The login helper is two programs, one process (pam/login_helper.h): the
-# gate mkio-login-helper links libc alone (no $(RUNTIME_LIBS): a common/
-# object that needed libcurl or json-c would fail this link; tests/run-all
-# checks its NEEDED), with config.c built without libcurl's URL parser;
-# it execs mkio-login-refresh, which links everything, when there is work.
-GATE_OBJ := $(B)/pam/login_gate.o $(B)/pam/login_common.o $(B)/gate/config.o \
-            $(addprefix $(B)/common/,userstate.o storefile.o atomicfile.o tempname.o text.o \
-                                     passwd.o mk_error.o log.o)
-$(B)/pam/login_gate.o: ALL_CFLAGS += -DMK_REFRESH_PATH='"$(REFRESH_PATH)"'
-$(B)/pam/login_gate.o: $(B)/refresh-path
+# The login helper is two programs, one process (login/login_protocol.h):
+# the gate mkio-login-helper links libc alone, over store/ and below, of
+# which it takes no JSON code (tests/layer-check); it execs
+# mkio-login-refresh, which links everything, when there is work.
+$(B)/login/mkio-login-helper.o: ALL_CFLAGS += -DMK_REFRESH_PATH='"$(REFRESH_PATH)"'
+$(B)/login/mkio-login-helper.o: $(B)/refresh-path
 $(B)/refresh-path: FORCE
 	@mkdir -p $(B)
 	@echo '$(REFRESH_PATH)' | cmp -s - $@ || echo '$(REFRESH_PATH)' > $@
-$(B)/gate/config.o: common/config.c $(wildcard common/*.h)
+$(GATE_BIN): $(call program_objs,gate) $(call program_libs,gate)
+	$(CC) -pie $(HLDFLAGS) -o $@ $^
+
+$(REFRESH_BIN): $(call program_objs,refresh) $(call program_libs,refresh)
+	$(CC) -pie $(HLDFLAGS) -o $@ $^ $(RUNTIME_LIBS)
+
+$(B)/tool/main.o: ALL_CFLAGS += -DMK_VERSION='"$(VERSION)"'
+$(TOOL_BIN): $(call program_objs,tool) $(call program_libs,tool)
+	$(CC) -pie $(HLDFLAGS) -o $@ $^ $(RUNTIME_LIBS)
+
+TESTUTIL_SRC := $(wildcard tests/unit/testutil*.c)
+TESTUTIL_OBJ := $(TESTUTIL_SRC:%.c=$(B)/%.o)
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(TESTUTIL_OBJ) $(ALL_LAYER_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DMK_CONFIG_NO_CURL -c -o $@ $<
-$(B)/mkio-login-helper: $(GATE_OBJ)
-	$(CC) -pie $(HLDFLAGS) -o $@ $(GATE_OBJ)
-
-$(B)/mkio-login-refresh: $(B)/pam/login_helper.o $(B)/pam/login_common.o $(B)/libmkio.a
-	$(CC) -pie $(HLDFLAGS) -o $@ $(B)/pam/login_helper.o $(B)/pam/login_common.o $(B)/libmkio.a \
-	    $(RUNTIME_LIBS)
-
-$(B)/mkio-orgs: $(TOOL_OBJ) $(B)/libmkio.a
-	$(CC) -pie $(HLDFLAGS) -o $@ $(TOOL_OBJ) $(B)/libmkio.a $(RUNTIME_LIBS)
-
-$(B)/tests/test_%: tests/unit/test_%.c $(B)/libmkio.a $(wildcard tests/unit/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -pie $(HLDFLAGS) -o $@ $< $(B)/libmkio.a \
+	$(CC) -pie $(HLDFLAGS) -o $@ $< $(TESTUTIL_OBJ) $(ALL_LAYER_LIBS) \
 	    $(RUNTIME_LIBS) -lcmocka -lpthread
+$(B)/tests/unit/%.o: ALL_CFLAGS += -Itests/unit
 
 # Small programs the tests and benchmarks drive (tests/tools/NAME.c).
 TOOLS_SRC := $(wildcard tests/tools/*.c)
 TOOLS_BIN := $(TOOLS_SRC:tests/tools/%.c=$(B)/tests/tools/%)
-$(B)/tests/tools/%: tests/tools/%.c $(B)/libmkio.a
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -pie $(HLDFLAGS) -o $@ $< $(B)/libmkio.a $(RUNTIME_LIBS) -lpam -lpthread
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(ALL_LAYER_LIBS)
+	$(CC) -pie $(HLDFLAGS) -o $@ $< $(ALL_LAYER_LIBS) $(RUNTIME_LIBS) -lpam -lpthread
 
 unit: $(UNIT_BIN) $(TOOLS_BIN)
 
@@ -198,7 +233,7 @@ install: all
 	    $(DESTDIR)$(COMPLETIONDIR)
 	chmod 0700 $(DESTDIR)$(SYSCONFDIR)/mkio/tokens
 	install -m 0644 $(B)/pam_mkio.so $(DESTDIR)$(PAMDIR)/pam_mkio.so
-	install -m 0755 $(B)/mkio-login-helper $(DESTDIR)$(HELPER_PATH)
+	install -m 0755 $(GATE_BIN) $(DESTDIR)$(HELPER_PATH)
 	install -m 0755 $(B)/mkio-login-refresh $(DESTDIR)$(REFRESH_PATH)
 	install -m 0644 $(B)/libnss_mkio.so.2 $(DESTDIR)$(LIBDIR)/libnss_mkio.so.2
 	install -m 0755 $(B)/mkio-orgs $(DESTDIR)$(BINDIR)/mkio-orgs

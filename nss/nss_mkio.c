@@ -14,20 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupfile.h"
-#include "groupfile_read.h"
-
-enum nss_status _nss_mkio_getgrnam_r(const char *name, struct group *gr, char *buffer,
-                                     size_t buflen, int *errnop);
-enum nss_status _nss_mkio_getgrgid_r(gid_t gid, struct group *gr, char *buffer, size_t buflen,
-                                     int *errnop);
-enum nss_status _nss_mkio_setgrent(int stayopen);
-enum nss_status _nss_mkio_getgrent_r(struct group *gr, char *buffer, size_t buflen,
-                                     int *errnop);
-enum nss_status _nss_mkio_endgrent(void);
-enum nss_status _nss_mkio_initgroups_dyn(const char *user, gid_t group, long int *start,
-                                         long int *size, gid_t **groupsp, long int limit,
-                                         int *errnop);
+#include "groupfile/reader.h"
+#include "nss/nss_mkio.h"
 
 static pthread_mutex_t nss_mkio_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mkgf_reader nss_mkio_reader;
@@ -35,22 +23,6 @@ static uint32_t nss_mkio_next;  /* enumeration position */
 
 static const char nss_mkio_passwd[] = "*";
 
-#ifdef MK_GROUPFILE_TEST_OVERRIDE
-/* The test build only ($(B)/tests/libnss_mkio_test.so.2, which the unit tests
- * load and which is never installed): the file comes from MKIO_GROUP_FILE. */
-static const char *nss_mkio_path(void)
-{
-    const char *p = secure_getenv("MKIO_GROUP_FILE");
-    return p && *p ? p : MK_GROUPFILE_DEFAULT_PATH;
-}
-#else
-/* The shipped module reads one fixed file and no environment variable
- * (invariant 1): nothing a caller sets chooses the groups root sees. */
-static const char *nss_mkio_path(void)
-{
-    return MK_GROUPFILE_DEFAULT_PATH;
-}
-#endif
 
 /* fork() and the lock. A child of a multithreaded program starts with one
  * thread; if another thread of the parent held the lock at the fork, the
@@ -194,7 +166,7 @@ static int getgr_locked(const char *name, gid_t gid, struct group *gr, char *buf
     struct mkgf_group g;
     int r;
 
-    if ((r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view)) < 0) {
+    if ((r = mkgf_reader_get(&nss_mkio_reader, mk_nss_group_file(), &view)) < 0) {
         *unavailable = 1;
         return r;
     }
@@ -239,7 +211,7 @@ enum nss_status _nss_mkio_setgrent(int stayopen)
 
     nss_mkio_lock_take();
     nss_mkio_next = 0;
-    r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view);
+    r = mkgf_reader_get(&nss_mkio_reader, mk_nss_group_file(), &view);
     nss_mkio_lock_release();
     errno = saved;
     return r == 0 ? NSS_STATUS_SUCCESS : NSS_STATUS_UNAVAIL;
@@ -254,7 +226,7 @@ static int getgrent_locked(struct group *gr, char *buffer, size_t buflen, int *u
     struct mkgf_group g;
     int r;
 
-    if ((r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view)) < 0) {
+    if ((r = mkgf_reader_get(&nss_mkio_reader, mk_nss_group_file(), &view)) < 0) {
         *unavailable = 1;
         return r;
     }
@@ -335,7 +307,7 @@ static long initgroups_locked(const char *user, gid_t skip, long *start, long *s
     long added = 0, had = *start;
     int r;
 
-    if ((r = mkgf_reader_get(&nss_mkio_reader, nss_mkio_path(), &view)) < 0) {
+    if ((r = mkgf_reader_get(&nss_mkio_reader, mk_nss_group_file(), &view)) < 0) {
         *unavailable = 1;
         return r;
     }

@@ -7,7 +7,7 @@
  *   session  optional  pam_mkio.so ...
  *
  * The module links only libc and libpam. The work of a login (token, API,
- * store) runs in the login helper (pam/login_helper.h says why and how):
+ * store) runs in the login helper (login/login_protocol.h says why and how):
  * this file starts it with a clean environment, relays what it says, and
  * kills it when the time budget ends. A login is never delayed past the
  * budget and never refused because MK.IO is down, unless the administrator
@@ -38,9 +38,9 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
-#include "login_helper.h"
-#include "passwd.h"
-#include "text.h"
+#include "login/login_protocol.h"
+#include "base/passwd.h"
+#include "base/text.h"
 
 /* pam_set_data key: the outcome of the work already done on this handle,
  * so that a stack using both the account and the session hook talks to

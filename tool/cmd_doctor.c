@@ -19,15 +19,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "groupfile.h"
-#include "groupfile_read.h"
-#include "nscd.h"
-#include "profile.h"
-#include "store.h"
-#include "text.h"
-#include "token.h"
+#include "groupfile/writer.h"
+#include "groupfile/reader.h"
+#include "store/nscd.h"
+#include "net/profile.h"
+#include "store/store.h"
+#include "base/text.h"
+#include "net/token.h"
 #include "tool.h"
-#include "userstate.h"
+#include "store/userstate.h"
 
 #define DOCTOR_NSSWITCH "/etc/nsswitch.conf"
 #define DOCTOR_PAM_DIR "/etc/pam.d"
@@ -233,8 +233,8 @@ static void check_config(struct doctor *d)
     mk_error err;
     mk_error_clear(&err);
     d->config_name = t->config_path ? t->config_path : MK_CONFIG_DEFAULT_PATH;
-    bool file_ok = mk_config_load(t->config_path, &t->cfg, &err) == MK_OK;
-    if (file_ok && mk_config_apply_env(&t->cfg, &err) == MK_OK) {
+    bool file_ok = mk_config_load_with(t->config_path, &mk_url_rules, &t->cfg, &err) == MK_OK;
+    if (file_ok && mk_config_apply_env(&t->cfg, &mk_url_rules, &err) == MK_OK) {
         t->cfg_loaded = true;
         d->config_ok = true;
         if (t->cfg.source && strcmp(t->cfg.source, "(defaults)") == 0)

@@ -14,13 +14,13 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "groupfile_read.h"
-#include "refresh.h"
-#include "store.h"
-#include "text.h"
-#include "token.h"
+#include "groupfile/reader.h"
+#include "net/refresh.h"
+#include "store/store.h"
+#include "base/text.h"
+#include "net/token.h"
 #include "tool.h"
-#include "userstate.h"
+#include "store/userstate.h"
 
 static const char status_help[] =
 "Usage: mkio-orgs status [--json] [--verify]\n"

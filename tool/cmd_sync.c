@@ -29,13 +29,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "passwd.h"
-#include "refresh.h"
-#include "store.h"
-#include "text.h"
-#include "token.h"
+#include "base/passwd.h"
+#include "net/refresh.h"
+#include "store/store.h"
+#include "base/text.h"
+#include "net/token.h"
 #include "tool.h"
-#include "userstate.h"
+#include "store/userstate.h"
 
 #define SYNC_JOBS_DEFAULT 4
 #define SYNC_JOBS_MAX 16

@@ -18,11 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
-#include "jwt.h"
-#include "profile.h"
-#include "text.h"
-#include "token.h"
+#include "base/atomicfile.h"
+#include "net/jwt.h"
+#include "net/profile.h"
+#include "base/text.h"
+#include "net/token.h"
 #include "tool.h"
 
 static const char login_help[] =

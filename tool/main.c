@@ -13,8 +13,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "text.h"
-#include "token.h"
+#include "base/text.h"
+#include "net/token.h"
 #include "tool.h"
 
 static const char usage_text[] =
@@ -295,8 +295,8 @@ int tool_load_config(struct tool *t)
     mk_error_clear(&err);
     if (t->cfg_loaded)
         return TOOL_EXIT_OK;
-    if (mk_config_load(t->config_path, &t->cfg, &err) != MK_OK ||
-        mk_config_apply_env(&t->cfg, &err) != MK_OK) {
+    if (mk_config_load_with(t->config_path, &mk_url_rules, &t->cfg, &err) != MK_OK ||
+        mk_config_apply_env(&t->cfg, &mk_url_rules, &err) != MK_OK) {
         mk_config_free(&t->cfg);
         err.status = MK_ERR_USAGE;
         return tool_fail(&err);
@@ -411,7 +411,7 @@ int main(int argc, char **argv)
         case 'c': t.config_path = optarg; break;
         case 't': t.token_file = optarg; break;
         case 'h': fputs(usage_text, stdout); return TOOL_EXIT_OK;
-        case 'V': puts("mkio-orgs 0.1"); return TOOL_EXIT_OK;
+        case 'V': puts("mkio-orgs " MK_VERSION); return TOOL_EXIT_OK;
         case 'T':
             /* Arguments show in ps and shell history: refuse, and say what to do. */
             return tool_usage(NULL, "a token is never taken as an argument; set MKIO_TOKEN or "

@@ -6,11 +6,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "api.h"
-#include "config.h"
-#include "http.h"
-#include "log.h"
-#include "mk_error.h"
+#include "net/api.h"
+#include "store/config.h"
+#include "net/http.h"
+#include "net/url.h"
+#include "base/log.h"
+#include "base/mk_error.h"
 
 /* Exit codes, documented in --help. */
 enum tool_exit {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groupfile_read.h"
+#include "groupfile/reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "groupfile.h"
+#include "groupfile/writer.h"
 
 int main(int argc, char **argv)
 {

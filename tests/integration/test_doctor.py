@@ -492,7 +492,7 @@ class Doctor(unittest.TestCase):
         self.check(p, "groups.db", "warn", ["/var/lib/mkio/groups.db does not exist yet"])
 
     def test_stale_user_from_record(self):
-        # A refresh record (common/userstate.c's format) whose last success
+        # A refresh record (common/store/userstate.c's format) whose last success
         # is 40 days old, and a refused token since.
         users = os.path.join(self.state, "users")
         os.mkdir(users, 0o755)

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """A child forked and exec'd by another thread while MK.IO requests run gets
-no socket, pipe or eventfd of ours (common/http.h, "Descriptors and exec").
+no socket, pipe or eventfd of ours (common/net/http.h, "Descriptors and exec").
 
 B/tests/tools/http-fork-exec runs requests in one thread (to the fake MK.IO
 server on loopback, then to a name whose DNS server never answers) while its

@@ -386,7 +386,7 @@ as_unit sh -c 'echo x > /var/lib/mkio/probe && rm /var/lib/mkio/probe' && echo "
 as_unit ls /home >/dev/null 2>&1 || echo "refused: read /home"
 as_unit ls /root >/dev/null 2>&1 || echo "refused: read /root"
 # nscd's socket, on a read-only /run, with no capability (uid 0 is what
-# nscd checks): the protocol of common/nscd.h, as `nscd -i group` speaks it.
+# nscd checks): the protocol of common/store/nscd.h, as `nscd -i group` speaks it.
 as_unit nscd -i group && echo "allowed: nscd -i group"
 exit 0
 '''

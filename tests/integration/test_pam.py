@@ -61,7 +61,7 @@ REFRESH = os.path.join(B, "mkio-login-refresh")
 # Compiled into pam_mkio.so (Makefile: HELPER_PATH); the namespace puts HELPER there.
 HELPER_PATH = "/usr/libexec/mkio/mkio-login-helper"
 # Compiled into the helper, a gate that execs it when there is work
-# (Makefile: REFRESH_PATH; pam/login_helper.h); the namespace puts REFRESH there.
+# (Makefile: REFRESH_PATH; login/login_protocol.h); the namespace puts REFRESH there.
 REFRESH_PATH = "/usr/libexec/mkio/mkio-login-refresh"
 # The name server of the namespace's resolv.conf (a loopback address of its
 # own, so that no other test's server answers there).

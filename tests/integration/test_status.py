@@ -6,7 +6,7 @@ For each user the store or a refresh record knows: how many organizations
 the store holds, the last successful refresh, the last attempt and its
 error, when the memberships last changed, and a mark for users whose last
 success is older than max_stale (their groups leave groups.db). Records are
-state_dir/users/USER, written by every refresh (common/userstate.h); these
+state_dir/users/USER, written by every refresh (common/store/userstate.h); these
 tests write some by hand to set times a test cannot wait for, and make
 others by real refreshes (`sync`) against the fake MK.IO server.
 

@@ -647,7 +647,7 @@ def _walk(s, keep_unsafe, invalid):
 
 
 def shown(s):
-    """What the tool shows of s (common/text.h): each unsafe character and each
+    """What the tool shows of s (common/base/text.h): each unsafe character and each
     byte that starts no UTF-8 character as one '?'."""
     return _walk(s, False, "?")
 

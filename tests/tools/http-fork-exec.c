@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/tools/http-fork-exec.c: whether a child that another thread forks
  * and execs while this process runs MK.IO requests inherits a descriptor of
- * ours (common/http.h, "Descriptors and exec").
+ * ours (common/net/http.h, "Descriptors and exec").
  *
  *   http-fork-exec [--control] LOOPBACK_CONF DNS_CONF SECONDS
  *   http-fork-exec --list-fds             (what the children run)
@@ -47,8 +47,9 @@
 
 #include <curl/curl.h>
 
-#include "config.h"
-#include "http.h"
+#include "store/config.h"
+#include "net/http.h"
+#include "net/url.h"
 
 #define FORK_EXEC_MAX_LINES 64
 /* Forks each phase must have seen before the requests stop. */
@@ -287,7 +288,7 @@ static int fork_exec_child(const char *self, struct fork_exec_lines *seen)
 static int fork_exec_load(const char *path, struct mk_config *cfg)
 {
     mk_error err;
-    if (mk_config_load(path, cfg, &err) != MK_OK) {
+    if (mk_config_load_with(path, &mk_url_rules, cfg, &err) != MK_OK) {
         fprintf(stderr, "http-fork-exec: %s\n", err.message);
         return -1;
     }

@@ -11,7 +11,7 @@
  * Either way the file is written with mk_groupfile_write, so tests exercise the
  * real writer. Exit 0, or print the error and exit 1 (2 for bad usage).
  */
-#include "groupfile.h"
+#include "groupfile/writer.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -11,7 +11,7 @@
  *       files), the median of 7. Prints "first MS", "write MS" and
  *       "unchanged MS" (a refresh that changes nothing).
  */
-#include "store.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <stdio.h>

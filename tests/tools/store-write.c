@@ -22,8 +22,8 @@
  * strace, killing it at every step, and checks invariant 3 with `read` and
  * `dump-db`.
  */
-#include "groupfile_read.h"
-#include "store.h"
+#include "groupfile/reader.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests of common/api.c: requests exactly as the contract documents,
+/* Unit tests of common/net/api.c: requests exactly as the contract documents,
  * tolerant reading, error bodies, pagination, content checks, expiry and
  * the JSON for scripts. The network is replaced by http.c's transport seam. */
 #include <setjmp.h>
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "net/api.h"
 
 /* ---- a scripted server ---- */
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* tests/unit/test_atomicfile.c: common/atomicfile.h alone (lock, temporary
+/* tests/unit/test_atomicfile.c: common/base/atomicfile.h alone (lock, temporary
  * file, fsync, rename, directory fsync, replaced-file descriptor, stale
  * temporary files), plus the group-file writer's use of the replaced-file
  * descriptor (mk_groupfile_publish_at). Runs as root or not: every fault is
@@ -26,9 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomicfile.h"
-#include "groupfile.h"
-#include "groupfile_read.h"
+#include "base/atomicfile.h"
+#include "groupfile/writer.h"
+#include "groupfile/reader.h"
 
 struct fixture {
     char dir[64];

@@ -16,7 +16,17 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "store/config.h"
+
+#include "net/url.h"
+
+/* The configuration as every program that connects reads it: with the
+ * network layer's URL rules (net/url.h). */
+static mk_status parse_with_url_rules(const char *text, const char *name, struct mk_config *cfg,
+                                      mk_error *err)
+{
+    return mk_config_parse_string_with(text, name, &mk_url_rules, cfg, err);
+}
 
 #define NAME "test.conf"
 
@@ -25,7 +35,7 @@ static mk_status parse(const char *text, struct mk_config *cfg, mk_error *err)
 {
     mk_error_clear(err);
     assert_int_equal(mk_config_defaults(cfg, err), MK_OK);
-    return mk_config_parse_string(text, NAME, cfg, err);
+    return parse_with_url_rules(text, NAME, cfg, err);
 }
 
 static void assert_contains(const char *haystack, const char *needle)
@@ -108,7 +118,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.ignore_users[0], "root");
     assert_string_equal(cfg.state_dir, "/var/lib/mkio");
     assert_string_equal(cfg.source, "(defaults)");
-    assert_int_equal(mk_config_validate(&cfg, &err), MK_OK);
+    assert_int_equal(mk_config_validate_with(&cfg, &mk_url_rules, &err), MK_OK);
     mk_config_free(&cfg);
     /* Freeing twice (a zeroed struct) is harmless. */
     mk_config_free(&cfg);
@@ -402,14 +412,14 @@ static void test_parse_on_top_keeps_earlier(void **state)
 
     /* A second text may set a key again (it is a new file) and adds to lists. */
     assert_int_equal(parse("retries = 2\nignore_users = a\n", &cfg, &err), MK_OK);
-    assert_int_equal(mk_config_parse_string("retries = 5\nignore_users = b\n", "second.conf", &cfg, &err),
+    assert_int_equal(parse_with_url_rules("retries = 5\nignore_users = b\n", "second.conf", &cfg, &err),
                      MK_OK);
     assert_int_equal(cfg.retries, 5);
     assert_int_equal(cfg.ignore_user_count, 3);
     assert_string_equal(cfg.source, "second.conf");
 
     /* A failing text leaves everything as it was, including the lists. */
-    assert_int_equal(mk_config_parse_string("ignore_users = c\nretries = 7\nretries = x\n", "third.conf",
+    assert_int_equal(parse_with_url_rules("ignore_users = c\nretries = 7\nretries = x\n", "third.conf",
                                             &cfg, &err), MK_ERR_USAGE);
     assert_contains(err.message, "third.conf:3: ");
     assert_int_equal(cfg.retries, 5);
@@ -573,18 +583,18 @@ static void test_base_url_check(void **state)
         "http://127.1", "file:///etc/passwd", "https://app.mk.io\n", "//app.mk.io",
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-        if (mk_config_check_base_url(good[i], &err) != MK_OK)
+        if (mk_url_check_base(good[i], &err) != MK_OK)
             fail_msg("%s refused: %s", good[i], err.message);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         mk_error_clear(&err);
-        if (mk_config_check_base_url(bad[i], &err) != MK_ERR_USAGE)
+        if (mk_url_check_base(bad[i], &err) != MK_ERR_USAGE)
             fail_msg("%s accepted", bad[i]);
         assert_true(err.message[0] != '\0');
     }
-    assert_int_equal(mk_config_check_base_url(NULL, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_url_check_base(NULL, &err), MK_ERR_USAGE);
 
     /* The password of a refused URL is never repeated. */
-    assert_int_equal(mk_config_check_base_url("https://me:s3cr3t@app.mk.io", &err), MK_ERR_USAGE);
+    assert_int_equal(mk_url_check_base("https://me:s3cr3t@app.mk.io", &err), MK_ERR_USAGE);
     assert_null(strstr(err.message, "s3cr3t"));
 
     struct mk_config cfg;
@@ -605,21 +615,21 @@ static void test_urls_as_libcurl_reads_them(void **state)
         "https://:pw@app.mk.io", "https://app.mk.io:443:1", "http://localhost:0",
     };
     for (size_t i = 0; i < sizeof(bad_base) / sizeof(bad_base[0]); i++)
-        if (mk_config_check_base_url(bad_base[i], &err) != MK_ERR_USAGE)
+        if (mk_url_check_base(bad_base[i], &err) != MK_ERR_USAGE)
             fail_msg("base URL %s accepted", bad_base[i]);
     static const char *const good_base[] = {
         "https://app.mk.io:0443/api/", "https://a-b.example/x/%20y", "http://127.0.0.1:1/",
         "https://[2001:DB8::1]:8443",
     };
     for (size_t i = 0; i < sizeof(good_base) / sizeof(good_base[0]); i++)
-        if (mk_config_check_base_url(good_base[i], &err) != MK_OK)
+        if (mk_url_check_base(good_base[i], &err) != MK_OK)
             fail_msg("base URL %s refused: %s", good_base[i], err.message);
     static const char *const bad_proxy[] = {
         "http:/proxy:3128", "http://proxy:3128#x", "http://proxy%41:3128", "socks5://:1080",
         "http://0x7f000001:3128",
     };
     for (size_t i = 0; i < sizeof(bad_proxy) / sizeof(bad_proxy[0]); i++)
-        if (mk_config_check_proxy_url(bad_proxy[i], &err) != MK_ERR_USAGE)
+        if (mk_url_check_proxy(bad_proxy[i], &err) != MK_ERR_USAGE)
             fail_msg("proxy %s accepted", bad_proxy[i]);
 }
 
@@ -630,25 +640,25 @@ static void test_proxy_and_list_bounds(void **state)
     struct mk_config cfg;
     mk_error err;
 
-    assert_int_equal(mk_config_check_proxy_url("http://proxy.example.com:3128", &err), MK_OK);
-    assert_int_equal(mk_config_check_proxy_url("https://[2001:db8::1]:443", &err), MK_OK);
-    assert_int_equal(mk_config_check_proxy_url(NULL, &err), MK_ERR_USAGE);
-    assert_int_equal(mk_config_check_proxy_url("", &err), MK_ERR_USAGE);
+    assert_int_equal(mk_url_check_proxy("http://proxy.example.com:3128", &err), MK_OK);
+    assert_int_equal(mk_url_check_proxy("https://[2001:db8::1]:443", &err), MK_OK);
+    assert_int_equal(mk_url_check_proxy(NULL, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_url_check_proxy("", &err), MK_ERR_USAGE);
     /* A refused proxy is not echoed: it might carry a password. */
-    assert_int_equal(mk_config_check_proxy_url("http://me:hunter2@proxy:3128", &err), MK_ERR_USAGE);
+    assert_int_equal(mk_url_check_proxy("http://me:hunter2@proxy:3128", &err), MK_ERR_USAGE);
     assert_null(strstr(err.message, "hunter2"));
 
     assert_int_equal(mk_config_defaults(&cfg, &err), MK_OK);
     cfg.max_list_records = 0;
-    assert_int_equal(mk_config_validate(&cfg, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_config_validate_with(&cfg, &mk_url_rules, &err), MK_ERR_USAGE);
     assert_contains(err.message, "max_list_records");
     cfg.max_list_records = 10;
     cfg.max_list_bytes = 1024;
-    assert_int_equal(mk_config_validate(&cfg, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_config_validate_with(&cfg, &mk_url_rules, &err), MK_ERR_USAGE);
     assert_contains(err.message, "max_list_size");
     cfg.max_list_bytes = 1 << 20;
     cfg.proxy = strdup("http://proxy");
-    assert_int_equal(mk_config_validate(&cfg, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_config_validate_with(&cfg, &mk_url_rules, &err), MK_ERR_USAGE);
     assert_contains(err.message, "proxy");
     mk_config_free(&cfg);
 
@@ -656,11 +666,11 @@ static void test_proxy_and_list_bounds(void **state)
      * and an empty proxy clears the first one. */
     assert_int_equal(parse("proxy = socks5h://127.0.0.1:1080\nmax_list_records = 7\n"
                            "max_list_size = 128K\n", &cfg, &err), MK_OK);
-    assert_int_equal(mk_config_parse_string("retries = 1\n", "second.conf", &cfg, &err), MK_OK);
+    assert_int_equal(parse_with_url_rules("retries = 1\n", "second.conf", &cfg, &err), MK_OK);
     assert_string_equal(cfg.proxy, "socks5h://127.0.0.1:1080");
     assert_int_equal(cfg.max_list_records, 7);
     assert_int_equal(cfg.max_list_bytes, 128 * 1024);
-    assert_int_equal(mk_config_parse_string("proxy =\n", "third.conf", &cfg, &err), MK_OK);
+    assert_int_equal(parse_with_url_rules("proxy =\n", "third.conf", &cfg, &err), MK_OK);
     assert_null(cfg.proxy);
     mk_config_free(&cfg);
 }
@@ -672,19 +682,19 @@ static void test_env_base_url(void **state)
 
     assert_int_equal(mk_config_defaults(&cfg, &err), MK_OK);
     unsetenv("MKIO_BASE_URL");
-    assert_int_equal(mk_config_apply_env(&cfg, &err), MK_OK);
+    assert_int_equal(mk_config_apply_env(&cfg, &mk_url_rules, &err), MK_OK);
     assert_string_equal(cfg.base_url, "https://app.mk.io");
 
     setenv("MKIO_BASE_URL", "", 1);
-    assert_int_equal(mk_config_apply_env(&cfg, &err), MK_OK);
+    assert_int_equal(mk_config_apply_env(&cfg, &mk_url_rules, &err), MK_OK);
     assert_string_equal(cfg.base_url, "https://app.mk.io");
 
     setenv("MKIO_BASE_URL", "http://127.0.0.1:9999/", 1);
-    assert_int_equal(mk_config_apply_env(&cfg, &err), MK_OK);
+    assert_int_equal(mk_config_apply_env(&cfg, &mk_url_rules, &err), MK_OK);
     assert_string_equal(cfg.base_url, "http://127.0.0.1:9999");
 
     setenv("MKIO_BASE_URL", "http://mk.example.com", 1);
-    assert_int_equal(mk_config_apply_env(&cfg, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_config_apply_env(&cfg, &mk_url_rules, &err), MK_ERR_USAGE);
     assert_contains(err.message, "MKIO_BASE_URL");
     assert_string_equal(cfg.base_url, "http://127.0.0.1:9999");
     unsetenv("MKIO_BASE_URL");
@@ -778,7 +788,7 @@ static bool islower_latin1_probe(void)
     return islower(0xe9) && isalnum(0xe9);
 }
 
-/* ---- identities: the rules of common/text.h -------------------------------- */
+/* ---- identities: the rules of common/base/text.h -------------------------------- */
 
 /* Organization ids are canonical (lowercase) wherever config keeps them, and
  * the questions config answers compare canonical forms exactly: the API's
@@ -954,7 +964,7 @@ static void test_load_good_file(void **state)
     const char text[] = "retries = 1\nbase_url = http://127.0.0.1:1234\n";
     char *path = write_file(t, "mkio.conf", text, strlen(text), 0644);
 
-    assert_int_equal(mk_config_load(path, &cfg, &err), MK_OK);
+    assert_int_equal(mk_config_load_with(path, &mk_url_rules, &cfg, &err), MK_OK);
     assert_int_equal(cfg.retries, 1);
     assert_string_equal(cfg.base_url, "http://127.0.0.1:1234");
     assert_string_equal(cfg.source, path);
@@ -979,7 +989,7 @@ static void test_load_missing(void **state)
     mk_error err;
     char *path = tmp_path(t, "absent.conf");
 
-    assert_int_equal(mk_config_load(path, &cfg, &err), MK_ERR_IO);
+    assert_int_equal(mk_config_load_with(path, &mk_url_rules, &cfg, &err), MK_ERR_IO);
     assert_contains(err.message, path);
     assert_contains(err.message, "no such file");
     free(path);
@@ -1152,7 +1162,7 @@ static void test_sample_conf(void **state)
      * are what an installed copy has. */
     struct stat sb;
     if (stat(path, &sb) == 0 && !(sb.st_mode & 022) && (geteuid() != 0 || sb.st_uid == 0)) {
-        assert_int_equal(mk_config_load(path, &cfg, &err), MK_OK);
+        assert_int_equal(mk_config_load_with(path, &mk_url_rules, &cfg, &err), MK_OK);
         assert_int_equal(cfg.pin_count, 0);
         assert_string_equal(cfg.base_url, "https://app.mk.io");
         mk_config_free(&cfg);

@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "groupfile.h"
-#include "groupfile_read.h"
+#include "groupfile/writer.h"
+#include "groupfile/reader.h"
 
 struct fixture {
     char dir[64];

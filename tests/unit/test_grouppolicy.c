@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_grouppolicy.c: the naming and gid policy
- * (common/grouppolicy.h, architecture invariant 3) driven directly, with
+ * (common/store/grouppolicy.h, architecture invariant 3) driven directly, with
  * the store in memory and no file: derived names, hashed gids, what is
  * taken and what is given instead (with a note, as data), pins, a gid and a
  * name kept for good, exhaustion. A "run" is one mk_policy_assign; between
@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "grouppolicy.h"
-#include "storefile.h"
-#include "text.h"
+#include "store/config.h"
+#include "store/grouppolicy.h"
+#include "store/storefile.h"
+#include "base/text.h"
 
 #define GID_LO 2000200001u
 #define ID_A "1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests of common/http.c: the retry policy as pure functions, the one
+/* Unit tests of common/net/http.c: the retry policy as pure functions, the one
  * request engine (mk_http_do is mk_http_do_many with one request) through
  * the transport and sleep seams, and real libcurl against tiny plain-http
  * listeners on 127.0.0.1 that the tests start and stop. */
@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "net/http.h"
 
 static const char TOKEN[] = "tok-SECRET-123";
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests of common/jwt.c: claims read from crafted tokens, never
+/* Unit tests of common/net/jwt.c: claims read from crafted tokens, never
  * trusted, and every malformed token read as "not a JWT". */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jwt.h"
+#include "net/jwt.h"
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* tests/unit/test_nscd.c: common/nscd.h against a fake nscd, a thread that
+/* tests/unit/test_nscd.c: common/store/nscd.h against a fake nscd, a thread that
  * listens on a socket in a temporary directory (mk_nscd_set_socket_path)
  * and plays one daemon: glibc's nscd (answers an int32), unscd (reads the
  * request and closes), a wedged one (never answers), one that closes
@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nscd.h"
+#include "store/nscd.h"
 
 enum daemon_mode {
     DAEMON_ANSWER,          /* glibc nscd: read the request, answer `answer` */

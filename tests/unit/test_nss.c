@@ -32,8 +32,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "groupfile.h"
-#include "groupfile_read.h"
+#include "groupfile/writer.h"
+#include "groupfile/reader.h"
 
 typedef enum nss_status (*getgrnam_fn)(const char *, struct group *, char *, size_t, int *);
 typedef enum nss_status (*getgrgid_fn)(gid_t, struct group *, char *, size_t, int *);

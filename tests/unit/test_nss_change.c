@@ -15,7 +15,7 @@
  *
  * What is out of scope, and so not done here: a truncation that lands in the
  * sub-microsecond window between the module's fstat and its last access of
- * the mapping (see groupfile_read.h). Truncations are therefore done in
+ * the mapping (see groupfile/reader.h). Truncations are therefore done in
  * lockstep with the lookups; every other change runs concurrently. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "groupfile.h"
+#include "groupfile/writer.h"
 
 typedef enum nss_status (*getgrnam_fn)(const char *, struct group *, char *, size_t, int *);
 typedef enum nss_status (*getgrgid_fn)(gid_t, struct group *, char *, size_t, int *);

@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 #include <signal.h>
 
-#include "groupfile.h"
+#include "groupfile/writer.h"
 
 typedef enum nss_status (*getgrnam_fn)(const char *, struct group *, char *, size_t, int *);
 typedef enum nss_status (*getgrgid_fn)(gid_t, struct group *, char *, size_t, int *);

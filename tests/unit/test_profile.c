@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests of common/profile.c: GET /api/v1/user/profile through http.c's
+/* Unit tests of common/net/profile.c: GET /api/v1/user/profile through http.c's
  * transport seam, the published record read, errors as every API error. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile.h"
+#include "net/profile.h"
 
 struct fake {
     long status;

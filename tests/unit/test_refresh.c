@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests of common/refresh.c: the decisions per organization, the
+/* Unit tests of common/net/refresh.c: the decisions per organization, the
  * accepts, and what reaches the store, against a tiny plain-http server on
  * 127.0.0.1 that the test starts and stops (one request per connection). */
 #include <setjmp.h>
@@ -23,10 +23,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "refresh.h"
-#include "store.h"
-#include "userstate.h"
+#include "store/config.h"
+#include "net/refresh.h"
+#include "store/store.h"
+#include "store/userstate.h"
 
 #define ORG_MEMBER "11111111-aaaa-4aaa-8aaa-000000000001"
 #define ORG_PENDING "22222222-bbbb-4bbb-8bbb-000000000002"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* tests/unit/test_store.c: the membership store (common/store.c).
+/* tests/unit/test_store.c: the membership store (common/store/store.c).
  *
  * Every test has its own temporary state directory and its own fake
  * /etc/group, and removes both. */
@@ -28,12 +28,12 @@
 
 #include <json-c/json.h>
 
-#include "groupfile_read.h"
-#include "grouppolicy.h"
-#include "nscd.h"
-#include "store.h"
-#include "text.h"
-#include "userstate.h"
+#include "groupfile/reader.h"
+#include "store/grouppolicy.h"
+#include "store/nscd.h"
+#include "store/store.h"
+#include "base/text.h"
+#include "store/userstate.h"
 
 #define GID_MIN 2000200001u
 #define GID_MAX 2100200000u

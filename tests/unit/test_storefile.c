@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_storefile.c: store.json's own JSON parser and writer
- * (common/storefile.c), on the edges of JSON: escapes, surrogates, NULs,
+ * (common/store/storefile.c), on the edges of JSON: escapes, surrogates, NULs,
  * control characters, duplicate members, nesting, numbers, trailing text,
  * an empty file and one past the size cap. Each bad input is refused with a
  * message naming store.json, and through the store nothing is written. */
@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store.h"
-#include "storefile.h"
+#include "store/store.h"
+#include "store/storefile.h"
 
 #define PATH "/state/store.json"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* tests/unit/test_text.c: the output sanitizer (common/text.h).
+/* tests/unit/test_text.c: the output sanitizer (common/base/text.h).
  *
  * Besides examples of each class of hostile text, the sanitizer is compared
  * with a reference written here from the Unicode standard's own table of
@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "text.h"
+#include "base/text.h"
 
 /* ---- the reference ---- */
 

@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "token.h"
+#include "store/config.h"
+#include "net/token.h"
 
 #define USER_UID 65534
 #define USER_GID 65534

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_userstate.c: each user's refresh record
- * (common/userstate.c): the round trip through state_dir/users/USER, a
+ * (common/store/userstate.c): the round trip through state_dir/users/USER, a
  * missing or malformed record reading as none, the listing (sorted, without
  * temporary files, bad names or bad records), the trust checks (a directory
  * or file anyone else could have written is refused with MK_ERR_IO naming
@@ -22,8 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "userstate.h"
+#include "store/config.h"
+#include "store/userstate.h"
 
 struct fx {
     char dir[64];

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* common/groupfile/reader.h: the compiled group file, its format and its reader.
+ *
+ * groupfile/reader.c links nothing but libc: it is compiled into
+ * libnss_mkio.so.2. groupfile/writer.c (libmkio.a) builds the same format.
+ *
+ * FORMAT, version 2. All integers little-endian; every section but the
+ * member pool and the string pool is an array of 32-bit words and starts at
+ * a multiple of 4; every offset fits 32 bits (files are smaller than 4 GiB).
+ *
+ *   off  size  field
+ *     0     8  magic "MKIOGRP\0"
+ *     8     4  version (2). Version 1 files are refused (-EPROTONOSUPPORT):
+ *              the store rewrites groups.db after an upgrade, its bytes
+ *              differ.
+ *    12     4  flags: bit 0 "recycled". The writer sets it in the replaced
+ *              file after the rename; readers see it through MAP_SHARED and
+ *              remap. Not covered by the checksum (it changes after writing).
+ *    16     8  checksum: 64-bit FNV-1a over the bytes [24, total_size), taken
+ *              as little-endian 64-bit words (the last 0-7 bytes one by one).
+ *              Only mkgf_verify (the writer's tests, `mkio-orgs status
+ *              --verify`) reads it: it is whole-file, and a reader's open is
+ *              O(1) in the file's size.
+ *    24     8  total_size: the file's size
+ *    32     4  group_count        48     4  user_count
+ *    36     4  name_slots         52     4  user_slots
+ *    40     4  gid_slots          56     4  user_gid_count
+ *    44     4  member_pool_size   60     4  string_size
+ *    64    32  section offsets, in this order and in file order, each at or
+ *              after the end of the one before: groups, name_index,
+ *              gid_index, member_pool, users, user_index, user_gids, strings
+ *    96        end of header
+ *
+ * Sections:
+ *   groups       group_count x 20 bytes {name (string offset), gid, member
+ *                count, members (byte offset into member_pool), member bytes
+ *                (the length of the group's run in member_pool)}: the groups
+ *                in the writer's order (getgrent).
+ *   name_index   name_slots words (a power of two, more than group_count):
+ *                open addressing, linear probing from mkgf_hash_string(name);
+ *                a word is 0 (empty) or group index + 1.
+ *   gid_index    gid_slots words, the same, probing from mkgf_hash_gid(gid).
+ *   member_pool  member_pool_size bytes: each group's members, one run per
+ *                group, runs in group order; a run is the member count's
+ *                16-bit lengths (1 to 65535), then the names, each followed
+ *                by a NUL, in the group's order. A reader copies a run's
+ *                names into the caller's buffer with one memcpy and points
+ *                gr_mem at them from a running sum of the lengths (one
+ *                pass; each length checked, and each NUL checked in the
+ *                copy, which the file cannot change). Padded with NULs to a
+ *                multiple of 4 (the padding belongs to no group).
+ *   users        user_count x 12 bytes {name (string offset), first (index
+ *                into user_gids), group count}: every member name, for
+ *                initgroups.
+ *   user_index   user_slots words, like name_index, over user names.
+ *   user_gids    user_gid_count gids: each user's groups, in group order.
+ *   strings      string_size bytes of NUL-terminated strings (group and user
+ *                names). Names and members are strings without ':' ',' '\n'.
+ *
+ * A file with no groups is valid.
+ *
+ * TRUST. Opening checks the header only (magic, version, size, section
+ * bounds): O(1) in the file's size. Nothing after the header is trusted:
+ * every offset, count and string is checked when it is used, against the
+ * bounds of its section as the header (read once, into the view) gives
+ * them, and each field of the file is loaded once, so a byte changed between
+ * a check and its use cannot widen what is read. A group's member run is
+ * checked after it is copied out, in memory the file cannot change. A file
+ * whose bytes are wrong in a place no lookup reads answers normally; a
+ * lookup that meets a wrong record answers -EBADMSG.
+ *
+ * CHANGED UNDER A READER. The reader (mkgf_reader_get) keeps the descriptor
+ * of the file it mapped and, before every lookup touches the mapping, asks
+ * the kernel: fstat of that descriptor (st_nlink == 0, inode, size, mtime,
+ * ctime, owner and mode) and then the recycled flag; at most once a second it
+ * also lstats the path. Any change makes it open the path again (header
+ * only), so a file truncated or rewritten in place answers from its new
+ * content, or -EBADMSG/-ENOENT, never from beyond its end.
+ *
+ * What this cannot close: a shrinking truncate that lands between that
+ * fstat and the last access of the same lookup (well under a microsecond)
+ * makes that access fault (SIGBUS), as for any mapped file. Only root can
+ * write groups.db, and the project's writer never writes it in place (it
+ * renames a new file over it and only ever sets the 4-byte flags word of
+ * the old one, which changes no size): the window needs root truncating the
+ * file concurrently with a lookup, which is out of scope. A SIGBUS-proof
+ * reader would have to pread every record (several system calls per lookup)
+ * or install a signal handler in every process that resolves a group; we
+ * chose neither. "Truncate, then look up" is always safe.
+ */
+#ifndef MK_GROUPFILE_READ_H
+#define MK_GROUPFILE_READ_H
+
+/* Where the NSS module looks, always: the shipped libnss_mkio.so.2 reads no
+ * environment variable (architecture invariant 1). Only the test build of the
+ * module (build/tests/libnss_mkio_test.so.2, never installed) takes a path
+ * from MKIO_GROUP_FILE (nss/nss_mkio.h). */
+#ifndef MK_GROUPFILE_DEFAULT_PATH
+#define MK_GROUPFILE_DEFAULT_PATH "/var/lib/mkio/groups.db"
+#endif
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define MKGF_MAGIC "MKIOGRP"  /* 8 bytes with its NUL */
+#define MKGF_VERSION 2u
+#define MKGF_FLAG_RECYCLED 1u
+#define MKGF_HEADER_SIZE 96u
+#define MKGF_FLAGS_OFFSET 12u
+#define MKGF_CHECKSUM_OFFSET 16u
+#define MKGF_CHECKSUMMED_FROM 24u
+#define MKGF_GROUP_RECORD 20u
+#define MKGF_USER_RECORD 12u
+#define MKGF_MEMBER_PREFIX 2u     /* the 16-bit length of each member in a run */
+#define MKGF_MEMBER_MAX 65535u    /* the longest member name */
+
+static inline uint64_t mkgf_hash_string(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static inline uint64_t mkgf_hash_gid(uint32_t gid)
+{
+    uint64_t h = (uint64_t)gid * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+
+/* The checksum of the format (see above) over data[0..size). */
+uint64_t mkgf_checksum(const unsigned char *data, size_t size);
+
+/* A file in memory: the header's values (a private copy, checked) and
+ * pointers into the caller's bytes, which may still change under it. */
+struct mkgf_view {
+    const unsigned char *base;
+    size_t size;
+    uint32_t group_count, name_slots, gid_slots, member_pool_size;
+    uint32_t user_count, user_slots, user_gid_count, string_size;
+    const unsigned char *groups, *name_index, *gid_index, *member_pool;
+    const unsigned char *users, *user_index, *user_gids;
+    const char *strings;
+};
+
+struct mkgf_group {
+    const char *name;       /* name_len bytes, then a NUL when it was read */
+    uint32_t name_len;
+    gid_t gid;
+    uint32_t member_count;
+    uint32_t members;       /* byte offset of the group's run in member_pool */
+    uint32_t member_bytes;  /* the run's length, inside member_pool */
+};
+
+struct mkgf_user {
+    uint32_t group_count;
+    uint32_t first_group;   /* index into user_gids, the run inside it */
+};
+
+/* O(1): checks header (MKGF_HEADER_SIZE bytes that cannot change under the
+ * call: a private copy, or data itself when it is private) against size:
+ * magic, version, total size, and that every section lies inside data, in
+ * order. Fills view with pointers into data. Returns 0, -EPROTONOSUPPORT for
+ * another version, or -EBADMSG. */
+int mkgf_view_init(const unsigned char *header, const void *data, size_t size,
+                   struct mkgf_view *view);
+
+/* Whole-file verification, O(size): the header, the checksum, every record,
+ * string, member run and index slot, and that each group is found by its
+ * name and gid and each user by name. For the writer's tests and `mkio-orgs
+ * status --verify`, never on a reader's path. data must not change during
+ * the call. Returns 0, -EPROTONOSUPPORT or -EBADMSG. */
+int mkgf_verify(const void *data, size_t size);
+
+/* mkgf_verify of the regular file at path, read (not mapped) into memory.
+ * Returns 0, -EPROTONOSUPPORT, -EBADMSG, or the negative errno of opening
+ * or reading it (-EFBIG past 4 GiB). */
+int mkgf_verify_path(const char *path);
+
+/* mkgf_verify, then mkgf_view_init: a view of a verified image. */
+int mkgf_validate(const void *data, size_t size, struct mkgf_view *view);
+
+/* Lookups, each record checked as it is read. Return 0, -ENOENT (no such
+ * entry) or -EBADMSG (a record or index slot that the header's bounds
+ * refuse). */
+int mkgf_group_at(const struct mkgf_view *view, uint32_t index, struct mkgf_group *out);
+int mkgf_find_name(const struct mkgf_view *view, const char *name, struct mkgf_group *out);
+int mkgf_find_gid(const struct mkgf_view *view, gid_t gid, struct mkgf_group *out);
+int mkgf_find_user(const struct mkgf_view *view, const char *user, struct mkgf_user *out);
+/* Gid i (< user->group_count) of a user: 0, or -EBADMSG. */
+int mkgf_user_gid(const struct mkgf_view *view, const struct mkgf_user *user, uint32_t i,
+                  gid_t *gid);
+
+/* The bytes of a group's member names with their NULs: what
+ * mkgf_copy_members writes (member_bytes less the lengths). */
+size_t mkgf_member_string_bytes(const struct mkgf_group *group);
+
+/* Copies the group's member names (mkgf_member_string_bytes(group) bytes,
+ * the run checked inside member_pool by the lookup that filled group) to
+ * dst, then points mem[i] at member i in dst, for i < member_count, in one
+ * pass. Returns 0, or -EBADMSG if the copy is not exactly member_count
+ * well-formed members (dst's bytes and mem's pointers are then
+ * unspecified). */
+int mkgf_copy_members(const struct mkgf_view *view, const struct mkgf_group *group, char *dst,
+                      char **mem);
+
+/* Member i of a group of a view whose bytes do not change (a verified
+ * image): a pointer into the view, or NULL if i or the run is out of
+ * bounds. O(i): for tests and tools; lookups use mkgf_copy_members. */
+const char *mkgf_group_member(const struct mkgf_view *view, const struct mkgf_group *group,
+                              uint32_t i);
+
+/* A file mapped once per process and kept fresh. Not thread-safe: callers
+ * serialize every use (nss/ holds one mutex around each lookup), which also
+ * keeps a view valid until the caller is done with it. Zero-initialize
+ * (fd 0 with mapped 0 means no descriptor). */
+struct mkgf_reader {
+    int mapped;
+    int fd;                   /* the mapped file's descriptor, kept open */
+    void *map;
+    size_t map_size;
+    struct mkgf_view view;
+    dev_t dev;
+    ino_t ino;
+    uid_t uid;
+    mode_t mode;
+    struct timespec mtime, ctime;
+    long checked_at;          /* CLOCK_MONOTONIC_COARSE seconds of the last lstat */
+    char path[PATH_MAX];      /* the path the mapped file was opened at */
+};
+
+/* Gives a view of the file at path. The caller chooses the path: the shipped
+ * NSS module always passes MK_GROUPFILE_DEFAULT_PATH and reads no environment
+ * (architecture invariant 1); only its test build (nss/nss_mkio.c with
+ * MK_GROUPFILE_TEST_OVERRIDE) takes one from MKIO_GROUP_FILE.
+ *
+ * The open never blocks and never follows a symlink (O_NONBLOCK, O_NOFOLLOW:
+ * -ELOOP), and before a byte is read or mapped, fstat on the descriptor must
+ * show a regular file that root owns and that neither group nor others may
+ * write; anything else (a FIFO, a directory, a device, another owner) is
+ * refused with -EPERM. The header is read with pread into a private copy and
+ * checked (mkgf_view_init); then the file is mapped. O(1) in its size.
+ *
+ * Freshness, on every call, before the mapping is touched: fstat of the kept
+ * descriptor (see CHANGED UNDER A READER above), then the recycled flag, and
+ * at most once a second an lstat of path; path is compared with the mapped
+ * one. Returns 0, -ENOENT (no file), -EPERM or -ELOOP (refused before
+ * reading), -EBADMSG or -EPROTONOSUPPORT (refused header), or another
+ * negative errno (-ENOMEM, -EIO...). The view stays valid until the next
+ * call. */
+int mkgf_reader_get(struct mkgf_reader *reader, const char *path, const struct mkgf_view **view);
+
+/* Unmaps and closes; the reader can be used again afterwards. */
+void mkgf_reader_close(struct mkgf_reader *reader);
+
+/* Forgets the mapping and descriptor without unmapping or closing them:
+ * for a child process whose reader state may have been half-updated by a
+ * thread that no longer exists (nss/nss_mkio.c). Leaks one mapping and one
+ * close-on-exec descriptor. */
+void mkgf_reader_abandon(struct mkgf_reader *reader);
+
+#endif

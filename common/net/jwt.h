@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* common/net/jwt.h: what a token says about itself, only to inform.
+ *
+ * MK.IO tokens are JWTs (mkio-api.md): three base64url parts, the middle one
+ * a JSON object of claims. The signature is never checked here, so nothing
+ * read here decides anything: it is shown to the user (whoami, login), and
+ * the server alone judges the token. A token that is not a JWT is still a
+ * token: the caller uses it and says its expiry is unknown.
+ */
+#ifndef MK_JWT_H
+#define MK_JWT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A payload larger than this is not read (a token is at most 16 KiB). */
+#define MK_JWT_MAX_PAYLOAD 12288
+
+struct mk_jwt_claims {
+    bool has_exp;          /* exp: expiry, seconds since the epoch */
+    bool has_iat;          /* iat: issued at */
+    int64_t exp;
+    int64_t iat;
+    /* Strings passed through mk_text_sanitize, "" when absent. */
+    char sub[256];         /* subject (the user) */
+    char jti[128];         /* token id, used for revocation */
+    char kind[64];         /* token kind: login, ephemeral, full-access, restricted */
+    char organization_id[129]; /* organizationId: the organization it is bound to */
+};
+
+/* Reads the claims of token's payload without verifying anything. Returns
+ * false (and *out all empty) when token is not three non-empty dot-separated
+ * parts whose middle one is base64url of a JSON object of at most
+ * MK_JWT_MAX_PAYLOAD bytes. A claim of the wrong type is left absent. */
+bool mk_jwt_read_claims(const char *token, struct mk_jwt_claims *out);
+
+/* base64url (RFC 4648 section 5, '=' padding allowed but not needed) of
+ * in[0..len) into out (at most out_size bytes). Returns the decoded length,
+ * or -1 when the text is not base64url or does not fit. */
+long mk_base64url_decode(const char *in, size_t len, unsigned char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* common/net/token.h: where tokens come from (invariant 5 of the architecture brief).
+ *
+ * A token file is a regular file, not a symlink (opened with O_NOFOLLOW, each
+ * directory of a per-user path walked with O_NOFOLLOW too), owned by the
+ * expected owner, mode 0600 or stricter, at most 16 KiB, holding one line of
+ * printable ASCII. Every refusal has its own message naming the file; no
+ * message ever holds the token.
+ */
+#ifndef MK_TOKEN_H
+#define MK_TOKEN_H
+
+#include <pwd.h>
+#include <sys/types.h>
+
+#include "store/config.h"
+#include "base/mk_error.h"
+
+#define MK_TOKEN_MAX_BYTES 16384
+
+/* Reads the token at path that must be owned by `owner`. MK_ERR_USAGE for a
+ * refused file (with a message saying which check failed), MK_ERR_IO when it
+ * does not exist (err->message says so). *token is malloc'd; free it with
+ * mk_token_free. */
+mk_status mk_token_read_file(const char *path, uid_t owner, char **token, mk_error *err);
+
+/* The token of user pw, as PAM and sync find it: first
+ * cfg->token_dir/<user> (owned by root), then <home>/cfg->user_token_path
+ * (owned by the user, read with the user's file-system privileges when the
+ * caller is root, via setfsuid/setfsgid, which are per-thread). MK_ERR_IO
+ * with "no token" when neither file exists. *source (may be NULL) gets
+ * the path used (malloc'd). */
+mk_status mk_token_for_user(const struct mk_config *cfg, const struct passwd *pw,
+                            char **token, char **source, mk_error *err);
+
+/* Checks a token from the environment (MKIO_TOKEN): non-empty, printable. */
+mk_status mk_token_check_value(const char *token, mk_error *err);
+
+/* Wipes and frees. */
+void mk_token_free(char *token);
+
+#endif

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* common/store/userstate.c: each user's refresh record (see userstate.h).
+ *
+ * The file, state_dir/users/USER, is four lines:
+ *
+ *     mkio-user-state 1
+ *     attempt UNIX_SECONDS
+ *     success UNIX_SECONDS
+ *     error TEXT
+ *
+ * TEXT is sanitized (text.h) and has no newline. Anything else reads as
+ * no record.
+ */
+#include "store/userstate.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/atomicfile.h"
+#include "store/storefile.h"
+#include "base/text.h"
+
+#define USERSTATE_DIR "users"
+#define USERSTATE_MAGIC "mkio-user-state 1"
+#define USERSTATE_MAX_FILE 1024
+/* How long a record waits for another writer of records (each holds the
+ * lock for one small write). */
+#define USERSTATE_LOCK_TIMEOUT_MS 1000
+
+/* Opens state_dir/users (create: making state_dir and it when missing);
+ * *fd -1 when missing and !create. path receives the directory's path. */
+static mk_status userstate_open_dir(const struct mk_config *cfg, bool create, int *fd,
+                                    char *path, size_t path_len, mk_error *err)
+{
+    int state_fd = -1;
+    mk_status st;
+
+    *fd = -1;
+    if ((size_t)snprintf(path, path_len, "%s/" USERSTATE_DIR, cfg->state_dir) >= path_len)
+        return mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
+    /* state_dir first: it must be believed before anything under it is. */
+    if ((st = mk_storefile_open_dir(cfg->state_dir, create, &state_fd, err)) != MK_OK)
+        return st;
+    if (state_fd < 0)
+        return MK_OK;
+    close(state_fd);
+    return mk_storefile_open_dir(path, create, fd, err);
+}
+
+static bool userstate_number(const char *line, const char *key, int64_t *out)
+{
+    size_t klen = strlen(key);
+    uint64_t v;
+    if (strncmp(line, key, klen) != 0 || line[klen] != ' ' ||
+        !mk_parse_u64(line + klen + 1, INT64_MAX, &v))
+        return false;
+    *out = (int64_t)v;
+    return true;
+}
+
+/* Parses text (NUL-terminated) into out; false (out zeroed) when malformed. */
+static bool userstate_parse(char *text, struct mk_user_state *out)
+{
+    char *lines[4];
+    char *p = text;
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < 4; i++) {
+        char *nl = strchr(p, '\n');
+        if (!nl)
+            return false;
+        *nl = '\0';
+        lines[i] = p;
+        p = nl + 1;
+    }
+    if (*p != '\0' || strcmp(lines[0], USERSTATE_MAGIC) != 0 ||
+        !userstate_number(lines[1], "attempt", &out->last_attempt) ||
+        !userstate_number(lines[2], "success", &out->last_success) ||
+        strncmp(lines[3], "error", 5) != 0 || (lines[3][5] != ' ' && lines[3][5] != '\0')) {
+        memset(out, 0, sizeof(*out));
+        return false;
+    }
+    mk_text_sanitize(lines[3][5] ? lines[3] + 6 : "", out->last_error, sizeof(out->last_error));
+    return true;
+}
+
+/* Reads name in dirfd (path for messages) into out; missing or malformed
+ * reads as zero. */
+static mk_status userstate_read_at(int dirfd, const char *name, const char *path,
+                                   struct mk_user_state *out, mk_error *err)
+{
+    char buf[USERSTATE_MAX_FILE + 1];
+    int fd = -1;
+    mk_status st;
+    size_t len = 0;
+
+    memset(out, 0, sizeof(*out));
+    if ((st = mk_storefile_open(dirfd, name, path, O_RDONLY, &fd, err)) != MK_OK)
+        return st;
+    if (fd < 0)
+        return MK_OK;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return mk_error_set(err, MK_ERR_IO, "cannot read %s: %s", path, strerror(e));
+        }
+        if (n == 0 || (len += (size_t)n) == sizeof(buf) - 1)
+            break;
+    }
+    close(fd);
+    buf[len] = '\0';
+    if (len < sizeof(buf) - 1 && strlen(buf) == len)
+        userstate_parse(buf, out);
+    return MK_OK;
+}
+
+mk_status mk_user_state_read(const struct mk_config *cfg, const char *user,
+                             struct mk_user_state *out, mk_error *err)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    int dirfd;
+    mk_status st;
+
+    memset(out, 0, sizeof(*out));
+    if (!mk_user_name_valid(user))
+        return mk_error_set(err, MK_ERR_USAGE, "not a valid user name");
+    if ((st = userstate_open_dir(cfg, false, &dirfd, dir, sizeof(dir), err)) != MK_OK || dirfd < 0)
+        return st;
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, user) >= sizeof(path)) {
+        close(dirfd);
+        return mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
+    }
+    st = userstate_read_at(dirfd, user, path, out, err);
+    close(dirfd);
+    return st;
+}
+
+mk_status mk_user_state_record(const struct mk_config *cfg, const char *user, int64_t now,
+                               bool success, const char *error, mk_error *err)
+{
+    char dir[PATH_MAX], path[PATH_MAX], text[USERSTATE_MAX_FILE];
+    struct mk_user_state old;
+    int dirfd;
+    mk_status st;
+
+    if (!mk_user_name_valid(user))
+        return mk_error_set(err, MK_ERR_USAGE, "not a valid user name");
+    if ((st = userstate_open_dir(cfg, true, &dirfd, dir, sizeof(dir), err)) != MK_OK)
+        return st;
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, user) >= sizeof(path)) {
+        close(dirfd);
+        return mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
+    }
+    /* Writers of records take turns on the directory itself, so that a
+     * temporary file found while holding it is a killed writer's: removed
+     * here, as the store removes its own. */
+    int lock = mk_atomicfile_lock(dirfd, USERSTATE_LOCK_TIMEOUT_MS);
+    if (lock < 0) {
+        close(dirfd);
+        return mk_error_set(err, lock == -EWOULDBLOCK ? MK_ERR_BUSY : MK_ERR_IO,
+                            "cannot lock %s: %s", dir,
+                            lock == -EWOULDBLOCK ? "another refresh holds it" : strerror(-lock));
+    }
+    const char *const names[] = { user };
+    mk_atomicfile_remove_stale(dirfd, dir, names, 1, NULL);
+    if ((st = userstate_read_at(dirfd, user, path, &old, err)) != MK_OK) {
+        close(dirfd);
+        return st;
+    }
+    char clean[256];
+    mk_text_sanitize(success ? "" : (error && *error ? error : "failed"), clean, sizeof(clean));
+    for (char *c = clean; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+    int len = snprintf(text, sizeof(text), USERSTATE_MAGIC "\nattempt %" PRId64 "\nsuccess %" PRId64
+                       "\nerror%s%s\n", now, success ? now : old.last_success,
+                       clean[0] ? " " : "", clean);
+    int rc = mk_atomicfile_replace(dirfd, user, 0644, text, (size_t)len, NULL);
+    close(dirfd);
+    if (rc < 0)
+        return mk_error_set(err, MK_ERR_IO, "cannot write %s: %s", path, strerror(-rc));
+    return MK_OK;
+}
+
+/* Whether entry is USER.tmp.XXXXXX, a replacement in flight or one a
+ * killed writer left (atomicfile.h), for whatever USER. */
+static bool userstate_is_temp(const char *entry)
+{
+    size_t len = strlen(entry), suffix = strlen(".tmp.XXXXXX");
+    char user[MK_USER_NAME_MAX + 1];
+
+    if (len <= suffix || len - suffix > MK_USER_NAME_MAX)
+        return false;
+    memcpy(user, entry, len - suffix);
+    user[len - suffix] = '\0';
+    return mk_atomicfile_is_temp(entry, user);
+}
+
+static int userstate_entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct mk_user_state_entry *)a)->user,
+                  ((const struct mk_user_state_entry *)b)->user);
+}
+
+mk_status mk_user_state_list(const struct mk_config *cfg, struct mk_user_state_entry **out,
+                             size_t *count, mk_error *err)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    struct mk_user_state_entry *list = NULL;
+    size_t n = 0, cap = 0;
+    int dirfd, listfd;
+    mk_status st;
+    DIR *d;
+
+    *out = NULL;
+    *count = 0;
+    if ((st = userstate_open_dir(cfg, false, &dirfd, dir, sizeof(dir), err)) != MK_OK || dirfd < 0)
+        return st;
+    listfd = dup(dirfd);
+    if (listfd < 0 || !(d = fdopendir(listfd))) {
+        int e = errno;
+        if (listfd >= 0)
+            close(listfd);
+        close(dirfd);
+        return mk_error_set(err, MK_ERR_IO, "cannot list %s: %s", dir, strerror(e));
+    }
+    st = MK_OK;
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        struct mk_user_state state;
+        mk_error one = { 0 };
+        if (!mk_user_name_valid(ent->d_name) || ent->d_name[0] == '.' ||
+            userstate_is_temp(ent->d_name))
+            continue;
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, ent->d_name) >= sizeof(path))
+            continue;
+        bool believed = userstate_read_at(dirfd, ent->d_name, path, &state, &one) == MK_OK;
+        if (believed && state.last_attempt == 0 && state.last_success == 0)
+            continue;   /* missing by now, or not a record */
+        if (!believed && one.status != MK_ERR_IO)
+            continue;
+        if (n == cap) {
+            size_t grown_cap = cap ? cap * 2 : 16;
+            struct mk_user_state_entry *grown = realloc(list, grown_cap * sizeof(*list));
+            if (!grown) {
+                st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+                break;
+            }
+            list = grown;
+            cap = grown_cap;
+        }
+        list[n].refused = NULL;
+        if (!(list[n].user = strdup(ent->d_name)) ||
+            (!believed && !(list[n].refused = strdup(one.message)))) {
+            free(list[n].user);
+            st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+            break;
+        }
+        list[n++].state = state;
+    }
+    closedir(d);
+    close(dirfd);
+    if (st != MK_OK) {
+        mk_user_state_list_free(list, n);
+        return st;
+    }
+    if (n > 1)
+        qsort(list, n, sizeof(*list), userstate_entry_cmp);
+    *out = list;
+    *count = n;
+    return MK_OK;
+}
+
+void mk_user_state_list_free(struct mk_user_state_entry *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++) {
+        free(list[i].user);
+        free(list[i].refused);
+    }
+    free(list);
+}
+
+int64_t mk_user_state_known_good(const struct mk_user_state *st, int64_t store_refreshed)
+{
+    int64_t t = st ? st->last_success : 0;
+    return store_refreshed > t ? store_refreshed : t;
+}
+
+bool mk_user_state_stale(const struct mk_config *cfg, int64_t known_good, int64_t now)
+{
+    if (cfg->max_stale_ms <= 0 || known_good <= 0)
+        return false;
+    return (now - known_good) * 1000 > cfg->max_stale_ms;
+}
+
+bool mk_user_state_fresh(const struct mk_user_state *st, int64_t interval_ms, int64_t now)
+{
+    if (interval_ms <= 0 || st->last_success <= 0 || st->last_success > now)
+        return false;
+    return (now - st->last_success) * 1000 < interval_ms;
+}
