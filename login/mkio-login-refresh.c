@@ -34,6 +34,7 @@
 #include "net/token.h"
 #include "net/url.h"
 #include "store/userstate.h"
+#include "base/clock.h"
 
 /* Per-organization log lines before a summary takes over, so that the
  * module's MK_HELPER_LOG_LINES_MAX always leaves room for the summary. */
@@ -47,13 +48,6 @@ static void helper_log_sink_fn(void *ctx, int priority, const char *message)
 }
 
 static const struct mk_log_sink helper_log_sink = { helper_log_sink_fn, NULL };
-
-static int64_t helper_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Tells the user which groups this login joined: the first few by name,
  * then one summary line, however many invites were accepted. */
@@ -203,7 +197,7 @@ static int64_t helper_network_budget(int64_t budget_ms)
 
 static const char *helper_run(const struct login_args *o)
 {
-    int64_t started = helper_now_ms();
+    int64_t started = mk_clock_ms();
     struct mk_config cfg;
     bool have_cfg = false;
     struct passwd pw;
@@ -274,7 +268,7 @@ static const char *helper_run(const struct login_args *o)
     if (!o->quiet)
         helper_tell_token_expiry(&cfg, token);
 
-    int64_t network = helper_network_budget(budget) - (helper_now_ms() - started);
+    int64_t network = helper_network_budget(budget) - (mk_clock_ms() - started);
     if (network < 1)
         network = 1;
     if (o->debug)
@@ -284,7 +278,7 @@ static const char *helper_run(const struct login_args *o)
     struct mk_refresh_options ropts = {
         .accept = true,
         .budget_ms = network,
-        .lock_timeout_ms = budget - (helper_now_ms() - started),
+        .lock_timeout_ms = budget - (mk_clock_ms() - started),
         .write_store = true,
         .log = &helper_log_sink,
     };
@@ -296,7 +290,7 @@ static const char *helper_run(const struct login_args *o)
     if (!o->quiet)
         helper_tell_joined(&cfg, &res);
 
-    int64_t elapsed = helper_now_ms() - started;
+    int64_t elapsed = mk_clock_ms() - started;
     if (st != MK_OK) {
         helper_log_failure(o, user, "could not refresh MK.IO organizations", &err);
         if (!o->quiet && err.status == MK_ERR_API && err.http_status == 401)

@@ -41,6 +41,7 @@
 #include "login/login_protocol.h"
 #include "base/passwd.h"
 #include "base/text.h"
+#include "base/clock.h"
 
 /* pam_set_data key: the outcome of the work already done on this handle,
  * so that a stack using both the account and the session hook talks to
@@ -56,13 +57,6 @@ struct pam_mkio_options {
     bool fail_closed;
     long timeout_ms;       /* 0: the configuration's time_budget, as the helper says it */
 };
-
-static long pam_mkio_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Parses the module arguments. Unknown or malformed ones are logged and
  * ignored: a typo in a PAM line must not lock anyone out. */
@@ -343,7 +337,7 @@ static bool pam_mkio_run_helper(pam_handle_t *pamh, const struct pam_mkio_option
 
     bool eof = false, in_time = true;
     while (!eof) {
-        long wait = run->deadline_ms - pam_mkio_now_ms();
+        long wait = run->deadline_ms - mk_clock_ms();
         if (wait <= 0) {
             in_time = false;
             break;
@@ -381,7 +375,7 @@ static bool pam_mkio_run_helper(pam_handle_t *pamh, const struct pam_mkio_option
         reaped = waitpid(pid, &status, WNOHANG);
         if (reaped != 0 && !(reaped < 0 && errno == EINTR))
             break;
-        if (pam_mkio_now_ms() >= run->deadline_ms) {
+        if (mk_clock_ms() >= run->deadline_ms) {
             in_time = false;
             break;
         }
@@ -425,7 +419,7 @@ static enum pam_mkio_outcome pam_mkio_work(pam_handle_t *pamh, int flags, const 
     if (pam_get_data(pamh, PAM_MKIO_DONE_KEY, &done) == PAM_SUCCESS && done)
         return *(const enum pam_mkio_outcome *)done;
 
-    long started = pam_mkio_now_ms();
+    long started = mk_clock_ms();
     bool speak = !opts->quiet && !(flags & PAM_SILENT);
     enum pam_mkio_outcome outcome = PAM_MKIO_FAIL;
     char shown[160];

@@ -36,6 +36,7 @@
 #include "net/token.h"
 #include "tool.h"
 #include "store/userstate.h"
+#include "base/clock.h"
 
 #define SYNC_JOBS_DEFAULT 4
 #define SYNC_JOBS_MAX 16
@@ -161,13 +162,6 @@ struct sync_run {
     int64_t pause_ms;          /* the pause that set pause_until_ms */
     bool pause_told;
 };
-
-static int64_t sync_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Exit codes merge as they always have: the first failure, unless a later
  * one is "unavailable", which wins (the timer's unit shows it). */
@@ -348,7 +342,7 @@ static void *sync_worker(void *arg)
             int64_t pause = sync_rate_pause_ms(run->rate_limited++);
             if (err.retry_after_ms > 0)
                 pause = err.retry_after_ms;
-            int64_t until = sync_now_ms() + pause;
+            int64_t until = mk_clock_ms() + pause;
             if (until > run->pause_until_ms) {
                 run->pause_until_ms = until;
                 run->pause_ms = pause;
@@ -393,7 +387,7 @@ static size_t sync_schedule(struct sync_run *run, struct sync_user *users, size_
             pthread_cond_wait(&run->changed, &run->lock);
             continue;
         }
-        int64_t now = sync_now_ms();
+        int64_t now = mk_clock_ms();
         if (run->pause_until_ms > now) {
             if (run->pause_until_ms + min_start > deadline) {
                 fprintf(stderr, "mkio-orgs: sync: MK.IO is rate limiting (HTTP 429): a pause of "
@@ -667,7 +661,7 @@ int cmd_sync(struct tool *t, int argc, char **argv)
     pthread_condattr_destroy(&attr);
     run_ready = true;
 
-    int64_t start = sync_now_ms();
+    int64_t start = mk_clock_ms();
     pthread_mutex_lock(&run.lock);
     size_t left = sync_schedule(&run, users, user_count, start + (int64_t)max_time * 1000);
     if (left)
@@ -681,7 +675,7 @@ int cmd_sync(struct tool *t, int argc, char **argv)
 
     /* Once per run, groups.db is compiled again: users who turned stale
      * (max_stale) without a refresh of their own lose their groups now. */
-    int64_t deadline_left = start + (int64_t)max_time * 1000 - sync_now_ms();
+    int64_t deadline_left = start + (int64_t)max_time * 1000 - mk_clock_ms();
     long publish_lock_ms = deadline_left > TOOL_STORE_LOCK_TIMEOUT_MS ? TOOL_STORE_LOCK_TIMEOUT_MS
                            : deadline_left > SYNC_MIN_START_MS ? (long)deadline_left
                            : SYNC_MIN_START_MS;
@@ -692,7 +686,7 @@ int cmd_sync(struct tool *t, int argc, char **argv)
         sync_merge_rc(&run.rc, tool_fail(&err));
     }
 
-    double seconds = (double)(sync_now_ms() - start) / 1000.0;
+    double seconds = (double)(mk_clock_ms() - start) / 1000.0;
     if (json) {
         json_object *s = json_object_new_object();
         json_object *o = json_object_new_object();

@@ -2,6 +2,7 @@
 /* common/base/atomicfile.c: lock, temporary file, fsync, rename, directory fsync
  * (see atomicfile.h). */
 #include "base/atomicfile.h"
+#include "base/clock.h"
 #include "base/tempname.h"
 
 #include <dirent.h>
@@ -21,24 +22,16 @@
 #define ATOMIC_LOCK_POLL_NS (5L * 1000 * 1000)
 #define ATOMIC_NAME_MAX 255
 
-static long atomic_elapsed_ms(const struct timespec *start)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - start->tv_sec) * 1000L + (now.tv_nsec - start->tv_nsec) / 1000000L;
-}
-
 int mk_atomicfile_lock(int fd, long timeout_ms)
 {
-    struct timespec start;
+    int64_t start = mk_clock_ms();
 
-    clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
             return 0;
         if (errno != EWOULDBLOCK && errno != EINTR)
             return -errno;
-        if (atomic_elapsed_ms(&start) >= timeout_ms)
+        if (mk_clock_elapsed_ms(start) >= timeout_ms)
             return -EWOULDBLOCK;
         struct timespec pause = { 0, ATOMIC_LOCK_POLL_NS };
         nanosleep(&pause, NULL);

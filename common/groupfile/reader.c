@@ -37,18 +37,16 @@ static inline uint32_t load16(const unsigned char *p)
 
 uint64_t mkgf_checksum(const unsigned char *data, size_t size)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = MK_FNV1A_OFFSET;
     size_t i = 0;
 
+    /* FNV-1a over little-endian 64-bit words, then the tail bytes (the
+     * format's definition, groupfile/reader.h). */
     for (; i + 8 <= size; i += 8) {
         h ^= load64(data + i);
-        h *= 0x100000001b3ull;
+        h *= MK_FNV1A_PRIME;
     }
-    for (; i < size; i++) {
-        h ^= data[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
+    return mk_fnv1a_bytes(h, data + i, size - i);
 }
 
 /* A section: offset from the header, byte length from a count. Sections must

@@ -105,6 +105,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "base/hash.h"
+
 #define MKGF_MAGIC "MKIOGRP"  /* 8 bytes with its NUL */
 #define MKGF_VERSION 2u
 #define MKGF_FLAG_RECYCLED 1u
@@ -119,12 +121,7 @@
 
 static inline uint64_t mkgf_hash_string(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h;
+    return mk_fnv1a_str(s);
 }
 
 static inline uint64_t mkgf_hash_gid(uint32_t gid)

@@ -3,6 +3,7 @@
  * groupfile/reader.h) and publishes it through common/base/atomicfile.h, then marks
  * the file it replaced as recycled. */
 #include "groupfile/writer.h"
+#include "base/hash.h"
 #include "groupfile/reader.h"
 #include "base/atomicfile.h"
 
@@ -66,10 +67,7 @@ static int table_init(struct gfw_table *t, size_t entries)
  * poorly; these tables are not in the file, so they mix it first. */
 static uint32_t table_start(uint64_t h, uint32_t mask)
 {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return (uint32_t)h & mask;
+    return (uint32_t)mk_hash_mix(h) & mask;
 }
 
 static int name_is_valid(const char *s)

@@ -17,6 +17,7 @@
 #include "net/http.h"
 #include "net/url.h"
 #include "base/text.h"
+#include "base/clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -92,13 +93,6 @@ struct http_xfer {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-static int64_t http_monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The client's clock: CLOCK_MONOTONIC, plus whatever the test seam's sleep
  * stood for, so that a test's instant sleep spends the budget as a real
  * one would. With both seams set (nothing real happens), the clock moves
@@ -108,13 +102,13 @@ static int64_t http_now_ms(const mk_http *http)
 {
     if (http->transport && http->sleep_fn)
         return http->simulated_base_ms + http->skipped_ms;
-    return http_monotonic_ms() + http->skipped_ms;
+    return mk_clock_ms() + http->skipped_ms;
 }
 
 /* Starts the simulated clock where the real one is, when a seam changes. */
 static void http_seams_changed(mk_http *http)
 {
-    http->simulated_base_ms = http_monotonic_ms();
+    http->simulated_base_ms = mk_clock_ms();
 }
 
 /* A value of ms for libcurl's long options and poll's int timeout; a
@@ -372,7 +366,7 @@ mk_status mk_http_new(const struct mk_config *cfg, const char *token,
     http->auth_header_len = strlen(http->auth_header);
     http->allow_http = mk_ascii_case_equal_n(http->base_url, "http://", 7);
     if (getrandom(&http->rng, sizeof(http->rng), GRND_NONBLOCK) != (ssize_t)sizeof(http->rng))
-        http->rng = (uint64_t)http_monotonic_ms() ^ ((uint64_t)(uintptr_t)http << 16);
+        http->rng = (uint64_t)mk_clock_ms() ^ ((uint64_t)(uintptr_t)http << 16);
     mk_http_set_budget_ms(http, cfg->budget_ms);
 
     /* The first easy handle starts libcurl (and OpenSSL) in this process;

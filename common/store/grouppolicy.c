@@ -2,6 +2,7 @@
 /* common/store/grouppolicy.c: names and gids (invariant 3), pure (see
  * grouppolicy.h). */
 #include "store/grouppolicy.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/text.h"
 
@@ -132,16 +133,6 @@ void mk_local_groups_free(struct mk_local_groups *etc)
 
 /* ---- hashed sets for assignment, which adds as it goes ---- */
 
-static uint64_t policy_fnv1a(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 /* Open addressing, linear probing, at most half full; sized once for what
  * the assignment will add (policy_taken_build), so that growing is rare.
  * gid 0 is kept apart (0 marks an empty slot). A name slot keeps the
@@ -165,10 +156,7 @@ struct name_hash {
 
 static size_t policy_mix(uint64_t h, size_t cap)
 {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return (size_t)h & (cap - 1);
+    return (size_t)mk_hash_mix(h) & (cap - 1);
 }
 
 /* The capacity (a power of two) that holds n at most half full. */
@@ -246,7 +234,7 @@ static struct name_slot *name_hash_slot(const struct name_hash *t, const char *n
 
 static bool name_hash_has(const struct name_hash *t, const char *name)
 {
-    return t->cap && name_hash_slot(t, name, policy_fnv1a(name))->name;
+    return t->cap && name_hash_slot(t, name, mk_fnv1a_str(name))->name;
 }
 
 static int name_hash_reserve(struct name_hash *t, size_t n)
@@ -287,7 +275,7 @@ static int name_hash_add_hashed(struct name_hash *t, const char *name, uint64_t 
 
 static int name_hash_add(struct name_hash *t, const char *name)
 {
-    return name_hash_add_hashed(t, name, policy_fnv1a(name));
+    return name_hash_add_hashed(t, name, mk_fnv1a_str(name));
 }
 
 static void gid_hash_free(struct gid_hash *t)
@@ -365,7 +353,7 @@ static int policy_hold_hashed(struct policy_taken *t, const char *name, uint64_t
 
 static int policy_hold(struct policy_taken *t, const char *name, gid_t gid)
 {
-    return policy_hold_hashed(t, name, name ? policy_fnv1a(name) : 0, gid);
+    return policy_hold_hashed(t, name, name ? mk_fnv1a_str(name) : 0, gid);
 }
 
 /* ---- the oracle: other sources of groups ---- */
@@ -459,7 +447,7 @@ static int policy_taken_build(struct policy_taken *t, const struct mk_storefile 
         }
         if (i < s->org_count && s->orgs[i].group) {
             const struct mk_storefile_org *o = &s->orgs[i];
-            ring[i % AHEAD] = policy_fnv1a(o->group);
+            ring[i % AHEAD] = mk_fnv1a_str(o->group);
             __builtin_prefetch(&t->held_names.slots[policy_mix(ring[i % AHEAD],
                                                                t->held_names.cap)]);
             if (o->gid)
@@ -489,7 +477,7 @@ mk_status mk_policy_check_config(const struct mk_config *cfg, mk_error *err)
 gid_t mk_policy_hashed_gid(const char *id, gid_t gid_min, gid_t gid_max)
 {
     uint64_t span = (uint64_t)gid_max - gid_min + 1;
-    return (gid_t)(gid_min + policy_fnv1a(id) % span);
+    return (gid_t)(gid_min + mk_fnv1a_str(id) % span);
 }
 
 /* The id's letters and digits (a canonical id is lowercase already). */

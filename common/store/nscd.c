@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/store/nscd.c: see nscd.h. */
 #include "store/nscd.h"
+#include "base/clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -24,19 +25,12 @@ void mk_nscd_set_socket_path(const char *path)
     nscd_socket_path = path ? path : MK_NSCD_SOCKET;
 }
 
-static int64_t nscd_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits until fd is ready for events or the deadline passes: 0 ready,
  * -ETIMEDOUT, or another negative errno. */
 static int nscd_wait(int fd, short events, int64_t deadline_ms)
 {
     for (;;) {
-        int64_t left = deadline_ms - nscd_now_ms();
+        int64_t left = deadline_ms - mk_clock_ms();
         struct pollfd p = { .fd = fd, .events = events };
         int n;
 
@@ -125,7 +119,7 @@ static int nscd_recv_answer(int fd, int32_t *answer, int *answered, int64_t dead
 
 static int nscd_invalidate(const char *database)
 {
-    const int64_t deadline_ms = nscd_now_ms() + MK_NSCD_TIMEOUT_MS;
+    const int64_t deadline_ms = mk_clock_ms() + MK_NSCD_TIMEOUT_MS;
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     unsigned char request[3 * sizeof(int32_t) + 16];
     const int32_t header[3] = { NSCD_VERSION, NSCD_INVALIDATE, (int32_t)strlen(database) + 1 };

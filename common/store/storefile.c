@@ -2,6 +2,7 @@
 /* common/store/storefile.c: store.json in memory and on disk, and the trust
  * checks of the state directory (see storefile.h). */
 #include "store/storefile.h"
+#include "base/hash.h"
 #include "base/text.h"
 
 #include <errno.h>
@@ -1303,14 +1304,7 @@ static mk_status storefile_merge_duplicates(struct mk_storefile *s, const char *
 
 static uint64_t storefile_hash(const char *str)
 {
-    uint64_t h = 0xcbf29ce484222325ull;   /* FNV-1a 64 */
-    for (; *str; str++) {
-        h ^= (unsigned char)*str;
-        h *= 0x100000001b3ull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    return h ^ (h >> 33);
+    return mk_hash_mix(mk_fnv1a_str(str));
 }
 
 /* No two organizations share a group name or a gid, and no organization

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* common/base/clock.h: the project's one monotonic clock.
+ *
+ * Deadlines, budgets, timeouts and back-off are measured on CLOCK_MONOTONIC
+ * in milliseconds held in int64_t: a change of the wall clock (NTP, an
+ * admin's `date`) never stretches or cuts a login's budget. */
+#ifndef MK_BASE_CLOCK_H
+#define MK_BASE_CLOCK_H
+
+#include <stdint.h>
+
+/* Milliseconds of CLOCK_MONOTONIC (an arbitrary origin; only differences
+ * mean anything). */
+int64_t mk_clock_ms(void);
+
+/* Milliseconds from start_ms (a value of mk_clock_ms) to now, never below 0. */
+int64_t mk_clock_elapsed_ms(int64_t start_ms);
+
+#endif
