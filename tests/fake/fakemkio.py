@@ -166,7 +166,7 @@ class FakeMkio:
         return self._call("GET", "/control/stats")
 
     def configure(self, *variants, **switches):
-        """Selects the second edition's shapes and variants until reset(): named
+        """Selects the API's shapes and variants (docs/mkio-api.md) until reset(): named
         variants ("legacy", "nextlink", "offset", "error_string",
         "accept_expired_400", "accept_expired_404", "empty_200"; "published" is
         the default shape) and/or switches (shape, paging, page_size,

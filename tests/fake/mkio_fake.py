@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """A fake MK.IO organization API for tests (Python 3 standard library only).
 
-Serves the six organization calls of /work/shared/docs/mkio-api.md over HTTPS on
+Serves the six organization calls of docs/mkio-api.md over HTTPS on
 127.0.0.1 with a test CA made at start-up, and a control interface over plain
 HTTP on another 127.0.0.1 port (see README.md next to this file).
 
@@ -44,8 +44,8 @@ FAULT_KINDS = ("delay", "status", "close_mid_body", "malformed_json", "truncated
 VARIANT_STYLES = ("top_level", "display_name", "sent_by_string", "inviter_object",
                   "no_expires", "null_invite")
 INVITE_STATES = ("pending", "accepted", "declined", "cancelled", "expired")
-# Switches for the second edition's shapes and variants (POST /control/configure).
-# The defaults are the shapes MediaKind publishes (mkio-api.md, second edition):
+# Switches for the published shapes and variants (POST /control/configure).
+# The defaults are the shapes MediaKind publishes (docs/mkio-api.md):
 # {kind, value} lists without paging, metadata.name, invitedBy a string or null.
 CONFIG_DEFAULTS = {
     "shape": "published",         # "published" ({kind, value}, metadata.name, ...) | "legacy"
@@ -56,7 +56,7 @@ CONFIG_DEFAULTS = {
     "accept_expired_status": 409,  # 409 | 400 | 404 on accepting an expired invite
     "empty_200": False,           # cancel, decline and leave answer 200 with an empty body
 }
-# Named variants (the brief's names) and the switches each sets.
+# Named variants (as docs/mkio-api.md names them) and the switches each sets.
 CONFIG_VARIANTS = {
     "legacy": {"shape": "legacy"},
     "published": {"shape": "published"},
@@ -466,7 +466,7 @@ class World:
         return self.config["shape"] == "published"
 
     def render_published_user_org(self, org, inv, now):
-        """A UserOrganization as the second edition publishes it: no expiry, and
+        """A UserOrganization as MediaKind publishes it (docs/mkio-api.md): no expiry, and
         state pending (an expired invite still looks pending) or accepted."""
         rec = {"kind": "UserOrganization", "metadata": {"id": org["id"], "name": org["name"]},
                "spec": {}}
@@ -754,7 +754,7 @@ class World:
 
 
     def user_profile(self, req, fault):
-        """GET /api/v1/user/profile: whose token this is (mkio-api.md, second edition)."""
+        """GET /api/v1/user/profile: whose token this is (docs/mkio-api.md)."""
         with self.lock:
             user, tok = self.authenticate(req["auth"])
             return 200, {"kind": "UserProfile", "metadata": {"id": user["id"]},
@@ -897,7 +897,7 @@ class ApiHandler(QuietHandlerMixin, BaseHTTPRequestHandler):
         # The others answer the call as it was made (it takes effect), then bend the answer.
         if err is None:
             # The legacy x-mkio-token header stands for "Bearer TOKEN" when
-            # no Authorization header is sent (mkio-api.md, second edition).
+            # no Authorization header is sent (docs/mkio-api.md).
             auth = self.headers.get_all("Authorization") or [
                 "Bearer " + v for v in self.headers.get_all("x-mkio-token") or []]
             req = {"auth": auth, "query": query,
