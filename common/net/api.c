@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #define API_USER_ORGS "/api/v1/user/organizations"
 #define API_INVITES "/api/v1/organization/invites"
 
@@ -48,30 +50,20 @@ static mk_status api_invite_item(json_object *obj, size_t index, void *items, si
 }
 
 /* Percent-escapes an id for a path: everything outside RFC 3986's
- * unreserved set. */
+ * unreserved set, by libcurl's curl_easy_escape (which needs no handle). */
 static mk_status api_escape_id(const char *id, const char *what, char **out, mk_error *err)
 {
-    static const char hex[] = "0123456789ABCDEF";
     *out = NULL;
     if (!id || !*id)
         return mk_error_set(err, MK_ERR_USAGE, "the %s id must not be empty", what);
     size_t n = strlen(id);
     if (n > 1024)
         return mk_error_set(err, MK_ERR_USAGE, "the %s id is too long", what);
-    char *s = malloc(n * 3 + 1), *p = s;
-    if (!s)
+    char *escaped = curl_easy_escape(NULL, id, (int)n);
+    *out = escaped ? strdup(escaped) : NULL;
+    curl_free(escaped);
+    if (!*out)
         return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
-    for (const unsigned char *c = (const unsigned char *)id; *c; c++) {
-        if (mk_ascii_alnum(*c) || *c == '-' || *c == '.' || *c == '_' || *c == '~') {
-            *p++ = (char)*c;
-        } else {
-            *p++ = '%';
-            *p++ = hex[*c >> 4];
-            *p++ = hex[*c & 15];
-        }
-    }
-    *p = '\0';
-    *out = s;
     return MK_OK;
 }
 

@@ -77,53 +77,79 @@ mk_status mk_api_next_page(json_object *answer, size_t records, size_t running_c
     return MK_OK;
 }
 
-/* The length of "scheme://authority" at the start of url, 0 when it has none. */
-static size_t api_origin_length(const char *url)
+/* Part `what` of u as libcurl reports it (NULL when absent or on memory),
+ * to free with curl_free. */
+static char *api_url_part(CURLU *u, CURLUPart what, unsigned flags)
 {
-    const char *sep = strstr(url, "://");
-    if (!sep || sep == url)
-        return 0;
-    for (const char *c = url; c < sep; c++)
-        if (!mk_ascii_alnum(*c) && *c != '+' && *c != '-' && *c != '.')
-            return 0;
-    const char *p = sep + 3;
-    while (*p && *p != '/' && *p != '?' && *p != '#')
-        p++;
-    return (size_t)(p - url);
+    char *part = NULL;
+    if (curl_url_get(u, what, &part, flags) != CURLUE_OK)
+        return NULL;
+    return part;
 }
 
-/* Compares two "scheme://host[:port]" origins: scheme and host without
- * regard to case, the port with the scheme's default filled in. */
-static bool api_same_origin(const char *a, size_t alen, const char *b, size_t blen)
+/* Whether link, resolved by libcurl against base (a handle holding
+ * base_url), is on base's scheme, host and port (the scheme's default port
+ * filled in, host without regard to case) and carries no user name or
+ * password. */
+static bool api_same_origin(CURLU *base, const char *link)
 {
-    char x[2][320];
-    const char *src[2] = { a, b };
-    size_t len[2] = { alen, blen };
+    CURLU *u = curl_url_dup(base);
+    char *p[2][3] = { { NULL } };
+    bool same = false;
+
+    if (!u || curl_url_set(u, CURLUPART_URL, link, 0) != CURLUE_OK)
+        goto out;
+    CURLU *h[2] = { base, u };
     for (int k = 0; k < 2; k++) {
-        if (len[k] >= sizeof(x[k]) - 8)
-            return false;
-        for (size_t i = 0; i < len[k]; i++)
-            x[k][i] = (char)mk_ascii_tolower((unsigned char)src[k][i]);
-        x[k][len[k]] = '\0';
-        const char *host = strstr(x[k], "://") + 3;
-        if (strchr(host, '@'))
-            return false; /* credentials in a link: never ours */
-        const char *colon = strrchr(host, ':');
-        const char *bracket = strrchr(host, ']');
-        if (!colon || (bracket && colon < bracket)) {
-            if (strncmp(x[k], "https://", 8) == 0)
-                strcat(x[k], ":443");
-            else if (strncmp(x[k], "http://", 7) == 0)
-                strcat(x[k], ":80");
-        }
+        p[k][0] = api_url_part(h[k], CURLUPART_SCHEME, 0);
+        p[k][1] = api_url_part(h[k], CURLUPART_HOST, 0);
+        p[k][2] = api_url_part(h[k], CURLUPART_PORT, CURLU_DEFAULT_PORT);
     }
-    return strcmp(x[0], x[1]) == 0;
+    char *user = api_url_part(u, CURLUPART_USER, 0), *password = api_url_part(u, CURLUPART_PASSWORD, 0);
+    same = !user && !password; /* credentials in a link: never ours */
+    curl_free(user);
+    curl_free(password);
+    for (int i = 0; i < 3; i++)
+        same = same && p[0][i] && p[1][i] && mk_ascii_case_equal(p[0][i], p[1][i]);
+out:
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 3; i++)
+            curl_free(p[k][i]);
+    curl_url_cleanup(u);
+    return same;
 }
 
+/* The text of an absolute link after its "scheme://authority", or NULL
+ * when it has no "://". */
+static const char *api_after_authority(const char *link)
+{
+    const char *sep = strstr(link, "://");
+    return sep ? sep + 3 + strcspn(sep + 3, "/?#") : NULL;
+}
+
+/* base_url's path as libcurl reads it, without trailing '/': "" for none.
+ * NULL on memory. */
+static char *api_base_path(CURLU *base)
+{
+    char *path = api_url_part(base, CURLUPART_PATH, 0);
+    char *copy = path ? strdup(path) : strdup("");
+    curl_free(path);
+    for (size_t n = copy ? strlen(copy) : 0; n > 0 && copy[n - 1] == '/';)
+        copy[--n] = '\0';
+    return copy;
+}
+
+/* The origin and the path are compared as libcurl reads them (curl_url()
+ * with base_url set, the link resolved against it); the path returned is
+ * the link's own text after base_url's path. */
 mk_status mk_api_resolve_next_link(const char *base_url, const char *link, char **path,
                                    mk_error *err)
 {
     char shown[160];
+    mk_status rc = MK_OK;
+    CURLU *base = NULL;
+    char *base_path = NULL;
+
     *path = NULL;
     if (!base_url || !link || !*link)
         return mk_error_set(err, MK_ERR_PROTOCOL, "@odata.nextLink is empty");
@@ -132,37 +158,50 @@ mk_status mk_api_resolve_next_link(const char *base_url, const char *link, char 
         if (*c <= 0x20 || *c == 0x7f || *c == '#' || *c == '\\')
             return mk_error_set(err, MK_ERR_PROTOCOL,
                                 "@odata.nextLink \"%s\" is not a plain path; not followed", shown);
-    size_t base_origin = api_origin_length(base_url);
-    if (base_origin == 0)
-        return mk_error_set(err, MK_ERR_PROTOCOL, "base_url has no scheme and host");
-    const char *rest = link;
-    if (link[0] == '/' && link[1] == '/')
-        return mk_error_set(err, MK_ERR_PROTOCOL,
-                            "@odata.nextLink \"%s\" names another host; not followed", shown);
-    if (link[0] != '/') {
-        size_t link_origin = api_origin_length(link);
-        if (link_origin == 0 || !api_same_origin(base_url, base_origin, link, link_origin))
-            return mk_error_set(err, MK_ERR_PROTOCOL,
-                                "@odata.nextLink \"%s\" is not on base_url's scheme, host and "
-                                "port; not followed", shown);
-        rest = link + link_origin;
-        if (*rest != '/')
-            return mk_error_set(err, MK_ERR_PROTOCOL,
-                                "@odata.nextLink \"%s\" has no path; not followed", shown);
+    base = curl_url();
+    if (!base || curl_url_set(base, CURLUPART_URL, base_url, 0) != CURLUE_OK) {
+        rc = mk_error_set(err, MK_ERR_PROTOCOL, "base_url has no scheme and host");
+        goto out;
     }
-    /* base_url's own path (without a trailing '/') must lead the link's:
-     * the client sends base_url + path. */
-    const char *base_path = base_url + base_origin;
+    const char *rest = link;
+    if (link[0] == '/' && link[1] == '/') {
+        rc = mk_error_set(err, MK_ERR_PROTOCOL,
+                          "@odata.nextLink \"%s\" names another host; not followed", shown);
+        goto out;
+    }
+    if (link[0] != '/') {
+        rest = api_after_authority(link);
+        if (!rest || !api_same_origin(base, link)) {
+            rc = mk_error_set(err, MK_ERR_PROTOCOL, "@odata.nextLink \"%s\" is not on base_url's "
+                              "scheme, host and port; not followed", shown);
+            goto out;
+        }
+        if (*rest != '/') {
+            rc = mk_error_set(err, MK_ERR_PROTOCOL,
+                              "@odata.nextLink \"%s\" has no path; not followed", shown);
+            goto out;
+        }
+    }
+    /* base_url's own path must lead the link's: the client sends
+     * base_url + path. */
+    base_path = api_base_path(base);
+    if (!base_path) {
+        rc = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     size_t base_path_len = strlen(base_path);
-    while (base_path_len > 0 && base_path[base_path_len - 1] == '/')
-        base_path_len--;
-    if (strncmp(rest, base_path, base_path_len) != 0 || rest[base_path_len] != '/')
-        return mk_error_set(err, MK_ERR_PROTOCOL,
-                            "@odata.nextLink \"%s\" is outside base_url; not followed", shown);
+    if (strncmp(rest, base_path, base_path_len) != 0 || rest[base_path_len] != '/') {
+        rc = mk_error_set(err, MK_ERR_PROTOCOL,
+                          "@odata.nextLink \"%s\" is outside base_url; not followed", shown);
+        goto out;
+    }
     *path = strdup(rest + base_path_len);
     if (!*path)
-        return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
-    return MK_OK;
+        rc = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+out:
+    free(base_path);
+    curl_url_cleanup(base);
+    return rc;
 }
 
 /* The links a listing has followed, to refuse one seen before. */
@@ -225,24 +264,131 @@ static mk_status api_list_too_long(const struct mk_config *cfg, const char *what
                         value, key, MK_CONFIG_DEFAULT_PATH);
 }
 
-/* Follows a list endpoint to its end, growing *items (of item_size bytes
- * each) by parse_item. `what` names the list in messages. The whole listing
- * is bounded by max_list_records and max_list_size of the configuration, as
- * one page is by max_response_size: a server that keeps sending pages
- * cannot make the caller hold or wait for more. On failure *count items
- * are filled for the caller to free. */
+/* The path of the next page: the link the last page gave, else base with
+ * the skiptoken (none for the first page). *path is freed first. */
+static mk_status api_page_path(const char *base, long skiptoken, char **next_link, char **path,
+                               mk_error *err)
+{
+    int n = 0;
+
+    free(*path);
+    *path = NULL;
+    if (*next_link) {
+        *path = *next_link;
+        *next_link = NULL;
+        return MK_OK;
+    }
+    /* The published lists are unpaged: ask for the list as it is, and page
+     * only where the server's answer says to. */
+    if (skiptoken < 0)
+        n = asprintf(path, "%s", base);
+    else
+        n = asprintf(path, "%s?$skiptoken=%ld", base, skiptoken);
+    if (n < 0) {
+        *path = NULL;
+        return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+    }
+    return MK_OK;
+}
+
+/* Where a listing stands: its items and their bounds. */
+struct api_listing {
+    const struct mk_config *cfg;
+    const char *what;
+    size_t item_size;
+    api_item_fn parse_item;
+    void **items;
+    size_t *count;
+    size_t cap;
+};
+
+/* Appends the records of one page's answer ("value") to the listing;
+ * *records gets their number. */
+static mk_status api_take_records(struct api_listing *l, json_object *answer, size_t *records,
+                                  mk_error *err)
+{
+    json_object *value = NULL;
+    char limit[32];
+
+    if (!answer || !json_object_is_type(answer, json_type_object)
+        || !json_object_object_get_ex(answer, "value", &value))
+        return mk_error_set(err, MK_ERR_PROTOCOL, "the answer has no \"value\" list");
+    if (!json_object_is_type(value, json_type_array))
+        return mk_error_set(err, MK_ERR_PROTOCOL, "the answer's \"value\" is not a list");
+    *records = json_object_array_length(value);
+    if (*records > l->cfg->max_list_records - *l->count) {
+        snprintf(limit, sizeof(limit), "%zu", l->cfg->max_list_records);
+        return api_list_too_long(l->cfg, l->what, "max_list_records", limit, err);
+    }
+    if (*l->count + *records > l->cap) {
+        size_t want = l->cap ? l->cap : 16;
+        while (want < *l->count + *records)
+            want *= 2;
+        void *grown = realloc(*l->items, want * l->item_size);
+        if (!grown)
+            return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+        *l->items = grown;
+        l->cap = want;
+    }
+    for (size_t i = 0; i < *records; i++) {
+        mk_status rc = l->parse_item(json_object_array_get_idx(value, i), *l->count, *l->items,
+                                     *l->count, err);
+        if (rc != MK_OK)
+            return rc;
+        (*l->count)++;
+    }
+    return MK_OK;
+}
+
+/* The next page after a page of `records` records: *next_link from
+ * @odata.nextLink (recorded in seen, a loop refused), else *skiptoken
+ * moved on from supplemental.pagination; *done when the list ended. */
+static mk_status api_next(const struct mk_config *cfg, json_object *answer, size_t records,
+                          size_t count, struct api_seen_links *seen, char **next_link,
+                          long *skiptoken, bool *done, mk_error *err)
+{
+    mk_status rc;
+    json_object *link = api_member(answer, "@odata.nextLink");
+    long next;
+
+    *done = false;
+    if (records == 0) {
+        *done = true; /* an empty page ends the list, whatever it links to */
+        return MK_OK;
+    }
+    if (link) {
+        if (!json_object_is_type(link, json_type_string))
+            return mk_error_set(err, MK_ERR_PROTOCOL, "@odata.nextLink is not a string");
+        rc = mk_api_resolve_next_link(cfg->base_url, json_object_get_string(link), next_link, err);
+        return rc == MK_OK ? api_seen_links_add(seen, *next_link, err) : rc;
+    }
+    rc = mk_api_next_page(answer, records, count, &next, done, err);
+    if (rc != MK_OK || *done)
+        return rc;
+    if (next <= *skiptoken)
+        return mk_error_set(err, MK_ERR_PROTOCOL,
+                            "the server's pagination did not advance (start %ld, end %ld)",
+                            *skiptoken, next);
+    *skiptoken = next;
+    return MK_OK;
+}
+
+/* Follows a list endpoint to its end (api_list.h). A server that keeps
+ * sending pages cannot make the caller hold or wait for more than the
+ * configuration's bounds. */
 mk_status api_list(mk_http *http, const char *base, const char *what, bool admin,
-                          size_t item_size, api_item_fn parse_item, void **items, size_t *count,
-                          mk_error *err)
+                   size_t item_size, api_item_fn parse_item, void **items, size_t *count,
+                   mk_error *err)
 {
     mk_status rc = MK_OK;
     const struct mk_config *cfg = mk_http_config(http);
+    struct api_listing l = { .cfg = cfg, .what = what, .item_size = item_size,
+                             .parse_item = parse_item, .items = items, .count = count };
     json_object *answer = NULL;
     char *path = NULL;
     long skiptoken = -1;
     char *next_link = NULL; /* the next page's path from @odata.nextLink */
     struct api_seen_links seen = { 0 };
-    size_t cap = 0;
     size_t total_bytes = 0;
     char limit[32];
 
@@ -252,26 +398,11 @@ mk_status api_list(mk_http *http, const char *base, const char *what, bool admin
                               "the server's list went on for more than %d pages", MK_API_MAX_PAGES);
             goto out;
         }
-        free(path);
-        path = NULL;
-        int n = 0;
-        if (next_link) {
-            path = next_link;
-            next_link = NULL;
-        } else if (skiptoken < 0) {
-            /* The published lists are unpaged: ask for the list as it is,
-             * and page only where the server's answer says to. */
-            n = asprintf(&path, "%s", base);
-        } else {
-            n = asprintf(&path, "%s?$skiptoken=%ld", base, skiptoken);
-        }
-        if (n < 0) {
-            path = NULL;
-            rc = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+        rc = api_page_path(base, skiptoken, &next_link, &path, err);
+        if (rc != MK_OK)
             goto out;
-        }
         json_object_put(answer);
-        size_t received = 0;
+        size_t received = 0, records = 0;
         rc = api_call(http, "GET", path, NULL, admin, &answer, &received, err);
         if (rc != MK_OK && page == 0)
             rc = mk_api_explain_not_found(cfg, err);
@@ -283,72 +414,13 @@ mk_status api_list(mk_http *http, const char *base, const char *what, bool admin
             rc = api_list_too_long(cfg, what, "max_list_size", limit, err);
             goto out;
         }
-        json_object *value = NULL;
-        if (!answer || !json_object_is_type(answer, json_type_object)
-            || !json_object_object_get_ex(answer, "value", &value)) {
-            rc = mk_error_set(err, MK_ERR_PROTOCOL, "the answer has no \"value\" list");
+        rc = api_take_records(&l, answer, &records, err);
+        bool done = false;
+        if (rc == MK_OK)
+            rc = api_next(cfg, answer, records, *count, &seen, &next_link, &skiptoken, &done, err);
+        if (rc != MK_OK || done)
             goto out;
-        }
-        if (!json_object_is_type(value, json_type_array)) {
-            rc = mk_error_set(err, MK_ERR_PROTOCOL, "the answer's \"value\" is not a list");
-            goto out;
-        }
-        size_t records = json_object_array_length(value);
-        if (records > cfg->max_list_records - *count) {
-            snprintf(limit, sizeof(limit), "%zu", cfg->max_list_records);
-            rc = api_list_too_long(cfg, what, "max_list_records", limit, err);
-            goto out;
-        }
-        if (*count + records > cap) {
-            size_t want = cap ? cap : 16;
-            while (want < *count + records)
-                want *= 2;
-            void *grown = realloc(*items, want * item_size);
-            if (!grown) {
-                rc = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
-                goto out;
-            }
-            *items = grown;
-            cap = want;
-        }
-        for (size_t i = 0; i < records; i++) {
-            rc = parse_item(json_object_array_get_idx(value, i), *count, *items, *count, err);
-            if (rc != MK_OK)
-                goto out;
-            (*count)++;
-        }
-        if (records == 0)
-            break; /* an empty page ends the list, whatever it links to */
-        json_object *link = api_member(answer, "@odata.nextLink");
-        if (link) {
-            if (!json_object_is_type(link, json_type_string)) {
-                rc = mk_error_set(err, MK_ERR_PROTOCOL, "@odata.nextLink is not a string");
-                goto out;
-            }
-            rc = mk_api_resolve_next_link(cfg->base_url, json_object_get_string(link),
-                                          &next_link, err);
-            if (rc == MK_OK)
-                rc = api_seen_links_add(&seen, next_link, err);
-            if (rc != MK_OK)
-                goto out;
-            continue;
-        }
-        long next;
-        bool done;
-        rc = mk_api_next_page(answer, records, *count, &next, &done, err);
-        if (rc != MK_OK)
-            goto out;
-        if (done)
-            break;
-        if (next <= skiptoken) {
-            rc = mk_error_set(err, MK_ERR_PROTOCOL,
-                              "the server's pagination did not advance (start %ld, end %ld)",
-                              skiptoken, next);
-            goto out;
-        }
-        skiptoken = next;
     }
-    rc = MK_OK;
 out:
     free(next_link);
     api_seen_links_free(&seen);
