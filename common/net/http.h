@@ -50,6 +50,11 @@
  * option to stop them (SSLKEYLOGFILE above all, read once when libcurl first
  * starts) is removed by mk_http_scrub_environment, which root contexts call
  * before their first client.
+ *
+ * Error convention (docs/ARCHITECTURE.md, "Error conventions"), as in all
+ * of net/: a function returning mk_status returns MK_OK or the failure with
+ * err set by mk_error_set (status and message); mk_http_do_many reports
+ * each request in statuses[] and errs[].
  */
 #ifndef MK_HTTP_H
 #define MK_HTTP_H
