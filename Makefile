@@ -100,9 +100,14 @@ PROGRAM_SRC_pam     := $(wildcard pam/*.c)
 PROGRAM_LAYER_pam   := base
 PROGRAM_SRC_gate    := login/mkio-login-helper.c login/login_common.c
 PROGRAM_LAYER_gate  := store
-PROGRAM_SRC_refresh := login/mkio-login-refresh.c login/login_common.c
+# The socket interposer (common/net/interpose/socket_cloexec.c, not in
+# libmkio-net.a) makes libcurl's own descriptors close-on-exec; the programs
+# that run the HTTP client link it (net/http.h, "Descriptors and exec").
+INTERPOSE_SRC := common/net/interpose/socket_cloexec.c
+INTERPOSE_OBJ := $(INTERPOSE_SRC:%.c=$(B)/%.o)
+PROGRAM_SRC_refresh := login/mkio-login-refresh.c login/login_common.c $(INTERPOSE_SRC)
 PROGRAM_LAYER_refresh := net
-PROGRAM_SRC_tool    := $(wildcard tool/*.c)
+PROGRAM_SRC_tool    := $(wildcard tool/*.c) $(INTERPOSE_SRC)
 PROGRAM_LAYER_tool  := net
 program_objs = $(patsubst %.c,$(B)/%.o,$(PROGRAM_SRC_$(1)))
 program_libs = $(call layers_upto,$(PROGRAM_LAYER_$(1)))
@@ -179,9 +184,12 @@ $(TOOL_BIN): $(call program_objs,tool) $(call program_libs,tool)
 
 TESTUTIL_SRC := $(wildcard tests/unit/testutil*.c)
 TESTUTIL_OBJ := $(TESTUTIL_SRC:%.c=$(B)/%.o)
+# The tests of descriptors link the socket interposer (INTERPOSE_OBJ).
+$(B)/tests/test_http $(B)/tests/tools/http-fork-exec: EXTRA_OBJ := $(INTERPOSE_OBJ)
+$(B)/tests/test_http $(B)/tests/tools/http-fork-exec: $(INTERPOSE_OBJ)
 $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(TESTUTIL_OBJ) $(ALL_LAYER_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) -pie $(HLDFLAGS) -o $@ $< $(TESTUTIL_OBJ) $(ALL_LAYER_LIBS) \
+	$(CC) -pie $(HLDFLAGS) -o $@ $< $(EXTRA_OBJ) $(TESTUTIL_OBJ) $(ALL_LAYER_LIBS) \
 	    $(RUNTIME_LIBS) -lcmocka -lpthread
 $(B)/tests/unit/%.o: ALL_CFLAGS += -Itests/unit
 
@@ -189,7 +197,7 @@ $(B)/tests/unit/%.o: ALL_CFLAGS += -Itests/unit
 TOOLS_SRC := $(wildcard tests/tools/*.c)
 TOOLS_BIN := $(TOOLS_SRC:tests/tools/%.c=$(B)/tests/tools/%)
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(ALL_LAYER_LIBS)
-	$(CC) -pie $(HLDFLAGS) -o $@ $< $(ALL_LAYER_LIBS) $(RUNTIME_LIBS) -lpam -lpthread
+	$(CC) -pie $(HLDFLAGS) -o $@ $< $(EXTRA_OBJ) $(ALL_LAYER_LIBS) $(RUNTIME_LIBS) -lpam -lpthread
 
 unit: $(UNIT_BIN) $(TOOLS_BIN)
 

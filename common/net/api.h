@@ -13,6 +13,11 @@
  * list kept). No expiry is ever decided here: the server decides.
  * Error bodies become mk_error: message carries error.detail, ref the ref.
  * API refusals (4xx) are MK_ERR_API; 5xx after retries MK_ERR_UNAVAILABLE.
+ *
+ * Error convention, as in all of net/ (docs/ARCHITECTURE.md, "Error
+ * conventions"): a function returning mk_status returns MK_OK or the
+ * failure with err set by mk_error_set; an answer of the API that is an
+ * error gives MK_ERR_API with http_status, code and ref filled.
  */
 #ifndef MK_API_H
 #define MK_API_H

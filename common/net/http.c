@@ -10,11 +10,13 @@
  * handles share connections, DNS and TLS sessions, or one attempt at a time
  * through the test seam, with the same scheduling, retries and budget.
  *
- * This file also defines socket() and socketpair() for the program it is
- * linked into, so that what libcurl 7.88 creates on our threads is
- * close-on-exec from its creation (see "close-on-exec" below).
+ * Its other files: http_easy.c (one attempt on a libcurl easy handle),
+ * http_policy.c (the retry policy as pure functions). The socket
+ * interposer that makes libcurl's own descriptors close-on-exec is
+ * interpose/socket_cloexec.c, linked by the programs that want it.
  */
 #include "net/http.h"
+#include "net/http_easy.h"
 #include "net/url.h"
 #include "base/text.h"
 #include "base/clock.h"
@@ -26,72 +28,14 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
-#define HTTP_BACKOFF_BASE_MS INT64_C(200)
-#define HTTP_BACKOFF_CAP_MS INT64_C(5000)
-/* The least time worth starting an attempt with; a retry that would leave
- * less than this of the budget is not made. */
-#define HTTP_MIN_ATTEMPT_MS INT64_C(100)
-/* Concurrent requests of one mk_http_do_many: enough that a login with many
- * invites waits about two round trips, not one per invite. */
-#define HTTP_MAX_IN_FLIGHT 16
 /* The longest single wait for traffic, so that the loop looks at the clock
  * and the retry schedule at least this often. */
 #define HTTP_POLL_MAX_MS INT64_C(1000)
-#define HTTP_USER_AGENT "mkio-orgs/0.1"
-
-enum http_outcome_kind {
-    HTTP_ANSWER,    /* an HTTP status was received */
-    HTTP_CONNECT,   /* the request cannot have reached the server */
-    HTTP_TRANSIENT, /* sent or partly sent; may have reached the server */
-    HTTP_FATAL,     /* retrying cannot help (TLS, bad URL, ...) */
-    HTTP_TOO_BIG,   /* the answer passed the size cap */
-};
-
-struct http_outcome {
-    enum http_outcome_kind kind;
-    bool timed_out;
-    bool tls_refused;        /* the server's certificate did not verify (fatal) */
-    char message[CURL_ERROR_SIZE + 64];
-};
-
-struct mk_http {
-    const struct mk_config *cfg;
-    char *base_url;          /* without trailing '/' */
-    char *auth_header;       /* "Authorization: Bearer <token>", wiped on free */
-    size_t auth_header_len;
-    bool allow_http;
-    bool allow_env_proxy;    /* mk_http_allow_env_proxy */
-    CURL *easy[HTTP_MAX_IN_FLIGHT]; /* made when first needed, reused */
-    CURLSH *share;
-    CURLM *multi;
-    int64_t deadline_ms;     /* on http_now_ms's clock */
-    int64_t budget_ms;       /* the budget as set, for messages */
-    int64_t skipped_ms;      /* time the sleep seam stood for: see http_sleep */
-    int64_t simulated_base_ms; /* with both seams set: the clock's start (see http_now_ms) */
-    uint64_t rng;
-    mk_http_transport_fn transport;
-    void *transport_ctx;
-    mk_http_sleep_fn sleep_fn; /* NULL: really sleep */
-    void *sleep_ctx;
-};
-
-/* What one transfer collects through the curl callbacks. */
-struct http_xfer {
-    char *body;
-    size_t len;
-    size_t cap;
-    size_t limit;
-    bool too_big;
-    char content_type[128];
-    int64_t retry_after_ms;
-    char errbuf[CURL_ERROR_SIZE];
-};
 
 /* The client's clock: CLOCK_MONOTONIC, plus whatever the test seam's sleep
  * stood for, so that a test's instant sleep spends the budget as a real
@@ -109,15 +53,6 @@ static int64_t http_now_ms(const mk_http *http)
 static void http_seams_changed(mk_http *http)
 {
     http->simulated_base_ms = mk_clock_ms();
-}
-
-/* A value of ms for libcurl's long options and poll's int timeout; a
- * 32-bit long holds 24 days. */
-static long http_ms_to_long(int64_t ms)
-{
-    if (ms < 0)
-        return 0;
-    return ms > INT32_MAX ? (long)INT32_MAX : (long)ms;
 }
 
 static uint32_t http_next_jitter(mk_http *http)
@@ -144,175 +79,13 @@ static void http_sleep(mk_http *http, int64_t ms)
         ;
 }
 
-/* ---- pure policy ---- */
-
-bool mk_http_status_retryable(long status)
-{
-    return status == 429 || status == 502 || status == 503 || status == 504;
-}
-
-int64_t mk_http_backoff_ms(const struct mk_config *cfg, unsigned attempt,
-                           int64_t retry_after_ms, uint32_t jitter, int64_t remaining_ms)
-{
-    if (attempt == 0 || attempt > cfg->retries)
-        return -1;
-    int64_t delay = HTTP_BACKOFF_BASE_MS;
-    for (unsigned i = 1; i < attempt && delay < HTTP_BACKOFF_CAP_MS; i++)
-        delay *= 2;
-    if (delay > HTTP_BACKOFF_CAP_MS)
-        delay = HTTP_BACKOFF_CAP_MS;
-    int64_t half = delay / 2;
-    delay = half + (int64_t)(jitter % (uint32_t)(delay - half + 1));
-    if (retry_after_ms >= 0 && retry_after_ms > delay)
-        delay = retry_after_ms;
-    if (remaining_ms < 0 || delay > remaining_ms - HTTP_MIN_ATTEMPT_MS)
-        return -1;
-    return delay;
-}
-
-static const char *const http_months[12] = {
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-};
-
-/* Skips spaces and tabs. */
-static const char *http_skip_blanks(const char *p)
-{
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return p;
-}
-
-/* min_digits to max_digits ASCII digits at *p into *out; advances *p. */
-static bool http_take_digits(const char **p, int min_digits, int max_digits, int *out)
-{
-    int n = 0, v = 0;
-    while (n < max_digits && mk_ascii_digit((*p)[n])) {
-        v = v * 10 + ((*p)[n] - '0');
-        n++;
-    }
-    if (n < min_digits)
-        return false;
-    *p += n;
-    *out = v;
-    return true;
-}
-
-/* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", parsed by hand because
- * strptime's %a and %b follow the caller's locale (and sscanf is not the
- * project's way with numbers). Blanks between the parts are tolerated. */
-static bool http_parse_imf_date(const char *s, time_t *out)
-{
-    const char *comma = strchr(s, ',');
-    int day, year, hour, min, sec, month = -1;
-    const char *p;
-
-    if (!comma || comma - s != 3)
-        return false;
-    p = http_skip_blanks(comma + 1);
-    if (!http_take_digits(&p, 1, 2, &day))
-        return false;
-    p = http_skip_blanks(p);
-    for (int i = 0; i < 12; i++)
-        if (strncmp(p, http_months[i], 3) == 0)
-            month = i;
-    if (month < 0)
-        return false;
-    p = http_skip_blanks(p + 3);
-    if (!http_take_digits(&p, 4, 4, &year))
-        return false;
-    p = http_skip_blanks(p);
-    if (!http_take_digits(&p, 2, 2, &hour) || *p++ != ':' ||
-        !http_take_digits(&p, 2, 2, &min) || *p++ != ':' ||
-        !http_take_digits(&p, 2, 2, &sec))
-        return false;
-    p = http_skip_blanks(p);
-    if (strncmp(p, "GMT", 3) != 0 || *http_skip_blanks(p + 3) != '\0')
-        return false;
-    if (day < 1 || day > 31 || year < 1970 || hour > 23 || min > 59 || sec > 60)
-        return false;
-    struct tm tm = { .tm_year = year - 1900, .tm_mon = month, .tm_mday = day,
-                     .tm_hour = hour, .tm_min = min, .tm_sec = sec };
-    *out = timegm(&tm);
-    return *out != (time_t)-1;
-}
-
-/* A Retry-After beyond this many seconds (three years) only has to be too
- * long to wait for. */
-#define HTTP_RETRY_AFTER_MAX_S INT64_C(100000000)
-
-int64_t mk_http_parse_retry_after(const char *value, int64_t now_epoch_s)
-{
-    if (!value)
-        return -1;
-    while (*value == ' ' || *value == '\t')
-        value++;
-    if (*value == '\0')
-        return -1;
-    if (mk_ascii_digit(*value)) {
-        int64_t seconds = 0;
-        const char *p = value;
-        for (; mk_ascii_digit(*p); p++) {
-            if (seconds < HTTP_RETRY_AFTER_MAX_S)
-                seconds = seconds * 10 + (*p - '0');
-        }
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p != '\0')
-            return -1;
-        return seconds * 1000;
-    }
-    time_t when;
-    if (!http_parse_imf_date(value, &when))
-        return -1;
-    if ((int64_t)when <= now_epoch_s)
-        return 0;
-    int64_t delta = (int64_t)when - now_epoch_s;
-    if (delta > HTTP_RETRY_AFTER_MAX_S)
-        delta = HTTP_RETRY_AFTER_MAX_S;
-    return delta * 1000;
-}
-
-/* ---- close-on-exec ----
- *
- * libcurl 7.88 creates descriptors without close-on-exec and offers no
- * option for them (curl issue 13618, fixed in 8.8): the multi handle's
- * wake-up socketpair (curl_multi_init), the threaded resolver's socketpair
- * (one per name resolution, its write end kept by a resolver thread that
- * CURLOPT_QUICK_EXIT leaves running past the budget) and the IPv6 probe
- * socket (once per multi handle, before the first resolution). A host
- * process whose other thread forks and execs would hand them to the child,
- * and marking them afterwards (fcntl, or scanning /proc/self/fd) leaves a
- * window and may mark another thread's descriptor.
- *
- * libcurl makes all three on the thread that calls it, through socket()
- * and socketpair(). These definitions take the place of libc's in the
- * program this file is linked into (libcurl's calls bind to the
- * executable's symbols first) and add SOCK_CLOEXEC while the calling
- * thread is inside this client (http_cloexec_depth > 0); any other call
- * passes through unchanged. glibc's own sockets (DNS, nscd) are made with
- * SOCK_CLOEXEC by glibc, which calls the system directly. Connections are
- * also opened by http_open_socket with SOCK_CLOEXEC, which holds even where
- * these definitions do not take effect (a shared library). */
+/* How deep the calling thread is inside this client (libcurl may be
+ * making descriptors): what the socket interposer asks. */
 static __thread unsigned http_cloexec_depth;
 
-int socket(int domain, int type, int protocol)
+bool mk_http_thread_inside(void)
 {
-    if (http_cloexec_depth > 0)
-        type |= SOCK_CLOEXEC;
-    return (int)syscall(SYS_socket, domain, type, protocol);
-}
-
-int socketpair(int domain, int type, int protocol, int fds[2])
-{
-    if (http_cloexec_depth > 0)
-        type |= SOCK_CLOEXEC;
-    return (int)syscall(SYS_socketpair, domain, type, protocol, fds);
-}
-
-static curl_socket_t http_open_socket(void *ctx, curlsocktype purpose,
-                                      struct curl_sockaddr *address)
-{
-    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    return http_cloexec_depth > 0;
 }
 
 /* ---- client lifetime ---- */
@@ -513,260 +286,6 @@ void mk_http_response_clear(struct mk_http_response *resp)
     free(resp->body);
     memset(resp, 0, sizeof(*resp));
     resp->retry_after_ms = -1;
-}
-
-/* ---- curl plumbing ---- */
-
-static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *userdata)
-{
-    struct http_xfer *x = userdata;
-    size_t n = size * nmemb;
-    if (n > x->limit - x->len) {
-        x->too_big = true;
-        return 0;
-    }
-    if (x->len + n + 1 > x->cap) {
-        size_t cap = x->cap ? x->cap : 4096;
-        while (cap < x->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(x->body, cap);
-        if (!grown)
-            return 0;
-        x->body = grown;
-        x->cap = cap;
-    }
-    memcpy(x->body + x->len, data, n);
-    x->len += n;
-    x->body[x->len] = '\0';
-    return n;
-}
-
-/* Value of header `name` in a raw header line, trimmed, or NULL. */
-static bool http_header_value(const char *line, size_t len, const char *name,
-                              char *out, size_t out_size)
-{
-    size_t nlen = strlen(name);
-    if (len <= nlen || !mk_ascii_case_equal_n(line, name, nlen) || line[nlen] != ':')
-        return false;
-    const char *v = line + nlen + 1;
-    const char *end = line + len;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
-        end--;
-    size_t vlen = (size_t)(end - v);
-    if (vlen >= out_size)
-        vlen = out_size - 1;
-    memcpy(out, v, vlen);
-    out[vlen] = '\0';
-    return true;
-}
-
-static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *userdata)
-{
-    struct http_xfer *x = userdata;
-    size_t n = size * nmemb;
-    char value[128];
-
-    /* A new status line (after a 100 Continue, say) starts a new answer. */
-    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-        x->content_type[0] = '\0';
-        x->retry_after_ms = -1;
-    } else if (http_header_value(data, n, "Content-Type", value, sizeof(value))) {
-        snprintf(x->content_type, sizeof(x->content_type), "%s", value);
-    } else if (http_header_value(data, n, "Retry-After", value, sizeof(value))) {
-        x->retry_after_ms = mk_http_parse_retry_after(value, (int64_t)time(NULL));
-    }
-    return n;
-}
-
-static void http_xfer_reset(struct http_xfer *x, size_t limit)
-{
-    free(x->body);
-    memset(x, 0, sizeof(*x));
-    x->limit = limit;
-    x->retry_after_ms = -1;
-}
-
-static void http_wipe_headers(struct curl_slist *headers)
-{
-    for (struct curl_slist *h = headers; h; h = h->next)
-        explicit_bzero(h->data, strlen(h->data));
-    curl_slist_free_all(headers);
-}
-
-static struct curl_slist *http_build_headers(const mk_http *http, bool with_body)
-{
-    struct curl_slist *list = NULL, *next;
-    const char *fixed[] = {
-        "Accept: application/json",
-        /* No "Expect: 100-continue" round trip for larger bodies. */
-        "Expect:",
-        with_body ? "Content-Type: application/json" : NULL,
-    };
-    next = curl_slist_append(list, http->auth_header);
-    if (!next)
-        goto fail;
-    list = next;
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-        if (!fixed[i])
-            continue;
-        next = curl_slist_append(list, fixed[i]);
-        if (!next)
-            goto fail;
-        list = next;
-    }
-    return list;
-fail:
-    http_wipe_headers(list);
-    return NULL;
-}
-
-/* Sets every option of one attempt on easy. The options that matter for
- * safety are set each time, so a reused handle never carries over state. */
-static mk_status http_setup_easy(mk_http *http, CURL *easy, const struct mk_http_request *req,
-                                 struct http_xfer *x, struct curl_slist **headers,
-                                 mk_error *err)
-{
-    mk_status rc;
-    char *url = NULL;
-    int64_t remaining = mk_http_remaining_ms(http);
-    int64_t connect_ms = http->cfg->connect_timeout_ms;
-
-    if (connect_ms <= 0 || connect_ms > remaining)
-        connect_ms = remaining;
-    if (asprintf(&url, "%s%s", http->base_url, req->path) < 0) {
-        url = NULL;
-        rc = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    *headers = http_build_headers(http, req->body != NULL);
-    if (!*headers) {
-        rc = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    const char *protocols = http->allow_http ? "http,https" : "https";
-    CURLcode c = CURLE_OK;
-    /* curl copies the URL, so url can go once set. */
-#define HTTP_SET(opt, val) do { if (c == CURLE_OK) c = curl_easy_setopt(easy, opt, val); } while (0)
-    HTTP_SET(CURLOPT_URL, url);
-    HTTP_SET(CURLOPT_PROTOCOLS_STR, protocols);
-    HTTP_SET(CURLOPT_REDIR_PROTOCOLS_STR, protocols);
-    HTTP_SET(CURLOPT_FOLLOWLOCATION, 0L);
-    HTTP_SET(CURLOPT_UNRESTRICTED_AUTH, 0L);
-    HTTP_SET(CURLOPT_NOSIGNAL, 1L);
-    HTTP_SET(CURLOPT_SSL_VERIFYPEER, 1L);
-    HTTP_SET(CURLOPT_SSL_VERIFYHOST, 2L);
-    HTTP_SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-    if (http->cfg->ca_file && *http->cfg->ca_file)
-        HTTP_SET(CURLOPT_CAINFO, http->cfg->ca_file);
-    /* No ambient configuration: the configured proxy, else none (an empty
-     * string stops libcurl reading http_proxy and the others), unless this
-     * client may take them from its environment; no_proxy likewise. */
-    const char *proxy = http->cfg->proxy && *http->cfg->proxy ? http->cfg->proxy
-                        : http->allow_env_proxy ? NULL : "";
-    HTTP_SET(CURLOPT_PROXY, proxy);
-    HTTP_SET(CURLOPT_NOPROXY, http->allow_env_proxy ? NULL : "");
-    HTTP_SET(CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
-    HTTP_SET(CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
-    /* The token in HTTPHEADER goes to the API, never in a CONNECT. */
-    HTTP_SET(CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
-    HTTP_SET(CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
-    /* Freeing the client must not wait for a name resolution still running
-     * in libcurl's resolver thread (glibc may take 10 s and more for a name
-     * nobody answers): the thread is left to end on its own. */
-    HTTP_SET(CURLOPT_QUICK_EXIT, 1L);
-    HTTP_SET(CURLOPT_CONNECTTIMEOUT_MS, http_ms_to_long(connect_ms));
-    HTTP_SET(CURLOPT_TIMEOUT_MS, http_ms_to_long(remaining));
-    HTTP_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)http->cfg->max_response_bytes);
-    HTTP_SET(CURLOPT_WRITEFUNCTION, http_write_cb);
-    HTTP_SET(CURLOPT_WRITEDATA, x);
-    HTTP_SET(CURLOPT_HEADERFUNCTION, http_header_cb);
-    HTTP_SET(CURLOPT_HEADERDATA, x);
-    HTTP_SET(CURLOPT_ERRORBUFFER, x->errbuf);
-    HTTP_SET(CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
-    HTTP_SET(CURLOPT_USERAGENT, HTTP_USER_AGENT);
-    HTTP_SET(CURLOPT_HTTPHEADER, *headers);
-    HTTP_SET(CURLOPT_SHARE, http->share);
-    HTTP_SET(CURLOPT_HTTPGET, 1L);
-    HTTP_SET(CURLOPT_CUSTOMREQUEST, (char *)NULL);
-    if (req->body) {
-        HTTP_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(req->body));
-        HTTP_SET(CURLOPT_POSTFIELDS, req->body);
-    }
-    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
-        HTTP_SET(CURLOPT_CUSTOMREQUEST, req->method);
-    else if (strcmp(req->method, "POST") == 0 && !req->body)
-        HTTP_SET(CURLOPT_CUSTOMREQUEST, "POST");
-#undef HTTP_SET
-    if (c != CURLE_OK) {
-        rc = mk_error_set(err, MK_ERR_USAGE, "could not set up the request: %s",
-                          curl_easy_strerror(c));
-        goto out;
-    }
-    rc = MK_OK;
-out:
-    free(url);
-    return rc;
-}
-
-/* Turns the end of a curl transfer into an outcome, and on an answer moves
- * the collected data into resp. */
-static void http_finish_easy(mk_http *http, CURL *easy, CURLcode code, struct http_xfer *x,
-                             struct mk_http_response *resp, struct http_outcome *o)
-{
-    memset(o, 0, sizeof(*o));
-    if (code == CURLE_OK) {
-        mk_http_response_clear(resp);
-        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
-        if (!x->body)
-            x->body = strdup("");
-        resp->body = x->body;
-        resp->body_len = x->len;
-        x->body = NULL;
-        x->len = x->cap = 0;
-        snprintf(resp->content_type, sizeof(resp->content_type), "%s", x->content_type);
-        resp->retry_after_ms = x->retry_after_ms;
-        o->kind = resp->body ? HTTP_ANSWER : HTTP_FATAL;
-        if (!resp->body)
-            snprintf(o->message, sizeof(o->message), "out of memory");
-        return;
-    }
-    const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);
-    snprintf(o->message, sizeof(o->message), "%s", why);
-    if (x->too_big || code == CURLE_FILESIZE_EXCEEDED) {
-        o->kind = HTTP_TOO_BIG;
-        return;
-    }
-    switch (code) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-        o->kind = HTTP_CONNECT;
-        break;
-    case CURLE_OPERATION_TIMEDOUT:
-        o->timed_out = true;
-        o->kind = HTTP_TRANSIENT;
-        break;
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_GOT_NOTHING:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        o->kind = HTTP_TRANSIENT;
-        break;
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-        /* A configuration matter, not the network's: never retried. */
-        o->tls_refused = true;
-        o->kind = HTTP_FATAL;
-        break;
-    default:
-        o->kind = HTTP_FATAL;
-        break;
-    }
 }
 
 /* One attempt through the test seam. */

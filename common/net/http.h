@@ -31,9 +31,12 @@
  * resolver thread still waits for DNS) and its IPv6 probe socket; glibc's
  * resolver sockets are close-on-exec by glibc. So another thread of the
  * program may fork and exec at any time, during a name resolution too, and
- * the child gets no socket, pipe or eventfd of ours. http.c does it by
- * defining socket() and socketpair() for the program (see there): a shared
- * library linking http.c would get only the connections' SOCK_CLOEXEC.
+ * the child gets no socket, pipe or eventfd of ours. The socket interposer
+ * (common/net/interpose/socket_cloexec.c, which defines socket() and
+ * socketpair() for the program) does it; it is not in libmkio-net.a, and
+ * the programs that want it link it (mkio-login-refresh, mkio-orgs, the
+ * tests of descriptors). A program or shared library without it gets only
+ * the connections' SOCK_CLOEXEC.
  * Left as they are, and what a child exec'd at that instant may hold:
  * OpenSSL opens its configuration (once per process) and ca_file (each
  * new TLS context) read-only without O_CLOEXEC and closes them right after
@@ -47,6 +50,11 @@
  * option to stop them (SSLKEYLOGFILE above all, read once when libcurl first
  * starts) is removed by mk_http_scrub_environment, which root contexts call
  * before their first client.
+ *
+ * Error convention (docs/ARCHITECTURE.md, "Error conventions"), as in all
+ * of net/: a function returning mk_status returns MK_OK or the failure with
+ * err set by mk_error_set (status and message); mk_http_do_many reports
+ * each request in statuses[] and errs[].
  */
 #ifndef MK_HTTP_H
 #define MK_HTTP_H
@@ -131,6 +139,10 @@ mk_status mk_http_do_many(mk_http *http, const struct mk_http_request *reqs,
                           mk_status *statuses, mk_error *errs);
 
 void mk_http_response_clear(struct mk_http_response *resp);
+
+/* Whether the calling thread is inside a call of this client (libcurl may
+ * be making descriptors): what the socket interposer asks. */
+bool mk_http_thread_inside(void);
 
 /* Test seam: route every attempt to fn instead of the network, on the same
  * path (scheduling, retries, budget) as libcurl's transfers: the requests

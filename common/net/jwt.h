@@ -6,6 +6,11 @@
  * read here decides anything: it is shown to the user (whoami, login), and
  * the server alone judges the token. A token that is not a JWT is still a
  * token: the caller uses it and says its expiry is unknown.
+ *
+ * Error convention: nothing here returns mk_status, since nothing read
+ * here decides anything; a token that cannot be read gives false or -1
+ * (net/ otherwise returns mk_status with an mk_error, docs/ARCHITECTURE.md,
+ * "Error conventions").
  */
 #ifndef MK_JWT_H
 #define MK_JWT_H

@@ -3,6 +3,9 @@
  * (mkio-api.md, second edition). It needs authentication only, so it is
  * how `mkio-orgs login` checks a token before keeping it, and how whoami
  * names the user. Every string is passed through mk_text_sanitize.
+ *
+ * Error convention, as in all of net/ (docs/ARCHITECTURE.md, "Error
+ * conventions"): MK_OK, or the failure with err set by mk_error_set.
  */
 #ifndef MK_PROFILE_H
 #define MK_PROFILE_H

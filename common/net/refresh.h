@@ -16,6 +16,9 @@
  * groups.db (mk_store_publish), so that their groups leave it at once.
  * Neither step fails the refresh: a problem with either is a warning to
  * opts->log.
+ *
+ * Error convention, as in all of net/ (docs/ARCHITECTURE.md, "Error
+ * conventions"): MK_OK, or the failure with err set by mk_error_set.
  */
 #ifndef MK_REFRESH_H
 #define MK_REFRESH_H

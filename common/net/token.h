@@ -6,6 +6,11 @@
  * expected owner, mode 0600 or stricter, at most 16 KiB, holding one line of
  * printable ASCII. Every refusal has its own message naming the file; no
  * message ever holds the token.
+ *
+ * Error convention, as in all of net/ (docs/ARCHITECTURE.md, "Error
+ * conventions"): MK_OK, or the failure with err set by mk_error_set;
+ * MK_ERR_IO when no token file is there (read_file), any other status a
+ * file refused or a failure.
  */
 #ifndef MK_TOKEN_H
 #define MK_TOKEN_H

@@ -61,6 +61,32 @@ static void url_parts_free(struct url_parts *u)
     }
 }
 
+/* What curl_url_set's answer rc says is wrong with a URL, NULL for none. */
+static const char *url_set_problem(CURLUcode rc)
+{
+    switch (rc) {
+    case CURLUE_OK:
+        return NULL;
+    case CURLUE_OUT_OF_MEMORY:
+        return "cannot be checked (out of memory)";
+    case CURLUE_NO_HOST:
+        return "has no host";
+    case CURLUE_BAD_PORT_NUMBER:
+        return "has a bad port (a number from 1 to 65535)";
+    case CURLUE_BAD_IPV6:
+        return "has a bad IPv6 address or an unclosed '['";
+    case CURLUE_BAD_SCHEME:
+    case CURLUE_BAD_SLASHES:
+        return "has an unknown scheme";
+    case CURLUE_BAD_LOGIN:
+    case CURLUE_BAD_USER:
+    case CURLUE_BAD_PASSWORD:
+        return "must not carry a user name or password";
+    default:
+        return "has a bad host";
+    }
+}
+
 /* Splits url with curl_url() and applies what every URL of mkio.conf must
  * be: printable ASCII, one of schemes, no user name, password or login
  * options, no query or fragment, a DNS name or an IPv6 literal as host,
@@ -100,34 +126,9 @@ static const char *url_split(const char *url, const char *const *schemes, size_t
     if (!h)
         return "cannot be checked (out of memory)";
     CURLUcode rc = curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
-    switch (rc) {
-    case CURLUE_OK:
-        break;
-    case CURLUE_OUT_OF_MEMORY:
-        problem = "cannot be checked (out of memory)";
+    problem = url_set_problem(rc);
+    if (problem)
         goto out;
-    case CURLUE_NO_HOST:
-        problem = "has no host";
-        goto out;
-    case CURLUE_BAD_PORT_NUMBER:
-        problem = "has a bad port (a number from 1 to 65535)";
-        goto out;
-    case CURLUE_BAD_IPV6:
-        problem = "has a bad IPv6 address or an unclosed '['";
-        goto out;
-    case CURLUE_BAD_SCHEME:
-    case CURLUE_BAD_SLASHES:
-        problem = "has an unknown scheme";
-        goto out;
-    case CURLUE_BAD_LOGIN:
-    case CURLUE_BAD_USER:
-    case CURLUE_BAD_PASSWORD:
-        problem = "must not carry a user name or password";
-        goto out;
-    default:
-        problem = "has a bad host";
-        goto out;
-    }
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         char **dst = (char **)((char *)u + parts[i].offset);
         rc = curl_url_get(h, parts[i].part, dst, 0);

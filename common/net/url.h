@@ -3,7 +3,11 @@
  * proxy, MKIO_BASE_URL), checked with libcurl's own URL parser so that what
  * is judged is what libcurl will use. Every program that connects reads its
  * configuration with mk_url_rules (store/config.h's mk_config_load_with);
- * the login gate, which never connects, reads it without them. */
+ * the login gate, which never connects, reads it without them.
+ *
+ * Error convention, as in all of net/ (docs/ARCHITECTURE.md, "Error
+ * conventions"): MK_OK, or the failure with err set by mk_error_set.
+ */
 #ifndef MK_NET_URL_H
 #define MK_NET_URL_H
 

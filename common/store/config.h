@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/store/config.h: /etc/mkio/mkio.conf, parsed once into a struct.
  *
+ * The reader's interface, libc alone: config.c (the file, the environment,
+ * the questions), config_fields.c (the key table: defaults, copy, free and
+ * every key's rule), config_values.c (the syntax of one value) and
+ * config_parse.c (the text, line by line). Every function returning
+ * mk_status sets err when it is not MK_OK.
+ *
  * Format: one `key = value` per line; `#` starts a comment line; blank lines
  * are ignored. Keys that take a list take it space-separated and may be given
  * again to add more. `pin` is repeatable. Unknown keys, bad values and unsafe

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* common/net/http_easy.h: one attempt on a libcurl easy handle
+ * (http_easy.c): the options it is given, the data its callbacks collect
+ * and the outcome it ends in. Internal to the HTTP client (net/http.h);
+ * it also defines the client's state, struct mk_http, which the engine
+ * (http.c) and the attempts share.
+ */
+#ifndef MK_HTTP_EASY_H
+#define MK_HTTP_EASY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "net/http.h"
+
+/* Concurrent requests of one mk_http_do_many: enough that a login with many
+ * invites waits about two round trips, not one per invite. */
+#define HTTP_MAX_IN_FLIGHT 16
+
+enum http_outcome_kind {
+    HTTP_ANSWER,    /* an HTTP status was received */
+    HTTP_CONNECT,   /* the request cannot have reached the server */
+    HTTP_TRANSIENT, /* sent or partly sent; may have reached the server */
+    HTTP_FATAL,     /* retrying cannot help (TLS, bad URL, ...) */
+    HTTP_TOO_BIG,   /* the answer passed the size cap */
+};
+
+struct http_outcome {
+    enum http_outcome_kind kind;
+    bool timed_out;
+    bool tls_refused;        /* the server's certificate did not verify (fatal) */
+    char message[CURL_ERROR_SIZE + 64];
+};
+
+struct mk_http {
+    const struct mk_config *cfg;
+    char *base_url;          /* without trailing '/' */
+    char *auth_header;       /* "Authorization: Bearer <token>", wiped on free */
+    size_t auth_header_len;
+    bool allow_http;
+    bool allow_env_proxy;    /* mk_http_allow_env_proxy */
+    CURL *easy[HTTP_MAX_IN_FLIGHT]; /* made when first needed, reused */
+    CURLSH *share;
+    CURLM *multi;
+    int64_t deadline_ms;     /* on http_now_ms's clock */
+    int64_t budget_ms;       /* the budget as set, for messages */
+    int64_t skipped_ms;      /* time the sleep seam stood for: see http_sleep */
+    int64_t simulated_base_ms; /* with both seams set: the clock's start (see http_now_ms) */
+    uint64_t rng;
+    mk_http_transport_fn transport;
+    void *transport_ctx;
+    mk_http_sleep_fn sleep_fn; /* NULL: really sleep */
+    void *sleep_ctx;
+};
+
+/* What one transfer collects through the curl callbacks. */
+struct http_xfer {
+    char *body;
+    size_t len;
+    size_t cap;
+    size_t limit;
+    bool too_big;
+    char content_type[128];
+    int64_t retry_after_ms;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Empties x (its body freed) for a transfer of at most limit bytes. */
+void http_xfer_reset(struct http_xfer *x, size_t limit);
+/* Frees a header list, wiping each header (one holds the token). */
+void http_wipe_headers(struct curl_slist *headers);
+/* Sets every option of one attempt of req on easy, into x; *headers gets
+ * the list to free with http_wipe_headers once the transfer is done. The
+ * options that matter for safety are set each time, so a reused handle
+ * never carries over state. MK_ERR_NOMEM or MK_ERR_USAGE with err set. */
+mk_status http_setup_easy(mk_http *http, CURL *easy, const struct mk_http_request *req,
+                          struct http_xfer *x, struct curl_slist **headers, mk_error *err);
+/* Turns the end of a curl transfer into an outcome, and on an answer moves
+ * the collected data into resp. */
+void http_finish_easy(mk_http *http, CURL *easy, CURLcode code, struct http_xfer *x,
+                      struct mk_http_response *resp, struct http_outcome *o);
+
+/* A value of ms for libcurl's long options and poll's int timeout; a
+ * 32-bit long holds 24 days. */
+long http_ms_to_long(int64_t ms);
+
+#endif
