@@ -21,6 +21,7 @@
 #include "store/grouppolicy.h"
 #include "store/nscd.h"
 #include "store/storefile.h"
+#include "store/store_json.h"
 #include "base/text.h"
 #include "store/userstate.h"
 
@@ -664,9 +665,9 @@ static mk_status store_write(const struct mk_config *cfg, const char *user,
         st = mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
         goto out;
     }
-    if ((st = mk_storefile_open_dir(cfg->state_dir, true, &dir_fd, err)) != MK_OK)
+    if ((st = mk_trust_open_dir(cfg->state_dir, MK_STOREFILE_STATE_DIR, true, &dir_fd, err)) != MK_OK)
         goto out;
-    if ((st = mk_storefile_open(dir_fd, STORE_LOCK_FILE, lock_path, O_RDWR | O_CREAT, &lock_fd,
+    if ((st = mk_trust_openat(dir_fd, STORE_LOCK_FILE, lock_path, O_RDWR | O_CREAT, &lock_fd,
                                 err)) != MK_OK)
         goto out;
     if ((r = mk_atomicfile_lock(lock_fd, lock_timeout_ms)) != 0) {
@@ -675,7 +676,7 @@ static mk_status store_write(const struct mk_config *cfg, const char *user,
              : mk_error_set(err, MK_ERR_IO, "cannot lock %s: %s", lock_path, strerror(-r));
         goto out;
     }
-    if ((st = mk_storefile_load(dir_fd, cfg->state_dir, &s, sink, err)) != MK_OK)
+    if ((st = mk_store_json_load(dir_fd, cfg->state_dir, &s, sink, err)) != MK_OK)
         goto out;
     if ((st = store_read_etc_group(&etc, err)) != MK_OK)
         goto out;
@@ -739,7 +740,7 @@ static mk_status store_write(const struct mk_config *cfg, const char *user,
     job.count = entry_count;
     job.dir_fd = dir_fd;
     encoding = pthread_create(&encoder, NULL, store_encode_run, &job) == 0;
-    if (!(text = mk_storefile_serialize(&s))) {
+    if (!(text = mk_store_json_serialize(&s))) {
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -899,8 +900,8 @@ static void store_prefetch_build(const struct mk_config *cfg, struct store_prefe
 
     memset(pf, 0, sizeof(*pf));
     pf->live = store_oracle;
-    if (mk_storefile_open_dir(cfg->state_dir, false, &dir_fd, &err) != MK_OK || dir_fd < 0 ||
-        mk_storefile_load(dir_fd, cfg->state_dir, &s, NULL, &err) != MK_OK)
+    if (mk_trust_open_dir(cfg->state_dir, MK_STOREFILE_STATE_DIR, false, &dir_fd, &err) != MK_OK || dir_fd < 0 ||
+        mk_store_json_load(dir_fd, cfg->state_dir, &s, NULL, &err) != MK_OK)
         goto out;
     if (!(member = calloc(s.org_count ? s.org_count : 1, sizeof(*member))) ||
         !(pf->by_gid = calloc(s.org_count ? s.org_count : 1, sizeof(*pf->by_gid))) ||
@@ -1032,9 +1033,9 @@ mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, 
     if (!cfg || !cfg->state_dir || !cfg->state_dir[0])
         return mk_error_set(err, MK_ERR_USAGE, "no state directory configured");
     /* The same checks as the writer: what status shows is believed too. */
-    if ((st = mk_storefile_open_dir(cfg->state_dir, false, &dir_fd, err)) != MK_OK)
+    if ((st = mk_trust_open_dir(cfg->state_dir, MK_STOREFILE_STATE_DIR, false, &dir_fd, err)) != MK_OK)
         goto out;
-    if (dir_fd >= 0 && (st = mk_storefile_load(dir_fd, cfg->state_dir, &s, NULL, err)) != MK_OK)
+    if (dir_fd >= 0 && (st = mk_store_json_load(dir_fd, cfg->state_dir, &s, NULL, err)) != MK_OK)
         goto out;
     /* The same selection as groups.db: local groups win there too. */
     if ((st = store_read_etc_group(&etc, err)) != MK_OK)

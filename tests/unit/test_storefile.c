@@ -19,6 +19,7 @@
 
 #include "store/store.h"
 #include "store/storefile.h"
+#include "store/store_json.h"
 
 #define PATH "/state/store.json"
 
@@ -39,17 +40,17 @@ static char *org_doc(const char *name_json, const char *extra)
  * serialize: equal) and returns the first serialization. */
 static mk_status parse(const char *text, size_t len, struct mk_storefile *s, mk_error *err)
 {
-    mk_status st = mk_storefile_parse_buffer(text, len, PATH, s, NULL, err);
+    mk_status st = mk_store_json_parse(text, len, PATH, s, NULL, err);
     if (st != MK_OK) {
         assert_non_null(strstr(err->message, PATH));
         assert_int_equal(s->org_count + s->user_count + s->retired_count, 0);
         return st;
     }
     struct mk_storefile t;
-    char *one = mk_storefile_serialize(s), *two;
+    char *one = mk_store_json_serialize(s), *two;
     assert_non_null(one);
-    assert_int_equal(mk_storefile_parse_buffer(one, strlen(one), PATH, &t, NULL, err), MK_OK);
-    two = mk_storefile_serialize(&t);
+    assert_int_equal(mk_store_json_parse(one, strlen(one), PATH, &t, NULL, err), MK_OK);
+    two = mk_store_json_serialize(&t);
     assert_non_null(two);
     assert_string_equal(one, two);
     free(one);
@@ -385,7 +386,7 @@ static void test_store_refuses_huge_file(void **state)
     assert_true(st.st_size == 256L * 1024 * 1024 + 1);
     /* The buffer entry point has the same cap. */
     struct mk_storefile s;
-    assert_int_equal(mk_storefile_parse_buffer("{}", 256UL * 1024 * 1024 + 1, PATH, &s, NULL,
+    assert_int_equal(mk_store_json_parse("{}", 256UL * 1024 * 1024 + 1, PATH, &s, NULL,
                                                &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, "larger than"));
 }
