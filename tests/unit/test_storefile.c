@@ -14,12 +14,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store/store_env.h"
 #include "store/storefile.h"
 #include "store/store_json.h"
+
+/* The store's environment for every call of this file (store_env.h): the
+ * group file, the NSS oracle, the clock (test_clock, 0: the real one) and
+ * nscd's socket that each test sets; production where it leaves NULL. */
+static int64_t test_clock;
+
+static int64_t test_now(void *ctx)
+{
+    (void)ctx;
+    return test_clock ? test_clock : (int64_t)time(NULL);
+}
+
+static struct mk_store_env test_env = { .now = test_now };
 
 #define PATH "/state/store.json"
 
@@ -307,7 +322,7 @@ static int setup(void **state)
     assert_non_null(g = fopen(f->etc, "w"));
     fputs("root:x:0:\n", g);
     assert_int_equal(fclose(g), 0);
-    mk_store_set_etc_group_path(f->etc);
+    test_env.etc_group = f->etc;
     f->cfg.group_prefix = "mk-";
     f->cfg.gid_min = 2000200001;
     f->cfg.gid_max = 2100200000;
@@ -319,7 +334,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct sfx *f = *state;
-    mk_store_set_etc_group_path(NULL);
+    test_env.etc_group = NULL;
     nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
@@ -338,7 +353,7 @@ static void store_refuses(struct sfx *f, const char *content, size_t len, const 
     assert_int_equal(write(fd, content, len), (ssize_t)len);
     assert_int_equal(close(fd), 0);
     assert_int_equal(stat(f->json, &before), 0);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, f->json));
     if (!strstr(err.message, why))
         print_error("want \"%s\" in: %s\n", why, err.message);
@@ -377,7 +392,7 @@ static void test_store_refuses_huge_file(void **state)
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, 256L * 1024 * 1024 + 1), 0);
     assert_int_equal(close(fd), 0);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, f->json));
     assert_non_null(strstr(err.message, "larger than"));
     assert_int_equal(access(f->db, F_OK), -1);
@@ -400,8 +415,8 @@ static void test_round_trip_through_store(void **state)
     struct mk_store_view v;
     mk_error err;
 
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", m, 2, 1000, NULL, &err), MK_OK);
-    assert_int_equal(mk_store_read(&f->cfg, &v, &err), MK_OK);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", m, 2, 1000, NULL, &err), MK_OK);
+    assert_int_equal(mk_store_read(&f->cfg, &test_env, &v, &err), MK_OK);
     assert_int_equal(v.group_count, 2);
     for (size_t i = 0; i < 2; i++) {
         if (strcmp(v.groups[i].org_id, "org-a") == 0)
