@@ -15,6 +15,9 @@
  * and which users are stale (max_stale): their groups leave groups.db.
  * The record is advice, never a secret: it holds times and an error text
  * (sanitized, at most 255 bytes), no token.
+ *
+ * Error convention: functions that can fail return an mk_status and fill
+ * err (MK_ERR_IO, MK_ERR_BUSY, MK_ERR_NOMEM, MK_ERR_USAGE).
  */
 #ifndef MK_USERSTATE_H
 #define MK_USERSTATE_H
