@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The first buffer holds what fstat says plus one byte, so that a file
+/* The first buffer holds what fstat says is left plus one byte, so that a file
  * that does not change is read in one pass and its end seen at once;
  * what grows is read by doubling, up to max + 1 bytes (one more than max
  * says the file is too large). */
@@ -21,10 +21,12 @@ int mk_fileio_read_all(int fd, size_t max, char **data, size_t *len)
 
     *data = NULL;
     *len = 0;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0) {
-        if ((uintmax_t)st.st_size > max)
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        off_t at = lseek(fd, 0, SEEK_CUR);
+        off_t left = at >= 0 && st.st_size > at ? st.st_size - at : 0;
+        if ((uintmax_t)left > max)
             return -EFBIG;
-        cap = (size_t)st.st_size + 1;
+        cap = (size_t)left + 1;
     }
     if (cap > limit)
         cap = limit;
