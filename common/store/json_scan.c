@@ -113,7 +113,8 @@ int mk_json_scan_string(struct mk_json_scan *j, size_t *len)
             if (cp == 0)
                 return mk_json_scan_bad(j, "a string holds \\u0000");
             if (cp >= 0xd800 && cp <= 0xdbff && j->end - j->p >= 6 && j->p[0] == '\\' &&
-                j->p[1] == 'u' && json_scan_hex4(j->p + 2, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
+                j->p[1] == 'u' && json_scan_hex4(j->p + 2, &lo) == 0 && lo >= 0xdc00 &&
+                lo <= 0xdfff) {
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                 j->p += 6;
             } else if (cp >= 0xd800 && cp <= 0xdfff) {

@@ -16,13 +16,15 @@
 
 static int prefetch_cmp_gid(const void *a, const void *b)
 {
-    gid_t x = ((const struct mk_prefetch_answer *)a)->gid, y = ((const struct mk_prefetch_answer *)b)->gid;
+    gid_t x = ((const struct mk_prefetch_answer *)a)->gid;
+    gid_t y = ((const struct mk_prefetch_answer *)b)->gid;
     return x < y ? -1 : x > y;
 }
 
 static int prefetch_cmp_name(const void *a, const void *b)
 {
-    return strcmp(((const struct mk_prefetch_answer *)a)->name, ((const struct mk_prefetch_answer *)b)->name);
+    return strcmp(((const struct mk_prefetch_answer *)a)->name,
+                  ((const struct mk_prefetch_answer *)b)->name);
 }
 
 static int prefetch_by_gid(void *ctx, gid_t gid, char *name, size_t size)
@@ -78,7 +80,8 @@ void mk_prefetch_build(const struct mk_config *cfg, const struct mk_group_oracle
 
     memset(pf, 0, sizeof(*pf));
     pf->live = live;
-    if (mk_trust_open_dir(cfg->state_dir, MK_STOREFILE_STATE_DIR, false, &dir_fd, &err) != MK_OK || dir_fd < 0 ||
+    if (mk_trust_open_dir(cfg->state_dir, MK_STOREFILE_STATE_DIR, false, &dir_fd, &err) != MK_OK ||
+        dir_fd < 0 ||
         mk_store_json_load(dir_fd, cfg->state_dir, &s, NULL, &err) != MK_OK)
         goto out;
     if (!(member = calloc(s.org_count ? s.org_count : 1, sizeof(*member))) ||
@@ -94,7 +97,8 @@ void mk_prefetch_build(const struct mk_config *cfg, const struct mk_group_oracle
     }
     for (size_t i = 0; i < s.org_count; i++) {
         const struct mk_storefile_org *o = &s.orgs[i];
-        struct mk_prefetch_answer *g = &pf->by_gid[pf->gid_count], *n = &pf->by_name[pf->name_count];
+        struct mk_prefetch_answer *g = &pf->by_gid[pf->gid_count];
+        struct mk_prefetch_answer *n = &pf->by_name[pf->name_count];
         if (!member[i] || !o->group)
             continue;
         g->gid = o->gid;

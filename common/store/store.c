@@ -125,7 +125,8 @@ mk_status mk_store_read(const struct mk_config *cfg, const struct mk_store_env *
     }
     mk_stale_find(cfg, &s, &records, NULL, mk_store_env_now(env), stale, stale_since);
     members = mk_compile_members_build(&s, stale);
-    entries = members ? mk_compile_entries(&s, members, cfg, &etc, NULL, &index, &entry_count) : NULL;
+    entries = members ? mk_compile_entries(&s, members, cfg, &etc, NULL, &index, &entry_count)
+                      : NULL;
     if (!entries || store_view_fill(&s, entries, index, entry_count, stale, stale_since,
                                     out) != MK_OK) {
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");

@@ -68,10 +68,10 @@ static int store_json_nullable_string(struct mk_json_scan *j, char **out, const 
 }
 
 enum {
-    STORE_JSON_NAME = 1, STORE_JSON_GROUP = 2, STORE_JSON_GID = 4, STORE_JSON_PINNED = 8, STORE_JSON_FIRST_SEEN = 16,
-    STORE_JSON_REFRESHED = 32, STORE_JSON_ORGS = 64,
-    STORE_JSON_VERSION_KEY = 128,
-    STORE_JSON_ORGANIZATIONS = 256, STORE_JSON_RETIRED = 512, STORE_JSON_USERS = 1024,
+    STORE_JSON_NAME = 1, STORE_JSON_GROUP = 2, STORE_JSON_GID = 4, STORE_JSON_PINNED = 8,
+    STORE_JSON_FIRST_SEEN = 16, STORE_JSON_REFRESHED = 32, STORE_JSON_ORGS = 64,
+    STORE_JSON_VERSION_KEY = 128, STORE_JSON_ORGANIZATIONS = 256, STORE_JSON_RETIRED = 512,
+    STORE_JSON_USERS = 1024,
 };
 
 struct store_json_org {
@@ -104,7 +104,8 @@ static int store_json_org_member(struct mk_json_scan *j, const char *key, void *
     }
     if (mk_json_scan_key_is(key, "group")) {
         mk_json_scan_first(j, &o->seen, STORE_JSON_GROUP);
-        return store_json_nullable_string(j, &o->group, "an organization has a bad group name or gid");
+        return store_json_nullable_string(j, &o->group,
+                                          "an organization has a bad group name or gid");
     }
     if (mk_json_scan_key_is(key, "gid")) {
         mk_json_scan_first(j, &o->seen, STORE_JSON_GID);
@@ -113,7 +114,8 @@ static int store_json_org_member(struct mk_json_scan *j, const char *key, void *
             return 0;
         }
         bool ok;
-        int r = mk_json_scan_int_field(j, &o->gid, &ok, "an organization has a bad group name or gid");
+        int r = mk_json_scan_int_field(j, &o->gid, &ok,
+                                       "an organization has a bad group name or gid");
         o->gid_bad = !ok;
         return r;
     }
@@ -165,7 +167,8 @@ static int store_json_orgs_member(struct mk_json_scan *j, const char *key, void 
         mk_json_scan_schema(j, "a bad organization entry");
         goto out;
     }
-    if (!(o.seen & STORE_JSON_NAME) || !(o.seen & STORE_JSON_GROUP) || !o.has_pinned || !o.has_first_seen) {
+    if (!(o.seen & STORE_JSON_NAME) || !(o.seen & STORE_JSON_GROUP) || !o.has_pinned ||
+        !o.has_first_seen) {
         mk_json_scan_schema(j, "an organization entry lacks a field");
         goto out;
     }
@@ -389,7 +392,8 @@ static mk_status store_json_parse_text(struct mk_json_scan *j, struct mk_storefi
         return mk_storefile_corrupt(err, path, "no version");
     if (c.version != MK_STORE_JSON_VERSION)
         return mk_error_set(err, MK_ERR_IO, "%s has version %" PRId64 ", this program knows only "
-                            "version %d; it is left untouched", path, c.version, MK_STORE_JSON_VERSION);
+                            "version %d; it is left untouched", path, c.version,
+                            MK_STORE_JSON_VERSION);
     if (j->schema_err)
         return mk_storefile_corrupt(err, path, j->schema_err);
     if (!c.has_orgs || !c.has_retired || !c.has_users)

@@ -109,7 +109,8 @@ char *mk_store_json_serialize(const struct mk_storefile *s)
 
     /* A loaded store's text is about as long as the file it came from:
      * reserved at once rather than grown through a dozen reallocs. */
-    if (!(o = store_json_reserve(&t, s->strings_size + s->strings_size / 4 + STORE_JSON_ENTRY_FIXED)))
+    if (!(o = store_json_reserve(&t, s->strings_size + s->strings_size / 4 +
+                                     STORE_JSON_ENTRY_FIXED)))
         return NULL;
     if (!(o = store_json_reserve(&t, STORE_JSON_ENTRY_FIXED)))
         return NULL;
@@ -121,7 +122,8 @@ char *mk_store_json_serialize(const struct mk_storefile *s)
         const struct mk_storefile_org *org = &s->orgs[i];
         size_t id_len = strlen(org->id), name_len = org->name ? strlen(org->name) : 0;
         size_t group_len = org->group ? strlen(org->group) : 0;
-        if (!(o = store_json_reserve(&t, STORE_JSON_ENTRY_FIXED + 6 * (id_len + name_len + group_len))))
+        size_t most = STORE_JSON_ENTRY_FIXED + 6 * (id_len + name_len + group_len);
+        if (!(o = store_json_reserve(&t, most)))
             goto fail;
         o = i ? STORE_JSON_LIT(o, ",\n    ") : STORE_JSON_LIT(o, "\n    ");
         o = store_json_put_string(o, org->id, id_len);
