@@ -163,10 +163,10 @@ void mk_store_view_free(struct mk_store_view *view);
  * instead when a test gives one) and skips what another group has; an
  * answer that is the organization's own current entry does not count.
  * mk_store_set_user asks again about the user's organizations (and what it
- * assigns), mk_store_publish about every published one: a group whose gid another source (or /etc/group) has
- * since taken moves to a new gid, the old one retired, with a warning
- * naming both groups; a pin that clashes is not applied (or withdrawn),
- * with a warning naming the other group. See mk_policy_assign
- * (grouppolicy.h) for the rules. */
+ * assigns), mk_store_publish about every published one: a group whose gid
+ * another source (or /etc/group) has since taken moves to a new gid, the
+ * old one retired, with a warning naming both groups; a pin that clashes
+ * is not applied (or withdrawn), with a warning naming the other group.
+ * See mk_policy_assign (grouppolicy.h) for the rules. */
 
 #endif
