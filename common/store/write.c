@@ -186,7 +186,7 @@ static void *write_encode_run(void *arg)
     job->r = mk_groupfile_encode(job->entries, job->count, &job->image, &job->size);
     if (job->r == 0)
         job->r = mk_atomicfile_same(job->dir_fd, WRITE_GROUP_FILE, job->image, job->size,
-                            MKGF_FLAGS_OFFSET, 4);
+                                    MKGF_FLAGS_OFFSET, 4);
     return NULL;
 }
 

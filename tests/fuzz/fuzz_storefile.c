@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/fuzz/fuzz_storefile.c: bytes as store.json, through the store's own
- * JSON parser (mk_storefile_parse_buffer, what mk_storefile_load runs over
+ * JSON parser (mk_store_json_parse, what mk_store_json_load runs over
  * the file). Whatever the bytes, parsing either fails with a message naming
  * the file or gives a store; a store serializes, parses again and serializes
  * to the same bytes (the writer's output is a fixed point of the reader). */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_storefile.c: store.json's own JSON parser and writer
- * (common/store/storefile.c), on the edges of JSON: escapes, surrogates, NULs,
- * control characters, duplicate members, nesting, numbers, trailing text,
- * an empty file and one past the size cap. Each bad input is refused with a
- * message naming store.json, and through the store nothing is written. */
+ * (common/store/store_json.c over json_scan.c), on the edges of JSON:
+ * escapes, surrogates, NULs, control characters, duplicate members,
+ * nesting, numbers, trailing text, an empty file and one past the size
+ * cap. Each bad input is refused with a message naming store.json, and
+ * through the store nothing is written. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -132,7 +133,7 @@ static void test_escapes(void **state)
     expect_name_refused("\"\\u00\"", "\\u escape");
 }
 
-/* A lone surrogate is repaired to U+FFFD (documented in storefile.c), as
+/* A lone surrogate is repaired to U+FFFD (documented in json_scan.h), as
  * display-name repair shows any bad text; in an id it makes it invalid. */
 static void test_lone_surrogates_repaired(void **state)
 {
