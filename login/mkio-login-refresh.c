@@ -55,7 +55,7 @@ static void helper_tell_joined(const struct mk_config *cfg, const struct mk_refr
 {
     struct mk_store_view view = { 0 };
     mk_error err;
-    bool have_view = res->store_written && mk_store_read(cfg, &view, &err) == MK_OK;
+    bool have_view = res->store_written && mk_store_read(cfg, NULL, &view, &err) == MK_OK;
     size_t shown = 0;
 
     for (size_t i = 0; i < res->count && shown < MK_HELPER_JOINED_SHOWN_MAX; i++) {

@@ -642,7 +642,7 @@ static void check_token_dir(struct doctor *d)
     /* Users the store knows (they logged in, or were synced) and who have
      * no file in token_dir: their own token file, read as PAM reads it. */
     mk_error_clear(&err);
-    if (mk_store_read(cfg, &view, &err) == MK_OK) {
+    if (mk_store_read(cfg, NULL, &view, &err) == MK_OK) {
         for (size_t i = 0; i < view.user_count; i++) {
             const char *user = view.users[i].user;
             if (n && bsearch(&user, users, n, sizeof(*users), cmp_str))
@@ -1212,7 +1212,7 @@ static void check_stale(struct doctor *d)
         doctor_add(d, DOCTOR_OK, "stale", NULL, "max_stale = 0: memberships never go stale");
         return;
     }
-    if (mk_store_read(cfg, &view, &err) != MK_OK ||
+    if (mk_store_read(cfg, NULL, &view, &err) != MK_OK ||
         mk_user_state_list(cfg, &list, &n, &err) != MK_OK) {
         bool denied = !d->root && strstr(err.message, strerror(EACCES)) != NULL;
         doctor_add(d, denied ? DOCTOR_WARN : DOCTOR_FAIL, "stale",

@@ -357,7 +357,7 @@ int cmd_status(struct tool *t, int argc, char **argv)
     mk_error err;
     memset(&view, 0, sizeof(view));
     mk_error_clear(&err);
-    if (mk_store_read(&t->cfg, &view, &err) != MK_OK)
+    if (mk_store_read(&t->cfg, NULL, &view, &err) != MK_OK)
         return tool_fail(&err);
     if (mk_user_state_list(&t->cfg, &records, &record_count, &err) != MK_OK) {
         mk_store_view_free(&view);
@@ -489,8 +489,8 @@ static int store_set_user(struct tool *t, int argc, char **argv)
     rc = read_membership_file(from, &root, &orgs, &n);
     if (rc)
         goto out;
-    if (mk_store_set_user(&t->cfg, user, orgs, n, TOOL_STORE_LOCK_TIMEOUT_MS, &tool_log_sink,
-                          &err) != MK_OK) {
+    if (mk_store_set_user(&t->cfg, NULL, user, orgs, n, TOOL_STORE_LOCK_TIMEOUT_MS,
+                          &tool_log_sink, &err) != MK_OK) {
         rc = tool_fail(&err);
         goto out;
     }

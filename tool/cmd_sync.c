@@ -681,7 +681,7 @@ int cmd_sync(struct tool *t, int argc, char **argv)
                            : SYNC_MIN_START_MS;
     mk_error err;
     mk_error_clear(&err);
-    if (mk_store_publish(&t->cfg, publish_lock_ms, &tool_log_sink, &err) != MK_OK) {
+    if (mk_store_publish(&t->cfg, NULL, publish_lock_ms, &tool_log_sink, &err) != MK_OK) {
         mk_error_prefix(&err, "sync: recompiling the group file");
         sync_merge_rc(&run.rc, tool_fail(&err));
     }

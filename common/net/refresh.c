@@ -205,7 +205,8 @@ static mk_status refresh_write_store(const struct mk_config *cfg, const char *us
 
     /* The lock wait is the one local step that can take long: it gets what
      * is left of the budget, never more. */
-    rc = mk_store_set_user(cfg, user, joined, n, refresh_lock_timeout(opts, http), opts->log, err);
+    rc = mk_store_set_user(cfg, opts->store_env, user, joined, n, refresh_lock_timeout(opts, http),
+                           opts->log, err);
     if (rc != MK_OK) {
         mk_error_prefix(err, "updating the membership store");
         goto out;
@@ -248,7 +249,7 @@ static void refresh_record(const struct mk_config *cfg, const char *user,
     if (mk_user_state_read(cfg, user, &record, &rec_err) != MK_OK || record.last_success <= 0 ||
         !mk_user_state_stale(cfg, record.last_success, now))
         return;
-    if (mk_store_publish(cfg, lock_timeout_ms, opts->log, &rec_err) != MK_OK)
+    if (mk_store_publish(cfg, opts->store_env, lock_timeout_ms, opts->log, &rec_err) != MK_OK)
         mk_log(opts->log, MK_LOG_WARNING, "user %s: cannot recompile the group file after a "
                "failed refresh: %s", user, rec_err.message);
 }

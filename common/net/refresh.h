@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 #include "store/config.h"
+#include "store/store_env.h"
 #include "base/log.h"
 #include "base/mk_error.h"
 
@@ -56,6 +57,7 @@ struct mk_refresh_options {
     long lock_timeout_ms;     /* for the store's lock; bounded by what is left of the budget */
     bool write_store;         /* false: only talk to the API (tests, dry runs) */
     const struct mk_log_sink *log; /* the store's warnings; NULL drops them */
+    const struct mk_store_env *store_env; /* the store's (store_env.h); NULL: production */
 };
 
 struct mk_refresh_result {

@@ -2,6 +2,7 @@
 /* common/store/grouppolicy.c: names and gids (invariant 3), pure (see
  * grouppolicy.h). */
 #include "store/grouppolicy.h"
+#include "store/taken.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/text.h"
@@ -131,332 +132,6 @@ void mk_local_groups_free(struct mk_local_groups *etc)
     memset(etc, 0, sizeof(*etc));
 }
 
-/* ---- hashed sets for assignment, which adds as it goes ---- */
-
-/* Open addressing, linear probing, at most half full; sized once for what
- * the assignment will add (policy_taken_build), so that growing is rare.
- * gid 0 is kept apart (0 marks an empty slot). A name slot keeps the
- * name's hash, so that a probe compares strings only when hashes match and
- * growing never hashes a name again. */
-struct gid_hash {
-    gid_t *slots;
-    size_t cap, n;
-    bool has_zero;
-};
-
-struct name_slot {
-    const char *name;     /* borrowed: they outlive the assignment (see graveyard) */
-    uint64_t hash;
-};
-
-struct name_hash {
-    struct name_slot *slots;
-    size_t cap, n;
-};
-
-static size_t policy_mix(uint64_t h, size_t cap)
-{
-    return (size_t)mk_hash_mix(h) & (cap - 1);
-}
-
-/* The capacity (a power of two) that holds n at most half full. */
-static size_t policy_hash_cap(size_t n)
-{
-    size_t cap = 256;
-    while (cap / 2 < n + 1)
-        cap *= 2;
-    return cap;
-}
-
-static bool gid_hash_has(const struct gid_hash *t, gid_t gid)
-{
-    if (gid == 0)
-        return t->has_zero;
-    if (!t->cap)
-        return false;
-    for (size_t i = policy_mix(gid, t->cap);; i = (i + 1) & (t->cap - 1)) {
-        if (t->slots[i] == gid)
-            return true;
-        if (t->slots[i] == 0)
-            return false;
-    }
-}
-
-/* Room for n members in all. 0 or -ENOMEM. */
-static int gid_hash_reserve(struct gid_hash *t, size_t n)
-{
-    size_t cap = policy_hash_cap(n);
-    if (cap <= t->cap)
-        return 0;
-    gid_t *slots = calloc(cap, sizeof(*slots));
-    if (!slots)
-        return -ENOMEM;
-    for (size_t k = 0; k < t->cap; k++) {
-        if (!t->slots[k])
-            continue;
-        size_t i = policy_mix(t->slots[k], cap);
-        while (slots[i])
-            i = (i + 1) & (cap - 1);
-        slots[i] = t->slots[k];
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->cap = cap;
-    return 0;
-}
-
-static int gid_hash_add(struct gid_hash *t, gid_t gid)
-{
-    if (gid == 0) {
-        t->has_zero = true;
-        return 0;
-    }
-    if (gid_hash_reserve(t, t->n + 1) != 0)
-        return -ENOMEM;
-    size_t i = policy_mix(gid, t->cap);
-    for (; t->slots[i]; i = (i + 1) & (t->cap - 1))
-        if (t->slots[i] == gid)
-            return 0;
-    t->slots[i] = gid;
-    t->n++;
-    return 0;
-}
-
-/* The slot of name (hash h), or the empty slot where it would go. */
-static struct name_slot *name_hash_slot(const struct name_hash *t, const char *name, uint64_t h)
-{
-    for (size_t i = policy_mix(h, t->cap);; i = (i + 1) & (t->cap - 1)) {
-        struct name_slot *e = &t->slots[i];
-        if (!e->name || (e->hash == h && strcmp(e->name, name) == 0))
-            return e;
-    }
-}
-
-static bool name_hash_has(const struct name_hash *t, const char *name)
-{
-    return t->cap && name_hash_slot(t, name, mk_fnv1a_str(name))->name;
-}
-
-static int name_hash_reserve(struct name_hash *t, size_t n)
-{
-    size_t cap = policy_hash_cap(n);
-    if (cap <= t->cap)
-        return 0;
-    struct name_slot *slots = calloc(cap, sizeof(*slots));
-    if (!slots)
-        return -ENOMEM;
-    for (size_t k = 0; k < t->cap; k++) {
-        if (!t->slots[k].name)
-            continue;
-        size_t i = policy_mix(t->slots[k].hash, cap);
-        while (slots[i].name)
-            i = (i + 1) & (cap - 1);
-        slots[i] = t->slots[k];
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->cap = cap;
-    return 0;
-}
-
-/* Adds name, whose hash (policy_fnv1a) is h. */
-static int name_hash_add_hashed(struct name_hash *t, const char *name, uint64_t h)
-{
-    if (name_hash_reserve(t, t->n + 1) != 0)
-        return -ENOMEM;
-    struct name_slot *e = name_hash_slot(t, name, h);
-    if (e->name)
-        return 0;
-    e->name = name;
-    e->hash = h;
-    t->n++;
-    return 0;
-}
-
-static int name_hash_add(struct name_hash *t, const char *name)
-{
-    return name_hash_add_hashed(t, name, mk_fnv1a_str(name));
-}
-
-static void gid_hash_free(struct gid_hash *t)
-{
-    free(t->slots);
-    memset(t, 0, sizeof(*t));
-}
-
-static void name_hash_free(struct name_hash *t)
-{
-    free(t->slots);
-    memset(t, 0, sizeof(*t));
-}
-
-/* Names and gids no new assignment may use (policy_name_taken,
- * policy_gid_taken: either set of each kind), and those organizations
- * hold. The store's names and gids go into the held sets only: one insert
- * per organization rather than two. */
-struct policy_taken {
-    struct name_hash names;      /* /etc/group, pins */
-    struct gid_hash gids;        /* /etc/group, pins */
-    struct name_hash held_names; /* organizations in the store */
-    struct gid_hash held_gids;   /* organizations in the store, and retired */
-    uint64_t in_range;           /* taken gids (both sets, once each) inside gid_range */
-    gid_t gid_min, gid_max;
-    char **graveyard;            /* group names taken away: the sets still point at them */
-    size_t graveyard_n, graveyard_cap;
-    const struct mk_storefile *store;  /* whose strings the graveyard's are */
-    const struct mk_group_oracle *oracle;  /* may be NULL */
-};
-
-static void policy_taken_free(struct policy_taken *t)
-{
-    for (size_t i = 0; i < t->graveyard_n; i++)
-        mk_storefile_free_string(t->store, t->graveyard[i]);
-    free(t->graveyard);
-    name_hash_free(&t->names);
-    gid_hash_free(&t->gids);
-    name_hash_free(&t->held_names);
-    gid_hash_free(&t->held_gids);
-}
-
-static bool policy_name_taken(const struct policy_taken *t, const char *name)
-{
-    return name_hash_has(&t->names, name) || name_hash_has(&t->held_names, name);
-}
-
-static bool policy_gid_taken(const struct policy_taken *t, gid_t gid)
-{
-    return gid_hash_has(&t->gids, gid) || gid_hash_has(&t->held_gids, gid);
-}
-
-/* Adds gid to set (gids or held_gids), counting it in in_range if it was
- * taken by neither set. */
-static int policy_add_gid(struct policy_taken *t, struct gid_hash *set, gid_t gid)
-{
-    if (!policy_gid_taken(t, gid) && gid >= t->gid_min && gid <= t->gid_max)
-        t->in_range++;
-    return gid_hash_add(set, gid);
-}
-
-static int policy_take_gid(struct policy_taken *t, gid_t gid)
-{
-    return policy_add_gid(t, &t->gids, gid);
-}
-
-/* Holds name (hash h, unless name is NULL) and gid. */
-static int policy_hold_hashed(struct policy_taken *t, const char *name, uint64_t h, gid_t gid)
-{
-    if ((name && name_hash_add_hashed(&t->held_names, name, h) != 0) ||
-        policy_add_gid(t, &t->held_gids, gid) != 0)
-        return -ENOMEM;
-    return 0;
-}
-
-static int policy_hold(struct policy_taken *t, const char *name, gid_t gid)
-{
-    return policy_hold_hashed(t, name, name ? mk_fnv1a_str(name) : 0, gid);
-}
-
-/* ---- the oracle: other sources of groups ---- */
-
-/* An organization's own current entry (what groups.db publishes for it,
- * and our NSS module answers): the name and gid it held when this run
- * began asking. */
-struct policy_own {
-    const char *name;  /* NULL: none */
-    gid_t gid;
-};
-
-static struct policy_own policy_own_of(const struct mk_storefile_org *o)
-{
-    struct policy_own own = { o ? o->group : NULL, o ? o->gid : 0 };
-    return own;
-}
-
-/* Whether the oracle gives gid to a group other than own: 1 with its name
- * in other, 0, or a negative errno. */
-static int policy_oracle_gid(const struct policy_taken *t, struct policy_own own,
-                             gid_t gid, char *other, size_t size)
-{
-    int r;
-    other[0] = '\0';
-    if (!t->oracle || !t->oracle->by_gid)
-        return 0;
-    r = t->oracle->by_gid(t->oracle->ctx, gid, other, size);
-    if (r > 0 && own.name && own.gid == gid && strcmp(other, own.name) == 0)
-        return 0;   /* our own entry, as groups.db publishes it */
-    if (r > 0 && !other[0])
-        snprintf(other, size, "?");
-    return r < 0 ? r : r > 0;
-}
-
-/* The same for a name: 1 with the other group's gid in *other. */
-static int policy_oracle_name(const struct policy_taken *t, struct policy_own own,
-                              const char *name, gid_t *other)
-{
-    int r;
-    *other = 0;
-    if (!t->oracle || !t->oracle->by_name)
-        return 0;
-    r = t->oracle->by_name(t->oracle->ctx, name, other);
-    if (r > 0 && own.name && strcmp(own.name, name) == 0 && *other == own.gid)
-        return 0;
-    return r < 0 ? r : r > 0;
-}
-
-static int policy_taken_build(struct policy_taken *t, const struct mk_storefile *s,
-                              const struct mk_config *cfg, const struct mk_local_groups *etc)
-{
-    size_t orgs = 0;
-    memset(t, 0, sizeof(*t));
-    t->store = s;
-    t->gid_min = cfg->gid_min;
-    t->gid_max = cfg->gid_max;
-    for (size_t i = 0; i < s->org_count; i++)
-        orgs += s->orgs[i].group != NULL;
-    /* Sized once for everything below (and a few new groups). */
-    if (name_hash_reserve(&t->names, etc->name_count + cfg->pin_count + 64) != 0 ||
-        name_hash_reserve(&t->held_names, orgs + 64) != 0 ||
-        gid_hash_reserve(&t->gids, etc->gid_count + cfg->pin_count + 64) != 0 ||
-        gid_hash_reserve(&t->held_gids, s->retired_count + orgs + 64) != 0)
-        return -ENOMEM;
-    for (size_t i = 0; i < etc->name_count; i++)
-        if (name_hash_add(&t->names, etc->names[i]) != 0)
-            return -ENOMEM;
-    for (size_t i = 0; i < etc->gid_count; i++)
-        if (policy_take_gid(t, etc->gids[i]) != 0)
-            return -ENOMEM;
-    for (size_t i = 0; i < cfg->pin_count; i++)
-        if (name_hash_add(&t->names, cfg->pins[i].group_name) != 0 ||
-            policy_take_gid(t, cfg->pins[i].gid) != 0)
-            return -ENOMEM;
-    for (size_t i = 0; i < s->retired_count; i++)
-        if (policy_hold(t, NULL, s->retired[i]) != 0)
-            return -ENOMEM;
-    /* The store's groups, each name hashed AHEAD organizations early and its
-     * slots asked for then: at 100,000 the sets are megabytes, and each
-     * probe waited for its own cache miss. */
-    enum { AHEAD = 8 };
-    uint64_t ring[AHEAD];
-    for (size_t i = 0; i < s->org_count + AHEAD; i++) {
-        /* ring[i % AHEAD] holds the hash of organization i - AHEAD: used,
-         * then replaced by organization i's. */
-        if (i >= AHEAD && s->orgs[i - AHEAD].group) {
-            const struct mk_storefile_org *o = &s->orgs[i - AHEAD];
-            if (policy_hold_hashed(t, o->group, ring[i % AHEAD], o->gid) != 0)
-                return -ENOMEM;
-        }
-        if (i < s->org_count && s->orgs[i].group) {
-            const struct mk_storefile_org *o = &s->orgs[i];
-            ring[i % AHEAD] = mk_fnv1a_str(o->group);
-            __builtin_prefetch(&t->held_names.slots[policy_mix(ring[i % AHEAD],
-                                                               t->held_names.cap)]);
-            if (o->gid)
-                __builtin_prefetch(&t->held_gids.slots[policy_mix(o->gid, t->held_gids.cap)]);
-        }
-    }
-    return 0;
-}
-
 /* ---- the rules ---- */
 
 mk_status mk_policy_check_config(const struct mk_config *cfg, mk_error *err)
@@ -525,12 +200,12 @@ static bool policy_build_name(const char *prefix, const char *display, const cha
  * taken, then numbered. MK_ERR_USAGE when nothing fits. */
 /* Whether name, free of our own and local groups, is free of every other
  * source too; counts the oracle's refusals in *skips. */
-static bool policy_name_free_elsewhere(const struct policy_taken *t,
+static bool policy_name_free_elsewhere(const struct mk_taken *t,
                                        const struct mk_storefile_org *o, const char *name,
                                        unsigned *skips, struct mk_policy_notes *notes)
 {
     gid_t other;
-    int r = policy_oracle_name(t, policy_own_of(NULL), name, &other);
+    int r = mk_taken_oracle_name(t, mk_taken_own_of(NULL), name, &other);
     if (r == 0)
         return true;
     (*skips)++;
@@ -544,7 +219,7 @@ static bool policy_name_free_elsewhere(const struct policy_taken *t,
 }
 
 static mk_status policy_derive_name(const struct mk_storefile_org *o, const char *prefix,
-                                    const struct policy_taken *t,
+                                    const struct mk_taken *t,
                                     char out[MK_GROUP_NAME_MAX + 1],
                                     struct mk_policy_notes *notes, mk_error *err)
 {
@@ -568,7 +243,7 @@ static mk_status policy_derive_name(const struct mk_storefile_org *o, const char
             continue;
         if (!first[0])
             memcpy(first, out, sizeof(first));
-        if (!policy_name_taken(t, out) && policy_name_free_elsewhere(t, o, out, &skips, notes))
+        if (!mk_taken_has_name(t, out) && policy_name_free_elsewhere(t, o, out, &skips, notes))
             goto found;
         if (skips >= MK_POLICY_ORACLE_SKIPS)
             goto none;
@@ -577,7 +252,7 @@ static mk_status policy_derive_name(const struct mk_storefile_org *o, const char
     for (unsigned suffix = 2; suffix <= POLICY_SUFFIX_MAX; suffix++) {
         if (!policy_build_name(prefix, display, fragment, frag_len, suffix, out))
             break;
-        if (!policy_name_taken(t, out) && policy_name_free_elsewhere(t, o, out, &skips, notes))
+        if (!mk_taken_has_name(t, out) && policy_name_free_elsewhere(t, o, out, &skips, notes))
             goto found;
         if (skips >= MK_POLICY_ORACLE_SKIPS)
             break;
@@ -594,7 +269,7 @@ found:
 /* The hashed gid, probing upwards (wrapping inside the range) past every
  * gid that is taken. */
 static mk_status policy_derive_gid(const struct mk_storefile_org *o, const struct mk_config *cfg,
-                                   struct policy_taken *t, gid_t *out,
+                                   struct mk_taken *t, gid_t *out,
                                    struct mk_policy_notes *notes, mk_error *err)
 {
     uint64_t span = (uint64_t)cfg->gid_max - cfg->gid_min + 1;
@@ -608,14 +283,14 @@ static mk_status policy_derive_gid(const struct mk_storefile_org *o, const struc
     for (uint64_t step = 0; step < span; step++) {
         gid_t gid = (gid_t)(cfg->gid_min + (offset + step) % span);
         int r;
-        if (policy_gid_taken(t, gid))
+        if (mk_taken_has_gid(t, gid))
             continue;
         /* Free of ours and of /etc/group: is it free everywhere? */
-        if ((r = policy_oracle_gid(t, policy_own_of(NULL), gid, other, sizeof(other))) != 0) {
+        if ((r = mk_taken_oracle_gid(t, mk_taken_own_of(NULL), gid, other, sizeof(other))) != 0) {
             if (r > 0) {
                 policy_note(notes, MK_LOG_WARNING, "organization %s: gid %u is group %s's in "
                             "another group source; skipped", o->id, (unsigned)gid, other);
-                (void)policy_take_gid(t, gid);  /* no need to ask again in this run */
+                (void)mk_taken_take_gid(t, gid);  /* no need to ask again in this run */
             } else {
                 policy_note(notes, MK_LOG_WARNING, "organization %s: gid %u could not be checked "
                             "against the other group sources (%s); skipped", o->id,
@@ -680,7 +355,7 @@ int mk_policy_drop_unfit(struct mk_storefile *s, const struct mk_config *cfg,
 }
 
 /* Takes o's group name away; the sets keep pointing at it until the end. */
-static int policy_bury(struct policy_taken *t, struct mk_storefile_org *o)
+static int policy_bury(struct mk_taken *t, struct mk_storefile_org *o)
 {
     if (t->graveyard_n == t->graveyard_cap) {
         size_t cap = t->graveyard_cap ? t->graveyard_cap * 2 : 8;
@@ -695,14 +370,14 @@ static int policy_bury(struct policy_taken *t, struct mk_storefile_org *o)
     return 0;
 }
 
-static int policy_retire(struct mk_storefile *s, struct policy_taken *t,
+static int policy_retire(struct mk_storefile *s, struct mk_taken *t,
                          struct mk_storefile_org *o, struct mk_policy_notes *notes)
 {
     if (!o->group)
         return 0;
     policy_note(notes, MK_LOG_NOTICE, "organization %s: gid %u retired (group %s)",
                 o->id, (unsigned)o->gid, o->group);
-    if (mk_storefile_retire(s, o->gid) != 0 || policy_hold(t, NULL, o->gid) != 0 ||
+    if (mk_storefile_retire(s, o->gid) != 0 || mk_taken_hold(t, NULL, o->gid) != 0 ||
         policy_bury(t, o) != 0)
         return -ENOMEM;
     o->gid = 0;
@@ -713,16 +388,16 @@ static int policy_retire(struct mk_storefile *s, struct policy_taken *t,
 /* Why a pin cannot be applied to o now, or NULL when it can. */
 static const char *policy_pin_blocked(const struct mk_storefile_org *o, const struct mk_pin *pin,
                                       const struct mk_local_groups *etc,
-                                      const struct policy_taken *t)
+                                      const struct mk_taken *t)
 {
     if (mk_local_groups_has_name(etc, pin->group_name))
         return "the name is a local group";
     if (mk_local_groups_has_gid(etc, pin->gid))
         return "the gid is a local group's";
-    if (name_hash_has(&t->held_names, pin->group_name) &&
+    if (mk_taken_names_has(&t->held_names, pin->group_name) &&
         !(o->group && strcmp(o->group, pin->group_name) == 0))
         return "another organization holds the name";
-    if (gid_hash_has(&t->held_gids, pin->gid) && o->gid != pin->gid)
+    if (mk_taken_gids_has(&t->held_gids, pin->gid) && o->gid != pin->gid)
         return "the gid belongs or belonged to another organization";
     return NULL;
 }
@@ -730,13 +405,13 @@ static const char *policy_pin_blocked(const struct mk_storefile_org *o, const st
 /* Why a pin cannot be applied to (or kept by) o because of another source
  * of groups, in buf, or NULL. A failed lookup blocks a new pin (held says
  * whether o holds it already: then only an answer withdraws it). */
-static const char *policy_pin_foreign(const struct policy_taken *t,
+static const char *policy_pin_foreign(const struct mk_taken *t,
                                       const struct mk_storefile_org *o, const struct mk_pin *pin,
                                       bool held, char *buf, size_t size)
 {
     char other[MK_GROUP_NAME_MAX * 4];
     gid_t other_gid;
-    int r = policy_oracle_name(t, policy_own_of(o), pin->group_name, &other_gid);
+    int r = mk_taken_oracle_name(t, mk_taken_own_of(o), pin->group_name, &other_gid);
     if (r > 0) {
         snprintf(buf, size, "another group source has a group %s (gid %u)", pin->group_name,
                  (unsigned)other_gid);
@@ -747,7 +422,7 @@ static const char *policy_pin_foreign(const struct policy_taken *t,
                  strerror(-r));
         return buf;
     }
-    r = policy_oracle_gid(t, policy_own_of(o), pin->gid, other, sizeof(other));
+    r = mk_taken_oracle_gid(t, mk_taken_own_of(o), pin->gid, other, sizeof(other));
     if (r > 0) {
         snprintf(buf, size, "the gid is group %s's in another group source", other);
         return buf;
@@ -766,7 +441,7 @@ static const char *policy_pin_foreign(const struct policy_taken *t,
 static mk_status policy_recheck_derived(struct mk_storefile *s, struct mk_storefile_org *o,
                                         const struct mk_config *cfg,
                                         const struct mk_local_groups *etc,
-                                        struct policy_taken *t, struct mk_policy_notes *notes,
+                                        struct mk_taken *t, struct mk_policy_notes *notes,
                                         mk_status *org_status, mk_error *org_err, mk_error *err)
 {
     char found[MK_GROUP_NAME_MAX * 4], other[MK_GROUP_NAME_MAX * 4 + 64];
@@ -776,16 +451,16 @@ static mk_status policy_recheck_derived(struct mk_storefile *s, struct mk_storef
     mk_status st;
     /* Both questions are about the entry as published, before either move:
      * our module still answers with it. */
-    struct policy_own own = policy_own_of(o);
+    struct mk_taken_own own = mk_taken_own_of(o);
     bool local_gid = mk_local_groups_has_gid(etc, o->gid);
 
-    if (local_gid || policy_oracle_gid(t, own, o->gid, found, sizeof(found)) > 0) {
+    if (local_gid || mk_taken_oracle_gid(t, own, o->gid, found, sizeof(found)) > 0) {
         gid_t old = o->gid;
         if (local_gid)
             snprintf(other, sizeof(other), "a local group in /etc/group");
         else
             snprintf(other, sizeof(other), "group %s (another group source)", found);
-        if (mk_storefile_retire(s, old) != 0 || policy_hold(t, NULL, old) != 0)
+        if (mk_storefile_retire(s, old) != 0 || mk_taken_hold(t, NULL, old) != 0)
             return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         mk_error_clear(&local);
         st = policy_derive_gid(o, cfg, t, &gid, notes, &local);
@@ -806,10 +481,10 @@ static mk_status policy_recheck_derived(struct mk_storefile *s, struct mk_storef
                     "by %s; group %s moves to gid %u (gid %u retired)", o->id, (unsigned)old,
                     o->group, other, o->group, (unsigned)gid, (unsigned)old);
         o->gid = gid;
-        if (policy_hold(t, NULL, gid) != 0)
+        if (mk_taken_hold(t, NULL, gid) != 0)
             return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
     }
-    if (o->group && policy_oracle_name(t, own, o->group, &other_gid) > 0) {
+    if (o->group && mk_taken_oracle_name(t, own, o->group, &other_gid) > 0) {
         char *copy;
         mk_error_clear(&local);
         snprintf(other, sizeof(other), "%s", o->group);
@@ -836,7 +511,7 @@ static mk_status policy_recheck_derived(struct mk_storefile *s, struct mk_storef
         if (!(copy = strdup(name)))
             return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         o->group = copy;
-        if (policy_hold(t, o->group, o->gid) != 0)
+        if (mk_taken_hold(t, o->group, o->gid) != 0)
             return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
     }
     return MK_OK;
@@ -847,7 +522,7 @@ static mk_status policy_recheck_derived(struct mk_storefile *s, struct mk_storef
 static mk_status policy_assign_one(struct mk_storefile *s, struct mk_storefile_org *o,
                                    bool recheck, const struct mk_config *cfg,
                                    const struct mk_local_groups *etc,
-                                   struct policy_taken *t, struct mk_policy_notes *notes,
+                                   struct mk_taken *t, struct mk_policy_notes *notes,
                                    mk_status *org_status, mk_error *org_err, mk_error *err)
 {
     char why_buf[MK_GROUP_NAME_MAX * 4 + 128];
@@ -898,7 +573,7 @@ static mk_status policy_assign_one(struct mk_storefile *s, struct mk_storefile_o
         o->group = copy;
         o->gid = pin->gid;
         o->pinned = true;
-        if (policy_hold(t, o->group, o->gid) != 0)
+        if (mk_taken_hold(t, o->group, o->gid) != 0)
             return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         return MK_OK;
     }
@@ -925,7 +600,7 @@ static mk_status policy_assign_one(struct mk_storefile *s, struct mk_storefile_o
         return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
     o->gid = gid;
     o->pinned = false;
-    if (policy_hold(t, o->group, o->gid) != 0)
+    if (mk_taken_hold(t, o->group, o->gid) != 0)
         return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
     return MK_OK;
 }
@@ -936,10 +611,10 @@ mk_status mk_policy_assign(struct mk_storefile *s, const bool *joined, const boo
                            struct mk_policy_notes *notes, mk_status *org_status,
                            mk_error *org_err, mk_error *err)
 {
-    struct policy_taken t;
+    struct mk_taken t;
     mk_status st = MK_OK;
 
-    if (policy_taken_build(&t, s, cfg, etc) != 0) {
+    if (mk_taken_build(&t, s, cfg, etc) != 0) {
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -949,7 +624,7 @@ mk_status mk_policy_assign(struct mk_storefile *s, const bool *joined, const boo
             st = policy_assign_one(s, &s->orgs[i], recheck && recheck[i], cfg, etc, &t, notes,
                                    org_status, org_err, err);
 out:
-    policy_taken_free(&t);
+    mk_taken_free(&t);
     return st;
 }
 

@@ -18,8 +18,12 @@
  *     of another NSS source (the oracle, below), nor a retired gid; a gid
  *     taken away (a pin moved it, it no longer fits the configuration,
  *     another source took it) is retired, never given again.
- * Sets are built by appending and sorting once, or hashed: the work is
- * near-linear in the number of organizations.
+ * Sets are built by appending and sorting once, or hashed (taken.h): the
+ * work is near-linear in the number of organizations.
+ *
+ * Error convention: what can fail for a reason worth a sentence returns an
+ * mk_status (mk_policy_check_config, mk_policy_assign); the small mutators
+ * (mk_local_groups_add, mk_policy_drop_unfit) return 0 or -ENOMEM.
  */
 #ifndef MK_GROUPPOLICY_H
 #define MK_GROUPPOLICY_H

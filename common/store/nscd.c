@@ -18,13 +18,6 @@ enum {
     NSCD_INVALIDATE = 10,
 };
 
-static const char *nscd_socket_path = MK_NSCD_SOCKET;
-
-void mk_nscd_set_socket_path(const char *path)
-{
-    nscd_socket_path = path ? path : MK_NSCD_SOCKET;
-}
-
 /* Waits until fd is ready for events or the deadline passes: 0 ready,
  * -ETIMEDOUT, or another negative errno. */
 static int nscd_wait(int fd, short events, int64_t deadline_ms)
@@ -117,7 +110,7 @@ static int nscd_recv_answer(int fd, int32_t *answer, int *answered, int64_t dead
     return 0;
 }
 
-static int nscd_invalidate(const char *database)
+static int nscd_invalidate(const char *socket_path, const char *database)
 {
     const int64_t deadline_ms = mk_clock_ms() + MK_NSCD_TIMEOUT_MS;
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -129,11 +122,11 @@ static int nscd_invalidate(const char *database)
     int fd = -1;
     int r;
 
-    if (strlen(nscd_socket_path) >= sizeof(addr.sun_path))
+    if (strlen(socket_path) >= sizeof(addr.sun_path))
         return -ENAMETOOLONG;
     if (request_len > sizeof(request))
         return -EINVAL;
-    memcpy(addr.sun_path, nscd_socket_path, strlen(nscd_socket_path) + 1);
+    memcpy(addr.sun_path, socket_path, strlen(socket_path) + 1);
     memcpy(request, header, sizeof(header));
     memcpy(request + sizeof(header), database, (size_t)header[2]);
 
@@ -165,10 +158,10 @@ out:
     return r;
 }
 
-int mk_nscd_invalidate_group(void)
+int mk_nscd_invalidate_group(const char *socket_path)
 {
     int saved_errno = errno;
-    int r = nscd_invalidate("group");
+    int r = nscd_invalidate(socket_path ? socket_path : MK_NSCD_SOCKET, "group");
     errno = saved_errno;
     return r;
 }

@@ -37,7 +37,10 @@
  * Never slow, never a signal: a login must not hang on a wedged daemon.
  * The whole exchange (non-blocking connect, send with MSG_NOSIGNAL, wait for
  * the answer) has MK_NSCD_TIMEOUT_MS in total. The socket is close-on-exec.
- * No environment variable is read. Thread-safe except for the test seam.
+ * No environment variable is read. Thread-safe.
+ *
+ * Error convention: 0 or a negative errno (below); the caller words the
+ * warning.
  */
 #ifndef MK_NSCD_H
 #define MK_NSCD_H
@@ -45,9 +48,11 @@
 #define MK_NSCD_SOCKET "/var/run/nscd/socket"
 #define MK_NSCD_TIMEOUT_MS 200
 
-/* Asks nscd or unscd to drop its group cache. Returns 0 when the daemon
- * did it: it answered 0, or closed the connection after reading the whole
- * request (unscd's way). Also 0, at once, when no daemon listens (no
+/* Asks nscd or unscd, listening on socket_path (NULL: MK_NSCD_SOCKET; tests
+ * pass their own, which is not copied), to drop its group cache. A path
+ * longer than a socket address holds gives -ENAMETOOLONG. Returns 0 when
+ * the daemon did it: it answered 0, or closed the connection after reading
+ * the whole request (unscd's way). Also 0, at once, when no daemon listens (no
  * socket: ENOENT; a socket or file nobody accepts on: ECONNREFUSED).
  * Otherwise a negative errno, and nothing else happens:
  *   -ETIMEDOUT    no answer within MK_NSCD_TIMEOUT_MS (a wedged daemon);
@@ -58,12 +63,6 @@
  *   -EINVAL       the daemon does not know the group database;
  *   another       from socket() or connect().
  * Keeps the caller's errno. */
-int mk_nscd_invalidate_group(void);
-
-/* Test seam: talk to path instead of MK_NSCD_SOCKET; NULL restores it.
- * path is not copied: it must outlive its use. A path longer than a
- * socket address holds makes mk_nscd_invalidate_group() return
- * -ENAMETOOLONG. Not thread-safe; production code never calls it. */
-void mk_nscd_set_socket_path(const char *path);
+int mk_nscd_invalidate_group(const char *socket_path);
 
 #endif

@@ -39,8 +39,19 @@
  *
  * Organization ids are canonical (mk_org_id_canonical, lowercase):
  * "ABC" and "abc" are one organization. The parts: storefile.h (store.json
- * and the trust checks), grouppolicy.h (names and gids), atomicfile.h.
+ * in memory) and store_json.h (its text), trust.h (the checks),
+ * grouppolicy.h (names and gids), write.h (the write), atomicfile.h.
  * Nothing here logs by itself: warnings go to the caller's sink (log.h).
+ *
+ * Every entry point takes env (store_env.h): NULL in production; tests pass
+ * their clock, NSS oracle, /etc/group and nscd socket.
+ *
+ * Error convention (docs/ARCHITECTURE.md, "Error conventions"): the
+ * store's entry points, and every function of the store layer that can
+ * fail for a reason worth a sentence, return an mk_status and fill err;
+ * its small helpers (storefile.h's mutators, stale.h's loading) and the
+ * lower primitives they use (atomicfile.h, nscd.h, fileio.h) return 0 or a
+ * negative errno. Each header says which.
  */
 #ifndef MK_STORE_H
 #define MK_STORE_H
@@ -52,6 +63,7 @@
 #include <sys/types.h>
 
 #include "store/config.h"
+#include "store/store_env.h"
 #include "base/log.h"
 #include "base/mk_error.h"
 
@@ -83,8 +95,8 @@ struct mk_membership {
  * everything was written but that organization got no group. MK_ERR_IO
  * after store.json was recorded means groups.db is the old one: the next
  * write publishes it. */
-mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
-                            const struct mk_membership *orgs, size_t n,
+mk_status mk_store_set_user(const struct mk_config *cfg, const struct mk_store_env *env,
+                            const char *user, const struct mk_membership *orgs, size_t n,
                             long lock_timeout_ms, const struct mk_log_sink *sink, mk_error *err);
 
 /* Recompiles groups.db from store.json under the lock (waiting at most
@@ -94,11 +106,11 @@ mk_status mk_store_set_user(const struct mk_config *cfg, const char *user,
  * callers that changed what groups.db depends on without a membership
  * change: a user turned stale after a failed refresh, the end of a sync.
  * Every published group is checked again against the other group sources
- * (mk_store_set_nss below); those lookups are made before the lock is
+ * (the oracle, below); those lookups are made before the lock is
  * taken, so that logins do not wait behind them at any store size.
  * Warnings go to sink; the status values are those of mk_store_set_user. */
-mk_status mk_store_publish(const struct mk_config *cfg, long lock_timeout_ms,
-                           const struct mk_log_sink *sink, mk_error *err);
+mk_status mk_store_publish(const struct mk_config *cfg, const struct mk_store_env *env,
+                           long lock_timeout_ms, const struct mk_log_sink *sink, mk_error *err);
 
 /* What the store holds, for `mkio-orgs status`. */
 struct mk_store_group {
@@ -141,24 +153,20 @@ struct mk_store_view {
 /* Reads the store without taking the write lock (it is replaced atomically),
  * with the same ownership checks as the writer (MK_ERR_IO). A store that
  * does not exist yet, or a state_dir that does not, reads as empty. */
-mk_status mk_store_read(const struct mk_config *cfg, struct mk_store_view *out, mk_error *err);
+mk_status mk_store_read(const struct mk_config *cfg, const struct mk_store_env *env,
+                        struct mk_store_view *out, mk_error *err);
 void mk_store_view_free(struct mk_store_view *view);
-
-void mk_store_set_etc_group_path(const char *path);  /* tests only; NULL restores /etc/group */
 
 /* Other sources of groups (invariant 3). Before a name or gid is given to an
  * organization or a pin applied, the writer asks the system's NSS
- * (getgrnam_r, getgrgid_r: every source nsswitch.conf names) and skips what
- * another group has; an answer that is the organization's own current
- * entry does not count. mk_store_set_user asks again about the user's
- * organizations (and what it assigns), mk_store_publish about every
- * published one: a group whose gid another source (or /etc/group) has
- * since taken moves to a new gid, the old one retired, with a warning
- * naming both groups; a pin that clashes is not applied (or withdrawn),
- * with a warning naming the other group. See mk_policy_assign
- * (grouppolicy.h) for the rules. */
-struct mk_group_oracle;
-void mk_store_set_nss(const struct mk_group_oracle *oracle); /* tests only; NULL restores NSS */
-void mk_store_set_clock(int64_t now);  /* tests only: Unix seconds the store takes as now; 0 restores the clock */
+ * (getgrnam_r, getgrgid_r: every source nsswitch.conf names; env->nss
+ * instead when a test gives one) and skips what another group has; an
+ * answer that is the organization's own current entry does not count.
+ * mk_store_set_user asks again about the user's organizations (and what it
+ * assigns), mk_store_publish about every published one: a group whose gid
+ * another source (or /etc/group) has since taken moves to a new gid, the
+ * old one retired, with a warning naming both groups; a pin that clashes
+ * is not applied (or withdrawn), with a warning naming the other group.
+ * See mk_policy_assign (grouppolicy.h) for the rules. */
 
 #endif

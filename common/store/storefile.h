@@ -1,22 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* common/store/storefile.h: store.json, the membership store's one source of
- * truth, in memory and on disk; and the checks that decide whether a file
- * in the state directory may be believed at all.
+/* common/store/storefile.h: store.json's contents in memory, the membership
+ * store's one source of truth.
  *
  * store.json holds every organization ever seen (its canonical id, last
  * display name, group name and gid, kept for good), the gids retired from
  * organizations (never given again), and each local user's joined
- * organizations. It never holds a token. Loading bounds and repairs every
- * field (display names through mk_display_name_repair; ids canonicalized,
- * two ids that become one keep the first and retire the other's gid) and
- * refuses anything else as corrupt, leaving the file untouched: it holds
- * the gid history. Pure data and JSON; the policy that assigns names and
- * gids is grouppolicy.h, the writing store.c over atomicfile.h.
+ * organizations. It never holds a token. This is the model: sorted arrays,
+ * an id index, the strings of a loaded store in one block, and the checks a
+ * loaded store must pass. Its text (parsing, serializing, loading from the
+ * state directory) is store_json.h; the policy that assigns names and gids
+ * is grouppolicy.h, the writing write.h over atomicfile.h. Files in the
+ * state directory are opened and checked through trust.h (owned by root,
+ * or by the effective user when not root, not writable by group or others,
+ * no links, no FIFOs), with the names of MK_STOREFILE_STATE_DIR.
  *
- * Trust: a state directory or file is believed only when root (or, not
- * running as root, the effective user) owns it and neither group nor
- * others can write it; a file must be regular. Everything is opened
- * without following a link or waiting on a FIFO, then checked.
+ * Error convention: functions that can fail for a reason worth a sentence
+ * return an mk_status and fill err (MK_ERR_IO for a corrupt store,
+ * MK_ERR_NOMEM); the small mutators return 0 or -ENOMEM.
  */
 #ifndef MK_STOREFILE_H
 #define MK_STOREFILE_H
@@ -28,8 +28,13 @@
 
 #include "base/log.h"
 #include "base/mk_error.h"
+#include "base/trust.h"
 
 #define MK_STOREFILE_NAME "store.json"
+
+/* How trust.h's messages name the state directory. */
+#define MK_STOREFILE_STATE_DIR \
+    (&(const struct mk_trust_dir){ "the state directory", "set state_dir to the directory itself" })
 
 struct mk_storefile_org {
     char *id;          /* canonical (mk_org_id_canonical) */
@@ -67,35 +72,6 @@ struct mk_storefile {
     size_t strings_size, strings_used;
 };
 
-/* Opens the state directory dir without following a link at its last
- * component and checks that it may be believed; with create, makes it
- * (0755) when missing, else a missing one gives MK_OK and *fd -1. */
-mk_status mk_storefile_open_dir(const char *dir, bool create, int *fd, mk_error *err);
-
-/* Opens name in the state directory dirfd (path for messages) with flags
- * (O_RDONLY, O_RDWR | O_CREAT, ...) and checks it before a byte is read.
- * Without O_CREAT a missing file gives MK_OK and *fd -1. */
-mk_status mk_storefile_open(int dirfd, const char *name, const char *path, int flags, int *fd,
-                            mk_error *err);
-
-/* Loads store.json from dirfd (dir for messages) into s; a missing file is
- * an empty store. What loading repaired is reported to sink. */
-mk_status mk_storefile_load(int dirfd, const char *dir, struct mk_storefile *s,
-                            const struct mk_log_sink *sink, mk_error *err);
-
-/* Parses text[0..len) (any bytes; no terminating NUL needed) as the
- * contents of store.json into s, exactly as mk_storefile_load does; path
- * names the file in messages. On failure s is empty and err says why,
- * naming path. For tests and the fuzz target: the loader is this over the
- * file's bytes. */
-mk_status mk_storefile_parse_buffer(const char *text, size_t len, const char *path,
-                                    struct mk_storefile *s, const struct mk_log_sink *sink,
-                                    mk_error *err);
-
-/* The JSON text of s (malloc'd, ends with a newline), NULL on memory
- * failure. The same store gives the same bytes. */
-char *mk_storefile_serialize(const struct mk_storefile *s);
-
 void mk_storefile_free(struct mk_storefile *s);
 
 /* Frees str, a string of s (an id, a group name, a user name or a user's
@@ -122,5 +98,30 @@ struct mk_storefile_user *mk_storefile_user_get(struct mk_storefile *s, const ch
 /* Adds gid to the retired gids; 0 or -ENOMEM. */
 int mk_storefile_retire(struct mk_storefile *s, gid_t gid);
 bool mk_storefile_is_retired(const struct mk_storefile *s, gid_t gid);
+
+/* A copy of str[0..len) (no NUL inside) among s's strings, for loaders:
+ * in the block of loaded strings while it has room below limit bytes from
+ * its start, else malloc'd. NULL on memory failure. */
+char *mk_storefile_strndup(struct mk_storefile *s, const char *str, size_t len, size_t limit);
+
+/* Room for more organizations at the end of s->orgs (a loader appends,
+ * then mk_storefile_finish_load sorts). 0 or -ENOMEM. */
+int mk_storefile_reserve_orgs(struct mk_storefile *s, size_t more);
+
+/* Whether gid may be a group's gid in the store: 1 to 2^32 - 2. */
+bool mk_storefile_gid_ok(int64_t gid);
+
+/* After a loader appended what it read, in any order: sorts the retired
+ * gids, the organizations and the users; merges organizations that are one
+ * canonical id (the first seen kept, the other's gid retired, with a
+ * warning to sink); builds the id index; checks that each user's
+ * organizations are known (canonical, sorted, unique after) and that no
+ * two organizations share a group name or a gid and none holds a retired
+ * gid. MK_OK, MK_ERR_IO (corrupt, naming path) or MK_ERR_NOMEM. */
+mk_status mk_storefile_finish_load(struct mk_storefile *s, const char *path,
+                                   const struct mk_log_sink *sink, mk_error *err);
+
+/* MK_ERR_IO: path is corrupt (what), left untouched. */
+mk_status mk_storefile_corrupt(mk_error *err, const char *path, const char *what);
 
 #endif

@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "base/atomicfile.h"
+#include "base/fileio.h"
+#include "base/trust.h"
 #include "store/storefile.h"
 #include "base/text.h"
 
@@ -46,12 +48,13 @@ static mk_status userstate_open_dir(const struct mk_config *cfg, bool create, in
     if ((size_t)snprintf(path, path_len, "%s/" USERSTATE_DIR, cfg->state_dir) >= path_len)
         return mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
     /* state_dir first: it must be believed before anything under it is. */
-    if ((st = mk_storefile_open_dir(cfg->state_dir, create, &state_fd, err)) != MK_OK)
+    st = mk_trust_open_dir(cfg->state_dir, MK_STOREFILE_STATE_DIR, create, &state_fd, err);
+    if (st != MK_OK)
         return st;
     if (state_fd < 0)
         return MK_OK;
     close(state_fd);
-    return mk_storefile_open_dir(path, create, fd, err);
+    return mk_trust_open_dir(path, MK_STOREFILE_STATE_DIR, create, fd, err);
 }
 
 static bool userstate_number(const char *line, const char *key, int64_t *out)
@@ -90,37 +93,33 @@ static bool userstate_parse(char *text, struct mk_user_state *out)
     return true;
 }
 
-/* Reads name in dirfd (path for messages) into out; missing or malformed
- * reads as zero. */
+/* Reads name in dirfd (path for messages) into out; missing, malformed or
+ * larger than a record can be (USERSTATE_MAX_FILE bytes or more) reads as
+ * zero. */
 static mk_status userstate_read_at(int dirfd, const char *name, const char *path,
                                    struct mk_user_state *out, mk_error *err)
 {
-    char buf[USERSTATE_MAX_FILE + 1];
-    int fd = -1;
+    char *text = NULL;
+    int fd = -1, r;
     mk_status st;
     size_t len = 0;
 
     memset(out, 0, sizeof(*out));
-    if ((st = mk_storefile_open(dirfd, name, path, O_RDONLY, &fd, err)) != MK_OK)
+    if ((st = mk_trust_openat(dirfd, name, path, O_RDONLY, &fd, err)) != MK_OK)
         return st;
     if (fd < 0)
         return MK_OK;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            close(fd);
-            return mk_error_set(err, MK_ERR_IO, "cannot read %s: %s", path, strerror(e));
-        }
-        if (n == 0 || (len += (size_t)n) == sizeof(buf) - 1)
-            break;
-    }
+    r = mk_fileio_read_all(fd, USERSTATE_MAX_FILE - 1, &text, &len);
     close(fd);
-    buf[len] = '\0';
-    if (len < sizeof(buf) - 1 && strlen(buf) == len)
-        userstate_parse(buf, out);
+    if (r == -EFBIG)
+        return MK_OK;
+    if (r == -ENOMEM)
+        return mk_error_set(err, MK_ERR_NOMEM, "out of memory reading %s", path);
+    if (r < 0)
+        return mk_error_set(err, MK_ERR_IO, "cannot read %s: %s", path, strerror(-r));
+    if (strlen(text) == len)
+        userstate_parse(text, out);
+    free(text);
     return MK_OK;
 }
 

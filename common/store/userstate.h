@@ -4,7 +4,7 @@
  * When a user's refresh (a login, an account check or sync) was last tried,
  * when one last succeeded, and why the last one failed. One small file per
  * user, state_dir/users/USER ("users" is made 0755 when missing), replaced
- * atomically, trusted like the store (storefile.h: owned by root, or by the
+ * atomically, trusted like the store (trust.h: owned by root, or by the
  * effective user when not root, not writable by group or others, opened
  * without following links; anything else is MK_ERR_IO naming the path and
  * the fix). It lives apart from store.json so that a refresh that changes
@@ -15,6 +15,9 @@
  * and which users are stale (max_stale): their groups leave groups.db.
  * The record is advice, never a secret: it holds times and an error text
  * (sanitized, at most 255 bytes), no token.
+ *
+ * Error convention: functions that can fail return an mk_status and fill
+ * err (MK_ERR_IO, MK_ERR_BUSY, MK_ERR_NOMEM, MK_ERR_USAGE).
  */
 #ifndef MK_USERSTATE_H
 #define MK_USERSTATE_H

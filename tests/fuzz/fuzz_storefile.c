@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/fuzz/fuzz_storefile.c: bytes as store.json, through the store's own
- * JSON parser (mk_storefile_parse_buffer, what mk_storefile_load runs over
+ * JSON parser (mk_store_json_parse, what mk_store_json_load runs over
  * the file). Whatever the bytes, parsing either fails with a message naming
  * the file or gives a store; a store serializes, parses again and serializes
  * to the same bytes (the writer's output is a fixed point of the reader). */
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "store/storefile.h"
+#include "store/store_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,20 +27,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!text)
         return 0;
     memcpy(text, data, size);
-    if (mk_storefile_parse_buffer(text, size, FUZZ_PATH, &s, NULL, &err) != MK_OK) {
+    if (mk_store_json_parse(text, size, FUZZ_PATH, &s, NULL, &err) != MK_OK) {
         if (!strstr(err.message, FUZZ_PATH))
             abort();   /* every refusal names the file */
         free(text);
         return 0;
     }
     free(text);
-    if (!(one = mk_storefile_serialize(&s)))
+    if (!(one = mk_store_json_serialize(&s)))
         abort();
-    if (mk_storefile_parse_buffer(one, strlen(one), FUZZ_PATH, &t, NULL, &err) != MK_OK) {
+    if (mk_store_json_parse(one, strlen(one), FUZZ_PATH, &t, NULL, &err) != MK_OK) {
         fprintf(stderr, "the serialized store does not parse: %s\n%s", err.message, one);
         abort();
     }
-    if (!(two = mk_storefile_serialize(&t)))
+    if (!(two = mk_store_json_serialize(&t)))
         abort();
     if (strcmp(one, two) != 0) {
         fprintf(stderr, "round trip differs:\n--- first\n%s--- second\n%s", one, two);

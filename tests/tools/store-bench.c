@@ -61,6 +61,7 @@ static int make_store(const char *state, unsigned long n)
 int main(int argc, char **argv)
 {
     struct mk_config cfg = { 0 };
+    struct mk_store_env env = { 0 };   /* production, but for the group file */
     char state[4096], etc[4096], ids[RUNS + 1][6][32];
     struct mk_membership m[6];
     double t[RUNS], t0;
@@ -80,7 +81,7 @@ int main(int argc, char **argv)
         perror("store-bench");
         return 1;
     }
-    mk_store_set_etc_group_path(etc);
+    env.etc_group = etc;
     cfg.state_dir = state;
     cfg.group_prefix = "mk-";
     cfg.gid_min = 2000200001;
@@ -97,7 +98,7 @@ int main(int argc, char **argv)
 
     struct mk_membership first = { "org-00000000", NULL };
     t0 = now_ms();
-    if (mk_store_set_user(&cfg, "user00000000", &first, 1, 10000, NULL, &err) != MK_OK)
+    if (mk_store_set_user(&cfg, &env, "user00000000", &first, 1, 10000, NULL, &err) != MK_OK)
         goto fail;
     printf("first %.2f\n", now_ms() - t0);
 
@@ -105,7 +106,7 @@ int main(int argc, char **argv)
         for (int k = 0; k < 6; k++)
             m[k] = (struct mk_membership){ ids[r][k], "Bench Org" };
         t0 = now_ms();
-        if (mk_store_set_user(&cfg, "bench-user", m, 6, 10000, NULL, &err) != MK_OK)
+        if (mk_store_set_user(&cfg, &env, "bench-user", m, 6, 10000, NULL, &err) != MK_OK)
             goto fail;
         t[r] = now_ms() - t0;
     }
@@ -114,7 +115,7 @@ int main(int argc, char **argv)
 
     for (int r = 0; r < RUNS; r++) {
         t0 = now_ms();
-        if (mk_store_set_user(&cfg, "bench-user", m, 6, 10000, NULL, &err) != MK_OK)
+        if (mk_store_set_user(&cfg, &env, "bench-user", m, 6, 10000, NULL, &err) != MK_OK)
             goto fail;
         t[r] = now_ms() - t0;
     }

@@ -83,6 +83,7 @@ int main(int argc, char **argv)
     static struct mk_pin pins[8];
     static const struct mk_log_sink sink = { to_stderr, NULL };
     struct mk_config cfg = { 0 };
+    struct mk_store_env env = { 0 };   /* production, but for the group file */
     mk_error err;
     mk_status st;
 
@@ -105,11 +106,11 @@ int main(int argc, char **argv)
     cfg.group_prefix = "mk-";
     cfg.gid_min = (gid_t)strtoul(argv[4], NULL, 10);
     cfg.gid_max = (gid_t)strtoul(argv[5], NULL, 10);
-    mk_store_set_etc_group_path(argv[3]);
+    env.etc_group = argv[3];
 
     if (strcmp(argv[1], "read") == 0 && argc == 6) {
         struct mk_store_view view;
-        if (mk_store_read(&cfg, &view, &err) != MK_OK) {
+        if (mk_store_read(&cfg, &env, &view, &err) != MK_OK) {
             fprintf(stderr, "store-write: %s\n", err.message);
             return 1;
         }
@@ -120,7 +121,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "publish") == 0 && argc == 6) {
-        if (mk_store_publish(&cfg, 5000, &sink, &err) != MK_OK) {
+        if (mk_store_publish(&cfg, &env, 5000, &sink, &err) != MK_OK) {
             fprintf(stderr, "store-write: %s\n", err.message);
             return 1;
         }
@@ -140,7 +141,7 @@ int main(int argc, char **argv)
         m[i].org_id = arg;
         m[i].org_name = eq ? eq + 1 : NULL;
     }
-    st = mk_store_set_user(&cfg, argv[6], m, n, 5000, &sink, &err);
+    st = mk_store_set_user(&cfg, &env, argv[6], m, n, 5000, &sink, &err);
     free(m);
     if (st != MK_OK) {
         fprintf(stderr, "store-write: %s\n", err.message);

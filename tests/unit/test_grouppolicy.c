@@ -19,6 +19,7 @@
 #include "store/config.h"
 #include "store/grouppolicy.h"
 #include "store/storefile.h"
+#include "store/store_json.h"
 #include "base/text.h"
 
 #define GID_LO 2000200001u
@@ -163,13 +164,13 @@ static void run(struct fx *f, const char *const *ids)
 /* What the next refresh starts from: store.json's text, parsed again. */
 static void reload(struct fx *f)
 {
-    char *text = mk_storefile_serialize(&f->s);
+    char *text = mk_store_json_serialize(&f->s);
     mk_error err;
 
     assert_non_null(text);
     mk_storefile_free(&f->s);
     mk_error_clear(&err);
-    if (mk_storefile_parse_buffer(text, strlen(text), "store.json", &f->s, NULL, &err) != MK_OK)
+    if (mk_store_json_parse(text, strlen(text), "store.json", &f->s, NULL, &err) != MK_OK)
         fail_msg("reload: %s", err.message);
     free(text);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_nscd.c: common/store/nscd.h against a fake nscd, a thread that
- * listens on a socket in a temporary directory (mk_nscd_set_socket_path)
+ * listens on a socket in a temporary directory (passed to mk_nscd_invalidate_group)
  * and plays one daemon: glibc's nscd (answers an int32), unscd (reads the
  * request and closes), a wedged one (never answers), one that closes
  * without reading, one that answers half an int32, one whose listen queue
@@ -29,6 +29,9 @@
 #include <unistd.h>
 
 #include "store/nscd.h"
+
+/* The socket every call talks to: the fake daemon's, set by setup. */
+static const char *socket_path;
 
 enum daemon_mode {
     DAEMON_ANSWER,          /* glibc nscd: read the request, answer `answer` */
@@ -179,7 +182,7 @@ static int setup(void **state)
         return -1;
     snprintf(d->path, sizeof(d->path), "%s/socket", d->dir);
     d->listen_fd = -1;
-    mk_nscd_set_socket_path(d->path);
+    socket_path = d->path;
     *state = d;
     return 0;
 }
@@ -188,7 +191,7 @@ static int teardown(void **state)
 {
     struct fake_daemon *d = *state;
 
-    mk_nscd_set_socket_path(NULL);
+    socket_path = NULL;
     if (d->listen_fd >= 0)
         close(d->listen_fd);
     unlink(d->path);
@@ -232,7 +235,7 @@ static void test_nscd_answer_zero(void **state)
     daemon_start(d, DAEMON_ANSWER, 0);
     t0 = now_ms();
     errno = EBADF;
-    r = mk_nscd_invalidate_group();
+    r = mk_nscd_invalidate_group(socket_path);
     assert_int_equal(errno, EBADF);          /* the caller's errno is kept */
     assert_true(now_ms() - t0 < 100);
     daemon_join(d);
@@ -246,7 +249,7 @@ static void test_nscd_answer_einval(void **state)
     struct fake_daemon *d = *state;
 
     daemon_start(d, DAEMON_ANSWER, EINVAL);
-    assert_int_equal(mk_nscd_invalidate_group(), -EINVAL);
+    assert_int_equal(mk_nscd_invalidate_group(socket_path), -EINVAL);
     daemon_join(d);
     assert_request_seen(d);
 }
@@ -256,7 +259,7 @@ static void test_nscd_answer_garbage(void **state)
     struct fake_daemon *d = *state;
 
     daemon_start(d, DAEMON_ANSWER, -7);
-    assert_int_equal(mk_nscd_invalidate_group(), -EPROTO);
+    assert_int_equal(mk_nscd_invalidate_group(socket_path), -EPROTO);
     daemon_join(d);
     assert_request_seen(d);
 }
@@ -266,7 +269,7 @@ static void test_nscd_short_answer(void **state)
     struct fake_daemon *d = *state;
 
     daemon_start(d, DAEMON_SHORT_ANSWER, 0);
-    assert_int_equal(mk_nscd_invalidate_group(), -EPROTO);
+    assert_int_equal(mk_nscd_invalidate_group(socket_path), -EPROTO);
     daemon_join(d);
     assert_request_seen(d);
 }
@@ -278,7 +281,7 @@ static void test_unscd_close_after_request(void **state)
     struct fake_daemon *d = *state;
 
     daemon_start(d, DAEMON_UNSCD, 0);
-    assert_int_equal(mk_nscd_invalidate_group(), 0);
+    assert_int_equal(mk_nscd_invalidate_group(socket_path), 0);
     daemon_join(d);
     assert_request_seen(d);
 }
@@ -289,7 +292,7 @@ static void test_no_socket(void **state)
 {
     int64_t t0 = now_ms();
 
-    assert_int_equal(mk_nscd_invalidate_group(), 0);   /* dir exists, no socket */
+    assert_int_equal(mk_nscd_invalidate_group(socket_path), 0);   /* dir exists, no socket */
     assert_true(now_ms() - t0 < 50);
 }
 
@@ -300,8 +303,8 @@ static void test_no_directory(void **state)
     int64_t t0 = now_ms();
 
     snprintf(path, sizeof(path), "%s/nscd/socket", d->dir);
-    mk_nscd_set_socket_path(path);
-    assert_int_equal(mk_nscd_invalidate_group(), 0);
+    socket_path = path;
+    assert_int_equal(mk_nscd_invalidate_group(socket_path), 0);
     assert_true(now_ms() - t0 < 50);
 }
 
@@ -315,7 +318,7 @@ static void test_stale_socket(void **state)
     assert_true(fd >= 0);
     close(fd);
     t0 = now_ms();
-    assert_int_equal(mk_nscd_invalidate_group(), 0);
+    assert_int_equal(mk_nscd_invalidate_group(socket_path), 0);
     assert_true(now_ms() - t0 < 50);
 }
 
@@ -326,7 +329,7 @@ static void test_regular_file(void **state)
 
     assert_true(fd >= 0);
     close(fd);
-    assert_int_equal(mk_nscd_invalidate_group(), 0);
+    assert_int_equal(mk_nscd_invalidate_group(socket_path), 0);
 }
 
 /* ---- a daemon that misbehaves: bounded, a clear error ---- */
@@ -339,7 +342,7 @@ static void test_silent_daemon_bounded(void **state)
 
     daemon_start(d, DAEMON_SILENT, 0);
     t0 = now_ms();
-    r = mk_nscd_invalidate_group();
+    r = mk_nscd_invalidate_group(socket_path);
     took = now_ms() - t0;
     daemon_join(d);
     assert_int_equal(r, -ETIMEDOUT);
@@ -358,7 +361,7 @@ static void test_close_unread(void **state)
     int r;
 
     daemon_start(d, DAEMON_CLOSE_UNREAD, 0);
-    r = mk_nscd_invalidate_group();
+    r = mk_nscd_invalidate_group(socket_path);
     daemon_join(d);
     assert_true(r == -ECONNRESET || r == -EPIPE);
     assert_true(now_ms() - t0 < MK_NSCD_TIMEOUT_MS);
@@ -388,7 +391,7 @@ static void test_listen_queue_full(void **state)
     }
     assert_true(n < 16);
     t0 = now_ms();
-    assert_int_equal(mk_nscd_invalidate_group(), -EAGAIN);
+    assert_int_equal(mk_nscd_invalidate_group(socket_path), -EAGAIN);
     assert_true(now_ms() - t0 < 50);
     while (n-- > 0)
         close(fillers[n]);
@@ -402,8 +405,8 @@ static void test_path_too_long(void **state)
     memset(path, 'a', sizeof(path) - 1);
     path[0] = '/';
     path[sizeof(path) - 1] = '\0';
-    mk_nscd_set_socket_path(path);
-    assert_int_equal(mk_nscd_invalidate_group(), -ENAMETOOLONG);
+    socket_path = path;
+    assert_int_equal(mk_nscd_invalidate_group(socket_path), -ENAMETOOLONG);
     assert_true(now_ms() - t0 < 50);
 }
 
@@ -415,11 +418,11 @@ static void test_no_descriptor_leak(void **state)
 
     close(before);
     for (int i = 0; i < 20; i++)
-        assert_int_equal(mk_nscd_invalidate_group(), 0);
+        assert_int_equal(mk_nscd_invalidate_group(socket_path), 0);
     d->listen_fd = bind_socket(d->path, 32);
     assert_true(d->listen_fd >= 0);
     for (int i = 0; i < 3; i++)     /* queued, never accepted */
-        assert_int_equal(mk_nscd_invalidate_group(), -ETIMEDOUT);
+        assert_int_equal(mk_nscd_invalidate_group(socket_path), -ETIMEDOUT);
     close(d->listen_fd);
     d->listen_fd = -1;
     after = dup(0);

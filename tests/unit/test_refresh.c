@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,7 +27,21 @@
 #include "store/config.h"
 #include "net/refresh.h"
 #include "store/store.h"
+#include "store/store_env.h"
 #include "store/userstate.h"
+
+/* The store's environment for every call of this file (store_env.h): the
+ * group file, the NSS oracle, the clock (test_clock, 0: the real one) and
+ * nscd's socket that each test sets; production where it leaves NULL. */
+static int64_t test_clock;
+
+static int64_t test_now(void *ctx)
+{
+    (void)ctx;
+    return test_clock ? test_clock : (int64_t)time(NULL);
+}
+
+static struct mk_store_env test_env = { .now = test_now };
 
 #define ORG_MEMBER "11111111-aaaa-4aaa-8aaa-000000000001"
 #define ORG_PENDING "22222222-bbbb-4bbb-8bbb-000000000002"
@@ -175,7 +190,7 @@ static void fixture_start(struct fixture *f, int list_status, const char *list_b
     assert_non_null(g);
     fputs("root:x:0:\nusers:x:100:\n", g);
     fclose(g);
-    mk_store_set_etc_group_path(f->etc_group);
+    test_env.etc_group = f->etc_group;
     server_start(&f->server, list_status, list_body);
 
     char conf[1024];
@@ -198,7 +213,7 @@ static void fixture_stop(struct fixture *f)
 {
     server_stop(&f->server);
     mk_config_free(&f->cfg);
-    mk_store_set_etc_group_path(NULL);
+    test_env.etc_group = NULL;
     nftw(f->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -240,7 +255,7 @@ static void test_refresh_accepts_and_records(void **state)
 {
     struct fixture f;
     fixture_start(&f, 200, WORLD, NULL);
-    struct mk_refresh_options opts = { .accept = true, .write_store = true, .lock_timeout_ms = 1000 };
+    struct mk_refresh_options opts = { .store_env = &test_env, .accept = true, .write_store = true, .lock_timeout_ms = 1000 };
     struct mk_refresh_result res;
     mk_error err;
 
@@ -279,7 +294,7 @@ static void test_refresh_accepts_and_records(void **state)
     assert_int_equal(f.server.auth_bad, 0);
 
     struct mk_store_view view;
-    assert_int_equal(mk_store_read(&f.cfg, &view, &err), MK_OK);
+    assert_int_equal(mk_store_read(&f.cfg, &test_env, &view, &err), MK_OK);
     assert_int_equal(view.user_count, 1);
     assert_string_equal(view.users[0].user, "alice");
     assert_int_equal(view.users[0].org_count, 2);
@@ -301,7 +316,7 @@ static void test_refresh_policy_and_no_accept(void **state)
 {
     struct fixture f;
     fixture_start(&f, 200, WORLD, "accept_orgs = " ORG_CONFLICT "\n");
-    struct mk_refresh_options opts = { .accept = true, .write_store = false };
+    struct mk_refresh_options opts = { .store_env = &test_env, .accept = true, .write_store = false };
     struct mk_refresh_result res;
     mk_error err;
 
@@ -335,7 +350,7 @@ static void test_refresh_list_failure_keeps_the_store(void **state)
 {
     struct fixture f;
     fixture_start(&f, 200, WORLD, NULL);
-    struct mk_refresh_options opts = { .accept = true, .write_store = true, .lock_timeout_ms = 1000 };
+    struct mk_refresh_options opts = { .store_env = &test_env, .accept = true, .write_store = true, .lock_timeout_ms = 1000 };
     struct mk_refresh_result res;
     mk_error err;
     assert_int_equal(mk_refresh_user(&f.cfg, "alice", TOKEN, &opts, &res, &err), MK_OK);
@@ -372,7 +387,7 @@ static void test_refresh_store_locked_is_busy_within_budget(void **state)
     assert_true(fd >= 0);
     assert_int_equal(flock(fd, LOCK_EX), 0);
 
-    struct mk_refresh_options opts = { .accept = true, .write_store = true, .budget_ms = 800,
+    struct mk_refresh_options opts = { .store_env = &test_env, .accept = true, .write_store = true, .budget_ms = 800,
                                        .lock_timeout_ms = 60000 };
     struct mk_refresh_result res;
     mk_error err;
@@ -401,7 +416,7 @@ static void test_refresh_skips_an_unusable_id(void **state)
         "]}";
     struct fixture f;
     fixture_start(&f, 200, world, NULL);
-    struct mk_refresh_options opts = { .accept = true, .write_store = true, .lock_timeout_ms = 1000 };
+    struct mk_refresh_options opts = { .store_env = &test_env, .accept = true, .write_store = true, .lock_timeout_ms = 1000 };
     struct mk_refresh_result res;
     mk_error err;
     assert_int_equal(mk_refresh_user(&f.cfg, "alice", TOKEN, &opts, &res, &err), MK_OK);
@@ -409,7 +424,7 @@ static void test_refresh_skips_an_unusable_id(void **state)
     assert_int_equal(find_org(&res, ORG_MEMBER)->outcome, MK_REFRESH_MEMBER);
     assert_true(res.store_written);
     struct mk_store_view view;
-    assert_int_equal(mk_store_read(&f.cfg, &view, &err), MK_OK);
+    assert_int_equal(mk_store_read(&f.cfg, &test_env, &view, &err), MK_OK);
     assert_int_equal(view.user_count, 1);
     assert_int_equal(view.users[0].org_count, 1);
     assert_string_equal(view.users[0].org_ids[0], ORG_MEMBER);
@@ -439,7 +454,7 @@ static void test_refresh_records_each_attempt(void **state)
 {
     struct fixture f;
     fixture_start(&f, 200, WORLD, NULL);
-    struct mk_refresh_options opts = { .accept = true, .write_store = true, .lock_timeout_ms = 1000 };
+    struct mk_refresh_options opts = { .store_env = &test_env, .accept = true, .write_store = true, .lock_timeout_ms = 1000 };
     struct mk_refresh_result res;
     struct mk_user_state us;
     mk_error err;
@@ -518,13 +533,13 @@ static void test_refresh_records_each_attempt(void **state)
 /* A failed refresh that leaves the user's last success past max_stale
  * recompiles groups.db at once: their group leaves it (kept in the store).
  * One whose last success is recent leaves groups.db alone. The store's
- * clock is moved (mk_store_set_clock) so that the store sees the user's
+ * clock is moved (test_clock) so that the store sees the user's
  * memberships as old too. */
 static void test_refresh_failure_past_max_stale_publishes(void **state)
 {
     struct fixture f;
     fixture_start(&f, 200, WORLD, "max_stale = 60\n");
-    struct mk_refresh_options opts = { .accept = false, .write_store = true, .lock_timeout_ms = 1000 };
+    struct mk_refresh_options opts = { .store_env = &test_env, .accept = false, .write_store = true, .lock_timeout_ms = 1000 };
     struct mk_refresh_result res;
     struct mk_store_view view;
     struct stat before, after;
@@ -535,10 +550,10 @@ static void test_refresh_failure_past_max_stale_publishes(void **state)
     snprintf(db, sizeof(db), "%s/groups.db", f.state_dir);
     assert_int_equal(mk_refresh_user(&f.cfg, "alice", TOKEN, &opts, &res, &err), MK_OK);
     mk_refresh_result_free(&res);
-    assert_int_equal(mk_store_read(&f.cfg, &view, &err), MK_OK);
+    assert_int_equal(mk_store_read(&f.cfg, &test_env, &view, &err), MK_OK);
     assert_int_equal(view.group_count, 1);
     mk_store_view_free(&view);
-    mk_store_set_clock(now + 3600);
+    test_clock = now + 3600;
 
     f.server.list_status = 401;
     f.server.list_body = "{\"error\":{\"code\":\"Unauthorized\",\"detail\":\"revoked\"},\"status\":401}";
@@ -557,7 +572,7 @@ static void test_refresh_failure_past_max_stale_publishes(void **state)
     mk_refresh_result_free(&res);
     assert_int_equal(stat(db, &after), 0);
     assert_true(after.st_ino != before.st_ino);
-    assert_int_equal(mk_store_read(&f.cfg, &view, &err), MK_OK);
+    assert_int_equal(mk_store_read(&f.cfg, &test_env, &view, &err), MK_OK);
     assert_int_equal(view.group_count, 0);
     assert_int_equal(view.user_count, 1);
     assert_int_equal(view.users[0].org_count, 1);
@@ -568,7 +583,7 @@ static void test_refresh_failure_past_max_stale_publishes(void **state)
     assert_int_equal(us.last_success, now - 7200);
     assert_non_null(strstr(us.last_error, "revoked"));
 
-    mk_store_set_clock(0);
+    test_clock = 0;
     fixture_stop(&f);
 }
 
@@ -577,7 +592,7 @@ static void test_refresh_bad_arguments(void **state)
     struct mk_config cfg;
     mk_error err;
     struct mk_refresh_result res;
-    struct mk_refresh_options opts = { .accept = true };
+    struct mk_refresh_options opts = { .store_env = &test_env, .accept = true };
     assert_int_equal(mk_config_defaults(&cfg, &err), MK_OK);
     assert_int_equal(mk_refresh_user(&cfg, "", TOKEN, &opts, &res, &err), MK_ERR_USAGE);
     assert_int_equal(mk_refresh_user(&cfg, "alice", NULL, &opts, &res, &err), MK_ERR_USAGE);

@@ -32,8 +32,22 @@
 #include "store/grouppolicy.h"
 #include "store/nscd.h"
 #include "store/store.h"
+#include "store/store_env.h"
 #include "base/text.h"
 #include "store/userstate.h"
+
+/* The store's environment for every call of this file (store_env.h): the
+ * group file, the NSS oracle, the clock (test_clock, 0: the real one) and
+ * nscd's socket that each test sets; production where it leaves NULL. */
+static int64_t test_clock;
+
+static int64_t test_now(void *ctx)
+{
+    (void)ctx;
+    return test_clock ? test_clock : (int64_t)time(NULL);
+}
+
+static struct mk_store_env test_env = { .now = test_now };
 
 #define GID_MIN 2000200001u
 #define GID_MAX 2100200000u
@@ -142,9 +156,9 @@ static int setup(void **state)
     snprintf(f->store_json, sizeof(f->store_json), "%s/store.json", f->state);
     snprintf(f->groups_db, sizeof(f->groups_db), "%s/groups.db", f->state);
     write_file(f->etc, ETC_DEFAULT);
-    mk_store_set_etc_group_path(f->etc);
+    test_env.etc_group = f->etc;
     memset(&foreign, 0, sizeof(foreign));
-    mk_store_set_nss(&foreign_oracle);
+    test_env.nss = &foreign_oracle;
     f->cfg.group_prefix = "mk-";
     f->cfg.gid_min = GID_MIN;
     f->cfg.gid_max = GID_MAX;
@@ -160,9 +174,9 @@ static int teardown(void **state)
     /* A test that failed while acting as another user must not leave it. */
     if (seteuid(0) != 0)
         return -1;
-    mk_store_set_etc_group_path(NULL);
-    mk_store_set_nss(NULL);
-    mk_store_set_clock(0);
+    test_env.etc_group = NULL;
+    test_env.nss = NULL;
+    test_clock = 0;
     nftw(f->dir, fx_remove, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
@@ -184,7 +198,7 @@ static mk_status set1(struct fx *f, const char *user, const char *id, const char
 {
     struct mk_membership m = { id, name };
     mk_error err;
-    mk_status st = mk_store_set_user(&f->cfg, user, &m, 1, 1000, NULL, &err);
+    mk_status st = mk_store_set_user(&f->cfg, &test_env, user, &m, 1, 1000, NULL, &err);
     if (st != MK_OK)
         print_message("set_user: %s\n", err.message);
     return st;
@@ -193,7 +207,7 @@ static mk_status set1(struct fx *f, const char *user, const char *id, const char
 static mk_status set_n(struct fx *f, const char *user, const struct mk_membership *m, size_t n)
 {
     mk_error err;
-    mk_status st = mk_store_set_user(&f->cfg, user, m, n, 1000, NULL, &err);
+    mk_status st = mk_store_set_user(&f->cfg, &test_env, user, m, n, 1000, NULL, &err);
     if (st != MK_OK)
         print_message("set_user: %s\n", err.message);
     return st;
@@ -220,7 +234,7 @@ static const struct mk_store_user *find_user(const struct mk_store_view *v, cons
 static void read_view(struct fx *f, struct mk_store_view *v)
 {
     mk_error err;
-    mk_status st = mk_store_read(&f->cfg, v, &err);
+    mk_status st = mk_store_read(&f->cfg, &test_env, v, &err);
     if (st != MK_OK)
         print_message("read: %s\n", err.message);
     assert_int_equal(st, MK_OK);
@@ -455,7 +469,7 @@ static void test_gid_same_on_two_machines(void **state)
     gid_t gid1, gid2;
 
     assert_int_equal(setup((void **)&g), 0);
-    mk_store_set_etc_group_path(f->etc);
+    test_env.etc_group = f->etc;
     /* Different users, different order, different history. */
     assert_int_equal(set1(f, "alice", ids[0], "One"), MK_OK);
     assert_int_equal(set1(f, "bob", ids[1], "Two"), MK_OK);
@@ -528,7 +542,7 @@ static void test_gid_collision_between_orgs(void **state)
     assert_int_equal(ga, ga2);
     assert_int_equal(gb, gb2);
     teardown((void **)&g);
-    mk_store_set_etc_group_path(f->etc);
+    test_env.etc_group = f->etc;
 }
 
 static void test_gid_never_reused(void **state)
@@ -566,7 +580,7 @@ static void test_gid_range_exhausted(void **state)
     f->cfg.gid_max = GID_MIN + 1;
     snprintf(line, sizeof(line), ETC_DEFAULT "localgrp:x:%u:\n", (unsigned)GID_MIN);
     write_file(f->etc, line);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", m, 2, 1000, NULL, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", m, 2, 1000, NULL, &err), MK_ERR_USAGE);
     assert_non_null(strstr(err.message, "gid range exhausted"));
     /* The rest is recorded: one organization got the last gid. */
     read_view(f, &v);
@@ -847,14 +861,14 @@ static void test_lock_timeout(void **state)
     assert_int_equal(flock(fd, LOCK_EX), 0);
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 150, NULL, &err), MK_ERR_BUSY);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "bob", &m, 1, 150, NULL, &err), MK_ERR_BUSY);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     assert_true(ms >= 150);
     assert_true(ms < 1000);
     assert_string_equal(err.message, "the membership store is locked by another process");
     /* A zero timeout tries once. */
-    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 0, NULL, &err), MK_ERR_BUSY);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "bob", &m, 1, 0, NULL, &err), MK_ERR_BUSY);
 
     after = read_all(f->store_json);
     assert_string_equal(before, after);
@@ -874,9 +888,9 @@ static void check_corrupt_untouched(struct fx *f, const char *content, const cha
 
     write_file(f->store_json, content);
     unlink(f->groups_db);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, expect));
-    assert_int_equal(mk_store_read(&f->cfg, &v, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_read(&f->cfg, &test_env, &v, &err), MK_ERR_IO);
     assert_int_equal(v.group_count, 0);
     after = read_all(f->store_json);
     assert_string_equal(after, content);
@@ -926,23 +940,23 @@ static void test_bad_input_refused(void **state)
     long_id[129] = '\0';
 
     /* Refused before anything is created. */
-    assert_int_equal(mk_store_set_user(&f->cfg, "a:b", &good, 1, 1000, NULL, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "a:b", &good, 1, 1000, NULL, &err), MK_ERR_USAGE);
     assert_int_equal(access(f->state, F_OK), -1);
 
     assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
     before = read_all(f->store_json);
     for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
-        assert_int_equal(mk_store_set_user(&f->cfg, users[i], &good, 1, 1000, NULL, &err), MK_ERR_USAGE);
+        assert_int_equal(mk_store_set_user(&f->cfg, &test_env, users[i], &good, 1, 1000, NULL, &err), MK_ERR_USAGE);
         assert_non_null(strstr(err.message, "user name"));
     }
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
         struct mk_membership m[] = { { "org-ok", "OK" }, { ids[i], "Bad" } };
-        assert_int_equal(mk_store_set_user(&f->cfg, "alice", m, 2, 1000, NULL, &err), MK_ERR_USAGE);
+        assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", m, 2, 1000, NULL, &err), MK_ERR_USAGE);
         assert_non_null(strstr(err.message, "organization 2"));
     }
     struct mk_membership null_id = { NULL, "x" };
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &null_id, 1, 1000, NULL, &err), MK_ERR_USAGE);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", NULL, 2, 1000, NULL, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &null_id, 1, 1000, NULL, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", NULL, 2, 1000, NULL, &err), MK_ERR_USAGE);
     after = read_all(f->store_json);
     assert_string_equal(before, after);
     free(after);
@@ -961,14 +975,14 @@ static void test_bad_config_refused(void **state)
     mk_error err;
     struct mk_membership m = { "org-a", "A" };
     f->cfg.group_prefix = "";
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, NULL, &err), MK_ERR_USAGE);
     f->cfg.group_prefix = "Mk-";
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, NULL, &err), MK_ERR_USAGE);
     f->cfg.group_prefix = "1mk";
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, NULL, &err), MK_ERR_USAGE);
     f->cfg.group_prefix = "mk-";
     f->cfg.gid_max = f->cfg.gid_min - 1;
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, NULL, &err), MK_ERR_USAGE);
     assert_int_equal(access(f->state, F_OK), -1);
 }
 
@@ -978,7 +992,7 @@ static void test_missing_etc_group(void **state)
     mk_error err;
     struct mk_membership m = { "org-a", "A" };
     unlink(f->etc);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, f->etc));
     assert_int_equal(access(f->store_json, F_OK), -1);
 }
@@ -1000,7 +1014,7 @@ static void test_group_file_failure_after_record(void **state)
     assert_int_equal(mkdir(f->groups_db, 0755), 0);
     snprintf(sub, sizeof(sub), "%s/x", f->groups_db);
     assert_int_equal(mkdir(sub, 0755), 0);
-    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 1000, NULL, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "bob", &m, 1, 1000, NULL, &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, "groups.db"));
     char *text = read_all(f->store_json);
     assert_non_null(strstr(text, "\"org-b\""));
@@ -1037,7 +1051,7 @@ static void *thread_main(void *p)
     snprintf(user, sizeof(user), "user%02d", a->index);
     snprintf(own, sizeof(own), "own-%02d", a->index);
     struct mk_membership m[] = { { "shared-org", "Shared" }, { own, "Own" } };
-    a->status = mk_store_set_user(&a->f->cfg, user, m, 2, 60000, NULL, &err);
+    a->status = mk_store_set_user(&a->f->cfg, &test_env, user, m, 2, 60000, NULL, &err);
     return NULL;
 }
 
@@ -1218,7 +1232,7 @@ static void expect_refused(struct fx *f, const char *path, bool read_refused, ..
     alarm(20);
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(mk_store_set_user(&f->cfg, "bob", &m, 1, 1000, NULL, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "bob", &m, 1, 1000, NULL, &err), MK_ERR_IO);
     assert_true(ms_since(&t0) < 500);
     print_message("refused: %s\n", err.message);
     assert_non_null(strstr(err.message, path));
@@ -1229,11 +1243,11 @@ static void expect_refused(struct fx *f, const char *path, bool read_refused, ..
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (read_refused) {
-        assert_int_equal(mk_store_read(&f->cfg, &v, &err), MK_ERR_IO);
+        assert_int_equal(mk_store_read(&f->cfg, &test_env, &v, &err), MK_ERR_IO);
         assert_non_null(strstr(err.message, path));
         assert_int_equal(v.group_count, 0);
     } else {
-        assert_int_equal(mk_store_read(&f->cfg, &v, &err), MK_OK);
+        assert_int_equal(mk_store_read(&f->cfg, &test_env, &v, &err), MK_OK);
         mk_store_view_free(&v);
     }
     assert_true(ms_since(&t0) < 500);
@@ -1519,7 +1533,7 @@ static void test_not_root_trusts_root_and_self(void **state)
 
     assert_int_equal(chown(f->state, USER_UID + 1, USER_UID + 1), 0);
     assert_int_equal(seteuid(USER_UID), 0);
-    assert_int_equal(mk_store_read(&f->cfg, &v, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_read(&f->cfg, &test_env, &v, &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, f->state));
     assert_non_null(strstr(err.message, "owned by uid 1002"));
     assert_non_null(strstr(err.message, "uid 1001 or root"));
@@ -1592,8 +1606,8 @@ static void test_etc_group_read_error_fails(void **state)
 
     snprintf(dir, sizeof(dir), "%s/group.d", f->dir);
     assert_int_equal(mkdir(dir, 0755), 0);
-    mk_store_set_etc_group_path(dir);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
+    test_env.etc_group = dir;
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, dir));
     assert_int_equal(access(f->store_json, F_OK), -1);
     assert_int_equal(access(f->groups_db, F_OK), -1);
@@ -1652,7 +1666,7 @@ static void test_unchanged_store_repairs_groups_db(void **state)
 static mk_status publish(struct fx *f)
 {
     mk_error err;
-    mk_status st = mk_store_publish(&f->cfg, 1000, NULL, &err);
+    mk_status st = mk_store_publish(&f->cfg, &test_env, 1000, NULL, &err);
     if (st != MK_OK)
         print_message("publish: %s\n", err.message);
     return st;
@@ -1715,7 +1729,7 @@ static void test_publish_corrupt_store_untouched(void **state)
     write_file(f->store_json, "{ not json");
     file_state_take(f->store_json, &js);
     file_state_take(f->groups_db, &db);
-    assert_int_not_equal(mk_store_publish(&f->cfg, 1000, NULL, &err), MK_OK);
+    assert_int_not_equal(mk_store_publish(&f->cfg, &test_env, 1000, NULL, &err), MK_OK);
     assert_non_null(strstr(err.message, "store.json"));
     file_state_same(f->store_json, &js);
     file_state_same(f->groups_db, &db);
@@ -1790,7 +1804,7 @@ static void test_stale_user_left_out_and_back(void **state)
     char *members;
 
     f->cfg.max_stale_ms = 30LL * DAY * 1000;
-    mk_store_set_clock(T0);
+    test_clock = T0;
     assert_int_equal(set_n(f, "alice", both, 2), MK_OK);
     assert_int_equal(set1(f, "bob", "org-a", "A"), MK_OK);
     group_of(f, "org-a", name_a, &gid_a);
@@ -1799,19 +1813,19 @@ static void test_stale_user_left_out_and_back(void **state)
     assert_int_equal(mk_user_state_record(&f->cfg, "bob", T0, true, NULL, &err), MK_OK);
 
     /* 29 days on: nobody is stale. */
-    mk_store_set_clock(T0 + 29 * DAY);
-    assert_int_equal(mk_store_publish(&f->cfg, 1000, &sink, &err), MK_OK);
+    test_clock = T0 + 29 * DAY;
+    assert_int_equal(mk_store_publish(&f->cfg, &test_env, 1000, &sink, &err), MK_OK);
     assert_int_equal(c.warnings, 0);
     members = db_members_of(f, name_a);
     assert_string_equal(members, "alice,bob");
     free(members);
 
     /* 31 days on: bob refreshed, alice's refreshes failed. */
-    mk_store_set_clock(T0 + 31 * DAY);
+    test_clock = T0 + 31 * DAY;
     assert_int_equal(mk_user_state_record(&f->cfg, "bob", T0 + 31 * DAY, true, NULL, &err), MK_OK);
     assert_int_equal(mk_user_state_record(&f->cfg, "alice", T0 + 31 * DAY, false, "401", &err),
                      MK_OK);
-    assert_int_equal(mk_store_publish(&f->cfg, 1000, &sink, &err), MK_OK);
+    assert_int_equal(mk_store_publish(&f->cfg, &test_env, 1000, &sink, &err), MK_OK);
     assert_int_equal(c.warnings, 1);
     assert_int_equal(count_in(c.text, "user alice: no successful refresh since "
                               "2026-05-28 20:26:40 UTC"), 1);
@@ -1836,7 +1850,7 @@ static void test_stale_user_left_out_and_back(void **state)
     /* Another user's write leaves her out too, with the warning. */
     c.text[0] = '\0';
     c.warnings = 0;
-    assert_int_equal(mk_store_set_user(&f->cfg, "carol", both, 1, 1000, &sink, &err), MK_OK);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "carol", both, 1, 1000, &sink, &err), MK_OK);
     assert_int_equal(count_in(c.text, "user alice:"), 1);
     members = db_members_of(f, name_a);
     assert_string_equal(members, "bob,carol");
@@ -1846,7 +1860,7 @@ static void test_stale_user_left_out_and_back(void **state)
      * with the same groups and gids. */
     c.text[0] = '\0';
     c.warnings = 0;
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", both, 2, 1000, &sink, &err), MK_OK);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", both, 2, 1000, &sink, &err), MK_OK);
     assert_null(strstr(c.text, "alice"));
     members = db_members_of(f, name_a);
     assert_string_equal(members, "alice,bob,carol");
@@ -1865,9 +1879,9 @@ static void test_stale_user_left_out_and_back(void **state)
     assert_int_equal(find_user(&v, "alice")->known_good, T0 + 31 * DAY);
     mk_store_view_free(&v);
     c.text[0] = '\0';
-    assert_int_equal(mk_store_publish(&f->cfg, 1000, &sink, &err), MK_OK);
+    assert_int_equal(mk_store_publish(&f->cfg, &test_env, 1000, &sink, &err), MK_OK);
     assert_null(strstr(c.text, "alice"));
-    mk_store_set_clock(0);
+    test_clock = 0;
 }
 
 /* max_stale 0: no bound, however old; a user without any record or store
@@ -1882,16 +1896,16 @@ static void test_stale_no_bound(void **state)
     gid_t gid;
 
     f->cfg.max_stale_ms = 0;
-    mk_store_set_clock(T0);
+    test_clock = T0;
     assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
-    mk_store_set_clock(T0 + 3650 * DAY);
-    assert_int_equal(mk_store_publish(&f->cfg, 1000, &sink, &err), MK_OK);
+    test_clock = T0 + 3650 * DAY;
+    assert_int_equal(mk_store_publish(&f->cfg, &test_env, 1000, &sink, &err), MK_OK);
     assert_int_equal(c.warnings, 0);
     group_of(f, "org-a", name, &gid);
     char *members = db_members_of(f, name);
     assert_string_equal(members, "alice");
     free(members);
-    mk_store_set_clock(0);
+    test_clock = 0;
 }
 
 /* A stale user's memberships leaving groups.db changes only groups.db:
@@ -1904,16 +1918,16 @@ static void test_stale_keeps_store_json(void **state)
     struct db db;
 
     f->cfg.max_stale_ms = 1000;
-    mk_store_set_clock(T0);
+    test_clock = T0;
     assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
     file_state_take(f->store_json, &js);
-    mk_store_set_clock(T0 + 2);
-    assert_int_equal(mk_store_publish(&f->cfg, 1000, NULL, &err), MK_OK);
+    test_clock = T0 + 2;
+    assert_int_equal(mk_store_publish(&f->cfg, &test_env, 1000, NULL, &err), MK_OK);
     file_state_same(f->store_json, &js);
     db_open(f, &db);
     assert_int_equal(db.view.group_count, 0);
     db_close(&db);
-    mk_store_set_clock(0);
+    test_clock = 0;
 }
 
 /* ---- other group sources (issue 10, item 3) ---- */
@@ -1934,7 +1948,7 @@ static void test_nss_taken_gid_skipped(void **state)
     mk_error err;
 
     foreign_add("ad-video", hashed);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &sink, &err), MK_OK);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, &sink, &err), MK_OK);
     group_of(f, "org-a", name, &gid);
     assert_int_equal(gid, hashed + 1);
     snprintf(text, sizeof(text), "%u", (unsigned)hashed);
@@ -1970,14 +1984,14 @@ static void test_nss_taken_later_moves(void **state)
 
     /* carol's login: not about org-a or org-b. */
     foreign.lookups = 0;
-    assert_int_equal(mk_store_set_user(&f->cfg, "carol", &x, 1, 1000, &sink, &err), MK_OK);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "carol", &x, 1, 1000, &sink, &err), MK_OK);
     assert_true(foreign.lookups <= 4);
     group_of(f, "org-a", now_name, &now);
     assert_int_equal(now, gid_a);
     assert_null(strstr(c.text, "ad-video"));
 
     /* alice's login moves org-a. */
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &a, 1, 1000, &sink, &err), MK_OK);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &a, 1, 1000, &sink, &err), MK_OK);
     group_of(f, "org-a", now_name, &now);
     assert_string_equal(now_name, name_a);
     assert_int_not_equal(now, gid_a);
@@ -1994,7 +2008,7 @@ static void test_nss_taken_later_moves(void **state)
 
     /* publish (sync) re-checks every published group: org-b moves. */
     c.text[0] = '\0';
-    assert_int_equal(mk_store_publish(&f->cfg, 1000, &sink, &err), MK_OK);
+    assert_int_equal(mk_store_publish(&f->cfg, &test_env, 1000, &sink, &err), MK_OK);
     group_of(f, "org-b", now_name, &now);
     assert_int_not_equal(now, gid_b);
     assert_true(retired_has(f, gid_b));
@@ -2018,7 +2032,7 @@ static void test_nss_pin_clash_refused(void **state)
     f->pins[0] = (struct mk_pin){ "pinned-org", "media", GID_MIN + 5 };
     f->cfg.pin_count = 1;
     foreign_add("ad-video", GID_MIN + 5);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &sink, &err), MK_OK);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, &sink, &err), MK_OK);
     assert_false(has_group(f, "pinned-org"));
     assert_non_null(strstr(c.text, "pinned group media"));
     assert_non_null(strstr(c.text, "ad-video"));
@@ -2061,7 +2075,7 @@ static void test_nss_own_entries_do_not_count(void **state)
     file_state_take(f->groups_db, &dbs);
     sleep(1);
     foreign.lookups = 0;
-    assert_int_equal(mk_store_publish(&f->cfg, 1000, &sink, &err), MK_OK);
+    assert_int_equal(mk_store_publish(&f->cfg, &test_env, 1000, &sink, &err), MK_OK);
     assert_true(foreign.lookups >= 2);
     assert_int_equal(c.warnings, 0);
     file_state_same(f->store_json, &js);
@@ -2108,7 +2122,7 @@ static void test_publish_asks_before_the_lock(void **state)
     snprintf(lock_path, sizeof(lock_path), "%s/store.lock", f->state);
     lock_probe_path = lock_path;
     lookups_unlocked = lookups_locked = 0;
-    mk_store_set_nss(&probing);
+    test_env.nss = &probing;
     assert_int_equal(publish(f), MK_OK);
     assert_true(lookups_unlocked >= 40);
     /* Under the lock: only the new gid for the group that moved. */
@@ -2133,13 +2147,13 @@ static void test_nscd_not_told_about_other_files(void **state)
     snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/nscd.sock", f->dir);
     assert_int_equal(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
     assert_int_equal(listen(lfd, 8), 0);
-    mk_nscd_set_socket_path(addr.sun_path);
+    test_env.nscd_socket = addr.sun_path;
     assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
     assert_int_equal(set1(f, "alice", "org-b", "B"), MK_OK);
     assert_int_equal(publish(f), MK_OK);
     assert_int_equal(accept(lfd, NULL, NULL), -1);
     assert_int_equal(errno, EAGAIN);
-    mk_nscd_set_socket_path(NULL);
+    test_env.nscd_socket = NULL;
     close(lfd);
 }
 
@@ -2159,10 +2173,10 @@ static void test_nss_real_lookup_refuses_host_group(void **state)
     if (getgrnam_r("daemon", &gr, buf, sizeof(buf), &res) != 0 || !res)
         skip();
     snprintf(want, sizeof(want), "group daemon (gid %u)", (unsigned)gr.gr_gid);
-    mk_store_set_nss(NULL);
+    test_env.nss = NULL;
     f->pins[0] = (struct mk_pin){ "pinned-org", "daemon", GID_MIN + 5 };
     f->cfg.pin_count = 1;
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, &sink, &err), MK_OK);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, &sink, &err), MK_OK);
     assert_false(has_group(f, "pinned-org"));
     assert_non_null(strstr(c.text, want));
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_storefile.c: store.json's own JSON parser and writer
- * (common/store/storefile.c), on the edges of JSON: escapes, surrogates, NULs,
- * control characters, duplicate members, nesting, numbers, trailing text,
- * an empty file and one past the size cap. Each bad input is refused with a
- * message naming store.json, and through the store nothing is written. */
+ * (common/store/store_json.c over json_scan.c), on the edges of JSON:
+ * escapes, surrogates, NULs, control characters, duplicate members,
+ * nesting, numbers, trailing text, an empty file and one past the size
+ * cap. Each bad input is refused with a message naming store.json, and
+ * through the store nothing is written. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,11 +15,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store/store_env.h"
 #include "store/storefile.h"
+#include "store/store_json.h"
+
+/* The store's environment for every call of this file (store_env.h): the
+ * group file, the NSS oracle, the clock (test_clock, 0: the real one) and
+ * nscd's socket that each test sets; production where it leaves NULL. */
+static int64_t test_clock;
+
+static int64_t test_now(void *ctx)
+{
+    (void)ctx;
+    return test_clock ? test_clock : (int64_t)time(NULL);
+}
+
+static struct mk_store_env test_env = { .now = test_now };
 
 #define PATH "/state/store.json"
 
@@ -39,17 +56,17 @@ static char *org_doc(const char *name_json, const char *extra)
  * serialize: equal) and returns the first serialization. */
 static mk_status parse(const char *text, size_t len, struct mk_storefile *s, mk_error *err)
 {
-    mk_status st = mk_storefile_parse_buffer(text, len, PATH, s, NULL, err);
+    mk_status st = mk_store_json_parse(text, len, PATH, s, NULL, err);
     if (st != MK_OK) {
         assert_non_null(strstr(err->message, PATH));
         assert_int_equal(s->org_count + s->user_count + s->retired_count, 0);
         return st;
     }
     struct mk_storefile t;
-    char *one = mk_storefile_serialize(s), *two;
+    char *one = mk_store_json_serialize(s), *two;
     assert_non_null(one);
-    assert_int_equal(mk_storefile_parse_buffer(one, strlen(one), PATH, &t, NULL, err), MK_OK);
-    two = mk_storefile_serialize(&t);
+    assert_int_equal(mk_store_json_parse(one, strlen(one), PATH, &t, NULL, err), MK_OK);
+    two = mk_store_json_serialize(&t);
     assert_non_null(two);
     assert_string_equal(one, two);
     free(one);
@@ -116,7 +133,7 @@ static void test_escapes(void **state)
     expect_name_refused("\"\\u00\"", "\\u escape");
 }
 
-/* A lone surrogate is repaired to U+FFFD (documented in storefile.c), as
+/* A lone surrogate is repaired to U+FFFD (documented in json_scan.h), as
  * display-name repair shows any bad text; in an id it makes it invalid. */
 static void test_lone_surrogates_repaired(void **state)
 {
@@ -306,7 +323,7 @@ static int setup(void **state)
     assert_non_null(g = fopen(f->etc, "w"));
     fputs("root:x:0:\n", g);
     assert_int_equal(fclose(g), 0);
-    mk_store_set_etc_group_path(f->etc);
+    test_env.etc_group = f->etc;
     f->cfg.group_prefix = "mk-";
     f->cfg.gid_min = 2000200001;
     f->cfg.gid_max = 2100200000;
@@ -318,7 +335,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct sfx *f = *state;
-    mk_store_set_etc_group_path(NULL);
+    test_env.etc_group = NULL;
     nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
@@ -337,7 +354,7 @@ static void store_refuses(struct sfx *f, const char *content, size_t len, const 
     assert_int_equal(write(fd, content, len), (ssize_t)len);
     assert_int_equal(close(fd), 0);
     assert_int_equal(stat(f->json, &before), 0);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, f->json));
     if (!strstr(err.message, why))
         print_error("want \"%s\" in: %s\n", why, err.message);
@@ -376,7 +393,7 @@ static void test_store_refuses_huge_file(void **state)
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, 256L * 1024 * 1024 + 1), 0);
     assert_int_equal(close(fd), 0);
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", &m, 1, 1000, NULL, &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, f->json));
     assert_non_null(strstr(err.message, "larger than"));
     assert_int_equal(access(f->db, F_OK), -1);
@@ -385,7 +402,7 @@ static void test_store_refuses_huge_file(void **state)
     assert_true(st.st_size == 256L * 1024 * 1024 + 1);
     /* The buffer entry point has the same cap. */
     struct mk_storefile s;
-    assert_int_equal(mk_storefile_parse_buffer("{}", 256UL * 1024 * 1024 + 1, PATH, &s, NULL,
+    assert_int_equal(mk_store_json_parse("{}", 256UL * 1024 * 1024 + 1, PATH, &s, NULL,
                                                &err), MK_ERR_IO);
     assert_non_null(strstr(err.message, "larger than"));
 }
@@ -399,8 +416,8 @@ static void test_round_trip_through_store(void **state)
     struct mk_store_view v;
     mk_error err;
 
-    assert_int_equal(mk_store_set_user(&f->cfg, "alice", m, 2, 1000, NULL, &err), MK_OK);
-    assert_int_equal(mk_store_read(&f->cfg, &v, &err), MK_OK);
+    assert_int_equal(mk_store_set_user(&f->cfg, &test_env, "alice", m, 2, 1000, NULL, &err), MK_OK);
+    assert_int_equal(mk_store_read(&f->cfg, &test_env, &v, &err), MK_OK);
     assert_int_equal(v.group_count, 2);
     for (size_t i = 0; i < 2; i++) {
         if (strcmp(v.groups[i].org_id, "org-a") == 0)
