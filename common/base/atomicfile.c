@@ -31,7 +31,10 @@ int mk_atomicfile_lock(int fd, long timeout_ms)
             return 0;
         if (errno != EWOULDBLOCK && errno != EINTR)
             return -errno;
-        if (mk_clock_elapsed_ms(start) >= timeout_ms)
+        /* Two readings in whole milliseconds can be one more apart than
+         * the time that passed: only a difference above timeout_ms means
+         * that all of it has surely passed. */
+        if (mk_clock_elapsed_ms(start) > timeout_ms)
             return -EWOULDBLOCK;
         struct timespec pause = { 0, ATOMIC_LOCK_POLL_NS };
         nanosleep(&pause, NULL);
