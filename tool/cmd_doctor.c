@@ -26,7 +26,8 @@
 #include "store/store.h"
 #include "base/text.h"
 #include "net/token.h"
-#include "tool.h"
+#include "tool/cmd_doctor.h"
+#include "tool/util.h"
 #include "store/userstate.h"
 
 #define DOCTOR_NSSWITCH "/etc/nsswitch.conf"
@@ -201,28 +202,6 @@ static void doctor_free(struct doctor *d)
         free(d->checks[i].hint);
     }
     free(d->checks);
-}
-
-/* A duration as the configuration writes it: 30d, 12h, 5m or 90s. */
-static void format_duration(int64_t ms, char *buf, size_t len)
-{
-    int64_t s = ms / 1000;
-    if (s >= 86400 && s % 86400 == 0)
-        snprintf(buf, len, "%lldd", (long long)(s / 86400));
-    else if (s >= 3600 && s % 3600 == 0)
-        snprintf(buf, len, "%lldh", (long long)(s / 3600));
-    else if (s >= 60 && s % 60 == 0)
-        snprintf(buf, len, "%lldm", (long long)(s / 60));
-    else
-        snprintf(buf, len, "%llds", (long long)s);
-}
-
-static void format_time(int64_t t, char *buf, size_t len)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(buf, len, "never");
 }
 
 /* ---- config ---- */
@@ -1184,8 +1163,8 @@ static void report_stale(struct doctor *d, const char *user, const struct mk_use
     if (!mk_user_state_stale(cfg, known_good, now))
         return;
     char good[32], attempt[32];
-    format_time(known_good, good, sizeof(good));
-    format_time(st->last_attempt, attempt, sizeof(attempt));
+    tool_format_time(known_good, good, sizeof(good));
+    tool_format_time(st->last_attempt, attempt, sizeof(attempt));
     char *hint = doctor_hint("check %s's token (`mkio-orgs doctor` as root; a refused one: "
                              "`mkio-orgs login --user %s`), then `mkio-orgs sync --user %s`; "
                              "or raise max_stale in %s", user, user, user, cfg->source);
@@ -1248,7 +1227,7 @@ static void check_stale(struct doctor *d)
         users++;
     }
     char bound[32];
-    format_duration(cfg->max_stale_ms, bound, sizeof(bound));
+    tool_format_duration(cfg->max_stale_ms, bound, sizeof(bound));
     if (stale == 0)
         doctor_add(d, DOCTOR_OK, "stale", NULL, "no stale user (%zu user%s known; max_stale %s)",
                    users, users == 1 ? "" : "s", bound);

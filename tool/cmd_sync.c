@@ -34,7 +34,8 @@
 #include "store/store.h"
 #include "base/text.h"
 #include "net/token.h"
-#include "tool.h"
+#include "tool/cmd_sync.h"
+#include "tool/util.h"
 #include "store/userstate.h"
 #include "base/clock.h"
 
