@@ -159,7 +159,7 @@ static void pam_mkio_take_line(pam_handle_t *pamh, struct pam_mkio_run *run, cha
         rest = line + strlen(line);
 
     if (strcmp(line, "budget") == 0) {
-        /* Sent once (login_helper.h): a second line, whichever stage sent
+        /* Sent once (login/login_protocol.h): a second line, whichever stage sent
          * it, never moves the deadline. */
         uint64_t ms;
         if (!run->budget_fixed && !run->budget_taken &&
