@@ -69,7 +69,8 @@ enum tool_section {
 };
 
 static const char *const section_titles[] = {
-    [SECTION_ADMIN] = "Admin commands (act on the organization of your token; you must be its admin):",
+    [SECTION_ADMIN] =
+        "Admin commands (act on the organization of your token; you must be its admin):",
     [SECTION_USER] = "User commands (act for the user of your token):",
     [SECTION_TOKEN] = "Token commands:",
     [SECTION_STORE] = "Local store commands:",

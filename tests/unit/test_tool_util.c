@@ -98,7 +98,8 @@ static void test_nsswitch_parse(void **state)
 
     /* !X=return returns on NOTFOUND; [NOTFOUND=continue] and a block after
      * mkio do not stop it; a service named mkio2 is not mkio. */
-    char b[] = "group: files [!SUCCESS=return] mkio\ninitgroups: mkio2 [NOTFOUND=continue] mkio [NOTFOUND=return]\n";
+    char b[] = "group: files [!SUCCESS=return] mkio\n"
+               "initgroups: mkio2 [NOTFOUND=continue] mkio [NOTFOUND=return]\n";
     nsswitch_parse(b, &l);
     assert_true(l.group.has_mkio);
     assert_true(l.group.stops_before);
