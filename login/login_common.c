@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* login/login_common.c: arguments, process setup, protocol lines and the
  * refresh gate, the same in both stages of the login helper
- * (login_common.h; the protocol: login_helper.h). */
+ * (login_common.h; the protocol: login/login_protocol.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

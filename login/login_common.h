@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* login/login_common.h: what the two stages of the login helper share
- * (login_helper.h: the gate mkio-login-helper, login/mkio-login-helper.c, and the
- * refresh program mkio-login-refresh, login/mkio-login-refresh.c).
+ * (login/login_protocol.h: the gate mkio-login-helper,
+ * login/mkio-login-helper.c, and the refresh program mkio-login-refresh,
+ * login/mkio-login-refresh.c).
  *
  * Pure libc and common/'s configuration reader: the gate links it without
  * libcurl or json-c, so nothing here may call into the network part.
@@ -27,8 +28,8 @@ struct login_args {
                              * module (--budget-sent=MS); 0: none was sent */
 };
 
-/* Parses the arguments of login_helper.h into a (whose strings point into
- * argv). The gate refuses --budget-sent= (only the gate adds it, for the
+/* Parses the arguments of login/login_protocol.h into a (whose strings
+ * point into argv). The gate refuses --budget-sent= (only the gate adds it, for the
  * refresh program: refresh true). 0, or 2 after a usage line on stderr. */
 int login_args_parse(int argc, char **argv, const char *program, bool refresh,
                      struct login_args *a);

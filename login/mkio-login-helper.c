@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* login/mkio-login-helper.c: mkio-login-helper, the first stage of the login helper
- * (login_helper.h says why there are two).
+ * (login/login_protocol.h says why there are two).
  *
  * Linked with libc alone (tests/run-all checks it), so that a call that
  * needs nothing costs an exec of a small program, not the load of libcurl,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* login/mkio-login-refresh.c: mkio-login-refresh, the second stage of the login
  * helper: the work of one login for pam_mkio.so (the protocol, why it
- * exists and why it has two stages: login_helper.h).
+ * exists and why it has two stages: login/login_protocol.h).
  *
  * Started by the gate (login/mkio-login-helper.c, mkio-login-helper) with execve,
  * as root with an empty environment; reads the configuration again and
@@ -195,111 +195,147 @@ static int64_t helper_network_budget(int64_t budget_ms)
     return budget_ms - reserve > 50 ? budget_ms - reserve : 50;
 }
 
-static const char *helper_run(const struct login_args *o)
-{
-    int64_t started = mk_clock_ms();
+/* One login's refresh, as helper_run takes it through its steps. */
+struct helper_login {
+    const struct login_args *o;
+    int64_t started;            /* monotonic ms */
     struct mk_config cfg;
-    bool have_cfg = false;
+    bool have_cfg;
+    int64_t budget;             /* ms: the whole budget of this login */
     struct passwd pw;
-    char *pwbuf = NULL;
-    char *token = NULL, *token_source = NULL;
-    struct mk_refresh_result res = { 0 };
+    char *pwbuf;
+    char *token, *token_source;
+    char user[160];             /* the user's name sanitized, for messages */
+};
+
+/* The configuration, checked fully, and the budget (said to the module
+ * when the gate did not). NULL to go on, else the result ("fail"). */
+static const char *helper_load(struct helper_login *l)
+{
+    const struct login_args *o = l->o;
     mk_error err;
-    const char *result = "fail";
-    char user[160];
-
     mk_error_clear(&err);
-    mk_text_sanitize(o->user, user, sizeof(user));
-
-    if (mk_config_load_with(o->conf_path, &mk_url_rules, &cfg, &err) != MK_OK) {
-        helper_log_failure(o, user, "cannot read the configuration", &err);
-        goto out;
+    if (mk_config_load_with(o->conf_path, &mk_url_rules, &l->cfg, &err) != MK_OK) {
+        helper_log_failure(o, l->user, "cannot read the configuration", &err);
+        return "fail";
     }
-    have_cfg = true;
+    l->have_cfg = true;
     /* The gate said the budget (the module takes only the first line):
      * keep to the one it said, whatever the file says now. */
-    int64_t budget = o->budget_sent_ms > 0 ? o->budget_sent_ms
-                   : o->timeout_ms > 0     ? o->timeout_ms : cfg.budget_ms;
+    l->budget = o->budget_sent_ms > 0 ? o->budget_sent_ms
+              : o->timeout_ms > 0     ? o->timeout_ms : l->cfg.budget_ms;
     if (o->budget_sent_ms == 0)
-        login_say("budget", "%" PRId64, budget);
+        login_say("budget", "%" PRId64, l->budget);
+    return NULL;
+}
 
-    int e = mk_passwd_lookup(o->user, &pw, &pwbuf);
+/* Whether this user is one to refresh now: a local account logins do not
+ * leave alone, not refreshed too recently. NULL to go on, else "ignore". */
+static const char *helper_check_user(struct helper_login *l)
+{
+    const struct login_args *o = l->o;
+    int e = mk_passwd_lookup(o->user, &l->pw, &l->pwbuf);
     if (e) {
         if (o->debug)
-            login_log(LOG_DEBUG, "user %s: no passwd entry (%s); ignored", user, strerror(e));
-        result = "ignore";
-        goto out;
+            login_log(LOG_DEBUG, "user %s: no passwd entry (%s); ignored", l->user, strerror(e));
+        return "ignore";
     }
-    if (mk_config_user_ignored(&cfg, pw.pw_name, pw.pw_uid)) {
+    if (mk_config_user_ignored(&l->cfg, l->pw.pw_name, l->pw.pw_uid)) {
         if (o->debug)
             login_log(LOG_DEBUG, "user %s: uid %lu below min_uid %lu or in ignore_users; ignored",
-                       user, (unsigned long)pw.pw_uid, (unsigned long)cfg.min_uid);
-        result = "ignore";
-        goto out;
+                       l->user, (unsigned long)l->pw.pw_uid, (unsigned long)l->cfg.min_uid);
+        return "ignore";
     }
 
     /* The gate again (the gate stage checked before the exec; a refresh
      * that finished since then also skips this one). A record that cannot
      * be read or believed never skips a refresh. */
     mk_error record_err;
-    if (login_refresh_fresh(&cfg, o, pw.pw_name, user, &record_err)) {
-        result = "ignore";
-        goto out;
-    }
+    if (login_refresh_fresh(&l->cfg, o, l->pw.pw_name, l->user, &record_err))
+        return "ignore";
     if (record_err.status != MK_OK)
-        login_log(LOG_WARNING, "user %s: %s; refreshing", user, record_err.message);
+        login_log(LOG_WARNING, "user %s: %s; refreshing", l->user, record_err.message);
+    return NULL;
+}
 
-    mk_status st = mk_token_for_user(&cfg, &pw, &token, &token_source, &err);
+/* The user's token (token.h). NULL to go on; "ignore" when there is none;
+ * "fail" when a token file is refused (logged, recorded, told). */
+static const char *helper_find_token(struct helper_login *l)
+{
+    const struct login_args *o = l->o;
+    mk_error err;
+    mk_error_clear(&err);
+    mk_status st = mk_token_for_user(&l->cfg, &l->pw, &l->token, &l->token_source, &err);
     if (st == MK_ERR_IO) { /* token.h: MK_ERR_IO is "no token file" and nothing else */
         if (o->debug)
-            login_log(LOG_DEBUG, "user %s: no MK.IO token; ignored", user);
-        result = "ignore";
-        goto out;
+            login_log(LOG_DEBUG, "user %s: no MK.IO token; ignored", l->user);
+        return "ignore";
     }
     if (st != MK_OK) {
         /* A token file that exists but is refused is a misconfiguration the
          * admin must see, not an absence; and the user, who can fix it. */
-        helper_log_failure(o, user, "cannot use the MK.IO token", &err);
-        helper_record_failure(&cfg, pw.pw_name, user, &err);
+        helper_log_failure(o, l->user, "cannot use the MK.IO token", &err);
+        helper_record_failure(&l->cfg, l->pw.pw_name, l->user, &err);
         if (!o->quiet)
             login_say("info", "Your MK.IO token is not used: %.300s.", err.message);
-        goto out;
+        return "fail";
     }
     if (!o->quiet)
-        helper_tell_token_expiry(&cfg, token);
+        helper_tell_token_expiry(&l->cfg, l->token);
+    return NULL;
+}
 
-    int64_t network = helper_network_budget(budget) - (mk_clock_ms() - started);
+/* The summary log line of a refresh that failed. */
+static void helper_log_refresh_failed(const struct helper_login *l, mk_status st,
+                                      const mk_error *err, const struct mk_refresh_result *res,
+                                      int64_t elapsed)
+{
+    const struct login_args *o = l->o;
+    helper_log_failure(o, l->user, "could not refresh MK.IO organizations", err);
+    if (!o->quiet && err->status == MK_ERR_API && err->http_status == 401)
+        login_say("info", "MK.IO refused your token (expired or revoked): make a new one in "
+                           "the MK.IO web app and run `mkio-orgs login`.");
+    login_log(LOG_INFO, "user %s: refresh failed (%s) after %" PRId64 " ms: %zu organizations joined "
+               "(%zu accepted now), %zu skipped, %zu expired, %zu failed; store not updated",
+               l->user, mk_status_name(st), elapsed, res->members + res->accepted, res->accepted,
+               res->skipped, res->expired, res->failed);
+}
+
+/* The refresh within what is left of the budget (common/net/refresh.h),
+ * and what it logs and tells the user: "ok" or "fail". */
+static const char *helper_refresh(struct helper_login *l)
+{
+    const struct login_args *o = l->o;
+    struct mk_refresh_result res = { 0 };
+    const char *result = "fail";
+    mk_error err;
+    mk_error_clear(&err);
+
+    int64_t network = helper_network_budget(l->budget) - (mk_clock_ms() - l->started);
     if (network < 1)
         network = 1;
     if (o->debug)
         login_log(LOG_DEBUG, "user %s (%s hook): token from %s; %" PRId64 " ms of the %" PRId64 " ms budget for the network",
-                   user, o->hook, token_source ? token_source : "?", network, budget);
+                   l->user, o->hook, l->token_source ? l->token_source : "?", network, l->budget);
 
     struct mk_refresh_options ropts = {
         .accept = true,
         .budget_ms = network,
-        .lock_timeout_ms = budget - (mk_clock_ms() - started),
+        .lock_timeout_ms = l->budget - (mk_clock_ms() - l->started),
         .write_store = true,
         .log = &helper_log_sink,
     };
-    st = mk_refresh_user(&cfg, pw.pw_name, token, &ropts, &res, &err);
-    mk_token_free(token);
-    token = NULL;
+    mk_status st = mk_refresh_user(&l->cfg, l->pw.pw_name, l->token, &ropts, &res, &err);
+    mk_token_free(l->token);
+    l->token = NULL;
 
-    helper_log_orgs(user, &res, o->debug);
+    helper_log_orgs(l->user, &res, o->debug);
     if (!o->quiet)
-        helper_tell_joined(&cfg, &res);
+        helper_tell_joined(&l->cfg, &res);
 
-    int64_t elapsed = mk_clock_ms() - started;
+    int64_t elapsed = mk_clock_ms() - l->started;
     if (st != MK_OK) {
-        helper_log_failure(o, user, "could not refresh MK.IO organizations", &err);
-        if (!o->quiet && err.status == MK_ERR_API && err.http_status == 401)
-            login_say("info", "MK.IO refused your token (expired or revoked): make a new one in "
-                               "the MK.IO web app and run `mkio-orgs login`.");
-        login_log(LOG_INFO, "user %s: refresh failed (%s) after %" PRId64 " ms: %zu organizations joined "
-                   "(%zu accepted now), %zu skipped, %zu expired, %zu failed; store not updated",
-                   user, mk_status_name(st), elapsed, res.members + res.accepted, res.accepted,
-                   res.skipped, res.expired, res.failed);
+        helper_log_refresh_failed(l, st, &err, &res, elapsed);
         goto out;
     }
 
@@ -311,17 +347,31 @@ static const char *helper_run(const struct login_args *o)
         }
     login_log(LOG_INFO, "user %s: %zu organizations joined (%zu accepted now), %zu skipped, "
                "%zu expired, %zu failed; store updated in %" PRId64 " ms%s%s",
-               user, res.members + res.accepted, res.accepted, res.skipped, res.expired, res.failed,
-               elapsed, *first_ref ? "; first failure ref " : "", first_ref);
+               l->user, res.members + res.accepted, res.accepted, res.skipped, res.expired,
+               res.failed, elapsed, *first_ref ? "; first failure ref " : "", first_ref);
     result = "ok";
-
 out:
-    mk_token_free(token);
-    free(token_source);
     mk_refresh_result_free(&res);
-    free(pwbuf);
-    if (have_cfg)
-        mk_config_free(&cfg);
+    return result;
+}
+
+/* The work of one login, step by step; the result for the module: "ok",
+ * "ignore" or "fail" (login/login_protocol.h). */
+static const char *helper_run(const struct login_args *o)
+{
+    struct helper_login l = { .o = o, .started = mk_clock_ms() };
+    const char *result;
+
+    mk_text_sanitize(o->user, l.user, sizeof(l.user));
+    if (!(result = helper_load(&l)) && !(result = helper_check_user(&l)) &&
+        !(result = helper_find_token(&l)))
+        result = helper_refresh(&l);
+
+    mk_token_free(l.token);
+    free(l.token_source);
+    free(l.pwbuf);
+    if (l.have_cfg)
+        mk_config_free(&l.cfg);
     return result;
 }
 

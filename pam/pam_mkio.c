@@ -159,7 +159,7 @@ static void pam_mkio_take_line(pam_handle_t *pamh, struct pam_mkio_run *run, cha
         rest = line + strlen(line);
 
     if (strcmp(line, "budget") == 0) {
-        /* Sent once (login_helper.h): a second line, whichever stage sent
+        /* Sent once (login/login_protocol.h): a second line, whichever stage sent
          * it, never moves the deadline. */
         uint64_t ms;
         if (!run->budget_fixed && !run->budget_taken &&
@@ -275,85 +275,98 @@ static int pam_mkio_reap(pid_t pid, bool kill_it)
     return status;
 }
 
-/* Runs the helper and relays what it says; fills run. Returns false when
- * the helper could not be started or did not finish by the deadline (the
- * reason is logged). */
-static bool pam_mkio_run_helper(pam_handle_t *pamh, const struct pam_mkio_options *opts,
-                                const char *user, const char *hook, const char *service,
-                                bool speak, struct pam_mkio_run *run)
-{
-    char arg_conf[PATH_MAX + 16], arg_timeout[48], arg_user[LOGIN_NAME_MAX + 512], arg_hook[32];
-    char arg_service[MK_SERVICE_NAME_MAX + 16];
+/* The helper's command line (login/login_protocol.h), in buffers of its own. */
+struct pam_mkio_argv {
+    char conf[PATH_MAX + 16], timeout[48], user[LOGIN_NAME_MAX + 512], hook[32];
+    char service[MK_SERVICE_NAME_MAX + 16];
     char *argv[12];
-    int argc = 0;
-    char *envp[] = { (char *)MK_HELPER_ENV_PATH, NULL };
-    int fds[2];
+};
 
-    argv[argc++] = (char *)MK_HELPER_PATH;
+/* Fills a with the helper's arguments. false (logged) when the conf= path
+ * or the user name is too long to pass. */
+static bool pam_mkio_helper_argv(pam_handle_t *pamh, const struct pam_mkio_options *opts,
+                                 const char *user, const char *hook, const char *service,
+                                 bool speak, struct pam_mkio_argv *a)
+{
+    int argc = 0;
+    a->argv[argc++] = (char *)MK_HELPER_PATH;
     if (opts->conf_path) {
-        if ((size_t)snprintf(arg_conf, sizeof(arg_conf), "--conf=%s", opts->conf_path) >= sizeof(arg_conf)) {
+        if ((size_t)snprintf(a->conf, sizeof(a->conf), "--conf=%s", opts->conf_path) >= sizeof(a->conf)) {
             pam_syslog(pamh, LOG_ERR, "conf= path too long; login continues");
             return false;
         }
-        argv[argc++] = arg_conf;
+        a->argv[argc++] = a->conf;
     }
     if (opts->timeout_ms > 0) {
-        snprintf(arg_timeout, sizeof(arg_timeout), "--timeout-ms=%ld", opts->timeout_ms);
-        argv[argc++] = arg_timeout;
+        snprintf(a->timeout, sizeof(a->timeout), "--timeout-ms=%ld", opts->timeout_ms);
+        a->argv[argc++] = a->timeout;
     }
     if (opts->debug)
-        argv[argc++] = (char *)"--debug";
+        a->argv[argc++] = (char *)"--debug";
     if (!speak)
-        argv[argc++] = (char *)"--quiet";
+        a->argv[argc++] = (char *)"--quiet";
     if (opts->fail_closed)
-        argv[argc++] = (char *)"--fail-closed";
-    snprintf(arg_hook, sizeof(arg_hook), "--hook=%s", hook);
-    argv[argc++] = arg_hook;
+        a->argv[argc++] = (char *)"--fail-closed";
+    snprintf(a->hook, sizeof(a->hook), "--hook=%s", hook);
+    a->argv[argc++] = a->hook;
     if (service) {
-        snprintf(arg_service, sizeof(arg_service), "--service=%s", service);
-        argv[argc++] = arg_service;
+        snprintf(a->service, sizeof(a->service), "--service=%s", service);
+        a->argv[argc++] = a->service;
     }
-    if ((size_t)snprintf(arg_user, sizeof(arg_user), "--user=%s", user) >= sizeof(arg_user)) {
+    if ((size_t)snprintf(a->user, sizeof(a->user), "--user=%s", user) >= sizeof(a->user)) {
         pam_syslog(pamh, LOG_ERR, "user name too long; ignored");
         return false;
     }
-    argv[argc++] = arg_user;
-    argv[argc] = NULL;
+    a->argv[argc++] = a->user;
+    a->argv[argc] = NULL;
+    return true;
+}
 
+/* Starts the helper with argv and a clean environment, its descriptor 3
+ * the write end of a pipe whose read end goes to *read_fd. Its pid, or -1
+ * (logged). */
+static pid_t pam_mkio_start(pam_handle_t *pamh, char *const argv[], int *read_fd)
+{
+    char *envp[] = { (char *)MK_HELPER_ENV_PATH, NULL };
+    int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         pam_syslog(pamh, LOG_ERR, "cannot start %s: pipe: %s", MK_HELPER_PATH, strerror(errno));
-        return false;
+        return -1;
     }
     pid_t pid = fork();
     if (pid < 0) {
         pam_syslog(pamh, LOG_ERR, "cannot start %s: fork: %s", MK_HELPER_PATH, strerror(errno));
         close(fds[0]);
         close(fds[1]);
-        return false;
+        return -1;
     }
     if (pid == 0)
         pam_mkio_child(fds[1], argv, envp); /* never returns */
     close(fds[1]);
+    *read_fd = fds[0];
+    return pid;
+}
 
-    bool eof = false, in_time = true;
+/* Takes what the helper says on fd, line by line, until it closes the pipe
+ * (true) or the deadline passes or poll fails (false). What passes
+ * MK_HELPER_OUTPUT_MAX is read and dropped (run->overflow). */
+static bool pam_mkio_relay(pam_handle_t *pamh, int fd, bool speak, struct pam_mkio_run *run)
+{
+    bool eof = false;
     while (!eof) {
         long wait = run->deadline_ms - mk_clock_ms();
-        if (wait <= 0) {
-            in_time = false;
-            break;
-        }
-        struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+        if (wait <= 0)
+            return false;
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
         int n = poll(&pfd, 1, wait > INT_MAX ? INT_MAX : (int)wait);
-        if (n < 0 && errno != EINTR) {
-            in_time = false;
-            break;
-        }
+        if (n < 0 && errno != EINTR)
+            return false;
         if (n <= 0)
             continue;
         char scratch[4096];
         char *into = run->len < sizeof(run->buf) ? run->buf + run->len : scratch;
         size_t room = run->len < sizeof(run->buf) ? sizeof(run->buf) - run->len : sizeof(scratch);
-        ssize_t got = read(fds[0], into, room);
+        ssize_t got = read(fd, into, room);
         if (got < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (got <= 0) {
@@ -365,23 +378,31 @@ static bool pam_mkio_run_helper(pam_handle_t *pamh, const struct pam_mkio_option
         }
         pam_mkio_take_lines(pamh, run, speak, eof);
     }
-    close(fds[0]);
+    return true;
+}
 
-    /* The helper closes the pipe when it exits; give it until the deadline
-     * to be gone, then kill it. */
-    int status = 0;
-    pid_t reaped = 0;
-    while (in_time) {
-        reaped = waitpid(pid, &status, WNOHANG);
-        if (reaped != 0 && !(reaped < 0 && errno == EINTR))
-            break;
-        if (mk_clock_ms() >= run->deadline_ms) {
-            in_time = false;
-            break;
-        }
+/* The helper closes the pipe when it exits; gives it until the deadline to
+ * be gone. true when it was reaped in time (*reaped its pid, or -1 when
+ * the login program reaped it: ECHILD; *status how it ended). */
+static bool pam_mkio_wait(pid_t pid, const struct pam_mkio_run *run, int *status, pid_t *reaped)
+{
+    for (;;) {
+        *reaped = waitpid(pid, status, WNOHANG);
+        if (*reaped != 0 && !(*reaped < 0 && errno == EINTR))
+            return true;
+        if (mk_clock_ms() >= run->deadline_ms)
+            return false;
         struct timespec ms = { 0, 1000000 };
         nanosleep(&ms, NULL);
     }
+}
+
+/* What the end of the helper says of the run: false (logged) when it was
+ * out of time (then killed), could not be run, or ended without a result. */
+static bool pam_mkio_judge(pam_handle_t *pamh, const struct pam_mkio_options *opts,
+                           const char *user, const struct pam_mkio_run *run, pid_t pid,
+                           bool in_time, pid_t reaped, int status)
+{
     if (!in_time) {
         pam_mkio_reap(pid, true);
         /* Not "%.1f": the login program's setlocale would write "2,5". */
@@ -410,6 +431,29 @@ static bool pam_mkio_run_helper(pam_handle_t *pamh, const struct pam_mkio_option
         pam_syslog(pamh, LOG_WARNING, "%s said more than %d bytes; the rest was dropped",
                    MK_HELPER_PATH, MK_HELPER_OUTPUT_MAX);
     return true;
+}
+
+/* Runs the helper and relays what it says; fills run. Returns false when
+ * the helper could not be started or did not finish by the deadline (the
+ * reason is logged). */
+static bool pam_mkio_run_helper(pam_handle_t *pamh, const struct pam_mkio_options *opts,
+                                const char *user, const char *hook, const char *service,
+                                bool speak, struct pam_mkio_run *run)
+{
+    struct pam_mkio_argv args;
+    int fd = -1, status = 0;
+    pid_t reaped = 0;
+
+    if (!pam_mkio_helper_argv(pamh, opts, user, hook, service, speak, &args))
+        return false;
+    pid_t pid = pam_mkio_start(pamh, args.argv, &fd);
+    if (pid < 0)
+        return false;
+    bool in_time = pam_mkio_relay(pamh, fd, speak, run);
+    close(fd);
+    if (in_time)
+        in_time = pam_mkio_wait(pid, run, &status, &reaped);
+    return pam_mkio_judge(pamh, opts, user, run, pid, in_time, reaped, status);
 }
 
 static enum pam_mkio_outcome pam_mkio_work(pam_handle_t *pamh, int flags, const struct pam_mkio_options *opts,

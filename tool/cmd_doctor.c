@@ -3,14 +3,13 @@
  * item 7). Root or not: what a check could not look at, and why, is in its
  * detail. System paths are fixed (a root tool never takes them from the
  * environment); tests run it in a private mount namespace with bind mounts
- * over them. */
-#include <dirent.h>
+ * over them. The checks are here, in their order; the report they add to
+ * is tool/doctor.c, the tls and token checks tool/doctor_token.c, and the
+ * files they read are parsed by tool/nsswitch.c, tool/pamstack.c and
+ * tool/pem.c. */
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,24 +18,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "groupfile/writer.h"
 #include "groupfile/reader.h"
 #include "store/nscd.h"
-#include "net/profile.h"
 #include "store/store.h"
-#include "base/text.h"
 #include "net/token.h"
-#include "tool.h"
+#include "tool/cmd_doctor.h"
+#include "tool/doctor.h"
+#include "tool/doctor_token.h"
+#include "tool/nsswitch.h"
+#include "tool/pamstack.h"
+#include "tool/pem.h"
+#include "tool/util.h"
 #include "store/userstate.h"
 
 #define DOCTOR_NSSWITCH "/etc/nsswitch.conf"
-#define DOCTOR_PAM_DIR "/etc/pam.d"
-/* A bearer token for the TLS check when no real one is at hand: any HTTP
- * answer (a 401 too) shows that TLS verified. */
-#define DOCTOR_PROBE_TOKEN "mkio-doctor-tls-probe"
 #define DOCTOR_MAX_TEXT_FILE (1u << 20)
 #define DOCTOR_MAX_CA_FILE (16u << 20)
-#define DOCTOR_PAM_DEPTH 16
 
 static const char doctor_help[] =
 "Usage: mkio-orgs doctor [--json]\n"
@@ -89,142 +86,6 @@ static const char doctor_help[] =
 "Exit status: 0 when no check fails (warnings are not failures); 4 when some\n"
 "check fails; 2 on a usage error.\n";
 
-enum doctor_result { DOCTOR_OK, DOCTOR_WARN, DOCTOR_FAIL };
-
-struct doctor_check {
-    char *name;
-    enum doctor_result result;
-    char *detail;
-    char *hint;
-};
-
-struct doctor {
-    struct tool *t;
-    bool json;
-    bool root;
-    bool config_ok;      /* the configuration loaded: the checks that need it run */
-    bool tls_ok;         /* base_url answered: token checks are worth making */
-    const char *config_name;
-    struct doctor_check *checks;
-    size_t count, cap;
-    size_t oks, warns, fails;
-};
-
-static const char *doctor_result_name(enum doctor_result r)
-{
-    return r == DOCTOR_OK ? "ok" : r == DOCTOR_WARN ? "warn" : "fail";
-}
-
-static char *doctor_vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
-
-static char *doctor_vformat(const char *fmt, va_list ap)
-{
-    char *text = NULL;
-    if (vasprintf(&text, fmt, ap) < 0)
-        return NULL;
-    return text;
-}
-
-/* Prints a check (text mode) as soon as it is known, so slow checks show
- * progress; JSON mode prints everything at the end. */
-static void doctor_print(const struct doctor *d, const struct doctor_check *c)
-{
-    if (d->json)
-        return;
-    printf("%-4s ", doctor_result_name(c->result));
-    tool_put_safe(stdout, c->name);
-    fputs(": ", stdout);
-    tool_put_safe(stdout, c->detail ? c->detail : "(out of memory)");
-    fputc('\n', stdout);
-    if (c->hint) {
-        fputs("     hint: ", stdout);
-        tool_put_safe(stdout, c->hint);
-        fputc('\n', stdout);
-    }
-    fflush(stdout);
-}
-
-/* Records one check. hint (printf-style, may be NULL) only for warn/fail. */
-static void doctor_add(struct doctor *d, enum doctor_result r, const char *name, const char *hint,
-                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void doctor_add(struct doctor *d, enum doctor_result r, const char *name, const char *hint,
-                       const char *fmt, ...)
-{
-    struct doctor_check c = { .result = r };
-    va_list ap;
-    va_start(ap, fmt);
-    c.detail = doctor_vformat(fmt, ap);
-    va_end(ap);
-    c.name = strdup(name);
-    if (hint && r != DOCTOR_OK)
-        c.hint = strdup(hint);
-    if (r == DOCTOR_OK)
-        d->oks++;
-    else if (r == DOCTOR_FAIL)
-        d->fails++;
-    else if (r == DOCTOR_WARN)
-        d->warns++;
-    doctor_print(d, &c);
-    if (d->count == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 16;
-        struct doctor_check *grown = realloc(d->checks, cap * sizeof(*grown));
-        if (!grown) {
-            free(c.name);
-            free(c.detail);
-            free(c.hint);
-            return;
-        }
-        d->checks = grown;
-        d->cap = cap;
-    }
-    d->checks[d->count++] = c;
-}
-
-/* A hint made with printf: the caller frees it. */
-static char *doctor_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *doctor_hint(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = doctor_vformat(fmt, ap);
-    va_end(ap);
-    return text;
-}
-
-static void doctor_free(struct doctor *d)
-{
-    for (size_t i = 0; i < d->count; i++) {
-        free(d->checks[i].name);
-        free(d->checks[i].detail);
-        free(d->checks[i].hint);
-    }
-    free(d->checks);
-}
-
-/* A duration as the configuration writes it: 30d, 12h, 5m or 90s. */
-static void format_duration(int64_t ms, char *buf, size_t len)
-{
-    int64_t s = ms / 1000;
-    if (s >= 86400 && s % 86400 == 0)
-        snprintf(buf, len, "%lldd", (long long)(s / 86400));
-    else if (s >= 3600 && s % 3600 == 0)
-        snprintf(buf, len, "%lldh", (long long)(s / 3600));
-    else if (s >= 60 && s % 60 == 0)
-        snprintf(buf, len, "%lldm", (long long)(s / 60));
-    else
-        snprintf(buf, len, "%llds", (long long)s);
-}
-
-static void format_time(int64_t t, char *buf, size_t len)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(buf, len, "never");
-}
-
 /* ---- config ---- */
 
 static void check_config(struct doctor *d)
@@ -261,60 +122,12 @@ static void check_config(struct doctor *d)
         t->cfg_loaded = true;
 }
 
-/* The checks that need a configuration say so when there is none. */
-static bool need_config(struct doctor *d, const char *name)
-{
-    if (d->config_ok)
-        return true;
-    doctor_add(d, DOCTOR_WARN, name, "fix the configuration first (see the config check)",
-               "not checked: the configuration did not load");
-    return false;
-}
-
 /* ---- ca_file ---- */
-
-/* Counts the PEM certificate blocks of text: a BEGIN line, base64 lines, an
- * END line. *bad is set when a block is broken. */
-static size_t count_pem_certificates(const char *text, bool *bad)
-{
-    static const char begin[] = "-----BEGIN CERTIFICATE-----";
-    static const char end[] = "-----END CERTIFICATE-----";
-    size_t n = 0;
-    const char *p = text;
-    *bad = false;
-    while ((p = strstr(p, begin)) != NULL) {
-        const char *body = p + sizeof(begin) - 1;
-        const char *stop = strstr(body, end);
-        if (!stop) {
-            *bad = true;
-            break;
-        }
-        size_t chars = 0;
-        for (const char *q = body; q < stop; q++) {
-            unsigned char c = (unsigned char)*q;
-            if (mk_ascii_alnum(c) || c == '+' || c == '/' || c == '=')
-                chars++;
-            else if (!mk_ascii_space(c)) {
-                *bad = true;
-                break;
-            }
-        }
-        if (*bad)
-            break;
-        if (chars < 64) { /* far shorter than any certificate */
-            *bad = true;
-            break;
-        }
-        n++;
-        p = stop + sizeof(end) - 1;
-    }
-    return n;
-}
 
 static void check_ca_file(struct doctor *d)
 {
     const struct mk_config *cfg = &d->t->cfg;
-    if (!need_config(d, "ca_file"))
+    if (!doctor_need_config(d, "ca_file"))
         return;
     if (!cfg->ca_file || !*cfg->ca_file) {
         doctor_add(d, DOCTOR_OK, "ca_file", NULL, "not set: the system's CA store is used");
@@ -355,7 +168,7 @@ static void check_ca_file(struct doctor *d)
         goto out;
     }
     bool bad = false;
-    size_t n = count_pem_certificates(text, &bad);
+    size_t n = pem_count_certificates(text, &bad);
     if (bad)
         doctor_add(d, DOCTOR_FAIL, "ca_file", hint,
                    "%s holds a damaged PEM certificate block (after %zu good)", cfg->ca_file, n);
@@ -371,406 +184,15 @@ out:
     free(text);
 }
 
-/* ---- tls and tokens ---- */
-
-/* GET /api/v1/user/profile with token, under the tool's proxy rule and the
- * configured connect timeout and time budget. */
-static mk_status doctor_profile(struct doctor *d, const char *token, struct mk_profile *profile,
-                                mk_error *err)
-{
-    mk_http *http = NULL;
-    mk_status st = mk_http_new(&d->t->cfg, token, &http, err);
-    if (st != MK_OK)
-        return st;
-    /* As tool_client_for_token: a user running the tool for themself keeps
-     * their proxy settings; root never takes them from the environment. */
-    if (getuid() != 0 && geteuid() == getuid())
-        mk_http_allow_env_proxy(http, true);
-    memset(profile, 0, sizeof(*profile));
-    st = mk_profile_get(http, profile, err);
-    mk_http_free(http);
-    return st;
-}
-
-static bool base_url_is_http(const struct mk_config *cfg)
-{
-    return strncmp(cfg->base_url, "http://", 7) == 0;
-}
-
-/* Reads the answer of a profile request for the TLS check. */
-static void report_tls(struct doctor *d, bool probe, mk_status st, const mk_error *err)
-{
-    const struct mk_config *cfg = &d->t->cfg;
-    char *hint = NULL;
-    if (st == MK_OK || st == MK_ERR_API || st == MK_ERR_PROTOCOL) {
-        d->tls_ok = true;
-        if (base_url_is_http(cfg)) {
-            hint = doctor_hint("set base_url in %s to the https:// address of MK.IO (plain http "
-                               "is allowed only to loopback, for tests)", cfg->source);
-            doctor_add(d, DOCTOR_WARN, "tls", hint,
-                       "%s answered over plain http (loopback): no TLS to verify",
-                       cfg->base_url);
-        } else {
-            doctor_add(d, DOCTOR_OK, "tls", NULL, "%s answered (HTTP %ld%s): its certificate "
-                       "verified against %s", cfg->base_url, err->http_status ? err->http_status
-                       : 200L, probe ? " to a request without a real token" : "",
-                       cfg->ca_file && *cfg->ca_file ? cfg->ca_file : "the system's CA store");
-        }
-    } else if (st == MK_ERR_USAGE) {
-        /* http.c: a certificate that does not verify is MK_ERR_USAGE naming ca_file. */
-        if (cfg->ca_file && *cfg->ca_file)
-            hint = doctor_hint("set ca_file in %s to the PEM file of the CA that signed the "
-                               "certificate of %s (now %s)", cfg->source, cfg->base_url,
-                               cfg->ca_file);
-        else
-            hint = doctor_hint("set ca_file in %s to the PEM file of the CA that signed the "
-                               "certificate of %s", cfg->source, cfg->base_url);
-        doctor_add(d, DOCTOR_FAIL, "tls", hint, "%s", err->message);
-    } else {
-        hint = doctor_hint("check base_url in %s, the network, and the proxy key (root takes "
-                           "no proxy from the environment); the wait is bounded by "
-                           "connect_timeout (%lld ms) and time_budget (%lld ms)", cfg->source,
-                           (long long)cfg->connect_timeout_ms, (long long)cfg->budget_ms);
-        doctor_add(d, DOCTOR_FAIL, "tls", hint, "%s", err->message);
-    }
-    free(hint);
-}
-
-/* Reads the answer of a profile request for a token check; who is "" for
- * the caller's own token, else "USER: ". */
-static void report_token(struct doctor *d, const char *who, const char *user, const char *source,
-                         mk_status st, const mk_error *err, const struct mk_profile *profile,
-                         enum doctor_result ok_result, const char *ok_note, const char *ok_hint)
-{
-    char *hint = NULL;
-    if (st == MK_OK) {
-        doctor_add(d, ok_result, "token", ok_hint, "%saccepted by MK.IO (%s, from %s)%s", who,
-                   profile->login_email[0] ? profile->login_email : profile->id, source,
-                   ok_note ? ok_note : "");
-        return;
-    }
-    if (st == MK_ERR_API && err->http_status == 401) {
-        hint = user ? doctor_hint("make a new token in the MK.IO web app (profile menu, \"Your "
-                                  "personal API tokens\") and run `mkio-orgs login --user %s`",
-                                  user)
-                    : doctor_hint("make a new token in the MK.IO web app (profile menu, \"Your "
-                                  "personal API tokens\") and run `mkio-orgs login`");
-        /* The remedy is the same whatever the detail: the ref is for support. */
-        doctor_add(d, DOCTOR_FAIL, "token", hint, "%sMK.IO refused the token from %s (HTTP 401: "
-                   "expired, revoked or mistyped%s%s)", who, source, err->ref[0] ? "; ref " : "",
-                   err->ref);
-    } else if (st == MK_ERR_API) {
-        hint = doctor_hint("quote the ref to MediaKind support if the answer is unexpected");
-        doctor_add(d, DOCTOR_FAIL, "token", hint, "%sMK.IO answered the token from %s with an "
-                   "error: %s", who, source, err->message);
-    } else {
-        hint = doctor_hint("see the tls check; then run `mkio-orgs doctor` again");
-        doctor_add(d, DOCTOR_FAIL, "token", hint, "%snot checked: %s", who, err->message);
-    }
-    free(hint);
-}
-
-/* The caller's own token (not root): also the TLS check's request. */
-static void check_tls_and_own_token(struct doctor *d)
-{
-    struct tool *t = d->t;
-    struct mk_profile profile;
-    char source[4096] = "";
-    char *token = NULL;
-    mk_error err, token_err;
-    mk_error_clear(&err);
-    mk_error_clear(&token_err);
-
-    mk_status token_st = tool_read_token(t, &token, source, sizeof(source), &token_err);
-    mk_status st = doctor_profile(d, token_st == MK_OK ? token : DOCTOR_PROBE_TOKEN, &profile,
-                                  &err);
-    report_tls(d, token_st != MK_OK, st, &err);
-    const char *not_root = "; not checked: the tokens under token_dir (not root: the token "
-                           "directory cannot be read)";
-    if (token_st != MK_OK) {
-        bool missing = strncmp(token_err.message, "no token", 8) == 0;
-        char *hint = missing
-            ? doctor_hint("run `mkio-orgs login` to save your token, unless root keeps one for "
-                          "you in %s", t->cfg.token_dir)
-            : doctor_hint("fix the token named above (a file must be yours, regular, mode "
-                          "0600), or run `mkio-orgs login` to save it again");
-        doctor_add(d, missing ? DOCTOR_WARN : DOCTOR_FAIL, "token", hint, "%s%s",
-                   token_err.message, not_root);
-        free(hint);
-    } else if (!d->tls_ok) {
-        doctor_add(d, DOCTOR_WARN, "token", "fix the tls check first",
-                   "not checked: %s did not answer (see tls)%s", t->cfg.base_url, not_root);
-    } else {
-        report_token(d, "", NULL, source, st, &err, &profile, DOCTOR_OK, not_root, NULL);
-    }
-    mk_token_free(token);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Root: one user's token, read from source, sent to MK.IO. */
-static void check_one_token(struct doctor *d, const char *user, const char *token,
-                            const char *source)
-{
-    const struct mk_config *cfg = &d->t->cfg;
-    char who[320];
-    snprintf(who, sizeof(who), "%s: ", user);
-    if (!d->tls_ok) {
-        doctor_add(d, DOCTOR_WARN, "token", "fix the tls check first",
-                   "%snot checked: %s did not answer (see tls)", who, cfg->base_url);
-        return;
-    }
-    struct mk_profile profile;
-    mk_error err;
-    mk_error_clear(&err);
-    mk_status st = doctor_profile(d, token, &profile, &err);
-    bool local = getpwnam(user) != NULL;
-    char *hint = local ? NULL : doctor_hint("remove %s, or create the user %s", source, user);
-    report_token(d, who, user, source, st, &err, &profile, local ? DOCTOR_OK : DOCTOR_WARN,
-                 local ? NULL : "; but there is no local user of that name: never used", hint);
-    free(hint);
-}
-
-/* The users with a token file in token_dir (sorted; *n 0 when none), or
- * false after reporting why the directory cannot be used. */
-static bool list_token_dir(struct doctor *d, char ***out, size_t *out_n)
-{
-    const struct mk_config *cfg = &d->t->cfg;
-    char **users = NULL, *hint = NULL;
-    size_t n = 0, cap = 0;
-    struct stat sb;
-    *out = NULL;
-    *out_n = 0;
-    int fd = open(cfg->token_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) {
-            hint = doctor_hint("create it (mkdir -m 0700 %s) and save users' tokens with "
-                               "`mkio-orgs login --user USER`, or set token_dir in %s",
-                               cfg->token_dir, cfg->source);
-            doctor_add(d, DOCTOR_WARN, "token", hint, "token_dir %s does not exist: only "
-                       "users' own token files are used", cfg->token_dir);
-        } else {
-            hint = doctor_hint("make token_dir %s a directory owned by root, mode 0700",
-                               cfg->token_dir);
-            doctor_add(d, DOCTOR_FAIL, "token", hint, "token_dir %s cannot be opened: %s",
-                       cfg->token_dir, errno == ELOOP ? "a symbolic link (not followed)"
-                       : strerror(errno));
-        }
-        free(hint);
-        return false;
-    }
-    if (fstat(fd, &sb) != 0 || sb.st_uid != 0 || (sb.st_mode & (S_IWGRP | S_IWOTH))) {
-        hint = doctor_hint("chown root:root %s && chmod 0700 %s", cfg->token_dir, cfg->token_dir);
-        doctor_add(d, DOCTOR_FAIL, "token", hint, "token_dir %s must be owned by root and "
-                   "writable by root only (owner uid %lu, mode %04o)", cfg->token_dir,
-                   (unsigned long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
-        free(hint);
-        close(fd);
-        return false;
-    }
-    DIR *dir = fdopendir(fd);
-    if (!dir) {
-        doctor_add(d, DOCTOR_FAIL, "token", "make token_dir a directory owned by root, mode 0700",
-                   "token_dir %s cannot be read: %s",
-                   cfg->token_dir, strerror(errno));
-        close(fd);
-        return false;
-    }
-    struct dirent *de;
-    while ((de = readdir(dir))) {
-        if (de->d_name[0] == '.' || (de->d_type != DT_REG && de->d_type != DT_UNKNOWN &&
-                                     de->d_type != DT_LNK))
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **grown = realloc(users, cap * sizeof(*users));
-            if (!grown)
-                break;
-            users = grown;
-        }
-        if (!(users[n] = strdup(de->d_name)))
-            break;
-        n++;
-    }
-    closedir(dir);
-    if (n)
-        qsort(users, n, sizeof(*users), cmp_str);
-    *out = users;
-    *out_n = n;
-    return true;
-}
-
-/* Root: every token file under token_dir; then each user of the store
- * without one, whose own token file (as PAM and sync find it) is checked. */
-static void check_token_dir(struct doctor *d)
-{
-    const struct mk_config *cfg = &d->t->cfg;
-    char **users = NULL;
-    size_t n = 0, checked = 0;
-    struct mk_store_view view;
-    mk_error err;
-    memset(&view, 0, sizeof(view));
-    mk_error_clear(&err);
-
-    bool dir_ok = list_token_dir(d, &users, &n);
-    for (size_t i = 0; i < n; i++) {
-        const char *user = users[i];
-        char path[4096];
-        char *token = NULL;
-        mk_error_clear(&err);
-        snprintf(path, sizeof(path), "%s/%s", cfg->token_dir, user);
-        if (!mk_user_name_valid(user)) {
-            doctor_add(d, DOCTOR_WARN, "token", "remove or rename it: token files are named "
-                       "after the user", "%s is not named like a user: never used", path);
-            continue;
-        }
-        checked++;
-        if (mk_token_read_file(path, 0, &token, &err) != MK_OK) {
-            char *hint = doctor_hint("chown root:root %s && chmod 0600 %s, or save it again "
-                                     "with `mkio-orgs login --user %s`", path, path, user);
-            doctor_add(d, DOCTOR_FAIL, "token", hint, "%s: %s", user, err.message);
-            free(hint);
-            continue;
-        }
-        check_one_token(d, user, token, path);
-        mk_token_free(token);
-    }
-
-    /* Users the store knows (they logged in, or were synced) and who have
-     * no file in token_dir: their own token file, read as PAM reads it. */
-    mk_error_clear(&err);
-    if (mk_store_read(cfg, NULL, &view, &err) == MK_OK) {
-        for (size_t i = 0; i < view.user_count; i++) {
-            const char *user = view.users[i].user;
-            if (n && bsearch(&user, users, n, sizeof(*users), cmp_str))
-                continue;
-            struct passwd *pw = getpwnam(user);
-            if (!pw || mk_config_user_ignored(cfg, user, pw->pw_uid))
-                continue;
-            char *token = NULL, *source = NULL;
-            mk_error_clear(&err);
-            mk_status st = mk_token_for_user(cfg, pw, &token, &source, &err);
-            checked++;
-            if (st == MK_OK) {
-                check_one_token(d, user, token, source ? source : "the user's token file");
-            } else {
-                char *hint = doctor_hint("save a token with `mkio-orgs login --user %s` (as "
-                                         "root), or %s runs `mkio-orgs login`", user, user);
-                doctor_add(d, st == MK_ERR_IO ? DOCTOR_WARN : DOCTOR_FAIL, "token", hint,
-                           "%s: %s%s", user, err.message, st == MK_ERR_IO
-                           ? ": their logins and sync cannot refresh their groups" : "");
-                free(hint);
-            }
-            mk_token_free(token);
-            free(source);
-        }
-    }
-    mk_store_view_free(&view);
-    if (dir_ok && checked == 0)
-        doctor_add(d, DOCTOR_OK, "token", NULL, "no token file under token_dir %s, and no user "
-                   "in the store", cfg->token_dir);
-    for (size_t i = 0; i < n; i++)
-        free(users[i]);
-    free(users);
-}
-
-static void check_tls_and_tokens(struct doctor *d)
-{
-    if (!d->config_ok) {
-        need_config(d, "tls");
-        need_config(d, "token");
-        return;
-    }
-    if (!d->root) {
-        check_tls_and_own_token(d);
-        return;
-    }
-    struct mk_profile profile;
-    mk_error err;
-    mk_error_clear(&err);
-    mk_status st = doctor_profile(d, DOCTOR_PROBE_TOKEN, &profile, &err);
-    report_tls(d, true, st, &err);
-    check_token_dir(d);
-}
-
 /* ---- nsswitch.conf ---- */
-
-/* Whether one "[...]" block of nsswitch.conf (without the brackets) makes
- * a NOTFOUND answer return: NOTFOUND=return, or !X=return with X another
- * status. */
-static bool action_returns_on_notfound(const char *block, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && mk_ascii_space((unsigned char)block[i]))
-            i++;
-        size_t start = i;
-        while (i < len && !mk_ascii_space((unsigned char)block[i]))
-            i++;
-        const char *item = block + start;
-        size_t item_len = i - start;
-        if (item_len == 0)
-            continue;
-        bool negated = item[0] == '!';
-        if (negated) {
-            item++;
-            item_len--;
-        }
-        const char *eq = memchr(item, '=', item_len);
-        if (!eq)
-            continue;
-        size_t status_len = (size_t)(eq - item), action_len = item_len - status_len - 1;
-        bool is_return = action_len == 6 && mk_ascii_case_equal_n(eq + 1, "return", 6);
-        bool is_notfound = status_len == 8 && mk_ascii_case_equal_n(item, "notfound", 8);
-        if (is_return && is_notfound != negated)
-            return true;
-    }
-    return false;
-}
-
-struct nss_line {
-    int line;            /* 0: not found */
-    bool has_mkio;
-    bool stops_before;   /* a [NOTFOUND=return] before mkio */
-};
-
-/* Reads one database line's services (text after the ':'). */
-static void parse_nss_services(const char *p, struct nss_line *out)
-{
-    bool returns = false;
-    while (*p) {
-        while (*p && mk_ascii_space((unsigned char)*p))
-            p++;
-        if (!*p)
-            break;
-        if (*p == '[') {
-            const char *close = strchr(p, ']');
-            size_t len = close ? (size_t)(close - p - 1) : strlen(p + 1);
-            if (action_returns_on_notfound(p + 1, len))
-                returns = true;
-            p = close ? close + 1 : p + 1 + len;
-            continue;
-        }
-        const char *start = p;
-        while (*p && !mk_ascii_space((unsigned char)*p) && *p != '[')
-            p++;
-        if ((size_t)(p - start) == 4 && strncmp(start, "mkio", 4) == 0 && !out->has_mkio) {
-            out->has_mkio = true;
-            out->stops_before = returns;
-        }
-    }
-}
 
 static void check_nsswitch(struct doctor *d)
 {
     const char *path = DOCTOR_NSSWITCH;
     char *text = NULL, *hint = NULL;
     size_t len = 0;
-    struct nss_line group = { 0 }, initgroups = { 0 };
-    int group_lines = 0;
+    struct nsswitch_lines lines = { 0 };
+    const struct nsswitch_db *group = &lines.group, *initgroups = &lines.initgroups;
     int r = tool_read_file(path, DOCTOR_MAX_TEXT_FILE, true, &text, &len);
     if (r < 0) {
         hint = doctor_hint("create %s with the line `group: files mkio`", path);
@@ -779,68 +201,37 @@ static void check_nsswitch(struct doctor *d)
                    r == -EACCES && !d->root ? " (not root)" : "");
         goto out;
     }
-    int lineno = 0;
-    for (char *line = text, *next; line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        lineno++;
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
-        char *p = line;
-        while (mk_ascii_space((unsigned char)*p))
-            p++;
-        char *name = p;
-        while (*p && !mk_ascii_space((unsigned char)*p) && *p != ':')
-            p++;
-        size_t name_len = (size_t)(p - name);
-        while (mk_ascii_space((unsigned char)*p))
-            p++;
-        if (*p != ':' || name_len == 0)
-            continue;
-        struct nss_line *which = NULL;
-        if (name_len == 5 && strncmp(name, "group", 5) == 0) {
-            group_lines++;
-            which = &group;
-        } else if (name_len == 10 && strncmp(name, "initgroups", 10) == 0) {
-            which = &initgroups;
-        }
-        if (!which || which->line) /* the first line of a database counts */
-            continue;
-        which->line = lineno;
-        parse_nss_services(p + 1, which);
-    }
-    if (!group.line) {
+    nsswitch_parse(text, &lines);
+    if (!group->line) {
         hint = doctor_hint("add the line `group: files mkio` to %s", path);
         doctor_add(d, DOCTOR_FAIL, "nsswitch", hint,
                    "%s has no group: line (glibc then uses files only): no mkio group is seen",
                    path);
-    } else if (!group.has_mkio) {
+    } else if (!group->has_mkio) {
         hint = doctor_hint("add mkio to the group: line of %s (line %d), for example "
-                           "`group: files mkio`", path, group.line);
+                           "`group: files mkio`", path, group->line);
         doctor_add(d, DOCTOR_FAIL, "nsswitch", hint,
                    "the group: line of %s (line %d) does not name mkio: no mkio group is seen",
-                   path, group.line);
-    } else if (group.stops_before) {
+                   path, group->line);
+    } else if (group->stops_before) {
         hint = doctor_hint("remove the [NOTFOUND=return] before mkio on line %d of %s, or "
-                           "move mkio before it", group.line, path);
+                           "move mkio before it", group->line, path);
         doctor_add(d, DOCTOR_WARN, "nsswitch", hint, "the group: line of %s (line %d) names "
                    "mkio, but a [NOTFOUND=return] before it ends lookups first", path,
-                   group.line);
-    } else if (initgroups.line && !initgroups.has_mkio) {
+                   group->line);
+    } else if (initgroups->line && !initgroups->has_mkio) {
         hint = doctor_hint("add mkio to the initgroups: line of %s (line %d), or remove that "
-                           "line", path, initgroups.line);
+                           "line", path, initgroups->line);
         doctor_add(d, DOCTOR_WARN, "nsswitch", hint, "the group: line of %s names mkio, but "
                    "its initgroups: line (line %d) does not: id and logins miss mkio groups",
-                   path, initgroups.line);
-    } else if (group_lines > 1) {
+                   path, initgroups->line);
+    } else if (lines.group_lines > 1) {
         hint = doctor_hint("keep one group: line in %s", path);
         doctor_add(d, DOCTOR_WARN, "nsswitch", hint, "%s has %d group: lines; the first (line "
-                   "%d) names mkio", path, group_lines, group.line);
+                   "%d) names mkio", path, lines.group_lines, group->line);
     } else {
         doctor_add(d, DOCTOR_OK, "nsswitch", NULL, "the group: line of %s (line %d) names mkio",
-                   path, group.line);
+                   path, group->line);
     }
 out:
     free(hint);
@@ -849,138 +240,13 @@ out:
 
 /* ---- PAM ---- */
 
-struct pam_search {
-    const char *type;          /* "account" or "session" */
-    char looked[2048];         /* the files looked at, comma-separated */
-    char found_in[PATH_MAX];   /* the file with the pam_mkio.so line, "" when none */
-    char missing[PATH_MAX];    /* the first file that could not be read, "" when none */
-    int missing_errno;
-    char visited[DOCTOR_PAM_DEPTH][PATH_MAX];
-    int visited_count;
-};
-
-static void list_append(char *list, size_t size, const char *word);
-
-static void pam_note_looked(struct pam_search *s, const char *path)
-{
-    list_append(s->looked, sizeof(s->looked), path);
-}
-
-/* Whether a module path names pam_mkio.so (bare or absolute). */
-static bool pam_is_mkio(const char *module)
-{
-    const char *slash = strrchr(module, '/');
-    return strcmp(slash ? slash + 1 : module, "pam_mkio.so") == 0;
-}
-
-/* The next word of *p (spaces skipped), NUL-terminated in place; NULL at
- * the end. A word starting with '[' runs to the matching ']'. */
-static char *pam_next_word(char **p)
-{
-    char *s = *p;
-    while (mk_ascii_space((unsigned char)*s))
-        s++;
-    if (!*s)
-        return NULL;
-    char *start = s;
-    if (*s == '[') {
-        char *close = strchr(s, ']');
-        s = close ? close + 1 : s + strlen(s);
-    } else {
-        while (*s && !mk_ascii_space((unsigned char)*s))
-            s++;
-    }
-    if (*s)
-        *s++ = '\0';
-    *p = s;
-    return start;
-}
-
-static void pam_search_file(struct pam_search *s, const char *name, int depth);
-
-static void pam_follow(struct pam_search *s, const char *name, int depth)
-{
-    if (!name || !*name || s->found_in[0])
-        return;
-    pam_search_file(s, name, depth + 1);
-}
-
-/* Looks for pam_mkio.so in the stack of s->type that file name (under
- * /etc/pam.d unless absolute) makes, following includes. */
-static void pam_search_file(struct pam_search *s, const char *name, int depth)
-{
-    char path[PATH_MAX];
-    char *text = NULL;
-    size_t len = 0;
-    if (depth >= DOCTOR_PAM_DEPTH || s->visited_count >= DOCTOR_PAM_DEPTH)
-        return;
-    if (name[0] == '/')
-        snprintf(path, sizeof(path), "%s", name);
-    else
-        snprintf(path, sizeof(path), "%s/%s", DOCTOR_PAM_DIR, name);
-    for (int i = 0; i < s->visited_count; i++)
-        if (strcmp(s->visited[i], path) == 0)
-            return;
-    snprintf(s->visited[s->visited_count++], PATH_MAX, "%s", path);
-    pam_note_looked(s, path);
-    int r = tool_read_file(path, DOCTOR_MAX_TEXT_FILE, true, &text, &len);
-    if (r < 0) {
-        if (!s->missing[0]) {
-            snprintf(s->missing, sizeof(s->missing), "%s", path);
-            s->missing_errno = -r;
-        }
-        return;
-    }
-    /* Backslash-newline continues a line, as Linux-PAM reads it. */
-    for (char *c = text; (c = strstr(c, "\\\n")) != NULL;)
-        c[0] = c[1] = ' ';
-    for (char *line = text, *next; line && !s->found_in[0]; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
-        char *p = line;
-        char *type = pam_next_word(&p);
-        if (!type)
-            continue;
-        if (strcmp(type, "@include") == 0) {
-            pam_follow(s, pam_next_word(&p), depth);
-            continue;
-        }
-        if (type[0] == '-')
-            type++;
-        if (!mk_ascii_case_equal(type, s->type))
-            continue;
-        char *control = pam_next_word(&p);
-        char *module = pam_next_word(&p);
-        if (!control || !module)
-            continue;
-        if (strcmp(control, "include") == 0 || strcmp(control, "substack") == 0) {
-            pam_follow(s, module, depth);
-            continue;
-        }
-        if (pam_is_mkio(module))
-            snprintf(s->found_in, sizeof(s->found_in), "%s", path);
-    }
-    free(text);
-}
-
-/* Appends word to a comma-separated list. */
-static void list_append(char *list, size_t size, const char *word)
-{
-    size_t used = strlen(list);
-    snprintf(list + used, size - used, "%s%s", used ? ", " : "", word);
-}
-
 /* pam_mkio.so in the stack of type: Debian's common-TYPE (what
  * pam-auth-update writes), and each login service (login_services) that has
  * a file in /etc/pam.d must reach it. */
 static void check_pam(struct doctor *d, const char *type)
 {
     const struct mk_config *cfg = &d->t->cfg;
-    struct pam_search *s = calloc(1, sizeof(*s));
+    struct pamstack_search *s = calloc(1, sizeof(*s));
     char name[64], start[64], reached[1024] = "", unreached[1024] = "";
     char *hint = NULL;
     snprintf(name, sizeof(name), "pam-%s", type);
@@ -988,48 +254,34 @@ static void check_pam(struct doctor *d, const char *type)
         doctor_add(d, DOCTOR_FAIL, name, "run `mkio-orgs doctor` again", "out of memory");
         return;
     }
-    s->type = type;
     snprintf(start, sizeof(start), "common-%s", type);
-    pam_search_file(s, start, 0);
+    pamstack_search(s, type, start);
     bool common_missing = strcmp(s->missing, s->visited[0]) == 0;
-    for (size_t i = 0; i < cfg->login_service_count; i++) {
-        const char *service = cfg->login_services[i];
-        char path[PATH_MAX];
-        struct stat sb;
-        snprintf(path, sizeof(path), "%s/%s", DOCTOR_PAM_DIR, service);
-        if (strchr(service, '/') || lstat(path, &sb) != 0)
-            continue;
-        struct pam_search *one = calloc(1, sizeof(*one));
-        if (!one)
-            break;
-        one->type = type;
-        pam_search_file(one, service, 0);
-        list_append(one->found_in[0] ? reached : unreached, sizeof(reached), service);
-        free(one);
-    }
+    pamstack_services(type, cfg->login_services, cfg->login_service_count, reached, unreached,
+                      sizeof(reached));
     if (s->found_in[0] && !unreached[0]) {
         doctor_add(d, DOCTOR_OK, name, NULL, "pam_mkio.so is in the %s stack, in %s (looked at: "
                    "%s)%s%s", type, s->found_in, s->looked, reached[0] ? "; reached from " : "",
                    reached);
     } else if (s->found_in[0]) {
         hint = doctor_hint("add `@include %s` (or the line `%s optional pam_mkio.so`) to the "
-                           "file in %s of each of: %s", start, type, DOCTOR_PAM_DIR, unreached);
+                           "file in %s of each of: %s", start, type, PAMSTACK_DIR, unreached);
         doctor_add(d, DOCTOR_WARN, name, hint, "pam_mkio.so is in %s, but the %s stack of these "
                    "login services does not reach it: %s", s->found_in, type, unreached);
     } else if (common_missing && reached[0] && !unreached[0]) {
         doctor_add(d, DOCTOR_OK, name, NULL, "no %s; pam_mkio.so is in the %s stack of every "
-                   "login service with a file in %s: %s", s->missing, type, DOCTOR_PAM_DIR,
+                   "login service with a file in %s: %s", s->missing, type, PAMSTACK_DIR,
                    reached);
     } else if (common_missing) {
         hint = doctor_hint("on Debian, run `pam-auth-update --enable mkio`; elsewhere add "
                            "`%s optional pam_mkio.so` to the %s stack of each login service "
-                           "in %s (conf/pam.d-snippet)", type, type, DOCTOR_PAM_DIR);
+                           "in %s (conf/pam.d-snippet)", type, type, PAMSTACK_DIR);
         doctor_add(d, DOCTOR_FAIL, name, hint, "%s cannot be read (%s)%s%s", s->missing,
                    strerror(s->missing_errno), unreached[0] ? "; login services without "
                    "pam_mkio.so: " : "", unreached);
     } else {
         hint = doctor_hint("run `pam-auth-update --enable mkio`, or add the line `%s optional "
-                           "pam_mkio.so` to %s/%s (conf/pam.d-snippet)", type, DOCTOR_PAM_DIR,
+                           "pam_mkio.so` to %s/%s (conf/pam.d-snippet)", type, PAMSTACK_DIR,
                            start);
         doctor_add(d, DOCTOR_FAIL, name, hint, "no pam_mkio.so line in the %s stack (looked "
                    "at: %s%s%s)", type, s->looked, s->missing[0] ? "; could not read " : "",
@@ -1184,8 +436,8 @@ static void report_stale(struct doctor *d, const char *user, const struct mk_use
     if (!mk_user_state_stale(cfg, known_good, now))
         return;
     char good[32], attempt[32];
-    format_time(known_good, good, sizeof(good));
-    format_time(st->last_attempt, attempt, sizeof(attempt));
+    tool_format_time(known_good, good, sizeof(good));
+    tool_format_time(st->last_attempt, attempt, sizeof(attempt));
     char *hint = doctor_hint("check %s's token (`mkio-orgs doctor` as root; a refused one: "
                              "`mkio-orgs login --user %s`), then `mkio-orgs sync --user %s`; "
                              "or raise max_stale in %s", user, user, user, cfg->source);
@@ -1206,7 +458,7 @@ static void check_stale(struct doctor *d)
     mk_error err;
     memset(&view, 0, sizeof(view));
     mk_error_clear(&err);
-    if (!need_config(d, "stale"))
+    if (!doctor_need_config(d, "stale"))
         return;
     if (cfg->max_stale_ms == 0) {
         doctor_add(d, DOCTOR_OK, "stale", NULL, "max_stale = 0: memberships never go stale");
@@ -1248,33 +500,13 @@ static void check_stale(struct doctor *d)
         users++;
     }
     char bound[32];
-    format_duration(cfg->max_stale_ms, bound, sizeof(bound));
+    tool_format_duration(cfg->max_stale_ms, bound, sizeof(bound));
     if (stale == 0)
         doctor_add(d, DOCTOR_OK, "stale", NULL, "no stale user (%zu user%s known; max_stale %s)",
                    users, users == 1 ? "" : "s", bound);
 out:
     mk_user_state_list_free(list, n);
     mk_store_view_free(&view);
-}
-
-/* ---- output ---- */
-
-static void doctor_print_json(const struct doctor *d)
-{
-    json_object *root = json_object_new_object();
-    json_object *checks = json_object_new_array();
-    for (size_t i = 0; i < d->count; i++) {
-        const struct doctor_check *c = &d->checks[i];
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "name", json_object_new_string(c->name ? c->name : ""));
-        json_object_object_add(o, "result", json_object_new_string(doctor_result_name(c->result)));
-        json_object_object_add(o, "detail", json_object_new_string(c->detail ? c->detail : ""));
-        json_object_object_add(o, "hint", c->hint ? json_object_new_string(c->hint) : NULL);
-        json_object_array_add(checks, o);
-    }
-    json_object_object_add(root, "checks", checks);
-    json_object_object_add(root, "ok", json_object_new_boolean(d->fails == 0));
-    tool_print_json(root);
 }
 
 int cmd_doctor(struct tool *t, int argc, char **argv)
@@ -1298,7 +530,7 @@ int cmd_doctor(struct tool *t, int argc, char **argv)
         return TOOL_EXIT_LOCAL;
     }
     check_ca_file(&d);
-    check_tls_and_tokens(&d);
+    doctor_check_tls_and_tokens(&d);
     check_nsswitch(&d);
     check_pam(&d, "account");
     check_pam(&d, "session");

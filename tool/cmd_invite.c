@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tool.h"
+#include "tool/cmd_invite.h"
+#include "tool/util.h"
 
 static const char invite_help[] =
 "Usage: mkio-orgs invite create --email EMAIL [--comment TEXT] [--team TEAM]... [--json]\n"
@@ -40,7 +41,7 @@ static void print_invite(const struct mk_invite *inv)
     fputc('\n', stdout);
 }
 
-static int invite_create(struct tool *t, int argc, char **argv)
+int cmd_invite_create(struct tool *t, int argc, char **argv)
 {
     static const struct option options[] = {
         {"email", required_argument, NULL, 'e'},
@@ -114,7 +115,7 @@ out:
     return rc;
 }
 
-static int invite_list(struct tool *t, int argc, char **argv)
+int cmd_invite_list(struct tool *t, int argc, char **argv)
 {
     bool json = false;
     int rc = tool_simple_options("invite list", invite_help, argc, argv, &json, NULL, NULL);
@@ -148,7 +149,7 @@ out:
     return rc;
 }
 
-static int invite_cancel(struct tool *t, int argc, char **argv)
+int cmd_invite_cancel(struct tool *t, int argc, char **argv)
 {
     char *id = NULL;
     int rc = tool_simple_options("invite cancel", invite_help, argc, argv, NULL, "INVITE_ID", &id);
@@ -177,12 +178,6 @@ int cmd_invite(struct tool *t, int argc, char **argv)
     if (argc < 2)
         return tool_usage("invite ", "invite: which one? create, list or cancel");
     const char *sub = argv[1];
-    if (strcmp(sub, "create") == 0)
-        return invite_create(t, argc - 1, argv + 1);
-    if (strcmp(sub, "list") == 0)
-        return invite_list(t, argc - 1, argv + 1);
-    if (strcmp(sub, "cancel") == 0)
-        return invite_cancel(t, argc - 1, argv + 1);
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
         fputs(invite_help, stdout);
         return TOOL_EXIT_OK;

@@ -6,7 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tool.h"
+#include "tool/cmd_orgs.h"
+#include "tool/util.h"
 
 static const char orgs_help[] =
 "Usage: mkio-orgs orgs list [--json]\n"
@@ -71,7 +72,7 @@ static void print_org(const struct mk_user_org *org, time_t now)
     fputc('\n', stdout);
 }
 
-static int orgs_list(struct tool *t, int argc, char **argv)
+int cmd_orgs_list(struct tool *t, int argc, char **argv)
 {
     bool json = false;
     int rc = tool_simple_options("orgs list", orgs_help, argc, argv, &json, NULL, NULL);
@@ -106,7 +107,7 @@ out:
     return rc;
 }
 
-static int orgs_accept(struct tool *t, int argc, char **argv)
+int cmd_orgs_accept(struct tool *t, int argc, char **argv)
 {
     char *id = NULL;
     int rc = tool_simple_options("orgs accept", orgs_help, argc, argv, NULL, "ORG_ID", &id);
@@ -252,19 +253,21 @@ out:
     return rc;
 }
 
+int cmd_orgs_decline(struct tool *t, int argc, char **argv)
+{
+    return orgs_delete(t, argc, argv, false);
+}
+
+int cmd_orgs_leave(struct tool *t, int argc, char **argv)
+{
+    return orgs_delete(t, argc, argv, true);
+}
+
 int cmd_orgs(struct tool *t, int argc, char **argv)
 {
     if (argc < 2)
         return tool_usage("orgs ", "orgs: which one? list, accept, decline or leave");
     const char *sub = argv[1];
-    if (strcmp(sub, "list") == 0)
-        return orgs_list(t, argc - 1, argv + 1);
-    if (strcmp(sub, "accept") == 0)
-        return orgs_accept(t, argc - 1, argv + 1);
-    if (strcmp(sub, "decline") == 0)
-        return orgs_delete(t, argc - 1, argv + 1, false);
-    if (strcmp(sub, "leave") == 0)
-        return orgs_delete(t, argc - 1, argv + 1, true);
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
         fputs(orgs_help, stdout);
         return TOOL_EXIT_OK;

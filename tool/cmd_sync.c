@@ -14,7 +14,8 @@
  * writers serialize on its lock file (one flock per fresh open,
  * atomicfile.h). What is not thread-safe happens on the main thread before
  * any worker starts: passwd lookups, reading the records, curl_global_init
- * (the environment was scrubbed before, in main.c: http.h).
+ * (the environment was scrubbed before, by the dispatcher in main.c:
+ * http.h).
  */
 #include <curl/curl.h>
 #include <dirent.h>
@@ -34,7 +35,8 @@
 #include "store/store.h"
 #include "base/text.h"
 #include "net/token.h"
-#include "tool.h"
+#include "tool/cmd_sync.h"
+#include "tool/util.h"
 #include "store/userstate.h"
 #include "base/clock.h"
 
@@ -558,7 +560,18 @@ static int sync_users(struct tool *t, char **names, size_t n, bool all,
 
 /* --- the command --- */
 
-int cmd_sync(struct tool *t, int argc, char **argv)
+/* What the options of sync say. */
+struct sync_options {
+    bool all, accept, json;
+    uint64_t max_time;         /* --max-time, seconds */
+    uint64_t jobs;
+    char **names;              /* the --user names (into argv); room for argc */
+    size_t name_count;
+};
+
+/* Parses sync's options into *o. 0 to go on; -1 when --help was printed;
+ * else the exit code of a usage error (printed). */
+static int sync_parse_options(int argc, char **argv, struct sync_options *o)
 {
     static const struct option options[] = {
         {"all", no_argument, NULL, 'a'},
@@ -570,70 +583,168 @@ int cmd_sync(struct tool *t, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool all = false, accept = false, json = false;
-    uint64_t max_time = 300;      /* --max-time, seconds */
-    uint64_t jobs = SYNC_JOBS_DEFAULT;
-    char **names = calloc((size_t)argc + 1, sizeof(*names));
-    char **listed = NULL;          /* token_dir's names, owned */
-    size_t name_count = 0, listed_count = 0, user_count = 0;
-    struct sync_user *users = NULL;
-    struct sync_run run;
-    bool run_ready = false;
-    int rc = TOOL_EXIT_OK, c;
-    if (!names)
-        return TOOL_EXIT_LOCAL;
+    int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
-        case 'a': all = true; break;
-        case 'A': accept = true; break;
-        case 'J': json = true; break;
-        case 'u': names[name_count++] = optarg; break;
+        case 'a': o->all = true; break;
+        case 'A': o->accept = true; break;
+        case 'J': o->json = true; break;
+        case 'u': o->names[o->name_count++] = optarg; break;
         case 'm':
-            if (!mk_parse_u64(optarg, 86400, &max_time) || max_time < 1) {
-                rc = tool_usage("sync ", "sync: --max-time takes whole seconds, 1 to 86400");
-                goto out;
-            }
+            if (!mk_parse_u64(optarg, 86400, &o->max_time) || o->max_time < 1)
+                return tool_usage("sync ", "sync: --max-time takes whole seconds, 1 to 86400");
             break;
         case 'j':
-            if (!mk_parse_u64(optarg, SYNC_JOBS_MAX, &jobs) || jobs < 1) {
-                rc = tool_usage("sync ", "sync: --jobs takes a whole number of users, 1 to %d",
-                                SYNC_JOBS_MAX);
-                goto out;
-            }
+            if (!mk_parse_u64(optarg, SYNC_JOBS_MAX, &o->jobs) || o->jobs < 1)
+                return tool_usage("sync ", "sync: --jobs takes a whole number of users, 1 to %d",
+                                  SYNC_JOBS_MAX);
             break;
-        case 'h': fputs(sync_help, stdout); goto out;
+        case 'h': fputs(sync_help, stdout); return -1;
         default:
-            rc = tool_usage("sync ", "sync: unknown or incomplete option '%s'", argv[optind - 1]);
-            goto out;
+            return tool_usage("sync ", "sync: unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc || all == (name_count > 0)) {
-        rc = tool_usage("sync ", "sync: give either --all or one or more --user USER");
-        goto out;
-    }
-    if ((rc = tool_need_root("sync")) || (rc = tool_load_config(t)))
-        goto out;
+    if (optind < argc || o->all == (o->name_count > 0))
+        return tool_usage("sync ", "sync: give either --all or one or more --user USER");
+    return TOOL_EXIT_OK;
+}
+
+/* The users this run refreshes, in order (sync_users): the --user names,
+ * or with --all the token files of token_dir (*listed, which the caller
+ * frees). false when the run stops before it starts (a --user that logins
+ * leave alone, an unreadable token_dir): *rc is the exit code. Else true,
+ * *rc what the look-ups made of it so far. */
+static bool sync_pick_users(struct tool *t, struct sync_options *o, char ***listed,
+                            size_t *listed_count, struct sync_user **users, size_t *user_count,
+                            int *rc)
+{
     /* Every named user is checked before any is refreshed: a refusal
      * changes nothing. */
-    for (size_t i = 0; i < name_count; i++)
-        if ((rc = refuse_ignored_user(&t->cfg, names[i])))
-            goto out;
-    if (all) {
-        if ((rc = list_token_users(&t->cfg, &listed, &listed_count)))
-            goto out;
+    for (size_t i = 0; i < o->name_count; i++)
+        if ((*rc = refuse_ignored_user(&t->cfg, o->names[i])))
+            return false;
+    if (o->all) {
+        if ((*rc = list_token_users(&t->cfg, listed, listed_count)))
+            return false;
     }
     /* Sorted by name (the messages of the look-ups come in that order);
      * a user named twice with --user is refreshed once. */
-    char **pick = all ? listed : names;
-    size_t pick_count = all ? listed_count : name_count;
+    char **pick = o->all ? *listed : o->names;
+    size_t pick_count = o->all ? *listed_count : o->name_count;
     if (pick_count)
         qsort(pick, pick_count, sizeof(*pick), cmp_str);
     size_t unique = 0;
     for (size_t i = 0; i < pick_count; i++)
-        if (all || !unique || strcmp(pick[unique - 1], pick[i]) != 0)
+        if (o->all || !unique || strcmp(pick[unique - 1], pick[i]) != 0)
             pick[unique++] = pick[i];
-    rc = sync_users(t, pick, unique, all, &users, &user_count);
+    *rc = sync_users(t, pick, unique, o->all, users, user_count);
+    return true;
+}
+
+/* Readies the run's shared state; rc is the exit code so far. Its
+ * condition variable waits on the monotonic clock (sync_wait_until). */
+static void sync_run_init(struct sync_run *run, struct tool *t, const struct sync_options *o,
+                          int rc)
+{
+    memset(run, 0, sizeof(*run));
+    run->t = t;
+    run->accept = o->accept;
+    run->json = o->json;
+    run->jobs = (unsigned)o->jobs;
+    run->rc = rc;
+    run->sink.fn = sync_log;
+    run->sink.ctx = run;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_mutex_init(&run->lock, NULL);
+    pthread_cond_init(&run->changed, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+/* Refreshes the users, up to run->jobs at once, until deadline_ms
+ * (monotonic), and waits for every one started. Returns how many were left
+ * for the next run. */
+static size_t sync_run_users(struct sync_run *run, struct sync_user *users, size_t n,
+                             int64_t deadline_ms)
+{
+    pthread_mutex_lock(&run->lock);
+    size_t left = sync_schedule(run, users, n, deadline_ms);
+    if (left)
+        sync_merge_rc(&run->rc, TOOL_EXIT_UNAVAILABLE);
+    while (run->running)
+        pthread_cond_wait(&run->changed, &run->lock);
+    pthread_mutex_unlock(&run->lock);
+    for (size_t i = 0; i < n; i++)
+        if (users[i].started)
+            pthread_join(users[i].thread, NULL);
+    return left;
+}
+
+/* Once per run, groups.db is compiled again: users who turned stale
+ * (max_stale) without a refresh of their own lose their groups now. The
+ * store's lock is waited for within what is left until deadline_ms, but
+ * at least SYNC_MIN_START_MS. */
+static void sync_publish(struct sync_run *run, int64_t deadline_ms)
+{
+    int64_t deadline_left = deadline_ms - mk_clock_ms();
+    long publish_lock_ms = deadline_left > TOOL_STORE_LOCK_TIMEOUT_MS ? TOOL_STORE_LOCK_TIMEOUT_MS
+                           : deadline_left > SYNC_MIN_START_MS ? (long)deadline_left
+                           : SYNC_MIN_START_MS;
+    mk_error err;
+    mk_error_clear(&err);
+    if (mk_store_publish(&run->t->cfg, NULL, publish_lock_ms, &tool_log_sink, &err) != MK_OK) {
+        mk_error_prefix(&err, "sync: recompiling the group file");
+        sync_merge_rc(&run->rc, tool_fail(&err));
+    }
+}
+
+/* The run's last line: text, or the JSON summary object (sync --help). */
+static void sync_print_summary(const struct sync_run *run, size_t user_count, size_t left,
+                               double seconds)
+{
+    if (run->json) {
+        json_object *s = json_object_new_object();
+        json_object *o = json_object_new_object();
+        json_object_object_add(s, "users", json_object_new_int64((int64_t)user_count));
+        json_object_object_add(s, "refreshed", json_object_new_int64((int64_t)run->refreshed));
+        json_object_object_add(s, "failed", json_object_new_int64((int64_t)run->failed));
+        json_object_object_add(s, "left", json_object_new_int64((int64_t)left));
+        json_object_object_add(s, "rate_limited", json_object_new_boolean(run->rate_limited > 0));
+        json_object_object_add(s, "seconds", json_object_new_double(seconds));
+        json_object_object_add(s, "exit_status", json_object_new_int(run->rc));
+        json_object_object_add(o, "summary", s);
+        sync_json_line(o);
+    } else {
+        printf("sync: %zu of %zu user(s) refreshed, %zu failed, %zu left for the next run "
+               "(%.1f s)\n", run->refreshed, user_count, run->failed, left, seconds);
+    }
+}
+
+/* The options, the users, the refreshes, the publication, the summary. */
+int cmd_sync(struct tool *t, int argc, char **argv)
+{
+    struct sync_options o = { .max_time = 300, .jobs = SYNC_JOBS_DEFAULT };
+    char **listed = NULL;          /* token_dir's names, owned */
+    size_t listed_count = 0, user_count = 0;
+    struct sync_user *users = NULL;
+    struct sync_run run;
+    bool run_ready = false;
+    int rc;
+
+    o.names = calloc((size_t)argc + 1, sizeof(*o.names));
+    if (!o.names)
+        return TOOL_EXIT_LOCAL;
+    rc = sync_parse_options(argc, argv, &o);
+    if (rc) {
+        rc = rc < 0 ? TOOL_EXIT_OK : rc;
+        goto out;
+    }
+    if ((rc = tool_need_root("sync")) || (rc = tool_load_config(t)))
+        goto out;
+    if (!sync_pick_users(t, &o, &listed, &listed_count, &users, &user_count, &rc))
+        goto out;
 
     /* A line as soon as each user finishes, also into a pipe or the journal. */
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -644,65 +755,13 @@ int cmd_sync(struct tool *t, int argc, char **argv)
         rc = TOOL_EXIT_LOCAL;
         goto out;
     }
-
-    memset(&run, 0, sizeof(run));
-    run.t = t;
-    run.accept = accept;
-    run.json = json;
-    run.jobs = (unsigned)jobs;
-    run.rc = rc;
-    run.sink.fn = sync_log;
-    run.sink.ctx = &run;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_mutex_init(&run.lock, NULL);
-    pthread_cond_init(&run.changed, &attr);
-    pthread_condattr_destroy(&attr);
+    sync_run_init(&run, t, &o, rc);
     run_ready = true;
 
-    int64_t start = mk_clock_ms();
-    pthread_mutex_lock(&run.lock);
-    size_t left = sync_schedule(&run, users, user_count, start + (int64_t)max_time * 1000);
-    if (left)
-        sync_merge_rc(&run.rc, TOOL_EXIT_UNAVAILABLE);
-    while (run.running)
-        pthread_cond_wait(&run.changed, &run.lock);
-    pthread_mutex_unlock(&run.lock);
-    for (size_t i = 0; i < user_count; i++)
-        if (users[i].started)
-            pthread_join(users[i].thread, NULL);
-
-    /* Once per run, groups.db is compiled again: users who turned stale
-     * (max_stale) without a refresh of their own lose their groups now. */
-    int64_t deadline_left = start + (int64_t)max_time * 1000 - mk_clock_ms();
-    long publish_lock_ms = deadline_left > TOOL_STORE_LOCK_TIMEOUT_MS ? TOOL_STORE_LOCK_TIMEOUT_MS
-                           : deadline_left > SYNC_MIN_START_MS ? (long)deadline_left
-                           : SYNC_MIN_START_MS;
-    mk_error err;
-    mk_error_clear(&err);
-    if (mk_store_publish(&t->cfg, NULL, publish_lock_ms, &tool_log_sink, &err) != MK_OK) {
-        mk_error_prefix(&err, "sync: recompiling the group file");
-        sync_merge_rc(&run.rc, tool_fail(&err));
-    }
-
-    double seconds = (double)(mk_clock_ms() - start) / 1000.0;
-    if (json) {
-        json_object *s = json_object_new_object();
-        json_object *o = json_object_new_object();
-        json_object_object_add(s, "users", json_object_new_int64((int64_t)user_count));
-        json_object_object_add(s, "refreshed", json_object_new_int64((int64_t)run.refreshed));
-        json_object_object_add(s, "failed", json_object_new_int64((int64_t)run.failed));
-        json_object_object_add(s, "left", json_object_new_int64((int64_t)left));
-        json_object_object_add(s, "rate_limited", json_object_new_boolean(run.rate_limited > 0));
-        json_object_object_add(s, "seconds", json_object_new_double(seconds));
-        json_object_object_add(s, "exit_status", json_object_new_int(run.rc));
-        json_object_object_add(o, "summary", s);
-        sync_json_line(o);
-    } else {
-        printf("sync: %zu of %zu user(s) refreshed, %zu failed, %zu left for the next run "
-               "(%.1f s)\n", run.refreshed, user_count, run.failed, left, seconds);
-    }
+    int64_t start = mk_clock_ms(), deadline = start + (int64_t)o.max_time * 1000;
+    size_t left = sync_run_users(&run, users, user_count, deadline);
+    sync_publish(&run, deadline);
+    sync_print_summary(&run, user_count, left, (double)(mk_clock_ms() - start) / 1000.0);
     rc = run.rc;
 
 out:
@@ -716,6 +775,6 @@ out:
     for (size_t i = 0; i < listed_count; i++)
         free(listed[i]);
     free(listed);
-    free(names);
+    free(o.names);
     return rc;
 }

@@ -23,7 +23,8 @@
 #include "net/profile.h"
 #include "base/text.h"
 #include "net/token.h"
-#include "tool.h"
+#include "tool/cmd_token.h"
+#include "tool/util.h"
 
 static const char login_help[] =
 "Usage: mkio-orgs login [--user USER]\n"

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* tool/tool.h: what the command files of mkio-orgs share. */
-#ifndef MKIO_TOOL_H
-#define MKIO_TOOL_H
+/* tool/util.h: what the command files of mkio-orgs share (tool/util.c):
+ * the tool's state, its exit codes, and the helpers every command uses. */
+#ifndef MKIO_TOOL_UTIL_H
+#define MKIO_TOOL_UTIL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "net/api.h"
@@ -105,14 +107,14 @@ int tool_read_file(const char *path, size_t max, bool follow, char **out, size_t
  * membership store and returns TOOL_EXIT_USAGE. */
 int tool_need_root(const char *command);
 
-int cmd_invite(struct tool *t, int argc, char **argv);
-int cmd_orgs(struct tool *t, int argc, char **argv);
-int cmd_status(struct tool *t, int argc, char **argv);
-int cmd_store(struct tool *t, int argc, char **argv);
-int cmd_sync(struct tool *t, int argc, char **argv);
-int cmd_login(struct tool *t, int argc, char **argv);
-int cmd_whoami(struct tool *t, int argc, char **argv);
-int cmd_logout(struct tool *t, int argc, char **argv);
-int cmd_doctor(struct tool *t, int argc, char **argv);
+/* A Unix time as status and doctor show it, in UTC: "2024-05-01T12:00:00Z"
+ * (also the form of their JSON). "never" for 0 or less (none known) or a
+ * time that cannot be shown. len: 21 bytes or more. */
+void tool_format_time(int64_t t, char *buf, size_t len);
+
+/* A duration of ms milliseconds in whole seconds, as mkio.conf writes one:
+ * the largest of days, hours and minutes that divides it ("30d", "12h",
+ * "5m"), else seconds ("90s", "0s"). */
+void tool_format_duration(int64_t ms, char *buf, size_t len);
 
 #endif

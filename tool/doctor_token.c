@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tool/doctor_token.c: the tls and token checks of mkio-orgs doctor
+ * (tool/doctor_token.h): each token sent to GET /api/v1/user/profile, and
+ * what the answer says of TLS and of the token. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "net/profile.h"
+#include "net/token.h"
+#include "store/store.h"
+#include "tool/doctor.h"
+#include "tool/doctor_token.h"
+#include "tool/util.h"
+
+/* A bearer token for the TLS check when no real one is at hand: any HTTP
+ * answer (a 401 too) shows that TLS verified. */
+#define DOCTOR_PROBE_TOKEN "mkio-doctor-tls-probe"
+
+/* GET /api/v1/user/profile with token, under the tool's proxy rule and the
+ * configured connect timeout and time budget. */
+static mk_status doctor_profile(struct doctor *d, const char *token, struct mk_profile *profile,
+                                mk_error *err)
+{
+    mk_http *http = NULL;
+    mk_status st = mk_http_new(&d->t->cfg, token, &http, err);
+    if (st != MK_OK)
+        return st;
+    /* As tool_client_for_token: a user running the tool for themself keeps
+     * their proxy settings; root never takes them from the environment. */
+    if (getuid() != 0 && geteuid() == getuid())
+        mk_http_allow_env_proxy(http, true);
+    memset(profile, 0, sizeof(*profile));
+    st = mk_profile_get(http, profile, err);
+    mk_http_free(http);
+    return st;
+}
+
+static bool base_url_is_http(const struct mk_config *cfg)
+{
+    return strncmp(cfg->base_url, "http://", 7) == 0;
+}
+
+/* Reads the answer of a profile request for the TLS check. */
+static void report_tls(struct doctor *d, bool probe, mk_status st, const mk_error *err)
+{
+    const struct mk_config *cfg = &d->t->cfg;
+    char *hint = NULL;
+    if (st == MK_OK || st == MK_ERR_API || st == MK_ERR_PROTOCOL) {
+        d->tls_ok = true;
+        if (base_url_is_http(cfg)) {
+            hint = doctor_hint("set base_url in %s to the https:// address of MK.IO (plain http "
+                               "is allowed only to loopback, for tests)", cfg->source);
+            doctor_add(d, DOCTOR_WARN, "tls", hint,
+                       "%s answered over plain http (loopback): no TLS to verify",
+                       cfg->base_url);
+        } else {
+            doctor_add(d, DOCTOR_OK, "tls", NULL, "%s answered (HTTP %ld%s): its certificate "
+                       "verified against %s", cfg->base_url, err->http_status ? err->http_status
+                       : 200L, probe ? " to a request without a real token" : "",
+                       cfg->ca_file && *cfg->ca_file ? cfg->ca_file : "the system's CA store");
+        }
+    } else if (st == MK_ERR_USAGE) {
+        /* http.c: a certificate that does not verify is MK_ERR_USAGE naming ca_file. */
+        if (cfg->ca_file && *cfg->ca_file)
+            hint = doctor_hint("set ca_file in %s to the PEM file of the CA that signed the "
+                               "certificate of %s (now %s)", cfg->source, cfg->base_url,
+                               cfg->ca_file);
+        else
+            hint = doctor_hint("set ca_file in %s to the PEM file of the CA that signed the "
+                               "certificate of %s", cfg->source, cfg->base_url);
+        doctor_add(d, DOCTOR_FAIL, "tls", hint, "%s", err->message);
+    } else {
+        hint = doctor_hint("check base_url in %s, the network, and the proxy key (root takes "
+                           "no proxy from the environment); the wait is bounded by "
+                           "connect_timeout (%lld ms) and time_budget (%lld ms)", cfg->source,
+                           (long long)cfg->connect_timeout_ms, (long long)cfg->budget_ms);
+        doctor_add(d, DOCTOR_FAIL, "tls", hint, "%s", err->message);
+    }
+    free(hint);
+}
+
+/* Reads the answer of a profile request for a token check; who is "" for
+ * the caller's own token, else "USER: ". */
+static void report_token(struct doctor *d, const char *who, const char *user, const char *source,
+                         mk_status st, const mk_error *err, const struct mk_profile *profile,
+                         enum doctor_result ok_result, const char *ok_note, const char *ok_hint)
+{
+    char *hint = NULL;
+    if (st == MK_OK) {
+        doctor_add(d, ok_result, "token", ok_hint, "%saccepted by MK.IO (%s, from %s)%s", who,
+                   profile->login_email[0] ? profile->login_email : profile->id, source,
+                   ok_note ? ok_note : "");
+        return;
+    }
+    if (st == MK_ERR_API && err->http_status == 401) {
+        hint = user ? doctor_hint("make a new token in the MK.IO web app (profile menu, \"Your "
+                                  "personal API tokens\") and run `mkio-orgs login --user %s`",
+                                  user)
+                    : doctor_hint("make a new token in the MK.IO web app (profile menu, \"Your "
+                                  "personal API tokens\") and run `mkio-orgs login`");
+        /* The remedy is the same whatever the detail: the ref is for support. */
+        doctor_add(d, DOCTOR_FAIL, "token", hint, "%sMK.IO refused the token from %s (HTTP 401: "
+                   "expired, revoked or mistyped%s%s)", who, source, err->ref[0] ? "; ref " : "",
+                   err->ref);
+    } else if (st == MK_ERR_API) {
+        hint = doctor_hint("quote the ref to MediaKind support if the answer is unexpected");
+        doctor_add(d, DOCTOR_FAIL, "token", hint, "%sMK.IO answered the token from %s with an "
+                   "error: %s", who, source, err->message);
+    } else {
+        hint = doctor_hint("see the tls check; then run `mkio-orgs doctor` again");
+        doctor_add(d, DOCTOR_FAIL, "token", hint, "%snot checked: %s", who, err->message);
+    }
+    free(hint);
+}
+
+/* The caller's own token (not root): also the TLS check's request. */
+static void check_tls_and_own_token(struct doctor *d)
+{
+    struct tool *t = d->t;
+    struct mk_profile profile;
+    char source[4096] = "";
+    char *token = NULL;
+    mk_error err, token_err;
+    mk_error_clear(&err);
+    mk_error_clear(&token_err);
+
+    mk_status token_st = tool_read_token(t, &token, source, sizeof(source), &token_err);
+    mk_status st = doctor_profile(d, token_st == MK_OK ? token : DOCTOR_PROBE_TOKEN, &profile,
+                                  &err);
+    report_tls(d, token_st != MK_OK, st, &err);
+    const char *not_root = "; not checked: the tokens under token_dir (not root: the token "
+                           "directory cannot be read)";
+    if (token_st != MK_OK) {
+        bool missing = strncmp(token_err.message, "no token", 8) == 0;
+        char *hint = missing
+            ? doctor_hint("run `mkio-orgs login` to save your token, unless root keeps one for "
+                          "you in %s", t->cfg.token_dir)
+            : doctor_hint("fix the token named above (a file must be yours, regular, mode "
+                          "0600), or run `mkio-orgs login` to save it again");
+        doctor_add(d, missing ? DOCTOR_WARN : DOCTOR_FAIL, "token", hint, "%s%s",
+                   token_err.message, not_root);
+        free(hint);
+    } else if (!d->tls_ok) {
+        doctor_add(d, DOCTOR_WARN, "token", "fix the tls check first",
+                   "not checked: %s did not answer (see tls)%s", t->cfg.base_url, not_root);
+    } else {
+        report_token(d, "", NULL, source, st, &err, &profile, DOCTOR_OK, not_root, NULL);
+    }
+    mk_token_free(token);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Root: one user's token, read from source, sent to MK.IO. */
+static void check_one_token(struct doctor *d, const char *user, const char *token,
+                            const char *source)
+{
+    const struct mk_config *cfg = &d->t->cfg;
+    char who[320];
+    snprintf(who, sizeof(who), "%s: ", user);
+    if (!d->tls_ok) {
+        doctor_add(d, DOCTOR_WARN, "token", "fix the tls check first",
+                   "%snot checked: %s did not answer (see tls)", who, cfg->base_url);
+        return;
+    }
+    struct mk_profile profile;
+    mk_error err;
+    mk_error_clear(&err);
+    mk_status st = doctor_profile(d, token, &profile, &err);
+    bool local = getpwnam(user) != NULL;
+    char *hint = local ? NULL : doctor_hint("remove %s, or create the user %s", source, user);
+    report_token(d, who, user, source, st, &err, &profile, local ? DOCTOR_OK : DOCTOR_WARN,
+                 local ? NULL : "; but there is no local user of that name: never used", hint);
+    free(hint);
+}
+
+/* The users with a token file in token_dir (sorted; *n 0 when none), or
+ * false after reporting why the directory cannot be used. */
+static bool list_token_dir(struct doctor *d, char ***out, size_t *out_n)
+{
+    const struct mk_config *cfg = &d->t->cfg;
+    char **users = NULL, *hint = NULL;
+    size_t n = 0, cap = 0;
+    struct stat sb;
+    *out = NULL;
+    *out_n = 0;
+    int fd = open(cfg->token_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            hint = doctor_hint("create it (mkdir -m 0700 %s) and save users' tokens with "
+                               "`mkio-orgs login --user USER`, or set token_dir in %s",
+                               cfg->token_dir, cfg->source);
+            doctor_add(d, DOCTOR_WARN, "token", hint, "token_dir %s does not exist: only "
+                       "users' own token files are used", cfg->token_dir);
+        } else {
+            hint = doctor_hint("make token_dir %s a directory owned by root, mode 0700",
+                               cfg->token_dir);
+            doctor_add(d, DOCTOR_FAIL, "token", hint, "token_dir %s cannot be opened: %s",
+                       cfg->token_dir, errno == ELOOP ? "a symbolic link (not followed)"
+                       : strerror(errno));
+        }
+        free(hint);
+        return false;
+    }
+    if (fstat(fd, &sb) != 0 || sb.st_uid != 0 || (sb.st_mode & (S_IWGRP | S_IWOTH))) {
+        hint = doctor_hint("chown root:root %s && chmod 0700 %s", cfg->token_dir, cfg->token_dir);
+        doctor_add(d, DOCTOR_FAIL, "token", hint, "token_dir %s must be owned by root and "
+                   "writable by root only (owner uid %lu, mode %04o)", cfg->token_dir,
+                   (unsigned long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+        free(hint);
+        close(fd);
+        return false;
+    }
+    DIR *dir = fdopendir(fd);
+    if (!dir) {
+        doctor_add(d, DOCTOR_FAIL, "token", "make token_dir a directory owned by root, mode 0700",
+                   "token_dir %s cannot be read: %s",
+                   cfg->token_dir, strerror(errno));
+        close(fd);
+        return false;
+    }
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (de->d_name[0] == '.' || (de->d_type != DT_REG && de->d_type != DT_UNKNOWN &&
+                                     de->d_type != DT_LNK))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **grown = realloc(users, cap * sizeof(*users));
+            if (!grown)
+                break;
+            users = grown;
+        }
+        if (!(users[n] = strdup(de->d_name)))
+            break;
+        n++;
+    }
+    closedir(dir);
+    if (n)
+        qsort(users, n, sizeof(*users), cmp_str);
+    *out = users;
+    *out_n = n;
+    return true;
+}
+
+/* Root: every token file under token_dir; then each user of the store
+ * without one, whose own token file (as PAM and sync find it) is checked. */
+static void check_token_dir(struct doctor *d)
+{
+    const struct mk_config *cfg = &d->t->cfg;
+    char **users = NULL;
+    size_t n = 0, checked = 0;
+    struct mk_store_view view;
+    mk_error err;
+    memset(&view, 0, sizeof(view));
+    mk_error_clear(&err);
+
+    bool dir_ok = list_token_dir(d, &users, &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *user = users[i];
+        char path[4096];
+        char *token = NULL;
+        mk_error_clear(&err);
+        snprintf(path, sizeof(path), "%s/%s", cfg->token_dir, user);
+        if (!mk_user_name_valid(user)) {
+            doctor_add(d, DOCTOR_WARN, "token", "remove or rename it: token files are named "
+                       "after the user", "%s is not named like a user: never used", path);
+            continue;
+        }
+        checked++;
+        if (mk_token_read_file(path, 0, &token, &err) != MK_OK) {
+            char *hint = doctor_hint("chown root:root %s && chmod 0600 %s, or save it again "
+                                     "with `mkio-orgs login --user %s`", path, path, user);
+            doctor_add(d, DOCTOR_FAIL, "token", hint, "%s: %s", user, err.message);
+            free(hint);
+            continue;
+        }
+        check_one_token(d, user, token, path);
+        mk_token_free(token);
+    }
+
+    /* Users the store knows (they logged in, or were synced) and who have
+     * no file in token_dir: their own token file, read as PAM reads it. */
+    mk_error_clear(&err);
+    if (mk_store_read(cfg, NULL, &view, &err) == MK_OK) {
+        for (size_t i = 0; i < view.user_count; i++) {
+            const char *user = view.users[i].user;
+            if (n && bsearch(&user, users, n, sizeof(*users), cmp_str))
+                continue;
+            struct passwd *pw = getpwnam(user);
+            if (!pw || mk_config_user_ignored(cfg, user, pw->pw_uid))
+                continue;
+            char *token = NULL, *source = NULL;
+            mk_error_clear(&err);
+            mk_status st = mk_token_for_user(cfg, pw, &token, &source, &err);
+            checked++;
+            if (st == MK_OK) {
+                check_one_token(d, user, token, source ? source : "the user's token file");
+            } else {
+                char *hint = doctor_hint("save a token with `mkio-orgs login --user %s` (as "
+                                         "root), or %s runs `mkio-orgs login`", user, user);
+                doctor_add(d, st == MK_ERR_IO ? DOCTOR_WARN : DOCTOR_FAIL, "token", hint,
+                           "%s: %s%s", user, err.message, st == MK_ERR_IO
+                           ? ": their logins and sync cannot refresh their groups" : "");
+                free(hint);
+            }
+            mk_token_free(token);
+            free(source);
+        }
+    }
+    mk_store_view_free(&view);
+    if (dir_ok && checked == 0)
+        doctor_add(d, DOCTOR_OK, "token", NULL, "no token file under token_dir %s, and no user "
+                   "in the store", cfg->token_dir);
+    for (size_t i = 0; i < n; i++)
+        free(users[i]);
+    free(users);
+}
+
+/* Which of the two ways, as root or not (tool/doctor_token.h). */
+void doctor_check_tls_and_tokens(struct doctor *d)
+{
+    if (!d->config_ok) {
+        doctor_need_config(d, "tls");
+        doctor_need_config(d, "token");
+        return;
+    }
+    if (!d->root) {
+        check_tls_and_own_token(d);
+        return;
+    }
+    struct mk_profile profile;
+    mk_error err;
+    mk_error_clear(&err);
+    mk_status st = doctor_profile(d, DOCTOR_PROBE_TOKEN, &profile, &err);
+    report_tls(d, true, st, &err);
+    check_token_dir(d);
+}
+

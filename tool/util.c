@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tool/util.c: the helpers every command of mkio-orgs shares: exit codes and
+ * error messages, sanitized output, option parsing for simple commands,
+ * JSON output, the configuration, the user's token and client, and the
+ * formatting of times and durations. No command file depends on main.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "base/text.h"
+#include "net/token.h"
+#include "tool/util.h"
+
+int tool_exit_code(mk_status status)
+{
+    switch (status) {
+    case MK_OK: return TOOL_EXIT_OK;
+    case MK_ERR_API: return TOOL_EXIT_REFUSED;
+    case MK_ERR_USAGE: return TOOL_EXIT_USAGE;
+    case MK_ERR_UNAVAILABLE:
+    case MK_ERR_PROTOCOL: return TOOL_EXIT_UNAVAILABLE;
+    case MK_ERR_NOMEM:
+    case MK_ERR_IO:
+    case MK_ERR_BUSY: return TOOL_EXIT_LOCAL;
+    }
+    return TOOL_EXIT_LOCAL;
+}
+
+int tool_fail(const mk_error *err)
+{
+    fputs("mkio-orgs: ", stderr);
+    tool_put_safe(stderr, err->message[0] ? err->message : mk_status_name(err->status));
+    /* The API layer already names the ref in its message; add it only if not. */
+    if (err->ref[0] && !strstr(err->message, err->ref)) {
+        fputs(" (ref ", stderr);
+        tool_put_safe(stderr, err->ref);
+        fputc(')', stderr);
+    }
+    fputc('\n', stderr);
+    /* A token MK.IO refuses is the user's to replace, not a refusal of what
+     * was asked: exit 2 (as for a missing token), with the remedy. */
+    if (err->status == MK_ERR_API && err->http_status == 401) {
+        fputs("mkio-orgs: the token was refused (expired, revoked or mistyped): make a new one in "
+              "the MK.IO web app (profile menu, \"Your personal API tokens\") and run "
+              "`mkio-orgs login`\n", stderr);
+        return TOOL_EXIT_USAGE;
+    }
+    return tool_exit_code(err->status);
+}
+
+/* Writes "mkio-orgs: " and the formatted message, sanitized as a whole, to
+ * stderr (no newline). */
+static void tool_vmessage(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+static void tool_vmessage(const char *fmt, va_list ap)
+{
+    char *text = NULL;
+    fputs("mkio-orgs: ", stderr);
+    if (vasprintf(&text, fmt, ap) < 0) {
+        fputs("(message lost: out of memory)", stderr);
+        return;
+    }
+    tool_put_safe(stderr, text);
+    free(text);
+}
+
+void tool_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tool_vmessage(fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void tool_log(void *ctx, int priority, const char *message)
+{
+    const char *word = priority <= MK_LOG_ERR ? "error" : priority == MK_LOG_WARNING ? "warning"
+                       : "notice";
+    fprintf(stderr, "mkio-orgs: %s: ", word);
+    tool_put_safe(stderr, message);
+    fputc('\n', stderr);
+}
+
+const struct mk_log_sink tool_log_sink = { tool_log, NULL };
+
+int tool_usage(const char *command, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tool_vmessage(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'mkio-orgs %s--help'.\n", command ? command : "");
+    return TOOL_EXIT_USAGE;
+}
+
+void tool_put_safe_padded(FILE *f, const char *s, int width)
+{
+    char small[256];
+    if (!s)
+        s = "-";
+    size_t size = strlen(s) + 1; /* sanitizing never lengthens */
+    char *buf = size <= sizeof(small) ? small : malloc(size);
+    if (!buf) {
+        fputs("(out of memory)", f);
+        return;
+    }
+    fprintf(f, "%-*s", width, mk_text_sanitize(s, buf, size));
+    if (buf != small)
+        free(buf);
+}
+
+void tool_put_safe(FILE *f, const char *s)
+{
+    tool_put_safe_padded(f, s, 0);
+}
+
+int tool_simple_options(const char *command, const char *help, int argc, char **argv,
+                        bool *json, const char *arg_name, char **positional)
+{
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(help, stdout);
+            return -1;
+        }
+        if (c == 'j' && json) {
+            *json = true;
+            continue;
+        }
+        return tool_usage(NULL, "%s: unknown option '%s'", command, argv[optind - 1]);
+    }
+    int want = arg_name ? 1 : 0;
+    if (argc - optind != want) {
+        if (arg_name)
+            return tool_usage(NULL, "%s: expected one %s", command, arg_name);
+        return tool_usage(NULL, "%s: unexpected argument '%s'", command, argv[optind]);
+    }
+    if (arg_name)
+        *positional = argv[optind];
+    return TOOL_EXIT_OK;
+}
+
+/* Writes JSON text that json-c made, with what json-c leaves raw but a
+ * terminal would act on escaped. Outside strings json-c writes only
+ * printable ASCII and its own layout, so such bytes are always inside a
+ * string, where \uXXXX stands for the same character. Which characters
+ * those are is mk_text_sanitize's decision: a character it keeps is written
+ * as it is, one it turns into a single '?' (a valid but unsafe character) is
+ * escaped, and a byte that starts no character becomes U+FFFD. */
+static void tool_put_json_text(FILE *f, const char *json)
+{
+    const unsigned char *p = (const unsigned char *)json;
+    while (*p) {
+        if (*p < 0x80) {
+            if (*p == 0x7f)
+                fputs("\\u007f", f);
+            else
+                fputc(*p, f);
+            p++;
+            continue;
+        }
+        size_t len = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 1;
+        char one[5], clean[5];
+        size_t n = strnlen((const char *)p, len);
+        memcpy(one, p, n);
+        one[n] = '\0';
+        mk_text_sanitize(one, clean, sizeof(clean));
+        if (n == len && strcmp(one, clean) == 0) {
+            fwrite(p, 1, len, f);
+        } else if (len > 1 && n == len && strcmp(clean, "?") == 0) {
+            static const unsigned char lead_bits[5] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
+            unsigned long cp = p[0] & lead_bits[len];
+            for (size_t i = 1; i < len; i++)
+                cp = (cp << 6) | (p[i] & 0x3f);
+            if (cp > 0xffff)
+                fprintf(f, "\\u%04lx\\u%04lx", 0xd800 + ((cp - 0x10000) >> 10),
+                        0xdc00 + ((cp - 0x10000) & 0x3ff));
+            else
+                fprintf(f, "\\u%04lx", cp);
+        } else {
+            fputs("\\ufffd", f);
+            len = 1;
+        }
+        p += len;
+    }
+}
+
+void tool_print_json(json_object *value)
+{
+    tool_put_json_text(stdout, json_object_to_json_string_ext(
+                                   value, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+    fputc('\n', stdout);
+    json_object_put(value);
+}
+
+int tool_load_config(struct tool *t)
+{
+    mk_error err;
+    mk_error_clear(&err);
+    if (t->cfg_loaded)
+        return TOOL_EXIT_OK;
+    if (mk_config_load_with(t->config_path, &mk_url_rules, &t->cfg, &err) != MK_OK ||
+        mk_config_apply_env(&t->cfg, &mk_url_rules, &err) != MK_OK) {
+        mk_config_free(&t->cfg);
+        err.status = MK_ERR_USAGE;
+        return tool_fail(&err);
+    }
+    t->cfg_loaded = true;
+    return TOOL_EXIT_OK;
+}
+
+mk_status tool_own_token_path(struct tool *t, char *path, size_t size, mk_error *err)
+{
+    /* $HOME as every shell tool does; the file's owner and mode are checked
+     * whatever the path. */
+    const char *home = getenv("HOME");
+    if (!home || home[0] != '/') {
+        struct passwd *pw = getpwuid(getuid());
+        home = pw ? pw->pw_dir : NULL;
+    }
+    if (!home)
+        return mk_error_set(err, MK_ERR_USAGE,
+                            "no token: cannot find your home directory; set MKIO_TOKEN or "
+                            "pass --token-file FILE");
+    if ((size_t)snprintf(path, size, "%s/%s", home, t->cfg.user_token_path) >= size)
+        return mk_error_set(err, MK_ERR_USAGE, "no token: your home directory path is too long");
+    return MK_OK;
+}
+
+/* The token of the user running the tool, by the documented precedence. */
+mk_status tool_read_token(struct tool *t, char **token, char *source, size_t source_size,
+                          mk_error *err)
+{
+    if (t->token_file) {
+        snprintf(source, source_size, "%s", t->token_file);
+        return mk_token_read_file(t->token_file, getuid(), token, err);
+    }
+
+    const char *env = getenv("MKIO_TOKEN");
+    if (env) {
+        snprintf(source, source_size, "MKIO_TOKEN");
+        if (mk_token_check_value(env, err) != MK_OK) {
+            mk_error_prefix(err, "MKIO_TOKEN");
+            return err->status;
+        }
+        *token = strdup(env);
+        return *token ? MK_OK : mk_error_set(err, MK_ERR_NOMEM, "out of memory");
+    }
+
+    char path[4096];
+    mk_status st = tool_own_token_path(t, path, sizeof(path), err);
+    if (st != MK_OK)
+        return st;
+    snprintf(source, source_size, "%s", path);
+    st = mk_token_read_file(path, getuid(), token, err);
+    if (st == MK_ERR_IO) /* token.h: no file there */
+        return mk_error_set(err, MK_ERR_USAGE,
+                            "no token: set MKIO_TOKEN, pass --token-file FILE, run `mkio-orgs "
+                            "login`, or put your token in %s (mode 0600)", path);
+    return st;
+}
+
+int tool_client(struct tool *t, mk_http **out)
+{
+    mk_error err;
+    mk_error_clear(&err);
+    int rc = tool_load_config(t);
+    if (rc)
+        return rc;
+    char *token = NULL;
+    char source[4096];
+    mk_status st = tool_read_token(t, &token, source, sizeof(source), &err);
+    if (st != MK_OK) {
+        /* Every token problem is the user's to fix: exit 2. */
+        err.status = MK_ERR_USAGE;
+        return tool_fail(&err);
+    }
+    rc = tool_client_for_token(t, token, out);
+    mk_token_free(token);
+    return rc;
+}
+
+int tool_client_for_token(struct tool *t, const char *token, mk_http **out)
+{
+    mk_error err;
+    mk_error_clear(&err);
+    mk_status st = mk_http_new(&t->cfg, token, out, &err);
+    /* A user running the tool for themself keeps their proxy settings;
+     * root never takes them from the environment (http.h). */
+    if (st == MK_OK && getuid() != 0 && geteuid() == getuid())
+        mk_http_allow_env_proxy(*out, true);
+    return st == MK_OK ? TOOL_EXIT_OK : tool_fail(&err);
+}
+
+int tool_need_root(const char *command)
+{
+    if (geteuid() == 0)
+        return TOOL_EXIT_OK;
+    fprintf(stderr, "mkio-orgs: %s changes the system's membership store; run it as root\n",
+            command);
+    return TOOL_EXIT_USAGE;
+}
+
+int tool_read_file(const char *path, size_t max, bool follow, char **out, size_t *len)
+{
+    int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (follow ? 0 : O_NOFOLLOW);
+    int fd = open(path, flags), r = 0;
+    struct stat st;
+    size_t got = 0;
+    char *buf = NULL;
+
+    *out = NULL;
+    *len = 0;
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) != 0) {
+        r = -errno;
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        goto out;
+    }
+    if ((uint64_t)st.st_size > max) {
+        r = -EFBIG;
+        goto out;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        r = -ENOMEM;
+        goto out;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            r = n < 0 ? -errno : -EBADMSG; /* shrank while read */
+            goto out;
+        }
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    buf = NULL;
+out:
+    free(buf);
+    close(fd);
+    return r;
+}
+
+void tool_format_time(int64_t t, char *buf, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(buf, len, "never");
+}
+
+void tool_format_duration(int64_t ms, char *buf, size_t len)
+{
+    int64_t s = ms / 1000;
+    if (s >= 86400 && s % 86400 == 0)
+        snprintf(buf, len, "%lldd", (long long)(s / 86400));
+    else if (s >= 3600 && s % 3600 == 0)
+        snprintf(buf, len, "%lldh", (long long)(s / 3600));
+    else if (s >= 60 && s % 60 == 0)
+        snprintf(buf, len, "%lldm", (long long)(s / 60));
+    else
+        snprintf(buf, len, "%llds", (long long)s);
+}
