@@ -8,7 +8,6 @@
 #ifndef MK_GROUPFILE_H
 #define MK_GROUPFILE_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -47,12 +46,6 @@ int mk_groupfile_write_at(int dirfd, const char *name, const struct mk_group_ent
  * name untouched, otherwise. */
 int mk_groupfile_publish_at(int dirfd, const char *name, const unsigned char *image,
                             size_t size);
-
-/* Whether entry, a name in that directory, has the shape of a temporary file
- * of mk_groupfile_write(_at) for name. A writer killed between creating and
- * renaming it leaves one; the store removes them while it holds its lock,
- * when no writer can be using one. */
-bool mk_groupfile_is_temp(const char *entry, const char *name);
 
 /* Encodes the groups into the bytes of a group file (the format in
  * groupfile/reader.h), the same bytes mk_groupfile_write writes: *out is
