@@ -506,7 +506,8 @@ int mk_groupfile_encode(const struct mk_group_entry *groups, size_t n, unsigned 
 }
 
 /* Sets the recycled flag of the replaced file, if it is one of ours, so that
- * readers mapping it remap. Only the 4-byte flags word is written: the size
+ * a reader that maps it remaps (the format's flag; groupfile/reader.h).
+ * Only the 4-byte flags word is written: the size
  * never changes under a reader (groupfile/reader.h). */
 static void mark_recycled(int fd)
 {

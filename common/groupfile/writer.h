@@ -23,8 +23,9 @@ struct mk_group_entry {
 
 /* Writes the groups to path atomically: a temporary file in the same
  * directory, mode 0644, fsync, rename over path, fsync of the directory;
- * then marks the replaced file as recycled in its header so that readers
- * mapping it remap. Names and gids must be unique (the caller ensures it).
+ * then marks the replaced file as recycled in its header, for a reader
+ * that maps the file (ours sees the replacement by fstat: groupfile/reader.h,
+ * CHANGED UNDER A READER). Names and gids must be unique (the caller ensures it).
  * Returns 0 or a negative errno. */
 int mk_groupfile_write(const char *path, const struct mk_group_entry *groups, size_t n);
 
