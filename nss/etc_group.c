@@ -202,5 +202,42 @@ void mk_nss_etc_group_free(struct mk_nss_etc_group *etc)
 {
     free(etc->entries);
     free(etc->text);
+    free(etc->path);
     memset(etc, 0, sizeof(*etc));
+}
+
+static int same_time(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+int mk_nss_etc_group_refresh(struct mk_nss_etc_group *etc, const char *path)
+{
+    struct mk_nss_etc_group next;
+    struct stat st;
+    int present = stat(path, &st) == 0;
+
+    if (etc->path && strcmp(etc->path, path) == 0 && present == etc->present &&
+        (!present || (st.st_dev == etc->dev && st.st_ino == etc->ino &&
+                      st.st_size == etc->size && same_time(&st.st_mtim, &etc->mtime) &&
+                      same_time(&st.st_ctim, &etc->ctime))))
+        return 0;
+    /* Read after the stat: content newer than the stat recorded is seen
+     * as a change at the next call, and read again. */
+    if (mk_nss_etc_group_load(path, &next) == -ENOMEM || !(next.path = strdup(path))) {
+        mk_nss_etc_group_free(&next);
+        mk_nss_etc_group_free(etc);
+        return -ENOMEM;
+    }
+    next.present = present;
+    if (present) {
+        next.dev = st.st_dev;
+        next.ino = st.st_ino;
+        next.size = st.st_size;
+        next.mtime = st.st_mtim;
+        next.ctime = st.st_ctim;
+    }
+    mk_nss_etc_group_free(etc);
+    *etc = next;
+    return 0;
 }

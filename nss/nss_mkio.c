@@ -21,6 +21,7 @@
 static pthread_mutex_t nss_mkio_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mkgf_reader nss_mkio_reader;
 static uint32_t nss_mkio_next;  /* enumeration position */
+static struct mk_nss_etc_group nss_mkio_etc;  /* /etc/group, for initgroups */
 
 static const char nss_mkio_passwd[] = "*";
 
@@ -68,6 +69,7 @@ __attribute__((constructor)) static void nss_mkio_load(void)
 __attribute__((destructor)) static void nss_mkio_unload(void)
 {
     mkgf_reader_close(&nss_mkio_reader);
+    mk_nss_etc_group_free(&nss_mkio_etc);
 }
 
 static void nss_mkio_lock_take(void)
@@ -75,6 +77,8 @@ static void nss_mkio_lock_take(void)
     pthread_mutex_lock(&nss_mkio_lock);
     if (nss_mkio_abandon) {
         mkgf_reader_abandon(&nss_mkio_reader);
+        /* Possibly half-updated too: forgotten (leaked), not freed. */
+        memset(&nss_mkio_etc, 0, sizeof(nss_mkio_etc));
         nss_mkio_next = 0;
         nss_mkio_abandon = 0;
     }
@@ -310,8 +314,9 @@ static int given_away(const struct mkgf_view *view, const struct mk_nss_etc_grou
  * against limit (<= 0: none) like glibc's own modules: at the limit it stops
  * quietly. Skips the primary group, the gids that were in the array before
  * the call, and those /etc/group gives to another group now (read directly,
- * once per call and only for a user we have groups for; a file that cannot
- * be read takes nothing: the writer checked it at its last write). The file
+ * kept while one stat says it has not changed, and only for a user we have
+ * groups for; a file that cannot be read takes nothing: the writer checked
+ * it at its last write). The file
  * lists each of a user's groups once, so ours need no check against each
  * other: linear in the user's groups. Returns the number added or a negative
  * errno (-ENOMEM from growing: *unavailable stays 0). */
@@ -319,7 +324,6 @@ static long initgroups_locked(const char *user, gid_t skip, long *start, long *s
                               gid_t **groupsp, long limit, int *unavailable)
 {
     const struct mkgf_view *view;
-    struct mk_nss_etc_group etc = {0};
     struct mkgf_user u;
     gid_t *before = NULL;
     long added = 0, had = *start;
@@ -331,7 +335,8 @@ static long initgroups_locked(const char *user, gid_t skip, long *start, long *s
     }
     if ((r = mkgf_find_user(view, user, &u)) < 0)
         return r == -ENOENT ? 0 : r;
-    if (u.group_count > 0 && mk_nss_etc_group_load(mk_nss_etc_group_file(), &etc) == -ENOMEM)
+    if (u.group_count > 0 &&
+        mk_nss_etc_group_refresh(&nss_mkio_etc, mk_nss_etc_group_file()) == -ENOMEM)
         return -ENOMEM;
     before = sorted_copy(*groupsp, had);
     for (uint32_t i = 0; i < u.group_count; i++) {
@@ -342,7 +347,7 @@ static long initgroups_locked(const char *user, gid_t skip, long *start, long *s
             goto out;
         }
         if (gid == skip || already_there(before, *groupsp, had, gid) ||
-            given_away(view, &etc, gid))
+            given_away(view, &nss_mkio_etc, gid))
             continue;
         if (limit > 0 && *start >= limit)
             break;
@@ -370,7 +375,6 @@ static long initgroups_locked(const char *user, gid_t skip, long *start, long *s
     }
 out:
     free(before);
-    mk_nss_etc_group_free(&etc);
     return added;
 }
 
