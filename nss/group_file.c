@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* nss/group_file.c: the one file the shipped module reads. */
+/* nss/group_file.c: the files the shipped module reads. */
 #include "groupfile/reader.h"
 #include "nss/nss_mkio.h"
 
@@ -8,4 +8,10 @@
 const char *mk_nss_group_file(void)
 {
     return MK_GROUPFILE_DEFAULT_PATH;
+}
+
+/* The same for the local groups initgroups checks its gids against. */
+const char *mk_nss_etc_group_file(void)
+{
+    return "/etc/group";
 }

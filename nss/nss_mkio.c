@@ -15,11 +15,13 @@
 #include <string.h>
 
 #include "groupfile/reader.h"
+#include "nss/etc_group.h"
 #include "nss/nss_mkio.h"
 
 static pthread_mutex_t nss_mkio_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mkgf_reader nss_mkio_reader;
 static uint32_t nss_mkio_next;  /* enumeration position */
+static struct mk_nss_etc_group nss_mkio_etc;  /* /etc/group, for initgroups */
 
 static const char nss_mkio_passwd[] = "*";
 
@@ -67,6 +69,7 @@ __attribute__((constructor)) static void nss_mkio_load(void)
 __attribute__((destructor)) static void nss_mkio_unload(void)
 {
     mkgf_reader_close(&nss_mkio_reader);
+    mk_nss_etc_group_free(&nss_mkio_etc);
 }
 
 static void nss_mkio_lock_take(void)
@@ -74,6 +77,8 @@ static void nss_mkio_lock_take(void)
     pthread_mutex_lock(&nss_mkio_lock);
     if (nss_mkio_abandon) {
         mkgf_reader_abandon(&nss_mkio_reader);
+        /* Possibly half-updated too: forgotten (leaked), not freed. */
+        memset(&nss_mkio_etc, 0, sizeof(nss_mkio_etc));
         nss_mkio_next = 0;
         nss_mkio_abandon = 0;
     }
@@ -291,13 +296,30 @@ static int already_there(const gid_t *sorted, const gid_t *gids, long n, gid_t g
     return 0;
 }
 
+/* Whether /etc/group, as read for this call, gives gid to another group
+ * than ours: a group created there after the store's last write (issue 20).
+ * A gid whose group our file cannot show is not ours to give either. */
+static int given_away(const struct mkgf_view *view, const struct mk_nss_etc_group *etc, gid_t gid)
+{
+    struct mkgf_group g;
+
+    if (!mk_nss_etc_group_has(etc, gid))
+        return 0;
+    if (mkgf_find_gid(view, gid, &g) < 0)
+        return 1;
+    return mk_nss_etc_group_other(etc, gid, g.name, g.name_len);
+}
+
 /* Appends the user's gids to *groupsp[*start..], growing it by doubling
  * against limit (<= 0: none) like glibc's own modules: at the limit it stops
- * quietly. Skips the primary group and the gids that were in the array
- * before the call; the file lists each of a user's groups once, so ours
- * need no check against each other: linear in the user's groups. Returns
- * the number added or a negative errno (-ENOMEM from growing: *unavailable
- * stays 0). */
+ * quietly. Skips the primary group, the gids that were in the array before
+ * the call, and those /etc/group gives to another group now (read directly,
+ * kept while one stat says it has not changed, and only for a user we have
+ * groups for; a file that cannot be read takes nothing: the writer checked
+ * it at its last write). The file
+ * lists each of a user's groups once, so ours need no check against each
+ * other: linear in the user's groups. Returns the number added or a negative
+ * errno (-ENOMEM from growing: *unavailable stays 0). */
 static long initgroups_locked(const char *user, gid_t skip, long *start, long *size,
                               gid_t **groupsp, long limit, int *unavailable)
 {
@@ -313,6 +335,9 @@ static long initgroups_locked(const char *user, gid_t skip, long *start, long *s
     }
     if ((r = mkgf_find_user(view, user, &u)) < 0)
         return r == -ENOENT ? 0 : r;
+    if (u.group_count > 0 &&
+        mk_nss_etc_group_refresh(&nss_mkio_etc, mk_nss_etc_group_file()) == -ENOMEM)
+        return -ENOMEM;
     before = sorted_copy(*groupsp, had);
     for (uint32_t i = 0; i < u.group_count; i++) {
         gid_t gid;
@@ -321,7 +346,8 @@ static long initgroups_locked(const char *user, gid_t skip, long *start, long *s
             added = r;
             goto out;
         }
-        if (gid == skip || already_there(before, *groupsp, had, gid))
+        if (gid == skip || already_there(before, *groupsp, had, gid) ||
+            given_away(view, &nss_mkio_etc, gid))
             continue;
         if (limit > 0 && *start >= limit)
             break;

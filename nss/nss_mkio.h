@@ -28,4 +28,9 @@ enum nss_status _nss_mkio_initgroups_dyn(const char *user, gid_t group, long int
  * MKIO_GROUP_FILE. Not exported (nss_mkio.sym). */
 const char *mk_nss_group_file(void);
 
+/* The local groups file initgroups checks our gids against at each call:
+ * /etc/group in the shipped module; MKIO_ETC_GROUP in the test build. Not
+ * exported. */
+const char *mk_nss_etc_group_file(void);
+
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/groupfile/reader.c: the O(1) open, the checked-at-use lookups, the
- * whole-file verification and the per-process mapping of the compiled group
+ * whole-file verification and the per-process copy of the compiled group
  * file. Links nothing but libc (it is part of libnss_mkio.so.2): no syslog,
  * no allocation on the lookup path. */
 #include "groupfile/reader.h"
@@ -33,6 +33,54 @@ static inline uint64_t load64(const unsigned char *p)
 static inline uint32_t load16(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+/* Copies page i of the file into the reader's copy. A short read means the
+ * file shrank since the lookup's fstat: -EBADMSG, the page stays unloaded. */
+static int pages_load(struct mkgf_pages *pages, size_t i)
+{
+    size_t at = i * MKGF_PAGE, want = pages->size - at, got = 0;
+
+    if (want > MKGF_PAGE)
+        want = MKGF_PAGE;
+    while (got < want) {
+        ssize_t n = pread(pages->fd, pages->copy + at + got, want - got, (off_t)(at + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return -EBADMSG;
+        got += (size_t)n;
+    }
+    pages->loaded[i / 8] |= (unsigned char)(1u << (i % 8));
+    return 0;
+}
+
+/* Makes the len bytes at p (inside the view's bytes) readable: nothing to do
+ * for a view without pages, else each page of them not yet copied is read
+ * from the file. Every access of a view's bytes after the header goes
+ * through here first. Returns 0, -EBADMSG or another negative errno. */
+static int view_need(const struct mkgf_view *view, const void *p, size_t len)
+{
+    struct mkgf_pages *pages = view->pages;
+    size_t off, first, last;
+
+    if (!pages || len == 0)
+        return 0;
+    off = (size_t)((const unsigned char *)p - view->base);
+    if (off >= pages->size || len > pages->size - off)
+        return -EBADMSG;
+    first = off / MKGF_PAGE;
+    last = (off + len - 1) / MKGF_PAGE;
+    for (size_t i = first; i <= last; i++) {
+        int r;
+        if (pages->loaded[i / 8] & (1u << (i % 8)))
+            continue;
+        if ((r = pages_load(pages, i)) < 0)
+            return r;
+    }
+    return 0;
 }
 
 uint64_t mkgf_checksum(const unsigned char *data, size_t size)
@@ -127,23 +175,41 @@ int mkgf_view_init(const unsigned char *header, const void *data, size_t size,
 }
 
 /* The string at off in the pool: its length if a NUL ends it inside the
- * pool, else -EBADMSG. */
+ * pool, else -EBADMSG. Copies in the pool's pages one at a time as the
+ * search reaches them (a view with pages). */
 static int64_t string_at(const struct mkgf_view *view, uint32_t off)
 {
-    const char *end;
+    const char *start = view->strings + off, *at = start, *end = NULL;
+    size_t left;
 
     if (off >= view->string_size)
         return -EBADMSG;
-    end = memchr(view->strings + off, '\0', view->string_size - off);
-    return end ? end - (view->strings + off) : -EBADMSG;
+    left = view->string_size - off;
+    while (left > 0 && !end) {
+        size_t chunk = left;
+        if (view->pages) {
+            size_t in_page = MKGF_PAGE - (size_t)((const unsigned char *)at - view->base) % MKGF_PAGE;
+            if (chunk > in_page)
+                chunk = in_page;
+            if (view_need(view, at, chunk) < 0)
+                return -EBADMSG;
+        }
+        end = memchr(at, '\0', chunk);
+        at += chunk;
+        left -= chunk;
+    }
+    return end ? end - start : -EBADMSG;
 }
 
-/* Whether the string at off in the pool is s (len bytes): compares inside
- * the pool only. */
+/* Whether the string at off in the pool is s (len bytes): 1 or 0, comparing
+ * inside the pool only, or -EBADMSG if its bytes cannot be read. */
 static int string_equals(const struct mkgf_view *view, uint32_t off, const char *s, size_t len)
 {
-    return off < view->string_size && len < view->string_size - off &&
-           memcmp(view->strings + off, s, len) == 0 && view->strings[off + len] == '\0';
+    if (off >= view->string_size || len >= view->string_size - off)
+        return 0;
+    if (view_need(view, view->strings + off, len + 1) < 0)
+        return -EBADMSG;
+    return memcmp(view->strings + off, s, len) == 0 && view->strings[off + len] == '\0';
 }
 
 /* Reads group index and checks what it points to; each field loaded once. */
@@ -156,6 +222,8 @@ static int read_group(const struct mkgf_view *view, uint32_t index, struct mkgf_
     if (index >= view->group_count)
         return -EBADMSG;
     g = view->groups + (size_t)index * MKGF_GROUP_RECORD;
+    if (view_need(view, g, MKGF_GROUP_RECORD) < 0)
+        return -EBADMSG;
     name = load32(g);
     out->gid = load32(g + 4);
     count = load32(g + 8);
@@ -182,12 +250,17 @@ int mkgf_group_at(const struct mkgf_view *view, uint32_t index, struct mkgf_grou
     return read_group(view, index, out);
 }
 
-/* The slot word at slot of an index of slots words, checked against limit:
+/* The slot word at slot of an index of the view, checked against limit:
  * 0 (empty), an entry index + 1, or -EBADMSG. */
-static int64_t slot_at(const unsigned char *index, uint32_t slot, uint32_t limit)
+static int64_t slot_at(const struct mkgf_view *view, const unsigned char *index, uint32_t slot,
+                       uint32_t limit)
 {
-    uint32_t v = load32(index + 4 * (size_t)slot);
+    const unsigned char *p = index + 4 * (size_t)slot;
+    uint32_t v;
 
+    if (view_need(view, p, 4) < 0)
+        return -EBADMSG;
+    v = load32(p);
     return v > limit ? -EBADMSG : (int64_t)v;
 }
 
@@ -199,12 +272,16 @@ int mkgf_find_name(const struct mkgf_view *view, const char *name, struct mkgf_g
 
     /* Bounded: a file changed under us may have no empty slot. */
     for (uint32_t probes = 0; probes < view->name_slots; probes++) {
-        int64_t v = slot_at(view->name_index, slot, view->group_count);
+        int64_t v = slot_at(view, view->name_index, slot, view->group_count);
         const unsigned char *g;
+        int same;
         if (v <= 0)
             return v == 0 ? -ENOENT : -EBADMSG;
         g = view->groups + (size_t)(v - 1) * MKGF_GROUP_RECORD;
-        if (string_equals(view, load32(g), name, len))
+        if (view_need(view, g, MKGF_GROUP_RECORD) < 0 ||
+            (same = string_equals(view, load32(g), name, len)) < 0)
+            return -EBADMSG;
+        if (same)
             return read_group(view, (uint32_t)(v - 1), out);
         slot = (slot + 1) & mask;
     }
@@ -217,11 +294,13 @@ int mkgf_find_gid(const struct mkgf_view *view, gid_t gid, struct mkgf_group *ou
     uint32_t slot = (uint32_t)mkgf_hash_gid(gid) & mask;
 
     for (uint32_t probes = 0; probes < view->gid_slots; probes++) {
-        int64_t v = slot_at(view->gid_index, slot, view->group_count);
+        int64_t v = slot_at(view, view->gid_index, slot, view->group_count);
         const unsigned char *g;
         if (v <= 0)
             return v == 0 ? -ENOENT : -EBADMSG;
         g = view->groups + (size_t)(v - 1) * MKGF_GROUP_RECORD;
+        if (view_need(view, g, MKGF_GROUP_RECORD) < 0)
+            return -EBADMSG;
         if (load32(g + 4) == gid) {
             int r = read_group(view, (uint32_t)(v - 1), out);
             /* The gid is read again: the answer must carry the one asked. */
@@ -241,12 +320,16 @@ int mkgf_find_user(const struct mkgf_view *view, const char *user, struct mkgf_u
     size_t len = strlen(user);
 
     for (uint32_t probes = 0; probes < view->user_slots; probes++) {
-        int64_t v = slot_at(view->user_index, slot, view->user_count);
+        int64_t v = slot_at(view, view->user_index, slot, view->user_count);
         const unsigned char *u;
+        int same;
         if (v <= 0)
             return v == 0 ? -ENOENT : -EBADMSG;
         u = view->users + (size_t)(v - 1) * MKGF_USER_RECORD;
-        if (string_equals(view, load32(u), user, len)) {
+        if (view_need(view, u, MKGF_USER_RECORD) < 0 ||
+            (same = string_equals(view, load32(u), user, len)) < 0)
+            return -EBADMSG;
+        if (same) {
             uint32_t first = load32(u + 4), count = load32(u + 8);
             if (first > view->user_gid_count || count > view->user_gid_count - first)
                 return -EBADMSG;
@@ -264,7 +347,8 @@ int mkgf_user_gid(const struct mkgf_view *view, const struct mkgf_user *user, ui
 {
     uint64_t at = (uint64_t)user->first_group + i;
 
-    if (i >= user->group_count || at >= view->user_gid_count)
+    if (i >= user->group_count || at >= view->user_gid_count ||
+        view_need(view, view->user_gids + 4 * at, 4) < 0)
         return -EBADMSG;
     *gid = load32(view->user_gids + 4 * at);
     return 0;
@@ -311,6 +395,8 @@ int mkgf_copy_members(const struct mkgf_view *view, const struct mkgf_group *gro
         (uint64_t)group->member_count * MKGF_MEMBER_PREFIX > group->member_bytes)
         return -EBADMSG;
     run = view->member_pool + group->members;
+    if (view_need(view, run, group->member_bytes) < 0)
+        return -EBADMSG;
     strings = mkgf_member_string_bytes(group);
     memcpy(dst, run + MKGF_MEMBER_PREFIX * (size_t)group->member_count, strings);
     return index_members(run, dst, strings, group->member_count, (const char **)mem);
@@ -328,6 +414,8 @@ const char *mkgf_group_member(const struct mkgf_view *view, const struct mkgf_gr
         (uint64_t)group->member_count * MKGF_MEMBER_PREFIX > group->member_bytes)
         return NULL;
     run = view->member_pool + group->members;
+    if (view_need(view, run, group->member_bytes) < 0)
+        return NULL;
     strings = (const char *)run + MKGF_MEMBER_PREFIX * (size_t)group->member_count;
     bytes = mkgf_member_string_bytes(group);
     for (uint32_t k = 0;; k++) {
@@ -499,13 +587,15 @@ void mkgf_reader_abandon(struct mkgf_reader *reader)
     reader->fd = -1;
     reader->map = NULL;
     reader->map_size = 0;
+    reader->map_length = 0;
+    memset(&reader->pages, 0, sizeof(reader->pages));
     memset(&reader->view, 0, sizeof(reader->view));
 }
 
 void mkgf_reader_close(struct mkgf_reader *reader)
 {
     if (reader->mapped) {
-        munmap(reader->map, reader->map_size);
+        munmap(reader->map, reader->map_length);
         close(reader->fd);
     }
     mkgf_reader_abandon(reader);
@@ -519,32 +609,16 @@ static int reader_may_trust(const struct stat *st)
     return S_ISREG(st->st_mode) && st->st_uid == 0 && !(st->st_mode & (S_IWGRP | S_IWOTH));
 }
 
-static int read_header(int fd, unsigned char *header)
-{
-    size_t got = 0;
-
-    while (got < MKGF_HEADER_SIZE) {
-        ssize_t n = pread(fd, header + got, MKGF_HEADER_SIZE - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return -EBADMSG; /* shorter than a header */
-        got += (size_t)n;
-    }
-    return 0;
-}
-
-/* Opens path, checks who may have written it, reads and checks the header
- * (a private copy), maps it: O(1) in the size. The new state replaces
+/* Opens path, checks who may have written it, reserves the private copy
+ * (CHANGED UNDER A READER, groupfile/reader.h), reads the first page into it
+ * and checks the header there: O(1) in the size. The new state replaces
  * reader's only when all of that succeeded; on failure reader is closed. */
 static int reader_open(struct mkgf_reader *reader, const char *path)
 {
-    unsigned char header[MKGF_HEADER_SIZE];
     struct mkgf_reader next;
     struct stat st;
     void *map = MAP_FAILED;
+    size_t size, page_count, length = 0;
     int fd = -1, r;
 
     mkgf_reader_close(reader);
@@ -569,21 +643,34 @@ static int reader_open(struct mkgf_reader *reader, const char *path)
         r = -EBADMSG;
         goto out;
     }
-    if ((r = read_header(fd, header)) < 0)
-        goto out;
-    memset(&next, 0, sizeof(next));
-    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    /* The copy, then one bit per page; no page is given before it is
+     * touched, so this costs the same for any size. */
+    size = (size_t)st.st_size;
+    page_count = (size + MKGF_PAGE - 1) / MKGF_PAGE;
+    length = page_count * MKGF_PAGE + (page_count + 7) / 8;
+    map = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+               -1, 0);
     if (map == MAP_FAILED) {
         r = -errno;
         goto out;
     }
-    if ((r = mkgf_view_init(header, map, (size_t)st.st_size, &next.view)) < 0)
+    memset(&next, 0, sizeof(next));
+    next.pages.fd = fd;
+    next.pages.copy = map;
+    next.pages.loaded = (unsigned char *)map + page_count * MKGF_PAGE;
+    next.pages.size = size;
+    /* The first page holds the header: read now, private, it cannot change
+     * under the checks. */
+    if ((r = pages_load(&next.pages, 0)) < 0)
+        goto out;
+    if ((r = mkgf_view_init(map, map, size, &next.view)) < 0)
         goto out;
 
     next.mapped = 1;
     next.fd = fd;
     next.map = map;
-    next.map_size = (size_t)st.st_size;
+    next.map_size = size;
+    next.map_length = length;
     next.dev = st.st_dev;
     next.ino = st.st_ino;
     next.uid = st.st_uid;
@@ -593,22 +680,22 @@ static int reader_open(struct mkgf_reader *reader, const char *path)
     next.checked_at = coarse_seconds();
     strcpy(next.path, path);
     *reader = next;
+    reader->view.pages = &reader->pages;
     return 0;
 out:
     if (map != MAP_FAILED)
-        munmap(map, (size_t)st.st_size);
+        munmap(map, length);
     close(fd);
     return r;
 }
 
-/* Whether the mapping may be used as it is. The fstat comes before any
- * access of the mapping: a file truncated in place is seen by its size
- * before a byte beyond its new end is touched. */
+/* Whether the open file and its copy may be used as they are: the same
+ * inode, still linked, of the same size, times, owner and mode (a writer's
+ * rename over it leaves it without a link), and, checked once a second,
+ * still the one at path. */
 static int reader_is_fresh(struct mkgf_reader *reader, const char *path)
 {
-    const volatile unsigned char *flags;
     struct stat st;
-    uint32_t f;
     long now;
 
     if (!reader->mapped || strcmp(path, reader->path) != 0)
@@ -622,11 +709,6 @@ static int reader_is_fresh(struct mkgf_reader *reader, const char *path)
     if (st.st_nlink == 0 || (uint64_t)st.st_size != reader->map_size ||
         !same_time(&st.st_mtim, &reader->mtime) || !same_time(&st.st_ctim, &reader->ctime) ||
         st.st_uid != reader->uid || st.st_mode != reader->mode)
-        return 0;
-    flags = (const volatile unsigned char *)reader->map + MKGF_FLAGS_OFFSET;
-    f = (uint32_t)flags[0] | (uint32_t)flags[1] << 8 | (uint32_t)flags[2] << 16 |
-        (uint32_t)flags[3] << 24;
-    if (f & MKGF_FLAG_RECYCLED)
         return 0;
     now = coarse_seconds();
     if (now == reader->checked_at)

@@ -14,8 +14,9 @@
  *              the store rewrites groups.db after an upgrade, its bytes
  *              differ.
  *    12     4  flags: bit 0 "recycled". The writer sets it in the replaced
- *              file after the rename; readers see it through MAP_SHARED and
- *              remap. Not covered by the checksum (it changes after writing).
+ *              file after the rename (for readers that map the file; this
+ *              one sees the replacement by fstat: CHANGED UNDER A READER).
+ *              Not covered by the checksum (it changes after writing).
  *    16     8  checksum: 64-bit FNV-1a over the bytes [24, total_size), taken
  *              as little-endian 64-bit words (the last 0-7 bytes one by one).
  *              Only mkgf_verify (the writer's tests, `mkio-orgs status
@@ -70,23 +71,32 @@
  * lookup that meets a wrong record answers -EBADMSG.
  *
  * CHANGED UNDER A READER. The reader (mkgf_reader_get) keeps the descriptor
- * of the file it mapped and, before every lookup touches the mapping, asks
- * the kernel: fstat of that descriptor (st_nlink == 0, inode, size, mtime,
- * ctime, owner and mode) and then the recycled flag; at most once a second it
- * also lstats the path. Any change makes it open the path again (header
- * only), so a file truncated or rewritten in place answers from its new
- * content, or -EBADMSG/-ENOENT, never from beyond its end.
+ * of the file it opened and, before every lookup, asks the kernel: fstat of
+ * that descriptor (st_nlink == 0, inode, size, mtime, ctime, owner and
+ * mode); at most once a second it also lstats the path. Any change makes it
+ * open the path again (header only), so a file truncated or rewritten in
+ * place answers from its new content, or -EBADMSG/-ENOENT.
  *
- * What this cannot close: a shrinking truncate that lands between that
- * fstat and the last access of the same lookup (well under a microsecond)
- * makes that access fault (SIGBUS), as for any mapped file. Only root can
- * write groups.db, and the project's writer never writes it in place (it
- * renames a new file over it and only ever sets the 4-byte flags word of
- * the old one, which changes no size): the window needs root truncating the
- * file concurrently with a lookup, which is out of scope. A SIGBUS-proof
- * reader would have to pread every record (several system calls per lookup)
- * or install a signal handler in every process that resolves a group; we
- * chose neither. "Truncate, then look up" is always safe.
+ * The reader maps nothing of the file. A shared mapping of a file faults
+ * (SIGBUS) when the file is truncated between a check and an access, and
+ * no check without a system call can close that window: a restore with
+ * `: > groups.db; cp saved groups.db` killed enumerating and looking-up
+ * processes alike. Instead the reader reserves private anonymous memory of
+ * the file's size at the open (O(1): the kernel gives pages on first touch)
+ * and copies each MKGF_PAGE-byte page of the file into it with pread the
+ * first time a lookup needs a byte of it (struct mkgf_pages). A warm lookup
+ * makes no system call beyond the fstat; a fresh process's first lookup
+ * makes one pread per page it reads, where a mapping took one page fault
+ * per page. A page read short (the file shrank) fails the lookup with
+ * -EBADMSG, and the next fstat sees the new size. Pages copied at different
+ * times may come from different contents of the file; that is one more
+ * "byte changed under the reader", which the checks at use cover.
+ *
+ * The recycled flag stays in the format and the writer still sets it, but
+ * this reader does not read it (reading it would mean touching the file
+ * again after the fstat): the writer's rename leaves the replaced inode with
+ * no link, which the fstat sees, and a replaced file that keeps another
+ * link is seen by the once-a-second lstat.
  */
 #ifndef MK_GROUPFILE_READ_H
 #define MK_GROUPFILE_READ_H
@@ -118,6 +128,7 @@
 #define MKGF_USER_RECORD 12u
 #define MKGF_MEMBER_PREFIX 2u     /* the 16-bit length of each member in a run */
 #define MKGF_MEMBER_MAX 65535u    /* the longest member name */
+#define MKGF_PAGE 4096u           /* what the reader copies from the file at a time */
 
 static inline uint64_t mkgf_hash_string(const char *s)
 {
@@ -133,8 +144,20 @@ static inline uint64_t mkgf_hash_gid(uint32_t gid)
 /* The checksum of the format (see above) over data[0..size). */
 uint64_t mkgf_checksum(const unsigned char *data, size_t size);
 
+/* The reader's private copy of a file, filled a page at a time from fd (see
+ * CHANGED UNDER A READER): copy holds size bytes, of which page i is valid
+ * once bit i of loaded is set. */
+struct mkgf_pages {
+    int fd;
+    unsigned char *copy;
+    unsigned char *loaded;
+    size_t size;
+};
+
 /* A file in memory: the header's values (a private copy, checked) and
- * pointers into the caller's bytes, which may still change under it. */
+ * pointers into the caller's bytes, which may still change under it. With
+ * pages (the reader's views), the bytes are a copy that lookups fill as they
+ * read it; without (NULL), all size bytes are there. */
 struct mkgf_view {
     const unsigned char *base;
     size_t size;
@@ -143,6 +166,7 @@ struct mkgf_view {
     const unsigned char *groups, *name_index, *gid_index, *member_pool;
     const unsigned char *users, *user_index, *user_gids;
     const char *strings;
+    struct mkgf_pages *pages;
 };
 
 struct mkgf_group {
@@ -212,15 +236,17 @@ int mkgf_copy_members(const struct mkgf_view *view, const struct mkgf_group *gro
 const char *mkgf_group_member(const struct mkgf_view *view, const struct mkgf_group *group,
                               uint32_t i);
 
-/* A file mapped once per process and kept fresh. Not thread-safe: callers
- * serialize every use (nss/ holds one mutex around each lookup), which also
- * keeps a view valid until the caller is done with it. Zero-initialize
- * (fd 0 with mapped 0 means no descriptor). */
+/* A file opened once per process, copied in as it is read, and kept fresh.
+ * Not thread-safe: callers serialize every use (nss/ holds one mutex around
+ * each lookup), which also keeps a view valid until the caller is done with
+ * it. Zero-initialize (fd 0 with mapped 0 means no descriptor). */
 struct mkgf_reader {
-    int mapped;
-    int fd;                   /* the mapped file's descriptor, kept open */
-    void *map;
-    size_t map_size;
+    int mapped;               /* a file is open and its copy reserved */
+    int fd;                   /* the file's descriptor, kept open */
+    void *map;                /* the private copy, then its page bitmap */
+    size_t map_size;          /* the file's size when it was opened */
+    size_t map_length;        /* the bytes reserved at map */
+    struct mkgf_pages pages;
     struct mkgf_view view;
     dev_t dev;
     ino_t ino;
@@ -228,7 +254,7 @@ struct mkgf_reader {
     mode_t mode;
     struct timespec mtime, ctime;
     long checked_at;          /* CLOCK_MONOTONIC_COARSE seconds of the last lstat */
-    char path[PATH_MAX];      /* the path the mapped file was opened at */
+    char path[PATH_MAX];      /* the path the open file was opened at */
 };
 
 /* Gives a view of the file at path. The caller chooses the path: the shipped
@@ -237,27 +263,27 @@ struct mkgf_reader {
  * MK_GROUPFILE_TEST_OVERRIDE) takes one from MKIO_GROUP_FILE.
  *
  * The open never blocks and never follows a symlink (O_NONBLOCK, O_NOFOLLOW:
- * -ELOOP), and before a byte is read or mapped, fstat on the descriptor must
+ * -ELOOP), and before a byte is read, fstat on the descriptor must
  * show a regular file that root owns and that neither group nor others may
  * write; anything else (a FIFO, a directory, a device, another owner) is
  * refused with -EPERM. The header is read with pread into a private copy and
- * checked (mkgf_view_init); then the file is mapped. O(1) in its size.
+ * checked (mkgf_view_init); then memory for the copy is reserved. O(1) in
+ * its size.
  *
- * Freshness, on every call, before the mapping is touched: fstat of the kept
- * descriptor (see CHANGED UNDER A READER above), then the recycled flag, and
- * at most once a second an lstat of path; path is compared with the mapped
- * one. Returns 0, -ENOENT (no file), -EPERM or -ELOOP (refused before
+ * Freshness, on every call: fstat of the kept descriptor (see CHANGED UNDER
+ * A READER above), and at most once a second an lstat of path; path is
+ * compared with the open one. Returns 0, -ENOENT (no file), -EPERM or -ELOOP (refused before
  * reading), -EBADMSG or -EPROTONOSUPPORT (refused header), or another
  * negative errno (-ENOMEM, -EIO...). The view stays valid until the next
  * call. */
 int mkgf_reader_get(struct mkgf_reader *reader, const char *path, const struct mkgf_view **view);
 
-/* Unmaps and closes; the reader can be used again afterwards. */
+/* Frees the copy and closes; the reader can be used again afterwards. */
 void mkgf_reader_close(struct mkgf_reader *reader);
 
-/* Forgets the mapping and descriptor without unmapping or closing them:
+/* Forgets the copy and descriptor without unmapping or closing them:
  * for a child process whose reader state may have been half-updated by a
- * thread that no longer exists (nss/nss_mkio.c). Leaks one mapping and one
+ * thread that no longer exists (nss/nss_mkio.c). Leaks one reservation and one
  * close-on-exec descriptor. */
 void mkgf_reader_abandon(struct mkgf_reader *reader);
 

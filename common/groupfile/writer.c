@@ -237,207 +237,257 @@ static uint64_t align4(uint64_t v)
     return (v + 3) & ~(uint64_t)3;
 }
 
-/* Builds the whole file image in memory (format version 2). */
-static int build_image(const struct mk_group_entry *groups, size_t n, unsigned char **out,
-                       size_t *out_size)
-{
-    struct gfw_build b;
-    unsigned char *img = NULL;
-    uint32_t *group_name = NULL, *member_user = NULL, *user_first = NULL, *user_fill = NULL;
-    uint64_t *group_hash = NULL, *member_hash = NULL;
-    size_t total_members = 0, total_names = n;
-    uint64_t pool_size = 0;
+/* The image under construction, past the names: the input, the per-group
+ * and per-member arrays, the layout, and the image itself. */
+struct gfw_image {
+    const struct mk_group_entry *groups;
+    size_t n, total_members;
+    uint64_t pool_size;
+    uint32_t *group_name;    /* string offset per group */
+    uint64_t *group_hash;    /* mkgf_hash_string of each group's name */
+    uint64_t *member_hash;   /* the same of each member, in group order */
+    uint32_t *member_user;   /* user index of each member, in group order */
+    uint32_t *user_first, *user_fill;
     uint32_t name_slots, gid_slots, user_slots;
     uint64_t off[8], size;
-    int r;
+    unsigned char *img;
+};
 
-    memset(&b, 0, sizeof(b));
-    if (n > UINT32_MAX / 32) {
-        r = -E2BIG;
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
+/* Step 1: refuses a bad name, gid or member, and sums what the sections
+ * need (members, the member pool), refusing what would not fit 32 bits. */
+static int build_check(struct gfw_image *im)
+{
+    const struct mk_group_entry *groups = im->groups;
+
+    if (im->n > UINT32_MAX / 32)
+        return -E2BIG;
+    for (size_t i = 0; i < im->n; i++) {
         if (!name_is_valid(groups[i].name) || groups[i].gid == (gid_t)-1 ||
-            (groups[i].member_count > 0 && !groups[i].members)) {
-            r = -EINVAL;
-            goto out;
-        }
+            (groups[i].member_count > 0 && !groups[i].members))
+            return -EINVAL;
         for (size_t m = 0; m < groups[i].member_count; m++)
             if (!name_is_valid(groups[i].members[m]) ||
-                strlen(groups[i].members[m]) > MKGF_MEMBER_MAX) {
-                r = -EINVAL;
-                goto out;
-            }
-        total_members += groups[i].member_count;
-        if (total_members > UINT32_MAX / 8) {
-            r = -E2BIG;
-            goto out;
-        }
-        pool_size += member_run_bytes(&groups[i]);
-        if (pool_size > UINT32_MAX) {
-            r = -E2BIG;
-            goto out;
-        }
+                strlen(groups[i].members[m]) > MKGF_MEMBER_MAX)
+                return -EINVAL;
+        im->total_members += groups[i].member_count;
+        if (im->total_members > UINT32_MAX / 8)
+            return -E2BIG;
+        im->pool_size += member_run_bytes(&groups[i]);
+        if (im->pool_size > UINT32_MAX)
+            return -E2BIG;
     }
-    total_names += total_members;
+    return 0;
+}
 
-    if ((r = table_init(&b.string_table, total_names)) < 0)
-        goto out;
-    group_name = calloc(n ? n : 1, sizeof(*group_name));
-    group_hash = calloc(n ? n : 1, sizeof(*group_hash));
-    member_user = calloc(total_members ? total_members : 1, sizeof(*member_user));
-    member_hash = malloc((total_members ? total_members : 1) * sizeof(*member_hash));
-    if (!group_name || !group_hash || !member_user || !member_hash) {
-        r = -ENOMEM;
-        goto out;
-    }
+/* Step 2: hashes every name, then interns the strings (group and user
+ * names) and finds the users; a member listed twice in one group is
+ * refused. */
+static int build_intern(struct gfw_build *b, struct gfw_image *im)
+{
+    const struct mk_group_entry *groups = im->groups;
+    size_t n = im->n, total = im->total_members;
+    int r;
+
+    if ((r = table_init(&b->string_table, n + total)) < 0)
+        return r;
+    im->group_name = calloc(n ? n : 1, sizeof(*im->group_name));
+    im->group_hash = calloc(n ? n : 1, sizeof(*im->group_hash));
+    im->member_user = calloc(total ? total : 1, sizeof(*im->member_user));
+    im->member_hash = malloc((total ? total : 1) * sizeof(*im->member_hash));
+    if (!im->group_name || !im->group_hash || !im->member_user || !im->member_hash)
+        return -ENOMEM;
 
     /* Every name hashed first, so that the interning below can ask for the
      * string table's slots a few groups ahead: each is a cache miss at
      * 100,000 groups, and waiting for them one by one was most of it. */
     for (size_t i = 0, k = 0; i < n; i++) {
-        group_hash[i] = mkgf_hash_string(groups[i].name);
+        im->group_hash[i] = mkgf_hash_string(groups[i].name);
         for (size_t m = 0; m < groups[i].member_count; m++, k++)
-            member_hash[k] = mkgf_hash_string(groups[i].members[m]);
+            im->member_hash[k] = mkgf_hash_string(groups[i].members[m]);
     }
-    /* Strings (group and user names) and users; a member listed twice in
-     * one group is refused. */
     enum { AHEAD = 8 };
-    uint32_t smask = b.string_table.cap - 1;
+    uint32_t smask = b->string_table.cap - 1;
     size_t ahead_k = 0;   /* members of the groups before i + AHEAD */
     for (size_t i = 0; i < AHEAD && i < n; i++)
         ahead_k += groups[i].member_count;
     for (size_t i = 0, k = 0; i < n; i++) {
         if (i + AHEAD < n) {
             const struct mk_group_entry *g = &groups[i + AHEAD];
-            __builtin_prefetch(&b.string_table.slots[table_start(group_hash[i + AHEAD], smask)]);
+            __builtin_prefetch(
+                &b->string_table.slots[table_start(im->group_hash[i + AHEAD], smask)]);
             for (size_t m = 0; m < g->member_count && m < 4; m++)
-                __builtin_prefetch(&b.string_table.slots[table_start(member_hash[ahead_k + m],
-                                                                     smask)]);
+                __builtin_prefetch(&b->string_table.slots[table_start(
+                    im->member_hash[ahead_k + m], smask)]);
             ahead_k += g->member_count;
         }
-        if ((r = string_intern(&b, groups[i].name, group_hash[i], strlen(groups[i].name),
-                               &group_name[i], NULL)) < 0)
-            goto out;
+        if ((r = string_intern(b, groups[i].name, im->group_hash[i], strlen(groups[i].name),
+                               &im->group_name[i], NULL)) < 0)
+            return r;
         for (size_t m = 0; m < groups[i].member_count; m++, k++) {
             const char *member = groups[i].members[m];
-            uint64_t h = member_hash[k];
+            uint64_t h = im->member_hash[k];
             struct gfw_string *slot;
             uint32_t u, name_off;
-            if ((r = string_intern(&b, member, h, strlen(member), &name_off, &slot)) < 0 ||
-                (r = user_lookup(&b, slot, h, name_off, &u)) < 0)
-                goto out;
-            if (b.user_last_group[u] == i + 1) {
-                r = -EINVAL;
-                goto out;
-            }
-            b.user_last_group[u] = (uint32_t)i + 1;
-            b.user_count[u]++;
-            member_user[k] = u;
+            if ((r = string_intern(b, member, h, strlen(member), &name_off, &slot)) < 0 ||
+                (r = user_lookup(b, slot, h, name_off, &u)) < 0)
+                return r;
+            if (b->user_last_group[u] == i + 1)
+                return -EINVAL;
+            b->user_last_group[u] = (uint32_t)i + 1;
+            b->user_count[u]++;
+            im->member_user[k] = u;
         }
     }
+    return 0;
+}
 
-    name_slots = table_capacity(n);
-    gid_slots = table_capacity(n);
-    user_slots = table_capacity(b.users);
+/* Step 3: the index sizes, the section offsets and the file's size; the
+ * image (zeroed: padding and empty slots are 0) and the users' arrays. */
+static int build_layout(const struct gfw_build *b, struct gfw_image *im)
+{
+    uint64_t *off = im->off;
+
+    im->name_slots = table_capacity(im->n);
+    im->gid_slots = table_capacity(im->n);
+    im->user_slots = table_capacity(b->users);
     off[0] = MKGF_HEADER_SIZE;
-    off[1] = off[0] + (uint64_t)n * MKGF_GROUP_RECORD;
-    off[2] = off[1] + 4ull * name_slots;
-    off[3] = off[2] + 4ull * gid_slots;
+    off[1] = off[0] + (uint64_t)im->n * MKGF_GROUP_RECORD;
+    off[2] = off[1] + 4ull * im->name_slots;
+    off[3] = off[2] + 4ull * im->gid_slots;
     /* Padding to 4 bytes belongs to the member pool: it is NUL. */
-    pool_size = align4(pool_size);
-    off[4] = off[3] + pool_size;
-    off[5] = off[4] + (uint64_t)b.users * MKGF_USER_RECORD;
-    off[6] = off[5] + 4ull * user_slots;
-    off[7] = off[6] + 4ull * total_members;
-    size = align4(off[7] + b.string_size);
-    if (size > UINT32_MAX || pool_size > UINT32_MAX) {
-        r = -E2BIG;
-        goto out;
-    }
-    img = calloc(1, size);
-    user_first = calloc(b.users ? b.users : 1, sizeof(*user_first));
-    user_fill = calloc(b.users ? b.users : 1, sizeof(*user_fill));
-    if (!img || !user_first || !user_fill) {
-        r = -ENOMEM;
-        goto out;
-    }
+    im->pool_size = align4(im->pool_size);
+    off[4] = off[3] + im->pool_size;
+    off[5] = off[4] + (uint64_t)b->users * MKGF_USER_RECORD;
+    off[6] = off[5] + 4ull * im->user_slots;
+    off[7] = off[6] + 4ull * im->total_members;
+    im->size = align4(off[7] + b->string_size);
+    if (im->size > UINT32_MAX || im->pool_size > UINT32_MAX)
+        return -E2BIG;
+    im->img = calloc(1, im->size);
+    im->user_first = calloc(b->users ? b->users : 1, sizeof(*im->user_first));
+    im->user_fill = calloc(b->users ? b->users : 1, sizeof(*im->user_fill));
+    if (!im->img || !im->user_first || !im->user_fill)
+        return -ENOMEM;
+    return 0;
+}
 
-    struct group_names names = { groups, group_hash };
-    for (size_t i = 0, pool = 0; i < n; i++) {
-        unsigned char *g = img + off[0] + i * MKGF_GROUP_RECORD;
+/* Step 4: each group's record and member run, and the name and gid
+ * indexes (a duplicate name or gid is refused there). */
+static int build_groups(struct gfw_image *im)
+{
+    const struct mk_group_entry *groups = im->groups;
+    unsigned char *img = im->img;
+    struct group_names names = { groups, im->group_hash };
+    int r;
+
+    for (size_t i = 0, pool = 0; i < im->n; i++) {
+        unsigned char *g = img + im->off[0] + i * MKGF_GROUP_RECORD;
         size_t run = pool;
         /* The run: every member's length, then every name and its NUL. */
         pool += MKGF_MEMBER_PREFIX * groups[i].member_count;
         for (size_t m = 0; m < groups[i].member_count; m++) {
             size_t len = strlen(groups[i].members[m]);
-            unsigned char *p = img + off[3] + run + MKGF_MEMBER_PREFIX * m;
+            unsigned char *p = img + im->off[3] + run + MKGF_MEMBER_PREFIX * m;
             p[0] = (unsigned char)(len & 0xff);
             p[1] = (unsigned char)(len >> 8);
-            memcpy(img + off[3] + pool, groups[i].members[m], len + 1);
+            memcpy(img + im->off[3] + pool, groups[i].members[m], len + 1);
             pool += len + 1;
         }
-        put32(g, group_name[i]);
+        put32(g, im->group_name[i]);
         put32(g + 4, (uint32_t)groups[i].gid);
         put32(g + 8, (uint32_t)groups[i].member_count);
         put32(g + 12, (uint32_t)run);
         put32(g + 16, (uint32_t)(pool - run));
-        if ((r = index_insert(img + off[1], name_slots, group_hash[i],
+        if ((r = index_insert(img + im->off[1], im->name_slots, im->group_hash[i],
                               (uint32_t)i + 1, same_group_name, &names)) < 0 ||
-            (r = index_insert(img + off[2], gid_slots, mkgf_hash_gid((uint32_t)groups[i].gid),
-                              (uint32_t)i + 1, same_group_gid, groups)) < 0)
-            goto out;
+            (r = index_insert(img + im->off[2], im->gid_slots,
+                              mkgf_hash_gid((uint32_t)groups[i].gid), (uint32_t)i + 1,
+                              same_group_gid, groups)) < 0)
+            return r;
     }
+    return 0;
+}
 
-    for (size_t u = 0, first = 0; u < b.users; u++) {
-        unsigned char *rec = img + off[4] + u * MKGF_USER_RECORD;
-        user_first[u] = (uint32_t)first;
-        put32(rec, b.user_name[u]);
+/* Step 5: the user records and index, each user's gids in group order (one
+ * pass over the members), and the string pool. */
+static void build_users(const struct gfw_build *b, struct gfw_image *im)
+{
+    unsigned char *img = im->img;
+
+    for (size_t u = 0, first = 0; u < b->users; u++) {
+        unsigned char *rec = img + im->off[4] + u * MKGF_USER_RECORD;
+        im->user_first[u] = (uint32_t)first;
+        put32(rec, b->user_name[u]);
         put32(rec + 4, (uint32_t)first);
-        put32(rec + 8, b.user_count[u]);
-        first += b.user_count[u];
-        index_insert(img + off[5], user_slots, b.user_hash[u], (uint32_t)u + 1, never_same, NULL);
+        put32(rec + 8, b->user_count[u]);
+        first += b->user_count[u];
+        index_insert(img + im->off[5], im->user_slots, b->user_hash[u], (uint32_t)u + 1,
+                     never_same, NULL);
     }
-    /* Each user's gids, in group order: one pass over the members. */
-    for (size_t i = 0, k = 0; i < n; i++)
-        for (size_t m = 0; m < groups[i].member_count; m++, k++) {
-            uint32_t u = member_user[k];
-            put32(img + off[6] + 4 * ((size_t)user_first[u] + user_fill[u]++),
-                  (uint32_t)groups[i].gid);
+    for (size_t i = 0, k = 0; i < im->n; i++)
+        for (size_t m = 0; m < im->groups[i].member_count; m++, k++) {
+            uint32_t u = im->member_user[k];
+            put32(img + im->off[6] + 4 * ((size_t)im->user_first[u] + im->user_fill[u]++),
+                  (uint32_t)im->groups[i].gid);
         }
-    if (b.string_size)
-        memcpy(img + off[7], b.strings, b.string_size);
+    if (b->string_size)
+        memcpy(img + im->off[7], b->strings, b->string_size);
+}
+
+/* Step 6: the header, then the checksum over everything after it. */
+static void build_header(const struct gfw_build *b, struct gfw_image *im)
+{
+    unsigned char *img = im->img;
 
     memcpy(img, MKGF_MAGIC, 8);
     put32(img + 8, MKGF_VERSION);
     put32(img + MKGF_FLAGS_OFFSET, 0);
-    put64(img + 24, size);
-    put32(img + 32, (uint32_t)n);
-    put32(img + 36, name_slots);
-    put32(img + 40, gid_slots);
-    put32(img + 44, (uint32_t)pool_size);
-    put32(img + 48, (uint32_t)b.users);
-    put32(img + 52, user_slots);
-    put32(img + 56, (uint32_t)total_members);
+    put64(img + 24, im->size);
+    put32(img + 32, (uint32_t)im->n);
+    put32(img + 36, im->name_slots);
+    put32(img + 40, im->gid_slots);
+    put32(img + 44, (uint32_t)im->pool_size);
+    put32(img + 48, (uint32_t)b->users);
+    put32(img + 52, im->user_slots);
+    put32(img + 56, (uint32_t)im->total_members);
     /* Padding to 4 bytes belongs to the string pool: it is NUL too. */
-    put32(img + 60, (uint32_t)(size - off[7]));
+    put32(img + 60, (uint32_t)(im->size - im->off[7]));
     for (int i = 0; i < 8; i++)
-        put32(img + 64 + 4 * i, (uint32_t)off[i]);
+        put32(img + 64 + 4 * i, (uint32_t)im->off[i]);
     put64(img + MKGF_CHECKSUM_OFFSET,
-          mkgf_checksum(img + MKGF_CHECKSUMMED_FROM, size - MKGF_CHECKSUMMED_FROM));
+          mkgf_checksum(img + MKGF_CHECKSUMMED_FROM, im->size - MKGF_CHECKSUMMED_FROM));
+}
 
-    *out = img;
-    *out_size = size;
-    img = NULL;
+/* Builds the whole file image in memory (format version 2), in the steps
+ * above. */
+static int build_image(const struct mk_group_entry *groups, size_t n, unsigned char **out,
+                       size_t *out_size)
+{
+    struct gfw_build b;
+    struct gfw_image im;
+    int r;
+
+    memset(&b, 0, sizeof(b));
+    memset(&im, 0, sizeof(im));
+    im.groups = groups;
+    im.n = n;
+    if ((r = build_check(&im)) < 0 || (r = build_intern(&b, &im)) < 0 ||
+        (r = build_layout(&b, &im)) < 0 || (r = build_groups(&im)) < 0)
+        goto out;
+    build_users(&b, &im);
+    build_header(&b, &im);
+    *out = im.img;
+    *out_size = im.size;
+    im.img = NULL;
     r = 0;
 out:
-    free(img);
-    free(group_name);
-    free(group_hash);
-    free(member_hash);
-    free(member_user);
-    free(user_first);
-    free(user_fill);
+    free(im.img);
+    free(im.group_name);
+    free(im.group_hash);
+    free(im.member_hash);
+    free(im.member_user);
+    free(im.user_first);
+    free(im.user_fill);
     free(b.strings);
     free(b.string_table.slots);
     free(b.user_name);
@@ -456,7 +506,8 @@ int mk_groupfile_encode(const struct mk_group_entry *groups, size_t n, unsigned 
 }
 
 /* Sets the recycled flag of the replaced file, if it is one of ours, so that
- * readers mapping it remap. Only the 4-byte flags word is written: the size
+ * a reader that maps it remaps (the format's flag; groupfile/reader.h).
+ * Only the 4-byte flags word is written: the size
  * never changes under a reader (groupfile/reader.h). */
 static void mark_recycled(int fd)
 {
@@ -472,11 +523,6 @@ static void mark_recycled(int fd)
     flags = htole32(le32toh(flags) | MKGF_FLAG_RECYCLED);
     if (pwrite(fd, &flags, 4, MKGF_FLAGS_OFFSET) != 4)
         return;
-}
-
-bool mk_groupfile_is_temp(const char *entry, const char *name)
-{
-    return mk_atomicfile_is_temp(entry, name);
 }
 
 int mk_groupfile_publish_at(int dirfd, const char *name, const unsigned char *image, size_t size)

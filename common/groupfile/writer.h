@@ -8,7 +8,6 @@
 #ifndef MK_GROUPFILE_H
 #define MK_GROUPFILE_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,8 +23,9 @@ struct mk_group_entry {
 
 /* Writes the groups to path atomically: a temporary file in the same
  * directory, mode 0644, fsync, rename over path, fsync of the directory;
- * then marks the replaced file as recycled in its header so that readers
- * mapping it remap. Names and gids must be unique (the caller ensures it).
+ * then marks the replaced file as recycled in its header, for a reader
+ * that maps the file (ours sees the replacement by fstat: groupfile/reader.h,
+ * CHANGED UNDER A READER). Names and gids must be unique (the caller ensures it).
  * Returns 0 or a negative errno. */
 int mk_groupfile_write(const char *path, const struct mk_group_entry *groups, size_t n);
 
@@ -47,12 +47,6 @@ int mk_groupfile_write_at(int dirfd, const char *name, const struct mk_group_ent
  * name untouched, otherwise. */
 int mk_groupfile_publish_at(int dirfd, const char *name, const unsigned char *image,
                             size_t size);
-
-/* Whether entry, a name in that directory, has the shape of a temporary file
- * of mk_groupfile_write(_at) for name. A writer killed between creating and
- * renaming it leaves one; the store removes them while it holds its lock,
- * when no writer can be using one. */
-bool mk_groupfile_is_temp(const char *entry, const char *name);
 
 /* Encodes the groups into the bytes of a group file (the format in
  * groupfile/reader.h), the same bytes mk_groupfile_write writes: *out is

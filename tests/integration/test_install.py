@@ -109,6 +109,8 @@ class Install(Installed):
             "etc/mkio/tokens": 0o700,
             "lib/systemd/system/mkio-sync.service": 0o644,
             "lib/systemd/system/mkio-sync.timer": 0o644,
+            "lib/systemd/system/mkio-recheck.service": 0o644,
+            "lib/systemd/system/mkio-recheck.path": 0o644,
             "usr/share/pam-configs/mkio": 0o644,
             "usr/lib/tmpfiles.d/mkio.conf": 0o644,
             "etc/apparmor.d/abstractions/nameservice.d/mkio": 0o644,
@@ -130,7 +132,8 @@ class Install(Installed):
                          ["/usr/bin/mkio-orgs sync --all --max-time 600"])
         # No temporary file of the unit substitution is left behind.
         self.assertEqual(sorted(os.listdir(os.path.join(dest, UNITDIR))),
-                         ["mkio-sync.service", "mkio-sync.timer"])
+                         ["mkio-recheck.path", "mkio-recheck.service", "mkio-sync.service",
+                          "mkio-sync.timer"])
         # An administrator's configuration is never overwritten.
         conf = os.path.join(dest, "etc/mkio/mkio.conf")
         with open(conf, "w") as f:

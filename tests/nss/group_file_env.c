@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/nss/group_file_env.c: the NSS module's test build only
  * ($(B)/tests/libnss_mkio_test.so.2, which the unit tests load and which is
- * never installed) takes its file from MKIO_GROUP_FILE. It stands where the
+ * never installed) takes its file from MKIO_GROUP_FILE, and the local
+ * groups file initgroups reads from MKIO_ETC_GROUP. It stands where the
  * shipped module links nss/group_file.c. */
 #include <stdlib.h>
 
@@ -12,4 +13,10 @@ const char *mk_nss_group_file(void)
 {
     const char *p = secure_getenv("MKIO_GROUP_FILE");
     return p && *p ? p : MK_GROUPFILE_DEFAULT_PATH;
+}
+
+const char *mk_nss_etc_group_file(void)
+{
+    const char *p = secure_getenv("MKIO_ETC_GROUP");
+    return p && *p ? p : "/etc/group";
 }

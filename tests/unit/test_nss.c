@@ -53,6 +53,7 @@ static endgrent_fn mod_endgrent;
 static initgroups_fn mod_initgroups;
 static char dir[64];
 static char path[128];
+static char etc_group[128];
 
 static const char *const staff_members[] = {"alice", "bob"};
 static const char *const media_members[] = {"bob", "carol", "alice"};
@@ -87,6 +88,10 @@ static int group_setup(void **state)
         return -1;
     snprintf(path, sizeof(path), "%s/groups.db", dir);
     setenv("MKIO_GROUP_FILE", path, 1);
+    /* The module's test build reads this as /etc/group on the initgroups
+     * path (tests/nss/group_file_env.c); missing, it takes no gid. */
+    snprintf(etc_group, sizeof(etc_group), "%s/etc-group", dir);
+    setenv("MKIO_ETC_GROUP", etc_group, 1);
     module = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
     if (!module) {
         fprintf(stderr, "cannot load %s: %s\n", module_path, dlerror());
@@ -487,6 +492,60 @@ static void test_initgroups(void **state)
     free(gids);
 }
 
+static void write_etc_group(const char *text)
+{
+    FILE *fp = fopen(etc_group, "w");
+
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* A group that /etc/group gives one of our gids at the time of the call
+ * (`groupadd -g GID secretproj` after the store's last write) is never
+ * handed out by initgroups: the members of the organization would be in
+ * secretproj (issue 20, item 4). The same name at the same gid is ours
+ * (kept); the check is made at each call, so the gid comes back once the
+ * line is gone; getgrgid, not on the initgroups path, still answers. */
+static void test_initgroups_skips_a_gid_etc_group_gives_another_group(void **state)
+{
+    long start = 0, size = 0;
+    gid_t *gids = NULL;
+    struct group gr;
+    char buf[1024];
+    int err = 0;
+
+    write_groups(sample, SAMPLE_COUNT);
+    write_etc_group("root:x:0:\n"
+                    "# a comment:x:2000200005:\n"
+                    "secretproj:x:2000200004:\n"
+                    "mk-staff:x:2000200002:alice\n"
+                    "users:x:100:\n");
+    assert_int_equal(mod_initgroups("alice", 100, &start, &size, &gids, 0, &err),
+                     NSS_STATUS_SUCCESS);
+    assert_int_equal(start, 2);
+    assert_true(has_gid(gids, start, 2000200002));
+    assert_false(has_gid(gids, start, 2000200004));
+    assert_true(has_gid(gids, start, 2000200005));
+    /* carol's only group is taken: nothing added. */
+    start = 0;
+    assert_int_equal(mod_initgroups("carol", 100, &start, &size, &gids, 0, &err),
+                     NSS_STATUS_NOTFOUND);
+    assert_int_equal(start, 0);
+    assert_int_equal(mod_getgrgid(2000200004, &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+    assert_string_equal(gr.gr_name, "mk-media");
+
+    /* Gone from /etc/group: handed out again at the next call. */
+    write_etc_group("root:x:0:\nsecretproj:x:3000:\n");
+    start = 0;
+    assert_int_equal(mod_initgroups("carol", 100, &start, &size, &gids, 0, &err),
+                     NSS_STATUS_SUCCESS);
+    assert_int_equal(start, 1);
+    assert_int_equal(gids[0], 2000200004);
+    free(gids);
+    assert_int_equal(unlink(etc_group), 0);
+}
+
 /* A user in 3,000 groups, from an empty array. */
 static void test_initgroups_many(void **state)
 {
@@ -833,6 +892,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_errno_kept_on_success),
         cmocka_unit_test(test_enumeration),
         cmocka_unit_test(test_initgroups),
+        cmocka_unit_test(test_initgroups_skips_a_gid_etc_group_gives_another_group),
         cmocka_unit_test(test_initgroups_many),
         cmocka_unit_test(test_initgroups_100000),
         cmocka_unit_test(test_bad_record_unavailable),
