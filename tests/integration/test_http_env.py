@@ -36,7 +36,8 @@ for _p in (HERE, os.path.join(os.path.dirname(HERE), "fake")):
         sys.path.insert(0, _p)
 
 from tooltest import ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, TOOL, ToolTest  # noqa: E402
-import timing  # noqa: E402  (tests/lib, on the path through tooltest)
+import sandbox  # noqa: E402  (tests/lib, on the path through tooltest)
+import timing  # noqa: E402
 
 NOBODY = 65534
 IS_ROOT = os.geteuid() == 0
@@ -309,16 +310,13 @@ class ListingBounds(ToolTest):
         self.assertLess(maxrss_kib, 64 * 1024)
 
 
-# Runs inside `unshare --mount --net`: loopback up, private resolv.conf,
-# nsswitch.conf and hosts bound over the real ones (in this namespace only),
-# a DNS server on 127.0.0.1:53 that reads queries and never answers, then
-# the command, timed from start to exit.
+# Runs in a sandbox with its own network (tests/lib/sandbox.py, net=True:
+# loopback up, private resolv.conf, nsswitch.conf and hosts bound over the
+# real ones, in this namespace only): a DNS server on 127.0.0.1:53 that
+# reads queries and never answers, then the command, timed from start to exit.
 NEVER_RESOLVES_INNER = r"""
 import json, socket, subprocess, sys, threading, time
 job = json.loads(sys.argv[1])
-subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-for src, dst in job["binds"]:
-    subprocess.run(["mount", "--bind", src, dst], check=True)
 dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 dns.bind(("127.0.0.1", 53))
 queries = []
@@ -352,9 +350,10 @@ class NeverResolvingName(unittest.TestCase):
             with open(os.path.join(tmp, name), "w") as f:
                 f.write(text)
             os.chmod(os.path.join(tmp, name), 0o644)
-        binds = [[os.path.join(tmp, n), "/etc/" + n]
-                 for n in ("resolv.conf", "nsswitch.conf", "hosts")]
-        job = {"binds": binds, "cmd": [TOOL, "orgs", "list"],
+        sb = sandbox.Sandbox(net=True).loopback_up()
+        for n in ("resolv.conf", "nsswitch.conf", "hosts"):
+            sb.bind(os.path.join(tmp, n), "/etc/" + n)
+        job = {"cmd": [TOOL, "orgs", "list"],
                "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp,
                        "MKIO_CONFIG": os.path.join(tmp, "mkio.conf"), "MKIO_TOKEN": ALICE_TOKEN}}
         # Waiting for glibc (timeout:5 attempts:2) would take 10 s and more:
@@ -365,9 +364,8 @@ class NeverResolvingName(unittest.TestCase):
         limit = 2.2 + SLACK
         runs = []
         while len(runs) < (3 if timing.TIMED else 1) and not any(r["elapsed"] < limit for r in runs):
-            p = subprocess.run(["unshare", "--mount", "--net", "--", sys.executable, "-c",
-                                NEVER_RESOLVES_INNER, json.dumps(job)],
-                               capture_output=True, text=True, timeout=90)
+            p = sb.run([sys.executable, "-c", NEVER_RESOLVES_INNER, json.dumps(job)],
+                       capture_output=True, text=True, timeout=90)
             self.assertEqual(p.returncode, 0, p.stderr)
             r = json.loads(p.stdout)
             runs.append(r)

@@ -13,8 +13,8 @@ checker (e.g. "valgrind -q --error-exitcode=99 --leak-check=full
 budget (and twice that to every time limit) for such slow runs, which also
 run 10 parallel logins instead of 50.
 
-The whole process moves into a private mount namespace first (unshare(2) from
-ctypes, before any thread exists). Inside it, and only there:
+The whole process moves into a private mount namespace first (tests/lib/
+sandbox.py's enter(), before any thread exists). Inside it, and only there:
   - /etc/passwd is a private copy with the test users (alice, bob, lowuid with
     uid 500, user00..user49);
   - /dev is a tmpfs whose entries link to the real ones, plus /dev/log: a
@@ -31,7 +31,6 @@ The PAM service directory also has an `other` service that prints a marker and
 denies, so a fall-back to it would show.
 """
 
-import ctypes
 import fcntl
 import json
 import os
@@ -52,6 +51,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "fake"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import sandbox  # noqa: E402
 import timing  # noqa: E402
 
 B = os.path.join(ROOT, os.environ.get("B", "build"))
@@ -75,9 +75,6 @@ FALLBACK_MARKER = "MKIO-TEST-FELL-BACK-TO-OTHER"
 SERVICE = "mkio-test"
 DAY = 86400
 
-CLONE_NEWNS = 0x00020000
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
 
 FAKE = None
 NS = None
@@ -157,13 +154,6 @@ class SyslogCatcher:
         self.thread.join(2)
 
 
-def _libc():
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                           ctypes.c_void_p]
-    return libc
-
-
 def run(cmd, **kw):
     return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, **kw)
@@ -174,25 +164,16 @@ class Namespace:
             [("user%02d" % i, 3000 + i) for i in range(50)]
 
     def __init__(self):
-        self.mounts = []
+        self.mounts = sandbox.Mounts()
         self.dir = None
         self.syslog = None
         self.nss = False
 
     def _mount(self, *args):
-        run(["mount"] + list(args))
-        self.mounts.append(args[-1])
+        self.mounts.mount(*args)
 
     def setup(self):
-        libc = _libc()
-        if threading.active_count() > 1:
-            raise RuntimeError("unshare needs a single-threaded process")
-        if libc.unshare(CLONE_NEWNS) != 0:
-            e = ctypes.get_errno()
-            raise OSError(e, "unshare(CLONE_NEWNS): " + os.strerror(e))
-        if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-            e = ctypes.get_errno()
-            raise OSError(e, "making / private: " + os.strerror(e))
+        sandbox.enter()
         self.dir = tempfile.mkdtemp(prefix="mkio-pam-ns-")
         os.chmod(self.dir, 0o755)
 
@@ -284,10 +265,7 @@ class Namespace:
     def teardown(self):
         if self.syslog:
             self.syslog.close()
-        for target in reversed(self.mounts):
-            if subprocess.call(["umount", target], stderr=subprocess.DEVNULL) != 0:
-                subprocess.call(["umount", "-l", target], stderr=subprocess.DEVNULL)
-        self.mounts = []
+        self.mounts.unmount_all()
         if self.dir:
             subprocess.call(["rm", "-rf", "--one-file-system", self.dir])
             self.dir = None
@@ -540,12 +518,9 @@ class PamCase(unittest.TestCase):
         if not NS.nss:
             return None
         # The shipped module reads /var/lib/mkio/groups.db and nothing else.
-        run(["mount", "--bind", self.state_dir, "/var/lib/mkio"])
-        try:
+        with sandbox.bound(self.state_dir, "/var/lib/mkio"):
             p = subprocess.run(["getent", "group", name], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, universal_newlines=True)
-        finally:
-            run(["umount", "/var/lib/mkio"])
         return p.stdout.strip() if p.returncode == 0 else ""
 
     def check_no_token_leak(self):
@@ -2041,11 +2016,8 @@ class TestHelper(PamCase):
         self.assertFalse(os.path.exists(os.path.join(self.state_dir, "groups.db")))
 
     def getent_mk_groups(self):
-        run(["mount", "--bind", self.state_dir, "/var/lib/mkio"])
-        try:
+        with sandbox.bound(self.state_dir, "/var/lib/mkio"):
             p = subprocess.run(["getent", "group"], stdout=subprocess.PIPE, universal_newlines=True)
-        finally:
-            run(["umount", "/var/lib/mkio"])
         return [l.split(":") for l in p.stdout.splitlines() if l.startswith("mk-")]
 
     def test_helper_killed_at_random_points_leaves_old_or_new_state(self):

@@ -17,7 +17,8 @@ import unittest
 
 from test_tool import EVIL_ORG, EVIL_ORG2, HOSTILE, HostileWorld, shown
 from tooltest import ALICE_TOKEN, BOB_TOKEN, ORG, ORG2, TOOL, ToolTest
-import timing  # tests/lib, on the path through tooltest
+import sandbox  # tests/lib, on the path through tooltest
+import timing
 
 SUMMARY = re.compile(r"^sync: (\d+) of (\d+) user\(s\) refreshed, (\d+) failed, "
                      r"(\d+) left for the next run \(\d+\.\d s\)$")
@@ -592,12 +593,10 @@ class SyncFairness(ToolTest):
         self.fake.fault("*", "delay", ms=1000)
 
     def popen_in_namespace(self, *args):
-        script = 'mount --bind "$1" /etc/passwd && shift && exec "$@"'
         e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp,
              "MKIO_CONFIG": self.conf}
-        return subprocess.Popen(["unshare", "--mount", "--", "sh", "-c", script, "sh",
-                                 self.passwd, TOOL, *args], env=e, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        sb = sandbox.Sandbox().bind(self.passwd, "/etc/passwd")
+        return sb.popen([TOOL, *args], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def run_reading_lines(self, *args):
         """Runs sync, reading stdout as it comes: (exit, stdout, stderr, seconds
