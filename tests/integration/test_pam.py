@@ -67,7 +67,8 @@ HELPER_PATH = "/usr/libexec/mkio/mkio-login-helper"
 REFRESH_PATH = "/usr/libexec/mkio/mkio-login-refresh"
 # The name server of the namespace's resolv.conf (a loopback address of its
 # own, so that no other test's server answers there).
-BLACKHOLE_DNS = "127.0.0.78"
+BLACKHOLE_DNS = "127.0.0.78"   # the first free one of 127.0.0.78 to .127 (reserve_blackhole_dns)
+_BLACKHOLE_SOCK = None
 PREFIX = shlex.split(os.environ.get("MKIO_PAM_RUN_PREFIX", ""))
 SLACK = float(os.environ.get("MKIO_TEST_SLACK", "0"))
 
@@ -220,6 +221,7 @@ class Namespace:
         with open(os.path.join(etc, "nsswitch.conf"), "w") as f:
             f.write("passwd: files\ngroup: files%s\nshadow: files\nhosts: files dns\n"
                     % (" mkio" if self.nss else ""))
+        reserve_blackhole_dns()
         with open(os.path.join(etc, "resolv.conf"), "w") as f:
             f.write("nameserver %s\noptions timeout:5 attempts:2\n" % BLACKHOLE_DNS)
         for name in ("nsswitch.conf", "resolv.conf"):
@@ -1614,14 +1616,41 @@ class _SocketThread:
         self.sock.close()
 
 
+def reserve_blackhole_dns():
+    """Binds UDP port 53 of the first free address of 127.0.0.78 to .127
+    for the whole module, and names it BLACKHOLE_DNS: the network namespace
+    is the host's, and another run of this module (the sanitizer build's,
+    beside this one in make check) holds its own address."""
+    global BLACKHOLE_DNS, _BLACKHOLE_SOCK
+    if _BLACKHOLE_SOCK is not None:
+        return
+    for last in range(78, 128):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind(("127.0.0.%d" % last, 53))
+        except OSError:
+            sock.close()
+            continue
+        BLACKHOLE_DNS, _BLACKHOLE_SOCK = "127.0.0.%d" % last, sock
+        return
+    raise RuntimeError("no free UDP port 53 on 127.0.0.78 to 127.0.0.127")
+
+
 class BlackholeDns(_SocketThread):
     """A UDP name server at BLACKHOLE_DNS:53 that reads queries and never
-    answers, as a firewalled resolver or a dead VPN does."""
+    answers, as a firewalled resolver or a dead VPN does: the module's
+    reserved socket (reserve_blackhole_dns), emptied of older queries."""
 
     def __init__(self):
         self.queries = 0
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind((BLACKHOLE_DNS, 53))
+        reserve_blackhole_dns()
+        sock = socket.socket(fileno=os.dup(_BLACKHOLE_SOCK.fileno()))
+        sock.setblocking(False)
+        while True:
+            try:
+                sock.recv(4096)
+            except BlockingIOError:
+                break
         super().__init__(sock)
 
     def handle(self):
