@@ -207,11 +207,12 @@ deps:
 
 # The plain `make check` runs everything: all suites on the normal build, the
 # unit and integration suites again on an ASan+UBSan build, and the unit tests
-# under valgrind. `make check SAN=1` runs only the sanitizer part.
+# under valgrind. `make check SAN=1` runs only the sanitizer part. The suites
+# run side by side, one per core (tests/run-all); the sanitizer tree is built
+# beside the first of them, and its two suites start once it is built.
 check: deps all unit
 ifeq ($(SAN),)
-	$(MAKE) SAN=1 all unit
-	B=$(B) SAN_B=build-san VALGRIND=1 tests/run-all
+	B=$(B) SAN_B=build-san SAN_BUILD='$(MAKE) SAN=1 all unit' VALGRIND=1 tests/run-all
 else
 	B=$(B) SAN=1 tests/run-all
 endif

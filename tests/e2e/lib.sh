@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
 # tests/e2e/lib.sh: a private system view for end-to-end tests, as root.
+# The Python tests build theirs with tests/lib/sandbox.py, in the same steps:
+# `unshare --mount --propagation private`, then bind mounts, tmpfs and
+# overlays over the system's paths, which die with the namespace.
 #
 # Source it from a bash script, then:
 #   ns_reexec "$@"          re-runs the calling script inside

@@ -22,24 +22,25 @@ import unittest
 
 from fakemkio import FakeMkio
 from tooltest import ALICE_TOKEN, ALL_TOKENS, BOB_TOKEN, ORG, ORG2, TOOL, world
+import sandbox  # tests/lib, on the path through tooltest
+import timing
 
 IS_ROOT = os.geteuid() == 0
 NOBODY = 65534
 CHECKS = ["config", "ca_file", "tls", "token", "token", "nsswitch", "pam-account",
           "pam-session", "groups.db", "nscd", "stale"]
 
-# Runs "$@" after the bind mounts; $1 is the test's directory.
-NS_SCRIPT = r'''
-set -e
-t=$1; shift
-mount --bind "$t/etc/nsswitch.conf" /etc/nsswitch.conf
-mount --bind "$t/etc/pam.d" /etc/pam.d
-mount --bind "$t/etc/passwd" /etc/passwd
-mount --bind "$t/varlib" /var/lib
-if [ ! -d /run/nscd ]; then mount -t tmpfs -o mode=0755 tmpfs /run; mkdir /run/nscd; fi
-mount --bind "$t/nscd" /run/nscd
-exec "$@"
-'''
+
+def ns_sandbox(t):
+    """The private view of a doctor run; t is the test's directory."""
+    sb = sandbox.Sandbox()
+    sb.bind(t + "/etc/nsswitch.conf", "/etc/nsswitch.conf")
+    sb.bind(t + "/etc/pam.d", "/etc/pam.d")
+    sb.bind(t + "/etc/passwd", "/etc/passwd")
+    sb.bind(t + "/varlib", "/var/lib")
+    sb.ensure_dir("/run/nscd", "/run")
+    sb.bind(t + "/nscd", "/run/nscd")
+    return sb
 
 GOOD_NSSWITCH = ("# /etc/nsswitch.conf\n"
                  "passwd:         files\n"
@@ -158,8 +159,7 @@ class Doctor(unittest.TestCase):
             if name in os.environ:
                 e[name] = os.environ[name]
         e.update(env or {})
-        p = subprocess.run(["unshare", "--mount", "--", "sh", "-c", NS_SCRIPT, "sh", self.tmp,
-                            *cmd], env=e, capture_output=True, text=True, timeout=60)
+        p = ns_sandbox(self.tmp).run(list(cmd), env=e, capture_output=True, text=True, timeout=60)
         self.outputs += [p.stdout, p.stderr]
         return p
 
@@ -378,7 +378,8 @@ class Doctor(unittest.TestCase):
         write(self.conf, text)
         start = time.monotonic()
         p = self.doctor()
-        self.assertLess(time.monotonic() - start, 10)
+        # Refused at once: 20 s only a hang reaches (the claim: 10 s).
+        timing.at_most(self, "doctor, base_url refused", time.monotonic() - start, 10, hang=20)
         self.assert_exit(p, 4)
         c = self.check(p, "tls", "fail", [f"could not reach https://127.0.0.1:{port}"])
         self.assertIn("check base_url in " + self.conf, c[3])

@@ -36,6 +36,8 @@ for _p in (HERE, os.path.join(os.path.dirname(HERE), "fake")):
         sys.path.insert(0, _p)
 
 from tooltest import ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, TOOL, ToolTest  # noqa: E402
+import sandbox  # noqa: E402  (tests/lib, on the path through tooltest)
+import timing  # noqa: E402
 
 NOBODY = 65534
 IS_ROOT = os.geteuid() == 0
@@ -308,16 +310,13 @@ class ListingBounds(ToolTest):
         self.assertLess(maxrss_kib, 64 * 1024)
 
 
-# Runs inside `unshare --mount --net`: loopback up, private resolv.conf,
-# nsswitch.conf and hosts bound over the real ones (in this namespace only),
-# a DNS server on 127.0.0.1:53 that reads queries and never answers, then
-# the command, timed from start to exit.
+# Runs in a sandbox with its own network (tests/lib/sandbox.py, net=True:
+# loopback up, private resolv.conf, nsswitch.conf and hosts bound over the
+# real ones, in this namespace only): a DNS server on 127.0.0.1:53 that
+# reads queries and never answers, then the command, timed from start to exit.
 NEVER_RESOLVES_INNER = r"""
 import json, socket, subprocess, sys, threading, time
 job = json.loads(sys.argv[1])
-subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-for src, dst in job["binds"]:
-    subprocess.run(["mount", "--bind", src, dst], check=True)
 dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 dns.bind(("127.0.0.1", 53))
 queries = []
@@ -351,20 +350,22 @@ class NeverResolvingName(unittest.TestCase):
             with open(os.path.join(tmp, name), "w") as f:
                 f.write(text)
             os.chmod(os.path.join(tmp, name), 0o644)
-        binds = [[os.path.join(tmp, n), "/etc/" + n]
-                 for n in ("resolv.conf", "nsswitch.conf", "hosts")]
-        job = {"binds": binds, "cmd": [TOOL, "orgs", "list"],
+        sb = sandbox.Sandbox(net=True).loopback_up()
+        for n in ("resolv.conf", "nsswitch.conf", "hosts"):
+            sb.bind(os.path.join(tmp, n), "/etc/" + n)
+        job = {"cmd": [TOOL, "orgs", "list"],
                "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp,
                        "MKIO_CONFIG": os.path.join(tmp, "mkio.conf"), "MKIO_TOKEN": ALICE_TOKEN}}
-        # Waiting for glibc (timeout:5 attempts:2) would take 10 s and more.
-        # A loaded machine may delay one run by a scheduling slice, so each
-        # run must end well before that, and one of three within 2.2 s.
+        # Waiting for glibc (timeout:5 attempts:2) would take 10 s and more:
+        # each run must end well before that (8 s, which only a run that
+        # waited for the resolver would reach). The timed claim (bench):
+        # one of three runs within 2.2 s, as a loaded machine may delay one
+        # run by a scheduling slice.
         limit = 2.2 + SLACK
         runs = []
-        while len(runs) < 3 and not any(r["elapsed"] < limit for r in runs):
-            p = subprocess.run(["unshare", "--mount", "--net", "--", sys.executable, "-c",
-                                NEVER_RESOLVES_INNER, json.dumps(job)],
-                               capture_output=True, text=True, timeout=90)
+        while len(runs) < (3 if timing.TIMED else 1) and not any(r["elapsed"] < limit for r in runs):
+            p = sb.run([sys.executable, "-c", NEVER_RESOLVES_INNER, json.dumps(job)],
+                       capture_output=True, text=True, timeout=90)
             self.assertEqual(p.returncode, 0, p.stderr)
             r = json.loads(p.stdout)
             runs.append(r)
@@ -375,9 +376,11 @@ class NeverResolvingName(unittest.TestCase):
             # The resolver did ask our server, which never answered...
             self.assertGreater(r["queries"], 0)
             # ...and the whole process still ended at the budget.
-            self.assertGreater(r["elapsed"], 1.9, r)
-            self.assertLess(r["elapsed"], 3 + SLACK, r)
-        self.assertLess(min(r["elapsed"] for r in runs), limit, runs)
+            timing.at_least(self, "unresolvable name, 2 s budget", r["elapsed"], 1.9, strict=True)
+            timing.at_most(self, "unresolvable name, 2 s budget", r["elapsed"], 3 + SLACK,
+                           hang=8 + SLACK)
+        timing.at_most(self, "unresolvable name, 2 s budget (best of %d)" % len(runs),
+                       min(r["elapsed"] for r in runs), limit)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ for _p in (HERE, os.path.join(os.path.dirname(HERE), "fake")):
 
 from fakemkio import FakeMkio  # noqa: E402
 from tooltest import ALICE_TOKEN, BUILD, world  # noqa: E402
+import sandbox  # noqa: E402  (tests/lib, on the path through tooltest)
 
 FORK_EXEC = os.path.join(BUILD, "tests", "tools", "http-fork-exec")
 # Loopback addresses for the name server that never answers; the first one
@@ -116,12 +117,11 @@ class ForkExecDuringRequests(unittest.TestCase):
         nsswitch.conf and hosts are ours; returns (exit code, counters,
         distinct child lines, stderr)."""
         t = self.tmp
-        script = ('mount --bind "$1" /etc/resolv.conf && mount --bind "$2" /etc/nsswitch.conf '
-                  '&& mount --bind "$3" /etc/hosts && shift 3 && exec "$@"')
-        cmd = ["unshare", "--mount", "--", "sh", "-c", script, "sh",
-               os.path.join(t, "resolv.conf"), os.path.join(t, "nsswitch.conf"),
-               os.path.join(t, "hosts"), FORK_EXEC, *args,
-               os.path.join(t, "loopback.conf"), os.path.join(t, "dns.conf"), str(seconds)]
+        sb = sandbox.Sandbox()
+        for name in ("resolv.conf", "nsswitch.conf", "hosts"):
+            sb.bind(os.path.join(t, name), "/etc/" + name)
+        cmd = sb.command([FORK_EXEC, *args, os.path.join(t, "loopback.conf"),
+                          os.path.join(t, "dns.conf"), str(seconds)])
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MKIO_TOKEN": ALICE_TOKEN}
         for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
             if name in os.environ:

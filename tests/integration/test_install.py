@@ -20,6 +20,7 @@ import unittest
 
 from fakemkio import FakeMkio
 from tooltest import BOB_TOKEN, ORG, world
+import sandbox  # tests/lib, on the path through tooltest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UNITDIR = "lib/systemd/system"
@@ -199,11 +200,9 @@ class Units(Installed):
         namespace whose /usr/local/bin is bin_dir (verify checks that
         ExecStart's program is executable)."""
         self.assertEqual(os.geteuid(), 0, "needs root (unshare --mount)")
-        script = ('mount --bind "$1" /usr/local/bin && shift && '
-                  'exec systemd-analyze verify "$@"')
-        return subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
-                               script, "verify", bin_dir, self.unit("mkio-sync.service"),
-                               self.unit("mkio-sync.timer")], capture_output=True, text=True,
+        sb = sandbox.Sandbox().bind(bin_dir, "/usr/local/bin")
+        return sb.run(["systemd-analyze", "verify", self.unit("mkio-sync.service"),
+                       self.unit("mkio-sync.timer")], capture_output=True, text=True,
                               # Documentation=man:mkio-orgs(1): verify runs man for it,
                               # which finds the page make install put there.
                               env=dict(os.environ,
@@ -321,9 +320,10 @@ def syscall_set(name):
 
 
 # Runs the installed unit's ExecStart= in an emulation of its sandbox, in a
-# private mount namespace: /etc and /var/lib are overlays (their writes land
-# in WORK), the installed tool is bind-mounted at /usr/local/bin, the
-# installed tmpfiles.d entry makes /var/lib/mkio (as StateDirectory= would);
+# private mount namespace (unit_sandbox below: /etc and /var/lib are
+# overlays whose writes land in WORK, the installed tool is bind-mounted at
+# /usr/local/bin); then the installed tmpfiles.d entry makes /var/lib/mkio
+# (as StateDirectory= would);
 # then ProtectSystem=strict (every mount read-only but /proc, /sys and /dev,
 # the state directory writable), ProtectHome=yes, PrivateTmp=yes,
 # PrivateDevices=yes, CapabilityBoundingSet= and NoNewPrivileges=yes (setpriv),
@@ -335,9 +335,6 @@ SANDBOX = r'''
 set -eu
 work=$1 dest=$2
 shift 2
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$work/etc/upper,workdir=$work/etc/work" /etc
-mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$work/varlib/upper,workdir=$work/varlib/work" /var/lib
-mount --bind "$dest/usr/local/bin" /usr/local/bin
 systemd-tmpfiles --create "$dest/usr/lib/tmpfiles.d/mkio.conf"
 # nscd, as on a host that runs one, in this namespace only: its files on
 # tmpfs, its debug log on our stderr, stopped at exit.
@@ -395,6 +392,16 @@ exit 0
 '''
 
 
+def unit_sandbox(work, dest):
+    """The mounts SANDBOX starts from: /etc and /var/lib overlays whose
+    writes land in work, dest's /usr/local/bin at /usr/local/bin."""
+    sb = sandbox.Sandbox()
+    sb.overlay("/etc", work + "/etc/upper", work + "/etc/work", "/etc")
+    sb.overlay("/var/lib", work + "/varlib/upper", work + "/varlib/work", "/var/lib")
+    sb.bind(dest + "/usr/local/bin", "/usr/local/bin")
+    return sb
+
+
 class SyncSandbox(Installed):
     def setUp(self):
         self.assertEqual(os.geteuid(), 0, "needs root (unshare --mount)")
@@ -427,9 +434,9 @@ class SyncSandbox(Installed):
         self.assertEqual(len(exec_start), 1)
         argv = shlex.split(exec_start[0])
         self.assertEqual(argv[0], "/usr/local/bin/mkio-orgs")
-        p = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c", SANDBOX,
-                            "sandbox", self.work, self.local, *argv],
-                           capture_output=True, text=True, timeout=120)
+        p = unit_sandbox(self.work, self.local).run(
+            ["bash", "-c", SANDBOX, "sandbox", self.work, self.local, *argv],
+            capture_output=True, text=True, timeout=120)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertNotIn(BOB_TOKEN, p.stdout + p.stderr)
         lines = p.stdout.splitlines()

@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 
+from test_tool import UserOrgsEditionTests
 from tooltest import ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, ORG, ORG2, ToolTest
 
 COMMENT = "Video encoding specialist for the Delphi project"
@@ -15,36 +16,13 @@ EVERY_VARIANT = (("published",), ("published", "nextlink"), ("published", "error
                  ("published", "accept_expired_404"))
 
 
-class PublishedShapes(ToolTest):
-    def setUp(self):
-        super().setUp()
-        self.fake.configure("published")
-
-    def test_orgs_list_names_from_metadata_and_inviter_email_from_a_string(self):
-        p = self.run_tool("orgs", "list", token=ALICE_TOKEN)
-        self.assert_exit(p, 0)
-        self.assertIn("Acme Media", p.stdout)
-        self.assertIn("pending", p.stdout)
-        self.assertIn("  invited by: admin@example.com\n", p.stdout)
-        self.assertIn(COMMENT, p.stdout)
-        # The record says neither when it was sent nor when it expires: no guess.
-        self.assertNotIn("expires", p.stdout)
-        p = self.run_tool("orgs", "list", token=BOB_TOKEN)
-        self.assert_exit(p, 0)
-        self.assertIn("Acme Media", p.stdout)
-        self.assertIn("joined", p.stdout)
-
-    def test_orgs_list_json(self):
-        p = self.run_tool("orgs", "list", "--json", token=ALICE_TOKEN)
-        self.assert_exit(p, 0)
-        [org] = json.loads(p.stdout)
-        self.assertEqual(org["id"], ORG)
-        self.assertEqual(org["name"], "Acme Media")
-        self.assertEqual(org["state"], "pending")
-        self.assertEqual(org["invited_by"]["email"], "admin@example.com")
-        self.assertEqual(org["comment"], COMMENT)
-        # Published records carry no expiry, and none is made up for a decision.
-        self.assertFalse(org.get("expires") and not org.get("expires_computed"))
+class PublishedShapes(UserOrgsEditionTests, ToolTest):
+    """The second edition's published shapes (names from metadata, the
+    inviter's email as a string, no expiry): the tests shared with the
+    first edition (test_tool.py's UserOrgsEditionTests), then these."""
+    EDITION = "published"
+    INVITER_TEXT = "  invited by: admin@example.com\n"
+    INVITE_HAS_EXPIRY = False
 
     def test_an_invite_with_no_sender_is_listed(self):
         # An organization with no admin: the fake sends "invitedBy": null.

@@ -5,13 +5,17 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
 
-from fakemkio import FakeMkio
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+for _p in (os.path.join(ROOT, "tests", "fake"), os.path.join(ROOT, "tests", "lib")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+from fakemkio import FakeMkio  # noqa: E402
 BUILD = os.path.join(ROOT, os.environ.get("B", "build"))
 TOOL = os.path.join(BUILD, "mkio-orgs")
 

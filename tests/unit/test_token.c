@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_token.c: token files as users and administrators leave
  * them. Runs as root (chown to uid 65534 plays the user); each test gets its
- * own mkdtemp directory, removed afterwards. */
+ * own temporary directory (testutil.h), removed afterwards. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,13 +20,15 @@
 
 #include "store/config.h"
 #include "net/token.h"
+#include "testutil.h"
 
 #define USER_UID 65534
 #define USER_GID 65534
 #define SECRET "mkio-SECRET.token_value~42"
 
 struct fixture {
-    char dir[64];
+    struct tu_tmpdir tmp;
+    const char *dir;
     char *token_dir;
     char *home;
     struct passwd pw;
@@ -80,11 +81,11 @@ static int fixture_setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    strcpy(f->dir, "/tmp/test_token.XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (tu_tmpdir_make(&f->tmp, "test_token") != 0) {
         free(f);
         return -1;
     }
+    f->dir = f->tmp.path;
     /* The user must be able to walk to their home. */
     chmod(f->dir, 0755);
     f->token_dir = join(f->dir, "tokens");
@@ -112,15 +113,10 @@ static int fixture_setup(void **state)
     return f->cfg.token_dir ? 0 : -1;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static int fixture_teardown(void **state)
 {
     struct fixture *f = *state;
-    int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = tu_tmpdir_remove(&f->tmp);
     mk_config_free(&f->cfg);
     free(f->token_dir);
     free(f->home);

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tests/unit/testutil.c: the helpers the unit tests share (testutil.h). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+int tu_tmpdir_make(struct tu_tmpdir *d, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+    int n;
+
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    d->fd = -1;
+    n = snprintf(d->path, sizeof(d->path), "%s/%s.XXXXXX", tmp, name);
+    if (n < 0 || (size_t)n >= sizeof(d->path)) {
+        d->path[0] = '\0';
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (!mkdtemp(d->path)) {
+        d->path[0] = '\0';
+        return -1;
+    }
+    d->fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d->fd < 0) {
+        int e = errno;
+        rmdir(d->path);
+        d->path[0] = '\0';
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+int tu_tmpdir_remove(struct tu_tmpdir *d)
+{
+    int rc = 0;
+
+    if (d->fd >= 0) {
+        if (tu_empty_dir_at(d->fd) != 0)
+            rc = -1;
+        close(d->fd);
+        d->fd = -1;
+    }
+    if (d->path[0]) {
+        if (tu_remove_tree(d->path) != 0)
+            rc = -1;
+        d->path[0] = '\0';
+    }
+    return rc;
+}
+
+static int tu_remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+int tu_remove_tree(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    return nftw(path, tu_remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+int tu_empty_dir_at(int dirfd)
+{
+    int fd = dup(dirfd), rc = 0;
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    rewinddir(d);
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (unlinkat(dirfd, e->d_name, 0) == 0)
+            continue;
+        if (errno != EISDIR) {
+            rc = -1;
+            continue;
+        }
+        int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub >= 0) {
+            if (tu_empty_dir_at(sub) != 0)
+                rc = -1;
+            close(sub);
+        }
+        if (unlinkat(dirfd, e->d_name, AT_REMOVEDIR) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    return rc;
+}
+
+char *tu_read_file_at(int dirfd, const char *name, size_t *len)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    size_t used = 0, cap = 4096;
+    char *buf = NULL;
+
+    if (fd < 0)
+        return NULL;
+    buf = malloc(cap);
+    if (!buf)
+        goto fail;
+    for (;;) {
+        if (cap - used < 2) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger)
+                goto fail;
+            buf = bigger;
+            cap *= 2;
+        }
+        ssize_t got = read(fd, buf + used, cap - used - 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            goto fail;
+        if (got == 0)
+            break;
+        used += (size_t)got;
+    }
+    close(fd);
+    buf[used] = '\0';
+    if (len)
+        *len = used;
+    return buf;
+fail: {
+        int e = errno;
+        free(buf);
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+    return tu_read_file_at(AT_FDCWD, path, len);
+}
+
+void tu_read_file_buf_ok(int dirfd, const char *name, char *out, size_t size)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    ssize_t got;
+
+    assert_true(fd >= 0);
+    got = read(fd, out, size - 1);
+    assert_true(got >= 0);
+    out[got] = '\0';
+    close(fd);
+}
+
+int tu_write_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    const char *p = data;
+
+    if (fd < 0)
+        return -1;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            goto fail;
+        p += w;
+        len -= (size_t)w;
+    }
+    if (fchmod(fd, mode) != 0)
+        goto fail;
+    return close(fd) == 0 ? 0 : -1;
+fail: {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+}
+
+int tu_write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+    return tu_write_file_at(AT_FDCWD, path, data, len, mode);
+}
+
+void tu_write_text_ok(int dirfd, const char *name, const char *text, mode_t mode)
+{
+    if (tu_write_file_at(dirfd, name, text, strlen(text), mode) != 0)
+        fail_msg("cannot write %s: %s", name, strerror(errno));
+}
+
+int64_t tu_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tu_child_exit(int code)
+{
+    close_range(3, ~0u, 0);
+    _exit(code);
+}
+
+int tu_fork_run(int (*fn)(void *arg), void *arg)
+{
+    int status;
+    pid_t pid;
+
+    fflush(NULL);   /* nothing buffered is written twice */
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0)
+        tu_child_exit(fn(arg));
+    while (waitpid(pid, &status, 0) != pid)
+        if (errno != EINTR)
+            return -1;
+    return status;
+}
+
+void tu_fork_expect_exit(int (*fn)(void *arg), void *arg, int exit_code)
+{
+    int status = tu_fork_run(fn, arg);
+
+    assert_true(status != -1);
+    if (!WIFEXITED(status))
+        fail_msg("child did not exit (wait status 0x%x), expected exit %d", status, exit_code);
+    assert_int_equal(WEXITSTATUS(status), exit_code);
+}
+
+void tu_fork_expect_signal(int (*fn)(void *arg), void *arg, int sig)
+{
+    int status = tu_fork_run(fn, arg);
+
+    assert_true(status != -1);
+    if (!WIFSIGNALED(status))
+        fail_msg("child was not killed (wait status 0x%x), expected signal %d", status, sig);
+    assert_int_equal(WTERMSIG(status), sig);
+}

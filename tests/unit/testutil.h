@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tests/unit/testutil.h: the helpers the unit tests share (the Makefile
+ * links tests/unit/testutil*.c into every tests/unit/test_*.c binary).
+ *
+ * - a temporary directory per test, made under $TMPDIR (or /tmp) and removed
+ *   with everything in it at teardown;
+ * - recursive removal of a tree, by path or by directory descriptor;
+ * - whole-file read and write, by path or relative to a directory;
+ * - a monotonic millisecond clock for tests that must wait for an event;
+ * - fork-and-expect: run a function in a child and expect its exit status
+ *   or the signal that ended it.
+ *
+ * Every helper whose name ends in _ok asserts (cmocka) and never returns
+ * on failure; the others return 0 or -1 with errno set, so that cmocka
+ * setup and teardown functions can report failure instead of aborting. */
+#ifndef MK_TESTS_TESTUTIL_H
+#define MK_TESTS_TESTUTIL_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* One temporary directory: its path and an O_DIRECTORY descriptor of it. */
+struct tu_tmpdir {
+    char path[PATH_MAX];
+    int fd;
+};
+
+/* Makes $TMPDIR/NAME.XXXXXX (mode 0700, as mkdtemp makes it; /tmp when
+ * TMPDIR is unset or empty) and opens it. Returns 0, or -1 with nothing
+ * left behind. */
+int tu_tmpdir_make(struct tu_tmpdir *d, const char *name);
+
+/* Removes the directory and everything under it, closes its descriptor.
+ * Returns 0, or -1 if anything could not be removed. Safe on a directory
+ * already removed (fd -1 and an empty path are skipped). */
+int tu_tmpdir_remove(struct tu_tmpdir *d);
+
+/* Removes PATH and, if it is a directory, everything below it, never
+ * following a symbolic link. A missing PATH is not an error. */
+int tu_remove_tree(const char *path);
+
+/* Removes every entry inside the directory open at dirfd (the directory
+ * itself stays), never following a symbolic link. */
+int tu_empty_dir_at(int dirfd);
+
+/* The whole content of PATH (or NAME in dirfd, AT_FDCWD for a path),
+ * NUL-terminated, in malloc'd memory; its length (without the NUL) in *len
+ * if len is not NULL. NULL with errno set on failure. */
+char *tu_read_file_at(int dirfd, const char *name, size_t *len);
+char *tu_read_file(const char *path, size_t *len);
+
+/* Reads NAME in dirfd into out (at most size - 1 bytes, NUL-terminated);
+ * asserts that the file opens and reads. For the small files of a test. */
+void tu_read_file_buf_ok(int dirfd, const char *name, char *out, size_t size);
+
+/* Writes len bytes to NAME in dirfd (AT_FDCWD for a path), created or
+ * truncated, then sets MODE whatever the umask. Does not follow a symbolic
+ * link at NAME. Returns 0 or -1 with errno set. */
+int tu_write_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
+int tu_write_file(const char *path, const void *data, size_t len, mode_t mode);
+
+/* tu_write_file_at of a string, asserting that it worked. */
+void tu_write_text_ok(int dirfd, const char *name, const char *text, mode_t mode);
+
+/* Milliseconds of CLOCK_MONOTONIC (arbitrary origin). For a test that polls
+ * for an event with a deadline; a test asserts behaviour, never elapsed
+ * time (timed claims belong to tests/bench). */
+int64_t tu_now_ms(void);
+
+/* Ends a forked child: its descriptors above 2 closed first, so that
+ * valgrind's --track-fds (tests/run-unit --valgrind) has nothing to report
+ * of a child that never returns to main. */
+void tu_child_exit(int code) __attribute__((noreturn));
+
+/* Runs fn(arg) in a child process; the child exits with fn's return value
+ * (through tu_child_exit). Waits for it and returns its wait status, or -1
+ * if fork or waitpid failed. */
+int tu_fork_run(int (*fn)(void *arg), void *arg);
+
+/* tu_fork_run, asserting that the child exited with exit_code. */
+void tu_fork_expect_exit(int (*fn)(void *arg), void *arg, int exit_code);
+
+/* tu_fork_run, asserting that the child was killed by signal sig. */
+void tu_fork_expect_signal(int (*fn)(void *arg), void *arg, int sig);
+
+#endif
