@@ -25,7 +25,7 @@ BINDIR   ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 UNITDIR  ?= /lib/systemd/system
 # The login helper's path is compiled into pam_mkio.so: it is never taken
-# from configuration or the environment (architecture invariant 2).
+# from configuration or the environment (docs/ARCHITECTURE.md, invariant 2).
 LIBEXECDIR ?= $(PREFIX)/libexec/mkio
 HELPER_PATH := $(LIBEXECDIR)/mkio-login-helper
 # The refresh program the helper (a gate) execs, compiled into the gate the

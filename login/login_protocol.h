@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* login/login_protocol.h: the protocol between pam_mkio.so and the login helper.
  *
- * Why two programs (architecture invariant 2): the login program that loads
+ * Why two programs (docs/ARCHITECTURE.md, invariant 2): the login program that loads
  * pam_mkio.so is often setuid and runs with a hostile user's environment.
  * libcurl, OpenSSL and the resolver read that environment (proxies, key log
  * files, CA paths, locale) and can take longer than any budget (a resolver
@@ -23,9 +23,9 @@
  *
  * Two stages, one process. MK_HELPER_PATH (mkio-login-helper, the gate,
  * login/mkio-login-helper.c) links libc alone: it reads the configuration with the
- * project's own parser (common/store/config.c built with MK_CONFIG_NO_CURL: URLs
- * are checked only for their scheme and characters; the gate never
- * connects), sends the budget line, applies min_uid and ignore_users, and
+ * project's own parser (store/config.h with the reader's own URL rules,
+ * mk_config_url_syntax: URLs are checked only for their scheme and
+ * characters; the gate never connects), sends the budget line, applies min_uid and ignore_users, and
  * answers "result ignore" when the user's last successful refresh is
  * recent enough (below). Otherwise it replaces itself (execve) with
  * MK_REFRESH_PATH (mkio-login-refresh, login/mkio-login-refresh.c), also a path

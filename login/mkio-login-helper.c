@@ -4,8 +4,8 @@
  *
  * Linked with libc alone (tests/run-all checks it), so that a call that
  * needs nothing costs an exec of a small program, not the load of libcurl,
- * OpenSSL and json-c: it reads the configuration (common/store/config.c built
- * with MK_CONFIG_NO_CURL), says the budget, applies min_uid and
+ * OpenSSL and json-c: it reads the configuration (store/config.h, with the
+ * reader's own URL rules, mk_config_url_syntax), says the budget, applies min_uid and
  * ignore_users, and answers "result ignore" when the user's last
  * successful refresh is recent enough. Anything else is the refresh
  * program's: the gate replaces itself with MK_REFRESH_PATH (execve: the

@@ -48,7 +48,7 @@
 #define SYNC_MIN_START_MS 1000
 /* The pause after a 429 that ends a user's refresh, when MK.IO names no
  * Retry-After: doubled at each further 429 of the run, up to the minute
- * over which MK.IO counts its limit (mkio-api.md), less up to a quarter at
+ * over which MK.IO counts its limit (docs/mkio-api.md), less up to a quarter at
  * random so that hosts limited at one instant do not come back as one. */
 #define SYNC_RATE_PAUSE_FIRST_MS 10000
 #define SYNC_RATE_PAUSE_MAX_MS 60000

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/base/atomicfile.h: replacing a file so that a reader, or a writer killed
  * at any instant, sees the old file or the new one and nothing else
- * (architecture invariant 4). The store (store.json) and the group-file
+ * (docs/ARCHITECTURE.md, invariant 4). The store (store.json) and the group-file
  * writer (groups.db) both write through here.
  *
  * Everything works on a directory descriptor the caller opened and checked

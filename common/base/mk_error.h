@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* common/base/mk_error.h: the one error convention of common/.
+/* common/base/mk_error.h: the status and message type of the upper layers.
  *
- * Every function in common/ that can fail returns an mk_status and, where it
- * takes one, fills an mk_error with a sentence for people. The edges translate:
- * pam/ into PAM codes, nss/ into NSS statuses, the tool into exit codes.
- * A token never appears in an mk_error.
+ * One convention per layer (docs/ARCHITECTURE.md, "Error conventions"):
+ * - base/ and groupfile/ return 0 or a negative errno (mk_passwd_lookup a
+ *   positive one, as getpwnam_r does); questions answer bool.
+ * - store/ and net/ return an mk_status from every operation a person may
+ *   need explained and, where they take one, fill an mk_error with a
+ *   sentence for people (and, for an API failure, its HTTP status, code,
+ *   ref and Retry-After). Their memory-only helpers, and
+ *   mk_nscd_invalidate_group, return 0 or a negative errno as base does;
+ *   each header says which.
+ * The edges translate: pam/ into PAM codes, nss/ into NSS statuses, the
+ * login helper into its protocol's result lines, the tool into exit codes.
+ * A token never appears in an mk_error (invariant 5).
  */
 #ifndef MK_ERROR_H
 #define MK_ERROR_H

@@ -2,7 +2,7 @@
 /* common/groupfile/reader.h: the compiled group file, its format and its reader.
  *
  * groupfile/reader.c links nothing but libc: it is compiled into
- * libnss_mkio.so.2. groupfile/writer.c (libmkio.a) builds the same format.
+ * libnss_mkio.so.2. groupfile/writer.c (libmkio-groupfile.a) builds the same format.
  *
  * FORMAT, version 2. All integers little-endian; every section but the
  * member pool and the string pool is an array of 32-bit words and starts at
@@ -102,7 +102,7 @@
 #define MK_GROUPFILE_READ_H
 
 /* Where the NSS module looks, always: the shipped libnss_mkio.so.2 reads no
- * environment variable (architecture invariant 1). Only the test build of the
+ * environment variable (docs/ARCHITECTURE.md, invariant 1). Only the test build of the
  * module (build/tests/libnss_mkio_test.so.2, never installed) takes a path
  * from MKIO_GROUP_FILE (nss/nss_mkio.h). */
 #ifndef MK_GROUPFILE_DEFAULT_PATH
@@ -259,8 +259,8 @@ struct mkgf_reader {
 
 /* Gives a view of the file at path. The caller chooses the path: the shipped
  * NSS module always passes MK_GROUPFILE_DEFAULT_PATH and reads no environment
- * (architecture invariant 1); only its test build (nss/nss_mkio.c with
- * MK_GROUPFILE_TEST_OVERRIDE) takes one from MKIO_GROUP_FILE.
+ * (docs/ARCHITECTURE.md, invariant 1); only its test build (which links
+ * tests/nss/group_file_env.c, nss/nss_mkio.h) takes one from MKIO_GROUP_FILE.
  *
  * The open never blocks and never follows a symlink (O_NONBLOCK, O_NOFOLLOW:
  * -ELOOP), and before a byte is read, fstat on the descriptor must

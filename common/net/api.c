@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/net/api.c: the six MK.IO organization calls (see api.h and
- * shared/docs/mkio-api.md).
+ * docs/mkio-api.md).
  *
  * Decisions the contract leaves to us:
  * - One bad record fails the whole list, with its position (counted from 1

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/net/api.h: the six MK.IO organization calls and the model they speak.
  *
- * Requests are sent as ../shared/docs/mkio-api.md (second edition) documents;
+ * Requests are sent as docs/mkio-api.md (second edition) documents;
  * answers are read in the published shapes and in the first edition's
  * (legacy) ones. A list is one unpaged {kind, value} answer unless it says
  * otherwise: @odata.nextLink is followed (only to base_url's scheme, host and

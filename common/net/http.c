@@ -126,7 +126,7 @@ mk_status mk_http_new(const struct mk_config *cfg, const char *token,
             http->base_url[--n] = '\0';
     }
     /* auth_header = x-mkio-token: the legacy header MK.IO still takes for
-     * old tokens (mkio-api.md, second edition); Authorization otherwise. */
+     * old tokens (docs/mkio-api.md, second edition); Authorization otherwise. */
     int n = cfg->auth_header && strcmp(cfg->auth_header, "x-mkio-token") == 0
                 ? asprintf(&http->auth_header, "x-mkio-token: %s", token)
                 : asprintf(&http->auth_header, "Authorization: Bearer %s", token);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/net/http.h: the only HTTP speaker of the project, and the one place its
- * policy lives (invariant 6 of the architecture brief):
+ * policy lives (docs/ARCHITECTURE.md, invariant 6):
  *   - TLS verification always on (ca_file from the configuration, else the
  *     system store); https only, http only to a loopback address;
  *   - connect timeout, and one total budget for a whole operation, retries
@@ -23,7 +23,7 @@
  *   - cleanup never waits for a name resolution still running
  *     (CURLOPT_QUICK_EXIT), so a freed client costs no time past the budget.
  *
- * Descriptors and exec. In a program that links libmkio.a (the login helper,
+ * Descriptors and exec. In a program that links the client (the login helper,
  * mkio-orgs, the tests), every socket the client or libcurl makes while a
  * thread is in a call of this client is close-on-exec from the moment it is
  * made: connections, libcurl 7.88's multi wake-up socketpair, its threaded

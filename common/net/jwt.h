@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/net/jwt.h: what a token says about itself, only to inform.
  *
- * MK.IO tokens are JWTs (mkio-api.md): three base64url parts, the middle one
+ * MK.IO tokens are JWTs (docs/mkio-api.md): three base64url parts, the middle one
  * a JSON object of claims. The signature is never checked here, so nothing
  * read here decides anything: it is shown to the user (whoami, login), and
  * the server alone judges the token. A token that is not a JWT is still a

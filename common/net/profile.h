@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/net/profile.h: whose token this is, from GET /api/v1/user/profile
- * (mkio-api.md, second edition). It needs authentication only, so it is
+ * (docs/mkio-api.md, second edition). It needs authentication only, so it is
  * how `mkio-orgs login` checks a token before keeping it, and how whoami
  * names the user. Every string is passed through mk_text_sanitize.
  *

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* common/net/token.h: where tokens come from (invariant 5 of the architecture brief).
+/* common/net/token.h: where tokens come from (docs/ARCHITECTURE.md, invariant 5).
  *
  * A token file is a regular file, not a symlink (opened with O_NOFOLLOW, each
  * directory of a per-user path walked with O_NOFOLLOW too), owned by the

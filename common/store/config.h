@@ -147,7 +147,7 @@ bool mk_config_invite_allowed(const struct mk_config *cfg, const char *org_id,
 /* The pin for org_id (compared in canonical form, so any case), or NULL. */
 const struct mk_pin *mk_config_pin_for(const struct mk_config *cfg, const char *org_id);
 
-/* True when a gid falls in a range reserved by the architecture brief. */
+/* True when a gid falls in a range reserved by invariant 3 (docs/ARCHITECTURE.md). */
 bool mk_config_gid_reserved(unsigned long gid);
 
 #endif

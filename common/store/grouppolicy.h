@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/store/grouppolicy.h: which group name and gid each organization gets
- * (architecture invariant 3), as pure functions over the store in memory:
+ * (docs/ARCHITECTURE.md, invariant 3), as pure functions over the store in memory:
  * no file, no clock, no log. What is worth telling an administrator ("gid
  * taken, using ...") comes back as notes, which the caller hands to its
  * log sink.

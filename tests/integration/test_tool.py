@@ -117,7 +117,7 @@ class AdminInvites(ToolTest):
         reqs = self.api_requests("GET")
         self.assertEqual(len(reqs), 3)
         # The first request names no paging parameter: none is documented
-        # (mkio-api.md, second edition); the server's pages are followed.
+        # (docs/mkio-api.md, second edition); the server's pages are followed.
         self.assertEqual(reqs[0]["query"], {})
         self.assertEqual(reqs[1]["query"].get("$skiptoken"), "100")
         self.assertEqual(reqs[2]["query"].get("$skiptoken"), "200")

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """mkio-orgs against the fake server speaking the second edition's published
-shapes and the variants a client must handle (mkio-api.md, second edition;
+shapes and the variants a client must handle (docs/mkio-api.md, second edition;
 issue 9, item 2): what a user sees, the exit code, and what was sent."""
 import json
 import re

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/test_grouppolicy.c: the naming and gid policy
- * (common/store/grouppolicy.h, architecture invariant 3) driven directly, with
+ * (common/store/grouppolicy.h, invariant 3 of docs/ARCHITECTURE.md) driven directly, with
  * the store in memory and no file: derived names, hashed gids, what is
  * taken and what is given instead (with a note, as data), pins, a gid and a
  * name kept for good, exhaustion. A "run" is one mk_policy_assign; between
