@@ -233,6 +233,8 @@ demo: deps all
 # /usr); the recipe fails if a substitution found nothing to replace.
 UNIT_SED := -e 's|^ExecStart=/usr/bin/mkio-orgs |ExecStart=$(BINDIR)/mkio-orgs |' \
             -e 's|file:/usr/share/doc/mkio/|file:$(DOCDIR)/|g'
+# The manual pages name the version (debian/changelog's) in their footer.
+MAN_SED := -e 's|^\.Os$$|.Os mkio $(VERSION)|'
 install: all
 	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(SYSCONFDIR)/mkio $(DESTDIR)$(SYSCONFDIR)/mkio/tokens $(DESTDIR)$(UNITDIR) \
@@ -261,9 +263,12 @@ install: all
 	install -m 0644 conf/apparmor/nameservice.d-mkio \
 	    $(DESTDIR)$(APPARMORDIR)/abstractions/nameservice.d/mkio
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
-	install -m 0644 man/mkio-orgs.1 $(DESTDIR)$(MANDIR)/man1/mkio-orgs.1
-	install -m 0644 man/mkio.conf.5 $(DESTDIR)$(MANDIR)/man5/mkio.conf.5
-	install -m 0644 man/pam_mkio.8 man/nss-mkio.8 $(DESTDIR)$(MANDIR)/man8/
+	for m in man1/mkio-orgs.1 man5/mkio.conf.5 man8/pam_mkio.8 man8/nss-mkio.8; do \
+	    sed $(MAN_SED) man/$${m#*/} > $(DESTDIR)$(MANDIR)/$$m.tmp && \
+	    chmod 0644 $(DESTDIR)$(MANDIR)/$$m.tmp && \
+	    mv -f $(DESTDIR)$(MANDIR)/$$m.tmp $(DESTDIR)$(MANDIR)/$$m || exit 1; \
+	done
+	grep -q '^\.Os mkio $(VERSION)$$' $(DESTDIR)$(MANDIR)/man1/mkio-orgs.1
 	ln -sf nss-mkio.8 $(DESTDIR)$(MANDIR)/man8/libnss_mkio.so.2.8
 	install -m 0644 conf/bash-completion/mkio-orgs $(DESTDIR)$(COMPLETIONDIR)/mkio-orgs
 

@@ -144,6 +144,25 @@ class Install(Installed):
         with open(conf) as f:
             self.assertEqual(f.read(), "time_budget = 2\n")
 
+    def test_the_version_is_written_once(self):
+        """debian/changelog's version is the one the tool prints and every
+        installed manual page names in its footer."""
+        with open(os.path.join(ROOT, "debian", "changelog")) as f:
+            version = f.readline().split("(", 1)[1].split(")", 1)[0]
+        tool = os.path.join(self.local, "usr/local/bin/mkio-orgs")
+        p = subprocess.run([tool, "--version"], capture_output=True, text=True)
+        self.assertEqual(p.stdout, f"mkio-orgs {version}\n")
+        mandir = os.path.join(self.local, "usr/local/share/man")
+        for page in ("man1/mkio-orgs.1", "man5/mkio.conf.5", "man8/pam_mkio.8", "man8/nss-mkio.8"):
+            with self.subTest(page=page), open(os.path.join(mandir, page)) as f:
+                self.assertIn(f"\n.Os mkio {version}\n", f.read())
+        # The sources carry no version of their own to fall out of step:
+        # their footer is a bare .Os that make install completes.
+        for page in os.listdir(os.path.join(ROOT, "man")):
+            with self.subTest(source=page), open(os.path.join(ROOT, "man", page)) as f:
+                footers = [line for line in f if line.startswith(".Os")]
+            self.assertEqual(footers, [".Os\n"])
+
     def test_prefix_usr_local(self):
         # ExecStart names the installed tool, the documentation its place,
         # and the module the installed helper; what other tools read stays
