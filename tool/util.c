@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "base/fileio.h"
 #include "base/text.h"
 #include "net/token.h"
 #include "tool/util.h"
@@ -322,8 +323,6 @@ int tool_read_file(const char *path, size_t max, bool follow, char **out, size_t
     int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (follow ? 0 : O_NOFOLLOW);
     int fd = open(path, flags), r = 0;
     struct stat st;
-    size_t got = 0;
-    char *buf = NULL;
 
     *out = NULL;
     *len = 0;
@@ -337,31 +336,8 @@ int tool_read_file(const char *path, size_t max, bool follow, char **out, size_t
         r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
         goto out;
     }
-    if ((uint64_t)st.st_size > max) {
-        r = -EFBIG;
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        r = -ENOMEM;
-        goto out;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = n < 0 ? -errno : -EBADMSG; /* shrank while read */
-            goto out;
-        }
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    buf = NULL;
+    r = mk_fileio_read_all(fd, max, out, len);
 out:
-    free(buf);
     close(fd);
     return r;
 }
