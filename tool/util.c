@@ -18,6 +18,7 @@
 
 #include "base/fileio.h"
 #include "base/text.h"
+#include "base/timefmt.h"
 #include "net/token.h"
 #include "tool/util.h"
 
@@ -344,9 +345,7 @@ out:
 
 void tool_format_time(int64_t t, char *buf, size_t len)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    if (t <= 0 || mk_time_format_utc(t, buf, len) < 0)
         snprintf(buf, len, "never");
 }
 
