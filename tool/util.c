@@ -162,9 +162,10 @@ int tool_simple_options(const char *command, const char *help, int argc, char **
  * terminal would act on escaped. Outside strings json-c writes only
  * printable ASCII and its own layout, so such bytes are always inside a
  * string, where \uXXXX stands for the same character. Which characters
- * those are is mk_text_sanitize's decision: a character it keeps is written
- * as it is, one it turns into a single '?' (a valid but unsafe character) is
- * escaped, and a byte that starts no character becomes U+FFFD. */
+ * those are is mk_text_sanitize's decision (base/text.h): a character it
+ * keeps is written as it is, a valid one it replaces (mk_text_char_unsafe)
+ * is escaped, and a byte that starts no character (mk_utf8_decode) becomes
+ * U+FFFD. */
 static void tool_put_json_text(FILE *f, const char *json)
 {
     const unsigned char *p = (const unsigned char *)json;
@@ -177,27 +178,18 @@ static void tool_put_json_text(FILE *f, const char *json)
             p++;
             continue;
         }
-        size_t len = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 1;
-        char one[5], clean[5];
-        size_t n = strnlen((const char *)p, len);
-        memcpy(one, p, n);
-        one[n] = '\0';
-        mk_text_sanitize(one, clean, sizeof(clean));
-        if (n == len && strcmp(one, clean) == 0) {
-            fwrite(p, 1, len, f);
-        } else if (len > 1 && n == len && strcmp(clean, "?") == 0) {
-            static const unsigned char lead_bits[5] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
-            unsigned long cp = p[0] & lead_bits[len];
-            for (size_t i = 1; i < len; i++)
-                cp = (cp << 6) | (p[i] & 0x3f);
-            if (cp > 0xffff)
-                fprintf(f, "\\u%04lx\\u%04lx", 0xd800 + ((cp - 0x10000) >> 10),
-                        0xdc00 + ((cp - 0x10000) & 0x3ff));
-            else
-                fprintf(f, "\\u%04lx", cp);
-        } else {
+        uint32_t cp;
+        size_t len = mk_utf8_decode(p, strnlen((const char *)p, 4), &cp);
+        if (len == 0) {
             fputs("\\ufffd", f);
             len = 1;
+        } else if (!mk_text_char_unsafe(cp)) {
+            fwrite(p, 1, len, f);
+        } else if (cp > 0xffff) {
+            fprintf(f, "\\u%04lx\\u%04lx", 0xd800 + ((unsigned long)(cp - 0x10000) >> 10),
+                    0xdc00 + ((unsigned long)(cp - 0x10000) & 0x3ff));
+        } else {
+            fprintf(f, "\\u%04lx", (unsigned long)cp);
         }
         p += len;
     }
