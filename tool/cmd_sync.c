@@ -433,34 +433,18 @@ static size_t sync_schedule(struct sync_run *run, struct sync_user *users, size_
 
 /* --- which users --- */
 
-/* Users with a token file in token_dir: regular files named like users. */
+/* Users with a token file in token_dir: regular files named like users.
+ * The directory is taken as configured (a link followed, no owner check:
+ * each token file is checked when read), unsorted (sorted with --user's
+ * names by the caller). */
 static int list_token_users(const struct mk_config *cfg, char ***users, size_t *n)
 {
-    DIR *dir = opendir(cfg->token_dir);
-    *users = NULL;
-    *n = 0;
-    if (!dir) {
+    int r = mk_token_dir_list(cfg->token_dir, 0, users, n, NULL);
+    if (r < 0) {
         tool_error("sync: cannot read the token directory %s: %s", cfg->token_dir,
-                   strerror(errno));
+                   strerror(-r));
         return TOOL_EXIT_USAGE;
     }
-    size_t cap = 0;
-    struct dirent *de;
-    while ((de = readdir(dir))) {
-        if (de->d_name[0] == '.' || (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **grown = realloc(*users, cap * sizeof(**users));
-            if (!grown)
-                break;
-            *users = grown;
-        }
-        if (!((*users)[*n] = strdup(de->d_name)))
-            break;
-        (*n)++;
-    }
-    closedir(dir);
     return TOOL_EXIT_OK;
 }
 

@@ -22,6 +22,7 @@
 #include "net/jwt.h"
 #include "net/profile.h"
 #include "base/text.h"
+#include "base/trust.h"
 #include "net/token.h"
 #include "tool/cmd_token.h"
 #include "tool/util.h"
@@ -179,7 +180,7 @@ static mk_status place_open(struct tool *t, const char *user, bool create, struc
             return mk_error_set(err, MK_ERR_USAGE, "cannot open token_dir %s: %s",
                                 t->cfg.token_dir, strerror(errno));
         struct stat sb;
-        if (fstat(pl->dirfd, &sb) != 0 || sb.st_uid != 0 || (sb.st_mode & (S_IWGRP | S_IWOTH))) {
+        if (fstat(pl->dirfd, &sb) != 0 || mk_trust_problems(&sb, S_IFDIR, 0, S_IWGRP | S_IWOTH)) {
             close(pl->dirfd);
             pl->dirfd = -1;
             return mk_error_set(err, MK_ERR_USAGE,

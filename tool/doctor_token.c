@@ -2,7 +2,6 @@
 /* tool/doctor_token.c: the tls and token checks of mkio-orgs doctor
  * (tool/doctor_token.h): each token sent to GET /api/v1/user/profile, and
  * what the answer says of TLS and of the token. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -187,68 +186,33 @@ static void check_one_token(struct doctor *d, const char *user, const char *toke
 static bool list_token_dir(struct doctor *d, char ***out, size_t *out_n)
 {
     const struct mk_config *cfg = &d->t->cfg;
-    char **users = NULL, *hint = NULL;
-    size_t n = 0, cap = 0;
+    char *hint = NULL;
     struct stat sb;
-    *out = NULL;
-    *out_n = 0;
-    int fd = open(cfg->token_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) {
-            hint = doctor_hint("create it (mkdir -m 0700 %s) and save users' tokens with "
-                               "`mkio-orgs login --user USER`, or set token_dir in %s",
-                               cfg->token_dir, cfg->source);
-            doctor_add(d, DOCTOR_WARN, "token", hint, "token_dir %s does not exist: only "
-                       "users' own token files are used", cfg->token_dir);
-        } else {
-            hint = doctor_hint("make token_dir %s a directory owned by root, mode 0700",
-                               cfg->token_dir);
-            doctor_add(d, DOCTOR_FAIL, "token", hint, "token_dir %s cannot be opened: %s",
-                       cfg->token_dir, errno == ELOOP ? "a symbolic link (not followed)"
-                       : strerror(errno));
-        }
-        free(hint);
-        return false;
-    }
-    if (fstat(fd, &sb) != 0 || sb.st_uid != 0 || (sb.st_mode & (S_IWGRP | S_IWOTH))) {
+    /* Links are listed so that each is reported as refused, not skipped. */
+    int r = mk_token_dir_list(cfg->token_dir, MK_TOKEN_DIR_NOFOLLOW | MK_TOKEN_DIR_TRUSTED |
+                              MK_TOKEN_DIR_LINKS | MK_TOKEN_DIR_SORTED, out, out_n, &sb);
+    if (r == 0)
+        return true;
+    if (r == -ENOENT) {
+        hint = doctor_hint("create it (mkdir -m 0700 %s) and save users' tokens with "
+                           "`mkio-orgs login --user USER`, or set token_dir in %s",
+                           cfg->token_dir, cfg->source);
+        doctor_add(d, DOCTOR_WARN, "token", hint, "token_dir %s does not exist: only "
+                   "users' own token files are used", cfg->token_dir);
+    } else if (r == -EPERM) {
         hint = doctor_hint("chown root:root %s && chmod 0700 %s", cfg->token_dir, cfg->token_dir);
         doctor_add(d, DOCTOR_FAIL, "token", hint, "token_dir %s must be owned by root and "
                    "writable by root only (owner uid %lu, mode %04o)", cfg->token_dir,
                    (unsigned long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
-        free(hint);
-        close(fd);
-        return false;
+    } else {
+        hint = doctor_hint("make token_dir %s a directory owned by root, mode 0700",
+                           cfg->token_dir);
+        doctor_add(d, DOCTOR_FAIL, "token", hint, "token_dir %s cannot be opened: %s",
+                   cfg->token_dir, r == -ELOOP ? "a symbolic link (not followed)"
+                   : strerror(-r));
     }
-    DIR *dir = fdopendir(fd);
-    if (!dir) {
-        doctor_add(d, DOCTOR_FAIL, "token", "make token_dir a directory owned by root, mode 0700",
-                   "token_dir %s cannot be read: %s",
-                   cfg->token_dir, strerror(errno));
-        close(fd);
-        return false;
-    }
-    struct dirent *de;
-    while ((de = readdir(dir))) {
-        if (de->d_name[0] == '.' || (de->d_type != DT_REG && de->d_type != DT_UNKNOWN &&
-                                     de->d_type != DT_LNK))
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **grown = realloc(users, cap * sizeof(*users));
-            if (!grown)
-                break;
-            users = grown;
-        }
-        if (!(users[n] = strdup(de->d_name)))
-            break;
-        n++;
-    }
-    closedir(dir);
-    if (n)
-        qsort(users, n, sizeof(*users), cmp_str);
-    *out = users;
-    *out_n = n;
-    return true;
+    free(hint);
+    return false;
 }
 
 /* Root: every token file under token_dir; then each user of the store

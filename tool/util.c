@@ -16,7 +16,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "base/fileio.h"
 #include "base/text.h"
+#include "base/timefmt.h"
 #include "net/token.h"
 #include "tool/util.h"
 
@@ -160,9 +162,10 @@ int tool_simple_options(const char *command, const char *help, int argc, char **
  * terminal would act on escaped. Outside strings json-c writes only
  * printable ASCII and its own layout, so such bytes are always inside a
  * string, where \uXXXX stands for the same character. Which characters
- * those are is mk_text_sanitize's decision: a character it keeps is written
- * as it is, one it turns into a single '?' (a valid but unsafe character) is
- * escaped, and a byte that starts no character becomes U+FFFD. */
+ * those are is mk_text_sanitize's decision (base/text.h): a character it
+ * keeps is written as it is, a valid one it replaces (mk_text_char_unsafe)
+ * is escaped, and a byte that starts no character (mk_utf8_decode) becomes
+ * U+FFFD. */
 static void tool_put_json_text(FILE *f, const char *json)
 {
     const unsigned char *p = (const unsigned char *)json;
@@ -175,27 +178,18 @@ static void tool_put_json_text(FILE *f, const char *json)
             p++;
             continue;
         }
-        size_t len = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 1;
-        char one[5], clean[5];
-        size_t n = strnlen((const char *)p, len);
-        memcpy(one, p, n);
-        one[n] = '\0';
-        mk_text_sanitize(one, clean, sizeof(clean));
-        if (n == len && strcmp(one, clean) == 0) {
-            fwrite(p, 1, len, f);
-        } else if (len > 1 && n == len && strcmp(clean, "?") == 0) {
-            static const unsigned char lead_bits[5] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
-            unsigned long cp = p[0] & lead_bits[len];
-            for (size_t i = 1; i < len; i++)
-                cp = (cp << 6) | (p[i] & 0x3f);
-            if (cp > 0xffff)
-                fprintf(f, "\\u%04lx\\u%04lx", 0xd800 + ((cp - 0x10000) >> 10),
-                        0xdc00 + ((cp - 0x10000) & 0x3ff));
-            else
-                fprintf(f, "\\u%04lx", cp);
-        } else {
+        uint32_t cp;
+        size_t len = mk_utf8_decode(p, strnlen((const char *)p, 4), &cp);
+        if (len == 0) {
             fputs("\\ufffd", f);
             len = 1;
+        } else if (!mk_text_char_unsafe(cp)) {
+            fwrite(p, 1, len, f);
+        } else if (cp > 0xffff) {
+            fprintf(f, "\\u%04lx\\u%04lx", 0xd800 + ((unsigned long)(cp - 0x10000) >> 10),
+                    0xdc00 + ((unsigned long)(cp - 0x10000) & 0x3ff));
+        } else {
+            fprintf(f, "\\u%04lx", (unsigned long)cp);
         }
         p += len;
     }
@@ -322,8 +316,6 @@ int tool_read_file(const char *path, size_t max, bool follow, char **out, size_t
     int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (follow ? 0 : O_NOFOLLOW);
     int fd = open(path, flags), r = 0;
     struct stat st;
-    size_t got = 0;
-    char *buf = NULL;
 
     *out = NULL;
     *len = 0;
@@ -337,40 +329,15 @@ int tool_read_file(const char *path, size_t max, bool follow, char **out, size_t
         r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
         goto out;
     }
-    if ((uint64_t)st.st_size > max) {
-        r = -EFBIG;
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        r = -ENOMEM;
-        goto out;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = n < 0 ? -errno : -EBADMSG; /* shrank while read */
-            goto out;
-        }
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    buf = NULL;
+    r = mk_fileio_read_all(fd, max, out, len);
 out:
-    free(buf);
     close(fd);
     return r;
 }
 
 void tool_format_time(int64_t t, char *buf, size_t len)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    if (t <= 0 || mk_time_format_utc(t, buf, len) < 0)
         snprintf(buf, len, "never");
 }
 

@@ -96,8 +96,9 @@ void tool_print_json(json_object *value);
 /* The whole of a regular file of at most max bytes, NUL-terminated, into
  * *out (the caller frees it) and its length into *len. follow: a symbolic
  * link at the last component is followed (else refused, -ELOOP). 0, or a
- * negative errno: -EFBIG when larger, -EISDIR or -EINVAL when not a
- * regular file, -EBADMSG when it shrank while read. */
+ * negative errno: -EFBIG when larger (also when it grew past max while
+ * read: base/fileio.h reads to the end), -EISDIR or -EINVAL when not a
+ * regular file. */
 int tool_read_file(const char *path, size_t max, bool follow, char **out, size_t *len);
 
 /* How long a command waits for the store's lock. */

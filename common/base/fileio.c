@@ -3,16 +3,42 @@
 #include "base/fileio.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Frees buf (cap + 1 bytes), wiped first when wipe says it held a secret. */
+static void fileio_free(char *buf, size_t cap, bool wipe)
+{
+    if (buf && wipe)
+        explicit_bzero(buf, cap + 1);
+    free(buf);
+}
+
+/* A larger buffer for what is read: realloc, or with wipe a new buffer the
+ * bytes are copied to and the old one wiped, so no copy is left in freed
+ * memory. NULL when out of memory (buf is then kept). */
+static char *fileio_grow(char *buf, size_t got, size_t cap, size_t more, bool wipe)
+{
+    char *bigger;
+
+    if (!wipe)
+        return realloc(buf, more + 1);
+    if (!(bigger = malloc(more + 1)))
+        return NULL;
+    memcpy(bigger, buf, got);
+    fileio_free(buf, cap, true);
+    return bigger;
+}
 
 /* The first buffer holds what fstat says is left plus one byte, so that a file
  * that does not change is read in one pass and its end seen at once;
  * what grows is read by doubling, up to max + 1 bytes (one more than max
  * says the file is too large). */
-int mk_fileio_read_all(int fd, size_t max, char **data, size_t *len)
+static int fileio_read(int fd, size_t max, bool wipe, char **data, size_t *len)
 {
     struct stat st;
     size_t cap = 4096, got = 0, limit = max < SIZE_MAX - 1 ? max + 1 : SIZE_MAX - 1;
@@ -39,7 +65,7 @@ int mk_fileio_read_all(int fd, size_t max, char **data, size_t *len)
                 goto out;
             }
             size_t more = cap > limit / 2 ? limit : cap * 2;
-            char *bigger = realloc(buf, more + 1);
+            char *bigger = fileio_grow(buf, got, cap, more, wipe);
             if (!bigger) {
                 r = -ENOMEM;
                 goto out;
@@ -67,6 +93,16 @@ int mk_fileio_read_all(int fd, size_t max, char **data, size_t *len)
     *len = got;
     buf = NULL;
 out:
-    free(buf);
+    fileio_free(buf, cap, wipe);
     return r;
+}
+
+int mk_fileio_read_all(int fd, size_t max, char **data, size_t *len)
+{
+    return fileio_read(fd, max, false, data, len);
+}
+
+int mk_fileio_read_secret(int fd, size_t max, char **data, size_t *len)
+{
+    return fileio_read(fd, max, true, data, len);
 }

@@ -20,4 +20,10 @@
  * errno of read(); on failure *data is NULL and *len 0. fd is not closed. */
 int mk_fileio_read_all(int fd, size_t max, char **data, size_t *len);
 
+/* As mk_fileio_read_all, for a secret (a token): every buffer the bytes
+ * were in is wiped (explicit_bzero) before it is freed, on success and on
+ * failure alike, so no copy is left in freed memory. The caller wipes
+ * *data (all *len + 1 bytes) before it frees it. */
+int mk_fileio_read_secret(int fd, size_t max, char **data, size_t *len);
+
 #endif

@@ -6,15 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Decodes one UTF-8 character at s (at most `left` bytes). Returns its
- * length and sets *cp, or 0 when s starts no valid, shortest-form
- * character. */
-static size_t text_decode(const unsigned char *s, size_t left, uint32_t *cp)
+/* The one UTF-8 decoder of the project: RFC 3629's shortest forms only,
+ * no surrogates, nothing past U+10FFFF. */
+size_t mk_utf8_decode(const unsigned char *s, size_t left, uint32_t *cp)
 {
-    unsigned char c = s[0];
+    unsigned char c;
     size_t len;
     uint32_t v, min;
 
+    if (left == 0)
+        return 0;
+    c = s[0];
     if (c < 0x80) {
         *cp = c;
         return 1;
@@ -42,7 +44,7 @@ static size_t text_decode(const unsigned char *s, size_t left, uint32_t *cp)
 }
 
 /* Code points a terminal, a log reader or a bidi-aware viewer would act on. */
-static bool text_unsafe(uint32_t cp)
+bool mk_text_char_unsafe(uint32_t cp)
 {
     return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) ||
            (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
@@ -60,8 +62,8 @@ char *mk_text_sanitize(const char *in, char *out, size_t out_len)
 
     while (left > 0) {
         uint32_t cp = 0;
-        size_t len = text_decode(s, left, &cp);
-        if (len == 0 || text_unsafe(cp)) {
+        size_t len = mk_utf8_decode(s, left, &cp);
+        if (len == 0 || mk_text_char_unsafe(cp)) {
             if (j + 1 >= out_len)
                 break;
             out[j++] = '?';
@@ -93,8 +95,8 @@ bool mk_text_is_clean(const char *in)
     size_t left = strlen((const char *)s);
     while (left > 0) {
         uint32_t cp = 0;
-        size_t len = text_decode(s, left, &cp);
-        if (len == 0 || text_unsafe(cp))
+        size_t len = mk_utf8_decode(s, left, &cp);
+        if (len == 0 || mk_text_char_unsafe(cp))
             return false;
         s += len;
         left -= len;
@@ -204,7 +206,7 @@ char *mk_display_name_repair(const char *name)
         return NULL;
     while (left > 0) {
         uint32_t cp = 0;
-        size_t len = text_decode(s, left, &cp);
+        size_t len = mk_utf8_decode(s, left, &cp);
         size_t put = len ? len : 1;
         if (j + put > MK_DISPLAY_NAME_MAX)
             break;

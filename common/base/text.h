@@ -42,6 +42,16 @@ char *mk_text_sanitize_dup(const char *in);
 /* True when mk_text_sanitize would leave in unchanged. */
 bool mk_text_is_clean(const char *in);
 
+/* Decodes one UTF-8 character at s (at most left bytes). Returns its
+ * length (1 to 4) and sets *cp, or 0 when s starts no valid, shortest-form
+ * character (also for left 0, a surrogate, or past U+10FFFF). */
+size_t mk_utf8_decode(const unsigned char *s, size_t left, uint32_t *cp);
+
+/* Whether the sanitizer replaces the valid character cp with '?': the
+ * controls (C0, DEL, C1), the bidirectional overrides and isolates, the
+ * line and paragraph separators, zero-width space and the byte-order mark. */
+bool mk_text_char_unsafe(uint32_t cp);
+
 /* ---- The project's vocabulary: the one definition of each identity ----
  *
  * Every part (config, the store, the API client, the tool, PAM) asks here

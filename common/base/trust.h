@@ -31,6 +31,34 @@ struct mk_trust_dir {
     const char *link_fix;
 };
 
+/* What mk_trust_problems finds wrong, as bits. */
+enum {
+    MK_TRUST_KIND = 1,  /* not the kind asked for */
+    MK_TRUST_OWNER = 2, /* not owned by the owner asked for */
+    MK_TRUST_MODE = 4,  /* gives a permission bit it must not */
+};
+
+/* The bare test under every owner and mode check, for callers with words
+ * of their own (each message stays the caller's): what is wrong with st
+ * for a file of kind (S_IFREG, S_IFDIR; 0 for any kind) owned by owner
+ * ((uid_t)-1 for any owner) that gives none of the permission bits in
+ * forbidden (S_IWGRP | S_IWOTH: nobody but the owner can write it).
+ * 0 when nothing is. Inline and without a message, so that the NSS
+ * module's reader uses it without linking anything or allocating. */
+static inline unsigned mk_trust_problems(const struct stat *st, mode_t kind, uid_t owner,
+                                         mode_t forbidden)
+{
+    unsigned problems = 0;
+
+    if (kind && (st->st_mode & S_IFMT) != kind)
+        problems |= MK_TRUST_KIND;
+    if (owner != (uid_t)-1 && st->st_uid != owner)
+        problems |= MK_TRUST_OWNER;
+    if (st->st_mode & forbidden)
+        problems |= MK_TRUST_MODE;
+    return problems;
+}
+
 /* What kind of file st is, for messages: "a symbolic link", "a FIFO",
  * "a socket", "a device", "a directory", "a regular file". */
 const char *mk_trust_file_kind(const struct stat *st);

@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fileio.h"
+#include "base/trust.h"
+
 _Static_assert(sizeof(gid_t) == 4, "gids are stored in 32 bits");
 
 static inline uint32_t load32(const unsigned char *p)
@@ -511,7 +514,7 @@ int mkgf_verify(const void *data, size_t size)
 int mkgf_verify_path(const char *path)
 {
     struct stat st;
-    unsigned char *buf = NULL;
+    char *buf = NULL;
     size_t got = 0;
     int fd, r;
 
@@ -526,27 +529,9 @@ int mkgf_verify_path(const char *path)
         r = -EPERM;
         goto out;
     }
-    if ((uint64_t)st.st_size > UINT32_MAX) {
-        r = -EFBIG;
+    /* -EFBIG past UINT32_MAX; a file that shrank while read: verify what is there. */
+    if ((r = mk_fileio_read_all(fd, UINT32_MAX, &buf, &got)) < 0)
         goto out;
-    }
-    buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
-    if (!buf) {
-        r = -ENOMEM;
-        goto out;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break; /* shrank while read: verify what is there */
-        got += (size_t)n;
-    }
     r = mkgf_verify(buf, got);
 out:
     free(buf);
@@ -606,7 +591,7 @@ void mkgf_reader_close(struct mkgf_reader *reader)
  * and sudoers lookups resolve. */
 static int reader_may_trust(const struct stat *st)
 {
-    return S_ISREG(st->st_mode) && st->st_uid == 0 && !(st->st_mode & (S_IWGRP | S_IWOTH));
+    return mk_trust_problems(st, S_IFREG, 0, S_IWGRP | S_IWOTH) == 0;
 }
 
 /* Opens path, checks who may have written it, reserves the private copy

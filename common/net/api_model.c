@@ -7,6 +7,7 @@
 #include "net/api.h"
 #include "net/api_model.h"
 #include "base/text.h"
+#include "base/timefmt.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -93,11 +94,10 @@ static mk_status api_opt_object(const struct api_rec *r, json_object *obj, const
     return MK_OK;
 }
 
+/* "" for a time that cannot be shown (base/timefmt.h leaves buf so). */
 static void api_format_time(time_t t, char *buf, size_t size)
 {
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(buf, size, "%s", "");
+    (void)mk_time_format_utc((int64_t)t, buf, size);
 }
 
 /* ---- time ---- */

@@ -7,8 +7,11 @@
  * Buffers that held a token are wiped before they are freed.
  */
 #include "net/token.h"
+#include "base/fileio.h"
+#include "base/trust.h"
 #include "base/text.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -79,48 +82,38 @@ static mk_status token_read_at(int dirfd, const char *name, const char *shown, u
         st = mk_error_set(err, MK_ERR_USAGE, "cannot stat the token file %s: %s", shown, strerror(errno));
         goto out;
     }
-    if (!S_ISREG(sb.st_mode)) {
+    /* Readable by its owner alone: a token is a secret. */
+    unsigned problems = mk_trust_problems(&sb, S_IFREG, owner, S_IRWXG | S_IRWXO);
+    if (problems & MK_TRUST_KIND) {
         st = mk_error_set(err, MK_ERR_USAGE, "%s is not a regular file, refused", shown);
         goto out;
     }
-    if (sb.st_uid != owner) {
+    if (problems & MK_TRUST_OWNER) {
         st = mk_error_set(err, MK_ERR_USAGE, "%s is owned by uid %lu, expected %lu", shown,
                           (unsigned long)sb.st_uid, (unsigned long)owner);
         goto out;
     }
-    if (sb.st_mode & (S_IRWXG | S_IRWXO)) {
+    if (problems & MK_TRUST_MODE) {
         st = mk_error_set(err, MK_ERR_USAGE, "%s has mode %04o; it must be 0600", shown,
                           (unsigned)(sb.st_mode & 07777));
         goto out;
     }
-    if (sb.st_size > MK_TOKEN_MAX_BYTES) {
+    /* The bound is checked again while reading: a file that grew after
+     * fstat is caught, and no copy of the token is left in freed memory. */
+    int r = mk_fileio_read_secret(fd, MK_TOKEN_MAX_BYTES, &buf, &used);
+    if (r == -EFBIG) {
         st = mk_error_set(err, MK_ERR_USAGE, "%s is larger than %d bytes, refused", shown,
                           MK_TOKEN_MAX_BYTES);
         goto out;
     }
-    buf = malloc(MK_TOKEN_MAX_BYTES + 2);
-    if (!buf) {
+    if (r == -ENOMEM) {
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory reading %s", shown);
         goto out;
     }
-    /* Read one byte past the limit so a file that grew after fstat is caught. */
-    for (;;) {
-        ssize_t n = read(fd, buf + used, MK_TOKEN_MAX_BYTES + 1 - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            st = mk_error_set(err, MK_ERR_USAGE, "cannot read the token file %s: %s", shown,
-                              strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        used += (size_t)n;
-        if (used > MK_TOKEN_MAX_BYTES) {
-            st = mk_error_set(err, MK_ERR_USAGE, "%s is larger than %d bytes, refused", shown,
-                              MK_TOKEN_MAX_BYTES);
-            goto out;
-        }
+    if (r < 0) {
+        st = mk_error_set(err, MK_ERR_USAGE, "cannot read the token file %s: %s", shown,
+                          strerror(-r));
+        goto out;
     }
     size_t len = used;
     if (len > 0 && buf[len - 1] == '\n') {
@@ -147,7 +140,7 @@ static mk_status token_read_at(int dirfd, const char *name, const char *shown, u
     (*token)[len] = '\0';
 out:
     if (buf) {
-        explicit_bzero(buf, MK_TOKEN_MAX_BYTES + 2);
+        explicit_bzero(buf, used + 1);
         free(buf);
     }
     if (fd >= 0)
@@ -312,4 +305,85 @@ out:
     free(root_path);
     free(user_path);
     return st;
+}
+
+/* Sorting the listing (MK_TOKEN_DIR_SORTED). */
+static int token_cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Opens the directory as flags ask: O_NOFOLLOW with MK_TOKEN_DIR_NOFOLLOW;
+ * with MK_TOKEN_DIR_TRUSTED root must own it and nobody else write it. */
+static int token_dir_open(const char *dir, unsigned flags, struct stat *st, DIR **out)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+                  (flags & MK_TOKEN_DIR_NOFOLLOW ? O_NOFOLLOW : 0));
+
+    *out = NULL;
+    if (fd < 0)
+        return -errno;
+    if (flags & MK_TOKEN_DIR_TRUSTED) {
+        if (fstat(fd, st) != 0)
+            memset(st, 0, sizeof(*st));
+        else if (mk_trust_problems(st, S_IFDIR, 0, S_IWGRP | S_IWOTH) == 0)
+            goto trusted;
+        close(fd);
+        return -EPERM;
+    }
+trusted:
+    if (!(*out = fdopendir(fd))) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return 0;
+}
+
+int mk_token_dir_list(const char *dir, unsigned flags, char ***names, size_t *count,
+                      struct stat *st)
+{
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    DIR *d;
+    int r;
+
+    *names = NULL;
+    *count = 0;
+    if ((r = token_dir_open(dir, flags, st, &d)) < 0)
+        return r;
+    while ((de = readdir(d))) {
+        bool kind_ok = de->d_type == DT_REG || de->d_type == DT_UNKNOWN ||
+                       (de->d_type == DT_LNK && (flags & MK_TOKEN_DIR_LINKS));
+        if (de->d_name[0] == '.' || !kind_ok)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **grown = realloc(v, cap * sizeof(*v));
+            if (!grown)
+                goto nomem;
+            v = grown;
+        }
+        if (!(v[n] = strdup(de->d_name)))
+            goto nomem;
+        n++;
+    }
+    closedir(d);
+    if (n && (flags & MK_TOKEN_DIR_SORTED))
+        qsort(v, n, sizeof(*v), token_cmp_name);
+    *names = v;
+    *count = n;
+    return 0;
+nomem:
+    closedir(d);
+    mk_token_dir_list_free(v, n);
+    return -ENOMEM;
+}
+
+void mk_token_dir_list_free(char **names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
 }

@@ -16,6 +16,8 @@
 #define MK_TOKEN_H
 
 #include <pwd.h>
+#include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "store/config.h"
@@ -40,6 +42,26 @@ mk_status mk_token_for_user(const struct mk_config *cfg, const struct passwd *pw
 
 /* Checks a token from the environment (MKIO_TOKEN): non-empty, printable. */
 mk_status mk_token_check_value(const char *token, mk_error *err);
+
+/* What mk_token_dir_list is asked for: its two callers differ. */
+enum {
+    MK_TOKEN_DIR_NOFOLLOW = 1, /* refuse a symbolic link at dir (-ENOTDIR or -ELOOP) */
+    MK_TOKEN_DIR_TRUSTED = 2,  /* root owns dir, nobody else writes it, or -EPERM */
+    MK_TOKEN_DIR_LINKS = 4,    /* list symbolic links too (each is refused when read) */
+    MK_TOKEN_DIR_SORTED = 8,   /* names in strcmp order */
+};
+
+/* The names in the token directory dir that may be token files: not
+ * starting with '.', regular files (or of unknown type, or with
+ * MK_TOKEN_DIR_LINKS symbolic links). *names is malloc'd (*count of them,
+ * NULL when none); free it with mk_token_dir_list_free. Unlike the rest of
+ * this header it returns 0 or a negative errno (-ENOENT, -ENOTDIR, -EPERM
+ * with *st the directory's stat, all zero when fstat failed, -ENOMEM, what
+ * open or opendir said), because its callers word each failure in their
+ * own way. st is used only with MK_TOKEN_DIR_TRUSTED (NULL otherwise). */
+int mk_token_dir_list(const char *dir, unsigned flags, char ***names, size_t *count,
+                      struct stat *st);
+void mk_token_dir_list_free(char **names, size_t count);
 
 /* Wipes and frees. */
 void mk_token_free(char *token);

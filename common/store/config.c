@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fileio.h"
+#include "base/trust.h"
 #include "base/text.h"
 
 #define CONFIG_MAX_FILE_BYTES (1024 * 1024)
@@ -32,6 +34,7 @@ static mk_status config_read_file(const char *path, bool missing_ok, char **text
 {
     int fd = -1;
     char *buf = NULL;
+    size_t used = 0;
     mk_status st = MK_OK;
     struct stat sb;
 
@@ -53,48 +56,37 @@ static mk_status config_read_file(const char *path, bool missing_ok, char **text
         st = mk_error_set(err, MK_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
         goto out;
     }
-    if (!S_ISREG(sb.st_mode)) {
+    /* Root believes only a file root owns; anyone else reads its own. */
+    unsigned problems = mk_trust_problems(&sb, S_IFREG, geteuid() == 0 ? 0 : (uid_t)-1,
+                                          S_IWGRP | S_IWOTH);
+    if (problems & MK_TRUST_KIND) {
         st = mk_error_set(err, MK_ERR_USAGE, "%s: is not a regular file (the configuration must be a "
                           "regular file)", path);
         goto out;
     }
-    if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+    if (problems & MK_TRUST_MODE) {
         st = mk_error_set(err, MK_ERR_USAGE, "%s: is writable by group or others (mode %04o); "
                           "refused (make it 0644 or stricter)", path, (unsigned)(sb.st_mode & 07777));
         goto out;
     }
-    if (geteuid() == 0 && sb.st_uid != 0) {
+    if (problems & MK_TRUST_OWNER) {
         st = mk_error_set(err, MK_ERR_USAGE, "%s: is owned by uid %lu, not root; refused (it must be "
                           "owned by root)", path, (unsigned long)sb.st_uid);
         goto out;
     }
-    if (sb.st_size > CONFIG_MAX_FILE_BYTES) {
+    int r = mk_fileio_read_all(fd, CONFIG_MAX_FILE_BYTES, &buf, &used);
+    if (r == -EFBIG) {
         st = mk_error_set(err, MK_ERR_USAGE, "%s: is larger than %d bytes", path, CONFIG_MAX_FILE_BYTES);
         goto out;
     }
-    buf = malloc(CONFIG_MAX_FILE_BYTES + 2);
-    if (!buf) {
+    if (r == -ENOMEM) {
         st = mk_error_set(err, MK_ERR_NOMEM, "%s: out of memory", path);
         goto out;
     }
-    size_t used = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + used, CONFIG_MAX_FILE_BYTES + 1 - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            st = mk_error_set(err, MK_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        used += (size_t)n;
-        if (used > CONFIG_MAX_FILE_BYTES) {
-            st = mk_error_set(err, MK_ERR_USAGE, "%s: is larger than %d bytes", path, CONFIG_MAX_FILE_BYTES);
-            goto out;
-        }
+    if (r < 0) {
+        st = mk_error_set(err, MK_ERR_IO, "%s: cannot read: %s", path, strerror(-r));
+        goto out;
     }
-    buf[used] = '\0';
     if (memchr(buf, '\0', used)) {
         st = mk_error_set(err, MK_ERR_USAGE, "%s: holds a NUL byte (a text file is expected)", path);
         goto out;
