@@ -4,6 +4,7 @@
  * the file it replaced as recycled. */
 #include "groupfile/writer.h"
 #include "base/hash.h"
+#include "base/hashset.h"
 #include "groupfile/reader.h"
 #include "base/atomicfile.h"
 
@@ -44,13 +45,12 @@ struct gfw_build {
     size_t users, users_cap;
 };
 
+/* The slots of a table for entries (base/hashset.h: under half full); the
+ * format's index sections are sized the same way. The callers keep entries
+ * below UINT32_MAX / 4, so it fits 32 bits. */
 static uint32_t table_capacity(size_t entries)
 {
-    uint32_t cap = 1;
-
-    while (cap <= entries * 2)
-        cap <<= 1;
-    return cap;
+    return (uint32_t)mk_hashset_capacity(entries, 1);
 }
 
 static int table_init(struct gfw_table *t, size_t entries)
@@ -65,9 +65,9 @@ static int table_init(struct gfw_table *t, size_t entries)
 /* Where a probe of the builder's own tables starts: the format's hash is
  * plain FNV-1a, whose low bits spread names that differ only at their end
  * poorly; these tables are not in the file, so they mix it first. */
-static uint32_t table_start(uint64_t h, uint32_t mask)
+static uint32_t table_start(uint64_t h, uint32_t cap)
 {
-    return (uint32_t)mk_hash_mix(h) & mask;
+    return (uint32_t)mk_hashset_start(h, cap);
 }
 
 static int name_is_valid(const char *s)
@@ -80,13 +80,13 @@ static int name_is_valid(const char *s)
  * equal. */
 static struct gfw_string *string_slot(struct gfw_build *b, const char *s, uint64_t h)
 {
-    uint32_t mask = b->string_table.cap - 1, tag = (uint32_t)(h >> 32);
-    uint32_t i = table_start(h, mask);
+    uint32_t cap = b->string_table.cap, tag = (uint32_t)(h >> 32);
+    uint32_t i = table_start(h, cap);
     struct gfw_string *e;
 
     while ((e = &b->string_table.slots[i])->off != 0 &&
            (e->tag != tag || strcmp(b->strings + e->off - 1, s) != 0))
-        i = (i + 1) & mask;
+        i = (uint32_t)mk_hashset_next(i, cap);
     return e;
 }
 
@@ -185,13 +185,15 @@ static void put64(unsigned char *p, uint64_t v)
 static int index_insert(unsigned char *words, uint32_t cap, uint64_t hash, uint32_t value,
                         int (*same)(const void *ctx, uint32_t a, uint32_t b), const void *ctx)
 {
-    uint32_t mask = cap - 1, i = (uint32_t)hash & mask;
+    uint32_t i = (uint32_t)mk_hashset_slot(hash, cap);
     uint32_t v;
 
+    /* The format's probe (groupfile/reader.h): the plain hash, then the
+     * next slot. */
     while ((v = get32(words + 4 * (size_t)i)) != 0) {
         if (same(ctx, v - 1, value - 1))
             return -EINVAL;
-        i = (i + 1) & mask;
+        i = (uint32_t)mk_hashset_next(i, cap);
     }
     put32(words + 4 * (size_t)i, value);
     return 0;
@@ -306,7 +308,7 @@ static int build_intern(struct gfw_build *b, struct gfw_image *im)
             im->member_hash[k] = mkgf_hash_string(groups[i].members[m]);
     }
     enum { AHEAD = 8 };
-    uint32_t smask = b->string_table.cap - 1;
+    uint32_t scap = b->string_table.cap;
     size_t ahead_k = 0;   /* members of the groups before i + AHEAD */
     for (size_t i = 0; i < AHEAD && i < n; i++)
         ahead_k += groups[i].member_count;
@@ -314,10 +316,10 @@ static int build_intern(struct gfw_build *b, struct gfw_image *im)
         if (i + AHEAD < n) {
             const struct mk_group_entry *g = &groups[i + AHEAD];
             __builtin_prefetch(
-                &b->string_table.slots[table_start(im->group_hash[i + AHEAD], smask)]);
+                &b->string_table.slots[table_start(im->group_hash[i + AHEAD], scap)]);
             for (size_t m = 0; m < g->member_count && m < 4; m++)
                 __builtin_prefetch(&b->string_table.slots[table_start(
-                    im->member_hash[ahead_k + m], smask)]);
+                    im->member_hash[ahead_k + m], scap)]);
             ahead_k += g->member_count;
         }
         if ((r = string_intern(b, groups[i].name, im->group_hash[i], strlen(groups[i].name),

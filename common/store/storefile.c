@@ -6,6 +6,7 @@
  * Reading and writing the text is store_json.c. */
 #include "store/storefile.h"
 #include "base/hash.h"
+#include "base/hashset.h"
 #include "base/text.h"
 
 #include <errno.h>
@@ -99,9 +100,9 @@ static uint64_t storefile_hash(const char *str)
  * strcmp made the largest part of the write after parsing. */
 static void storefile_index_orgs(struct mk_storefile *s)
 {
-    size_t cap = 16;
-    while (cap < s->org_count * 2)
-        cap *= 2;
+    size_t cap = mk_hashset_capacity(s->org_count, 16);
+    if (cap == 0 || s->org_count >= UINT32_MAX)
+        return;
     if (cap != s->org_slots_cap || !s->org_slots) {
         free(s->org_slots);
         s->org_slots = calloc(cap, sizeof(*s->org_slots));
@@ -114,9 +115,9 @@ static void storefile_index_orgs(struct mk_storefile *s)
         return;
     for (size_t i = 0; i < s->org_count; i++) {
         uint64_t h = storefile_hash(s->orgs[i].id);
-        size_t k = (size_t)h & (cap - 1);
+        size_t k = mk_hashset_slot(h, cap);
         while (s->org_slots[k])
-            k = (k + 1) & (cap - 1);
+            k = mk_hashset_next(k, cap);
         s->org_slots[k] = (h & 0xffffffff00000000ull) | (uint64_t)(i + 1);
     }
     s->org_slots_count = s->org_count;
@@ -125,15 +126,15 @@ static void storefile_index_orgs(struct mk_storefile *s)
 void mk_storefile_prefetch_org(const struct mk_storefile *s, const char *id)
 {
     if (s->org_slots && s->org_slots_count == s->org_count)
-        __builtin_prefetch(&s->org_slots[(size_t)storefile_hash(id) & (s->org_slots_cap - 1)]);
+        __builtin_prefetch(&s->org_slots[mk_hashset_slot(storefile_hash(id), s->org_slots_cap)]);
 }
 
 ssize_t mk_storefile_find_org(const struct mk_storefile *s, const char *id)
 {
     if (s->org_slots && s->org_slots_count == s->org_count) {
         uint64_t h = storefile_hash(id), tag = h & 0xffffffff00000000ull;
-        size_t mask = s->org_slots_cap - 1;
-        for (size_t k = (size_t)h & mask; s->org_slots[k]; k = (k + 1) & mask) {
+        size_t cap = s->org_slots_cap;
+        for (size_t k = mk_hashset_slot(h, cap); s->org_slots[k]; k = mk_hashset_next(k, cap)) {
             uint64_t v = s->org_slots[k];
             size_t i = (size_t)(v & 0xffffffffu) - 1;
             if ((v & 0xffffffff00000000ull) == tag && strcmp(s->orgs[i].id, id) == 0)
@@ -357,15 +358,13 @@ static mk_status storefile_merge_duplicates(struct mk_storefile *s, const char *
 static mk_status storefile_check_unique(const struct mk_storefile *s, const char *path,
                                         mk_error *err)
 {
-    size_t cap = 16;
+    size_t cap = mk_hashset_capacity(s->org_count, 16);
     const char **names;
     gid_t *gids;
     mk_status st = MK_OK;
 
-    while (cap < s->org_count * 2)
-        cap *= 2;
-    names = calloc(cap, sizeof(*names));
-    gids = calloc(cap, sizeof(*gids));
+    names = cap ? calloc(cap, sizeof(*names)) : NULL;
+    gids = cap ? calloc(cap, sizeof(*gids)) : NULL;
     if (!names || !gids) {
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory reading %s", path);
         goto out;
@@ -377,13 +376,13 @@ static mk_status storefile_check_unique(const struct mk_storefile *s, const char
             continue;
         if (mk_storefile_is_retired(s, o->gid))
             goto shared;
-        for (k = storefile_hash(o->group) & (cap - 1); names[k]; k = (k + 1) & (cap - 1))
+        for (k = mk_hashset_slot(storefile_hash(o->group), cap); names[k];
+             k = mk_hashset_next(k, cap))
             if (strcmp(names[k], o->group) == 0)
                 goto shared;
         names[k] = o->group;
         /* gid 0 never has a group (mk_storefile_gid_ok): 0 marks a free slot. */
-        for (k = (size_t)(o->gid * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1); gids[k];
-             k = (k + 1) & (cap - 1))
+        for (k = mk_hashset_start(o->gid, cap); gids[k]; k = mk_hashset_next(k, cap))
             if (gids[k] == o->gid)
                 goto shared;
         gids[k] = o->gid;

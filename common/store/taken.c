@@ -3,24 +3,17 @@
  * the oracle asked about others (see taken.h). */
 #include "store/taken.h"
 #include "base/hash.h"
+#include "base/hashset.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static size_t taken_mix(uint64_t h, size_t cap)
-{
-    return (size_t)mk_hash_mix(h) & (cap - 1);
-}
-
-/* The capacity (a power of two) that holds n at most half full. */
+/* The capacity that holds n at most half full (base/hashset.h). */
 static size_t taken_cap(size_t n)
 {
-    size_t cap = 256;
-    while (cap / 2 < n + 1)
-        cap *= 2;
-    return cap;
+    return mk_hashset_capacity(n, 256);
 }
 
 bool mk_taken_gids_has(const struct mk_taken_gids *t, gid_t gid)
@@ -29,7 +22,7 @@ bool mk_taken_gids_has(const struct mk_taken_gids *t, gid_t gid)
         return t->has_zero;
     if (!t->cap)
         return false;
-    for (size_t i = taken_mix(gid, t->cap);; i = (i + 1) & (t->cap - 1)) {
+    for (size_t i = mk_hashset_start(gid, t->cap);; i = mk_hashset_next(i, t->cap)) {
         if (t->slots[i] == gid)
             return true;
         if (t->slots[i] == 0)
@@ -41,6 +34,8 @@ bool mk_taken_gids_has(const struct mk_taken_gids *t, gid_t gid)
 static int taken_gids_reserve(struct mk_taken_gids *t, size_t n)
 {
     size_t cap = taken_cap(n);
+    if (cap == 0)
+        return -ENOMEM;
     if (cap <= t->cap)
         return 0;
     gid_t *slots = calloc(cap, sizeof(*slots));
@@ -49,9 +44,9 @@ static int taken_gids_reserve(struct mk_taken_gids *t, size_t n)
     for (size_t k = 0; k < t->cap; k++) {
         if (!t->slots[k])
             continue;
-        size_t i = taken_mix(t->slots[k], cap);
+        size_t i = mk_hashset_start(t->slots[k], cap);
         while (slots[i])
-            i = (i + 1) & (cap - 1);
+            i = mk_hashset_next(i, cap);
         slots[i] = t->slots[k];
     }
     free(t->slots);
@@ -68,8 +63,8 @@ static int taken_gids_add(struct mk_taken_gids *t, gid_t gid)
     }
     if (taken_gids_reserve(t, t->n + 1) != 0)
         return -ENOMEM;
-    size_t i = taken_mix(gid, t->cap);
-    for (; t->slots[i]; i = (i + 1) & (t->cap - 1))
+    size_t i = mk_hashset_start(gid, t->cap);
+    for (; t->slots[i]; i = mk_hashset_next(i, t->cap))
         if (t->slots[i] == gid)
             return 0;
     t->slots[i] = gid;
@@ -81,7 +76,7 @@ static int taken_gids_add(struct mk_taken_gids *t, gid_t gid)
 static struct mk_taken_name_slot *taken_names_slot(const struct mk_taken_names *t,
                                                    const char *name, uint64_t h)
 {
-    for (size_t i = taken_mix(h, t->cap);; i = (i + 1) & (t->cap - 1)) {
+    for (size_t i = mk_hashset_start(h, t->cap);; i = mk_hashset_next(i, t->cap)) {
         struct mk_taken_name_slot *e = &t->slots[i];
         if (!e->name || (e->hash == h && strcmp(e->name, name) == 0))
             return e;
@@ -96,6 +91,8 @@ bool mk_taken_names_has(const struct mk_taken_names *t, const char *name)
 static int taken_names_reserve(struct mk_taken_names *t, size_t n)
 {
     size_t cap = taken_cap(n);
+    if (cap == 0)
+        return -ENOMEM;
     if (cap <= t->cap)
         return 0;
     struct mk_taken_name_slot *slots = calloc(cap, sizeof(*slots));
@@ -104,9 +101,9 @@ static int taken_names_reserve(struct mk_taken_names *t, size_t n)
     for (size_t k = 0; k < t->cap; k++) {
         if (!t->slots[k].name)
             continue;
-        size_t i = taken_mix(t->slots[k].hash, cap);
+        size_t i = mk_hashset_start(t->slots[k].hash, cap);
         while (slots[i].name)
-            i = (i + 1) & (cap - 1);
+            i = mk_hashset_next(i, cap);
         slots[i] = t->slots[k];
     }
     free(t->slots);
@@ -277,10 +274,11 @@ int mk_taken_build(struct mk_taken *t, const struct mk_storefile *s,
         if (i < s->org_count && s->orgs[i].group) {
             const struct mk_storefile_org *o = &s->orgs[i];
             ring[i % AHEAD] = mk_fnv1a_str(o->group);
-            __builtin_prefetch(&t->held_names.slots[taken_mix(ring[i % AHEAD],
-                                                               t->held_names.cap)]);
+            __builtin_prefetch(
+                &t->held_names.slots[mk_hashset_start(ring[i % AHEAD], t->held_names.cap)]);
             if (o->gid)
-                __builtin_prefetch(&t->held_gids.slots[taken_mix(o->gid, t->held_gids.cap)]);
+                __builtin_prefetch(
+                    &t->held_gids.slots[mk_hashset_start(o->gid, t->held_gids.cap)]);
         }
     }
     return 0;
