@@ -68,7 +68,8 @@ static const char whoami_help[] =
 "every command reads it), and, when the token is a JWT that says so, its kind,\n"
 "its expiry and the days left. The expiry is read from the token without\n"
 "checking its signature, only to inform; a token that is not a JWT is still\n"
-"used, and its expiry shows as unknown.\n"
+"used, and its expiry shows as unknown. An exp before 1970 or after the year\n"
+"9999 is no date: it shows as malformed, and the token is taken as expired.\n"
 "\n"
 "Options:\n"
 "  --json        Print JSON for scripts.\n"
@@ -396,9 +397,18 @@ out:
 
 /* ---- showing ---- */
 
+/* The expiry as a person reads it. An exp outside 1970..9999 (net/jwt.h)
+ * is said to be malformed, and the token taken as expired: no real token
+ * says that, and no count of days is made from it. */
 static void format_expiry(const struct mk_jwt_claims *c, bool is_jwt, char *buf, size_t size)
 {
-    if (!c->has_exp) {
+    int64_t left = 0;
+    if (c->exp_malformed) {
+        snprintf(buf, size, "malformed (the token's exp claim is no date from 1970 to 9999; "
+                            "taken as expired)");
+        return;
+    }
+    if (!mk_jwt_seconds_left(c, (int64_t)time(NULL), &left)) {
         snprintf(buf, size, "unknown (%s)", is_jwt ? "the token carries no exp claim"
                                                     : "the token is not a JWT");
         return;
@@ -408,11 +418,10 @@ static void format_expiry(const struct mk_jwt_claims *c, bool is_jwt, char *buf,
     char when[64] = "?";
     if (gmtime_r(&exp, &tm))
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-    int64_t left = c->exp - (int64_t)time(NULL);
     if (left >= 0)
         snprintf(buf, size, "%s (%lld days left)", when, (long long)(left / 86400));
     else
-        snprintf(buf, size, "%s (expired %lld days ago)", when, (long long)(-left / 86400));
+        snprintf(buf, size, "%s (expired %lld days ago)", when, (long long)(-(left / 86400)));
 }
 
 static void put_line(const char *label, const char *value)
@@ -588,7 +597,8 @@ int cmd_whoami(struct tool *t, int argc, char **argv)
     }
     bool is_jwt = mk_jwt_read_claims(token, &claims);
     bool from_env = strcmp(source, "MKIO_TOKEN") == 0;
-    int64_t left = claims.has_exp ? claims.exp - (int64_t)time(NULL) : 0;
+    int64_t left = 0;
+    bool has_left = mk_jwt_seconds_left(&claims, (int64_t)time(NULL), &left);
     if (json) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "id", json_object_new_string(profile.id));
@@ -611,8 +621,10 @@ int cmd_whoami(struct tool *t, int argc, char **argv)
                                    ? json_object_new_string(claims.organization_id) : NULL);
         json_object_object_add(o, "expires", claims.has_exp ? json_object_new_int64(claims.exp)
                                                             : NULL);
-        json_object_object_add(o, "daysLeft", claims.has_exp ? json_object_new_int64(left / 86400)
-                                                             : NULL);
+        json_object_object_add(o, "daysLeft", has_left ? json_object_new_int64(left / 86400)
+                                                       : NULL);
+        json_object_object_add(o, "expiryMalformed",
+                               json_object_new_boolean(claims.exp_malformed));
         tool_print_json(o);
     } else {
         char expiry[160];

@@ -348,6 +348,33 @@ class TestWhoamiLogout(RootHome, ToolTest):
         self.assertIn("(10 days left)", p.stdout)
         self.assertIn("full-access", p.stdout)
 
+    def test_whoami_malformed_expiry_does_not_wrap(self):
+        # exp - now wrapped for INT64_MIN: "106751991146506 days left".
+        for exp in (-2**63, 2**63 - 1, 2**64 - 1, -1, 253402300800):
+            token = jwt({"sub": "u-alice", "exp": exp, "kind": "full-access"})
+            self.fake.seed({"tokens": [{"token": token, "user": "u-alice", "organization": ORG,
+                                        "expires": None}]})
+            p = self.run_tool("whoami", token=token)
+            self.assert_exit(p, 0)
+            self.assertIn("Expires:        malformed (the token's exp claim is no date from "
+                          "1970 to 9999; taken as expired)", p.stdout, exp)
+            self.assertNotIn("days left", p.stdout)
+            p = self.run_tool("whoami", "--json", token=token)
+            self.assert_exit(p, 0)
+            obj = json.loads(p.stdout)
+            self.assertIsNone(obj["expires"])
+            self.assertIsNone(obj["daysLeft"])
+            self.assertIs(obj["expiryMalformed"], True)
+        # The last second of 9999 is still a date.
+        token = jwt({"sub": "u-alice", "exp": 253402300799})
+        self.fake.seed({"tokens": [{"token": token, "user": "u-alice", "organization": ORG,
+                                    "expires": None}]})
+        p = self.run_tool("whoami", "--json", token=token)
+        obj = json.loads(p.stdout)
+        self.assertEqual(obj["expires"], 253402300799)
+        self.assertIs(obj["expiryMalformed"], False)
+        self.assertGreater(obj["daysLeft"], 2900000)
+
     def test_whoami_refused_token_exit_2(self):
         p = self.run_tool("whoami", token="tok-revoked")
         self.assert_exit(p, 2)
