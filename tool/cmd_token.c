@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mkio-orgs login, whoami, logout: the user's token lifecycle (issue 9).
  *
- * A token is read from standard input only (never an argument: invariant 5),
- * checked with GET /api/v1/user/profile, and only then saved, atomically,
- * mode 0600, without following a symbolic link at any component below the
- * home directory (or at token_dir/USER for root). What the token's JWT
- * payload says (expiry, kind) is read unverified and only shown. */
+ * The place a token goes (--user, the directories on the way) is checked
+ * first, so a refused attempt sends nothing; the token is then read from
+ * standard input only (never an argument: invariant 5), checked with GET
+ * /api/v1/user/profile, and only then saved, atomically, mode 0600, without
+ * following a symbolic link at any component below the home directory (or
+ * at token_dir/USER for root). Root's home is the password database's,
+ * never $HOME. What the token's JWT payload says (expiry, kind) is read
+ * unverified and only shown. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/atomicfile.h"
+#include "base/passwd.h"
 #include "net/jwt.h"
 #include "net/profile.h"
 #include "base/text.h"
@@ -41,9 +45,11 @@ static const char login_help[] =
 "show in ps and in shell history). It is checked with MK.IO first; only a token\n"
 "MK.IO accepts is saved, atomically, mode 0600, to ~/.config/mkio/token (the\n"
 "user_token key of the configuration), creating ~/.config/mkio mode 0700 when\n"
-"missing. A symbolic link at the token path, or at a directory on the way, is\n"
-"refused and never followed. Prints whose token it is, its organization and\n"
-"when it expires (as the token says, when it says).\n"
+"missing; for root, ~ is root's home in the password database, never $HOME. A\n"
+"symbolic link at the token path, or at a directory on the way, or a directory\n"
+"on the way that is not yours, is refused and never followed; the path and\n"
+"--user are checked before the token is sent. Prints whose token it is, its\n"
+"organization and when it expires (as the token says, when it says).\n"
 "\n"
 "Options:\n"
 "  --user USER   Root only: save the token as token_dir/USER (root-owned, 0600),\n"
@@ -63,7 +69,8 @@ static const char whoami_help[] =
 "every command reads it), and, when the token is a JWT that says so, its kind,\n"
 "its expiry and the days left. The expiry is read from the token without\n"
 "checking its signature, only to inform; a token that is not a JWT is still\n"
-"used, and its expiry shows as unknown.\n"
+"used, and its expiry shows as unknown. An exp before 1970 or after the year\n"
+"9999 is no date: it shows as malformed, and the token is taken as expired.\n"
 "\n"
 "Options:\n"
 "  --json        Print JSON for scripts.\n"
@@ -95,9 +102,67 @@ struct token_place {
     char path[4096];     /* the whole path, for messages */
 };
 
-/* Opens (creating when asked, mode 0700) each directory of rel below base,
- * none of them followed if a symbolic link. ENOENT is MK_ERR_IO. */
-static mk_status place_walk(const char *base, const char *rel, bool create, bool base_nofollow,
+/* How place_walk treats the directories between the home and the file. */
+enum place_mode {
+    PLACE_LOOK,   /* logout: open each; a missing one is MK_ERR_IO */
+    PLACE_CHECK,  /* login, before the token is sent: each one there is a
+                   * directory of the caller's; where one is missing, the
+                   * caller may create it (pl->dirfd stays -1); nothing made */
+    PLACE_CREATE, /* login, once MK.IO accepted the token: as PLACE_CHECK,
+                   * making each missing one mode 0700 */
+};
+
+/* The directory component (rel's first `len` bytes) opened below dirfd, not
+ * followed if a symbolic link; *next -1 (and MK_OK) when it is missing and
+ * mode is PLACE_CHECK. Under login's modes it must be the caller's own: a
+ * directory another user owns could swap the token file. */
+static mk_status place_step(int dirfd, const char *base, const char *rel, size_t len,
+                            const char *component, enum place_mode mode, int *next,
+                            mk_error *err)
+{
+    *next = openat(dirfd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (*next < 0 && errno == ENOENT && mode == PLACE_CHECK) {
+        if (faccessat(dirfd, ".", W_OK | X_OK, AT_EACCESS) != 0)
+            return mk_error_set(err, MK_ERR_USAGE, "cannot create %s/%.*s: %s", base, (int)len,
+                                rel, strerror(errno));
+        return MK_OK;
+    }
+    if (*next < 0 && errno == ENOENT && mode == PLACE_CREATE) {
+        if (mkdirat(dirfd, component, 0700) != 0 && errno != EEXIST)
+            return mk_error_set(err, MK_ERR_IO, "cannot create %s/%s: %s", base, rel,
+                                strerror(errno));
+        *next = openat(dirfd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (*next < 0) {
+        int saved = errno;
+        struct stat sb;
+        bool is_link = fstatat(dirfd, component, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+                       S_ISLNK(sb.st_mode);
+        if (saved == ENOENT)
+            return mk_error_set(err, MK_ERR_IO, "%s/%.*s does not exist", base, (int)len, rel);
+        if (is_link)
+            return mk_error_set(err, MK_ERR_USAGE,
+                                "%s/%.*s is a symbolic link, refused (not followed)", base,
+                                (int)len, rel);
+        return mk_error_set(err, MK_ERR_USAGE, "cannot open %s/%.*s: %s", base, (int)len, rel,
+                            strerror(saved));
+    }
+    struct stat sb;
+    if (mode != PLACE_LOOK && (fstat(*next, &sb) != 0 || sb.st_uid != geteuid())) {
+        close(*next);
+        *next = -1;
+        return mk_error_set(err, MK_ERR_USAGE, "%s/%.*s is owned by uid %lu, not by uid %lu "
+                            "who runs this: refused", base, (int)len, rel,
+                            (unsigned long)sb.st_uid, (unsigned long)geteuid());
+    }
+    return MK_OK;
+}
+
+/* Opens each directory of rel below base, none of them followed if a
+ * symbolic link, as mode says (enum place_mode); pl->dirfd gets the last
+ * one, or -1 under PLACE_CHECK when one is still to be made. ENOENT is
+ * MK_ERR_IO. */
+static mk_status place_walk(const char *base, const char *rel, enum place_mode mode,
                             struct token_place *pl, mk_error *err)
 {
     mk_status st = MK_OK;
@@ -105,7 +170,7 @@ static mk_status place_walk(const char *base, const char *rel, bool create, bool
     int dirfd = -1;
     if (!work)
         return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
-    dirfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (base_nofollow ? O_NOFOLLOW : 0));
+    dirfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0) {
         st = mk_error_set(err, errno == ENOENT ? MK_ERR_IO : MK_ERR_USAGE, "cannot open %s: %s",
                           base, strerror(errno));
@@ -116,41 +181,23 @@ static mk_status place_walk(const char *base, const char *rel, bool create, bool
     while ((slash = strchr(component, '/')) != NULL) {
         *slash = '\0';
         if (*component) {
-            int next = openat(dirfd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (next < 0 && errno == ENOENT && create) {
-                if (mkdirat(dirfd, component, 0700) != 0 && errno != EEXIST) {
-                    st = mk_error_set(err, MK_ERR_IO, "cannot create %s/%s: %s", base, rel,
-                                      strerror(errno));
-                    goto out;
-                }
-                next = openat(dirfd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            }
-            if (next < 0) {
-                int saved = errno;
-                struct stat sb;
-                bool is_link = fstatat(dirfd, component, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-                               S_ISLNK(sb.st_mode);
-                if (saved == ENOENT)
-                    st = mk_error_set(err, MK_ERR_IO, "%s does not exist", pl->path);
-                else if (is_link)
-                    st = mk_error_set(err, MK_ERR_USAGE,
-                                      "%s/%.*s is a symbolic link, refused (not followed)", base,
-                                      (int)(slash - work), rel);
-                else
-                    st = mk_error_set(err, MK_ERR_USAGE, "cannot open %s/%.*s: %s", base,
-                                      (int)(slash - work), rel, strerror(saved));
+            int next = -1;
+            st = place_step(dirfd, base, rel, (size_t)(slash - work), component, mode, &next,
+                            err);
+            if (st != MK_OK)
                 goto out;
-            }
             close(dirfd);
             dirfd = next;
+            if (dirfd < 0)
+                break; /* PLACE_CHECK: the rest is to be made, in a directory we may write */
         }
         component = slash + 1;
     }
-    if (!*component || strlen(component) >= sizeof(pl->name)) {
+    if (!slash && (!*component || strlen(component) >= sizeof(pl->name))) {
         st = mk_error_set(err, MK_ERR_USAGE, "the token path %s names no file", pl->path);
         goto out;
     }
-    snprintf(pl->name, sizeof(pl->name), "%s", component);
+    snprintf(pl->name, sizeof(pl->name), "%s", slash ? "" : component);
     pl->dirfd = dirfd;
     dirfd = -1;
 out:
@@ -160,35 +207,75 @@ out:
     return st;
 }
 
-/* The token file of the caller (user NULL) or, for root, token_dir/user. */
-static mk_status place_open(struct tool *t, const char *user, bool create, struct token_place *pl,
-                            mk_error *err)
+/* Root's own home, from the password database: never $HOME, which under
+ * `sudo -E` or `su` without `-` is another user's (issue 20). */
+static mk_status place_root_home(char *home, size_t size, mk_error *err)
+{
+    struct passwd pw;
+    char *buf = NULL;
+    mk_status st = MK_OK;
+    int e = mk_passwd_lookup_uid(0, &pw, &buf);
+    if (e != 0)
+        st = mk_error_set(err, e == ENOMEM ? MK_ERR_NOMEM : MK_ERR_USAGE,
+                          "cannot find root's home in the password database: %s",
+                          e == ENOENT ? "no entry for uid 0" : strerror(e));
+    else if (!pw.pw_dir || pw.pw_dir[0] != '/')
+        st = mk_error_set(err, MK_ERR_USAGE, "root's home in the password database (\"%s\") is "
+                          "not an absolute path", pw.pw_dir ? pw.pw_dir : "");
+    else if ((size_t)snprintf(home, size, "%s", pw.pw_dir) >= size)
+        st = mk_error_set(err, MK_ERR_USAGE, "root's home directory path is too long");
+    free(buf);
+    return st;
+}
+
+/* token_dir/user for root: user valid and known, token_dir root's own. */
+static mk_status place_open_user(struct tool *t, const char *user, struct token_place *pl,
+                                 mk_error *err)
+{
+    if (geteuid() != 0)
+        return mk_error_set(err, MK_ERR_USAGE, "--user is for root only");
+    if (!mk_user_name_valid(user) || user[0] == '.')
+        return mk_error_set(err, MK_ERR_USAGE, "\"%s\" is not a user name", user);
+    if (!getpwnam(user))
+        return mk_error_set(err, MK_ERR_USAGE, "no such user: %s", user);
+    if (!t->cfg.token_dir || !*t->cfg.token_dir)
+        return mk_error_set(err, MK_ERR_USAGE, "no token_dir in the configuration");
+    snprintf(pl->path, sizeof(pl->path), "%s/%s", t->cfg.token_dir, user);
+    pl->dirfd = open(t->cfg.token_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (pl->dirfd < 0)
+        return mk_error_set(err, MK_ERR_USAGE, "cannot open token_dir %s: %s",
+                            t->cfg.token_dir, strerror(errno));
+    struct stat sb;
+    if (fstat(pl->dirfd, &sb) != 0 || mk_trust_problems(&sb, S_IFDIR, 0, S_IWGRP | S_IWOTH)) {
+        close(pl->dirfd);
+        pl->dirfd = -1;
+        return mk_error_set(err, MK_ERR_USAGE,
+                            "token_dir %s must be a directory owned by root and writable by "
+                            "root only", t->cfg.token_dir);
+    }
+    snprintf(pl->name, sizeof(pl->name), "%s", user);
+    return MK_OK;
+}
+
+/* The token file of the caller (user NULL) or, for root, token_dir/user.
+ * The caller's is below their home: root's from the password database,
+ * anyone else's $HOME as every shell tool takes it (the user's own rights
+ * are all it can use). */
+static mk_status place_open(struct tool *t, const char *user, enum place_mode mode,
+                            struct token_place *pl, mk_error *err)
 {
     pl->dirfd = -1;
-    if (user) {
-        if (geteuid() != 0)
-            return mk_error_set(err, MK_ERR_USAGE, "--user is for root only");
-        if (!mk_user_name_valid(user) || user[0] == '.')
-            return mk_error_set(err, MK_ERR_USAGE, "\"%s\" is not a user name", user);
-        if (!getpwnam(user))
-            return mk_error_set(err, MK_ERR_USAGE, "no such user: %s", user);
-        if (!t->cfg.token_dir || !*t->cfg.token_dir)
-            return mk_error_set(err, MK_ERR_USAGE, "no token_dir in the configuration");
-        snprintf(pl->path, sizeof(pl->path), "%s/%s", t->cfg.token_dir, user);
-        pl->dirfd = open(t->cfg.token_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (pl->dirfd < 0)
-            return mk_error_set(err, MK_ERR_USAGE, "cannot open token_dir %s: %s",
-                                t->cfg.token_dir, strerror(errno));
-        struct stat sb;
-        if (fstat(pl->dirfd, &sb) != 0 || mk_trust_problems(&sb, S_IFDIR, 0, S_IWGRP | S_IWOTH)) {
-            close(pl->dirfd);
-            pl->dirfd = -1;
-            return mk_error_set(err, MK_ERR_USAGE,
-                                "token_dir %s must be a directory owned by root and writable by "
-                                "root only", t->cfg.token_dir);
-        }
-        snprintf(pl->name, sizeof(pl->name), "%s", user);
-        return MK_OK;
+    if (user)
+        return place_open_user(t, user, pl, err);
+    char home[4096];
+    if (geteuid() == 0) {
+        mk_status st = place_root_home(home, sizeof(home), err);
+        if (st != MK_OK)
+            return st;
+        if ((size_t)snprintf(pl->path, sizeof(pl->path), "%s/%s", home,
+                             t->cfg.user_token_path) >= sizeof(pl->path))
+            return mk_error_set(err, MK_ERR_USAGE, "root's home directory path is too long");
+        return place_walk(home, t->cfg.user_token_path, mode, pl, err);
     }
     mk_status st = tool_own_token_path(t, pl->path, sizeof(pl->path), err);
     if (st != MK_OK)
@@ -197,9 +284,8 @@ static mk_status place_open(struct tool *t, const char *user, bool create, struc
     size_t len = strlen(pl->path);
     if (len <= rel_len + 1)
         return mk_error_set(err, MK_ERR_USAGE, "the token path %s is not below a home", pl->path);
-    char home[4096];
     snprintf(home, sizeof(home), "%.*s", (int)(len - rel_len - 1), pl->path);
-    return place_walk(home, t->cfg.user_token_path, create, false, pl, err);
+    return place_walk(home, t->cfg.user_token_path, mode, pl, err);
 }
 
 /* What is at the file's name: 0 nothing, 1 a regular file, or a refusal. */
@@ -220,6 +306,27 @@ static mk_status place_check_file(const struct token_place *pl, bool *exists, mk
         return mk_error_set(err, MK_ERR_USAGE, "%s is not a regular file, refused", pl->path);
     *exists = true;
     return MK_OK;
+}
+
+/* login's checks before the token is sent anywhere: --user and the save
+ * path as they are now (place_open's PLACE_CHECK, the file's place, a
+ * directory that can be written), so a refused attempt uses no token. */
+static mk_status place_preflight(struct tool *t, const char *user, mk_error *err)
+{
+    struct token_place pl;
+    bool exists;
+    mk_status st = place_open(t, user, PLACE_CHECK, &pl, err);
+    if (st == MK_OK && pl.dirfd >= 0) {
+        st = place_check_file(&pl, &exists, err);
+        if (st == MK_OK && faccessat(pl.dirfd, ".", W_OK | X_OK, AT_EACCESS) != 0)
+            st = mk_error_set(err, MK_ERR_USAGE, "cannot write %s: %s", pl.path,
+                              strerror(errno));
+    }
+    if (pl.dirfd >= 0)
+        close(pl.dirfd);
+    if (st != MK_OK && st != MK_ERR_NOMEM)
+        err->status = st = MK_ERR_USAGE;
+    return st;
 }
 
 /* ---- reading the token ---- */
@@ -291,9 +398,18 @@ out:
 
 /* ---- showing ---- */
 
+/* The expiry as a person reads it. An exp outside 1970..9999 (net/jwt.h)
+ * is said to be malformed, and the token taken as expired: no real token
+ * says that, and no count of days is made from it. */
 static void format_expiry(const struct mk_jwt_claims *c, bool is_jwt, char *buf, size_t size)
 {
-    if (!c->has_exp) {
+    int64_t left = 0;
+    if (c->exp_malformed) {
+        snprintf(buf, size, "malformed (the token's exp claim is no date from 1970 to 9999; "
+                            "taken as expired)");
+        return;
+    }
+    if (!mk_jwt_seconds_left(c, (int64_t)time(NULL), &left)) {
         snprintf(buf, size, "unknown (%s)", is_jwt ? "the token carries no exp claim"
                                                     : "the token is not a JWT");
         return;
@@ -303,11 +419,10 @@ static void format_expiry(const struct mk_jwt_claims *c, bool is_jwt, char *buf,
     char when[64] = "?";
     if (gmtime_r(&exp, &tm))
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-    int64_t left = c->exp - (int64_t)time(NULL);
     if (left >= 0)
         snprintf(buf, size, "%s (%lld days left)", when, (long long)(left / 86400));
     else
-        snprintf(buf, size, "%s (expired %lld days ago)", when, (long long)(-left / 86400));
+        snprintf(buf, size, "%s (expired %lld days ago)", when, (long long)(-(left / 86400)));
 }
 
 static void put_line(const char *label, const char *value)
@@ -384,6 +499,10 @@ int cmd_login(struct tool *t, int argc, char **argv)
     if (rc)
         return rc < 0 ? TOOL_EXIT_OK : rc;
 
+    if (place_preflight(t, user, &err) != MK_OK) {
+        rc = tool_fail(&err);
+        goto out;
+    }
     if (read_token_stdin(&token, &err) != MK_OK) {
         err.status = MK_ERR_USAGE;
         rc = tool_fail(&err);
@@ -396,7 +515,7 @@ int cmd_login(struct tool *t, int argc, char **argv)
         goto out;
     }
 
-    if (place_open(t, user, true, &pl, &err) != MK_OK) {
+    if (place_open(t, user, PLACE_CREATE, &pl, &err) != MK_OK) {
         err.status = err.status == MK_ERR_NOMEM ? MK_ERR_NOMEM : MK_ERR_USAGE;
         rc = tool_fail(&err);
         goto out;
@@ -479,7 +598,8 @@ int cmd_whoami(struct tool *t, int argc, char **argv)
     }
     bool is_jwt = mk_jwt_read_claims(token, &claims);
     bool from_env = strcmp(source, "MKIO_TOKEN") == 0;
-    int64_t left = claims.has_exp ? claims.exp - (int64_t)time(NULL) : 0;
+    int64_t left = 0;
+    bool has_left = mk_jwt_seconds_left(&claims, (int64_t)time(NULL), &left);
     if (json) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "id", json_object_new_string(profile.id));
@@ -502,8 +622,10 @@ int cmd_whoami(struct tool *t, int argc, char **argv)
                                    ? json_object_new_string(claims.organization_id) : NULL);
         json_object_object_add(o, "expires", claims.has_exp ? json_object_new_int64(claims.exp)
                                                             : NULL);
-        json_object_object_add(o, "daysLeft", claims.has_exp ? json_object_new_int64(left / 86400)
-                                                             : NULL);
+        json_object_object_add(o, "daysLeft", has_left ? json_object_new_int64(left / 86400)
+                                                       : NULL);
+        json_object_object_add(o, "expiryMalformed",
+                               json_object_new_boolean(claims.exp_malformed));
         tool_print_json(o);
     } else {
         char expiry[160];
@@ -537,7 +659,7 @@ int cmd_logout(struct tool *t, int argc, char **argv)
     mk_error_clear(&err);
     if (rc)
         return rc < 0 ? TOOL_EXIT_OK : rc;
-    mk_status st = place_open(t, user, false, &pl, &err);
+    mk_status st = place_open(t, user, PLACE_LOOK, &pl, &err);
     if (st == MK_ERR_IO) {
         exists = false; /* a directory on the way is missing: no file */
     } else if (st != MK_OK || place_check_file(&pl, &exists, &err) != MK_OK) {

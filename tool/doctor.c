@@ -86,8 +86,19 @@ char *doctor_hint(const char *fmt, ...)
     return text;
 }
 
+void doctor_keep_token(struct doctor *d, const char *token)
+{
+    if (!d->list_token && token)
+        d->list_token = strdup(token); /* out of memory: list-budget says not measured */
+}
+
 void doctor_free(struct doctor *d)
 {
+    if (d->list_token) {
+        explicit_bzero(d->list_token, strlen(d->list_token));
+        free(d->list_token);
+        d->list_token = NULL;
+    }
     for (size_t i = 0; i < d->count; i++) {
         free(d->checks[i].name);
         free(d->checks[i].detail);

@@ -27,6 +27,7 @@ struct doctor {
     bool root;
     bool config_ok;      /* the configuration loaded: the checks that need it run */
     bool tls_ok;         /* base_url answered: token checks are worth making */
+    char *list_token;    /* the first token MK.IO accepted, for list-budget */
     const char *config_name;
     struct doctor_check *checks;
     size_t count, cap;
@@ -51,7 +52,11 @@ bool doctor_need_config(struct doctor *d, const char *name);
 /* JSON mode: every check as one object on stdout, {"checks": [...], "ok"}. */
 void doctor_print_json(const struct doctor *d);
 
-/* Frees the checks recorded. */
+/* Keeps a copy of token (the first one kept stays) for the checks that
+ * need a token MK.IO accepted; doctor_free wipes it. */
+void doctor_keep_token(struct doctor *d, const char *token);
+
+/* Frees the checks recorded and the token kept. */
 void doctor_free(struct doctor *d);
 
 #endif

@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "net/jwt.h"
 #include "net/profile.h"
 #include "net/token.h"
 #include "store/store.h"
 #include "tool/doctor.h"
+#include "tool/doctor_list.h"
 #include "tool/doctor_token.h"
 #include "tool/util.h"
 
@@ -83,17 +86,64 @@ static void report_tls(struct doctor *d, bool probe, mk_status st, const mk_erro
     free(hint);
 }
 
+/* What an accepted token's JWT says of its expiry, as a note for its line
+ * (net/jwt.h: read unverified, only to inform): true (warn) when its exp is
+ * malformed (outside 1970..9999: taken as expired), past, or within
+ * token_warn_days (0: only the first two). A token that is not a JWT, or
+ * has no exp, says nothing. */
+static bool token_expiry_note(const struct mk_config *cfg, const char *token, char *note,
+                              size_t size)
+{
+    struct mk_jwt_claims claims;
+    int64_t left = 0;
+    note[0] = '\0';
+    if (!mk_jwt_read_claims(token, &claims))
+        return false;
+    if (claims.exp_malformed) {
+        snprintf(note, size, "; but its exp claim is malformed (no date from 1970 to 9999): "
+                             "taken as expired");
+        return true;
+    }
+    if (!mk_jwt_seconds_left(&claims, (int64_t)time(NULL), &left))
+        return false;
+    if (left <= 0) {
+        snprintf(note, size, "; but its exp claim says it expired %lld days ago",
+                 (long long)(-(left / 86400)));
+        return true;
+    }
+    if (left <= (int64_t)cfg->token_warn_days * 86400) {
+        snprintf(note, size, "; it expires in %lld days (token_warn_days %u)",
+                 (long long)((left + 86399) / 86400), cfg->token_warn_days);
+        return true;
+    }
+    return false;
+}
+
 /* Reads the answer of a profile request for a token check; who is "" for
- * the caller's own token, else "USER: ". */
+ * the caller's own token, else "USER: ". An accepted token whose expiry
+ * warns (token_expiry_note) is a warn, with the remedy as its hint. */
 static void report_token(struct doctor *d, const char *who, const char *user, const char *source,
-                         mk_status st, const mk_error *err, const struct mk_profile *profile,
-                         enum doctor_result ok_result, const char *ok_note, const char *ok_hint)
+                         const char *token, mk_status st, const mk_error *err,
+                         const struct mk_profile *profile, enum doctor_result ok_result,
+                         const char *ok_note, const char *ok_hint)
 {
     char *hint = NULL;
     if (st == MK_OK) {
-        doctor_add(d, ok_result, "token", ok_hint, "%saccepted by MK.IO (%s, from %s)%s", who,
-                   profile->login_email[0] ? profile->login_email : profile->id, source,
+        char expiry[160];
+        doctor_keep_token(d, token);
+        if (token_expiry_note(&d->t->cfg, token, expiry, sizeof(expiry))) {
+            ok_result = DOCTOR_WARN;
+            hint = user ? doctor_hint("%s%smake a new token in the MK.IO web app and run "
+                                      "`mkio-orgs login --user %s`", ok_hint ? ok_hint : "",
+                                      ok_hint ? "; " : "", user)
+                        : doctor_hint("make a new token in the MK.IO web app and run "
+                                      "`mkio-orgs login`");
+        }
+        doctor_add(d, ok_result, "token", hint ? hint : ok_hint,
+                   "%saccepted by MK.IO (%s, from %s)%s%s", who,
+                   profile->login_email[0] ? profile->login_email : profile->id, source, expiry,
                    ok_note ? ok_note : "");
+        free(hint);
         return;
     }
     if (st == MK_ERR_API && err->http_status == 401) {
@@ -148,7 +198,7 @@ static void check_tls_and_own_token(struct doctor *d)
         doctor_add(d, DOCTOR_WARN, "token", "fix the tls check first",
                    "not checked: %s did not answer (see tls)%s", t->cfg.base_url, not_root);
     } else {
-        report_token(d, "", NULL, source, st, &err, &profile, DOCTOR_OK, not_root, NULL);
+        report_token(d, "", NULL, source, token, st, &err, &profile, DOCTOR_OK, not_root, NULL);
     }
     mk_token_free(token);
 }
@@ -176,7 +226,7 @@ static void check_one_token(struct doctor *d, const char *user, const char *toke
     mk_status st = doctor_profile(d, token, &profile, &err);
     bool local = getpwnam(user) != NULL;
     char *hint = local ? NULL : doctor_hint("remove %s, or create the user %s", source, user);
-    report_token(d, who, user, source, st, &err, &profile, local ? DOCTOR_OK : DOCTOR_WARN,
+    report_token(d, who, user, source, token, st, &err, &profile, local ? DOCTOR_OK : DOCTOR_WARN,
                  local ? NULL : "; but there is no local user of that name: never used", hint);
     free(hint);
 }
@@ -295,10 +345,12 @@ void doctor_check_tls_and_tokens(struct doctor *d)
     if (!d->config_ok) {
         doctor_need_config(d, "tls");
         doctor_need_config(d, "token");
+        doctor_need_config(d, "list-budget");
         return;
     }
     if (!d->root) {
         check_tls_and_own_token(d);
+        doctor_check_list_budget(d);
         return;
     }
     struct mk_profile profile;
@@ -307,5 +359,6 @@ void doctor_check_tls_and_tokens(struct doctor *d)
     mk_status st = doctor_profile(d, DOCTOR_PROBE_TOKEN, &profile, &err);
     report_tls(d, true, st, &err);
     check_token_dir(d);
+    doctor_check_list_budget(d);
 }
 

@@ -5,7 +5,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-int mk_passwd_lookup(const char *user, struct passwd *pw, char **buf)
+/* One lookup, by name (user) or else by uid, with a growing buffer. */
+static int passwd_lookup(const char *user, uid_t uid, struct passwd *pw, char **buf)
 {
     size_t len = 1024;
     struct passwd *found = NULL;
@@ -17,7 +18,8 @@ int mk_passwd_lookup(const char *user, struct passwd *pw, char **buf)
         if (!grown)
             return ENOMEM;
         *buf = grown;
-        e = getpwnam_r(user, pw, *buf, len, &found);
+        e = user ? getpwnam_r(user, pw, *buf, len, &found)
+                 : getpwuid_r(uid, pw, *buf, len, &found);
         if (e != ERANGE || len >= (1u << 20))
             break;
         len *= 2;
@@ -25,4 +27,14 @@ int mk_passwd_lookup(const char *user, struct passwd *pw, char **buf)
     if (e)
         return e;
     return found ? 0 : ENOENT;
+}
+
+int mk_passwd_lookup(const char *user, struct passwd *pw, char **buf)
+{
+    return passwd_lookup(user, 0, pw, buf);
+}
+
+int mk_passwd_lookup_uid(uid_t uid, struct passwd *pw, char **buf)
+{
+    return passwd_lookup(NULL, uid, pw, buf);
 }

@@ -14,4 +14,8 @@
  * lookup failed. */
 int mk_passwd_lookup(const char *user, struct passwd *pw, char **buf);
 
+/* The same by uid (getpwuid_r): the entry of uid, as the password database
+ * (not the environment) has it. */
+int mk_passwd_lookup_uid(uid_t uid, struct passwd *pw, char **buf);
+
 #endif

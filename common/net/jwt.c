@@ -56,24 +56,45 @@ static void jwt_string(json_object *payload, const char *key, char *dst, size_t 
         mk_text_sanitize(json_object_get_string(v), dst, size);
 }
 
-/* A NumericDate: an integer (or a number with a fraction, cut). */
-static bool jwt_time(json_object *payload, const char *key, int64_t *out)
+/* A NumericDate: an integer (or a number with a fraction, cut), true when
+ * present; *in_range false when it is a number outside MK_JWT_TIME_MIN..MAX
+ * (a uint64 above INT64_MAX reads as INT64_MAX, so it is outside too). */
+static bool jwt_time(json_object *payload, const char *key, int64_t *out, bool *malformed)
 {
     json_object *v = NULL;
+    *malformed = false;
     if (!json_object_object_get_ex(payload, key, &v))
         return false;
     if (json_object_is_type(v, json_type_int)) {
-        *out = json_object_get_int64(v);
+        int64_t n = json_object_get_int64(v);
+        if (n < MK_JWT_TIME_MIN || n > MK_JWT_TIME_MAX) {
+            *malformed = true;
+            return false;
+        }
+        *out = n;
         return true;
     }
     if (json_object_is_type(v, json_type_double)) {
         double d = json_object_get_double(v);
-        if (d > -1e15 && d < 1e15) {
-            *out = (int64_t)d;
-            return true;
+        /* NaN fails both comparisons: malformed too. */
+        if (!(d >= (double)MK_JWT_TIME_MIN && d < (double)MK_JWT_TIME_MAX + 1.0)) {
+            *malformed = true;
+            return false;
         }
+        *out = (int64_t)d;
+        return true;
     }
     return false;
+}
+
+bool mk_jwt_seconds_left(const struct mk_jwt_claims *c, int64_t now, int64_t *left)
+{
+    *left = 0;
+    if (!c->has_exp || c->exp < MK_JWT_TIME_MIN || c->exp > MK_JWT_TIME_MAX)
+        return false;
+    if (__builtin_sub_overflow(c->exp, now, left))
+        *left = now > 0 ? INT64_MIN : INT64_MAX;
+    return true;
 }
 
 bool mk_jwt_read_claims(const char *token, struct mk_jwt_claims *out)
@@ -107,8 +128,9 @@ bool mk_jwt_read_claims(const char *token, struct mk_jwt_claims *out)
         || json_tokener_get_parse_end(tok) != (size_t)n
         || !json_object_is_type(payload, json_type_object))
         goto out;
-    out->has_exp = jwt_time(payload, "exp", &out->exp);
-    out->has_iat = jwt_time(payload, "iat", &out->iat);
+    bool iat_malformed;
+    out->has_exp = jwt_time(payload, "exp", &out->exp, &out->exp_malformed);
+    out->has_iat = jwt_time(payload, "iat", &out->iat, &iat_malformed);
     jwt_string(payload, "sub", out->sub, sizeof(out->sub));
     jwt_string(payload, "jti", out->jti, sizeof(out->jti));
     jwt_string(payload, "kind", out->kind, sizeof(out->kind));

@@ -11,6 +11,7 @@ all ok and exit 0; each broken one gives its fail (or warn) line and hint.
 
 Run as root: cd tests/integration && B=build PYTHONPATH=.:../fake python3 -m unittest test_doctor
 """
+import base64
 import json
 import os
 import shutil
@@ -21,13 +22,13 @@ import time
 import unittest
 
 from fakemkio import FakeMkio
-from tooltest import ALICE_TOKEN, ALL_TOKENS, BOB_TOKEN, ORG, ORG2, TOOL, world
+from tooltest import ADMIN_TOKEN, ALICE_TOKEN, ALL_TOKENS, BOB_TOKEN, ORG, ORG2, TOOL, world
 import sandbox  # tests/lib, on the path through tooltest
 import timing
 
 IS_ROOT = os.geteuid() == 0
 NOBODY = 65534
-CHECKS = ["config", "ca_file", "tls", "token", "token", "nsswitch", "pam-account",
+CHECKS = ["config", "ca_file", "tls", "token", "token", "list-budget", "nsswitch", "pam-account",
           "pam-session", "groups.db", "nscd", "stale"]
 
 
@@ -230,13 +231,20 @@ class Doctor(unittest.TestCase):
         self.check(p, "groups.db", "ok", ["/var/lib/mkio/groups.db is root's, mode 0644, and verifies"])
         self.check(p, "nscd", "ok", ["nscd is not running"])
         self.check(p, "stale", "ok", ["no stale user (1 user known; max_stale 30d)"])
-        # One request for TLS, one per token; each token went to MK.IO as itself.
+        self.check(p, "list-budget", "ok", ["the server sent the organization list unpaged",
+                                            "max_list_records (10000) takes no more requests"])
+        # One request for TLS, one per token; each token went to MK.IO as
+        # itself; one list request (list-budget) with the first token accepted.
         reqs = self.fake.requests()
-        self.assertEqual({r["path"] for r in reqs}, {"/api/v1/user/profile"})
-        auths = [r["headers"].get("authorization") for r in reqs]
+        profile = [r for r in reqs if r["path"] == "/api/v1/user/profile"]
+        self.assertEqual([r["path"] for r in reqs if r not in profile],
+                         ["/api/v1/user/organizations"])
+        auths = [r["headers"].get("authorization") for r in profile]
         self.assertIn("Bearer " + ALICE_TOKEN, auths)
         self.assertIn("Bearer " + BOB_TOKEN, auths)
-        self.assertEqual(len(reqs), 3)
+        self.assertEqual(len(profile), 3)
+        self.assertEqual([r["headers"].get("authorization") for r in reqs if r not in profile],
+                         ["Bearer " + ALICE_TOKEN])
         # doctor changes nothing.
         self.assertEqual(self.snapshot(), before)
         self.assertEqual(p.stderr, "")
@@ -537,7 +545,7 @@ class Doctor(unittest.TestCase):
         self.assert_exit(p, 4)
         c = self.check(p, "config", "fail", [self.conf + ":8"])
         self.assertIn(self.conf, c[3])
-        for name in ("ca_file", "tls", "token", "stale"):
+        for name in ("ca_file", "tls", "token", "list-budget", "stale"):
             self.check(p, name, "warn", ["not checked: the configuration did not load"])
         # The system checks still run.
         self.check(p, "nsswitch", "ok")
@@ -575,7 +583,7 @@ class Doctor(unittest.TestCase):
         self.assertEqual(p.stdout.splitlines()[0], "mkio-orgs doctor, as a user (not root): "
                          "what a user can check; run it as root for the rest")
         self.assertEqual([c[1] for c in lines_of(p)], ["config", "ca_file", "tls", "token",
-                         "nsswitch", "pam-account", "pam-session", "groups.db", "nscd", "stale"])
+                         "list-budget", "nsswitch", "pam-account", "pam-session", "groups.db", "nscd", "stale"])
         self.check(p, "token", "ok", [
             "accepted by MK.IO (alice@example.com, from " + self.tmp + "/home/.config/mkio/token)",
             "not checked: the tokens under token_dir (not root: the token directory cannot be read)"])
@@ -604,6 +612,77 @@ class Doctor(unittest.TestCase):
         c = self.check(p, "ca_file", "warn", [
             "not checked: " + self.ca + " cannot be read as uid 65534 (not root)"])
         self.assertIn("as root", c[3])
+
+    # ---- a token's expiry, and the list budget (issue 20, item 5) ----
+
+    def jwt(self, claims):
+        part = lambda o: base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=").decode()
+        return "%s.%s.c2lnbmF0dXJl" % (part({"alg": "RS256"}), part(claims))
+
+    def test_malformed_token_expiry_warns(self):
+        # exp - now wrapped for INT64_MIN: doctor said nothing.
+        for exp in (-2**63, 2**63 - 1):
+            token = self.jwt({"sub": "u-alice", "exp": exp})
+            self.fake.seed({"tokens": [{"token": token, "user": "u-alice", "organization": ORG,
+                                        "expires": None}]})
+            self.write_token("alice", token)
+            p = self.doctor()
+            self.assert_exit(p, 0)
+            c = self.token_lines(p)["alice"]
+            self.assertEqual(c[0], "warn", p.stdout)
+            self.assertIn("accepted by MK.IO", c[2])
+            self.assertIn("its exp claim is malformed (no date from 1970 to 9999): taken as "
+                          "expired", c[2])
+            self.assertIn("mkio-orgs login --user alice", c[3])
+            self.assertEqual(self.token_lines(p)["bob"][0], "ok", p.stdout)
+        # A past and a near expiry warn too; a far one does not.
+        now = int(time.time())
+        for exp, result, text in ((now - 3 * 86400, "warn", "expired 3 days ago"),
+                                  (now + 2 * 86400 + 60, "warn", "expires in 3 days"),
+                                  (now + 90 * 86400, "ok", "accepted by MK.IO")):
+            token = self.jwt({"sub": "u-alice", "exp": exp})
+            self.fake.seed({"tokens": [{"token": token, "user": "u-alice", "organization": ORG,
+                                        "expires": None}]})
+            self.write_token("alice", token)
+            p = self.doctor()
+            c = self.token_lines(p)["alice"]
+            self.assertEqual(c[0], result, p.stdout)
+            self.assertIn(text, c[2])
+
+    def test_list_budget_warns_when_max_list_records_cannot_be_listed(self):
+        # The admin's token lists two organizations; the server pages one a
+        # page, each answer delayed: 100000 records cannot come in 3 s.
+        self.write_token("alice", ADMIN_TOKEN)
+        self.fake.configure("offset", page_size=1)
+        self.fake.fault("user_orgs_list", "delay", ms=100)
+        self.write_conf("max_list_records = 100000\n")
+        self.fake.clear_requests()
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        c = self.check(p, "list-budget", "warn", ["max_list_records (100000) takes 100000 pages "
+                                                  "of 1 records", "more than time_budget (3000 ms)"])
+        self.assertIn("max_list_records and time_budget in " + self.conf + " disagree", c[3])
+        self.assertIn("raise time_budget", c[3])
+        lists = [r for r in self.fake.requests() if r["path"] == "/api/v1/user/organizations"]
+        self.assertEqual(len(lists), 1)
+        # A bound the budget holds at the same rate is ok.
+        self.write_conf("max_list_records = 2\n")
+        p = self.doctor()
+        self.check(p, "list-budget", "ok", ["max_list_records (2) takes 2 pages of 1 records",
+                                            "within time_budget (3000 ms)"])
+
+    def test_list_budget_default_configuration_is_ok(self):
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        self.check(p, "list-budget", "ok", ["unpaged"])
+        # Without any token MK.IO accepts, nothing is measured.
+        self.write_token("alice", "tok-revoked-0000")
+        self.write_token("bob", "tok-revoked-0000")
+        self.fake.clear_requests()
+        p = self.doctor()
+        self.check(p, "list-budget", "ok", ["not measured: no token MK.IO accepted"])
+        self.assertEqual([r for r in self.fake.requests()
+                          if r["path"] == "/api/v1/user/organizations"], [])
 
     # ---- usage ----
 

@@ -9,6 +9,7 @@ import time
 import unittest
 
 from tooltest import ALICE_TOKEN, ORG, TOOL, ToolTest
+import sandbox  # tests/lib, on the path through tooltest
 
 PROFILE = "/api/v1/user/profile"
 
@@ -21,7 +22,51 @@ def jwt(claims):
     return "%s.%s.c2lnbmF0dXJl" % (b64url({"alg": "RS256", "kid": "k1"}), b64url(claims))
 
 
-class TestLogin(ToolTest):
+def setUpModule():
+    # Root's login saves to root's home as the password database gives it,
+    # never $HOME: the tests show the tool a private /etc/passwd (bind
+    # mounted per test in this process's own mount namespace, so the host's
+    # is never touched) whose root entry names a home inside the test.
+    sandbox.enter()
+
+
+def tree(path):
+    """Every entry under path with its type, mode, owner and bytes."""
+    snap = {}
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            full = os.path.join(root, name)
+            st = os.lstat(full)
+            data = None
+            if stat.S_ISREG(st.st_mode):
+                with open(full, "rb") as f:
+                    data = f.read()
+            snap[os.path.relpath(full, path)] = (st.st_mode, st.st_uid, st.st_mtime_ns, data)
+    return snap
+
+
+class RootHome:
+    """A ToolTest mixin: root's passwd home, for the tools run, is home."""
+
+    def use_root_home(self, home):
+        with open("/etc/passwd") as f:
+            lines = f.read().splitlines()
+        lines = [("root:x:0:0:root:%s:/bin/sh" % home) if l.startswith("root:") else l
+                 for l in lines]
+        path = os.path.join(self.tmp, "passwd")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(path, 0o644)
+        ctx = sandbox.bound(path, "/etc/passwd")
+        ctx.__enter__()
+        self.addCleanup(ctx.__exit__, None, None, None)
+
+
+class TestLogin(RootHome, ToolTest):
+    def setUp(self):
+        super().setUp()
+        self.use_root_home(self.tmp)
+
     def token_path(self):
         return os.path.join(self.tmp, ".config", "mkio", "token")
 
@@ -154,7 +199,123 @@ class TestLogin(ToolTest):
             self.assertIn(cmd, p.stdout)
 
 
-class TestWhoamiLogout(ToolTest):
+class TestLoginPlace(RootHome, ToolTest):
+    """Where root's login saves (issue 20, item 5), and what is checked
+    before the token is sent."""
+
+    def setUp(self):
+        super().setUp()
+        # Another user's home, as $HOME under `sudo -E`, and root's own.
+        self.victim = os.path.join(self.tmp, "victim")
+        os.mkdir(self.victim, 0o755)
+        os.chown(self.victim, 65534, 65534)
+        self.root_home = os.path.join(self.tmp, "roothome")
+        os.mkdir(self.root_home, 0o700)
+        self.use_root_home(self.root_home)
+
+    def root_token(self):
+        return os.path.join(self.root_home, ".config", "mkio", "token")
+
+    def test_root_login_saves_to_passwd_home_never_home(self):
+        before = tree(self.victim)
+        p = self.run_tool("login", token=None, stdin=ALICE_TOKEN + "\n",
+                          env={"HOME": self.victim})
+        self.assert_exit(p, 0)
+        self.assertEqual(tree(self.victim), before)
+        self.assertIn("Saved to:       " + self.root_token(), p.stdout)
+        with open(self.root_token()) as f:
+            self.assertEqual(f.read(), ALICE_TOKEN + "\n")
+        for path in (os.path.dirname(self.root_token()), os.path.dirname(os.path.dirname(
+                self.root_token()))):
+            st = os.lstat(path)
+            self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (0, 0o700), path)
+        st = os.lstat(self.root_token())
+        self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (0, 0o600))
+        # logout removes what login saved, never a file under $HOME.
+        os.makedirs(os.path.join(self.victim, ".config", "mkio"))
+        theirs = os.path.join(self.victim, ".config", "mkio", "token")
+        with open(theirs, "w") as f:
+            f.write("theirs\n")
+        before = tree(self.victim)
+        p = self.run_tool("logout", token=None, env={"HOME": self.victim})
+        self.assert_exit(p, 0)
+        self.assertFalse(os.path.exists(self.root_token()))
+        self.assertEqual(tree(self.victim), before)
+
+    def test_refused_user_sends_no_request(self):
+        for user in ("no-such-user-xyz", "../etc", ".hidden"):
+            self.fake.clear_requests()
+            p = self.run_tool("login", "--user", user, token=None, stdin=ALICE_TOKEN + "\n")
+            self.assert_exit(p, 2)
+            self.assertEqual(self.api_requests(), [], user)
+        self.assertEqual(os.listdir(self.token_dir), [])
+
+    def test_unusable_token_dir_sends_no_request(self):
+        os.chmod(self.token_dir, 0o777)
+        p = self.run_tool("login", "--user", "nobody", token=None, stdin=ALICE_TOKEN + "\n")
+        self.assert_exit(p, 2)
+        self.assertIn("root only", p.stderr)
+        self.assertEqual(self.api_requests(), [])
+        os.rmdir(self.token_dir)
+        os.symlink(self.tmp, self.token_dir)
+        p = self.run_tool("login", "--user", "nobody", token=None, stdin=ALICE_TOKEN + "\n")
+        self.assert_exit(p, 2)
+        self.assertEqual(self.api_requests(), [])
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "nobody")))
+
+    def test_unusable_save_path_sends_no_request(self):
+        config = os.path.join(self.root_home, ".config")
+        real = os.path.join(self.tmp, "realconfig")
+        os.mkdir(real, 0o700)
+        cases = []
+        # A symbolic link on the way.
+        os.symlink(real, config)
+        cases.append("symbolic link")
+        for expect in cases:
+            p = self.run_tool("login", token=None, stdin=ALICE_TOKEN + "\n")
+            self.assert_exit(p, 2)
+            self.assertIn(expect, p.stderr)
+            self.assertEqual(self.api_requests(), [])
+        self.assertEqual(os.listdir(real), [])
+        os.unlink(config)
+        # A file where the directory should be.
+        with open(config, "w") as f:
+            f.write("")
+        p = self.run_tool("login", token=None, stdin=ALICE_TOKEN + "\n")
+        self.assert_exit(p, 2)
+        self.assertEqual(self.api_requests(), [])
+        os.unlink(config)
+        # A directory on the way owned by another user.
+        os.makedirs(os.path.join(config, "mkio"), 0o700)
+        os.chown(os.path.join(config, "mkio"), 65534, 65534)
+        p = self.run_tool("login", token=None, stdin=ALICE_TOKEN + "\n")
+        self.assert_exit(p, 2)
+        self.assertIn("owned by uid 65534", p.stderr)
+        self.assertEqual(self.api_requests(), [])
+        self.assertEqual(os.listdir(os.path.join(config, "mkio")), [])
+        # A symbolic link at the token file itself.
+        os.chown(os.path.join(config, "mkio"), 0, 0)
+        os.symlink(os.path.join(self.tmp, "elsewhere"), self.root_token())
+        p = self.run_tool("login", token=None, stdin=ALICE_TOKEN + "\n")
+        self.assert_exit(p, 2)
+        self.assertIn("symbolic link", p.stderr)
+        self.assertEqual(self.api_requests(), [])
+
+    def test_root_without_passwd_home_is_refused(self):
+        self.use_root_home("relative/home")
+        p = self.run_tool("login", token=None, stdin=ALICE_TOKEN + "\n",
+                          env={"HOME": self.victim})
+        self.assert_exit(p, 2)
+        self.assertIn("home", p.stderr)
+        self.assertEqual(self.api_requests(), [])
+        self.assertEqual(tree(self.victim), {})
+
+
+class TestWhoamiLogout(RootHome, ToolTest):
+    def setUp(self):
+        super().setUp()
+        self.use_root_home(self.tmp)
+
     def test_whoami_text_non_jwt(self):
         p = self.run_tool("whoami")
         self.assert_exit(p, 0)
@@ -186,6 +347,33 @@ class TestWhoamiLogout(ToolTest):
         self.assert_exit(p, 0)
         self.assertIn("(10 days left)", p.stdout)
         self.assertIn("full-access", p.stdout)
+
+    def test_whoami_malformed_expiry_does_not_wrap(self):
+        # exp - now wrapped for INT64_MIN: "106751991146506 days left".
+        for exp in (-2**63, 2**63 - 1, 2**64 - 1, -1, 253402300800):
+            token = jwt({"sub": "u-alice", "exp": exp, "kind": "full-access"})
+            self.fake.seed({"tokens": [{"token": token, "user": "u-alice", "organization": ORG,
+                                        "expires": None}]})
+            p = self.run_tool("whoami", token=token)
+            self.assert_exit(p, 0)
+            self.assertIn("Expires:        malformed (the token's exp claim is no date from "
+                          "1970 to 9999; taken as expired)", p.stdout, exp)
+            self.assertNotIn("days left", p.stdout)
+            p = self.run_tool("whoami", "--json", token=token)
+            self.assert_exit(p, 0)
+            obj = json.loads(p.stdout)
+            self.assertIsNone(obj["expires"])
+            self.assertIsNone(obj["daysLeft"])
+            self.assertIs(obj["expiryMalformed"], True)
+        # The last second of 9999 is still a date.
+        token = jwt({"sub": "u-alice", "exp": 253402300799})
+        self.fake.seed({"tokens": [{"token": token, "user": "u-alice", "organization": ORG,
+                                    "expires": None}]})
+        p = self.run_tool("whoami", "--json", token=token)
+        obj = json.loads(p.stdout)
+        self.assertEqual(obj["expires"], 253402300799)
+        self.assertIs(obj["expiryMalformed"], False)
+        self.assertGreater(obj["daysLeft"], 2900000)
 
     def test_whoami_refused_token_exit_2(self):
         p = self.run_tool("whoami", token="tok-revoked")

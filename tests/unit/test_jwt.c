@@ -169,6 +169,78 @@ static void test_huge_payload(void **state)
     free(payload);
 }
 
+/* An exp outside 1970..9999 is malformed, never a date: INT64_MIN showed
+ * "106751991146506 days left" once exp - now wrapped (issue 20). */
+static void test_exp_out_of_range(void **state)
+{
+    static const char *const bad[] = {
+        "-9223372036854775808", "9223372036854775807", "18446744073709551615", "-1",
+        "253402300800", "1e300", "-1e300", "-0.5e1",
+    };
+    struct mk_jwt_claims c;
+    int64_t left = 42;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char payload[128];
+        snprintf(payload, sizeof(payload), "{\"exp\":%s,\"iat\":%s,\"sub\":\"u\"}", bad[i],
+                 bad[i]);
+        char *t = make_token(payload);
+        assert_true(mk_jwt_read_claims(t, &c));
+        assert_false(c.has_exp);
+        assert_true(c.exp_malformed);
+        assert_false(c.has_iat);
+        assert_string_equal(c.sub, "u");
+        assert_false(mk_jwt_seconds_left(&c, 1700000000, &left));
+        assert_int_equal(left, 0);
+        free(t);
+    }
+    /* The ends of the range are dates. */
+    char *t = make_token("{\"exp\":0}");
+    assert_true(mk_jwt_read_claims(t, &c));
+    assert_true(c.has_exp);
+    assert_false(c.exp_malformed);
+    assert_int_equal(c.exp, 0);
+    free(t);
+    t = make_token("{\"exp\":253402300799}");
+    assert_true(mk_jwt_read_claims(t, &c));
+    assert_true(c.has_exp);
+    assert_int_equal(c.exp, MK_JWT_TIME_MAX);
+    free(t);
+    /* A missing exp is not malformed. */
+    t = make_token("{\"sub\":\"u\"}");
+    assert_true(mk_jwt_read_claims(t, &c));
+    assert_false(c.exp_malformed);
+    free(t);
+}
+
+/* seconds_left never overflows, whatever the claims or the clock say. */
+static void test_seconds_left(void **state)
+{
+    struct mk_jwt_claims c;
+    int64_t left = 0;
+    memset(&c, 0, sizeof(c));
+    c.has_exp = true;
+    c.exp = 1700000000 + 86400;
+    assert_true(mk_jwt_seconds_left(&c, 1700000000, &left));
+    assert_int_equal(left, 86400);
+    assert_true(mk_jwt_seconds_left(&c, 1700000000 + 2 * 86400, &left));
+    assert_int_equal(left, -86400);
+    c.exp = MK_JWT_TIME_MAX;
+    assert_true(mk_jwt_seconds_left(&c, INT64_MIN, &left));
+    assert_int_equal(left, INT64_MAX);
+    c.exp = 0;
+    assert_true(mk_jwt_seconds_left(&c, INT64_MAX, &left));
+    assert_int_equal(left, -INT64_MAX);
+    /* Claims filled by hand out of range are refused, not computed. */
+    c.exp = INT64_MIN;
+    assert_false(mk_jwt_seconds_left(&c, 1700000000, &left));
+    c.exp = INT64_MAX;
+    assert_false(mk_jwt_seconds_left(&c, 1700000000, &left));
+    c.exp = 5;
+    c.has_exp = false;
+    assert_false(mk_jwt_seconds_left(&c, 1700000000, &left));
+    assert_int_equal(left, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +250,8 @@ int main(void)
         cmocka_unit_test(test_claims_sanitized),
         cmocka_unit_test(test_not_jwt),
         cmocka_unit_test(test_huge_payload),
+        cmocka_unit_test(test_exp_out_of_range),
+        cmocka_unit_test(test_seconds_left),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
