@@ -10,7 +10,7 @@ import select
 import subprocess
 import time
 
-from tooltest import (ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, ORG, ORG2, TOOL, ToolTest)
+from tooltest import (ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, NOBODY, ORG, ORG2, TOOL, ToolTest)
 import timing  # tests/lib, on the path through tooltest
 
 COMMENT = "Video encoding specialist for the Delphi project"
