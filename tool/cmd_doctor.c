@@ -48,8 +48,10 @@ static const char doctor_help[] =
 "\n"
 "  config      the configuration (--config, else $MKIO_CONFIG, else\n"
 "              /etc/mkio/mkio.conf) loads and is valid; a failure names\n"
-"              FILE:LINE. When it does not load, the checks below that need it\n"
-"              say so, and the others use the built-in defaults.\n"
+"              FILE:LINE. The ok line says where the path and base_url came\n"
+"              from. As root, MKIO_CONFIG and MKIO_BASE_URL are a failure.\n"
+"              When it does not load, the checks below that need it say so,\n"
+"              and the others use the built-in defaults.\n"
 "  ca_file     when set: a readable regular file holding PEM certificates\n"
 "              (-----BEGIN CERTIFICATE----- blocks); when empty the system's\n"
 "              CA store is used.\n"
@@ -94,27 +96,50 @@ static const char doctor_help[] =
 
 /* ---- config ---- */
 
+/* The ok line says where each value came from: the file's path (--config,
+ * MKIO_CONFIG or the default) and base_url (FILE line N, MKIO_BASE_URL or
+ * the built-in default), so that a server nobody configured shows. */
+static void check_config_ok(struct doctor *d, const char *origin)
+{
+    const struct mk_config *cfg = &d->t->cfg;
+    char from[PATH_MAX + 64];
+    if (cfg->base_url_origin)
+        snprintf(from, sizeof(from), "from %s", cfg->base_url_origin);
+    else
+        snprintf(from, sizeof(from), "the default");
+    if (cfg->source && strcmp(cfg->source, "(defaults)") == 0)
+        doctor_add(d, DOCTOR_OK, "config", NULL,
+                   "no %s: the built-in defaults are used (path from %s; base_url %s, %s)",
+                   d->config_name, origin, cfg->base_url, from);
+    else
+        doctor_add(d, DOCTOR_OK, "config", NULL, "%s is valid (path from %s; base_url %s, %s)",
+                   cfg->source ? cfg->source : d->config_name, origin, cfg->base_url, from);
+}
+
 static void check_config(struct doctor *d)
 {
     struct tool *t = d->t;
     mk_error err;
     mk_error_clear(&err);
-    d->config_name = t->config_path ? t->config_path : MK_CONFIG_DEFAULT_PATH;
-    bool file_ok = mk_config_load_with(t->config_path, &mk_url_rules, &t->cfg, &err) == MK_OK;
+    const char *path = NULL, *origin = NULL;
+    bool chosen = tool_config_choose(t, &path, &origin, &err) == MK_OK;
+    d->config_name = path ? path : MK_CONFIG_DEFAULT_PATH;
+    bool file_ok = chosen && mk_config_load_with(path, &mk_url_rules, &t->cfg, &err) == MK_OK;
     if (file_ok && mk_config_apply_env(&t->cfg, &mk_url_rules, &err) == MK_OK) {
         t->cfg_loaded = true;
         d->config_ok = true;
-        if (t->cfg.source && strcmp(t->cfg.source, "(defaults)") == 0)
-            doctor_add(d, DOCTOR_OK, "config", NULL,
-                       "no %s: the built-in defaults are used (base_url %s)", d->config_name,
-                       t->cfg.base_url);
-        else
-            doctor_add(d, DOCTOR_OK, "config", NULL, "%s is valid (base_url %s)",
-                       t->cfg.source ? t->cfg.source : d->config_name, t->cfg.base_url);
+        check_config_ok(d, origin);
         return;
     }
     mk_config_free(&t->cfg);
-    char *hint = file_ok
+    char *hint = !chosen
+        ? doctor_hint("unset MKIO_CONFIG, and pass --config FILE to check another file than "
+                      "%s; the checks that need the configuration are not made",
+                      MK_CONFIG_DEFAULT_PATH)
+        : file_ok && d->root
+        ? doctor_hint("unset MKIO_BASE_URL, and set base_url in %s; the checks that need the "
+                      "configuration are not made", d->config_name)
+        : file_ok
         ? doctor_hint("fix or unset MKIO_BASE_URL in the environment; the checks that need "
                       "the configuration are not made")
         : doctor_hint("fix the place named above in %s (conf/mkio.conf documents every key; "

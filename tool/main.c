@@ -34,7 +34,8 @@ static const char usage_tail[] =
 "Options:\n"
 "  --config FILE         Configuration file (default: $MKIO_CONFIG, else\n"
 "                        /etc/mkio/mkio.conf; a missing default file means\n"
-"                        built-in defaults).\n"
+"                        built-in defaults). Root must use --config instead\n"
+"                        of MKIO_CONFIG.\n"
 "  --token-file FILE     Read the token from FILE, which must be yours, a regular\n"
 "                        file and mode 0600. A token is never taken as an argument.\n"
 "  --json                With a listing: print JSON for scripts (strings exact;\n"
@@ -44,8 +45,10 @@ static const char usage_tail[] =
 "\n"
 "Environment:\n"
 "  MKIO_TOKEN            The token, when --token-file is not given.\n"
-"  MKIO_BASE_URL         API base URL (default https://app.mk.io).\n"
+"  MKIO_BASE_URL         API base URL (default: base_url of the configuration).\n"
 "  MKIO_CONFIG           Configuration file, when --config is not given.\n"
+"Root refuses MKIO_BASE_URL and MKIO_CONFIG (its environment may be another\n"
+"user's): it takes base_url from its configuration file, the file from --config.\n"
 "Without --token-file or MKIO_TOKEN the token is read from ~/.config/mkio/token\n"
 "(the user_token key of the configuration), which must be yours and mode 0600.\n"
 "\n"
@@ -257,9 +260,6 @@ int main(int argc, char **argv)
     };
     struct tool t;
     memset(&t, 0, sizeof(t));
-    t.config_path = getenv("MKIO_CONFIG");
-    if (t.config_path && !*t.config_path)
-        t.config_path = NULL;
 
     int c;
     opterr = 0;

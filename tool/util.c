@@ -203,13 +203,37 @@ void tool_print_json(json_object *value)
     json_object_put(value);
 }
 
+mk_status tool_config_choose(const struct tool *t, const char **path, const char **origin,
+                             mk_error *err)
+{
+    *path = t->config_path;
+    *origin = "--config";
+    if (t->config_path)
+        return MK_OK;
+    *origin = "the default";
+    const char *env = secure_getenv("MKIO_CONFIG");
+    if (!env || !*env)
+        return MK_OK;
+    if (geteuid() == 0)
+        return mk_error_set(err, MK_ERR_USAGE,
+                            "MKIO_CONFIG is set, and root takes its configuration only from the "
+                            "command line or its own file: pass --config FILE, or unset "
+                            "MKIO_CONFIG to use " MK_CONFIG_DEFAULT_PATH);
+    *path = env;
+    *origin = "MKIO_CONFIG";
+    return MK_OK;
+}
+
 int tool_load_config(struct tool *t)
 {
     mk_error err;
     mk_error_clear(&err);
+    const char *path, *origin;
     if (t->cfg_loaded)
         return TOOL_EXIT_OK;
-    if (mk_config_load_with(t->config_path, &mk_url_rules, &t->cfg, &err) != MK_OK ||
+    if (tool_config_choose(t, &path, &origin, &err) != MK_OK)
+        return tool_fail(&err);
+    if (mk_config_load_with(path, &mk_url_rules, &t->cfg, &err) != MK_OK ||
         mk_config_apply_env(&t->cfg, &mk_url_rules, &err) != MK_OK) {
         mk_config_free(&t->cfg);
         err.status = MK_ERR_USAGE;

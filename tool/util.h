@@ -25,13 +25,23 @@ enum tool_exit {
 };
 
 struct tool {
-    const char *config_path;   /* --config or MKIO_CONFIG, NULL for the default */
+    const char *config_path;   /* --config, NULL when not given (tool_config_choose) */
     const char *token_file;    /* --token-file */
     struct mk_config cfg;
     bool cfg_loaded;
 };
 
-/* Loads the configuration once (file, then MKIO_BASE_URL). Prints the error. */
+/* Which configuration file the tool reads: --config, else MKIO_CONFIG,
+ * else the default (*path NULL). Root (effective uid 0) never takes it from
+ * its environment, which may be another user's (sudo -E, su without -): a
+ * set MKIO_CONFIG without --config is MK_ERR_USAGE naming the variable and
+ * the fix. *origin says where the path came from, for doctor:
+ * "--config", "MKIO_CONFIG" or "the default". */
+mk_status tool_config_choose(const struct tool *t, const char **path, const char **origin,
+                             mk_error *err);
+
+/* Loads the configuration once (tool_config_choose's file, then
+ * MKIO_BASE_URL, which root refuses: store/config.h). Prints the error. */
 int tool_load_config(struct tool *t);
 
 /* A client with the user's token: --token-file, else MKIO_TOKEN, else the

@@ -135,9 +135,15 @@ mk_status mk_config_apply_env(struct mk_config *cfg, const struct mk_config_url_
 
     if (!url || !*url)
         return MK_OK;
+    if (geteuid() == 0)
+        return mk_error_set(err, MK_ERR_USAGE,
+                            "MKIO_BASE_URL is set, and root takes its server only from its "
+                            "configuration file: set base_url in %s and unset MKIO_BASE_URL",
+                            cfg->source && strcmp(cfg->source, CONFIG_SOURCE_DEFAULTS) != 0
+                            ? cfg->source : MK_CONFIG_DEFAULT_PATH);
     if ((rules ? rules : &mk_config_url_syntax)->base_url(url, &url_err) != MK_OK)
         return mk_error_set(err, MK_ERR_USAGE, "MKIO_BASE_URL: %s", url_err.message);
-    if (!config_set_base_url(cfg, url))
+    if (!config_set_base_url(cfg, url) || !config_strdup(&cfg->base_url_origin, "MKIO_BASE_URL"))
         return mk_error_set(err, MK_ERR_NOMEM, "MKIO_BASE_URL: out of memory");
     return MK_OK;
 }

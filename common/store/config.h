@@ -83,6 +83,8 @@ struct mk_config {
     size_t ignore_user_count;
     char *state_dir;            /* state_dir = /var/lib/mkio */
     char *source;               /* the file it came from, or "(defaults)" */
+    char *base_url_origin;      /* where base_url came from, for doctor: "FILE line N",
+                                 * "MKIO_BASE_URL", or NULL for the built-in default */
 };
 
 /* Fills cfg with the documented defaults. Never fails except on memory. */
@@ -116,7 +118,11 @@ mk_status mk_config_parse_string_with(const char *text, const char *name,
                                       struct mk_config *cfg, mk_error *err);
 
 /* The tool's environment overrides: MKIO_BASE_URL (judged by rules, like
- * base_url). */
+ * base_url). Root (effective uid 0) takes none: its environment may be
+ * another user's (sudo -E, an env_keep, su without -), and the server gets
+ * every token root holds, so a set MKIO_BASE_URL is MK_ERR_USAGE naming
+ * the variable and the fix (base_url in the configuration file). A setuid
+ * caller never sees it (secure_getenv). An empty one counts as unset. */
 mk_status mk_config_apply_env(struct mk_config *cfg, const struct mk_config_url_rules *rules,
                               mk_error *err);
 

@@ -21,8 +21,6 @@
 
 #include "base/text.h"
 
-#define CONFIG_SOURCE_DEFAULTS "(defaults)"
-
 /* ---- small helpers ------------------------------------------------------ */
 
 bool config_strdup(char **dst, const char *src)
@@ -221,6 +219,7 @@ void mk_config_free(struct mk_config *cfg)
         }
     }
     free(cfg->source);
+    free(cfg->base_url_origin);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -309,6 +308,7 @@ bool config_fill(struct mk_config *dst, const struct mk_config *src)
     for (size_t k = 0; ok && k < config_field_count; k++)
         ok = config_field_fill(dst, src, &config_fields[k]);
     ok = ok && config_strdup(&dst->source, src ? src->source : CONFIG_SOURCE_DEFAULTS);
+    ok = ok && config_strdup(&dst->base_url_origin, src ? src->base_url_origin : NULL);
     if (!ok)
         mk_config_free(dst);
     return ok;

@@ -78,6 +78,9 @@ uint64_t config_number_get(const struct mk_config *cfg, const struct config_fiel
 /* False when v does not fit the member. */
 bool config_number_set(struct mk_config *cfg, const struct config_field *f, uint64_t v);
 
+/* The source of a configuration no file was read into (mk_config.source). */
+#define CONFIG_SOURCE_DEFAULTS "(defaults)"
+
 /* *dst = a copy of src (NULL: none), the old value freed; false on memory. */
 bool config_strdup(char **dst, const char *src);
 /* A list of strings and its count: add a copy of item (false on memory),

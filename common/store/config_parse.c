@@ -101,6 +101,15 @@ static mk_status config_parse_pin(struct config_parser *p, struct mk_config *cfg
     return MK_OK;
 }
 
+/* Notes the line being parsed as where base_url came from ("FILE line N"),
+ * which doctor shows. False on memory. */
+static bool config_note_origin(const struct config_parser *p, struct mk_config *cfg)
+{
+    char origin[PATH_MAX + 32];
+    snprintf(origin, sizeof(origin), "%s line %zu", p->name, p->line);
+    return config_strdup(&cfg->base_url_origin, origin);
+}
+
 /* Parses value into f's member: the syntax of its type only. Whether the
  * value is allowed is config_field_problem's question, asked once the whole
  * text is read. */
@@ -114,6 +123,8 @@ static mk_status config_apply(struct config_parser *p, struct mk_config *cfg,
     case CONFIG_TEXT:
         return config_strdup(config_text(cfg, f), *value ? value : NULL) ? MK_OK : config_nomem(p);
     case CONFIG_URL:
+        if (!f->proxy_url && !config_note_origin(p, cfg))
+            return config_nomem(p);
         if (!*value)
             return config_strdup(config_text(cfg, f), NULL) ? MK_OK : config_nomem(p);
         if (!f->proxy_url)

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/atomicfile.h"
@@ -30,6 +31,7 @@
 #include "base/text.h"
 
 #define USERSTATE_DIR "users"
+#define USERSTATE_LOCK "users.lock"
 #define USERSTATE_MAGIC "mkio-user-state 1"
 #define USERSTATE_MAX_FILE 1024
 /* How long a record waits for another writer of records (each holds the
@@ -37,14 +39,18 @@
 #define USERSTATE_LOCK_TIMEOUT_MS 1000
 
 /* Opens state_dir/users (create: making state_dir and it when missing);
- * *fd -1 when missing and !create. path receives the directory's path. */
+ * *fd -1 when missing and !create. path receives the directory's path.
+ * With state_out, *state_out is state_dir's descriptor when *fd is one
+ * (the caller closes it), else -1. */
 static mk_status userstate_open_dir(const struct mk_config *cfg, bool create, int *fd,
-                                    char *path, size_t path_len, mk_error *err)
+                                    char *path, size_t path_len, int *state_out, mk_error *err)
 {
     int state_fd = -1;
     mk_status st;
 
     *fd = -1;
+    if (state_out)
+        *state_out = -1;
     if ((size_t)snprintf(path, path_len, "%s/" USERSTATE_DIR, cfg->state_dir) >= path_len)
         return mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
     /* state_dir first: it must be believed before anything under it is. */
@@ -53,8 +59,46 @@ static mk_status userstate_open_dir(const struct mk_config *cfg, bool create, in
         return st;
     if (state_fd < 0)
         return MK_OK;
-    close(state_fd);
-    return mk_trust_open_dir(path, MK_STOREFILE_STATE_DIR, create, fd, err);
+    st = mk_trust_open_dir(path, MK_STOREFILE_STATE_DIR, create, fd, err);
+    if (st == MK_OK && *fd >= 0 && state_out)
+        *state_out = state_fd;
+    else
+        close(state_fd);
+    return st;
+}
+
+/* Takes the record writers' lock, state_dir/users.lock, waiting at most
+ * USERSTATE_LOCK_TIMEOUT_MS; *lock_fd holds it (the caller closes it).
+ * The lock is a file only its owner can open (made 0600, narrowed to 0600
+ * if found wider): flock needs no more than an open descriptor, so a lock
+ * on anything a user can open (the 0755 users directory, a 0644 file) lets
+ * any user stall every login's record and lose it. */
+static mk_status userstate_lock(int state_fd, const struct mk_config *cfg, int *lock_fd,
+                                mk_error *err)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    mk_status status;
+
+    *lock_fd = -1;
+    if ((size_t)snprintf(path, sizeof(path), "%s/" USERSTATE_LOCK, cfg->state_dir) >= sizeof(path))
+        return mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
+    status = mk_trust_openat(state_fd, USERSTATE_LOCK, path, O_RDWR | O_CREAT, lock_fd, err);
+    if (status != MK_OK)
+        return status;
+    if (fstat(*lock_fd, &st) != 0 || ((st.st_mode & 077) && fchmod(*lock_fd, 0600) != 0)) {
+        int e = errno;
+        close(*lock_fd);
+        *lock_fd = -1;
+        return mk_error_set(err, MK_ERR_IO, "cannot make %s mode 0600: %s", path, strerror(e));
+    }
+    int r = mk_atomicfile_lock(*lock_fd, USERSTATE_LOCK_TIMEOUT_MS);
+    if (r == 0)
+        return MK_OK;
+    close(*lock_fd);
+    *lock_fd = -1;
+    return mk_error_set(err, r == -EWOULDBLOCK ? MK_ERR_BUSY : MK_ERR_IO, "cannot lock %s: %s",
+                        path, r == -EWOULDBLOCK ? "another refresh holds it" : strerror(-r));
 }
 
 static bool userstate_number(const char *line, const char *key, int64_t *out)
@@ -133,7 +177,8 @@ mk_status mk_user_state_read(const struct mk_config *cfg, const char *user,
     memset(out, 0, sizeof(*out));
     if (!mk_user_name_valid(user))
         return mk_error_set(err, MK_ERR_USAGE, "not a valid user name");
-    if ((st = userstate_open_dir(cfg, false, &dirfd, dir, sizeof(dir), err)) != MK_OK || dirfd < 0)
+    if ((st = userstate_open_dir(cfg, false, &dirfd, dir, sizeof(dir), NULL, err)) != MK_OK ||
+        dirfd < 0)
         return st;
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, user) >= sizeof(path)) {
         close(dirfd);
@@ -149,33 +194,26 @@ mk_status mk_user_state_record(const struct mk_config *cfg, const char *user, in
 {
     char dir[PATH_MAX], path[PATH_MAX], text[USERSTATE_MAX_FILE];
     struct mk_user_state old;
-    int dirfd;
+    int dirfd = -1, state_fd = -1, lock = -1;
     mk_status st;
 
     if (!mk_user_name_valid(user))
         return mk_error_set(err, MK_ERR_USAGE, "not a valid user name");
-    if ((st = userstate_open_dir(cfg, true, &dirfd, dir, sizeof(dir), err)) != MK_OK)
+    if ((st = userstate_open_dir(cfg, true, &dirfd, dir, sizeof(dir), &state_fd, err)) != MK_OK)
         return st;
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, user) >= sizeof(path)) {
-        close(dirfd);
-        return mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
+        st = mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
+        goto out;
     }
-    /* Writers of records take turns on the directory itself, so that a
-     * temporary file found while holding it is a killed writer's: removed
-     * here, as the store removes its own. */
-    int lock = mk_atomicfile_lock(dirfd, USERSTATE_LOCK_TIMEOUT_MS);
-    if (lock < 0) {
-        close(dirfd);
-        return mk_error_set(err, lock == -EWOULDBLOCK ? MK_ERR_BUSY : MK_ERR_IO,
-                            "cannot lock %s: %s", dir,
-                            lock == -EWOULDBLOCK ? "another refresh holds it" : strerror(-lock));
-    }
+    /* Writers of records take turns on users.lock, so that a temporary
+     * file found while holding it is a killed writer's: removed here, as
+     * the store removes its own. */
+    if ((st = userstate_lock(state_fd, cfg, &lock, err)) != MK_OK)
+        goto out;
     const char *const names[] = { user };
     mk_atomicfile_remove_stale(dirfd, dir, names, 1, NULL);
-    if ((st = userstate_read_at(dirfd, user, path, &old, err)) != MK_OK) {
-        close(dirfd);
-        return st;
-    }
+    if ((st = userstate_read_at(dirfd, user, path, &old, err)) != MK_OK)
+        goto out;
     char clean[256];
     mk_text_sanitize(success ? "" : (error && *error ? error : "failed"), clean, sizeof(clean));
     for (char *c = clean; *c; c++)
@@ -185,10 +223,16 @@ mk_status mk_user_state_record(const struct mk_config *cfg, const char *user, in
                        "\nerror%s%s\n", now, success ? now : old.last_success,
                        clean[0] ? " " : "", clean);
     int rc = mk_atomicfile_replace(dirfd, user, 0644, text, (size_t)len, NULL);
-    close(dirfd);
     if (rc < 0)
-        return mk_error_set(err, MK_ERR_IO, "cannot write %s: %s", path, strerror(-rc));
-    return MK_OK;
+        st = mk_error_set(err, MK_ERR_IO, "cannot write %s: %s", path, strerror(-rc));
+out:
+    if (lock >= 0)
+        close(lock);
+    if (state_fd >= 0)
+        close(state_fd);
+    if (dirfd >= 0)
+        close(dirfd);
+    return st;
 }
 
 /* Whether entry is USER.tmp.XXXXXX, a replacement in flight or one a
@@ -223,7 +267,8 @@ mk_status mk_user_state_list(const struct mk_config *cfg, struct mk_user_state_e
 
     *out = NULL;
     *count = 0;
-    if ((st = userstate_open_dir(cfg, false, &dirfd, dir, sizeof(dir), err)) != MK_OK || dirfd < 0)
+    if ((st = userstate_open_dir(cfg, false, &dirfd, dir, sizeof(dir), NULL, err)) != MK_OK ||
+        dirfd < 0)
         return st;
     listfd = dup(dirfd);
     if (listfd < 0 || !(d = fdopendir(listfd))) {

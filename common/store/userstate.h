@@ -45,7 +45,8 @@ mk_status mk_user_state_read(const struct mk_config *cfg, const char *user,
 /* Records an attempt at now (Unix seconds): a success sets last_success and
  * clears the error; a failure keeps last_success and records error (any
  * text; sanitized and cut here). Creates state_dir and users when missing.
- * Writers of records take turns (a lock on the users directory, at most a
+ * Writers of records take turns (a lock on state_dir/users.lock, a 0600
+ * file of root's that no user can open, so no user can hold it; at most a
  * second's wait, MK_ERR_BUSY after), and remove the temporary files of
  * this user's record that killed writers left. */
 mk_status mk_user_state_record(const struct mk_config *cfg, const char *user, int64_t now,

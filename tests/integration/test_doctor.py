@@ -153,9 +153,15 @@ class Doctor(unittest.TestCase):
         path = os.path.join(self.token_dir, user)
         write(path, token + "\n", 0o600)
 
-    def ns_run(self, *cmd, env=None):
-        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp,
-             "MKIO_CONFIG": self.conf}
+    def ns_run(self, *cmd, env=None, config=True):
+        """Runs cmd in the sandbox; the tool run as root is given the
+        configuration with --config (root refuses MKIO_CONFIG), through
+        setpriv as a user with MKIO_CONFIG. config=False: neither."""
+        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp}
+        if config and cmd[0] == TOOL:
+            cmd = (TOOL, "--config", self.conf) + cmd[1:]
+        elif config:
+            e["MKIO_CONFIG"] = self.conf
         for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
             if name in os.environ:
                 e[name] = os.environ[name]
@@ -164,8 +170,8 @@ class Doctor(unittest.TestCase):
         self.outputs += [p.stdout, p.stderr]
         return p
 
-    def doctor(self, *args, env=None):
-        return self.ns_run(TOOL, "doctor", *args, env=env)
+    def doctor(self, *args, env=None, config=True):
+        return self.ns_run(TOOL, "doctor", *args, env=env, config=config)
 
     def assert_exit(self, p, code):
         self.assertEqual(p.returncode, code,
@@ -214,7 +220,8 @@ class Doctor(unittest.TestCase):
         self.assertEqual([c[1] for c in checks], CHECKS, p.stdout)
         self.assertEqual([c for c in checks if c[0] != "ok"], [], p.stdout)
         self.assertEqual(p.stdout.splitlines()[-1], f"doctor: {len(CHECKS)} ok, 0 warn, 0 fail")
-        self.check(p, "config", "ok", [self.conf + " is valid"])
+        self.check(p, "config", "ok", [self.conf + " is valid (path from --config; base_url " +
+                                       self.fake.api_url + ", from " + self.conf + " line 1)"])
         self.check(p, "ca_file", "ok", [self.ca + " holds 1 PEM certificate"])
         self.check(p, "tls", "ok", [self.fake.api_url + " answered (HTTP 401 to a request "
                                     "without a real token): its certificate verified against " +
@@ -553,6 +560,47 @@ class Doctor(unittest.TestCase):
         self.check(p, "nscd", "ok")
         self.assertEqual(self.fake.stats()["api_requests"], 0)
 
+    # ---- root's environment (issue 20, item 1) ----
+
+    def hostile_server(self):
+        """A second fake, trusted through ca_file (a bundle of both CAs),
+        seeded like the first; and a configuration naming it."""
+        hostile = FakeMkio()
+        self.addCleanup(hostile.stop)
+        hostile.seed(world())
+        with open(self.ca, "w") as out:
+            for ca in (self.fake.ca_file, hostile.ca_file):
+                with open(ca) as f:
+                    out.write(f.read())
+        conf = os.path.join(self.tmp, "hostile.conf")
+        write(conf, f"base_url = {hostile.api_url}\nca_file = {self.ca}\n"
+                    f"token_dir = {self.token_dir}\nmin_uid = 0\n")
+        return hostile, conf
+
+    def test_root_refuses_a_base_url_from_its_environment(self):
+        hostile, _ = self.hostile_server()
+        p = self.doctor(env={"MKIO_BASE_URL": hostile.api_url})
+        self.assert_exit(p, 4)
+        c = self.check(p, "config", "fail", ["MKIO_BASE_URL is set, and root takes its server "
+                                             "only from its configuration file"])
+        self.assertIn("unset MKIO_BASE_URL, and set base_url in " + self.conf, c[3])
+        for name in ("tls", "token"):
+            self.check(p, name, "warn", ["not checked: the configuration did not load"])
+        self.assertEqual(hostile.requests(), [])
+        self.assertEqual(self.fake.stats()["api_requests"], 0)
+
+    def test_root_refuses_a_configuration_from_its_environment(self):
+        hostile, conf = self.hostile_server()
+        p = self.doctor(env={"MKIO_CONFIG": conf}, config=False)
+        self.assert_exit(p, 4)
+        c = self.check(p, "config", "fail", ["MKIO_CONFIG is set, and root takes its "
+                                             "configuration only from the command line"])
+        self.assertIn("pass --config FILE", c[3])
+        for name in ("tls", "token"):
+            self.check(p, name, "warn", ["not checked: the configuration did not load"])
+        self.assertEqual(hostile.requests(), [])
+        self.assertEqual(self.fake.stats()["api_requests"], 0)
+
     def test_nscd_running(self):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.addCleanup(sock.close)
@@ -565,7 +613,7 @@ class Doctor(unittest.TestCase):
 
     # ---- not root ----
 
-    def run_as_nobody(self, home_token=None):
+    def run_as_nobody(self, home_token=None, env=None):
         home = os.path.join(self.tmp, "home")
         os.makedirs(os.path.join(home, ".config", "mkio"), 0o700, exist_ok=True)
         for d in (home, os.path.join(home, ".config"), os.path.join(home, ".config", "mkio")):
@@ -575,7 +623,14 @@ class Doctor(unittest.TestCase):
             write(path, home_token + "\n", 0o600)
             os.chown(path, NOBODY, NOBODY)
         return self.ns_run("setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
-                           "--clear-groups", TOOL, "doctor", env={"HOME": home})
+                           "--clear-groups", TOOL, "doctor", env={"HOME": home, **(env or {})})
+
+    def test_not_root_takes_base_url_from_its_environment(self):
+        # A user's MKIO_BASE_URL is theirs, and the config line says so.
+        p = self.run_as_nobody(ALICE_TOKEN, env={"MKIO_BASE_URL": self.fake.api_url + "/"})
+        self.assert_exit(p, 0)
+        self.check(p, "config", "ok", ["path from MKIO_CONFIG; base_url " + self.fake.api_url +
+                                       ", from MKIO_BASE_URL"])
 
     def test_not_root_says_what_it_could_not_check(self):
         p = self.run_as_nobody(ALICE_TOKEN)
@@ -588,6 +643,8 @@ class Doctor(unittest.TestCase):
             "accepted by MK.IO (alice@example.com, from " + self.tmp + "/home/.config/mkio/token)",
             "not checked: the tokens under token_dir (not root: the token directory cannot be read)"])
         self.check(p, "groups.db", "ok")
+        self.check(p, "config", "ok", ["path from MKIO_CONFIG; base_url " + self.fake.api_url +
+                                       ", from " + self.conf + " line 1"])
         # Only alice's own token went to MK.IO: token_dir was not read.
         auths = [r["headers"].get("authorization") for r in self.fake.requests()]
         self.assertNotIn("Bearer " + BOB_TOKEN, auths)

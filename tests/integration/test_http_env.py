@@ -272,8 +272,9 @@ class ListingBounds(ToolTest):
         # default) to catch use after free; that is not the tool's memory.
         asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "quarantine_size_mb=0"]))
         e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp,
-             "MKIO_CONFIG": self.conf, "MKIO_TOKEN": token, "ASAN_OPTIONS": asan}
-        rc, out, err, elapsed, maxrss_kib = run_measured([TOOL, *args], e, timeout=120)
+             "MKIO_TOKEN": token, "ASAN_OPTIONS": asan}
+        rc, out, err, elapsed, maxrss_kib = run_measured([TOOL, "--config", self.conf, *args], e,
+                                                         timeout=120)
         self.outputs += [out, err]
         return rc, out, err, maxrss_kib
 
@@ -353,9 +354,9 @@ class NeverResolvingName(unittest.TestCase):
         sb = sandbox.Sandbox(net=True).loopback_up()
         for n in ("resolv.conf", "nsswitch.conf", "hosts"):
             sb.bind(os.path.join(tmp, n), "/etc/" + n)
-        job = {"cmd": [TOOL, "orgs", "list"],
+        job = {"cmd": [TOOL, "--config", os.path.join(tmp, "mkio.conf"), "orgs", "list"],
                "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp,
-                       "MKIO_CONFIG": os.path.join(tmp, "mkio.conf"), "MKIO_TOKEN": ALICE_TOKEN}}
+                       "MKIO_TOKEN": ALICE_TOKEN}}
         # Waiting for glibc (timeout:5 attempts:2) would take 10 s and more:
         # each run must end well before that (8 s, which only a run that
         # waited for the resolver would reach). The timed claim (bench):

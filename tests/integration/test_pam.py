@@ -1287,6 +1287,71 @@ class TestRefreshGate(PamCase):
         timing.at_most(self, "skipped account checks 2 to 5 (max of the last batch)",
                        max(batches[-1]), limit)
 
+    # A user's flock on a file or directory of the state directory (issue
+    # 20, item 2): opening is all a lock needs, so every lock root takes is
+    # a 0600 file of root's, which no user can open.
+    HOLD = ("import fcntl, os, sys\n"
+            "try:\n"
+            "    fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+            "except OSError as e:\n"
+            "    print('refused', e.errno, flush=True)\n"
+            "    sys.exit(0)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\n"
+            "sys.stdin.read()\n")
+
+    def hold_flock_as_nobody(self, path):
+        """A process of uid 65534 holding flock on path (until its stdin
+        closes); 'held', or 'refused' when it cannot open path."""
+        proc = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                 sys.executable, "-c", self.HOLD, path],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(proc.stdout.close)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.stdin.close)
+        return proc, proc.stdout.readline().split(" ")[0].strip()
+
+    @unittest.skipUnless(shutil.which("setpriv"), "needs setpriv")
+    def test_a_users_flock_in_the_state_dir_stalls_no_login(self):
+        self.alice_world(invited=False, member=True)
+        self.assertEqual(self.run_pam().rc, "PAM_SUCCESS")
+        record = os.path.join(self.state_dir, "users", "alice")
+        # The unlocked login, for the timed claim.
+        self.assertEqual(self.run_pam().rc, "PAM_SUCCESS")
+        unlocked = self.run_pam().elapsed
+        paths = [self.state_dir]
+        for root, dirs, files in os.walk(self.state_dir):
+            paths += [os.path.join(root, n) for n in sorted(dirs) + sorted(files)]
+        self.assertIn(os.path.join(self.state_dir, "users"), paths)
+        self.assertIn(os.path.join(self.state_dir, "store.lock"), paths)
+        held = []
+        for path in paths:
+            proc, state = self.hold_flock_as_nobody(path)
+            name = os.path.relpath(path, self.state_dir)
+            if name.endswith(".lock"):
+                # A lock file: root's, 0600, so the user cannot even open it.
+                st = os.stat(path)
+                self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (0, 0o600), name)
+                self.assertEqual(state, "refused", name)
+            else:
+                self.assertEqual(state, "held", name)
+                held.append(name)
+            before = os.stat(record).st_ino
+            self.log = []
+            res = self.run_pam()
+            proc.stdin.close()
+            proc.wait()
+            self.assertEqual(res.rc, "PAM_SUCCESS", name)
+            # The record was written (replaced: a new inode), and nothing
+            # waited on a lock or failed to record.
+            self.assertNotEqual(os.stat(record).st_ino, before, name)
+            self.assertEqual([t for t in self.logs(module_only=False)
+                              if "lock" in t or "cannot record" in t], [], name)
+            timing.at_most(self, "login while a user holds flock on %s, over the unlocked "
+                           "login" % name, res.elapsed - unlocked, 0.3 + SLACK)
+        self.assertIn("users", held)
+        self.assertIn("users/alice", held)
+
     def test_skipped_checks_write_nothing_and_say_nothing(self):
         self.alice_world(invited=False, member=True)
         conf = self.write_conf(refresh_interval="5m")
@@ -2099,7 +2164,7 @@ class TestHelper(PamCase):
         self.assertEqual(res.rc, "PAM_SUCCESS")
         self.assertEqual(len(self.user_orgs("alice")), 201)
         self.assertEqual(sorted(os.listdir(self.state_dir)),
-                         ["groups.db", "store.json", "store.lock", "users"])
+                         ["groups.db", "store.json", "store.lock", "users", "users.lock"])
         self.assertEqual(os.listdir(os.path.join(self.state_dir, "users")), ["alice"])
 
 

@@ -301,10 +301,9 @@ class SyncParallel(ToolTest):
     def run_counting(self, *args):
         """Runs sync, counting the requests that arrived 1 s after the start
         (all users of the first round, none of the second)."""
-        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp,
-             "MKIO_CONFIG": self.conf}
+        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp}
         start = time.monotonic()
-        proc = subprocess.Popen([TOOL, "sync", "--all", *args], env=e, stdout=subprocess.PIPE,
+        proc = subprocess.Popen([TOOL, "--config", self.conf, "sync", "--all", *args], env=e, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:
             time.sleep(max(0.0, 1.0 - (time.monotonic() - start)))
@@ -388,10 +387,10 @@ class SyncRateLimit(ToolTest):
         # the run then holds new users back for its own pause (10 s, less up
         # to a quarter).
         self.fake.fault("user_orgs_list", "status", status=429, count=4)
-        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp,
-             "MKIO_CONFIG": self.conf}
+        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp}
         start = time.monotonic()
-        p = subprocess.run([TOOL, "sync", "--all", "--jobs", "1", "--max-time", "30"], env=e,
+        p = subprocess.run([TOOL, "--config", self.conf, "sync", "--all", "--jobs", "1",
+                            "--max-time", "30"], env=e,
                            capture_output=True, text=True, timeout=60)
         elapsed = time.monotonic() - start
         self.outputs += [p.stdout, p.stderr]
@@ -593,10 +592,9 @@ class SyncFairness(ToolTest):
         self.fake.fault("*", "delay", ms=1000)
 
     def popen_in_namespace(self, *args):
-        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp,
-             "MKIO_CONFIG": self.conf}
+        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp}
         sb = sandbox.Sandbox().bind(self.passwd, "/etc/passwd")
-        return sb.popen([TOOL, *args], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return sb.popen([TOOL, "--config", self.conf, *args], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def run_reading_lines(self, *args):
         """Runs sync, reading stdout as it comes: (exit, stdout, stderr, seconds

@@ -10,7 +10,7 @@ import select
 import subprocess
 import time
 
-from tooltest import (ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, ORG, ORG2, TOOL, ToolTest)
+from tooltest import (ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, NOBODY, ORG, ORG2, TOOL, ToolTest)
 import timing  # tests/lib, on the path through tooltest
 
 COMMENT = "Video encoding specialist for the Delphi project"
@@ -282,10 +282,10 @@ class UserOrgsEditionTests:
 
     def run_on_terminal(self, answer, *args):
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp,
-               "MKIO_CONFIG": self.conf, "MKIO_TOKEN": BOB_TOKEN}
+               "MKIO_TOKEN": BOB_TOKEN}
         pid, fd = pty.fork()
         if pid == 0:
-            os.execve(TOOL, [TOOL, *args], env)
+            os.execve(TOOL, [TOOL, "--config", self.conf, *args], env)
         out = b""
         deadline = time.monotonic() + 20
         answered = False
@@ -394,7 +394,11 @@ class Config(ToolTest):
         self.assertEqual(self.api_requests(), [])
 
     def test_plain_http_to_a_remote_host_is_refused(self):
-        p = self.run_tool("orgs", "list", env={"MKIO_BASE_URL": "http://api.example.com"})
+        # A user's MKIO_BASE_URL is judged like base_url (root refuses any:
+        # test_root_env.py).
+        self.share_with_users()
+        p = self.run_tool("orgs", "list", env={"MKIO_BASE_URL": "http://api.example.com"},
+                          user=NOBODY)
         self.assert_exit(p, 2)
         self.assertIn("MKIO_BASE_URL", p.stderr)
 
@@ -511,7 +515,9 @@ class Faults(ToolTest):
         self.assert_exit(p, 3)
 
     def test_an_unreachable_server(self):
-        p = self.run_tool("orgs", "list", env={"MKIO_BASE_URL": "https://127.0.0.1:1"})
+        self.share_with_users()
+        p = self.run_tool("orgs", "list", env={"MKIO_BASE_URL": "https://127.0.0.1:1"},
+                          user=NOBODY)
         self.assert_exit(p, 3)
         self.assertIn("127.0.0.1", p.stderr)
 

@@ -101,7 +101,7 @@ class TestLogin(RootHome, ToolTest):
         with open(conf, "w") as f:
             f.write("base_url = https://127.0.0.1:9\ntime_budget = 1\nconnect_timeout = 1\n"
                     "retries = 0\n")
-        p = self.run_tool("login", token=None, stdin=ALICE_TOKEN, env={"MKIO_CONFIG": conf})
+        p = self.run_tool("--config", conf, "login", token=None, stdin=ALICE_TOKEN)
         self.assert_exit(p, 3)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, ".config")))
 
@@ -136,9 +136,8 @@ class TestLogin(RootHome, ToolTest):
     def test_login_on_a_terminal_does_not_echo(self):
         master, slave = os.openpty()
         try:
-            e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp,
-                 "MKIO_CONFIG": self.conf}
-            p = subprocess.Popen([TOOL, "login"], env=e, stdin=slave, stdout=subprocess.PIPE,
+            e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp}
+            p = subprocess.Popen([TOOL, "--config", self.conf, "login"], env=e, stdin=slave, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE)
             os.close(slave)
             slave = -1

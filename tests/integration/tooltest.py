@@ -25,6 +25,7 @@ ADMIN_TOKEN = "tok-admin-8f3c2a1b9d"
 ALICE_TOKEN = "tok-alice-5e7d9c1a3b"
 BOB_TOKEN = "tok-bob-2a4c6e8f0b"
 ALL_TOKENS = (ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN)
+NOBODY = 65534
 
 
 def world(extra_invites=()):
@@ -88,7 +89,7 @@ class ToolTest(unittest.TestCase):
         path = os.path.join(self.tmp, "mkio.conf")
         with open(path, "w") as f:
             f.write(f"base_url = {self.fake.api_url}\n"
-                    f"ca_file = {self.fake.ca_file}\n"
+                    f"ca_file = {getattr(self, 'shared_ca', None) or self.fake.ca_file}\n"
                     f"time_budget = {self.budget}\n"
                     "connect_timeout = 1\n"
                     f"state_dir = {self.state_dir}\n"
@@ -97,19 +98,35 @@ class ToolTest(unittest.TestCase):
         os.chmod(path, 0o644)
         return path
 
+    def share_with_users(self):
+        """Lets a user (run_tool(user=NOBODY)) read the configuration and the
+        CA: the test's directory 0755, the CA copied into it."""
+        os.chmod(self.tmp, 0o755)
+        self.shared_ca = os.path.join(self.tmp, "ca.pem")
+        shutil.copyfile(self.fake.ca_file, self.shared_ca)
+        os.chmod(self.shared_ca, 0o644)
+        self.conf = self.write_conf()
+
     def run_tool(self, *args, token=ALICE_TOKEN, env=None, stdin=None, timeout=30, conf=True,
-                 raw=False):
+                 raw=False, user=None):
         """Runs the tool (arguments may be str or bytes); stdout and stderr
-        are text, or the bytes exactly as written when raw is true."""
+        are text, or the bytes exactly as written when raw is true. With
+        user (a uid), as that user (setpriv; see share_with_users). Root is
+        given the configuration with --config: it refuses MKIO_CONFIG."""
         e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp}
-        if conf:
+        cmd = [TOOL]
+        if user is not None:
+            cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups", TOOL]
+        if conf and user is None and os.geteuid() == 0:
+            cmd += ["--config", self.conf]
+        elif conf:
             e["MKIO_CONFIG"] = self.conf
         if token is not None:
             e["MKIO_TOKEN"] = token
         if env:
             e.update(env)
         start = time.monotonic()
-        p = subprocess.run([TOOL, *args], env=e, input=stdin, capture_output=True, text=not raw,
+        p = subprocess.run([*cmd, *args], env=e, input=stdin, capture_output=True, text=not raw,
                            timeout=timeout)
         p.elapsed = time.monotonic() - start
         if raw:

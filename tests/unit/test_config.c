@@ -679,8 +679,13 @@ static void test_env_base_url(void **state)
 {
     struct mk_config cfg;
     mk_error err;
+    uid_t euid = geteuid();
 
+    /* A user's environment is theirs: run as one (root's below). */
+    if (euid == 0)
+        assert_int_equal(seteuid(65534), 0);
     assert_int_equal(mk_config_defaults(&cfg, &err), MK_OK);
+    assert_null(cfg.base_url_origin);
     unsetenv("MKIO_BASE_URL");
     assert_int_equal(mk_config_apply_env(&cfg, &mk_url_rules, &err), MK_OK);
     assert_string_equal(cfg.base_url, "https://app.mk.io");
@@ -688,16 +693,55 @@ static void test_env_base_url(void **state)
     setenv("MKIO_BASE_URL", "", 1);
     assert_int_equal(mk_config_apply_env(&cfg, &mk_url_rules, &err), MK_OK);
     assert_string_equal(cfg.base_url, "https://app.mk.io");
+    assert_null(cfg.base_url_origin);
 
     setenv("MKIO_BASE_URL", "http://127.0.0.1:9999/", 1);
     assert_int_equal(mk_config_apply_env(&cfg, &mk_url_rules, &err), MK_OK);
     assert_string_equal(cfg.base_url, "http://127.0.0.1:9999");
+    assert_string_equal(cfg.base_url_origin, "MKIO_BASE_URL");
 
     setenv("MKIO_BASE_URL", "http://mk.example.com", 1);
     assert_int_equal(mk_config_apply_env(&cfg, &mk_url_rules, &err), MK_ERR_USAGE);
     assert_contains(err.message, "MKIO_BASE_URL");
     assert_string_equal(cfg.base_url, "http://127.0.0.1:9999");
+    mk_config_free(&cfg);
+
+    /* Root takes no server from its environment (issue 20): refused,
+     * naming the variable and the fix; an empty one is no server. */
+    if (euid == 0) {
+        assert_int_equal(seteuid(0), 0);
+        assert_int_equal(mk_config_defaults(&cfg, &err), MK_OK);
+        setenv("MKIO_BASE_URL", "https://127.0.0.1:9999", 1);
+        assert_int_equal(mk_config_apply_env(&cfg, &mk_url_rules, &err), MK_ERR_USAGE);
+        assert_contains(err.message, "MKIO_BASE_URL is set");
+        assert_contains(err.message, "set base_url in /etc/mkio/mkio.conf");
+        assert_string_equal(cfg.base_url, "https://app.mk.io");
+        assert_null(cfg.base_url_origin);
+        assert_int_equal(parse_with_url_rules("base_url = https://mk.example.com\n", "x.conf",
+                                              &cfg, &err), MK_OK);
+        assert_int_equal(mk_config_apply_env(&cfg, &mk_url_rules, &err), MK_ERR_USAGE);
+        assert_contains(err.message, "set base_url in x.conf");
+        setenv("MKIO_BASE_URL", "", 1);
+        assert_int_equal(mk_config_apply_env(&cfg, &mk_url_rules, &err), MK_OK);
+        assert_string_equal(cfg.base_url, "https://mk.example.com");
+        mk_config_free(&cfg);
+    }
     unsetenv("MKIO_BASE_URL");
+}
+
+/* Where base_url came from: the line of the text that set it last, kept
+ * through a copy; none for the default. */
+static void test_base_url_origin(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+
+    assert_int_equal(mk_config_defaults(&cfg, &err), MK_OK);
+    assert_int_equal(parse_with_url_rules("# comment\nretries = 1\n", "a.conf", &cfg, &err), MK_OK);
+    assert_null(cfg.base_url_origin);
+    assert_int_equal(parse_with_url_rules("retries = 1\n\nbase_url = https://mk.example.com\n",
+                                          "b.conf", &cfg, &err), MK_OK);
+    assert_string_equal(cfg.base_url_origin, "b.conf line 3");
     mk_config_free(&cfg);
 }
 
@@ -1186,6 +1230,7 @@ int main(void)
         cmocka_unit_test(test_urls_as_libcurl_reads_them),
         cmocka_unit_test(test_proxy_and_list_bounds),
         cmocka_unit_test(test_env_base_url),
+        cmocka_unit_test(test_base_url_origin),
         cmocka_unit_test(test_invite_policy),
         cmocka_unit_test(test_user_ignored),
         cmocka_unit_test(test_org_ids_canonical),

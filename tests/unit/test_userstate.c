@@ -445,9 +445,14 @@ static void test_record_removes_a_killed_writers_temporary_file_and_waits_its_tu
     snprintf(path, sizeof(path), "%s/bob.tmp.Ab12Cd", f->users);
     assert_int_equal(stat(path, &sb), 0);
 
-    /* Another writer holds the directory: a second's wait, then busy, and
-     * the record is unchanged. */
-    int fd = open(f->users, O_RDONLY | O_DIRECTORY);
+    /* Another writer holds the writers' lock, users.lock (root's, 0600): a
+     * second's wait, then busy, and the record is unchanged. */
+    char lock[300];
+    snprintf(lock, sizeof(lock), "%s/users.lock", f->cfg.state_dir);
+    assert_int_equal(stat(lock, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+    assert_int_equal(sb.st_uid, geteuid());
+    int fd = open(lock, O_RDONLY);
     assert_true(fd >= 0);
     assert_int_equal(flock(fd, LOCK_EX), 0);
     struct timespec t0, t1;
@@ -456,11 +461,31 @@ static void test_record_removes_a_killed_writers_temporary_file_and_waits_its_tu
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     assert_true(ms >= 900 && ms < 3000);
-    assert_non_null(strstr(err.message, f->users));
+    assert_non_null(strstr(err.message, lock));
     close(fd);
     struct mk_user_state st;
     assert_int_equal(mk_user_state_read(&f->cfg, "alice", &st, &err), MK_OK);
     assert_int_equal(st.last_attempt, 10);
+
+    /* A flock on the users directory or the record, which any user can
+     * open (issue 20), is not the writers' lock: the record is written. */
+    snprintf(path, sizeof(path), "%s/alice", f->users);
+    const char *held[] = { f->users, path, f->cfg.state_dir };
+    for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++) {
+        fd = open(held[i], O_RDONLY);
+        assert_true(fd >= 0);
+        assert_int_equal(flock(fd, LOCK_EX), 0);
+        assert_int_equal(mk_user_state_record(&f->cfg, "alice", 30 + (int64_t)i, true, NULL, &err),
+                         MK_OK);
+        close(fd);
+        assert_int_equal(mk_user_state_read(&f->cfg, "alice", &st, &err), MK_OK);
+        assert_int_equal(st.last_attempt, 30 + (int64_t)i);
+    }
+    /* A users.lock found readable by others is made 0600 again. */
+    assert_int_equal(chmod(lock, 0644), 0);
+    assert_int_equal(mk_user_state_record(&f->cfg, "alice", 40, true, NULL, &err), MK_OK);
+    assert_int_equal(stat(lock, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
     /* Readers never wait. */
     fd = open(f->users, O_RDONLY | O_DIRECTORY);
     assert_int_equal(flock(fd, LOCK_EX), 0);
