@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +21,13 @@
 
 #include "testutil.h"
 
-int tu_tmpdir_make(struct tu_tmpdir *d, const char *name)
+/* Makes PARENT/NAME.XXXXXX and opens it (tu_tmpdir_make). */
+static int tu_tmpdir_make_in(struct tu_tmpdir *d, const char *parent, const char *name)
 {
-    const char *tmp = getenv("TMPDIR");
     int n;
 
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
     d->fd = -1;
-    n = snprintf(d->path, sizeof(d->path), "%s/%s.XXXXXX", tmp, name);
+    n = snprintf(d->path, sizeof(d->path), "%s/%s.XXXXXX", parent, name);
     if (n < 0 || (size_t)n >= sizeof(d->path)) {
         d->path[0] = '\0';
         errno = ENAMETOOLONG;
@@ -46,6 +46,63 @@ int tu_tmpdir_make(struct tu_tmpdir *d, const char *name)
         return -1;
     }
     return 0;
+}
+
+int tu_tmpdir_make(struct tu_tmpdir *d, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    return tu_tmpdir_make_in(d, tmp && *tmp ? tmp : "/tmp", name);
+}
+
+int tu_tmpdir_make_tmpfs(struct tu_tmpdir *d, const char *name)
+{
+    if (access("/dev/shm", W_OK) == 0)
+        return tu_tmpdir_make_in(d, "/dev/shm", name);
+    return tu_tmpdir_make(d, name);
+}
+
+void *tu_fixture_new(size_t size)
+{
+    struct tu_tmpdir *d;
+
+    if (size < sizeof(*d) || !(d = calloc(1, size)))
+        return NULL;
+    if (tu_tmpdir_make(d, program_invocation_short_name) != 0) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+int tu_fixture_free(void *fixture)
+{
+    int rc;
+
+    if (!fixture)
+        return 0;
+    rc = tu_tmpdir_remove(fixture);
+    free(fixture);
+    return rc;
+}
+
+int tu_tmpdir_setup(void **state)
+{
+    *state = tu_fixture_new(sizeof(struct tu_tmpdir));
+    return *state ? 0 : -1;
+}
+
+int tu_tmpdir_teardown(void **state)
+{
+    return tu_fixture_free(*state);
+}
+
+char *tu_path_ok(const char *dir, const char *name)
+{
+    char *p = NULL;
+
+    assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+    return p;
 }
 
 int tu_tmpdir_remove(struct tu_tmpdir *d)
@@ -161,6 +218,15 @@ char *tu_read_file(const char *path, size_t *len)
     return tu_read_file_at(AT_FDCWD, path, len);
 }
 
+char *tu_read_file_ok(int dirfd, const char *name, size_t *len)
+{
+    char *text = tu_read_file_at(dirfd, name, len);
+
+    if (!text)
+        fail_msg("cannot read %s: %s", name, strerror(errno));
+    return text;
+}
+
 void tu_read_file_buf_ok(int dirfd, const char *name, char *out, size_t size)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
@@ -205,10 +271,37 @@ int tu_write_file(const char *path, const void *data, size_t len, mode_t mode)
     return tu_write_file_at(AT_FDCWD, path, data, len, mode);
 }
 
+void tu_write_file_ok(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+    if (tu_write_file_at(dirfd, name, data, len, mode) != 0)
+        fail_msg("cannot write %s: %s", name, strerror(errno));
+}
+
 void tu_write_text_ok(int dirfd, const char *name, const char *text, mode_t mode)
 {
-    if (tu_write_file_at(dirfd, name, text, strlen(text), mode) != 0)
-        fail_msg("cannot write %s: %s", name, strerror(errno));
+    tu_write_file_ok(dirfd, name, text, strlen(text), mode);
+}
+
+void tu_locale_make_ok(struct tu_tmpdir *d, const char *input, const char *charmap, const char *name)
+{
+    char cmd[PATH_MAX + 256];
+
+    assert_int_equal(tu_tmpdir_make(d, "locale"), 0);
+    snprintf(cmd, sizeof(cmd), "localedef -i '%s' -f '%s' '%s/%s' >/dev/null 2>&1", input, charmap,
+             d->path, name);
+    if (system(cmd) != 0)
+        fail_msg("cannot build the locale %s with localedef (is Debian's locales package installed?)",
+                 name);
+    assert_int_equal(setenv("LOCPATH", d->path, 1), 0);
+    if (!setlocale(LC_ALL, name))
+        fail_msg("setlocale(LC_ALL, %s) failed with LOCPATH=%s", name, d->path);
+}
+
+void tu_locale_drop_ok(struct tu_tmpdir *d)
+{
+    setlocale(LC_ALL, "C");
+    unsetenv("LOCPATH");
+    assert_int_equal(tu_tmpdir_remove(d), 0);
 }
 
 int64_t tu_now_ms(void)
@@ -250,6 +343,24 @@ void tu_fork_expect_exit(int (*fn)(void *arg), void *arg, int exit_code)
     if (!WIFEXITED(status))
         fail_msg("child did not exit (wait status 0x%x), expected exit %d", status, exit_code);
     assert_int_equal(WEXITSTATUS(status), exit_code);
+}
+
+int tu_wait_ok(pid_t pid)
+{
+    int status;
+    pid_t got;
+
+    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+        ;
+    assert_int_equal(got, pid);
+    return status;
+}
+
+int tu_timed(void)
+{
+    const char *v = getenv("MKIO_TIMED");
+
+    return v && strcmp(v, "1") == 0;
 }
 
 void tu_fork_expect_signal(int (*fn)(void *arg), void *arg, int sig)
