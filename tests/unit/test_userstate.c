@@ -13,7 +13,6 @@
 
 #include <fcntl.h>
 #include <stdbool.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,27 +23,24 @@
 
 #include "store/config.h"
 #include "store/userstate.h"
+#include "testutil.h"
 
+/* Each test's directory (testutil.h), first, with the paths in it. */
 struct fx {
-    char dir[64];
+    struct tu_tmpdir tmp;
+    const char *dir;
     char state[128];
     char users[160];
     struct mk_config cfg;
 };
 
-static int fx_remove(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof(*f));
+    struct fx *f = tu_fixture_new(sizeof(*f));
     assert_non_null(f);
-    strcpy(f->dir, "/tmp/test_userstate.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
-    snprintf(f->users, sizeof(f->users), "%s/users", f->state);
+    f->dir = f->tmp.path;
+    assert_true((size_t)snprintf(f->state, sizeof(f->state), "%s/state", f->dir) < sizeof(f->state));
+    assert_true((size_t)snprintf(f->users, sizeof(f->users), "%s/users", f->state) < sizeof(f->users));
     f->cfg.state_dir = f->state;
     f->cfg.max_stale_ms = 30 * 86400000LL;
     *state = f;
@@ -53,19 +49,13 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fx *f = *state;
-    nftw(f->dir, fx_remove, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
+    tu_fixture_free(*state);
     return 0;
 }
 
 static void write_file(const char *path, const char *data, size_t len, mode_t mode)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, len), (ssize_t)len);
-    close(fd);
-    assert_int_equal(chmod(path, mode), 0);
+    tu_write_file_ok(AT_FDCWD, path, data, len, mode);
 }
 
 /* Writes a record file for user by hand (users/ made first). */
@@ -83,11 +73,7 @@ static char *read_back(struct fx *f, const char *user)
     static char buf[2048];
     char path[300];
     snprintf(path, sizeof(path), "%s/%s", f->users, user);
-    FILE *fp = fopen(path, "r");
-    assert_non_null(fp);
-    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-    buf[n] = '\0';
-    fclose(fp);
+    tu_read_file_buf_ok(AT_FDCWD, path, buf, sizeof(buf));
     return buf;
 }
 
