@@ -436,12 +436,15 @@ static void test_record_removes_a_killed_writers_temporary_file_and_waits_its_tu
     int fd = open(f->users, O_RDONLY | O_DIRECTORY);
     assert_true(fd >= 0);
     assert_int_equal(flock(fd, LOCK_EX), 0);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = tu_now_ms();
     assert_int_equal(mk_user_state_record(&f->cfg, "alice", 20, false, "x", &err), MK_ERR_BUSY);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-    assert_true(ms >= 900 && ms < 3000);
+    int64_t ms = tu_now_ms() - t0;
+    /* It waited its second (a lower bound) and gave up: the lock is held
+     * for good, so an upper bound only a hang exceeds; the tight one
+     * (under 3 s) is make bench's. */
+    assert_true(ms >= 900 && ms < 30000);
+    if (tu_timed())
+        assert_true(ms < 3000);
     assert_non_null(strstr(err.message, f->users));
     close(fd);
     struct mk_user_state st;
