@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <limits.h>
 #include <locale.h>
 #include <stdio.h>
@@ -354,6 +355,21 @@ int tu_wait_ok(pid_t pid)
         ;
     assert_int_equal(got, pid);
     return status;
+}
+
+int tu_wait_or_kill(pid_t pid, int polls, int *status)
+{
+    for (int n = 0; n < polls; n++) {
+        pid_t got = waitpid(pid, status, WNOHANG);
+        if (got == pid)
+            return 0;
+        if (got < 0 && errno != EINTR)
+            fail_msg("waitpid(%d): %s", (int)pid, strerror(errno));
+        usleep(1000);
+    }
+    kill(pid, SIGKILL);
+    tu_wait_ok(pid);
+    return -1;
 }
 
 int tu_timed(void)

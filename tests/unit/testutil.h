@@ -124,6 +124,12 @@ void tu_fork_expect_signal(int (*fn)(void *arg), void *arg, int sig);
  * asserts that waitpid worked. */
 int tu_wait_ok(pid_t pid);
 
+/* Waits for the child pid, polling once a millisecond at most polls times
+ * (so at least polls ms, more on a loaded machine or under valgrind: a
+ * bound only a hang exceeds). Returns 0 with its wait status in *status;
+ * -1 if it had not ended by then, when it is killed (SIGKILL) and reaped. */
+int tu_wait_or_kill(pid_t pid, int polls, int *status);
+
 /* True when the environment asks for the timed claims (MKIO_TIMED=1, as
  * tests/bench/run sets it): a test asserts a tight bound on elapsed time
  * only then, since a loaded machine makes any such bound flaky. */
