@@ -388,3 +388,24 @@ void tu_fork_expect_signal(int (*fn)(void *arg), void *arg, int sig)
         fail_msg("child was not killed (wait status 0x%x), expected signal %d", status, sig);
     assert_int_equal(WTERMSIG(status), sig);
 }
+
+void tu_at_most_ms(const char *claim, int64_t value_ms, int64_t limit_ms, int64_t hang_ms)
+{
+    const char *log = getenv("MKIO_TIMED_LOG");
+    int ok = value_ms < limit_ms;
+    FILE *f;
+
+    /* The claim is a literal of the test's, never a quote or a backslash. */
+    if (log && *log && (f = fopen(log, "ae"))) {
+        fprintf(f, "{\"test\": \"%s.%s\", \"claim\": \"%s\", \"value\": %.4f, "
+                   "\"kind\": \"at most\", \"limit\": %.4f, \"ok\": %s}\n",
+                program_invocation_short_name, claim, claim, (double)value_ms / 1000.0,
+                (double)limit_ms / 1000.0, ok ? "true" : "false");
+        fclose(f);
+    }
+    if (tu_timed() && !ok)
+        fail_msg("%s: %lld ms, limit %lld ms", claim, (long long)value_ms, (long long)limit_ms);
+    if (!tu_timed() && hang_ms > 0 && value_ms >= hang_ms)
+        fail_msg("%s: %lld ms, more than the %lld ms only a hang takes", claim, (long long)value_ms,
+                 (long long)hang_ms);
+}

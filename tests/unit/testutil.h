@@ -131,8 +131,16 @@ int tu_wait_ok(pid_t pid);
 int tu_wait_or_kill(pid_t pid, int polls, int *status);
 
 /* True when the environment asks for the timed claims (MKIO_TIMED=1, as
- * tests/bench/run sets it): a test asserts a tight bound on elapsed time
- * only then, since a loaded machine makes any such bound flaky. */
+ * tests/bench/timed-bench sets it): a test asserts a tight bound on elapsed
+ * time only then, since a loaded machine makes any such bound flaky. */
 int tu_timed(void);
+
+/* A timed claim, as tests/lib/timing.py's at_most: value_ms < limit_ms.
+ * Asserted under MKIO_TIMED=1 only; otherwise value_ms < hang_ms is
+ * asserted when hang_ms > 0 (a bound only a hang exceeds, for a test whose
+ * point is that a call is cut at its deadline; say why at the call). With
+ * MKIO_TIMED_LOG=FILE, one JSON line per claim is appended to FILE, which
+ * tests/bench/timed-bench tabulates with the Python claims. */
+void tu_at_most_ms(const char *claim, int64_t value_ms, int64_t limit_ms, int64_t hang_ms);
 
 #endif
