@@ -186,11 +186,9 @@ static void fixture_start(struct fixture *f, int list_status, const char *list_b
     memset(f, 0, sizeof(*f));
     assert_int_equal(tu_tmpdir_make(&f->tmp, "test_refresh"), 0);
     f->dir = f->tmp.path;
-    assert_true((size_t)snprintf(f->state_dir, sizeof(f->state_dir), "%s/state", f->dir) <
-                sizeof(f->state_dir));
+    tu_pathf_ok(f->state_dir, sizeof(f->state_dir), "%s/state", f->dir);
     /* The store checks names and gids against this file, not the host's. */
-    assert_true((size_t)snprintf(f->etc_group, sizeof(f->etc_group), "%s/group", f->dir) <
-                sizeof(f->etc_group));
+    tu_pathf_ok(f->etc_group, sizeof(f->etc_group), "%s/group", f->dir);
     tu_write_text_ok(f->tmp.fd, "group", "root:x:0:\nusers:x:100:\n", 0644);
     test_env.etc_group = f->etc_group;
     server_start(&f->server, list_status, list_body);

@@ -128,12 +128,10 @@ static int setup(void **state)
     struct fx *f = tu_fixture_new(sizeof(*f));
     assert_non_null(f);
     f->dir = f->tmp.path;
-#define FX_PATH(field, ...) assert_true((size_t)snprintf(field, sizeof(field), __VA_ARGS__) < sizeof(field))
-    FX_PATH(f->state, "%s/state", f->dir);
-    FX_PATH(f->etc, "%s/group", f->dir);
-    FX_PATH(f->store_json, "%s/store.json", f->state);
-    FX_PATH(f->groups_db, "%s/groups.db", f->state);
-#undef FX_PATH
+    tu_pathf_ok(f->state, sizeof(f->state), "%s/state", f->dir);
+    tu_pathf_ok(f->etc, sizeof(f->etc), "%s/group", f->dir);
+    tu_pathf_ok(f->store_json, sizeof(f->store_json), "%s/store.json", f->state);
+    tu_pathf_ok(f->groups_db, sizeof(f->groups_db), "%s/groups.db", f->state);
     write_file(f->etc, ETC_DEFAULT);
     test_env.etc_group = f->etc;
     memset(&foreign, 0, sizeof(foreign));

@@ -311,12 +311,10 @@ static int setup(void **state)
     struct sfx *f = tu_fixture_new(sizeof(*f));
     assert_non_null(f);
     f->dir = f->tmp.path;
-#define FX_PATH(field, ...) assert_true((size_t)snprintf(field, sizeof(field), __VA_ARGS__) < sizeof(field))
-    FX_PATH(f->state, "%s/state", f->dir);
-    FX_PATH(f->etc, "%s/group", f->dir);
-    FX_PATH(f->json, "%s/store.json", f->state);
-    FX_PATH(f->db, "%s/groups.db", f->state);
-#undef FX_PATH
+    tu_pathf_ok(f->state, sizeof(f->state), "%s/state", f->dir);
+    tu_pathf_ok(f->etc, sizeof(f->etc), "%s/group", f->dir);
+    tu_pathf_ok(f->json, sizeof(f->json), "%s/store.json", f->state);
+    tu_pathf_ok(f->db, sizeof(f->db), "%s/groups.db", f->state);
     assert_int_equal(mkdir(f->state, 0755), 0);
     tu_write_text_ok(AT_FDCWD, f->etc, "root:x:0:\n", 0644);
     test_env.etc_group = f->etc;

@@ -35,7 +35,7 @@ static int setup(void **state)
     struct fx *f = tu_fixture_new(sizeof(*f));
     assert_non_null(f);
     f->dir = f->tmp.path;
-    assert_true((size_t)snprintf(f->sub, sizeof(f->sub), "%s/sub", f->dir) < sizeof(f->sub));
+    tu_pathf_ok(f->sub, sizeof(f->sub), "%s/sub", f->dir);
     *state = f;
     return 0;
 }

@@ -39,8 +39,8 @@ static int setup(void **state)
     struct fx *f = tu_fixture_new(sizeof(*f));
     assert_non_null(f);
     f->dir = f->tmp.path;
-    assert_true((size_t)snprintf(f->state, sizeof(f->state), "%s/state", f->dir) < sizeof(f->state));
-    assert_true((size_t)snprintf(f->users, sizeof(f->users), "%s/users", f->state) < sizeof(f->users));
+    tu_pathf_ok(f->state, sizeof(f->state), "%s/state", f->dir);
+    tu_pathf_ok(f->users, sizeof(f->users), "%s/users", f->state);
     f->cfg.state_dir = f->state;
     f->cfg.max_stale_ms = 30 * 86400000LL;
     *state = f;

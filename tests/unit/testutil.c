@@ -106,6 +106,18 @@ char *tu_path_ok(const char *dir, const char *name)
     return p;
 }
 
+void tu_pathf_ok(char *out, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(out, size, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= size)
+        fail_msg("a path of %d bytes does not fit in %zu", n, size);
+}
+
 int tu_tmpdir_remove(struct tu_tmpdir *d)
 {
     int rc = 0;

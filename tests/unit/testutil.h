@@ -59,6 +59,9 @@ int tu_tmpdir_teardown(void **state);
 /* "DIR/NAME" in malloc'd memory; asserts. */
 char *tu_path_ok(const char *dir, const char *name);
 
+/* snprintf into out, asserting that nothing was cut (a long $TMPDIR). */
+void tu_pathf_ok(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Removes PATH and, if it is a directory, everything below it, never
  * following a symbolic link. A missing PATH is not an error. */
 int tu_remove_tree(const char *path);
