@@ -229,11 +229,11 @@ static void test_fork_during_lookups(void **state)
             int e = 0;
             enum nss_status s = mod_getgrnam(names[n % GROUPS], &gr, buf, sizeof(buf), &e);
             if (s != NSS_STATUS_SUCCESS || !same_entry(&gr, &content_a[n % GROUPS]))
-                _exit(1);
+                tu_child_exit(1);
             /* Success by exec: a tool like valgrind would otherwise count
              * the other threads' memory, gone with them, as leaked here. */
             execl("/bin/true", "true", (char *)NULL);
-            _exit(2);
+            tu_child_exit(2);
         }
         int status = 0;
         if (tu_wait_or_kill(pid, 3000, &status) != 0)
@@ -274,10 +274,11 @@ static void fork_on_signal(int sig)
         char buf[512];
         int e = 0;
         alarm(5); /* a hang in the child ends it */
-        _exit(mod_getgrnam(names[3], &gr, buf, sizeof(buf), &e) == NSS_STATUS_SUCCESS &&
-                      same_entry(&gr, &content_a[3])
-                  ? 0
-                  : 1);
+        /* tu_child_exit makes only system calls: safe in a signal handler. */
+        tu_child_exit(mod_getgrnam(names[3], &gr, buf, sizeof(buf), &e) == NSS_STATUS_SUCCESS &&
+                              same_entry(&gr, &content_a[3])
+                          ? 0
+                          : 1);
     }
     if (pid < 0)
         fork_failures++;
@@ -309,7 +310,7 @@ static void signal_fork_scenario(void)
     sa.sa_flags = SA_RESTART;
     if (sigaction(SIGUSR1, &sa, NULL) != 0 ||
         pthread_create(&sender, NULL, signal_sender, &self) != 0)
-        _exit(10);
+        tu_child_exit(10);
     while (forks_done < SIGNAL_FORKS) {
         struct group gr;
         char buf[512];
@@ -326,7 +327,7 @@ static void signal_fork_scenario(void)
             WEXITSTATUS(status) != 0)
             bad++;
     }
-    _exit(bad || fork_failures ? 11 : 0);
+    tu_child_exit(bad || fork_failures ? 11 : 0);
 }
 
 static void test_fork_from_signal_handler(void **state)
