@@ -190,6 +190,14 @@ static void test_replace_under_load(void **state)
             fprintf(stderr, "write %d failed: %s\n", n, strerror(-r));
             atomic_fetch_add(&failures, 1);
         }
+        /* The first replacement (content B) waits until a reader has seen
+         * it, however the scheduler ran the threads: on a busy machine the
+         * writer can make all its replacements before a reader runs, and the
+         * readers would then only ever see the last content (A). A reader
+         * that never notices a replacement still fails below, after this
+         * wait's bound (30 s, which only such a bug reaches). */
+        for (int w = 0; n == 0 && atomic_load(&seen_b) == 0 && w < 300000; w++)
+            usleep(100);
     }
     /* Let the readers see the last content as well. */
     usleep(20000);
