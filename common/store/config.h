@@ -42,6 +42,7 @@ struct mk_pin {
     char *org_id;
     char *group_name;
     gid_t gid;
+    bool from_ids;  /* read from ids_file (store/ids.h), not from mkio.conf */
 };
 
 struct mk_config {
@@ -73,6 +74,10 @@ struct mk_config {
     char *group_prefix;         /* group_prefix = mk- */
     struct mk_pin *pins;        /* pin = ORG_ID GROUP_NAME GID */
     size_t pin_count;
+    char *ids_file;             /* ids_file = (empty: none; a fleet's shared pins, store/ids.h) */
+    char **retired;             /* retired = GID... (canonical decimal gids no organization is
+                                 * given, as the store's retired gids) */
+    size_t retired_count;
     bool accept_invites;        /* accept_invites = yes */
     char **accept_orgs;         /* accept_orgs = ID... (canonical ids; empty: any organization) */
     size_t accept_org_count;
@@ -126,6 +131,15 @@ mk_status mk_config_parse_string_with(const char *text, const char *name,
 mk_status mk_config_apply_env(struct mk_config *cfg, const struct mk_config_url_rules *rules,
                               mk_error *err);
 
+/* Applies the text of an ids file (store/ids.h; `name` for messages) on
+ * top of cfg, then validates: only `pin` and `retired` lines, comments and
+ * blank lines. Its pins are marked from_ids; a pin for an organization
+ * mkio.conf pins already is skipped when it is the same pin and refused
+ * (MK_ERR_USAGE, naming both) when it is not. mk_config_load reads
+ * ids_file this way right after the configuration file. */
+mk_status mk_config_parse_ids_string(const char *text, const char *name,
+                                     struct mk_config *cfg, mk_error *err);
+
 /* Checks a struct however it was filled (a parsed file is checked by the
  * same rules): every key's range and form (base_url https, http only to a
  * loopback address; the gid range clear of 0-999, 1000-60000, 60001-65535,
@@ -152,6 +166,9 @@ bool mk_config_invite_allowed(const struct mk_config *cfg, const char *org_id,
 
 /* The pin for org_id (compared in canonical form, so any case), or NULL. */
 const struct mk_pin *mk_config_pin_for(const struct mk_config *cfg, const char *org_id);
+
+/* Whether gid is one of cfg's retired gids (the `retired` key). */
+bool mk_config_gid_retired(const struct mk_config *cfg, gid_t gid);
 
 /* True when a gid falls in a range reserved by invariant 3 (docs/ARCHITECTURE.md). */
 bool mk_config_gid_reserved(unsigned long gid);
