@@ -124,7 +124,7 @@ static json_object *json_time_or_null(int64_t t)
 static bool status_from_ids(const struct mk_config *cfg, const struct mk_store_group *g)
 {
     const struct mk_pin *pin = g->pinned ? mk_config_pin_for(cfg, g->org_id) : NULL;
-    return pin && pin->from_ids;
+    return pin && mk_config_pin_from_ids(cfg, pin);
 }
 
 static json_object *view_to_json(const struct mk_config *cfg, const struct mk_store_view *v,

@@ -199,6 +199,12 @@ bool mk_config_invite_allowed(const struct mk_config *cfg, const char *org_id,
     return reason == NULL;
 }
 
+bool mk_config_pin_from_ids(const struct mk_config *cfg, const struct mk_pin *pin)
+{
+    size_t i = (size_t)(pin - cfg->pins);
+    return pin >= cfg->pins && i >= cfg->ids_pins_from && i < cfg->ids_pins_to;
+}
+
 bool mk_config_gid_retired(const struct mk_config *cfg, gid_t gid)
 {
     char word[16];

@@ -42,7 +42,6 @@ struct mk_pin {
     char *org_id;
     char *group_name;
     gid_t gid;
-    bool from_ids;  /* read from ids_file (store/ids.h), not from mkio.conf */
 };
 
 struct mk_config {
@@ -74,6 +73,8 @@ struct mk_config {
     char *group_prefix;         /* group_prefix = mk- */
     struct mk_pin *pins;        /* pin = ORG_ID GROUP_NAME GID */
     size_t pin_count;
+    size_t ids_pins_from, ids_pins_to; /* pins[from..to) came from ids_file, the others from
+                                        * mkio.conf (mk_config_pin_from_ids) */
     char *ids_file;             /* ids_file = (empty: none; a fleet's shared pins, store/ids.h) */
     char **retired;             /* retired = GID... (canonical decimal gids no organization is
                                  * given, as the store's retired gids) */
@@ -133,7 +134,7 @@ mk_status mk_config_apply_env(struct mk_config *cfg, const struct mk_config_url_
 
 /* Applies the text of an ids file (store/ids.h; `name` for messages) on
  * top of cfg, then validates: only `pin` and `retired` lines, comments and
- * blank lines. Its pins are marked from_ids; a pin for an organization
+ * blank lines. Its pins are appended (mk_config_pin_from_ids); a pin for an organization
  * mkio.conf pins already is skipped when it is the same pin and refused
  * (MK_ERR_USAGE, naming both) when it is not. mk_config_load reads
  * ids_file this way right after the configuration file. */
@@ -166,6 +167,9 @@ bool mk_config_invite_allowed(const struct mk_config *cfg, const char *org_id,
 
 /* The pin for org_id (compared in canonical form, so any case), or NULL. */
 const struct mk_pin *mk_config_pin_for(const struct mk_config *cfg, const char *org_id);
+
+/* Whether pin (one of cfg->pins) came from the ids file. */
+bool mk_config_pin_from_ids(const struct mk_config *cfg, const struct mk_pin *pin);
 
 /* Whether gid is one of cfg's retired gids (the `retired` key). */
 bool mk_config_gid_retired(const struct mk_config *cfg, gid_t gid);

@@ -297,11 +297,11 @@ static bool config_field_fill(struct mk_config *dst, const struct mk_config *src
         return true;
     }
     case CONFIG_PINS:
-        for (size_t i = 0; src && i < src->pin_count; i++) {
+        for (size_t i = 0; src && i < src->pin_count; i++)
             if (!config_add_pin(dst, src->pins[i].org_id, src->pins[i].group_name, src->pins[i].gid))
                 return false;
-            dst->pins[dst->pin_count - 1].from_ids = src->pins[i].from_ids;
-        }
+        dst->ids_pins_from = src ? src->ids_pins_from : 0;
+        dst->ids_pins_to = src ? src->ids_pins_to : 0;
         return true;
     }
     return false;

@@ -28,7 +28,7 @@ struct config_parser {
     const char *name;     /* file name for messages */
     size_t line;
     size_t first_line[CONFIG_FIELDS_MAX]; /* 0: not seen yet in this text */
-    bool ids;             /* an ids file: pin and retired lines only, pins marked from_ids */
+    bool ids;             /* an ids file: pin and retired lines only */
     mk_error *err;
 };
 
@@ -99,9 +99,10 @@ static mk_status config_parse_pin(struct config_parser *p, struct mk_config *cfg
         /* The ids file repeats what mkio.conf pins (an export of a host that
          * has the pin): the same pin is mkio.conf's; another is refused. */
         const struct mk_pin *old = mk_config_pin_for(cfg, org_id);
-        if (old && !old->from_ids && strcmp(old->group_name, name) == 0 && old->gid == gid)
+        bool conf_pin = old && (size_t)(old - cfg->pins) < cfg->ids_pins_from;
+        if (conf_pin && strcmp(old->group_name, name) == 0 && old->gid == gid)
             return MK_OK;
-        if (old && !old->from_ids)
+        if (conf_pin)
             return config_line_error(p, "pin: organization %s is pinned in %s as %s (gid %lu), "
                                      "here as %s (gid %" PRIu64 "); refused (make them agree)",
                                      org_id, cfg->source ? cfg->source : "the configuration",
@@ -109,7 +110,6 @@ static mk_status config_parse_pin(struct config_parser *p, struct mk_config *cfg
     }
     if (!config_add_pin(cfg, org_id, name, (gid_t)gid))
         return config_nomem(p);
-    cfg->pins[cfg->pin_count - 1].from_ids = p->ids;
     if (config_pin_problem(cfg, cfg->pin_count - 1, why, sizeof(why)))
         return config_line_error(p, "pin: %s", why);
     return MK_OK;
@@ -262,6 +262,8 @@ static mk_status config_parse_text(const char *text, const char *name,
         st = mk_error_set(err, MK_ERR_NOMEM, "%s: out of memory", p.name);
         goto out;
     }
+    if (ids)
+        work.ids_pins_from = work.pin_count;
     char *line = copy;
     while (line) {
         char *nl = strchr(line, '\n');
@@ -275,8 +277,10 @@ static mk_status config_parse_text(const char *text, const char *name,
     }
     /* An ids file's own problems (a pin outside gid_range) name it. */
     char *source = work.source;
-    if (ids)
+    if (ids) {
+        work.ids_pins_to = work.pin_count;
         work.source = (char *)p.name;
+    }
     st = config_check(&work, rules ? rules : &mk_config_url_syntax, ids ? NULL : p.first_line,
                       err);
     work.source = source;

@@ -551,7 +551,8 @@ static mk_status policy_assign_one(struct mk_storefile *s, struct mk_storefile_o
              * the pin's, and no derived group ever takes a pinned gid). */
             policy_note(notes, MK_LOG_WARNING, "organization %s: pinned group %s (gid %u)%s "
                         "withdrawn: %s; the organization gets no group", o->id, pin->group_name,
-                        (unsigned)pin->gid, pin->from_ids ? " of ids_file" : "", why);
+                        (unsigned)pin->gid, mk_config_pin_from_ids(cfg, pin) ? " of ids_file" : "",
+                        why);
             if (policy_bury(t, o) != 0)
                 return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
             o->gid = 0;
@@ -564,7 +565,8 @@ static mk_status policy_assign_one(struct mk_storefile *s, struct mk_storefile_o
         if (why) {
             policy_note(notes, MK_LOG_WARNING, "organization %s: pinned group %s (gid %u)%s not "
                         "applied: %s; the organization gets no group", o->id, pin->group_name,
-                        (unsigned)pin->gid, pin->from_ids ? " of ids_file" : "", why);
+                        (unsigned)pin->gid, mk_config_pin_from_ids(cfg, pin) ? " of ids_file" : "",
+                        why);
             return MK_OK;
         }
         if (!(copy = strdup(pin->group_name)))
