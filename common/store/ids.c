@@ -55,7 +55,8 @@ static int ids_put_retired(FILE *f, const struct mk_config *cfg, const struct mk
 }
 
 /* The pin lines (and a comment for an organization with neither a group
- * nor a pin here), in id order. */
+ * nor a pin here), in id order: an organization's pin when the
+ * configuration has one, else its group. */
 static void ids_put_pins(FILE *f, const struct mk_config *cfg, const struct mk_storefile *s,
                          bool new_only)
 {
@@ -67,10 +68,12 @@ static void ids_put_pins(FILE *f, const struct mk_config *cfg, const struct mk_s
                 fprintf(f, "pin = %s %s %lu\n", o->id, o->group, (unsigned long)o->gid);
             continue;
         }
-        if (o->group)
-            fprintf(f, "pin = %s %s %lu\n", o->id, o->group, (unsigned long)o->gid);
-        else if (pin)
+        /* A pin is the allocation, applied here or not (a group the store
+         * still holds beside it is not published). */
+        if (pin)
             fprintf(f, "pin = %s %s %lu\n", pin->org_id, pin->group_name, (unsigned long)pin->gid);
+        else if (o->group)
+            fprintf(f, "pin = %s %s %lu\n", o->id, o->group, (unsigned long)o->gid);
         else
             fprintf(f, "# %s: no group on this host\n", o->id);
     }

@@ -23,8 +23,8 @@
 
 /* The export of cfg's store (read as mk_store_read reads it: same checks,
  * no lock) into *text (NUL-terminated, *len bytes, the caller frees):
- * every organization of the store with its group (or, without one here,
- * its pin, when the configuration has one), every pin of the configuration
+ * every organization of the store with its pin when the configuration has
+ * one (applied here or not), else its group; every pin of the configuration
  * for an organization the store has not met, and every retired gid of the
  * store and the configuration, except a gid a pin line gives. With
  * new_only, only what this host derived and the configuration's pins (the
