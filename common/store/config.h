@@ -9,7 +9,7 @@
  *
  * Format: one `key = value` per line; `#` starts a comment line; blank lines
  * are ignored. Keys that take a list take it space-separated and may be given
- * again to add more. `pin` is repeatable. Unknown keys, bad values and unsafe
+ * again to add more (`retired` is one). `pin` is repeatable. Unknown keys, bad values and unsafe
  * settings are errors naming "FILE:LINE". conf/mkio.conf documents every key.
  *
  * Nothing depends on the locale: seconds are written with '.', whatever
@@ -110,7 +110,9 @@ extern const struct mk_config_url_rules mk_config_url_syntax;
 
 /* Defaults, then the file at path. When path is NULL the default path is
  * used and a missing default file is not an error. A file writable by group
- * or others, or not a regular file, is refused. */
+ * or others, or not a regular file, is refused. Then, when it names one,
+ * ids_file, with the same checks (missing is an error), read by
+ * mk_config_parse_ids_string. */
 mk_status mk_config_load(const char *path, struct mk_config *cfg, mk_error *err);
 mk_status mk_config_load_with(const char *path, const struct mk_config_url_rules *rules,
                               struct mk_config *cfg, mk_error *err);
