@@ -1132,7 +1132,7 @@ static void test_sample_conf(void **state)
         used += len;
     }
     fclose(fp);
-    assert_int_equal(settings, 26);
+    assert_int_equal(settings, 28); /* with ids_file and retired */
 
     struct mk_config cfg, def;
     mk_error err;
