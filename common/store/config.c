@@ -8,6 +8,7 @@
  * of one value), config_parse.c (the text, line by line).
  */
 #include "store/config.h"
+#include "store/config_pins.h"
 #include "store/config_fields.h"
 #include "store/config_values.h"
 
@@ -218,6 +219,10 @@ const struct mk_pin *mk_config_pin_for(const struct mk_config *cfg, const char *
 
     if (!mk_org_id_canonical(org_id, id))
         return NULL;
+    if (cfg->pin_index) {
+        ssize_t at = config_pin_index_find(cfg->pin_index, cfg->pins, id);
+        return at >= 0 ? &cfg->pins[at] : NULL;
+    }
     for (size_t i = 0; i < cfg->pin_count; i++)
         if (strcmp(cfg->pins[i].org_id, id) == 0)
             return &cfg->pins[i];

@@ -44,6 +44,8 @@ struct mk_pin {
     gid_t gid;
 };
 
+struct mk_config_pin_index;
+
 struct mk_config {
     char *base_url;             /* base_url = https://app.mk.io */
     char *ca_file;              /* ca_file = (empty: the system's CA store) */
@@ -73,6 +75,8 @@ struct mk_config {
     char *group_prefix;         /* group_prefix = mk- */
     struct mk_pin *pins;        /* pin = ORG_ID GROUP_NAME GID */
     size_t pin_count;
+    struct mk_config_pin_index *pin_index; /* the pins by id, made by a parse
+                                            * (store/config_pins.h); NULL: scanned */
     size_t ids_pins_from, ids_pins_to; /* pins[from..to) came from ids_file, the others from
                                         * mkio.conf (mk_config_pin_from_ids) */
     char *ids_file;             /* ids_file = (empty: none; a fleet's shared pins, store/ids.h) */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "store/config.h"
+#include "store/config_pins.h"
 #include "base/mk_error.h"
 
 #define CONFIG_MAX_WORD 512 /* longer than any id, user name or domain a list takes */
@@ -96,7 +97,8 @@ bool config_fill(struct mk_config *dst, const struct mk_config *src);
 
 /* Whether pin i is well formed and clashes with no pin before it. NULL
  * when it is fine, else why not (in why, why_len bytes). */
-const char *config_pin_problem(const struct mk_config *cfg, size_t i, char *why, size_t why_len);
+const char *config_pin_problem(const struct mk_config *cfg, size_t i,
+                               struct mk_config_pin_index *index, char *why, size_t why_len);
 /* Every field's rule, then what no single key can say. lines, when not
  * NULL, gives the line that set each field (0: none), for messages. */
 mk_status config_check(const struct mk_config *cfg, const struct mk_config_url_rules *rules,

@@ -29,6 +29,7 @@ struct config_parser {
     size_t line;
     size_t first_line[CONFIG_FIELDS_MAX]; /* 0: not seen yet in this text */
     bool ids;             /* an ids file: pin and retired lines only */
+    struct mk_config_pin_index pins; /* the pins so far (config_pins.h) */
     mk_error *err;
 };
 
@@ -98,7 +99,8 @@ static mk_status config_parse_pin(struct config_parser *p, struct mk_config *cfg
     if (p->ids) {
         /* The ids file repeats what mkio.conf pins (an export of a host that
          * has the pin): the same pin is mkio.conf's; another is refused. */
-        const struct mk_pin *old = mk_config_pin_for(cfg, org_id);
+        ssize_t at = config_pin_index_find(&p->pins, cfg->pins, org_id);
+        const struct mk_pin *old = at >= 0 ? &cfg->pins[at] : NULL;
         bool conf_pin = old && (size_t)(old - cfg->pins) < cfg->ids_pins_from;
         if (conf_pin && strcmp(old->group_name, name) == 0 && old->gid == gid)
             return MK_OK;
@@ -110,7 +112,7 @@ static mk_status config_parse_pin(struct config_parser *p, struct mk_config *cfg
     }
     if (!config_add_pin(cfg, org_id, name, (gid_t)gid))
         return config_nomem(p);
-    if (config_pin_problem(cfg, cfg->pin_count - 1, why, sizeof(why)))
+    if (config_pin_problem(cfg, cfg->pin_count - 1, &p->pins, why, sizeof(why)))
         return config_line_error(p, "pin: %s", why);
     return MK_OK;
 }
@@ -264,6 +266,15 @@ static mk_status config_parse_text(const char *text, const char *name,
     }
     if (ids)
         work.ids_pins_from = work.pin_count;
+    /* The pins the text adds to are in the parser's index too. */
+    for (size_t i = 0; i < work.pin_count; i++) {
+        enum config_pin_clash clash;
+        size_t other;
+        if (config_pin_index_add(&p.pins, work.pins, i, &clash, &other) < 0) {
+            st = mk_error_set(err, MK_ERR_NOMEM, "%s: out of memory", p.name);
+            goto out;
+        }
+    }
     char *line = copy;
     while (line) {
         char *nl = strchr(line, '\n');
@@ -289,8 +300,11 @@ static mk_status config_parse_text(const char *text, const char *name,
     mk_config_free(cfg);
     *cfg = work;
     memset(&work, 0, sizeof(work));
+    /* For mk_config_pin_for; without it (memory) the pins are scanned. */
+    cfg->pin_index = config_pin_index_build(cfg);
 out:
     free(copy);
+    config_pin_index_clear(&p.pins);
     mk_config_free(&work);
     return st;
 }

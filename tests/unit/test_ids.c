@@ -249,6 +249,39 @@ static void test_ids_export_round_trip(void **state)
     assert_int_equal(tu_tmpdir_remove(&d), 0);
 }
 
+/* A fleet's file may pin every organization it knows: 100,000 pins parse,
+ * each found by id, and a repeat at the end is still refused with the pin
+ * it repeats. (Each pin is checked against an index, not against every pin
+ * before it: the quadratic check took minutes at this size.) */
+static void test_ids_hundred_thousand_pins(void **state)
+{
+    enum { N = 100000 };
+    size_t size = (size_t)N * 64 + 128, used = 0;
+    char *text = malloc(size);
+    struct mk_config cfg;
+    mk_error err;
+    char id[64];
+
+    assert_non_null(text);
+    for (unsigned i = 0; i < N; i++)
+        used += (size_t)snprintf(text + used, size - used, "pin = %08x-0000 g%u %u\n", i, i,
+                                 2000200001u + i);
+    assert_int_equal(parse_ids(NULL, text, &cfg, &err), MK_OK);
+    assert_int_equal(cfg.pin_count, N);
+    for (unsigned i = 0; i < N; i += 9973) {
+        snprintf(id, sizeof(id), "%08X-0000", i); /* any case finds it */
+        const struct mk_pin *pin = mk_config_pin_for(&cfg, id);
+        assert_non_null(pin);
+        assert_int_equal(pin->gid, 2000200001u + i);
+    }
+    assert_null(mk_config_pin_for(&cfg, "ffffffff-0000"));
+    mk_config_free(&cfg);
+    snprintf(text + used, size - used, "pin = ffffffff-0000 last %u\n", 2000200001u + 77);
+    assert_int_equal(parse_ids(NULL, text, &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "gid 2000200078 is already pinned to organization 0000004d-0000");
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_ids_keys_in_mkio_conf),
         cmocka_unit_test(test_ids_load_file),
         cmocka_unit_test(test_ids_export_round_trip),
+        cmocka_unit_test(test_ids_hundred_thousand_pins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
