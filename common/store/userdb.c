@@ -274,6 +274,16 @@ static int userdb_put_link(struct userdb_run *r, const char *name, const char *t
         unlinkat(r->dirfd, temp, 0);
         return saved;
     }
+    /* What the removal sees is what is there now: a renamed group's link
+     * points at its new name, not at the old record it is to remove. */
+    if (e) {
+        char *copy = strdup(target);
+        free(e->target);
+        e->target = copy;
+        e->kind = USERDB_LINK;
+        if (!copy)
+            e->kind = USERDB_OTHER;   /* left alone: never removed */
+    }
     return 0;
 }
 
