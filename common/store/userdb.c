@@ -179,7 +179,8 @@ static mk_status userdb_scan(struct userdb_run *r, mk_error *err)
         }
     }
     closedir(d);
-    qsort(r->entries, r->entry_count, sizeof(*r->entries), userdb_cmp_entry);
+    if (r->entry_count)
+        qsort(r->entries, r->entry_count, sizeof(*r->entries), userdb_cmp_entry);
     return MK_OK;
 nomem:
     closedir(d);
