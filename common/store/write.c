@@ -344,8 +344,11 @@ static mk_status write_assign(struct write_state *w, mk_error *err)
                                     &w->notes, &w->org_status, &w->org_err, err);
     if (st != MK_OK)
         return st;
+    /* Each entry's organization only for the export: a login at 100,000
+     * organizations does not pay for an index it never reads. */
     w->entries = mk_compile_entries(&w->s, w->members, w->cfg, &w->etc, &w->notes,
-                                    &w->entry_org, &w->entry_count);
+                                    w->cfg->userdb_export ? &w->entry_org : NULL,
+                                    &w->entry_count);
     return w->entries ? MK_OK : write_nomem(err);
 }
 
@@ -428,7 +431,8 @@ static void write_export(struct write_state *w)
     const char *dir = mk_store_env_userdb_dir(w->env);
     mk_error err;
 
-    if (!w->cfg->userdb_export || (w->user && !w->recorded && w->job.r != 0))
+    if (!w->cfg->userdb_export || !w->entry_org ||
+        (w->user && !w->recorded && w->job.r != 0))
         return;
     if (!(groups = calloc(w->entry_count ? w->entry_count : 1, sizeof(*groups)))) {
         mk_log(w->sink, MK_LOG_WARNING, "out of memory: the user database in %s was not "
