@@ -72,7 +72,9 @@ static const char doctor_help[] =
 "  nsswitch    /etc/nsswitch.conf names mkio on its group: line (comments,\n"
 "              [STATUS=action] blocks and spacing understood; a\n"
 "              [NOTFOUND=return] before mkio, or an initgroups: line without\n"
-"              it, is a warning).\n"
+"              it, is a warning). With userdb_export = yes: systemd there\n"
+"              (nss-systemd serves the records); mkio there too is a warning,\n"
+"              since enumeration would list every group twice.\n"
 "  pam-account pam_mkio.so is in the account stack: /etc/pam.d/common-account,\n"
 "              following @include, include and substack lines; the detail\n"
 "              names the files looked at.\n"
@@ -217,6 +219,40 @@ out:
 
 /* ---- nsswitch.conf ---- */
 
+/* With userdb_export, the groups reach NSS through nss-systemd (the
+ * records in /run/userdb): systemd on the group: line is what counts, and
+ * mkio there too answers every group a second time (enumeration lists each
+ * twice), so exactly one of them should. */
+static void check_nsswitch_userdb(struct doctor *d, const char *path,
+                                  const struct nsswitch_db *group)
+{
+    char *hint = NULL;
+
+    if (group->has_mkio && group->has_systemd) {
+        hint = doctor_hint("use one: remove mkio from the group: line of %s (line %d), or set "
+                           "userdb_export = no", path, group->line);
+        doctor_add(d, DOCTOR_WARN, "nsswitch", hint, "both the NSS module (mkio on the group: "
+                   "line of %s, line %d) and userdb_export (systemd there) answer: enumeration "
+                   "lists every group twice", path, group->line);
+    } else if (group->has_systemd) {
+        doctor_add(d, DOCTOR_OK, "nsswitch", NULL, "the group: line of %s (line %d) names "
+                   "systemd, which serves userdb_export's records", path, group->line);
+    } else if (group->has_mkio) {
+        hint = doctor_hint("set userdb_export = no (the NSS module serves the groups), or put "
+                           "systemd in place of mkio on the group: line of %s (line %d)",
+                           path, group->line);
+        doctor_add(d, DOCTOR_WARN, "nsswitch", hint, "userdb_export is set, but the group: line "
+                   "of %s (line %d) names mkio, not systemd: only programs that read "
+                   "/run/userdb themselves see the records", path, group->line);
+    } else {
+        hint = doctor_hint("add systemd to the group: line of %s, for example `group: files "
+                           "systemd`", path);
+        doctor_add(d, DOCTOR_FAIL, "nsswitch", hint, "userdb_export is set, but the group: line "
+                   "of %s names neither systemd nor mkio: no mkio group is seen", path);
+    }
+    free(hint);
+}
+
 static void check_nsswitch(struct doctor *d)
 {
     const char *path = DOCTOR_NSSWITCH;
@@ -233,7 +269,9 @@ static void check_nsswitch(struct doctor *d)
         goto out;
     }
     nsswitch_parse(text, &lines);
-    if (!group->line) {
+    if (d->t->cfg.userdb_export && group->line) {
+        check_nsswitch_userdb(d, path, group);
+    } else if (!group->line) {
         hint = doctor_hint("add the line `group: files mkio` to %s", path);
         doctor_add(d, DOCTOR_FAIL, "nsswitch", hint,
                    "%s has no group: line (glibc then uses files only): no mkio group is seen",

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tool/cmd_store.c: mkio-orgs store set-user, which replaces one user's
- * organizations in the local membership store by hand. */
+ * organizations in the local membership store by hand, and store publish,
+ * which compiles and publishes what the store holds without the network. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,17 @@
 
 static const char store_help[] =
 "Usage: mkio-orgs store set-user USER --from FILE.json\n"
+"       mkio-orgs store publish\n"
 "\n"
 "Root only. Replace USER's organizations in the membership store with the\n"
 "list in FILE.json, as a login would, and recompile the group file:\n"
 "  [{\"id\": \"ORG_ID\", \"name\": \"Display name\"}, ...]\n"
 "An empty list removes USER from every group. Used by tests and demos, and to\n"
-"repair a machine by hand.\n";
+"repair a machine by hand.\n"
+"\n"
+"store publish: root only. Compile the group file from the store and publish\n"
+"it (and, with userdb_export = yes, systemd's user database records) without\n"
+"contacting MK.IO; mkio-userdb.service runs it at boot.\n";
 
 /* Reads [{"id": ..., "name": ...}, ...] into memberships that borrow from *root. */
 static int read_membership_file(const char *path, json_object **root,
@@ -111,11 +117,31 @@ out:
     return rc;
 }
 
+int cmd_store_publish(struct tool *t, int argc, char **argv)
+{
+    mk_error err;
+    int rc;
+
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(store_help, stdout);
+        return TOOL_EXIT_OK;
+    }
+    if (argc > 1)
+        return tool_usage("store ", "store publish: takes no arguments");
+    if ((rc = tool_need_root("store publish")) || (rc = tool_load_config(t)))
+        return rc;
+    mk_error_clear(&err);
+    if (mk_store_publish(&t->cfg, NULL, TOOL_STORE_LOCK_TIMEOUT_MS, &tool_log_sink, &err) != MK_OK)
+        return tool_fail(&err);
+    puts("Published the store.");
+    return TOOL_EXIT_OK;
+}
+
 int cmd_store(struct tool *t, int argc, char **argv)
 {
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(store_help, stdout);
         return TOOL_EXIT_OK;
     }
-    return tool_usage("store ", "store: expected 'set-user USER --from FILE.json'");
+    return tool_usage("store ", "store: expected 'set-user USER --from FILE.json' or 'publish'");
 }

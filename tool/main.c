@@ -156,6 +156,9 @@ static const struct tool_verb verbs[] = {
     { "store", "set-user", cmd_store_set_user, 0, SECTION_STORE, "USER --from FILE.json",
       "Root only. Replace USER's organizations in the store\n"
       "with the list in FILE.json: [{\"id\": ID, \"name\": NAME}...].\n" },
+    { "store", "publish", cmd_store_publish, 0, SECTION_STORE, NULL,
+      "Root only. Compile and publish the store (groups.db,\n"
+      "the user database with userdb_export) offline.\n" },
     { "store", NULL, cmd_store, 0, SECTION_NONE, NULL, NULL },
     { "ids", "export", cmd_ids_export, 0, SECTION_STORE, "[--new]",
       "This machine's groups of organizations (and retired\n"

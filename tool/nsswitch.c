@@ -64,6 +64,8 @@ static void nsswitch_parse_services(const char *p, struct nsswitch_db *out)
             out->has_mkio = true;
             out->stops_before = returns;
         }
+        if ((size_t)(p - start) == 7 && strncmp(start, "systemd", 7) == 0)
+            out->has_systemd = true;
     }
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tool/nsswitch.h: where mkio stands in nsswitch.conf (tool/nsswitch.c),
- * for doctor's nsswitch check: on the group: line and the initgroups: line,
+ * for doctor's nsswitch check: on the group: line and the initgroups: line
+ * (and whether systemd, which serves userdb_export's records, is there),
  * with comments, [STATUS=action] blocks and spacing read as glibc reads
  * them. */
 #ifndef MKIO_TOOL_NSSWITCH_H
@@ -13,6 +14,7 @@ struct nsswitch_db {
     int line;            /* its line number; 0: no such line */
     bool has_mkio;       /* it names the service mkio */
     bool stops_before;   /* a [NOTFOUND=return] comes before mkio */
+    bool has_systemd;    /* it names the service systemd (nss-systemd: userdb_export) */
 };
 
 struct nsswitch_lines {

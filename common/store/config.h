@@ -92,6 +92,8 @@ struct mk_config {
     char **ignore_users;        /* ignore_users = root ... */
     size_t ignore_user_count;
     char *state_dir;            /* state_dir = /var/lib/mkio */
+    bool userdb_export;         /* userdb_export = no (also publish the groups as systemd's
+                                 * JSON group records: store/userdb.h) */
     char *source;               /* the file it came from, or "(defaults)" */
     char *base_url_origin;      /* where base_url came from, for doctor: "FILE line N",
                                  * "MKIO_BASE_URL", or NULL for the built-in default */

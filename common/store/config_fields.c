@@ -158,6 +158,8 @@ const struct config_field config_fields[] = {
       .takes = "a user name (no ':', ',', '/', space or control character, at most 256 bytes)" },
     { .key = "state_dir", .type = CONFIG_TEXT, CONFIG_MEMBER(state_dir),
       .def_text = "/var/lib/mkio", .text_ok = config_absolute_path_ok, .takes = "an absolute path" },
+    { .key = "userdb_export", .type = CONFIG_BOOL, CONFIG_MEMBER(userdb_export), .def = 0,
+      .takes = "yes/no, true/false, on/off, 1/0" },
 };
 
 const size_t config_field_count = sizeof(config_fields) / sizeof(config_fields[0]);

@@ -35,7 +35,10 @@
  * Right after groups.db is replaced (not when it is unchanged), when it is
  * the file the NSS module reads (MK_GROUPFILE_DEFAULT_PATH, compared by
  * device and inode), a running nscd or unscd is told to drop its group
- * cache (nscd.h); a failure there is a warning to the sink.
+ * cache (nscd.h); a failure there is a warning to the sink. With
+ * userdb_export, the published groups are then written to systemd's user
+ * database (userdb.h, env->userdb_dir): by a write that changed store.json
+ * or groups.db, and by every publish; a failure there is a warning too.
  *
  * Organization ids are canonical (mk_org_id_canonical, lowercase):
  * "ABC" and "abc" are one organization. The parts: storefile.h (store.json

@@ -9,6 +9,7 @@
 #include "store/etc_group.h"
 #include "store/nscd.h"
 #include "store/nss_oracle.h"
+#include "store/userdb.h"
 
 int64_t mk_store_env_now(const struct mk_store_env *env)
 {
@@ -28,4 +29,9 @@ const char *mk_store_env_etc_group(const struct mk_store_env *env)
 const char *mk_store_env_nscd_socket(const struct mk_store_env *env)
 {
     return env && env->nscd_socket ? env->nscd_socket : MK_NSCD_SOCKET;
+}
+
+const char *mk_store_env_userdb_dir(const struct mk_store_env *env)
+{
+    return env && env->userdb_dir ? env->userdb_dir : MK_USERDB_DEFAULT_DIR;
 }

@@ -3,10 +3,10 @@
  *
  * The store's entry points (store.h) take a const struct mk_store_env *:
  * NULL, or a zeroed field, is production (the real clock, the system's
- * NSS, /etc/group, nscd's real socket); a test passes its own clock,
- * oracle, group file or socket. Nothing here is process-global, so two
- * callers in one process never see each other's settings
- * (docs/ARCHITECTURE.md, "Test seams").
+ * NSS, /etc/group, nscd's real socket, /run/userdb); a test passes its own
+ * clock, oracle, group file, socket or userdb directory. Nothing here is
+ * process-global, so two callers in one process never see each other's
+ * settings (docs/ARCHITECTURE.md, "Test seams").
  */
 #ifndef MK_STORE_ENV_H
 #define MK_STORE_ENV_H
@@ -26,6 +26,8 @@ struct mk_store_env {
     const char *etc_group;
     /* nscd's socket (nscd.h); NULL: MK_NSCD_SOCKET. */
     const char *nscd_socket;
+    /* Where userdb_export publishes (userdb.h); NULL: MK_USERDB_DEFAULT_DIR. */
+    const char *userdb_dir;
 };
 
 /* What env (may be NULL) gives for each, production where it says nothing.
@@ -34,5 +36,6 @@ int64_t mk_store_env_now(const struct mk_store_env *env);
 const struct mk_group_oracle *mk_store_env_nss(const struct mk_store_env *env);
 const char *mk_store_env_etc_group(const struct mk_store_env *env);
 const char *mk_store_env_nscd_socket(const struct mk_store_env *env);
+const char *mk_store_env_userdb_dir(const struct mk_store_env *env);
 
 #endif

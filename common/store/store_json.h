@@ -48,4 +48,9 @@ mk_status mk_store_json_parse(const char *text, size_t len, const char *path,
  * failure. The same store gives the same bytes. */
 char *mk_store_json_serialize(const struct mk_storefile *s);
 
+/* Writes s[0..len) at o as a JSON string ('"', '\\', DEL and control
+ * characters escaped, the rest as it is: the caller gives valid UTF-8) and
+ * returns the end: at most 6 * len + 2 bytes, which the caller reserved. */
+char *mk_store_json_put_string(char *o, const char *s, size_t len);
+
 #endif

@@ -66,8 +66,9 @@ static char *store_json_put_int(char *o, int64_t v)
 
 /* A JSON string of s[0..len) (at most 6 * len + 2 bytes): '"', '\\' and
  * control characters escaped; the rest (valid UTF-8: names are repaired,
- * ids and group names ASCII) as it is. */
-static char *store_json_put_string(char *o, const char *s, size_t len)
+ * ids and group names ASCII) as it is. Also the userdb records' writer
+ * (userdb.c). */
+char *mk_store_json_put_string(char *o, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const char *run = s, *end = s + len;
@@ -94,7 +95,7 @@ static char *store_json_put_string(char *o, const char *s, size_t len)
 
 static char *store_json_put_nullable(char *o, const char *s, size_t len)
 {
-    return s ? store_json_put_string(o, s, len) : STORE_JSON_LIT(o, "null");
+    return s ? mk_store_json_put_string(o, s, len) : STORE_JSON_LIT(o, "null");
 }
 
 /* Bytes an entry's fixed text and numbers take at most, strings aside. */
@@ -126,7 +127,7 @@ char *mk_store_json_serialize(const struct mk_storefile *s)
         if (!(o = store_json_reserve(&t, most)))
             goto fail;
         o = i ? STORE_JSON_LIT(o, ",\n    ") : STORE_JSON_LIT(o, "\n    ");
-        o = store_json_put_string(o, org->id, id_len);
+        o = mk_store_json_put_string(o, org->id, id_len);
         o = STORE_JSON_LIT(o, ": {\"name\": ");
         o = store_json_put_nullable(o, org->name, name_len);
         o = STORE_JSON_LIT(o, ", \"group\": ");
@@ -162,7 +163,7 @@ char *mk_store_json_serialize(const struct mk_storefile *s)
         if (!(o = store_json_reserve(&t, STORE_JSON_ENTRY_FIXED + 6 * name_len)))
             goto fail;
         o = i ? STORE_JSON_LIT(o, ",\n    ") : STORE_JSON_LIT(o, "\n    ");
-        o = store_json_put_string(o, u->name, name_len);
+        o = mk_store_json_put_string(o, u->name, name_len);
         o = STORE_JSON_LIT(o, ": {\"refreshed\": ");
         o = store_json_put_int(o, u->refreshed);
         o = STORE_JSON_LIT(o, ", \"orgs\": [");
@@ -172,7 +173,7 @@ char *mk_store_json_serialize(const struct mk_storefile *s)
             if (!(o = store_json_reserve(&t, 8 + 6 * id_len)))
                 goto fail;
             o = k ? STORE_JSON_LIT(o, ", ") : o;
-            o = store_json_put_string(o, u->orgs[k], id_len);
+            o = mk_store_json_put_string(o, u->orgs[k], id_len);
             t.n = (size_t)(o - t.v);
         }
         if (!(o = store_json_reserve(&t, 16)))

@@ -33,6 +33,7 @@
 #include "store/stale.h"
 #include "store/store_json.h"
 #include "store/storefile.h"
+#include "store/userdb.h"
 
 #define WRITE_LOCK_FILE "store.lock"
 #define WRITE_GROUP_FILE "groups.db"
@@ -237,6 +238,7 @@ struct write_state {
     bool *joined, *recheck;
     /* write_assign */
     struct mk_group_entry *entries;
+    size_t *entry_org;      /* each entry's index in s.orgs */
     size_t entry_count;
     mk_status org_status;   /* an organization that got no group: reported after the publish */
     mk_error org_err;
@@ -245,6 +247,8 @@ struct write_state {
     struct write_encode_job job;
     pthread_t encoder;
     bool encoding;
+    bool recorded;          /* store.json was replaced */
+    bool published;         /* groups.db is in place (replaced or already the same) */
 };
 
 static mk_status write_nomem(mk_error *err)
@@ -340,7 +344,10 @@ static mk_status write_assign(struct write_state *w, mk_error *err)
                                     &w->notes, &w->org_status, &w->org_err, err);
     if (st != MK_OK)
         return st;
-    w->entries = mk_compile_entries(&w->s, w->members, w->cfg, &w->etc, &w->notes, NULL,
+    /* Each entry's organization only for the export: a login at 100,000
+     * organizations does not pay for an index it never reads. */
+    w->entries = mk_compile_entries(&w->s, w->members, w->cfg, &w->etc, &w->notes,
+                                    w->cfg->userdb_export ? &w->entry_org : NULL,
                                     &w->entry_count);
     return w->entries ? MK_OK : write_nomem(err);
 }
@@ -373,8 +380,10 @@ static mk_status write_record(struct write_state *w, mk_error *err)
     mk_atomicfile_remove_stale(w->dir_fd, w->cfg->state_dir, written, 2, w->sink);
     len = strlen(w->text);
     r = mk_atomicfile_same(w->dir_fd, MK_STOREFILE_NAME, w->text, len, 0, 0);
-    if (r == 0)
+    if (r == 0) {
         r = mk_atomicfile_replace(w->dir_fd, MK_STOREFILE_NAME, 0644, w->text, len, NULL);
+        w->recorded = true;
+    }
     if (r < 0)
         return mk_error_set(err, MK_ERR_IO, "cannot write %s: %s; groups.db was left as it was",
                             w->path, strerror(-r));
@@ -399,6 +408,7 @@ static mk_status write_publish(struct write_state *w, mk_error *err)
         r = mk_groupfile_publish_at(w->dir_fd, WRITE_GROUP_FILE, w->job.image, w->job.size);
     if (r < 0)
         return mk_error_set(err, MK_ERR_IO, "cannot write %s: %s", w->db_path, strerror(-r));
+    w->published = true;
     if (w->job.r == 0)
         write_tell_nscd(w->dir_fd, mk_store_env_nscd_socket(w->env), w->sink);
     if (w->org_status != MK_OK) {
@@ -407,6 +417,41 @@ static mk_status write_publish(struct write_state *w, mk_error *err)
         return w->org_status;
     }
     return MK_OK;
+}
+
+/* With userdb_export, the published groups again as systemd's group
+ * records (userdb.h), last: groups.db is the truth and is in place. The
+ * records follow from store.json and groups.db alone, so a write that
+ * changed neither skips it (a login stays cheap); publish always exports,
+ * which rebuilds the directory at boot (it is a tmpfs) and retries what a
+ * failed export left. A failure is a warning: the store's write is done. */
+static void write_export(struct write_state *w)
+{
+    struct mk_userdb_group *groups;
+    const char *dir = mk_store_env_userdb_dir(w->env);
+    mk_error err;
+
+    if (!w->cfg->userdb_export || !w->entry_org ||
+        (w->user && !w->recorded && w->job.r != 0))
+        return;
+    if (!(groups = calloc(w->entry_count ? w->entry_count : 1, sizeof(*groups)))) {
+        mk_log(w->sink, MK_LOG_WARNING, "out of memory: the user database in %s was not "
+               "updated", dir);
+        return;
+    }
+    for (size_t i = 0; i < w->entry_count; i++) {
+        const struct mk_storefile_org *o = &w->s.orgs[w->entry_org[i]];
+        groups[i] = (struct mk_userdb_group){ .name = w->entries[i].name,
+                                              .gid = w->entries[i].gid,
+                                              .org_id = o->id, .org_name = o->name,
+                                              .members = w->entries[i].members,
+                                              .member_count = w->entries[i].member_count };
+    }
+    mk_error_clear(&err);
+    if (mk_userdb_export(dir, groups, w->entry_count, w->sink, &err) != MK_OK)
+        mk_log(w->sink, MK_LOG_WARNING, "the user database was not updated: %s; the next "
+               "`mkio-orgs store publish` retries", err.message);
+    free(groups);
 }
 
 /* Gives back everything w holds, after the notes are logged; the encoder
@@ -423,6 +468,7 @@ static void write_free(struct write_state *w)
     free(w->text);
     free(w->job.image);
     free(w->entries);
+    free(w->entry_org);
     free(w->joined);
     free(w->recheck);
     free(w->stale);
@@ -461,6 +507,8 @@ mk_status mk_write_store(const struct mk_config *cfg, const struct mk_store_env 
     if ((st = write_record(&w, err)) != MK_OK)
         goto out;
     st = write_publish(&w, err);
+    if (w.published)
+        write_export(&w);
 out:
     write_free(&w);
     return st;

@@ -8,8 +8,9 @@
  * the user's organizations put in), select (stale users left out, joined
  * organizations, what is asked about again), assign (names and gids, the
  * groups of groups.db), then groups.db encoded on a second thread while
- * store.json is recorded, and last the publish of groups.db and the word
- * to nscd.
+ * store.json is recorded, then the publish of groups.db and the word to
+ * nscd, and last, with userdb_export, the export of the published groups
+ * to systemd's user database (userdb.h; a failure there is a warning).
  *
  * Error convention: the mk_status values of store.h, err filled.
  */

@@ -340,6 +340,33 @@ class Doctor(unittest.TestCase):
                 self.assert_exit(p, 0)
                 self.check(p, "nsswitch", result, [detail])
 
+    def test_nsswitch_with_userdb_export(self):
+        # With userdb_export the groups reach NSS through nss-systemd: both
+        # it and mkio on the group: line would answer every group twice.
+        self.write_conf("userdb_export = yes\n")
+        cases = [
+            ("group: files mkio systemd\n", "warn", "enumeration lists every group twice"),
+            ("group: files systemd\n", "ok", "names systemd, which serves userdb_export"),
+            ("group: files mkio\n", "warn", "names mkio, not systemd"),
+        ]
+        for text, result, detail in cases:
+            with self.subTest(text=text):
+                write(os.path.join(self.tmp, "etc", "nsswitch.conf"), "passwd: files\n" + text)
+                p = self.doctor()
+                self.assert_exit(p, 0)
+                self.check(p, "nsswitch", result, [detail])
+        write(os.path.join(self.tmp, "etc", "nsswitch.conf"), "passwd: files\ngroup: files\n")
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        self.check(p, "nsswitch", "fail", ["names neither systemd nor mkio"])
+        # Without userdb_export, mkio and systemd together are as before.
+        self.write_conf()
+        write(os.path.join(self.tmp, "etc", "nsswitch.conf"),
+              "passwd: files\ngroup: files mkio systemd\n")
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        self.check(p, "nsswitch", "ok", ["names mkio"])
+
     # ---- each broken set-up ----
 
     def test_missing_ca_file(self):

@@ -112,6 +112,7 @@ class Install(Installed):
             "lib/systemd/system/mkio-sync.timer": 0o644,
             "lib/systemd/system/mkio-recheck.service": 0o644,
             "lib/systemd/system/mkio-recheck.path": 0o644,
+            "lib/systemd/system/mkio-userdb.service": 0o644,
             "usr/share/pam-configs/mkio": 0o644,
             "usr/lib/tmpfiles.d/mkio.conf": 0o644,
             "etc/apparmor.d/abstractions/nameservice.d/mkio": 0o644,
@@ -134,7 +135,7 @@ class Install(Installed):
         # No temporary file of the unit substitution is left behind.
         self.assertEqual(sorted(os.listdir(os.path.join(dest, UNITDIR))),
                          ["mkio-recheck.path", "mkio-recheck.service", "mkio-sync.service",
-                          "mkio-sync.timer"])
+                          "mkio-sync.timer", "mkio-userdb.service"])
         # An administrator's configuration is never overwritten.
         conf = os.path.join(dest, "etc/mkio/mkio.conf")
         with open(conf, "w") as f:

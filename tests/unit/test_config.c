@@ -1101,6 +1101,23 @@ static void test_load_symlink(void **state)
     free(dangling);
 }
 
+/* userdb_export: a boolean, off by default. */
+static void test_userdb_export_key(void **state)
+{
+    struct mk_config cfg;
+    mk_error err;
+
+    (void)state;
+    assert_int_equal(parse("", &cfg, &err), MK_OK);
+    assert_false(cfg.userdb_export);
+    mk_config_free(&cfg);
+    assert_int_equal(parse("userdb_export = yes\n", &cfg, &err), MK_OK);
+    assert_true(cfg.userdb_export);
+    mk_config_free(&cfg);
+    assert_line_refused("userdb_export = maybe", "yes/no");
+    assert_line_refused("userdb_export = 2", "userdb_export");
+}
+
 /* The sample shipped in conf/: with every setting uncommented it parses and
  * gives the defaults (so the defaults it documents are the real ones). */
 static void test_sample_conf(void **state)
@@ -1132,7 +1149,7 @@ static void test_sample_conf(void **state)
         used += len;
     }
     fclose(fp);
-    assert_int_equal(settings, 28); /* with ids_file and retired */
+    assert_int_equal(settings, 29); /* with ids_file, retired and userdb_export */
 
     struct mk_config cfg, def;
     mk_error err;
@@ -1164,6 +1181,8 @@ static void test_sample_conf(void **state)
     assert_int_equal(cfg.refresh_interval_ms, def.refresh_interval_ms);
     assert_int_equal(cfg.login_refresh_interval_ms, def.login_refresh_interval_ms);
     assert_int_equal(cfg.max_stale_ms, def.max_stale_ms);
+    assert_int_equal(cfg.userdb_export, def.userdb_export);
+    assert_false(cfg.userdb_export);
     mk_config_free(&cfg);
     mk_config_free(&def);
 
@@ -1202,6 +1221,7 @@ int main(void)
         cmocka_unit_test(test_names_ignore_locale),
         cmocka_unit_test(test_seconds_ignore_locale),
         cmocka_unit_test(test_sample_conf),
+        cmocka_unit_test(test_userdb_export_key),
         cmocka_unit_test(test_gid_range_default_clear_of_sssd),
         cmocka_unit_test_setup_teardown(test_load_good_file, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_load_missing, tmp_setup, tmp_teardown),
