@@ -400,10 +400,13 @@ static const char *config_field_problem(const struct mk_config *cfg, const struc
         break;
     case CONFIG_GID_RANGE: {
         gid_t lo = *(gid_t *)config_member(cfg, f->offset), hi = *(gid_t *)config_member(cfg, f->offset2);
-        const char *problem = config_gid_range_problem_in(lo, hi, rules->gid_map);
+        bool userns;
+        const char *problem = config_gid_range_problem_in(lo, hi, rules->gid_map, &userns);
         if (problem)
-            snprintf(why, why_len, "%lu-%lu is not allowed (%s)", (unsigned long)lo,
-                     (unsigned long)hi, problem);
+            snprintf(why, why_len, "%lu-%lu is not allowed (%s%s)", (unsigned long)lo,
+                     (unsigned long)hi, problem,
+                     userns ? "; in this user namespace also a range inside 1000-60000 that its "
+                              "gid map covers: mkio-orgs doctor proposes one" : "");
         break;
     }
     case CONFIG_LIST: {

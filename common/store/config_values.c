@@ -165,22 +165,23 @@ const char *config_gid_range_problem(uint64_t lo, uint64_t hi)
            "lie inside 65536-199999 or 2000200001-2147483647";
 }
 
-const char *config_gid_range_problem_in(uint64_t lo, uint64_t hi, const char *gid_map)
+const char *config_gid_range_problem_in(uint64_t lo, uint64_t hi, const char *gid_map,
+                                        bool *in_userns)
 {
     const char *problem = config_gid_range_problem(lo, hi);
     struct mk_gidmap map;
 
+    *in_userns = false;
     if (!problem || lo > hi)
         return problem;
     /* Outside a user namespace (or no map to read): invariant 3 alone. */
     if (mk_gidmap_read(gid_map, &map) < 0 || map.all)
         return problem;
+    *in_userns = true;
     if (lo >= MK_CONFIG_USERNS_GID_FIRST && hi <= MK_CONFIG_USERNS_GID_LAST &&
         mk_gidmap_covers(&map, (uint32_t)lo, (uint32_t)hi))
         return NULL;
-    return "in this user namespace the whole range must lie inside 65536-199999 or "
-           "2000200001-2147483647, or inside 1000-60000 and the namespace's gid map "
-           "(mkio-orgs doctor proposes one)";
+    return problem;
 }
 
 /* The widest part of lo..hi that map covers, clipped to at most 10000 gids
