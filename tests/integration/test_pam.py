@@ -1804,7 +1804,7 @@ class TestHelper(PamCase):
 
     def start_pam(self, env=None, pass_fds=(), args=""):
         self.write_service(args)
-        cmd = list(wrap) + PREFIX + [PAM_RUN, "--keep-loaded", PAM_SO, "--confdir", self.pamd,
+        cmd = PREFIX + [PAM_RUN, "--keep-loaded", PAM_SO, "--confdir", self.pamd,
                         "--service", SERVICE, "--hook", "open_session", "--user", "alice"]
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 universal_newlines=True, env=env, pass_fds=pass_fds)
