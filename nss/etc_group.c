@@ -6,6 +6,7 @@
  * organization's gid is never granted to the organization's members
  * (docs/ARCHITECTURE.md, invariant 3). libc only, no NSS call, no syslog. */
 #include "nss/etc_group.h"
+#include "base/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,68 +19,6 @@
 /* /etc/group of a very large site is a few megabytes; past this it is not
  * read (nothing is taken: the writer's checks stand). */
 #define ETC_GROUP_MAX (64u << 20)
-
-/* The whole file at path, NUL-terminated, in *text. */
-static int read_all(const char *path, char **text, size_t *len)
-{
-    struct stat st;
-    char *buf = NULL;
-    size_t got = 0, cap;
-    int fd, r;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) != 0) {
-        r = -errno;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size >= ETC_GROUP_MAX) {
-        r = -EINVAL;
-        goto out;
-    }
-    cap = (size_t)st.st_size + 64;
-    if (!(buf = malloc(cap))) {
-        r = -ENOMEM;
-        goto out;
-    }
-    /* Read to the end, not to the size fstat gave: the file may grow. */
-    for (;;) {
-        ssize_t n;
-        if (cap - got < 2) {
-            char *grown;
-            if (cap >= ETC_GROUP_MAX) {
-                r = -EFBIG;
-                goto out;
-            }
-            cap *= 2;
-            if (!(grown = realloc(buf, cap))) {
-                r = -ENOMEM;
-                goto out;
-            }
-            buf = grown;
-        }
-        n = read(fd, buf + got, cap - 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *text = buf;
-    *len = got;
-    buf = NULL;
-    r = 0;
-out:
-    free(buf);
-    close(fd);
-    return r;
-}
 
 /* A gid field: decimal digits only, below 2^32 - 1. */
 static int parse_gid(const char *s, const char *end, gid_t *gid)
@@ -138,7 +77,7 @@ int mk_nss_etc_group_load(const char *path, struct mk_nss_etc_group *out)
     int r;
 
     memset(out, 0, sizeof(*out));
-    if ((r = read_all(path, &out->text, &len)) < 0)
+    if ((r = mk_fileio_read_path(path, true, ETC_GROUP_MAX, &out->text, &len)) < 0)
         return r;
     for (line = out->text; line < out->text + len; line = next) {
         struct mk_nss_etc_entry e;

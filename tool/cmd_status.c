@@ -24,8 +24,10 @@ static const char status_help[] =
 "\n"
 "Groups: each group made of an MK.IO organization, with its gid, organization\n"
 "id and name, and members. Groups marked 'pinned' have the name and gid an\n"
-"administrator gave them. These are exactly the groups groups.db holds, so a\n"
-"stale user (below) is not among the members.\n"
+"administrator gave them; 'pinned, ids_file' ones come from the fleet's ids\n"
+"file (ids_file, mkio.conf(5); `mkio-orgs ids export` writes one). These are\n"
+"exactly the groups groups.db holds, so a stale user (below) is not among the\n"
+"members.\n"
 "\n"
 "Users: one line for each user the store or a refresh knows, with\n"
 "  ORGS          how many organizations the store holds for the user\n"
@@ -45,7 +47,7 @@ static const char status_help[] =
 "Times are UTC; 'never' means none is known.\n"
 "\n"
 "  --json     the same as one JSON object on standard output: \"groups\" (group,\n"
-"             gid, org_id, org_name, pinned, members), \"users\" (user,\n"
+"             gid, org_id, org_name, pinned, ids_file, members), \"users\" (user,\n"
 "             org_ids, refreshed, last_success, last_attempt, last_error,\n"
 "             known_good, stale; times as YYYY-MM-DDTHH:MM:SSZ or null, as\n"
 "             refreshed has \"never\"), and \"max_stale_seconds\" (0: no bound)\n"
@@ -118,6 +120,13 @@ static json_object *json_time_or_null(int64_t t)
     return json_object_new_string(when);
 }
 
+/* Whether g's name and gid are a pin of the ids file (ids_file). */
+static bool status_from_ids(const struct mk_config *cfg, const struct mk_store_group *g)
+{
+    const struct mk_pin *pin = g->pinned ? mk_config_pin_for(cfg, g->org_id) : NULL;
+    return pin && mk_config_pin_from_ids(cfg, pin);
+}
+
 static json_object *view_to_json(const struct mk_config *cfg, const struct mk_store_view *v,
                                  const struct status_user *users, size_t user_count)
 {
@@ -134,6 +143,7 @@ static json_object *view_to_json(const struct mk_config *cfg, const struct mk_st
         json_object_object_add(o, "org_id", json_object_new_string(g->org_id));
         json_object_object_add(o, "org_name", json_string_or_null(g->org_name));
         json_object_object_add(o, "pinned", json_object_new_boolean(g->pinned));
+        json_object_object_add(o, "ids_file", json_object_new_boolean(status_from_ids(cfg, g)));
         for (size_t m = 0; m < g->member_count; m++)
             json_object_array_add(members, json_object_new_string(g->members[m]));
         json_object_object_add(o, "members", members);
@@ -355,7 +365,7 @@ int cmd_status(struct tool *t, int argc, char **argv)
         fputs("  ", stdout);
         tool_put_safe(stdout, g->org_name);
         if (g->pinned)
-            fputs(" (pinned)", stdout);
+            fputs(status_from_ids(&t->cfg, g) ? " (pinned, ids_file)" : " (pinned)", stdout);
         fputs("\n    members:", stdout);
         for (size_t m = 0; m < g->member_count; m++) {
             fputc(' ', stdout);

@@ -13,6 +13,7 @@
 
 #include "net/http.h"
 #include "tool/cmd_doctor.h"
+#include "tool/cmd_ids.h"
 #include "tool/cmd_invite.h"
 #include "tool/cmd_orgs.h"
 #include "tool/cmd_status.h"
@@ -156,6 +157,12 @@ static const struct tool_verb verbs[] = {
       "Root only. Replace USER's organizations in the store\n"
       "with the list in FILE.json: [{\"id\": ID, \"name\": NAME}...].\n" },
     { "store", NULL, cmd_store, 0, SECTION_NONE, NULL, NULL },
+    { "ids", "export", cmd_ids_export, 0, SECTION_STORE, "[--new]",
+      "This machine's groups of organizations (and retired\n"
+      "gids) as pin and retired lines: an ids_file that gives\n"
+      "every host the same groups. --new: only what this\n"
+      "machine gave that ids_file lacks, to merge.\n" },
+    { "ids", NULL, cmd_ids, 0, SECTION_NONE, NULL, NULL },
 
     { "doctor", NULL, cmd_doctor, 0, SECTION_DIAGNOSIS, "[--json]",
       "Check this host's set-up (configuration, ca_file, TLS,\n"

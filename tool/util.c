@@ -337,26 +337,7 @@ int tool_need_root(const char *command)
 
 int tool_read_file(const char *path, size_t max, bool follow, char **out, size_t *len)
 {
-    int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (follow ? 0 : O_NOFOLLOW);
-    int fd = open(path, flags), r = 0;
-    struct stat st;
-
-    *out = NULL;
-    *len = 0;
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) != 0) {
-        r = -errno;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-        goto out;
-    }
-    r = mk_fileio_read_all(fd, max, out, len);
-out:
-    close(fd);
-    return r;
+    return mk_fileio_read_path(path, follow, max, out, len);
 }
 
 void tool_format_time(int64_t t, char *buf, size_t len)

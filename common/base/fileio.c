@@ -3,6 +3,7 @@
 #include "base/fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -105,4 +106,25 @@ int mk_fileio_read_all(int fd, size_t max, char **data, size_t *len)
 int mk_fileio_read_secret(int fd, size_t max, char **data, size_t *len)
 {
     return fileio_read(fd, max, true, data, len);
+}
+
+int mk_fileio_read_path(const char *path, bool follow, size_t max, char **data, size_t *len)
+{
+    int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (follow ? 0 : O_NOFOLLOW);
+    int fd, r;
+    struct stat st;
+
+    *data = NULL;
+    *len = 0;
+    fd = open(path, flags);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) != 0)
+        r = -errno;
+    else if (!S_ISREG(st.st_mode))
+        r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    else
+        r = mk_fileio_read_all(fd, max, data, len);
+    close(fd);
+    return r;
 }

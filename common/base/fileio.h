@@ -11,6 +11,7 @@
 #ifndef MK_FILEIO_H
 #define MK_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Reads fd from its current offset to the end of the file into a malloc'd
@@ -25,5 +26,12 @@ int mk_fileio_read_all(int fd, size_t max, char **data, size_t *len);
  * failure alike, so no copy is left in freed memory. The caller wipes
  * *data (all *len + 1 bytes) before it frees it. */
 int mk_fileio_read_secret(int fd, size_t max, char **data, size_t *len);
+
+/* Opens path (never blocking on a FIFO, never a controlling terminal; a
+ * symbolic link only when follow), and reads the whole of it when it is a
+ * regular file: mk_fileio_read_all's results, the open's or fstat's
+ * negative errno, -EISDIR for a directory, -EINVAL for anything else that
+ * is not a regular file. */
+int mk_fileio_read_path(const char *path, bool follow, size_t max, char **data, size_t *len);
 
 #endif

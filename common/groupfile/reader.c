@@ -513,29 +513,17 @@ int mkgf_verify(const void *data, size_t size)
 
 int mkgf_verify_path(const char *path)
 {
-    struct stat st;
     char *buf = NULL;
     size_t got = 0;
-    int fd, r;
 
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) != 0) {
-        r = -errno;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
+    /* -EFBIG past UINT32_MAX; a file that shrank while read: verify what
+     * is there. Anything but a regular file is refused (-EPERM). */
+    int r = mk_fileio_read_path(path, false, UINT32_MAX, &buf, &got);
+    if (r == -EISDIR || r == -EINVAL)
         r = -EPERM;
-        goto out;
-    }
-    /* -EFBIG past UINT32_MAX; a file that shrank while read: verify what is there. */
-    if ((r = mk_fileio_read_all(fd, UINT32_MAX, &buf, &got)) < 0)
-        goto out;
-    r = mkgf_verify(buf, got);
-out:
+    if (r == 0)
+        r = mkgf_verify(buf, got);
     free(buf);
-    close(fd);
     return r;
 }
 

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -119,6 +120,17 @@ mk_status mk_config_load_with(const char *path, const struct mk_config_url_rules
     if (st != MK_OK || missing)
         goto out;
     st = mk_config_parse_string_with(text, file, rules, cfg, err);
+    if (st != MK_OK || !cfg->ids_file)
+        goto out;
+    /* The fleet's pins, with the same checks as the configuration itself
+     * (root's file, not writable by group or others). */
+    free(text);
+    text = NULL;
+    st = config_read_file(cfg->ids_file, false, &text, &missing, err);
+    if (st == MK_OK)
+        st = mk_config_parse_ids_string(text, cfg->ids_file, cfg, err);
+    if (st != MK_OK)
+        mk_error_prefix(err, "%s: ids_file", file);
 out:
     free(text);
     if (st != MK_OK)
@@ -185,6 +197,19 @@ bool mk_config_invite_allowed(const struct mk_config *cfg, const char *org_id,
     if (why)
         *why = reason;
     return reason == NULL;
+}
+
+bool mk_config_pin_from_ids(const struct mk_config *cfg, const struct mk_pin *pin)
+{
+    size_t i = (size_t)(pin - cfg->pins);
+    return pin >= cfg->pins && i >= cfg->ids_pins_from && i < cfg->ids_pins_to;
+}
+
+bool mk_config_gid_retired(const struct mk_config *cfg, gid_t gid)
+{
+    char word[16];
+    snprintf(word, sizeof(word), "%lu", (unsigned long)gid);
+    return config_list_contains(cfg->retired, cfg->retired_count, word);
 }
 
 const struct mk_pin *mk_config_pin_for(const struct mk_config *cfg, const char *org_id)

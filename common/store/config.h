@@ -9,7 +9,7 @@
  *
  * Format: one `key = value` per line; `#` starts a comment line; blank lines
  * are ignored. Keys that take a list take it space-separated and may be given
- * again to add more. `pin` is repeatable. Unknown keys, bad values and unsafe
+ * again to add more (`retired` is one). `pin` is repeatable. Unknown keys, bad values and unsafe
  * settings are errors naming "FILE:LINE". conf/mkio.conf documents every key.
  *
  * Nothing depends on the locale: seconds are written with '.', whatever
@@ -73,6 +73,12 @@ struct mk_config {
     char *group_prefix;         /* group_prefix = mk- */
     struct mk_pin *pins;        /* pin = ORG_ID GROUP_NAME GID */
     size_t pin_count;
+    size_t ids_pins_from, ids_pins_to; /* pins[from..to) came from ids_file, the others from
+                                        * mkio.conf (mk_config_pin_from_ids) */
+    char *ids_file;             /* ids_file = (empty: none; a fleet's shared pins, store/ids.h) */
+    char **retired;             /* retired = GID... (canonical decimal gids no organization is
+                                 * given, as the store's retired gids) */
+    size_t retired_count;
     bool accept_invites;        /* accept_invites = yes */
     char **accept_orgs;         /* accept_orgs = ID... (canonical ids; empty: any organization) */
     size_t accept_org_count;
@@ -108,7 +114,9 @@ extern const struct mk_config_url_rules mk_config_url_syntax;
 
 /* Defaults, then the file at path. When path is NULL the default path is
  * used and a missing default file is not an error. A file writable by group
- * or others, or not a regular file, is refused. */
+ * or others, or not a regular file, is refused. Then, when it names one,
+ * ids_file, with the same checks (missing is an error), read by
+ * mk_config_parse_ids_string. */
 mk_status mk_config_load(const char *path, struct mk_config *cfg, mk_error *err);
 mk_status mk_config_load_with(const char *path, const struct mk_config_url_rules *rules,
                               struct mk_config *cfg, mk_error *err);
@@ -129,6 +137,15 @@ mk_status mk_config_parse_string_with(const char *text, const char *name,
  * caller never sees it (secure_getenv). An empty one counts as unset. */
 mk_status mk_config_apply_env(struct mk_config *cfg, const struct mk_config_url_rules *rules,
                               mk_error *err);
+
+/* Applies the text of an ids file (store/ids.h; `name` for messages) on
+ * top of cfg, then validates: only `pin` and `retired` lines, comments and
+ * blank lines. Its pins are appended (mk_config_pin_from_ids); a pin for an organization
+ * mkio.conf pins already is skipped when it is the same pin and refused
+ * (MK_ERR_USAGE, naming both) when it is not. mk_config_load reads
+ * ids_file this way right after the configuration file. */
+mk_status mk_config_parse_ids_string(const char *text, const char *name,
+                                     struct mk_config *cfg, mk_error *err);
 
 /* Checks a struct however it was filled (a parsed file is checked by the
  * same rules): every key's range and form (base_url https, http only to a
@@ -159,6 +176,12 @@ bool mk_config_invite_allowed(const struct mk_config *cfg, const char *org_id,
 
 /* The pin for org_id (compared in canonical form, so any case), or NULL. */
 const struct mk_pin *mk_config_pin_for(const struct mk_config *cfg, const char *org_id);
+
+/* Whether pin (one of cfg->pins) came from the ids file. */
+bool mk_config_pin_from_ids(const struct mk_config *cfg, const struct mk_pin *pin);
+
+/* Whether gid is one of cfg's retired gids (the `retired` key). */
+bool mk_config_gid_retired(const struct mk_config *cfg, gid_t gid);
 
 /* Inside a user namespace a gid_range may also lie in this band (the regular
  * one of invariant 3, never the system gids 0-999 nor 60001-65535, which

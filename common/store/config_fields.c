@@ -137,6 +137,12 @@ const struct config_field config_fields[] = {
       .repeatable = true,
       .takes = "pin = ORG_ID GROUP_NAME GID: an organization id of letters, digits and '-', "
                "a group name [a-z_][a-z0-9_-]* of at most 32 characters, a gid inside gid_range" },
+    { .key = "ids_file", .type = CONFIG_TEXT, CONFIG_MEMBER(ids_file), .empty_ok = true,
+      .text_ok = config_absolute_path_or_empty_ok,
+      .takes = "an absolute path to a file of pin and retired lines, or empty for none" },
+    { .key = "retired", .type = CONFIG_LIST, CONFIG_MEMBER(retired), CONFIG_MEMBER2(retired_count),
+      .repeatable = true, .empty_ok = true, .word = config_word_gid,
+      .takes = "a gid from 1 to 4294967294 that no organization is given" },
     { .key = "accept_invites", .type = CONFIG_BOOL, CONFIG_MEMBER(accept_invites), .def = 1,
       .takes = "yes/no, true/false, on/off, 1/0" },
     { .key = "accept_orgs", .type = CONFIG_LIST, CONFIG_MEMBER(accept_orgs), CONFIG_MEMBER2(accept_org_count),
@@ -295,6 +301,8 @@ static bool config_field_fill(struct mk_config *dst, const struct mk_config *src
         for (size_t i = 0; src && i < src->pin_count; i++)
             if (!config_add_pin(dst, src->pins[i].org_id, src->pins[i].group_name, src->pins[i].gid))
                 return false;
+        dst->ids_pins_from = src ? src->ids_pins_from : 0;
+        dst->ids_pins_to = src ? src->ids_pins_to : 0;
         return true;
     }
     return false;

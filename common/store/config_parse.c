@@ -28,6 +28,7 @@ struct config_parser {
     const char *name;     /* file name for messages */
     size_t line;
     size_t first_line[CONFIG_FIELDS_MAX]; /* 0: not seen yet in this text */
+    bool ids;             /* an ids file: pin and retired lines only */
     mk_error *err;
 };
 
@@ -94,6 +95,19 @@ static mk_status config_parse_pin(struct config_parser *p, struct mk_config *cfg
     if (gid > ULONG_MAX || mk_config_gid_reserved((unsigned long)gid))
         return config_line_error(p, "pin: gid %" PRIu64 " is in a reserved range (gids 65536-199999 or "
                                  "2000200001-2147483647, inside gid_range)", gid);
+    if (p->ids) {
+        /* The ids file repeats what mkio.conf pins (an export of a host that
+         * has the pin): the same pin is mkio.conf's; another is refused. */
+        const struct mk_pin *old = mk_config_pin_for(cfg, org_id);
+        bool conf_pin = old && (size_t)(old - cfg->pins) < cfg->ids_pins_from;
+        if (conf_pin && strcmp(old->group_name, name) == 0 && old->gid == gid)
+            return MK_OK;
+        if (conf_pin)
+            return config_line_error(p, "pin: organization %s is pinned in %s as %s (gid %lu), "
+                                     "here as %s (gid %" PRIu64 "); refused (make them agree)",
+                                     org_id, cfg->source ? cfg->source : "the configuration",
+                                     old->group_name, (unsigned long)old->gid, name, gid);
+    }
     if (!config_add_pin(cfg, org_id, name, (gid_t)gid))
         return config_nomem(p);
     if (config_pin_problem(cfg, cfg->pin_count - 1, why, sizeof(why)))
@@ -208,6 +222,9 @@ static mk_status config_parse_line(struct config_parser *p, struct mk_config *cf
                                  "the keys there are)", key_text);
     }
     const struct config_field *f = &config_fields[k];
+    if (p->ids && f->type != CONFIG_PINS && strcmp(f->key, "retired") != 0)
+        return config_line_error(p, "%s does not belong in an ids file (only pin and retired "
+                                 "lines; set it in mkio.conf)", key_text);
     if (!f->repeatable && p->first_line[k])
         return config_line_error(p, "%s is given again, first on line %zu (each key once, except "
                                  "pin and the list keys)", key_text, p->first_line[k]);
@@ -224,12 +241,15 @@ mk_status mk_config_parse_string(const char *text, const char *name,
     return mk_config_parse_string_with(text, name, NULL, cfg, err);
 }
 
-mk_status mk_config_parse_string_with(const char *text, const char *name,
-                                      const struct mk_config_url_rules *rules,
-                                      struct mk_config *cfg, mk_error *err)
+/* The text onto a copy of cfg, validated, swapped in whole; ids: an ids
+ * file (mk_config_parse_ids_string), whose name does not become the
+ * configuration's source. */
+static mk_status config_parse_text(const char *text, const char *name,
+                                   const struct mk_config_url_rules *rules, bool ids,
+                                   struct mk_config *cfg, mk_error *err)
 {
     struct mk_config work;
-    struct config_parser p = { .name = name ? name : "(string)", .err = err };
+    struct config_parser p = { .name = name ? name : "(string)", .ids = ids, .err = err };
     char *copy = NULL;
     mk_status st = MK_OK;
 
@@ -238,10 +258,12 @@ mk_status mk_config_parse_string_with(const char *text, const char *name,
     if (!config_fill(&work, cfg))
         return mk_error_set(err, MK_ERR_NOMEM, "%s: out of memory", p.name);
     copy = strdup(text);
-    if (!copy || !config_strdup(&work.source, p.name)) {
+    if (!copy || (!ids && !config_strdup(&work.source, p.name))) {
         st = mk_error_set(err, MK_ERR_NOMEM, "%s: out of memory", p.name);
         goto out;
     }
+    if (ids)
+        work.ids_pins_from = work.pin_count;
     char *line = copy;
     while (line) {
         char *nl = strchr(line, '\n');
@@ -253,7 +275,15 @@ mk_status mk_config_parse_string_with(const char *text, const char *name,
             goto out;
         line = nl ? nl + 1 : NULL;
     }
-    st = config_check(&work, rules ? rules : &mk_config_url_syntax, p.first_line, err);
+    /* An ids file's own problems (a pin outside gid_range) name it. */
+    char *source = work.source;
+    if (ids) {
+        work.ids_pins_to = work.pin_count;
+        work.source = (char *)p.name;
+    }
+    st = config_check(&work, rules ? rules : &mk_config_url_syntax, ids ? NULL : p.first_line,
+                      err);
+    work.source = source;
     if (st != MK_OK)
         goto out;
     mk_config_free(cfg);
@@ -263,4 +293,17 @@ out:
     free(copy);
     mk_config_free(&work);
     return st;
+}
+
+mk_status mk_config_parse_string_with(const char *text, const char *name,
+                                      const struct mk_config_url_rules *rules,
+                                      struct mk_config *cfg, mk_error *err)
+{
+    return config_parse_text(text, name, rules, false, cfg, err);
+}
+
+mk_status mk_config_parse_ids_string(const char *text, const char *name,
+                                     struct mk_config *cfg, mk_error *err)
+{
+    return config_parse_text(text, name, NULL, true, cfg, err);
 }

@@ -6,6 +6,7 @@
  */
 #include "store/config_values.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -109,6 +110,14 @@ bool config_word_org_id(const char *in, char *out, size_t out_len)
         return false;
     memcpy(out, id, strlen(id) + 1);
     return true;
+}
+
+bool config_word_gid(const char *in, char *out, size_t out_len)
+{
+    uint64_t gid;
+    if (!mk_parse_u64(in, 4294967294U, &gid) || gid == 0)
+        return false;
+    return (size_t)snprintf(out, out_len, "%" PRIu64, gid) < out_len;
 }
 
 bool config_word_domain(const char *in, char *out, size_t out_len)

@@ -34,6 +34,8 @@ bool config_word_org_id(const char *in, char *out, size_t out_len);
 bool config_word_domain(const char *in, char *out, size_t out_len);
 bool config_word_user(const char *in, char *out, size_t out_len);
 bool config_word_service(const char *in, char *out, size_t out_len);
+/* A gid from 1 to 4294967294, kept in canonical decimal. */
+bool config_word_gid(const char *in, char *out, size_t out_len);
 
 /* NULL when FIRST-LAST is an allowed gid_range, else why not. */
 const char *config_gid_range_problem(uint64_t lo, uint64_t hi);

@@ -385,15 +385,22 @@ static int policy_retire(struct mk_storefile *s, struct mk_taken *t,
     return 0;
 }
 
-/* Why a pin cannot be applied to o now, or NULL when it can. */
+/* Why a pin cannot be applied to o now, or NULL when it can; a local
+ * group that has the pin's gid is named when the oracle knows it (buf). */
 static const char *policy_pin_blocked(const struct mk_storefile_org *o, const struct mk_pin *pin,
                                       const struct mk_local_groups *etc,
-                                      const struct mk_taken *t)
+                                      const struct mk_taken *t, char *buf, size_t size)
 {
+    char other[MK_GROUP_NAME_MAX * 4];
     if (mk_local_groups_has_name(etc, pin->group_name))
         return "the name is a local group";
-    if (mk_local_groups_has_gid(etc, pin->gid))
-        return "the gid is a local group's";
+    if (mk_local_groups_has_gid(etc, pin->gid)) {
+        if (mk_taken_oracle_gid(t, (struct mk_taken_own){ NULL, 0 }, pin->gid, other,
+                                sizeof(other)) <= 0)
+            return "the gid is a local group's";
+        snprintf(buf, size, "the gid is a local group's (group %s)", other);
+        return buf;
+    }
     if (mk_taken_names_has(&t->held_names, pin->group_name) &&
         !(o->group && strcmp(o->group, pin->group_name) == 0))
         return "another organization holds the name";
@@ -542,22 +549,24 @@ static mk_status policy_assign_one(struct mk_storefile *s, struct mk_storefile_o
                 return MK_OK;
             /* Another source has it now: withdrawn, not retired (the gid is
              * the pin's, and no derived group ever takes a pinned gid). */
-            policy_note(notes, MK_LOG_WARNING, "organization %s: pinned group %s (gid %u) "
+            policy_note(notes, MK_LOG_WARNING, "organization %s: pinned group %s (gid %u)%s "
                         "withdrawn: %s; the organization gets no group", o->id, pin->group_name,
-                        (unsigned)pin->gid, why);
+                        (unsigned)pin->gid, mk_config_pin_from_ids(cfg, pin) ? " of ids_file" : "",
+                        why);
             if (policy_bury(t, o) != 0)
                 return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
             o->gid = 0;
             o->pinned = false;
             return MK_OK;
         }
-        why = policy_pin_blocked(o, pin, etc, t);
+        why = policy_pin_blocked(o, pin, etc, t, why_buf, sizeof(why_buf));
         if (!why)
             why = policy_pin_foreign(t, o, pin, false, why_buf, sizeof(why_buf));
         if (why) {
-            policy_note(notes, MK_LOG_WARNING, "organization %s: pinned group %s (gid %u) not "
+            policy_note(notes, MK_LOG_WARNING, "organization %s: pinned group %s (gid %u)%s not "
                         "applied: %s; the organization gets no group", o->id, pin->group_name,
-                        (unsigned)pin->gid, why);
+                        (unsigned)pin->gid, mk_config_pin_from_ids(cfg, pin) ? " of ids_file" : "",
+                        why);
             return MK_OK;
         }
         if (!(copy = strdup(pin->group_name)))

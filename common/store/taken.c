@@ -243,7 +243,7 @@ int mk_taken_build(struct mk_taken *t, const struct mk_storefile *s,
     if (taken_names_reserve(&t->names, etc->name_count + cfg->pin_count + 64) != 0 ||
         taken_names_reserve(&t->held_names, orgs + 64) != 0 ||
         taken_gids_reserve(&t->gids, etc->gid_count + cfg->pin_count + 64) != 0 ||
-        taken_gids_reserve(&t->held_gids, s->retired_count + orgs + 64) != 0)
+        taken_gids_reserve(&t->held_gids, s->retired_count + cfg->retired_count + orgs + 64) != 0)
         return -ENOMEM;
     for (size_t i = 0; i < etc->name_count; i++)
         if (taken_names_add(&t->names, etc->names[i]) != 0)
@@ -257,6 +257,10 @@ int mk_taken_build(struct mk_taken *t, const struct mk_storefile *s,
             return -ENOMEM;
     for (size_t i = 0; i < s->retired_count; i++)
         if (mk_taken_hold(t, NULL, s->retired[i]) != 0)
+            return -ENOMEM;
+    /* The configuration's retired gids (an ids file's): retired here too. */
+    for (size_t i = 0; i < cfg->retired_count; i++)
+        if (mk_taken_hold(t, NULL, (gid_t)strtoul(cfg->retired[i], NULL, 10)) != 0)
             return -ENOMEM;
     /* The store's groups, each name hashed AHEAD organizations early and its
      * slots asked for then: at 100,000 the sets are megabytes, and each

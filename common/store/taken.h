@@ -68,7 +68,8 @@ struct mk_taken_own {
 };
 
 /* Builds t for an assignment over s: every name and gid of etc and of the
- * pins, every group and gid the store holds and every retired gid; t's
+ * pins, every group and gid the store holds and every retired gid (the
+ * store's and the configuration's `retired`); t's
  * oracle is left NULL for the caller to set. 0 or -ENOMEM (t is then
  * partly built: mk_taken_free). */
 int mk_taken_build(struct mk_taken *t, const struct mk_storefile *s, const struct mk_config *cfg,

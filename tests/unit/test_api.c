@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "net/api.h"
+#include "testutil.h"
 
 /* ---- a scripted server ---- */
 
@@ -510,25 +511,17 @@ static void test_ids_escaped_whatever_the_locale(void **state)
 {
     const struct answer answers[] = { { 204, "", "" } };
     struct fake f = { .answers = answers, .n = 1 };
-    char dir[] = "/tmp/test_api_loc.XXXXXX", cmd[256];
+    struct tu_tmpdir dir;
     mk_error err;
 
-    assert_non_null(mkdtemp(dir));
-    snprintf(cmd, sizeof(cmd), "localedef -i de_DE -f ISO-8859-1 %s/de_DE.ISO-8859-1 >/dev/null 2>&1", dir);
-    if (system(cmd) != 0)
-        fail_msg("cannot build de_DE.ISO-8859-1 with localedef (is the locales package installed?)");
-    setenv("LOCPATH", dir, 1);
-    assert_non_null(setlocale(LC_ALL, "de_DE.ISO-8859-1"));
+    tu_locale_make_ok(&dir, "de_DE", "ISO-8859-1", "de_DE.ISO-8859-1");
 
     mk_http *http = fake_client(&f);
     assert_int_equal(mk_user_org_delete(http, "caf\xe9 1", &err), MK_OK);
     assert_string_equal(f.path[0], "/api/v1/user/organizations/caf%E9%201");
     mk_http_free(http);
 
-    setlocale(LC_ALL, "C");
-    unsetenv("LOCPATH");
-    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    tu_locale_drop_ok(&dir);
 }
 
 static void test_usage_errors_send_nothing(void **state)

@@ -31,28 +31,6 @@
 #include "groupfile/reader.h"
 #include "testutil.h"
 
-static int setup(void **state)
-{
-    struct tu_tmpdir *f = calloc(1, sizeof(*f));
-    if (!f)
-        return -1;
-    if (tu_tmpdir_make(f, "test_atomicfile") != 0) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct tu_tmpdir *f = *state;
-
-    tu_tmpdir_remove(f);
-    free(f);
-    return 0;
-}
-
 /* The directory's entries other than . and .., sorted, joined by spaces. */
 static void list_dir(int dirfd, char *out, size_t size)
 {
@@ -515,18 +493,18 @@ static void test_groupfile_publish_marks_replaced(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_replace_creates_with_mode, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replace_over_existing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replaced_descriptor_is_old_inode, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replace_fails_on_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replace_failed_write_keeps_old, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replace_refuses_bad_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace_creates_with_mode, tu_tmpdir_setup, tu_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_replace_over_existing, tu_tmpdir_setup, tu_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_descriptor_is_old_inode, tu_tmpdir_setup, tu_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_replace_fails_on_directory, tu_tmpdir_setup, tu_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_replace_failed_write_keeps_old, tu_tmpdir_setup, tu_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_replace_refuses_bad_names, tu_tmpdir_setup, tu_tmpdir_teardown),
         cmocka_unit_test(test_is_temp_shapes),
-        cmocka_unit_test_setup_teardown(test_remove_stale_only_temps, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lock_times_out_while_held, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lock_taken_when_released, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_same, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_groupfile_publish_marks_replaced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_stale_only_temps, tu_tmpdir_setup, tu_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_times_out_while_held, tu_tmpdir_setup, tu_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_taken_when_released, tu_tmpdir_setup, tu_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_same, tu_tmpdir_setup, tu_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_groupfile_publish_marks_replaced, tu_tmpdir_setup, tu_tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

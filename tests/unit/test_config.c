@@ -2,7 +2,6 @@
 /* tests/unit/test_config.c: mkio.conf as an administrator writes it. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +19,7 @@
 #include "store/config.h"
 
 #include "net/url.h"
+#include "testutil.h"
 
 /* The configuration as every program that connects reads it: with the
  * network layer's URL rules (net/url.h). */
@@ -996,34 +996,21 @@ static void test_org_ids_canonical(void **state)
     assert_line_accepted(line);
 }
 
-/* Builds the locale NAME (e.g. "de_DE.ISO-8859-1") from the system's
- * sources (Debian's `locales` package) into a private directory and points
- * LOCPATH at it: the host's own locales are left alone. Returns the
- * directory (for locale_drop) or fails the test. */
-static char *locale_make(const char *input, const char *charmap, const char *name)
+/* Builds the locale NAME (e.g. "de_DE.ISO-8859-1") into a private
+ * directory and sets LC_ALL to it (tu_locale_make_ok). Returns the directory
+ * (for locale_drop) or fails the test. */
+static struct tu_tmpdir *locale_make(const char *input, const char *charmap, const char *name)
 {
-    char *dir = strdup("/tmp/test_config_loc.XXXXXX");
-    char cmd[512];
+    struct tu_tmpdir *dir = malloc(sizeof(*dir));
 
     assert_non_null(dir);
-    assert_non_null(mkdtemp(dir));
-    snprintf(cmd, sizeof(cmd), "localedef -i %s -f %s %s/%s >/dev/null 2>&1", input, charmap, dir, name);
-    if (system(cmd) != 0)
-        fail_msg("cannot build the locale %s with localedef (is Debian's locales package installed?)",
-                 name);
-    assert_int_equal(setenv("LOCPATH", dir, 1), 0);
-    if (!setlocale(LC_ALL, name))
-        fail_msg("setlocale(LC_ALL, %s) failed with LOCPATH=%s", name, dir);
+    tu_locale_make_ok(dir, input, charmap, name);
     return dir;
 }
 
-static void locale_drop(char *dir)
+static void locale_drop(struct tu_tmpdir *dir)
 {
-    char cmd[512];
-    setlocale(LC_ALL, "C");
-    unsetenv("LOCPATH");
-    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    tu_locale_drop_ok(dir);
     free(dir);
 }
 
@@ -1031,7 +1018,7 @@ static void locale_drop(char *dir)
  * and ids must still be ASCII, as the store and the NSS module see them. */
 static void test_names_ignore_locale(void **state)
 {
-    char *dir = locale_make("de_DE", "ISO-8859-1", "de_DE.ISO-8859-1");
+    struct tu_tmpdir *dir = locale_make("de_DE", "ISO-8859-1", "de_DE.ISO-8859-1");
     assert_true(islower_latin1_probe());
 
     assert_line_refused("pin = org-a caf\xe9 2000200002", "portable group name");
@@ -1049,7 +1036,7 @@ static void test_seconds_ignore_locale(void **state)
 {
     struct mk_config cfg;
     mk_error err;
-    char *dir = locale_make("de_DE", "UTF-8", "de_DE.UTF-8");
+    struct tu_tmpdir *dir = locale_make("de_DE", "UTF-8", "de_DE.UTF-8");
     assert_string_equal(localeconv()->decimal_point, ",");
 
     assert_int_equal(parse("connect_timeout = 2.5\ntime_budget = 2.75\n", &cfg, &err), MK_OK);
@@ -1063,53 +1050,31 @@ static void test_seconds_ignore_locale(void **state)
 
 /* ---- files -------------------------------------------------------------- */
 
+/* Each file test gets its own directory (testutil.h). */
 struct tmp {
-    char dir[64];
+    struct tu_tmpdir d;
 };
 
 static int tmp_setup(void **state)
 {
-    struct tmp *t = calloc(1, sizeof(*t));
-    if (!t)
-        return -1;
-    strcpy(t->dir, "/tmp/test_config.XXXXXX");
-    if (!mkdtemp(t->dir)) {
-        free(t);
-        return -1;
-    }
-    *state = t;
-    return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
+    *state = tu_fixture_new(sizeof(struct tmp));
+    return *state ? 0 : -1;
 }
 
 static int tmp_teardown(void **state)
 {
-    struct tmp *t = *state;
-    int rc = nftw(t->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(t);
-    return rc;
+    return tu_fixture_free(*state);
 }
 
 static char *tmp_path(const struct tmp *t, const char *name)
 {
-    char *p = NULL;
-    assert_true(asprintf(&p, "%s/%s", t->dir, name) > 0);
-    return p;
+    return tu_path_ok(t->d.path, name);
 }
 
 static char *write_file(const struct tmp *t, const char *name, const char *text, size_t len, mode_t mode)
 {
-    char *path = tmp_path(t, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, len), (ssize_t)len);
-    assert_int_equal(fchmod(fd, mode), 0);
-    close(fd);
-    return path;
+    tu_write_file_ok(t->d.fd, name, text, len, mode);
+    return tmp_path(t, name);
 }
 
 static void test_load_good_file(void **state)
@@ -1279,7 +1244,7 @@ static void test_sample_conf(void **state)
         used += len;
     }
     fclose(fp);
-    assert_int_equal(settings, 26);
+    assert_int_equal(settings, 28); /* with ids_file and retired */
 
     struct mk_config cfg, def;
     mk_error err;

@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "testutil.h"
 
 static char tmpl[] = "/tmp/test_fileio.XXXXXX";
 
@@ -130,6 +132,41 @@ static void test_bad_descriptor(void **state)
     assert_int_equal(len, 0);
 }
 
+/* By path: a regular file is read whole; a directory, a FIFO and (unless
+ * followed) a symbolic link are refused before a byte is read. */
+static void test_by_path(void **state)
+{
+    struct tu_tmpdir *d = *state;
+    char *file = tu_path_ok(d->path, "f"), *dir = tu_path_ok(d->path, "d");
+    char *fifo = tu_path_ok(d->path, "p"), *link = tu_path_ok(d->path, "l");
+    char *data = NULL;
+    size_t len = 0;
+
+    assert_int_equal(tu_write_file(file, "abc", 3, 0644), 0);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(symlink(file, link), 0);
+    assert_int_equal(mk_fileio_read_path(file, false, 16, &data, &len), 0);
+    assert_int_equal(len, 3);
+    assert_string_equal(data, "abc");
+    free(data);
+    assert_int_equal(mk_fileio_read_path(file, false, 2, &data, &len), -EFBIG);
+    assert_null(data);
+    assert_int_equal(mk_fileio_read_path(dir, false, 16, &data, &len), -EISDIR);
+    assert_int_equal(mk_fileio_read_path(fifo, false, 16, &data, &len), -EINVAL);
+    assert_int_equal(mk_fileio_read_path(link, false, 16, &data, &len), -ELOOP);
+    assert_int_equal(mk_fileio_read_path(link, true, 16, &data, &len), 0);
+    assert_string_equal(data, "abc");
+    free(data);
+    assert_int_equal(mk_fileio_read_path("/nonexistent/x", true, 16, &data, &len), -ENOENT);
+    assert_null(data);
+    assert_int_equal(len, 0);
+    free(file);
+    free(dir);
+    free(fifo);
+    free(link);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_pipe),
         cmocka_unit_test(test_offset_and_nul_bytes),
         cmocka_unit_test(test_bad_descriptor),
+        cmocka_unit_test_setup_teardown(test_by_path, tu_tmpdir_setup, tu_tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,22 +22,22 @@
 
 #include "groupfile/writer.h"
 #include "groupfile/reader.h"
+#include "testutil.h"
 
+/* Each test's directory (testutil.h) and groups.db in it. */
 struct fixture {
-    char dir[64];
-    char path[128];
+    struct tu_tmpdir tmp;
+    const char *dir;
+    char path[PATH_MAX + 16];
 };
 
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
+    struct fixture *f = tu_fixture_new(sizeof(*f));
+
     if (!f)
         return -1;
-    strcpy(f->dir, "/tmp/test_groupfile.XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
+    f->dir = f->tmp.path;
     snprintf(f->path, sizeof(f->path), "%s/groups.db", f->dir);
     *state = f;
     return 0;
@@ -44,49 +45,17 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    DIR *d = opendir(f->dir);
-    struct dirent *e;
-
-    while (d && (e = readdir(d))) {
-        char p[512];
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(f->dir);
-    free(f);
-    return 0;
+    return tu_fixture_free(*state);
 }
 
 static unsigned char *read_whole(const char *path, size_t *size)
 {
-    FILE *fp = fopen(path, "rb");
-    unsigned char *buf;
-    long n;
-
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    n = ftell(fp);
-    rewind(fp);
-    buf = malloc(n > 0 ? (size_t)n : 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    *size = (size_t)n;
-    return buf;
+    return (unsigned char *)tu_read_file_ok(AT_FDCWD, path, size);
 }
 
 static void write_bytes(const char *path, const void *data, size_t size)
 {
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    if (size)
-        assert_int_equal(fwrite(data, 1, size, fp), size);
-    assert_int_equal(fclose(fp), 0);
+    tu_write_file_ok(AT_FDCWD, path, data, size, 0644);
 }
 
 static void fix_checksum(unsigned char *img, size_t size)
@@ -254,7 +223,7 @@ static void test_lookups(void **state)
 }
 
 /* Many groups, a big group, and a user in many groups; the writer must be
- * quick at the sizes the brief names. */
+ * quick at the sizes the brief names (timed under make bench). */
 static void test_round_trip_many(void **state)
 {
     struct fixture *f = *state;
@@ -264,13 +233,12 @@ static void test_round_trip_many(void **state)
     char (*users)[32] = calloc(BIG, sizeof(*users));
     const char **big = calloc(BIG, sizeof(*big));
     const char *everyone[1] = {"everyone"};
-    struct timespec t0, t1;
+    int64_t t0;
     struct mkgf_group g;
     struct mkgf_user u;
     unsigned char *img;
     size_t size;
     struct mkgf_view v;
-    double secs;
 
     assert_non_null(groups);
     assert_non_null(names);
@@ -290,11 +258,11 @@ static void test_round_trip_many(void **state)
     groups[N - 1].members = big;
     groups[N - 1].member_count = BIG;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = tu_now_ms();
     assert_int_equal(mk_groupfile_write(f->path, groups, N), 0);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    assert_true(secs < 5.0);
+    /* The writer's speed is a claim of make bench (MKIO_TIMED=1): a loaded
+     * machine or valgrind may take longer, and that is no failure here. */
+    tu_at_most_ms("write of 100000 groups", tu_now_ms() - t0, 5000, 0);
 
     img = read_whole(f->path, &size);
     v = view_of(img, size);

@@ -34,6 +34,7 @@
 
 #include "groupfile/writer.h"
 #include "groupfile/reader.h"
+#include "testutil.h"
 
 typedef enum nss_status (*getgrnam_fn)(const char *, struct group *, char *, size_t, int *);
 typedef enum nss_status (*getgrgid_fn)(gid_t, struct group *, char *, size_t, int *);
@@ -51,7 +52,8 @@ static setgrent_fn mod_setgrent;
 static getgrent_fn mod_getgrent;
 static endgrent_fn mod_endgrent;
 static initgroups_fn mod_initgroups;
-static char dir[64];
+static struct tu_tmpdir run_dir;     /* the run's directory (testutil.h) */
+static const char *dir;
 static char path[128];
 static char etc_group[128];
 
@@ -65,28 +67,13 @@ static const struct mk_group_entry sample[] = {
 };
 #define SAMPLE_COUNT (sizeof(sample) / sizeof(sample[0]))
 
-static void remove_dir_contents(void)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-
-    while (d && (e = readdir(d))) {
-        char p[512];
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-}
-
 static int group_setup(void **state)
 {
-    strcpy(dir, "/tmp/test_nss.XXXXXX");
-    if (!mkdtemp(dir))
+    if (tu_tmpdir_make(&run_dir, "test_nss") != 0)
         return -1;
-    snprintf(path, sizeof(path), "%s/groups.db", dir);
+    dir = run_dir.path;
+    if ((size_t)snprintf(path, sizeof(path), "%s/groups.db", dir) >= sizeof(path))
+        return -1;
     setenv("MKIO_GROUP_FILE", path, 1);
     /* The module's test build reads this as /etc/group on the initgroups
      * path (tests/nss/group_file_env.c); missing, it takes no gid. */
@@ -113,8 +100,7 @@ static int group_teardown(void **state)
 {
     if (module)
         dlclose(module);
-    remove_dir_contents();
-    rmdir(dir);
+    tu_tmpdir_remove(&run_dir);
     return 0;
 }
 

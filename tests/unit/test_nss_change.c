@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <nss.h>
 #include <signal.h>
 #include <stdint.h>
@@ -40,6 +41,7 @@
 #include <unistd.h>
 
 #include "groupfile/writer.h"
+#include "testutil.h"
 
 typedef enum nss_status (*getgrnam_fn)(const char *, struct group *, char *, size_t, int *);
 typedef enum nss_status (*getgrgid_fn)(gid_t, struct group *, char *, size_t, int *);
@@ -57,8 +59,8 @@ static setgrent_fn mod_setgrent;
 static getgrent_fn mod_getgrent;
 static endgrent_fn mod_endgrent;
 static initgroups_fn mod_initgroups;
-static char dir[64];
-static char path[128];
+static struct tu_tmpdir tmp;     /* the test's directory (testutil.h), on tmpfs */
+static char path[PATH_MAX + 16];
 
 #define GUARD 64
 #define GUARD_BYTE 0xa5
@@ -81,11 +83,9 @@ static const struct mk_group_entry other[] = {
 
 static int group_setup(void **state)
 {
-    snprintf(dir, sizeof(dir), "%s/test_nss_change.XXXXXX",
-             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-    if (!mkdtemp(dir))
+    if (tu_tmpdir_make_tmpfs(&tmp, "test_nss_change") != 0)
         return -1;
-    snprintf(path, sizeof(path), "%s/groups.db", dir);
+    snprintf(path, sizeof(path), "%s/groups.db", tmp.path);
     setenv("MKIO_GROUP_FILE", path, 1);
     module = dlopen(module_path, RTLD_NOW | RTLD_LOCAL);
     if (!module) {
@@ -106,22 +106,9 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-    DIR *d;
-    struct dirent *e;
-
     if (module)
         dlclose(module);
-    d = opendir(dir);
-    while (d && (e = readdir(d))) {
-        char p[512];
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
+    tu_tmpdir_remove(&tmp);
     return 0;
 }
 
@@ -388,10 +375,10 @@ static void test_changes_under_a_long_lived_process(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         unsigned seed = 1;
-        struct timespec t0, t;
+        int64_t t0;
         close(to_changer[1]);
         close(to_reader[0]);
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        t0 = tu_now_ms();
         /* Concurrent part: 1.5 s of changes that never shrink the file in
          * place (a rename, an unlink, a scribble of the same size). */
         do {
@@ -401,8 +388,7 @@ static void test_changes_under_a_long_lived_process(void **state)
             apply_change(c, &seed, img, size, img2, size2);
             if (access(path, F_OK) != 0)
                 (void)mk_groupfile_write(path, sample, SAMPLE_COUNT);
-            clock_gettime(CLOCK_MONOTONIC, &t);
-        } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 1500);
+        } while (tu_now_ms() - t0 < 1500);
         (void)!write(to_reader[1], &token, 1);
         /* Lockstep part: every change, the reader looks up after each. */
         int done = 0;
@@ -419,7 +405,7 @@ static void test_changes_under_a_long_lived_process(void **state)
          * the child; it exits 1 if the reader went away early. */
         free(img);
         free(img2);
-        _exit(done == 600 ? 0 : 1);
+        tu_child_exit(done == 600 ? 0 : 1);
     }
     close(to_changer[0]);
     close(to_reader[1]);
@@ -441,7 +427,7 @@ static void test_changes_under_a_long_lived_process(void **state)
         look_up_everything();
         rounds++;
     }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    status = tu_wait_ok(pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     close(to_changer[1]);
     close(to_reader[0]);
@@ -508,7 +494,7 @@ static void test_enumeration_survives_truncate_and_restore(void **state)
                 break;
         }
         free(img);
-        _exit(seen > 0 ? 0 : 1);
+        tu_child_exit(seen > 0 ? 0 : 1);
     }
     close(stop[0]);
     usleep(20000);
@@ -519,7 +505,7 @@ static void test_enumeration_survives_truncate_and_restore(void **state)
         usleep(1000);
     }
     close(stop[1]);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    status = tu_wait_ok(pid);
     if (WIFSIGNALED(status))
         fail_msg("the enumerating process died of signal %d (%s)", WTERMSIG(status),
                  strsignal(WTERMSIG(status)));

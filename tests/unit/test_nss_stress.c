@@ -12,13 +12,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <grp.h>
 #include <nss.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +28,7 @@
 #include <signal.h>
 
 #include "groupfile/writer.h"
+#include "testutil.h"
 
 typedef enum nss_status (*getgrnam_fn)(const char *, struct group *, char *, size_t, int *);
 typedef enum nss_status (*getgrgid_fn)(gid_t, struct group *, char *, size_t, int *);
@@ -147,32 +148,13 @@ static void *reader_thread(void *arg)
     return NULL;
 }
 
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-
-    while (d && (e = readdir(d))) {
-        char p[512];
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
-}
-
 /* A temporary directory holding groups.db with content A, the module
  * pointed at it and loaded. tmpfs where there is one: 2,000 fsyncs on a
  * disk take seconds. */
-static void *setup_module(char *dir, size_t dir_len, char *path, size_t path_len)
+static void *setup_module(struct tu_tmpdir *dir, char *path, size_t path_len)
 {
-    snprintf(dir, dir_len, "%s/test_nss_stress.XXXXXX",
-             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, path_len, "%s/groups.db", dir);
+    assert_int_equal(tu_tmpdir_make_tmpfs(dir, "test_nss_stress"), 0);
+    assert_true((size_t)snprintf(path, path_len, "%s/groups.db", dir->path) < path_len);
     setenv("MKIO_GROUP_FILE", path, 1);
     make_contents();
     assert_int_equal(mk_groupfile_write(path, content_a, GROUPS), 0);
@@ -194,10 +176,10 @@ static void *setup_module(char *dir, size_t dir_len, char *path, size_t path_len
 
 static void test_replace_under_load(void **state)
 {
-    char dir[64];
-    char path[128];
+    struct tu_tmpdir dir;
+    char path[PATH_MAX + 16];
     pthread_t threads[THREADS];
-    void *module = setup_module(dir, sizeof(dir), path, sizeof(path));
+    void *module = setup_module(&dir, path, sizeof(path));
 
     for (int t = 0; t < THREADS; t++)
         assert_int_equal(pthread_create(&threads[t], NULL, reader_thread,
@@ -208,6 +190,14 @@ static void test_replace_under_load(void **state)
             fprintf(stderr, "write %d failed: %s\n", n, strerror(-r));
             atomic_fetch_add(&failures, 1);
         }
+        /* The first replacement (content B) waits until a reader has seen
+         * it, however the scheduler ran the threads: on a busy machine the
+         * writer can make all its replacements before a reader runs, and the
+         * readers would then only ever see the last content (A). A reader
+         * that never notices a replacement still fails below, after this
+         * wait's bound (30 s, which only such a bug reaches). */
+        for (int w = 0; n == 0 && atomic_load(&seen_b) == 0 && w < 300000; w++)
+            usleep(100);
     }
     /* Let the readers see the last content as well. */
     usleep(20000);
@@ -218,7 +208,7 @@ static void test_replace_under_load(void **state)
     fprintf(stderr, "%ld lookup rounds during %d replacements (%ld A, %ld B)\n",
             atomic_load(&lookups), REPLACEMENTS, atomic_load(&seen_a), atomic_load(&seen_b));
     dlclose(module);
-    remove_tree(dir);
+    tu_tmpdir_remove(&dir);
     assert_int_equal(atomic_load(&failures), 0);
     assert_true(atomic_load(&seen_a) > 0);
     assert_true(atomic_load(&seen_b) > 0);
@@ -229,10 +219,11 @@ static void test_replace_under_load(void **state)
  * the vanished thread held. */
 static void test_fork_during_lookups(void **state)
 {
-    char dir[64], path[128];
+    struct tu_tmpdir dir;
+    char path[PATH_MAX + 16];
     pthread_t threads[THREADS];
     int forks = 300, hung = 0, wrong = 0;
-    void *module = setup_module(dir, sizeof(dir), path, sizeof(path));
+    void *module = setup_module(&dir, path, sizeof(path));
 
     for (int t = 0; t < THREADS; t++)
         assert_int_equal(pthread_create(&threads[t], NULL, reader_thread,
@@ -246,31 +237,23 @@ static void test_fork_during_lookups(void **state)
             int e = 0;
             enum nss_status s = mod_getgrnam(names[n % GROUPS], &gr, buf, sizeof(buf), &e);
             if (s != NSS_STATUS_SUCCESS || !same_entry(&gr, &content_a[n % GROUPS]))
-                _exit(1);
+                tu_child_exit(1);
             /* Success by exec: a tool like valgrind would otherwise count
              * the other threads' memory, gone with them, as leaked here. */
             execl("/bin/true", "true", (char *)NULL);
-            _exit(2);
+            tu_child_exit(2);
         }
-        int status = 0, waited_ms = 0;
-        while (waitpid(pid, &status, WNOHANG) == 0) {
-            if (waited_ms >= 3000) {
-                kill(pid, SIGKILL);
-                waitpid(pid, &status, 0);
-                hung++;
-                break;
-            }
-            usleep(1000);
-            waited_ms++;
-        }
-        if (waited_ms < 3000 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        int status = 0;
+        if (tu_wait_or_kill(pid, 3000, &status) != 0)
+            hung++;
+        else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
             wrong++;
     }
     atomic_store(&stop, 1);
     for (int t = 0; t < THREADS; t++)
         pthread_join(threads[t], NULL);
     dlclose(module);
-    remove_tree(dir);
+    tu_tmpdir_remove(&dir);
     fprintf(stderr, "%d forks during lookups: %d hung, %d wrong\n", forks, hung, wrong);
     assert_int_equal(hung, 0);
     assert_int_equal(wrong, 0);
@@ -299,10 +282,11 @@ static void fork_on_signal(int sig)
         char buf[512];
         int e = 0;
         alarm(5); /* a hang in the child ends it */
-        _exit(mod_getgrnam(names[3], &gr, buf, sizeof(buf), &e) == NSS_STATUS_SUCCESS &&
-                      same_entry(&gr, &content_a[3])
-                  ? 0
-                  : 1);
+        /* tu_child_exit makes only system calls: safe in a signal handler. */
+        tu_child_exit(mod_getgrnam(names[3], &gr, buf, sizeof(buf), &e) == NSS_STATUS_SUCCESS &&
+                              same_entry(&gr, &content_a[3])
+                          ? 0
+                          : 1);
     }
     if (pid < 0)
         fork_failures++;
@@ -334,7 +318,7 @@ static void signal_fork_scenario(void)
     sa.sa_flags = SA_RESTART;
     if (sigaction(SIGUSR1, &sa, NULL) != 0 ||
         pthread_create(&sender, NULL, signal_sender, &self) != 0)
-        _exit(10);
+        tu_child_exit(10);
     while (forks_done < SIGNAL_FORKS) {
         struct group gr;
         char buf[512];
@@ -351,31 +335,24 @@ static void signal_fork_scenario(void)
             WEXITSTATUS(status) != 0)
             bad++;
     }
-    _exit(bad || fork_failures ? 11 : 0);
+    tu_child_exit(bad || fork_failures ? 11 : 0);
 }
 
 static void test_fork_from_signal_handler(void **state)
 {
-    char dir[64], path[128];
-    void *module = setup_module(dir, sizeof(dir), path, sizeof(path));
-    int status = 0, waited_ms = 0;
+    struct tu_tmpdir dir;
+    char path[PATH_MAX + 16];
+    void *module = setup_module(&dir, path, sizeof(path));
+    int status = 0, hung;
     pid_t pid = fork();
 
     assert_true(pid >= 0);
     if (pid == 0)
         signal_fork_scenario();
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (waited_ms >= 30000) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            break;
-        }
-        usleep(1000);
-        waited_ms++;
-    }
+    hung = tu_wait_or_kill(pid, 30000, &status) != 0;
     dlclose(module);
-    remove_tree(dir);
-    if (waited_ms >= 30000)
+    tu_tmpdir_remove(&dir);
+    if (hung)
         fail_msg("a fork from a signal handler during a lookup deadlocked");
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);

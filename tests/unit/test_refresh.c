@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -29,6 +28,7 @@
 #include "store/store.h"
 #include "store/store_env.h"
 #include "store/userstate.h"
+#include "testutil.h"
 
 /* The store's environment for every call of this file (store_env.h): the
  * group file, the NSS oracle, the clock (test_clock, 0: the real one) and
@@ -170,9 +170,12 @@ static void server_stop(struct server *s)
     pthread_mutex_destroy(&s->lock);
 }
 
+/* A server, a temporary directory (testutil.h) holding the state
+ * directory and the /etc/group the store checks, a configuration. */
 struct fixture {
     struct server server;
-    char dir[64];
+    struct tu_tmpdir tmp;
+    const char *dir;
     char state_dir[96];
     char etc_group[96];
     struct mk_config cfg;
@@ -181,15 +184,12 @@ struct fixture {
 static void fixture_start(struct fixture *f, int list_status, const char *list_body, const char *extra_conf)
 {
     memset(f, 0, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/mkio-test-refresh-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->state_dir, sizeof(f->state_dir), "%s/state", f->dir);
+    assert_int_equal(tu_tmpdir_make(&f->tmp, "test_refresh"), 0);
+    f->dir = f->tmp.path;
+    tu_pathf_ok(f->state_dir, sizeof(f->state_dir), "%s/state", f->dir);
     /* The store checks names and gids against this file, not the host's. */
-    snprintf(f->etc_group, sizeof(f->etc_group), "%s/group", f->dir);
-    FILE *g = fopen(f->etc_group, "w");
-    assert_non_null(g);
-    fputs("root:x:0:\nusers:x:100:\n", g);
-    fclose(g);
+    tu_pathf_ok(f->etc_group, sizeof(f->etc_group), "%s/group", f->dir);
+    tu_write_text_ok(f->tmp.fd, "group", "root:x:0:\nusers:x:100:\n", 0644);
     test_env.etc_group = f->etc_group;
     server_start(&f->server, list_status, list_body);
 
@@ -204,17 +204,12 @@ static void fixture_start(struct fixture *f, int list_status, const char *list_b
         fail_msg("config: %s", err.message);
 }
 
-static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void fixture_stop(struct fixture *f)
 {
     server_stop(&f->server);
     mk_config_free(&f->cfg);
     test_env.etc_group = NULL;
-    nftw(f->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    tu_tmpdir_remove(&f->tmp);
 }
 
 static const struct mk_refresh_org *find_org(const struct mk_refresh_result *res, const char *id)
@@ -226,16 +221,14 @@ static const struct mk_refresh_org *find_org(const struct mk_refresh_result *res
     return NULL;
 }
 
+/* The file's content (NULL if it cannot be read), kept until the next call. */
 static char *read_file(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
+    static char *last;
+
+    free(last);
+    last = tu_read_file(path, NULL);
+    return last;
 }
 
 #define INVITE(state, expires) \
@@ -391,13 +384,14 @@ static void test_refresh_store_locked_is_busy_within_budget(void **state)
                                        .lock_timeout_ms = 60000 };
     struct mk_refresh_result res;
     mk_error err;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = tu_now_ms();
     mk_status st = mk_refresh_user(&f.cfg, "alice", TOKEN, &opts, &res, &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    int64_t ms = tu_now_ms() - t0;
     assert_int_equal(st, MK_ERR_BUSY);
-    assert_true(ms < 1300);
+    /* The budget (800 ms), not the lock timeout (60 s), ended the wait: a
+     * bound only a wait for the lock timeout exceeds. The tight one (within
+     * 500 ms of the budget) is make bench's. */
+    tu_at_most_ms("refresh with the store locked, cut at an 800 ms budget", ms, 1300, 30000);
     assert_int_equal(res.accepted, 1); /* the result is still there for the logs */
     assert_false(res.store_written);
     mk_refresh_result_free(&res);

@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "store/store.h"
 #include "store/store_env.h"
 #include "store/storefile.h"
+#include "testutil.h"
 #include "store/store_json.h"
 
 /* The store's environment for every call of this file (store_env.h): the
@@ -298,31 +298,25 @@ static void test_framing(void **state)
 
 /* ---- through the store: the message names store.json, nothing written ---- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
+/* Each test's directory (testutil.h), first, with the paths in it. */
 struct sfx {
-    char dir[64], state[128], etc[128], json[160], db[160];
+    struct tu_tmpdir tmp;
+    const char *dir;
+    char state[128], etc[128], json[160], db[160];
     struct mk_config cfg;
 };
 
 static int setup(void **state)
 {
-    struct sfx *f = calloc(1, sizeof(*f));
-    FILE *g;
+    struct sfx *f = tu_fixture_new(sizeof(*f));
     assert_non_null(f);
-    strcpy(f->dir, "/tmp/test_storefile.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
-    snprintf(f->etc, sizeof(f->etc), "%s/group", f->dir);
-    snprintf(f->json, sizeof(f->json), "%s/store.json", f->state);
-    snprintf(f->db, sizeof(f->db), "%s/groups.db", f->state);
+    f->dir = f->tmp.path;
+    tu_pathf_ok(f->state, sizeof(f->state), "%s/state", f->dir);
+    tu_pathf_ok(f->etc, sizeof(f->etc), "%s/group", f->dir);
+    tu_pathf_ok(f->json, sizeof(f->json), "%s/store.json", f->state);
+    tu_pathf_ok(f->db, sizeof(f->db), "%s/groups.db", f->state);
     assert_int_equal(mkdir(f->state, 0755), 0);
-    assert_non_null(g = fopen(f->etc, "w"));
-    fputs("root:x:0:\n", g);
-    assert_int_equal(fclose(g), 0);
+    tu_write_text_ok(AT_FDCWD, f->etc, "root:x:0:\n", 0644);
     test_env.etc_group = f->etc;
     f->cfg.group_prefix = "mk-";
     f->cfg.gid_min = 2000200001;
@@ -336,8 +330,7 @@ static int teardown(void **state)
 {
     struct sfx *f = *state;
     test_env.etc_group = NULL;
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
+    tu_fixture_free(f);
     return 0;
 }
 

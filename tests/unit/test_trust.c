@@ -12,7 +12,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,35 +19,30 @@
 #include <unistd.h>
 
 #include "base/trust.h"
+#include "testutil.h"
 
 static const struct mk_trust_dir names = { "the test directory", "name the directory itself" };
 
+/* Each test's directory (testutil.h), first, and sub in it. */
 struct fx {
-    char dir[64];
+    struct tu_tmpdir tmp;
+    const char *dir;
     char sub[128];
 };
 
-static int fx_remove(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof(*f));
+    struct fx *f = tu_fixture_new(sizeof(*f));
     assert_non_null(f);
-    strcpy(f->dir, "/tmp/test_trust.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->sub, sizeof(f->sub), "%s/sub", f->dir);
+    f->dir = f->tmp.path;
+    tu_pathf_ok(f->sub, sizeof(f->sub), "%s/sub", f->dir);
     *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fx *f = *state;
-    nftw(f->dir, fx_remove, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
+    tu_fixture_free(*state);
     return 0;
 }
 

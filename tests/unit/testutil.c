@@ -9,6 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
+#include <limits.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +22,13 @@
 
 #include "testutil.h"
 
-int tu_tmpdir_make(struct tu_tmpdir *d, const char *name)
+/* Makes PARENT/NAME.XXXXXX and opens it (tu_tmpdir_make). */
+static int tu_tmpdir_make_in(struct tu_tmpdir *d, const char *parent, const char *name)
 {
-    const char *tmp = getenv("TMPDIR");
     int n;
 
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
     d->fd = -1;
-    n = snprintf(d->path, sizeof(d->path), "%s/%s.XXXXXX", tmp, name);
+    n = snprintf(d->path, sizeof(d->path), "%s/%s.XXXXXX", parent, name);
     if (n < 0 || (size_t)n >= sizeof(d->path)) {
         d->path[0] = '\0';
         errno = ENAMETOOLONG;
@@ -46,6 +47,75 @@ int tu_tmpdir_make(struct tu_tmpdir *d, const char *name)
         return -1;
     }
     return 0;
+}
+
+int tu_tmpdir_make(struct tu_tmpdir *d, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    return tu_tmpdir_make_in(d, tmp && *tmp ? tmp : "/tmp", name);
+}
+
+int tu_tmpdir_make_tmpfs(struct tu_tmpdir *d, const char *name)
+{
+    if (access("/dev/shm", W_OK) == 0)
+        return tu_tmpdir_make_in(d, "/dev/shm", name);
+    return tu_tmpdir_make(d, name);
+}
+
+void *tu_fixture_new(size_t size)
+{
+    struct tu_tmpdir *d;
+
+    if (size < sizeof(*d) || !(d = calloc(1, size)))
+        return NULL;
+    if (tu_tmpdir_make(d, program_invocation_short_name) != 0) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+int tu_fixture_free(void *fixture)
+{
+    int rc;
+
+    if (!fixture)
+        return 0;
+    rc = tu_tmpdir_remove(fixture);
+    free(fixture);
+    return rc;
+}
+
+int tu_tmpdir_setup(void **state)
+{
+    *state = tu_fixture_new(sizeof(struct tu_tmpdir));
+    return *state ? 0 : -1;
+}
+
+int tu_tmpdir_teardown(void **state)
+{
+    return tu_fixture_free(*state);
+}
+
+char *tu_path_ok(const char *dir, const char *name)
+{
+    char *p = NULL;
+
+    assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+    return p;
+}
+
+void tu_pathf_ok(char *out, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(out, size, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= size)
+        fail_msg("a path of %d bytes does not fit in %zu", n, size);
 }
 
 int tu_tmpdir_remove(struct tu_tmpdir *d)
@@ -161,6 +231,15 @@ char *tu_read_file(const char *path, size_t *len)
     return tu_read_file_at(AT_FDCWD, path, len);
 }
 
+char *tu_read_file_ok(int dirfd, const char *name, size_t *len)
+{
+    char *text = tu_read_file_at(dirfd, name, len);
+
+    if (!text)
+        fail_msg("cannot read %s: %s", name, strerror(errno));
+    return text;
+}
+
 void tu_read_file_buf_ok(int dirfd, const char *name, char *out, size_t size)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
@@ -205,10 +284,37 @@ int tu_write_file(const char *path, const void *data, size_t len, mode_t mode)
     return tu_write_file_at(AT_FDCWD, path, data, len, mode);
 }
 
+void tu_write_file_ok(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+    if (tu_write_file_at(dirfd, name, data, len, mode) != 0)
+        fail_msg("cannot write %s: %s", name, strerror(errno));
+}
+
 void tu_write_text_ok(int dirfd, const char *name, const char *text, mode_t mode)
 {
-    if (tu_write_file_at(dirfd, name, text, strlen(text), mode) != 0)
-        fail_msg("cannot write %s: %s", name, strerror(errno));
+    tu_write_file_ok(dirfd, name, text, strlen(text), mode);
+}
+
+void tu_locale_make_ok(struct tu_tmpdir *d, const char *input, const char *charmap, const char *name)
+{
+    char cmd[PATH_MAX + 256];
+
+    assert_int_equal(tu_tmpdir_make(d, "locale"), 0);
+    snprintf(cmd, sizeof(cmd), "localedef -i '%s' -f '%s' '%s/%s' >/dev/null 2>&1", input, charmap,
+             d->path, name);
+    if (system(cmd) != 0)
+        fail_msg("cannot build the locale %s with localedef (is Debian's locales package installed?)",
+                 name);
+    assert_int_equal(setenv("LOCPATH", d->path, 1), 0);
+    if (!setlocale(LC_ALL, name))
+        fail_msg("setlocale(LC_ALL, %s) failed with LOCPATH=%s", name, d->path);
+}
+
+void tu_locale_drop_ok(struct tu_tmpdir *d)
+{
+    setlocale(LC_ALL, "C");
+    unsetenv("LOCPATH");
+    assert_int_equal(tu_tmpdir_remove(d), 0);
 }
 
 int64_t tu_now_ms(void)
@@ -252,6 +358,39 @@ void tu_fork_expect_exit(int (*fn)(void *arg), void *arg, int exit_code)
     assert_int_equal(WEXITSTATUS(status), exit_code);
 }
 
+int tu_wait_ok(pid_t pid)
+{
+    int status;
+    pid_t got;
+
+    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+        ;
+    assert_int_equal(got, pid);
+    return status;
+}
+
+int tu_wait_or_kill(pid_t pid, int polls, int *status)
+{
+    for (int n = 0; n < polls; n++) {
+        pid_t got = waitpid(pid, status, WNOHANG);
+        if (got == pid)
+            return 0;
+        if (got < 0 && errno != EINTR)
+            fail_msg("waitpid(%d): %s", (int)pid, strerror(errno));
+        usleep(1000);
+    }
+    kill(pid, SIGKILL);
+    tu_wait_ok(pid);
+    return -1;
+}
+
+int tu_timed(void)
+{
+    const char *v = getenv("MKIO_TIMED");
+
+    return v && strcmp(v, "1") == 0;
+}
+
 void tu_fork_expect_signal(int (*fn)(void *arg), void *arg, int sig)
 {
     int status = tu_fork_run(fn, arg);
@@ -260,4 +399,25 @@ void tu_fork_expect_signal(int (*fn)(void *arg), void *arg, int sig)
     if (!WIFSIGNALED(status))
         fail_msg("child was not killed (wait status 0x%x), expected signal %d", status, sig);
     assert_int_equal(WTERMSIG(status), sig);
+}
+
+void tu_at_most_ms(const char *claim, int64_t value_ms, int64_t limit_ms, int64_t hang_ms)
+{
+    const char *log = getenv("MKIO_TIMED_LOG");
+    int ok = value_ms < limit_ms;
+    FILE *f;
+
+    /* The claim is a literal of the test's, never a quote or a backslash. */
+    if (log && *log && (f = fopen(log, "ae"))) {
+        fprintf(f, "{\"test\": \"%s.%s\", \"claim\": \"%s\", \"value\": %.4f, "
+                   "\"kind\": \"at most\", \"limit\": %.4f, \"ok\": %s}\n",
+                program_invocation_short_name, claim, claim, (double)value_ms / 1000.0,
+                (double)limit_ms / 1000.0, ok ? "true" : "false");
+        fclose(f);
+    }
+    if (tu_timed() && !ok)
+        fail_msg("%s: %lld ms, limit %lld ms", claim, (long long)value_ms, (long long)limit_ms);
+    if (!tu_timed() && hang_ms > 0 && value_ms >= hang_ms)
+        fail_msg("%s: %lld ms, more than the %lld ms only a hang takes", claim, (long long)value_ms,
+                 (long long)hang_ms);
 }
