@@ -35,6 +35,7 @@
 #include "net/url.h"
 #include "store/userstate.h"
 #include "base/clock.h"
+#include "base/gidmap.h"
 
 /* Per-organization log lines before a summary takes over, so that the
  * module's MK_HELPER_LOG_LINES_MAX always leaves room for the summary. */
@@ -79,6 +80,46 @@ static void helper_tell_joined(const struct mk_config *cfg, const struct mk_refr
                    "(`mkio-orgs status` lists every group).", res->accepted - shown, res->accepted);
     if (have_view)
         mk_store_view_free(&view);
+}
+
+/* In a user namespace whose gid map leaves out some of the user's groups
+ * (their gids as the store gives them, compared with /proc/self/gid_map):
+ * one log line naming them, since initgroups (nss/nss_mkio.c) leaves them
+ * out of this login's groups without a word. Nothing outside a user
+ * namespace, beyond reading the map. */
+static void helper_log_unmappable(const struct mk_config *cfg, const char *user)
+{
+    struct mk_store_view view = { 0 };
+    struct mk_gidmap map;
+    char names[400], shown[128];
+    size_t used = 0, dropped = 0;
+    mk_error err;
+
+    if (mk_gidmap_read(NULL, &map) < 0 || map.all || mk_store_read(cfg, NULL, &view, &err) != MK_OK)
+        return;
+    names[0] = '\0';
+    for (size_t g = 0; g < view.group_count; g++) {
+        const struct mk_store_group *grp = &view.groups[g];
+        bool member = false;
+        for (size_t m = 0; m < grp->member_count && !member; m++)
+            member = strcmp(grp->members[m], user) == 0;
+        if (!member || mk_gidmap_has(&map, grp->gid))
+            continue;
+        if (used < sizeof(names)) {
+            int n = snprintf(names + used, sizeof(names) - used, "%s%s %lu", dropped ? ", " : "",
+                             grp->group_name, (unsigned long)grp->gid);
+            used = n < 0 ? sizeof(names) : used + (size_t)n;
+        }
+        dropped++;
+    }
+    if (dropped) {
+        mk_gidmap_describe(&map, shown, sizeof(shown));
+        login_log(LOG_WARNING, "user %s: %zu MK.IO groups left out of this login's groups: this "
+                  "user namespace's gid map (%s) does not map their gids (%s%s); set gid_range "
+                  "inside the map (`mkio-orgs doctor` proposes one)", user, dropped, shown, names,
+                  used >= sizeof(names) ? "..." : "");
+    }
+    mk_store_view_free(&view);
 }
 
 /* One log line per organization that needs an admin's or user's attention
@@ -332,6 +373,7 @@ static const char *helper_refresh(struct helper_login *l)
     helper_log_orgs(l->user, &res, o->debug);
     if (!o->quiet)
         helper_tell_joined(&l->cfg, &res);
+    helper_log_unmappable(&l->cfg, l->pw.pw_name);
 
     int64_t elapsed = mk_clock_ms() - l->started;
     if (st != MK_OK) {

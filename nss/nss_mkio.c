@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/gidmap.h"
 #include "groupfile/reader.h"
 #include "nss/etc_group.h"
 #include "nss/nss_mkio.h"
@@ -22,6 +23,7 @@ static pthread_mutex_t nss_mkio_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mkgf_reader nss_mkio_reader;
 static uint32_t nss_mkio_next;  /* enumeration position */
 static struct mk_nss_etc_group nss_mkio_etc;  /* /etc/group, for initgroups */
+static struct mk_gidmap nss_mkio_gidmap;     /* the caller's gid map, for initgroups */
 
 static const char nss_mkio_passwd[] = "*";
 
@@ -313,10 +315,12 @@ static int given_away(const struct mkgf_view *view, const struct mk_nss_etc_grou
 /* Appends the user's gids to *groupsp[*start..], growing it by doubling
  * against limit (<= 0: none) like glibc's own modules: at the limit it stops
  * quietly. Skips the primary group, the gids that were in the array before
- * the call, and those /etc/group gives to another group now (read directly,
+ * the call, those /etc/group gives to another group now (read directly,
  * kept while one stat says it has not changed, and only for a user we have
  * groups for; a file that cannot be read takes nothing: the writer checked
- * it at its last write). The file
+ * it at its last write), and those the caller's user namespace cannot map
+ * (its gid_map, read once per call: setgroups would refuse the whole list
+ * with EINVAL; an unreadable map keeps them all). The file
  * lists each of a user's groups once, so ours need no check against each
  * other: linear in the user's groups. Returns the number added or a negative
  * errno (-ENOMEM from growing: *unavailable stays 0). */
@@ -338,6 +342,9 @@ static long initgroups_locked(const char *user, gid_t skip, long *start, long *s
     if (u.group_count > 0 &&
         mk_nss_etc_group_refresh(&nss_mkio_etc, mk_nss_etc_group_file()) == -ENOMEM)
         return -ENOMEM;
+    /* Read at each call: a process may have entered another namespace. */
+    if (u.group_count > 0)
+        mk_gidmap_read(mk_nss_gid_map_file(), &nss_mkio_gidmap);
     before = sorted_copy(*groupsp, had);
     for (uint32_t i = 0; i < u.group_count; i++) {
         gid_t gid;
@@ -347,7 +354,7 @@ static long initgroups_locked(const char *user, gid_t skip, long *start, long *s
             goto out;
         }
         if (gid == skip || already_there(before, *groupsp, had, gid) ||
-            given_away(view, &nss_mkio_etc, gid))
+            given_away(view, &nss_mkio_etc, gid) || !mk_gidmap_has(&nss_mkio_gidmap, gid))
             continue;
         if (limit > 0 && *start >= limit)
             break;

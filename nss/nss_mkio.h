@@ -33,4 +33,9 @@ const char *mk_nss_group_file(void);
  * exported. */
 const char *mk_nss_etc_group_file(void);
 
+/* The calling process's gid map initgroups filters our gids by:
+ * /proc/self/gid_map in the shipped module; MKIO_GID_MAP in the test build.
+ * Not exported. */
+const char *mk_nss_gid_map_file(void);
+
 #endif

@@ -4,7 +4,8 @@
  * detail. System paths are fixed (a root tool never takes them from the
  * environment); tests run it in a private mount namespace with bind mounts
  * over them. The checks are here, in their order; the report they add to
- * is tool/doctor.c, the tls and token checks tool/doctor_token.c, and the
+ * is tool/doctor.c, the tls and token checks tool/doctor_token.c, the
+ * gid-map check tool/doctor_gidmap.c, and the
  * files they read are parsed by tool/nsswitch.c, tool/pamstack.c and
  * tool/pem.c. */
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "net/token.h"
 #include "tool/cmd_doctor.h"
 #include "tool/doctor.h"
+#include "tool/doctor_gidmap.h"
 #include "tool/doctor_token.h"
 #include "tool/nsswitch.h"
 #include "tool/pamstack.h"
@@ -75,6 +77,10 @@ static const char doctor_help[] =
 "              it, is a warning). With userdb_export = yes: systemd there\n"
 "              (nss-systemd serves the records); mkio there too is a warning,\n"
 "              since enumeration would list every group twice.\n"
+"  gid-map     only in a user namespace (an unprivileged container): whether\n"
+"              its gid map (/proc/self/gid_map) covers gid_range; a gid it does\n"
+"              not map is left out of every login's groups. A warning proposes\n"
+"              a gid_range that fits.\n"
 "  pam-account pam_mkio.so is in the account stack: /etc/pam.d/common-account,\n"
 "              following @include, include and substack lines; the detail\n"
 "              names the files looked at.\n"
@@ -601,6 +607,7 @@ int cmd_doctor(struct tool *t, int argc, char **argv)
     check_ca_file(&d);
     doctor_check_tls_and_tokens(&d);
     check_nsswitch(&d);
+    doctor_check_gid_map(&d);
     check_pam(&d, "account");
     check_pam(&d, "session");
     check_groups_db(&d);

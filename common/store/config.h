@@ -111,6 +111,10 @@ mk_status mk_config_defaults(struct mk_config *cfg, mk_error *err);
 struct mk_config_url_rules {
     mk_status (*base_url)(const char *url, mk_error *err);
     mk_status (*proxy)(const char *url, mk_error *err);
+    /* The gid map gid_range is judged by (below, mk_config_validate):
+     * NULL is the process's own, /proc/self/gid_map; a unit test names a
+     * file of its own. */
+    const char *gid_map;
 };
 extern const struct mk_config_url_rules mk_config_url_syntax;
 
@@ -153,7 +157,10 @@ mk_status mk_config_parse_ids_string(const char *text, const char *name,
  * same rules): every key's range and form (base_url https, http only to a
  * loopback address; the gid range clear of 0-999, 1000-60000, 60001-65535,
  * SSSD's default id mapping 200000-2000200000 (which holds 524288-1879048191)
- * and >= 2^31, so inside 65536-199999 or 2000200001-2147483647; list entries and pin ids in canonical
+ * and >= 2^31, so inside 65536-199999 or 2000200001-2147483647 (in a user
+ * namespace, whose gid map is not the identity, also a range wholly inside
+ * 1000-60000 that the map covers: MK_CONFIG_USERNS_GID_FIRST..LAST, read
+ * from rules->gid_map); list entries and pin ids in canonical
  * form; pins with valid names, outside the reserved ranges, no two sharing
  * an id, a gid or a name), then what no single key can: connect_timeout
  * within time_budget, pinned gids inside gid_range. */
@@ -181,6 +188,23 @@ bool mk_config_pin_from_ids(const struct mk_config *cfg, const struct mk_pin *pi
 
 /* Whether gid is one of cfg's retired gids (the `retired` key). */
 bool mk_config_gid_retired(const struct mk_config *cfg, gid_t gid);
+
+/* Inside a user namespace a gid_range may also lie in this band (the regular
+ * one of invariant 3, never the system gids 0-999 nor 60001-65535, which
+ * systemd and nobody/nogroup 65534 use), when the namespace's gid map covers
+ * all of it: no range of 65536 and above fits a container that maps 0-65535.
+ * The writer still checks each gid against every NSS source and /etc/group. */
+#define MK_CONFIG_USERNS_GID_FIRST 1000u
+#define MK_CONFIG_USERNS_GID_LAST 60000u
+
+struct mk_gidmap;
+
+/* A gid_range the configuration accepts and map covers wholly, for doctor's
+ * proposal: inside 2000200001-2147483646, else 65536-199999, else (a user
+ * namespace's band) 1000-59999, the widest the map gives in the first band
+ * it reaches, at most 10000 gids (the top of the band's part for the last
+ * one: useradd counts up from 1000). False when the map reaches none. */
+bool mk_config_gid_range_propose(const struct mk_gidmap *map, gid_t *lo, gid_t *hi);
 
 /* True when a gid falls in a range reserved by invariant 3 (docs/ARCHITECTURE.md). */
 bool mk_config_gid_reserved(unsigned long gid);

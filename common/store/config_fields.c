@@ -128,7 +128,8 @@ const struct config_field config_fields[] = {
       .takes = "a file path relative to the home directory, without \".\", \"..\" or empty components" },
     { .key = "gid_range", .type = CONFIG_GID_RANGE, CONFIG_MEMBER(gid_min), CONFIG_MEMBER2(gid_max),
       .def = 2000200001, .def2 = 2147483646,
-      .takes = "FIRST-LAST, the whole range inside 65536-199999 or 2000200001-2147483647" },
+      .takes = "FIRST-LAST, the whole range inside 65536-199999 or 2000200001-2147483647 "
+               "(in a user namespace also inside 1000-60000 and its gid map)" },
     { .key = "group_prefix", .type = CONFIG_TEXT, CONFIG_MEMBER(group_prefix),
       .def_text = "mk-", .text_ok = config_group_prefix_ok,
       .takes = "non-empty, [a-z_][a-z0-9_-]*, at most 16 characters" },
@@ -417,10 +418,13 @@ static const char *config_field_problem(const struct mk_config *cfg, const struc
         break;
     case CONFIG_GID_RANGE: {
         gid_t lo = *(gid_t *)config_member(cfg, f->offset), hi = *(gid_t *)config_member(cfg, f->offset2);
-        const char *problem = config_gid_range_problem(lo, hi);
+        bool userns;
+        const char *problem = config_gid_range_problem_in(lo, hi, rules->gid_map, &userns);
         if (problem)
-            snprintf(why, why_len, "%lu-%lu is not allowed (%s)", (unsigned long)lo,
-                     (unsigned long)hi, problem);
+            snprintf(why, why_len, "%lu-%lu is not allowed (%s%s)", (unsigned long)lo,
+                     (unsigned long)hi, problem,
+                     userns ? "; in this user namespace also a range inside 1000-60000 that its "
+                              "gid map covers: mkio-orgs doctor proposes one" : "");
         break;
     }
     case CONFIG_LIST: {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/gidmap.h"
 #include "base/text.h"
 
 #define CONFIG_MAX_PREFIX 16
@@ -171,6 +172,71 @@ const char *config_gid_range_problem(uint64_t lo, uint64_t hi)
                "whole range must lie inside 65536-199999 or 2000200001-2147483647";
     return "it overlaps a reserved range (0-65535, or 2^31 and above): the whole range must "
            "lie inside 65536-199999 or 2000200001-2147483647";
+}
+
+const char *config_gid_range_problem_in(uint64_t lo, uint64_t hi, const char *gid_map,
+                                        bool *in_userns)
+{
+    const char *problem = config_gid_range_problem(lo, hi);
+    struct mk_gidmap map;
+
+    *in_userns = false;
+    if (!problem || lo > hi)
+        return problem;
+    /* Outside a user namespace (or no map to read): invariant 3 alone. */
+    if (mk_gidmap_read(gid_map, &map) < 0 || map.all)
+        return problem;
+    *in_userns = true;
+    if (lo >= MK_CONFIG_USERNS_GID_FIRST && hi <= MK_CONFIG_USERNS_GID_LAST &&
+        mk_gidmap_covers(&map, (uint32_t)lo, (uint32_t)hi))
+        return NULL;
+    return problem;
+}
+
+/* The widest part of lo..hi that map covers, clipped to at most 10000 gids
+ * (from its top when from_top): false when the map has none of it. */
+static bool config_propose_in(const struct mk_gidmap *map, uint64_t lo, uint64_t hi,
+                              bool from_top, gid_t *out_lo, gid_t *out_hi)
+{
+    uint64_t best_lo = 0, best_hi = 0;
+    bool found = false;
+
+    for (size_t i = 0; i < map->count; i++) {
+        uint64_t a = map->extents[i].first, b = a + map->extents[i].count - 1;
+        if (a < lo)
+            a = lo;
+        if (b > hi)
+            b = hi;
+        if (a > b || (found && b - a <= best_hi - best_lo))
+            continue;
+        best_lo = a;
+        best_hi = b;
+        found = true;
+    }
+    if (!found)
+        return false;
+    if (best_hi - best_lo >= 10000) {
+        if (from_top)
+            best_lo = best_hi - 9999;
+        else
+            best_hi = best_lo + 9999;
+    }
+    *out_lo = (gid_t)best_lo;
+    *out_hi = (gid_t)best_hi;
+    return true;
+}
+
+bool mk_config_gid_range_propose(const struct mk_gidmap *map, gid_t *lo, gid_t *hi)
+{
+    if (map->all) {
+        *lo = 2000200001;
+        *hi = 2147483646;
+        return true;
+    }
+    return config_propose_in(map, 2000200001, 2147483646, false, lo, hi) ||
+           config_propose_in(map, 65536, 199999, false, lo, hi) ||
+           config_propose_in(map, MK_CONFIG_USERNS_GID_FIRST, MK_CONFIG_USERNS_GID_LAST - 1, true,
+                             lo, hi);
 }
 
 /* ---- URLs: the reader checks their syntax; net/url.h the rest ----------- */

@@ -40,6 +40,13 @@ bool config_word_gid(const char *in, char *out, size_t out_len);
 /* NULL when FIRST-LAST is an allowed gid_range, else why not. */
 const char *config_gid_range_problem(uint64_t lo, uint64_t hi);
 
+/* The same, judged in the user namespace whose gid map is at gid_map (NULL:
+ * /proc/self/gid_map): inside one (a map that is not the identity, then
+ * *in_userns is set), a range inside MK_CONFIG_USERNS_GID_FIRST..LAST that
+ * the map covers is usable too. */
+const char *config_gid_range_problem_in(uint64_t lo, uint64_t hi, const char *gid_map,
+                                        bool *in_userns);
+
 /* Stores url as cfg->base_url without trailing slashes; false on memory. */
 bool config_set_base_url(struct mk_config *cfg, const char *url);
 

@@ -444,14 +444,15 @@ class PamCase(unittest.TestCase):
 
     def run_pam(self, user="alice", hook="open_session", args="", silent=False, direct=False,
                 conf=None, users=None, timeout=60, expect_fallback=False, env=None, locale=False,
-                service=SERVICE, permit=False):
+                service=SERVICE, permit=False, wrap=()):
         """env: variables added to pam-run's environment; locale: pam-run
         prints the locale in force first (Result.locale); service: the PAM
         service name (a file of that name in the private directory);
-        permit: see write_service."""
+        permit: see write_service; wrap: a command pam-run runs under
+        (nsenter into a user namespace)."""
         if not direct:
             self.write_service(args, conf, service=service, permit=permit)
-        cmd = PREFIX + [PAM_RUN, "--keep-loaded", PAM_SO, "--confdir", self.pamd,
+        cmd = list(wrap) + PREFIX + [PAM_RUN, "--keep-loaded", PAM_SO, "--confdir", self.pamd,
                         "--service", service, "--hook", hook]
         if locale:
             cmd.append("--show-locale")
@@ -2226,6 +2227,58 @@ class TestConcurrency(PamCase):
             self.assertIn("%s: rc=PAM_SUCCESS" % u, res.lines)
         self.assertEqual(len(self.log_with("organizations joined (2 accepted now)")), len(users))
         self.assert_fifty(users, own)
+
+
+class TestUserNamespace(PamCase):
+    """A login inside a user namespace whose gid map covers 0-65535, as an
+    unprivileged container's (issue 17): an organization whose gid the map
+    lacks is left out of the login's groups by the NSS module, and the
+    login helper says so once."""
+
+    def setUp(self):
+        super().setUp()
+        self.userns = subprocess.Popen(["unshare", "--user", "sleep", "1000000"])
+        self.addCleanup(self._stop_userns)
+        mine = os.readlink("/proc/self/ns/user")
+        for _ in range(500):
+            try:
+                if os.readlink("/proc/%d/ns/user" % self.userns.pid) != mine:
+                    break
+            except FileNotFoundError:
+                pass
+            time.sleep(0.01)
+        for name in ("uid_map", "gid_map"):
+            with open("/proc/%d/%s" % (self.userns.pid, name), "w") as f:
+                f.write("0 0 65536\n")
+        self.wrap = ["nsenter", "-U", "-t", str(self.userns.pid), "--"]
+
+    def _stop_userns(self):
+        self.userns.kill()
+        self.userns.wait()
+
+    def left_out(self):
+        return self.log_with("MK.IO groups left out of this login's groups")
+
+    def test_a_group_the_map_lacks_is_logged_once(self):
+        self.alice_world()
+        res = self.run_pam(wrap=self.wrap)
+        self.assert_accepted_alice(res)
+        group = self.group_of(self.org_id)
+        gid = self.store()["organizations"][self.org_id]["gid"]
+        lines = self.left_out()
+        self.assertEqual(len(lines), 1, self.logs())
+        self.assertIn("user alice: 1 MK.IO groups left out of this login's groups: this user "
+                      "namespace's gid map (0-65535) does not map their gids (%s %d); set "
+                      "gid_range inside the map" % (group, gid), lines[0])
+
+    def test_a_range_inside_the_map_logs_nothing(self):
+        self.alice_world()
+        conf = self.write_conf("inside.conf", gid_range="50000-59999")
+        res = self.run_pam(conf=conf, wrap=self.wrap)
+        self.assert_accepted_alice(res)
+        gid = self.store()["organizations"][self.org_id]["gid"]
+        self.assertTrue(50000 <= gid <= 59999, gid)
+        self.assertEqual(self.left_out(), [])
 
 
 if __name__ == "__main__":

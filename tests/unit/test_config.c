@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "base/gidmap.h"
 #include "store/config.h"
 
 #include "net/url.h"
@@ -553,6 +554,117 @@ static void test_gid_range_default_clear_of_sssd(void **state)
     assert_false(mk_config_gid_reserved(cfg.gid_max));
     assert_true(mk_config_gid_reserved(cfg.gid_min - 1));
     mk_config_free(&cfg);
+}
+
+/* A gid map file of its own for the reader (struct mk_config_url_rules's
+ * gid_map), and the rules that read it. */
+static char gidmap_path[64];
+
+static void write_gidmap(const char *text)
+{
+    FILE *fp;
+
+    if (!gidmap_path[0]) {
+        int fd;
+        strcpy(gidmap_path, "/tmp/test_config_gidmap.XXXXXX");
+        assert_true((fd = mkstemp(gidmap_path)) >= 0);
+        close(fd);
+    }
+    assert_non_null(fp = fopen(gidmap_path, "w"));
+    assert_true(fputs(text, fp) >= 0);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static mk_status parse_in_map(const char *text, struct mk_config *cfg, mk_error *err)
+{
+    struct mk_config_url_rules rules = mk_url_rules;
+
+    rules.gid_map = gidmap_path;
+    mk_error_clear(err);
+    assert_int_equal(mk_config_defaults(cfg, err), MK_OK);
+    return mk_config_parse_string_with(text, NAME, &rules, cfg, err);
+}
+
+static void assert_range_in_map(const char *line, bool accepted, const char *want)
+{
+    struct mk_config cfg;
+    mk_error err;
+
+    if (parse_in_map(line, &cfg, &err) != (accepted ? MK_OK : MK_ERR_USAGE))
+        fail_msg("\"%s\" with map %s: %s", line, gidmap_path, err.message);
+    if (want)
+        assert_contains(err.message, want);
+    mk_config_free(&cfg);
+}
+
+/* In a user namespace whose gid map is 0-65535 (issue 17): a gid_range
+ * inside 1000-60000 that the map covers is accepted, whatever lies outside
+ * either still refused, invariant 3's own ranges accepted as before; with
+ * the identity map (no user namespace) or no map to read, invariant 3
+ * alone. */
+static void test_gid_range_in_user_namespace(void **state)
+{
+    write_gidmap("         0     100000      65536\n");
+    assert_range_in_map("gid_range = 50000-59999", true, NULL);
+    assert_range_in_map("gid_range = 1000-60000", true, NULL);
+    assert_range_in_map("gid_range = 2000200001-2147483646", true, NULL);
+    assert_range_in_map("gid_range = 999-5000", false, "in this user namespace also a range "
+                        "inside 1000-60000 that its gid map covers");
+    assert_range_in_map("gid_range = 59000-60001", false, "reserved");
+    assert_range_in_map("gid_range = 65534-65534", false, "reserved");
+    assert_range_in_map("gid_range = 60001-65000", false, "user namespace");
+    /* Mapped only in part. */
+    write_gidmap("0 100000 55000\n");
+    assert_range_in_map("gid_range = 50000-54999", true, NULL);
+    assert_range_in_map("gid_range = 50000-59999", false, "user namespace");
+    write_gidmap("0 100000 55000\n55000 300000 5001\n");
+    assert_range_in_map("gid_range = 50000-60000", true, NULL);
+    /* No user namespace, or no map: as invariant 3 says. */
+    write_gidmap("         0          0 4294967295\n");
+    assert_range_in_map("gid_range = 50000-59999", false, "reserved");
+    struct mk_config cfg;
+    mk_error err;
+    assert_int_equal(parse_in_map("gid_range = 50000-59999", &cfg, &err), MK_ERR_USAGE);
+    assert_null(strstr(err.message, "user namespace"));
+    mk_config_free(&cfg);
+    unlink(gidmap_path);
+    assert_range_in_map("gid_range = 50000-59999", false, "reserved");
+}
+
+/* doctor's proposal: a range the reader accepts in that namespace. */
+static void test_gid_range_propose(void **state)
+{
+    static const struct {
+        const char *map;
+        bool found;
+        gid_t lo, hi;
+    } cases[] = {
+        { "0 0 4294967295\n", true, 2000200001, 2147483646 },
+        { "0 100000 65536\n", true, 50000, 59999 },
+        { "0 100000 20000\n", true, 10000, 19999 },
+        { "0 100000 1005\n", true, 1000, 1004 },
+        { "0 100000 1000\n", false, 0, 0 },
+        { "0 1 70000\n", true, 65536, 69999 },
+        { "0 1 65536\n100000 200000 90000\n", true, 100000, 109999 },
+        { "0 1 65536\n2000200000 1 1000000\n", true, 2000200001, 2000210000 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mk_gidmap map;
+        gid_t lo = 0, hi = 0;
+        char line[64];
+
+        assert_int_equal(mk_gidmap_parse(cases[i].map, strlen(cases[i].map), &map), 0);
+        if (mk_config_gid_range_propose(&map, &lo, &hi) != cases[i].found)
+            fail_msg("map %s: found %d", cases[i].map, !cases[i].found);
+        if (!cases[i].found)
+            continue;
+        if (lo != cases[i].lo || hi != cases[i].hi)
+            fail_msg("map %s: proposed %u-%u", cases[i].map, (unsigned)lo, (unsigned)hi);
+        write_gidmap(cases[i].map);
+        snprintf(line, sizeof(line), "gid_range = %u-%u", (unsigned)lo, (unsigned)hi);
+        assert_range_in_map(line, true, NULL);
+    }
+    unlink(gidmap_path);
 }
 
 static void test_timeouts_against_budget(void **state)
@@ -1223,6 +1335,8 @@ int main(void)
         cmocka_unit_test(test_sample_conf),
         cmocka_unit_test(test_userdb_export_key),
         cmocka_unit_test(test_gid_range_default_clear_of_sssd),
+        cmocka_unit_test(test_gid_range_in_user_namespace),
+        cmocka_unit_test(test_gid_range_propose),
         cmocka_unit_test_setup_teardown(test_load_good_file, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_load_missing, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_load_refused_files, tmp_setup, tmp_teardown),
