@@ -37,12 +37,29 @@ bool config_strdup(char **dst, const char *src)
     return true;
 }
 
+/* The arrays of lists and pins grow by doubling: they are reallocated when
+ * their count is 0 or a power of two (to twice that), so an ids file's
+ * 100,000 pins cost no quadratic copying. Every list and pin array is made
+ * by these two functions (a parse or a deep copy), so the allocated size is
+ * always the next power of two. */
+static bool config_array_full(size_t count)
+{
+    return (count & (count - 1)) == 0;
+}
+
+static size_t config_array_grown(size_t count)
+{
+    return count ? count * 2 : 1;
+}
+
 bool config_list_add(char ***list, size_t *count, const char *item)
 {
     char *copy = strdup(item);
     if (!copy)
         return false;
-    char **grown = realloc(*list, (*count + 1) * sizeof(**list));
+    char **grown = *list;
+    if (config_array_full(*count))
+        grown = realloc(*list, config_array_grown(*count) * sizeof(**list));
     if (!grown) {
         free(copy);
         return false;
@@ -240,7 +257,9 @@ bool config_add_pin(struct mk_config *cfg, const char *org_id, const char *name,
     pin.group_name = strdup(name);
     struct mk_pin *grown = NULL;
     if (pin.org_id && pin.group_name)
-        grown = realloc(cfg->pins, (cfg->pin_count + 1) * sizeof(*cfg->pins));
+        grown = config_array_full(cfg->pin_count)
+                    ? realloc(cfg->pins, config_array_grown(cfg->pin_count) * sizeof(*cfg->pins))
+                    : cfg->pins;
     if (!grown) {
         free(pin.org_id);
         free(pin.group_name);

@@ -279,6 +279,7 @@ static void test_ids_hundred_thousand_pins(void **state)
     snprintf(text + used, size - used, "pin = ffffffff-0000 last %u\n", 2000200001u + 77);
     assert_int_equal(parse_ids(NULL, text, &cfg, &err), MK_ERR_USAGE);
     assert_contains(err.message, "gid 2000200078 is already pinned to organization 0000004d-0000");
+    mk_config_free(&cfg); /* the defaults the refused parse left */
     free(text);
 }
 
