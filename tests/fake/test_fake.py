@@ -16,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
-from fakemkio import FakeMkio, FakeMkioError, make_fixture  # noqa: E402
+from fake_driver import FakeMkio, FakeMkioError, make_fixture  # noqa: E402
 import timing  # noqa: E402
 
 USER_ORGS = "/api/v1/user/organizations"

@@ -21,7 +21,7 @@ import tempfile
 import time
 import unittest
 
-from fakemkio import FakeMkio
+from fake_driver import FakeMkio
 from tooltest import ADMIN_TOKEN, ALICE_TOKEN, ALL_TOKENS, BOB_TOKEN, ORG, ORG2, TOOL, world
 import sandbox  # tests/lib, on the path through tooltest
 import timing

@@ -29,7 +29,7 @@ for _p in (HERE, os.path.join(os.path.dirname(HERE), "fake")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from fakemkio import FakeMkio  # noqa: E402
+from fake_driver import FakeMkio  # noqa: E402
 from tooltest import ALICE_TOKEN, BUILD, world  # noqa: E402
 import sandbox  # noqa: E402  (tests/lib, on the path through tooltest)
 

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import unittest
 
-from fakemkio import FakeMkio
+from fake_driver import FakeMkio
 from tooltest import BOB_TOKEN, ORG, world
 import sandbox  # tests/lib, on the path through tooltest
 

@@ -283,7 +283,7 @@ def setUpModule():
     NS = Namespace()
     try:
         NS.setup()
-        from fakemkio import FakeMkio
+        from fake_driver import FakeMkio
         FAKE = FakeMkio()
     except BaseException:
         NS.teardown()

@@ -14,7 +14,7 @@ import os
 import shutil
 import unittest
 
-from fakemkio import FakeMkio
+from fake_driver import FakeMkio
 from tooltest import ALICE_TOKEN, BOB_TOKEN, NOBODY, ORG, ToolTest, world
 
 IS_ROOT = os.geteuid() == 0

@@ -15,7 +15,7 @@ for _p in (os.path.join(ROOT, "tests", "fake"), os.path.join(ROOT, "tests", "lib
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from fakemkio import FakeMkio  # noqa: E402
+from fake_driver import FakeMkio  # noqa: E402
 BUILD = os.path.join(ROOT, os.environ.get("B", "build"))
 TOOL = os.path.join(BUILD, "mkio-orgs")
 

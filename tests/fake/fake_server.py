@@ -6,7 +6,7 @@ Serves the six organization calls of docs/mkio-api.md over HTTPS on
 127.0.0.1 with a test CA made at start-up, and a control interface over plain
 HTTP on another 127.0.0.1 port (see README.md next to this file).
 
-    python3 tests/fake/mkio_fake.py --state-dir DIR [--api-port 0] [--control-port 0]
+    python3 tests/fake/fake_server.py --state-dir DIR [--api-port 0] [--control-port 0]
 
 When ready it writes DIR/ready.json atomically; it exits on SIGTERM or SIGINT.
 """

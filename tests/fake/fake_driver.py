@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Start and drive the fake MK.IO server (mkio_fake.py) from Python tests.
+"""Start and drive the fake MK.IO server (fake_server.py) from Python tests.
 
-    from fakemkio import FakeMkio, make_fixture
+    from fake_driver import FakeMkio, make_fixture
     with FakeMkio() as fake:
         fx = make_fixture(fake)
         ...  # point the client at fake.api_url with CA fake.ca_file, token fx["alice_token"]
@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mkio_fake.py")
+SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_server.py")
 
 
 class FakeMkioError(Exception):
