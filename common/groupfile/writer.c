@@ -543,7 +543,11 @@ int mk_groupfile_publish_at(int dirfd, const char *name, const unsigned char *im
     return r;
 }
 
-int mk_groupfile_write_at(int dirfd, const char *name, const struct mk_group_entry *groups,
+/* The same, for the file name (no '/') in the directory open at dirfd: the
+ * store opens its state directory once, without following a link, checks
+ * who owns it, and writes everything through that descriptor. The
+ * temporary file is NAME.tmp.XXXXXX (six letters or digits). */
+static int mk_groupfile_write_at(int dirfd, const char *name, const struct mk_group_entry *groups,
                           size_t n)
 {
     unsigned char *img = NULL;

@@ -29,16 +29,9 @@ struct mk_group_entry {
  * Returns 0 or a negative errno. */
 int mk_groupfile_write(const char *path, const struct mk_group_entry *groups, size_t n);
 
-/* The same, for the file name (no '/') in the directory open at dirfd: the
- * store opens its state directory once, without following a link, checks
- * who owns it, and writes everything through that descriptor. The
- * temporary file is NAME.tmp.XXXXXX (six letters or digits). */
-int mk_groupfile_write_at(int dirfd, const char *name, const struct mk_group_entry *groups,
-                          size_t n);
-
 /* Publishes an image mk_groupfile_encode made, byte for byte, as the file
  * name (no '/') in dirfd: the same atomic replacement (common/base/atomicfile.h,
- * mode 0644) and recycled mark of the replaced file as mk_groupfile_write_at,
+ * mode 0644) and recycled mark of the replaced file as mk_groupfile_write,
  * which is encode + this. The store encodes once, compares the bytes with
  * the current file (mk_atomicfile_same, ignoring the flags word) and
  * publishes the same bytes. Returns 0; -EINVAL when image does not start

@@ -19,7 +19,7 @@
 
 /* A value of ms for libcurl's long options and poll's int timeout; a
  * 32-bit long holds 24 days. */
-long http_ms_to_long(int64_t ms)
+static long http_ms_to_long(int64_t ms)
 {
     if (ms < 0)
         return 0;

@@ -83,8 +83,5 @@ mk_status http_setup_easy(mk_http *http, CURL *easy, const struct mk_http_reques
 void http_finish_easy(mk_http *http, CURL *easy, CURLcode code, struct http_xfer *x,
                       struct mk_http_response *resp, struct http_outcome *o);
 
-/* A value of ms for libcurl's long options and poll's int timeout; a
- * 32-bit long holds 24 days. */
-long http_ms_to_long(int64_t ms);
 
 #endif

@@ -164,9 +164,8 @@ mk_status mk_config_parse_ids_string(const char *text, const char *name,
  * form; pins with valid names, outside the reserved ranges, no two sharing
  * an id, a gid or a name), then what no single key can: connect_timeout
  * within time_budget, pinned gids inside gid_range. */
-mk_status mk_config_validate(const struct mk_config *cfg, mk_error *err);
-mk_status mk_config_validate_with(const struct mk_config *cfg,
-                                 const struct mk_config_url_rules *rules, mk_error *err);
+mk_status mk_config_validate(const struct mk_config *cfg, const struct mk_config_url_rules *rules,
+                            mk_error *err);
 
 void mk_config_free(struct mk_config *cfg);
 

@@ -70,7 +70,7 @@ bool config_list_add(char ***list, size_t *count, const char *item)
     return true;
 }
 
-void config_list_free(char ***list, size_t *count)
+static void config_list_free(char ***list, size_t *count)
 {
     for (size_t i = 0; i < *count; i++)
         free((*list)[i]);
@@ -185,7 +185,7 @@ _Static_assert(sizeof(config_fields) / sizeof(config_fields[0]) <= CONFIG_FIELDS
                "CONFIG_FIELDS_MAX (config_fields.h) is below the number of keys");
 
 /* An unsigned member of f->size bytes (unsigned, uid_t, size_t). */
-uint64_t config_number_get(const struct mk_config *cfg, const struct config_field *f)
+static uint64_t config_number_get(const struct mk_config *cfg, const struct config_field *f)
 {
     const void *at = config_member(cfg, f->offset);
     if (f->size == sizeof(uint32_t)) {
@@ -501,13 +501,8 @@ mk_status config_check(const struct mk_config *cfg, const struct mk_config_url_r
     return MK_OK;
 }
 
-mk_status mk_config_validate_with(const struct mk_config *cfg,
-                                 const struct mk_config_url_rules *rules, mk_error *err)
+mk_status mk_config_validate(const struct mk_config *cfg, const struct mk_config_url_rules *rules,
+                            mk_error *err)
 {
     return config_check(cfg, rules ? rules : &mk_config_url_syntax, NULL, err);
-}
-
-mk_status mk_config_validate(const struct mk_config *cfg, mk_error *err)
-{
-    return mk_config_validate_with(cfg, NULL, err);
 }

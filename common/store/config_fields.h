@@ -74,8 +74,6 @@ static inline size_t *config_count(const struct mk_config *cfg, const struct con
 }
 
 
-/* An unsigned member of f->size bytes (unsigned, uid_t, size_t). */
-uint64_t config_number_get(const struct mk_config *cfg, const struct config_field *f);
 /* False when v does not fit the member. */
 bool config_number_set(struct mk_config *cfg, const struct config_field *f, uint64_t v);
 
@@ -87,7 +85,6 @@ bool config_strdup(char **dst, const char *src);
 /* A list of strings and its count: add a copy of item (false on memory),
  * free the whole list, ask whether item is in it. */
 bool config_list_add(char ***list, size_t *count, const char *item);
-void config_list_free(char ***list, size_t *count);
 bool config_list_contains(char *const *list, size_t count, const char *item);
 /* Appends a pin (copies of org_id and name); false on memory. */
 bool config_add_pin(struct mk_config *cfg, const char *org_id, const char *name, gid_t gid);

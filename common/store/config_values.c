@@ -160,7 +160,7 @@ bool mk_config_gid_reserved(unsigned long gid)
 }
 
 /* NULL when FIRST-LAST is a usable gid_range, else why not. */
-const char *config_gid_range_problem(uint64_t lo, uint64_t hi)
+static const char *config_gid_range_problem(uint64_t lo, uint64_t hi)
 {
     if (lo > hi)
         return "FIRST-LAST with FIRST <= LAST";

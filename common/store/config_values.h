@@ -37,8 +37,6 @@ bool config_word_service(const char *in, char *out, size_t out_len);
 /* A gid from 1 to 4294967294, kept in canonical decimal. */
 bool config_word_gid(const char *in, char *out, size_t out_len);
 
-/* NULL when FIRST-LAST is an allowed gid_range, else why not. */
-const char *config_gid_range_problem(uint64_t lo, uint64_t hi);
 
 /* The same, judged in the user namespace whose gid map is at gid_map (NULL:
  * /proc/self/gid_map): inside one (a map that is not the identity, then

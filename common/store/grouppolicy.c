@@ -320,7 +320,9 @@ static const struct mk_pin *policy_pin_for(const struct mk_config *cfg, const ch
     return cfg->pin_count ? mk_config_pin_for(cfg, id) : NULL;
 }
 
-bool mk_policy_org_fits(const struct mk_storefile_org *o, const struct mk_config *cfg)
+/* Whether o's group is one this configuration could have given it: exactly
+ * the pin for its id, or a name with group_prefix and a gid in gid_range. */
+static bool mk_policy_org_fits(const struct mk_storefile_org *o, const struct mk_config *cfg)
 {
     const struct mk_pin *pin = policy_pin_for(cfg, o->id);
     const char *prefix = cfg->group_prefix;

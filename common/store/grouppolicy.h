@@ -72,9 +72,6 @@ mk_status mk_policy_check_config(const struct mk_config *cfg, mk_error *err);
  * size, the same on every machine. */
 gid_t mk_policy_hashed_gid(const char *id, gid_t gid_min, gid_t gid_max);
 
-/* Whether o's group is one this configuration could have given it: exactly
- * the pin for its id, or a name with group_prefix and a gid in gid_range. */
-bool mk_policy_org_fits(const struct mk_storefile_org *o, const struct mk_config *cfg);
 
 /* Takes away every unpinned group that does not fit (a store written by
  * someone else, or group_prefix or gid_range changed since), retiring its

@@ -140,7 +140,7 @@ int mk_json_scan_string(struct mk_json_scan *j, size_t *len)
 /* A number that is an integer (no fraction, no exponent, fits int64). A
  * number of another form is a schema error (*ok false), not a syntax one;
  * a leading zero ("01") or a lone '-' is a syntax error. */
-int mk_json_scan_int(struct mk_json_scan *j, int64_t *out, bool *ok)
+static int mk_json_scan_int(struct mk_json_scan *j, int64_t *out, bool *ok)
 {
     bool neg = false, overflow = false, integral = true;
     uint64_t v = 0;

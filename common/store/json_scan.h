@@ -102,10 +102,6 @@ static inline bool mk_json_scan_key_is(const char *key, const char *word)
  * string. -1 on a syntax error, -2 on memory failure. */
 int mk_json_scan_string(struct mk_json_scan *j, size_t *len);
 
-/* A number that is an integer (no fraction, no exponent, fits int64). A
- * number of another form is a schema error (*ok false), not a syntax one;
- * a leading zero ("01") or a lone '-' is a syntax error. */
-int mk_json_scan_int(struct mk_json_scan *j, int64_t *out, bool *ok);
 
 /* The literal word (true, false, null), whole: "nullx" is no literal. */
 bool mk_json_scan_literal(struct mk_json_scan *j, const char *word);

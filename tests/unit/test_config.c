@@ -119,7 +119,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.ignore_users[0], "root");
     assert_string_equal(cfg.state_dir, "/var/lib/mkio");
     assert_string_equal(cfg.source, "(defaults)");
-    assert_int_equal(mk_config_validate_with(&cfg, &mk_url_rules, &err), MK_OK);
+    assert_int_equal(mk_config_validate(&cfg, &mk_url_rules, &err), MK_OK);
     mk_config_free(&cfg);
     /* Freeing twice (a zeroed struct) is harmless. */
     mk_config_free(&cfg);
@@ -762,15 +762,15 @@ static void test_proxy_and_list_bounds(void **state)
 
     assert_int_equal(mk_config_defaults(&cfg, &err), MK_OK);
     cfg.max_list_records = 0;
-    assert_int_equal(mk_config_validate_with(&cfg, &mk_url_rules, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_config_validate(&cfg, &mk_url_rules, &err), MK_ERR_USAGE);
     assert_contains(err.message, "max_list_records");
     cfg.max_list_records = 10;
     cfg.max_list_bytes = 1024;
-    assert_int_equal(mk_config_validate_with(&cfg, &mk_url_rules, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_config_validate(&cfg, &mk_url_rules, &err), MK_ERR_USAGE);
     assert_contains(err.message, "max_list_size");
     cfg.max_list_bytes = 1 << 20;
     cfg.proxy = strdup("http://proxy");
-    assert_int_equal(mk_config_validate_with(&cfg, &mk_url_rules, &err), MK_ERR_USAGE);
+    assert_int_equal(mk_config_validate(&cfg, &mk_url_rules, &err), MK_ERR_USAGE);
     assert_contains(err.message, "proxy");
     mk_config_free(&cfg);
 
