@@ -115,6 +115,9 @@ program_libs = $(call layers_upto,$(PROGRAM_LAYER_$(1)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
+# The objects of tests/unit and tests/tools are intermediate files of their
+# programs' rules: keep them, or every `make unit` compiles them again.
+.SECONDARY:
 .PHONY: deps all check unit valgrind fuzz bench demo install uninstall clean deb check-deb \
         print-% FORCE
 all: $(foreach l,$(LAYERS),$(call layer_lib,$(l))) $(NSS_SO) $(PAM_SO) $(GATE_BIN) \
