@@ -90,6 +90,7 @@ class DelayLine:
         self._offers = []
         self._loop = asyncio.new_event_loop()
         self._server = None
+        self._writers = set()  # every open connection's writers, for stop()
         ready = threading.Event()
         self._error = None
         self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
@@ -111,12 +112,13 @@ class DelayLine:
         return count, offers
 
     def stop(self):
-        """Closes the listener and every connection; idempotent."""
+        """Closes the listener and every connection (data still on the line is
+        dropped), then ends the thread; idempotent."""
         if self._loop.is_closed():
             return
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(5)
+            self._thread.join(10)
         if not self._thread.is_alive():
             self._loop.close()
 
@@ -134,11 +136,21 @@ class DelayLine:
         try:
             self._loop.run_forever()
         finally:
-            self._server.close()
-            tasks = asyncio.all_tasks(self._loop)
-            for task in tasks:
-                task.cancel()
-            self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            self._loop.run_until_complete(self._shutdown())
+
+    async def _shutdown(self):
+        """Stops accepting, aborts every connection, and waits for their tasks."""
+        self._server.close()
+        for w in list(self._writers):
+            w.transport.abort()
+        me = asyncio.current_task()
+        for _ in range(2):
+            tasks = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+            if not tasks:
+                return
+            _, pending = await asyncio.wait(tasks, timeout=2)
+            for t in pending:
+                t.cancel()
 
     async def _serve(self, creader, cwriter):
         loop = asyncio.get_running_loop()
@@ -148,20 +160,22 @@ class DelayLine:
             self._count += 1
             slot = len(self._offers)
             self._offers.append(None)
+        self._writers.add(cwriter)
+        swriter = None
         try:
             sreader, swriter = await asyncio.open_connection(self.host, self.port_to)
-        except OSError:
-            cwriter.close()
-            return
-        peers = (cwriter, swriter)
-        up = self._pump(creader, swriter, rtt / 2, accepted + rtt, peers, slot)
-        down = self._pump(sreader, cwriter, rtt / 2, 0.0, peers, None)
-        try:
-            await asyncio.gather(up, down, return_exceptions=True)
-        except asyncio.CancelledError:
-            pass  # stop(): the connection ends with the line
-        for w in peers:
-            w.close()
+            self._writers.add(swriter)
+            peers = (cwriter, swriter)
+            await asyncio.gather(self._pump(creader, swriter, rtt / 2, accepted + rtt, peers, slot),
+                                 self._pump(sreader, cwriter, rtt / 2, 0.0, peers, None),
+                                 return_exceptions=True)
+        except (OSError, asyncio.CancelledError):
+            pass  # no server, or stop(): the connection ends with the line
+        finally:
+            for w in (cwriter, swriter):
+                if w is not None:
+                    self._writers.discard(w)
+                    w.close()
 
     def _offer(self, slot, data):
         with self._lock:
