@@ -10,8 +10,8 @@
 
 #include "base/text.h"
 
-/* The longest reason kept: the policy's notes for one organization. */
-#define HISTORY_REASON_MAX 600
+/* The longest reason kept: a note of the policy (grouppolicy.h) fits. */
+#define HISTORY_REASON_MAX 400
 
 static bool history_in_block(const struct mk_storefile *s, const char *p)
 {
@@ -58,30 +58,25 @@ void mk_history_snapshot_free(struct mk_history_snapshot *snap)
     memset(snap, 0, sizeof(*snap));
 }
 
-/* The notes about organization id ("organization ID: ..."), without that
- * prefix, joined by "; " into buf. */
+/* The last note about organization id ("organization ID: ...") without
+ * that prefix, into buf: the policy says what it did last, after the
+ * notes of the steps that led there ("gid N is taken; using M"). */
 static void history_reason(const struct mk_policy_notes *notes, const char *id, char *buf,
                            size_t size)
 {
     char prefix[MK_ORG_ID_MAX + 32];
-    size_t len = 0, plen;
+    size_t plen;
 
     snprintf(prefix, sizeof(prefix), "organization %s: ", id);
     plen = strlen(prefix);
-    buf[0] = '\0';
-    for (size_t i = 0; notes && i < notes->n; i++) {
-        const char *t = notes->v[i].text;
-        if (strncmp(t, prefix, plen) != 0)
-            continue;
-        int w = snprintf(buf + len, size - len, "%s%s", len ? "; " : "", t + plen);
-        if (w < 0 || (size_t)w >= size - len) {
-            len = size - 1;
-            break;
+    for (size_t i = notes ? notes->n : 0; i > 0; i--) {
+        const char *t = notes->v[i - 1].text;
+        if (strncmp(t, prefix, plen) == 0) {
+            snprintf(buf, size, "%s", t + plen);
+            return;
         }
-        len += (size_t)w;
     }
-    if (!len)
-        snprintf(buf, size, "the group was changed by the store's rules");
+    snprintf(buf, size, "the group was changed by the store's rules");
 }
 
 int mk_history_record(struct mk_storefile *s, const struct mk_history_snapshot *snap,

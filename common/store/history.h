@@ -7,8 +7,8 @@
  * The write takes a snapshot of every organization's group before the
  * policy runs (mk_policy_drop_unfit, mk_policy_assign: grouppolicy.h) and
  * compares after: an organization that had a group and now has another
- * name, another gid or none gets an event, its reason the policy's notes
- * about that organization in words. Cheap at any store size: a pointer and
+ * name, another gid or none gets an event, its reason the policy's last
+ * note about that organization, in words. Cheap at any store size: a pointer and
  * a gid per organization, names compared only where the pointer or the gid
  * changed.
  *
