@@ -9,6 +9,7 @@
  *   store_env.h    the clock, the NSS oracle, /etc/group and nscd's socket
  *   storefile.h    store.json in memory, store_json.h its text
  *   grouppolicy.h  which name and gid each organization gets (invariant 3)
+ *   history.h      the renames and gid moves a write keeps
  */
 #include "store/store.h"
 

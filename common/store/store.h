@@ -40,6 +40,10 @@
  * database (userdb.h, env->userdb_dir): by a write that changed store.json
  * or groups.db, and by every publish; a failure there is a warning too.
  *
+ * store.json also keeps, per organization, the last renames and gid moves
+ * of its group (history.h: when, old and new name and gid, why), which
+ * mk_store_read gives in the view's histories.
+ *
  * Organization ids are canonical (mk_org_id_canonical, lowercase):
  * "ABC" and "abc" are one organization. The parts: storefile.h (store.json
  * in memory) and store_json.h (its text), trust.h (the checks),
