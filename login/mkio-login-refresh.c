@@ -387,10 +387,13 @@ static const char *helper_refresh(struct helper_login *l)
             first_ref = res.orgs[i].ref;
             break;
         }
+    char changed[1024];
+    mk_store_change_format(&res.change, changed, sizeof(changed));
     login_log(LOG_INFO, "user %s: %zu organizations joined (%zu accepted now), %zu skipped, "
-               "%zu expired, %zu failed; store updated in %" PRId64 " ms%s%s",
+               "%zu expired, %zu failed; store updated in %" PRId64 " ms%s%s%s%s",
                l->user, res.members + res.accepted, res.accepted, res.skipped, res.expired,
-               res.failed, elapsed, *first_ref ? "; first failure ref " : "", first_ref);
+               res.failed, elapsed, *changed ? "; groups " : "", changed,
+               *first_ref ? "; first failure ref " : "", first_ref);
     result = "ok";
 out:
     mk_refresh_result_free(&res);

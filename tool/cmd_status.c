@@ -13,6 +13,7 @@
 #include "groupfile/reader.h"
 #include "store/store.h"
 #include "store/userstate.h"
+#include "tool/cmd_explain.h"
 #include "tool/cmd_status.h"
 #include "tool/util.h"
 
@@ -28,6 +29,10 @@ static const char status_help[] =
 "file (ids_file, mkio.conf(5); `mkio-orgs ids export` writes one). These are\n"
 "exactly the groups groups.db holds, so a stale user (below) is not among the\n"
 "members.\n"
+"\n"
+"Renames and gid moves: for each organization whose group was renamed, moved\n"
+"to another gid or taken away (a clash with /etc/group, another group source\n"
+"or a pin), the last 5 with when and why.\n"
 "\n"
 "Users: one line for each user the store or a refresh knows, with\n"
 "  ORGS          how many organizations the store holds for the user\n"
@@ -50,7 +55,9 @@ static const char status_help[] =
 "             gid, org_id, org_name, pinned, ids_file, members), \"users\" (user,\n"
 "             org_ids, refreshed, last_success, last_attempt, last_error,\n"
 "             known_good, stale; times as YYYY-MM-DDTHH:MM:SSZ or null, as\n"
-"             refreshed has \"never\"), and \"max_stale_seconds\" (0: no bound)\n"
+"             refreshed has \"never\"), \"history\" (organization, events:\n"
+"             time, old_group, old_gid, new_group, new_gid, reason), and\n"
+"             \"max_stale_seconds\" (0: no bound)\n"
 "  --verify   also check all of the compiled group file the NSS module reads\n"
 "             (STATE_DIR/groups.db): its checksum, every record, and that it\n"
 "             holds exactly the groups, gids and members the store says.\n"
@@ -127,6 +134,41 @@ static bool status_from_ids(const struct mk_config *cfg, const struct mk_store_g
     return pin && mk_config_pin_from_ids(cfg, pin);
 }
 
+/* Every organization's renames and gid moves: [{"organization", "events"}]. */
+static json_object *status_history_json(const struct mk_store_view *v)
+{
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; i < v->history_count; i++) {
+        const struct mk_store_history *h = &v->histories[i];
+        json_object *o = json_object_new_object(), *org = json_object_new_object();
+        json_object_object_add(org, "id", json_object_new_string(h->org_id));
+        json_object_object_add(org, "name", json_string_or_null(h->org_name));
+        json_object_object_add(o, "organization", org);
+        json_object_object_add(o, "events", explain_history_json(h));
+        json_object_array_add(a, o);
+    }
+    return a;
+}
+
+/* The same for people, after the groups. */
+static void print_history(const struct mk_store_view *v)
+{
+    if (!v->history_count)
+        return;
+    puts("\nRenames and gid moves (the last 5 of each organization, oldest first):");
+    for (size_t i = 0; i < v->history_count; i++) {
+        const struct mk_store_history *h = &v->histories[i];
+        fputs("  ", stdout);
+        tool_put_safe(stdout, h->org_id);
+        if (h->org_name) {
+            fputs("  ", stdout);
+            tool_put_safe(stdout, h->org_name);
+        }
+        fputc('\n', stdout);
+        explain_put_history(stdout, "    ", h);
+    }
+}
+
 static json_object *view_to_json(const struct mk_config *cfg, const struct mk_store_view *v,
                                  const struct status_user *users, size_t user_count)
 {
@@ -169,6 +211,7 @@ static json_object *view_to_json(const struct mk_config *cfg, const struct mk_st
     }
     json_object_object_add(root, "groups", groups);
     json_object_object_add(root, "users", jusers);
+    json_object_object_add(root, "history", status_history_json(v));
     json_object_object_add(root, "max_stale_seconds", json_object_new_int64(cfg->max_stale_ms / 1000));
     return root;
 }
@@ -373,6 +416,7 @@ int cmd_status(struct tool *t, int argc, char **argv)
         }
         fputc('\n', stdout);
     }
+    print_history(&view);
     print_users(&t->cfg, users, user_count);
 out:
     rc = verify ? status_verify(t, &view, json) : TOOL_EXIT_OK;

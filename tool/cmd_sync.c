@@ -110,6 +110,7 @@ static const char sync_help[] =
 "  organization that is not simply joined (skipped by the policy, pending,\n"
 "  expired, failed to accept), then\n"
 "    USER: N joined (N accepted now), N skipped, N expired, N failed\n"
+"  ending in \"; groups +NAME -NAME\" when the user gained or lost groups.\n"
 "  A user whose refresh failed gets one line on standard error instead:\n"
 "    mkio-orgs: sync: USER (last good data kept): WHY\n"
 "  The run ends with one line:\n"
@@ -117,7 +118,8 @@ static const char sync_help[] =
 "  With --json, each user is one object on one line:\n"
 "    {\"user\", \"outcome\": \"refreshed\" or \"failed\", \"joined\", \"accepted\",\n"
 "     \"skipped\", \"expired\", \"failed\", \"organizations\": [{\"id\", \"name\",\n"
-"     \"outcome\", \"detail\", \"ref\"}], \"error\": null or {\"message\", \"status\",\n"
+"     \"outcome\", \"detail\", \"ref\"}], \"added\": [GROUP], \"removed\": [GROUP],\n"
+"     \"error\": null or {\"message\", \"status\",\n"
 "     \"http_status\", \"ref\"}}\n"
 "  (organizations: those not simply joined), and the run ends with\n"
 "    {\"summary\": {\"users\", \"refreshed\", \"failed\", \"left\", \"rate_limited\",\n"
@@ -209,9 +211,15 @@ static void sync_print_text(const char *user, const struct mk_refresh_result *re
         }
         fputc('\n', stdout);
     }
+    char changed[1024];
     tool_put_safe(stdout, user);
-    printf(": %zu joined (%zu accepted now), %zu skipped, %zu expired, %zu failed\n",
+    printf(": %zu joined (%zu accepted now), %zu skipped, %zu expired, %zu failed",
            res->members + res->accepted, res->accepted, res->skipped, res->expired, res->failed);
+    if (*mk_store_change_format(&res->change, changed, sizeof(changed))) {
+        fputs("; groups ", stdout);
+        tool_put_safe(stdout, changed);
+    }
+    fputc('\n', stdout);
 }
 
 /* A JSON string of s sanitized like everything sync prints (NULL: null), so
@@ -260,6 +268,13 @@ static void sync_print_json(const char *user, mk_status st, const struct mk_refr
         json_object_array_add(orgs, j);
     }
     json_object_object_add(o, "organizations", orgs);
+    json_object *added = json_object_new_array(), *removed = json_object_new_array();
+    for (size_t i = 0; ok && i < res->change.added_count; i++)
+        json_object_array_add(added, sync_json_string(res->change.added[i]));
+    for (size_t i = 0; ok && i < res->change.removed_count; i++)
+        json_object_array_add(removed, sync_json_string(res->change.removed[i]));
+    json_object_object_add(o, "added", added);
+    json_object_object_add(o, "removed", removed);
     json_object *e = NULL;
     if (!ok) {
         e = json_object_new_object();

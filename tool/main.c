@@ -13,6 +13,7 @@
 
 #include "net/http.h"
 #include "tool/cmd_doctor.h"
+#include "tool/cmd_explain.h"
 #include "tool/cmd_ids.h"
 #include "tool/cmd_invite.h"
 #include "tool/cmd_orgs.h"
@@ -172,6 +173,11 @@ static const struct tool_verb verbs[] = {
       "tokens, nsswitch.conf, PAM lines, groups.db, nscd, stale\n"
       "users): one ok/warn/fail line each, with a hint. Exit 4\n"
       "when a check fails. Root checks everything.\n" },
+    { "explain", NULL, cmd_explain, 0, SECTION_DIAGNOSIS, "USER [--json]",
+      "Why USER has the groups they have: min_uid and\n"
+      "ignore_users, the token file logins read, the last\n"
+      "refresh and its error, the store's groups with their\n"
+      "renames and gid moves, and what getent answers now.\n" },
 
     { "help", NULL, verb_help, 0, SECTION_NONE, NULL, NULL },
 };

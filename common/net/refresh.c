@@ -43,6 +43,7 @@ void mk_refresh_result_free(struct mk_refresh_result *res)
         free(res->orgs[i].inviter_email);
     }
     free(res->orgs);
+    mk_store_change_free(&res->change);
     memset(res, 0, sizeof(*res));
 }
 
@@ -205,8 +206,9 @@ static mk_status refresh_write_store(const struct mk_config *cfg, const char *us
 
     /* The lock wait is the one local step that can take long: it gets what
      * is left of the budget, never more. */
-    rc = mk_store_set_user(cfg, opts->store_env, user, joined, n, refresh_lock_timeout(opts, http),
-                           opts->log, err);
+    rc = mk_store_set_user_changes(cfg, opts->store_env, user, joined, n,
+                                   refresh_lock_timeout(opts, http), opts->log, &res->change,
+                                   err);
     if (rc != MK_OK) {
         mk_error_prefix(err, "updating the membership store");
         goto out;

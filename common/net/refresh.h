@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 #include "store/config.h"
+#include "store/store.h"
 #include "store/store_env.h"
 #include "base/log.h"
 #include "base/mk_error.h"
@@ -65,6 +66,8 @@ struct mk_refresh_result {
     size_t count;
     size_t members, accepted, skipped, expired, failed;
     bool store_written;
+    struct mk_store_change change;  /* with store_written: the user's groups added and
+                                     * removed (store.h) */
 };
 
 mk_status mk_refresh_user(const struct mk_config *cfg, const char *user, const char *token,

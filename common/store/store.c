@@ -9,11 +9,13 @@
  *   store_env.h    the clock, the NSS oracle, /etc/group and nscd's socket
  *   storefile.h    store.json in memory, store_json.h its text
  *   grouppolicy.h  which name and gid each organization gets (invariant 3)
+ *   history.h      the renames and gid moves a write keeps
  */
 #include "store/store.h"
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -85,6 +87,51 @@ static mk_status store_view_fill(const struct mk_storefile *s,
     return MK_OK;
 }
 
+/* The organizations of s with a history, copied into out (sorted by id,
+ * as s->orgs is). */
+static mk_status store_view_histories(const struct mk_storefile *s, struct mk_store_view *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->org_count; i++)
+        n += s->orgs[i].history_count > 0;
+    if (!(out->histories = calloc(n ? n : 1, sizeof(*out->histories))))
+        return MK_ERR_NOMEM;
+    for (size_t i = 0; i < s->org_count; i++) {
+        const struct mk_storefile_org *o = &s->orgs[i];
+        if (!o->history_count)
+            continue;
+        struct mk_store_history *h = &out->histories[out->history_count++];
+        if (!(h->org_id = strdup(o->id)) || (o->name && !(h->org_name = strdup(o->name))) ||
+            !(h->events = calloc(o->history_count, sizeof(*h->events))))
+            return MK_ERR_NOMEM;
+        for (size_t k = 0; k < o->history_count; k++) {
+            const struct mk_storefile_event *e = &o->history[k];
+            struct mk_store_event *v = &h->events[h->event_count++];
+            v->time = (time_t)e->time;
+            v->old_gid = e->old_gid;
+            v->new_gid = e->new_gid;
+            if (!(v->old_group = strdup(e->old_group)) || !(v->reason = strdup(e->reason)) ||
+                (e->new_group && !(v->new_group = strdup(e->new_group))))
+                return MK_ERR_NOMEM;
+        }
+    }
+    return MK_OK;
+}
+
+static int store_cmp_history(const void *key, const void *h)
+{
+    return strcmp(key, ((const struct mk_store_history *)h)->org_id);
+}
+
+const struct mk_store_history *mk_store_view_history(const struct mk_store_view *view,
+                                                     const char *org_id)
+{
+    if (!view || !org_id || !view->history_count)
+        return NULL;
+    return bsearch(org_id, view->histories, view->history_count, sizeof(*view->histories),
+                   store_cmp_history);
+}
+
 mk_status mk_store_read(const struct mk_config *cfg, const struct mk_store_env *env,
                         struct mk_store_view *out, mk_error *err)
 {
@@ -128,7 +175,7 @@ mk_status mk_store_read(const struct mk_config *cfg, const struct mk_store_env *
     entries = members ? mk_compile_entries(&s, members, cfg, &etc, NULL, &index, &entry_count)
                       : NULL;
     if (!entries || store_view_fill(&s, entries, index, entry_count, stale, stale_since,
-                                    out) != MK_OK) {
+                                    out) != MK_OK || store_view_histories(&s, out) != MK_OK) {
         st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -170,19 +217,72 @@ void mk_store_view_free(struct mk_store_view *view)
         free(u->org_ids);
     }
     free(view->users);
+    for (size_t i = 0; i < view->history_count; i++) {
+        struct mk_store_history *h = &view->histories[i];
+        for (size_t k = 0; h->events && k < h->event_count; k++) {
+            free(h->events[k].old_group);
+            free(h->events[k].new_group);
+            free(h->events[k].reason);
+        }
+        free(h->events);
+        free(h->org_id);
+        free(h->org_name);
+    }
+    free(view->histories);
     memset(view, 0, sizeof(*view));
+}
+
+void mk_store_change_free(struct mk_store_change *change)
+{
+    if (!change)
+        return;
+    for (size_t i = 0; change->added && i < change->added_count; i++)
+        free(change->added[i]);
+    for (size_t i = 0; change->removed && i < change->removed_count; i++)
+        free(change->removed[i]);
+    free(change->added);
+    free(change->removed);
+    memset(change, 0, sizeof(*change));
+}
+
+char *mk_store_change_format(const struct mk_store_change *change, char *buf, size_t size)
+{
+    size_t len = 0;
+    if (!size)
+        return buf;
+    buf[0] = '\0';
+    for (size_t i = 0; change && i < change->added_count + change->removed_count; i++) {
+        bool add = i < change->added_count;
+        const char *name = add ? change->added[i] : change->removed[i - change->added_count];
+        int w = snprintf(buf + len, size - len, "%s%c%s", len ? " " : "", add ? '+' : '-', name);
+        if (w < 0 || (size_t)w >= size - len)
+            break;
+        len += (size_t)w;
+    }
+    return buf;
+}
+
+mk_status mk_store_set_user_changes(const struct mk_config *cfg, const struct mk_store_env *env,
+                                    const char *user, const struct mk_membership *orgs,
+                                    size_t n, long lock_timeout_ms,
+                                    const struct mk_log_sink *sink,
+                                    struct mk_store_change *change, mk_error *err)
+{
+    mk_error_clear(err);
+    if (change)
+        memset(change, 0, sizeof(*change));
+    if (!mk_user_name_valid(user))
+        return mk_error_set(err, MK_ERR_USAGE, "invalid user name: 1 to %d bytes without ':', "
+                            "',', '/', spaces or control characters", MK_USER_NAME_MAX);
+    return mk_write_store(cfg, env, user, orgs, n, mk_store_env_nss(env), lock_timeout_ms, sink,
+                          change, err);
 }
 
 mk_status mk_store_set_user(const struct mk_config *cfg, const struct mk_store_env *env,
                             const char *user, const struct mk_membership *orgs, size_t n,
                             long lock_timeout_ms, const struct mk_log_sink *sink, mk_error *err)
 {
-    mk_error_clear(err);
-    if (!mk_user_name_valid(user))
-        return mk_error_set(err, MK_ERR_USAGE, "invalid user name: 1 to %d bytes without ':', "
-                            "',', '/', spaces or control characters", MK_USER_NAME_MAX);
-    return mk_write_store(cfg, env, user, orgs, n, mk_store_env_nss(env), lock_timeout_ms, sink,
-                          err);
+    return mk_store_set_user_changes(cfg, env, user, orgs, n, lock_timeout_ms, sink, NULL, err);
 }
 
 mk_status mk_store_publish(const struct mk_config *cfg, const struct mk_store_env *env,
@@ -196,7 +296,7 @@ mk_status mk_store_publish(const struct mk_config *cfg, const struct mk_store_en
     if ((st = mk_policy_check_config(cfg, err)) != MK_OK)
         return st;
     mk_prefetch_build(cfg, mk_store_env_nss(env), &pf);
-    st = mk_write_store(cfg, env, NULL, NULL, 0, &oracle, lock_timeout_ms, sink, err);
+    st = mk_write_store(cfg, env, NULL, NULL, 0, &oracle, lock_timeout_ms, sink, NULL, err);
     mk_prefetch_free(&pf);
     return st;
 }

@@ -40,6 +40,10 @@
  * database (userdb.h, env->userdb_dir): by a write that changed store.json
  * or groups.db, and by every publish; a failure there is a warning too.
  *
+ * store.json also keeps, per organization, the last renames and gid moves
+ * of its group (history.h: when, old and new name and gid, why), which
+ * mk_store_read gives in the view's histories.
+ *
  * Organization ids are canonical (mk_org_id_canonical, lowercase):
  * "ABC" and "abc" are one organization. The parts: storefile.h (store.json
  * in memory) and store_json.h (its text), trust.h (the checks),
@@ -102,6 +106,32 @@ mk_status mk_store_set_user(const struct mk_config *cfg, const struct mk_store_e
                             const char *user, const struct mk_membership *orgs, size_t n,
                             long lock_timeout_ms, const struct mk_log_sink *sink, mk_error *err);
 
+/* What one user's write changed for them: the group names groups.db gave
+ * the user before and gives after (a stale user had none before), compared.
+ * Each list sorted, strings malloc'd. */
+struct mk_store_change {
+    char **added;
+    size_t added_count;
+    char **removed;
+    size_t removed_count;
+};
+
+void mk_store_change_free(struct mk_store_change *change);
+
+/* change as words for log lines, "+NAME ... -NAME ..." (added first), in
+ * buf (cut short to fit size); "" when nothing changed. Returns buf. */
+char *mk_store_change_format(const struct mk_store_change *change, char *buf, size_t size);
+
+/* mk_store_set_user, telling in *change (may be NULL) which groups the
+ * user gained and lost; change is filled once groups.db is in place (also
+ * with the MK_ERR_USAGE of an organization that got no group), else left
+ * empty. */
+mk_status mk_store_set_user_changes(const struct mk_config *cfg, const struct mk_store_env *env,
+                                    const char *user, const struct mk_membership *orgs,
+                                    size_t n, long lock_timeout_ms,
+                                    const struct mk_log_sink *sink,
+                                    struct mk_store_change *change, mk_error *err);
+
 /* Recompiles groups.db from store.json under the lock (waiting at most
  * lock_timeout_ms, MK_ERR_BUSY after) and replaces it only when its bytes
  * change; no user's organizations change. store.json is rewritten only when
@@ -139,6 +169,24 @@ struct mk_store_user {
                          * with max_stale 0 */
 };
 
+/* One rename or gid move of an organization's group, as store.json keeps
+ * it (the last MK_STOREFILE_HISTORY_MAX per organization, storefile.h). */
+struct mk_store_event {
+    time_t time;
+    char *old_group;
+    gid_t old_gid;
+    char *new_group;   /* NULL: the organization was left with no group */
+    gid_t new_gid;     /* 0 with new_group NULL */
+    char *reason;      /* in words: what the write warned of then */
+};
+
+struct mk_store_history {
+    char *org_id;
+    char *org_name;    /* may be NULL */
+    struct mk_store_event *events;  /* oldest first */
+    size_t event_count;
+};
+
 struct mk_store_view {
     struct mk_store_group *groups; /* sorted by group name; exactly what a write compiles
                                     * into groups.db from the store now: organizations
@@ -151,7 +199,14 @@ struct mk_store_view {
     size_t group_count;
     struct mk_store_user *users;   /* sorted by user name */
     size_t user_count;
+    struct mk_store_history *histories; /* organizations whose group was ever renamed
+                                         * or moved (or taken away), sorted by id */
+    size_t history_count;
 };
+
+/* The history of the organization org_id (canonical) in view, or NULL. */
+const struct mk_store_history *mk_store_view_history(const struct mk_store_view *view,
+                                                     const char *org_id);
 
 /* Reads the store without taking the write lock (it is replaced atomically),
  * with the same ownership checks as the writer (MK_ERR_IO). A store that

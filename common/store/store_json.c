@@ -71,7 +71,7 @@ enum {
     STORE_JSON_NAME = 1, STORE_JSON_GROUP = 2, STORE_JSON_GID = 4, STORE_JSON_PINNED = 8,
     STORE_JSON_FIRST_SEEN = 16, STORE_JSON_REFRESHED = 32, STORE_JSON_ORGS = 64,
     STORE_JSON_VERSION_KEY = 128, STORE_JSON_ORGANIZATIONS = 256, STORE_JSON_RETIRED = 512,
-    STORE_JSON_USERS = 1024,
+    STORE_JSON_USERS = 1024, STORE_JSON_HISTORY = 2048,
 };
 
 struct store_json_org {
@@ -79,7 +79,112 @@ struct store_json_org {
     int64_t gid, first_seen;
     unsigned seen;
     bool pinned, has_pinned, has_first_seen, gid_null, gid_bad;
+    struct mk_storefile_org events;   /* only its history: the entries read */
+    bool nomem;
 };
+
+/* One entry of an organization's history (the renames and gid moves of its
+ * group, storefile.h): every field present and of its type, else a schema
+ * error. Unknown members are ignored, as everywhere. */
+struct store_json_event {
+    struct mk_storefile_event e;
+    int64_t time, old_gid, new_gid;
+    unsigned seen;
+    bool ok, new_null;
+};
+
+static int store_json_event_string(struct mk_json_scan *j, char **out, bool nullable,
+                                   bool *is_null)
+{
+    int r;
+    free(*out);
+    *out = NULL;
+    if (nullable && mk_json_scan_literal(j, "null")) {
+        *is_null = true;
+        return 0;
+    }
+    if (!mk_json_scan_peek(j, '"')) {
+        mk_json_scan_schema(j, "an organization has a bad history entry");
+        return mk_json_scan_skip(j);
+    }
+    if ((r = mk_json_scan_string(j, NULL)) != 0)
+        return r;
+    return (*out = strdup(j->buf)) ? 0 : -2;
+}
+
+static int store_json_event_member(struct mk_json_scan *j, const char *key, void *ctx)
+{
+    static const char *const names[] = { "time", "old_group", "old_gid", "new_group",
+                                         "new_gid", "reason" };
+    struct store_json_event *ev = ctx;
+    bool ok = true, is_null = false;
+    unsigned k = 0;
+    int r;
+
+    while (key && k < 6 && !mk_json_scan_key_is(key, names[k]))
+        k++;
+    if (!key || k == 6)
+        return mk_json_scan_skip(j);
+    mk_json_scan_first(j, &ev->seen, 1u << k);
+    switch (k) {
+    case 0: r = mk_json_scan_int_field(j, &ev->time, &ok, "an organization has a bad history entry"); break;
+    case 1: r = store_json_event_string(j, &ev->e.old_group, false, &is_null); break;
+    case 2: r = mk_json_scan_int_field(j, &ev->old_gid, &ok, "an organization has a bad history entry"); break;
+    case 3: r = store_json_event_string(j, &ev->e.new_group, true, &ev->new_null); break;
+    case 4:
+        if (mk_json_scan_literal(j, "null")) {
+            ev->new_gid = 0;
+            return 0;
+        }
+        r = mk_json_scan_int_field(j, &ev->new_gid, &ok, "an organization has a bad history entry");
+        break;
+    default: r = store_json_event_string(j, &ev->e.reason, false, &is_null); break;
+    }
+    if (!ok)
+        ev->ok = false;
+    return r;
+}
+
+/* "history": [ {time, old_group, old_gid, new_group, new_gid, reason}, ... ],
+ * oldest first; only the last MK_STOREFILE_HISTORY_MAX are kept. */
+static int store_json_history(struct mk_json_scan *j, struct store_json_org *o)
+{
+    if (!mk_json_scan_peek(j, '[')) {
+        mk_json_scan_schema(j, "an organization has a bad history entry");
+        return mk_json_scan_skip(j);
+    }
+    j->p++;
+    if (mk_json_scan_take(j, ']'))
+        return 0;
+    do {
+        struct store_json_event ev = { .ok = true };
+        int r;
+        if (!mk_json_scan_peek(j, '{')) {
+            mk_json_scan_schema(j, "an organization has a bad history entry");
+            r = mk_json_scan_skip(j);
+        } else {
+            r = mk_json_scan_object(j, store_json_event_member, &ev);
+        }
+        if (r == 0 && (ev.seen != 63 || !ev.ok || !ev.e.old_group ||
+                                  !mk_storefile_gid_ok(ev.old_gid) ||
+                                  (ev.e.new_group ? !mk_storefile_gid_ok(ev.new_gid)
+                                                  : ev.new_gid != 0)))
+            mk_json_scan_schema(j, "an organization has a bad history entry");
+        else if (r == 0 && !j->schema_err) {
+            ev.e.time = ev.time;
+            ev.e.old_gid = (gid_t)ev.old_gid;
+            ev.e.new_gid = (gid_t)ev.new_gid;
+            if (mk_storefile_add_event(&o->events, &ev.e) != 0)
+                r = -2;
+        }
+        mk_storefile_event_clear(&ev.e);
+        if (r != 0) {
+            o->nomem = r == -2;
+            return r;
+        }
+    } while (mk_json_scan_take(j, ','));
+    return mk_json_scan_take(j, ']') ? 0 : mk_json_scan_bad(j, "not valid JSON");
+}
 
 static int store_json_org_member(struct mk_json_scan *j, const char *key, void *ctx)
 {
@@ -137,6 +242,11 @@ static int store_json_org_member(struct mk_json_scan *j, const char *key, void *
         return mk_json_scan_int_field(j, &o->first_seen, &o->has_first_seen,
                             "an organization entry lacks a field");
     }
+    /* Optional: a store written before the history was kept has none. */
+    if (mk_json_scan_key_is(key, "history")) {
+        mk_json_scan_first(j, &o->seen, STORE_JSON_HISTORY);
+        return store_json_history(j, o);
+    }
     return mk_json_scan_skip(j);
 }
 
@@ -161,8 +271,10 @@ static int store_json_orgs_member(struct mk_json_scan *j, const char *key, void 
         mk_json_scan_schema(j, "a bad organization entry");
         return mk_json_scan_skip(j);
     }
-    if ((r = mk_json_scan_object(j, store_json_org_member, &o)) != 0)
+    if ((r = mk_json_scan_object(j, store_json_org_member, &o)) != 0) {
+        c->nomem = c->nomem || o.nomem;
         goto out;
+    }
     if (!key || !mk_org_id_canonical(key, id)) {
         mk_json_scan_schema(j, "a bad organization entry");
         goto out;
@@ -196,6 +308,10 @@ static int store_json_orgs_member(struct mk_json_scan *j, const char *key, void 
     o.group = NULL;
     org->name = o.name;
     o.name = NULL;
+    org->history = o.events.history;
+    org->history_count = o.events.history_count;
+    o.events.history = NULL;
+    o.events.history_count = 0;
     if (!(org->id = store_json_keep(j, id, strlen(id)))) {
         c->nomem = true;
         r = -2;
@@ -203,6 +319,9 @@ static int store_json_orgs_member(struct mk_json_scan *j, const char *key, void 
 out:
     free(o.name);
     mk_storefile_free_string(s, o.group);
+    for (size_t i = 0; i < o.events.history_count; i++)
+        mk_storefile_event_clear(&o.events.history[i]);
+    free(o.events.history);
     return r;
 }
 

@@ -101,6 +101,44 @@ static char *store_json_put_nullable(char *o, const char *s, size_t len)
 /* Bytes an entry's fixed text and numbers take at most, strings aside. */
 #define STORE_JSON_ENTRY_FIXED 256
 
+/* The most an organization's history takes (6 bytes per byte of text). */
+static size_t store_json_history_most(const struct mk_storefile_org *org)
+{
+    size_t most = 0;
+    for (size_t i = 0; i < org->history_count; i++) {
+        const struct mk_storefile_event *e = &org->history[i];
+        most += STORE_JSON_ENTRY_FIXED + 6 * (strlen(e->old_group) + strlen(e->reason) +
+                                              (e->new_group ? strlen(e->new_group) : 0));
+    }
+    return most;
+}
+
+/* ", \"history\": [...]" when there is one: a store without renames or
+ * gid moves is written as before the history was kept. */
+static char *store_json_put_history(char *o, const struct mk_storefile_org *org)
+{
+    if (!org->history_count)
+        return o;
+    o = STORE_JSON_LIT(o, ", \"history\": [");
+    for (size_t i = 0; i < org->history_count; i++) {
+        const struct mk_storefile_event *e = &org->history[i];
+        o = i ? STORE_JSON_LIT(o, ", {\"time\": ") : STORE_JSON_LIT(o, "{\"time\": ");
+        o = store_json_put_int(o, e->time);
+        o = STORE_JSON_LIT(o, ", \"old_group\": ");
+        o = mk_store_json_put_string(o, e->old_group, strlen(e->old_group));
+        o = STORE_JSON_LIT(o, ", \"old_gid\": ");
+        o = store_json_put_int(o, e->old_gid);
+        o = STORE_JSON_LIT(o, ", \"new_group\": ");
+        o = store_json_put_nullable(o, e->new_group, e->new_group ? strlen(e->new_group) : 0);
+        o = STORE_JSON_LIT(o, ", \"new_gid\": ");
+        o = e->new_group ? store_json_put_int(o, e->new_gid) : STORE_JSON_LIT(o, "null");
+        o = STORE_JSON_LIT(o, ", \"reason\": ");
+        o = mk_store_json_put_string(o, e->reason, strlen(e->reason));
+        o = STORE_JSON_LIT(o, "}");
+    }
+    return STORE_JSON_LIT(o, "]");
+}
+
 /* One organization or user per line: readable and diffable by an admin,
  * and a third the bytes of one member per line, which every login reads. */
 char *mk_store_json_serialize(const struct mk_storefile *s)
@@ -123,7 +161,8 @@ char *mk_store_json_serialize(const struct mk_storefile *s)
         const struct mk_storefile_org *org = &s->orgs[i];
         size_t id_len = strlen(org->id), name_len = org->name ? strlen(org->name) : 0;
         size_t group_len = org->group ? strlen(org->group) : 0;
-        size_t most = STORE_JSON_ENTRY_FIXED + 6 * (id_len + name_len + group_len);
+        size_t most = STORE_JSON_ENTRY_FIXED + 6 * (id_len + name_len + group_len) +
+                      store_json_history_most(org);
         if (!(o = store_json_reserve(&t, most)))
             goto fail;
         o = i ? STORE_JSON_LIT(o, ",\n    ") : STORE_JSON_LIT(o, "\n    ");
@@ -138,6 +177,7 @@ char *mk_store_json_serialize(const struct mk_storefile *s)
                         : STORE_JSON_LIT(o, ", \"pinned\": false");
         o = STORE_JSON_LIT(o, ", \"first_seen\": ");
         o = store_json_put_int(o, org->first_seen);
+        o = store_json_put_history(o, org);
         o = STORE_JSON_LIT(o, "}");
         t.n = (size_t)(o - t.v);
     }

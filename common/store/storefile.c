@@ -52,11 +52,45 @@ static void storefile_user_clear_orgs(const struct mk_storefile *s, struct mk_st
     u->org_count = 0;
 }
 
+void mk_storefile_event_clear(struct mk_storefile_event *e)
+{
+    free(e->old_group);
+    free(e->new_group);
+    free(e->reason);
+    memset(e, 0, sizeof(*e));
+}
+
+/* The array always has room for MK_STOREFILE_HISTORY_MAX: a full one
+ * drops its oldest. */
+int mk_storefile_add_event(struct mk_storefile_org *o, const struct mk_storefile_event *e)
+{
+    struct mk_storefile_event copy = { .time = e->time, .old_gid = e->old_gid,
+                                       .new_gid = e->new_group ? e->new_gid : 0 };
+    if (!o->history && !(o->history = calloc(MK_STOREFILE_HISTORY_MAX, sizeof(*o->history))))
+        return -ENOMEM;
+    if (!(copy.old_group = strdup(e->old_group ? e->old_group : "")) ||
+        (e->new_group && !(copy.new_group = strdup(e->new_group))) ||
+        !(copy.reason = strdup(e->reason ? e->reason : ""))) {
+        mk_storefile_event_clear(&copy);
+        return -ENOMEM;
+    }
+    if (o->history_count == MK_STOREFILE_HISTORY_MAX) {
+        mk_storefile_event_clear(&o->history[0]);
+        memmove(o->history, o->history + 1, (MK_STOREFILE_HISTORY_MAX - 1) * sizeof(*o->history));
+        o->history_count--;
+    }
+    o->history[o->history_count++] = copy;
+    return 0;
+}
+
 static void storefile_org_free(const struct mk_storefile *s, struct mk_storefile_org *o)
 {
     mk_storefile_free_string(s, o->id);
     free(o->name);
     mk_storefile_free_string(s, o->group);
+    for (size_t i = 0; i < o->history_count; i++)
+        mk_storefile_event_clear(&o->history[i]);
+    free(o->history);
 }
 
 void mk_storefile_free(struct mk_storefile *s)

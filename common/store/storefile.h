@@ -3,7 +3,8 @@
  * store's one source of truth.
  *
  * store.json holds every organization ever seen (its canonical id, last
- * display name, group name and gid, kept for good), the gids retired from
+ * display name, group name and gid, kept for good, and the last renames
+ * and gid moves of its group), the gids retired from
  * organizations (never given again), and each local user's joined
  * organizations. It never holds a token. This is the model: sorted arrays,
  * an id index, the strings of a loaded store in one block, and the checks a
@@ -36,6 +37,22 @@
 #define MK_STOREFILE_STATE_DIR \
     (&(const struct mk_trust_dir){ "the state directory", "set state_dir to the directory itself" })
 
+/* How many renames and gid moves store.json keeps per organization: the
+ * newest, oldest first. */
+#define MK_STOREFILE_HISTORY_MAX 5
+
+/* One rename or gid move of an organization's group (history.h records
+ * them), kept in store.json so that `mkio-orgs explain` and `status` can
+ * say later what the printed-once warning said. Strings malloc'd. */
+struct mk_storefile_event {
+    int64_t time;
+    char *old_group;
+    gid_t old_gid;
+    char *new_group;   /* NULL: the organization was left with no group */
+    gid_t new_gid;     /* 0 exactly when new_group is NULL */
+    char *reason;      /* words: what the write warned of */
+};
+
 struct mk_storefile_org {
     char *id;          /* canonical (mk_org_id_canonical) */
     char *name;        /* display name, repaired; may be NULL */
@@ -43,6 +60,8 @@ struct mk_storefile_org {
     gid_t gid;         /* 0 exactly when group is NULL */
     bool pinned;
     int64_t first_seen;
+    struct mk_storefile_event *history;  /* oldest first, at most MK_STOREFILE_HISTORY_MAX */
+    size_t history_count;
 };
 
 struct mk_storefile_user {
@@ -94,6 +113,13 @@ int mk_storefile_add_orgs(struct mk_storefile *s, const char *const *ids, size_t
 
 /* The user's entry, created empty when missing (NULL on memory failure). */
 struct mk_storefile_user *mk_storefile_user_get(struct mk_storefile *s, const char *name);
+
+/* Appends a copy of e (its strings copied) to o's history, the oldest
+ * dropped past MK_STOREFILE_HISTORY_MAX. 0 or -ENOMEM (o unchanged). */
+int mk_storefile_add_event(struct mk_storefile_org *o, const struct mk_storefile_event *e);
+
+/* Frees the strings of e and zeroes it. */
+void mk_storefile_event_clear(struct mk_storefile_event *e);
 
 /* Adds gid to the retired gids; 0 or -ENOMEM. */
 int mk_storefile_retire(struct mk_storefile *s, gid_t gid);

@@ -29,6 +29,7 @@
 #include "groupfile/writer.h"
 #include "store/compile.h"
 #include "store/etc_group.h"
+#include "store/history.h"
 #include "store/nscd.h"
 #include "store/stale.h"
 #include "store/store_json.h"
@@ -218,6 +219,7 @@ struct write_state {
     const char *user;                     /* NULL: publish */
     const struct mk_group_oracle *oracle;
     const struct mk_log_sink *sink;
+    struct mk_store_change *change;       /* NULL: not asked */
     int64_t now;
     /* The user's organizations, canonical, sorted, unique (write_input). */
     struct mk_membership *in;
@@ -231,6 +233,9 @@ struct write_state {
     struct mk_local_groups etc;
     struct mk_stale_records records;
     struct mk_policy_notes notes;
+    struct mk_history_snapshot snap;      /* each organization's group before the policy */
+    char **before;                        /* the user's groups in groups.db before */
+    size_t before_count;
     /* write_select: indexed like s.users, then like s.orgs */
     bool *stale;
     int64_t *stale_since;
@@ -281,8 +286,52 @@ static mk_status write_lock(struct write_state *w, long lock_timeout_ms, mk_erro
     return MK_OK;
 }
 
-/* Under the lock: store.json, /etc/group, the users' records; groups that
- * no longer fit taken away; with a user, their organizations put in. */
+static int write_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void write_strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The names of the groups groups.db gives the user from s now (their
+ * organizations' groups that are active: grouppolicy.h), sorted, copied;
+ * none for a stale user. 0 or -ENOMEM. */
+static int write_user_groups(struct write_state *w, bool stale, char ***out, size_t *count)
+{
+    const struct mk_storefile_user *u = mk_storefile_user_get(&w->s, w->user);
+    char **v;
+
+    *out = NULL;
+    *count = 0;
+    if (!u)
+        return -ENOMEM;
+    if (!(v = calloc(u->org_count ? u->org_count : 1, sizeof(*v))))
+        return -ENOMEM;
+    for (size_t i = 0; !stale && i < u->org_count; i++) {
+        ssize_t k = mk_storefile_find_org(&w->s, u->orgs[i]);
+        const struct mk_storefile_org *o = k >= 0 ? &w->s.orgs[k] : NULL;
+        if (!o || !o->group || !mk_policy_org_active(o, w->cfg, &w->etc, NULL))
+            continue;
+        if (!(v[*count] = strdup(o->group))) {
+            write_strv_free(v, *count);
+            *count = 0;
+            return -ENOMEM;
+        }
+        (*count)++;
+    }
+    qsort(v, *count, sizeof(*v), write_cmp_str);
+    *out = v;
+    return 0;
+}
+
+/* Under the lock: store.json, /etc/group, the users' records; with a user,
+ * their groups noted and their organizations put in; every group noted
+ * (history.h), then groups that no longer fit taken away. */
 static mk_status write_load(struct write_state *w, mk_error *err)
 {
     const struct mk_config *cfg = w->cfg;
@@ -292,14 +341,50 @@ static mk_status write_load(struct write_state *w, mk_error *err)
         return st;
     if ((st = mk_etc_group_read(mk_store_env_etc_group(w->env), &w->etc, err)) != MK_OK)
         return st;
-    if (mk_policy_drop_unfit(&w->s, cfg, &w->notes) != 0)
-        return write_nomem(err);
     if (mk_stale_records_load(cfg, &w->records, w->sink) != 0)
         return write_nomem(err);
-    if (!w->user)
-        return MK_OK;
-    return write_apply_user(&w->s, w->user, w->in, w->in_count, w->now,
-                            mk_stale_user(cfg, &w->s, &w->records, w->user, w->now), err);
+    if (w->user) {
+        bool stale = mk_stale_user(cfg, &w->s, &w->records, w->user, w->now);
+        if (w->change && write_user_groups(w, stale, &w->before, &w->before_count) != 0)
+            return write_nomem(err);
+        if ((st = write_apply_user(&w->s, w->user, w->in, w->in_count, w->now, stale,
+                                   err)) != MK_OK)
+            return st;
+    }
+    /* After the user's organizations are in: s->orgs stays as it is. */
+    if (mk_history_snapshot_take(&w->s, &w->snap) != 0 ||
+        mk_policy_drop_unfit(&w->s, cfg, &w->notes) != 0)
+        return write_nomem(err);
+    return MK_OK;
+}
+
+/* *change: the user's groups after the write against before, both sorted. */
+static mk_status write_change(struct write_state *w, mk_error *err)
+{
+    struct mk_store_change *c = w->change;
+    char **after = NULL;
+    size_t after_count = 0, i = 0, k = 0;
+
+    if (write_user_groups(w, false, &after, &after_count) != 0 ||
+        !(c->added = calloc(after_count ? after_count : 1, sizeof(char *))) ||
+        !(c->removed = calloc(w->before_count ? w->before_count : 1, sizeof(char *))))
+        goto nomem;
+    while (i < w->before_count || k < after_count) {
+        int d = i == w->before_count ? 1 : k == after_count ? -1
+                                         : strcmp(w->before[i], after[k]);
+        if (d < 0)
+            c->removed[c->removed_count++] = w->before[i], w->before[i++] = NULL;
+        else if (d > 0)
+            c->added[c->added_count++] = after[k], after[k++] = NULL;
+        else
+            i++, k++;
+    }
+    write_strv_free(after, after_count);
+    return MK_OK;
+nomem:
+    write_strv_free(after, after_count);
+    mk_store_change_free(c);
+    return write_nomem(err);
 }
 
 /* Who counts: stale users' memberships stay in store.json and leave
@@ -344,6 +429,8 @@ static mk_status write_assign(struct write_state *w, mk_error *err)
                                     &w->notes, &w->org_status, &w->org_err, err);
     if (st != MK_OK)
         return st;
+    if (mk_history_record(&w->s, &w->snap, &w->notes, w->now) != 0)
+        return write_nomem(err);
     /* Each entry's organization only for the export: a login at 100,000
      * organizations does not pay for an index it never reads. */
     w->entries = mk_compile_entries(&w->s, w->members, w->cfg, &w->etc, &w->notes,
@@ -476,6 +563,8 @@ static void write_free(struct write_state *w)
     mk_stale_records_free(&w->records);
     mk_compile_members_free(w->members, w->s.org_count);
     mk_policy_notes_free(&w->notes);
+    mk_history_snapshot_free(&w->snap);
+    write_strv_free(w->before, w->before_count);
     mk_local_groups_free(&w->etc);
     mk_storefile_free(&w->s);
     free(w->in);
@@ -485,10 +574,11 @@ static void write_free(struct write_state *w)
 mk_status mk_write_store(const struct mk_config *cfg, const struct mk_store_env *env,
                          const char *user, const struct mk_membership *orgs, size_t n,
                          const struct mk_group_oracle *oracle, long lock_timeout_ms,
-                         const struct mk_log_sink *sink, mk_error *err)
+                         const struct mk_log_sink *sink, struct mk_store_change *change,
+                         mk_error *err)
 {
     struct write_state w = { .cfg = cfg, .env = env, .user = user, .oracle = oracle,
-                             .sink = sink, .now = mk_store_env_now(env), .dir_fd = -1,
+                             .sink = sink, .change = user ? change : NULL, .now = mk_store_env_now(env), .dir_fd = -1,
                              .lock_fd = -1, .job = { .dir_fd = -1 } };
     mk_status st;
 
@@ -509,6 +599,11 @@ mk_status mk_write_store(const struct mk_config *cfg, const struct mk_store_env 
     st = write_publish(&w, err);
     if (w.published)
         write_export(&w);
+    if (w.published && w.change && (st == MK_OK || st == MK_ERR_USAGE)) {
+        mk_error local;
+        if (write_change(&w, &local) != MK_OK && st == MK_OK)
+            st = write_nomem(err);
+    }
 out:
     write_free(&w);
     return st;

@@ -33,10 +33,14 @@
  * nothing of a user changes: store.json is rewritten only when the policy
  * changed an assignment. env gives the clock, /etc/group and nscd's
  * socket (NULL: production); the oracle is passed apart, since publish
- * wraps it in the answers it asked for before the lock (prefetch.h). */
+ * wraps it in the answers it asked for before the lock (prefetch.h).
+ * Renames and gid moves are kept in the organizations' history
+ * (history.h). With user and change (may be NULL), *change says which of
+ * the user's groups were added and removed (store.h). */
 mk_status mk_write_store(const struct mk_config *cfg, const struct mk_store_env *env,
                          const char *user, const struct mk_membership *orgs, size_t n,
                          const struct mk_group_oracle *oracle, long lock_timeout_ms,
-                         const struct mk_log_sink *sink, mk_error *err);
+                         const struct mk_log_sink *sink, struct mk_store_change *change,
+                         mk_error *err);
 
 #endif

@@ -614,6 +614,23 @@ class TestLogin(PamCase):
         self.assertEqual(self.user_orgs("alice"), [self.org_id])
         self.assertIn("1 organizations joined (0 accepted now)", self.summary()[1])
 
+    def test_the_log_line_names_the_groups_added_and_removed(self):
+        # issue 19: what changed, as "+NAME" and "-NAME".
+        self.alice_world(invited=False, member=True)
+        self.run_pam()
+        group = self.group_of(self.org_id)
+        self.assertIn("; groups +%s" % group, self.summary()[1])
+        self.log = []
+        self.run_pam()
+        self.assertNotIn("; groups ", self.summary()[1])
+        self.log = []
+        FAKE.reset()
+        self.seed(orgs=[self.org(members=[])], users=["alice"])
+        self.run_pam()
+        line = self.summary()[1]
+        self.assertIn("user alice: 0 organizations joined", line)
+        self.assertIn("; groups -%s" % group, line)
+
     def test_second_login_changes_nothing_on_the_server(self):
         self.alice_world()
         self.run_pam()

@@ -118,7 +118,8 @@ class Status(ToolTest):
         self.write_record("alice", now - 10, now - 10)
         self.write_record("bob", now - 5, 0, b"no route to host")
         st = self.status_json()
-        self.assertEqual(set(st), {"groups", "users", "max_stale_seconds"})
+        # "history": the renames and gid moves (issue 19; test_explain.py).
+        self.assertEqual(set(st), {"groups", "users", "history", "max_stale_seconds"})
         self.assertEqual(st["max_stale_seconds"], 30 * DAY)
         alice, bob = st["users"]
         for u in (alice, bob):
@@ -269,7 +270,8 @@ class Status(ToolTest):
     def test_no_users_no_section(self):
         p = self.status()
         self.assertEqual(p.stdout, "No groups: no user of this machine has joined an organization yet.\n")
-        self.assertEqual(self.status_json(), {"groups": [], "users": [], "max_stale_seconds": 30 * DAY})
+        self.assertEqual(self.status_json(), {"groups": [], "users": [], "history": [],
+                                              "max_stale_seconds": 30 * DAY})
 
     def test_help(self):
         p = self.run_tool("status", "--help", token=None)

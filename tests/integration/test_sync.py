@@ -425,7 +425,7 @@ class SyncJson(ToolTest):
         self.assertEqual((daemon["joined"], daemon["failed"], daemon["organizations"]), (0, 0, []))
         self.assertEqual(nobody, {
             "user": "nobody", "outcome": "refreshed", "joined": 0, "accepted": 0, "skipped": 0,
-            "expired": 0, "failed": 0, "error": None,
+            "expired": 0, "failed": 0, "error": None, "added": [], "removed": [],
             "organizations": [{"id": ORG, "name": "Acme Media", "outcome": "not-accepting",
                                "detail": "pending; not accepted by this run", "ref": None}]})
         s = end["summary"]
@@ -656,8 +656,10 @@ class SyncFairness(ToolTest):
                                   err)
                 # Every user line is whole: "USER: N joined ..." or the summary.
                 for line in out.rstrip("\n").split("\n")[:-1]:
+                    # A user's first refresh gives them the group (issue 19).
                     self.assertRegex(line, r"^fair\d\d: 1 joined \(0 accepted now\), 0 skipped, "
-                                           r"0 expired, 0 failed$")
+                                           r"0 expired, 0 failed(; groups \+mk-acme-media-"
+                                           r"0c6f2a8e)?$")
         self.assertGreaterEqual(len(reached), 30)
         # The second run began with those the first did not reach.
         self.assertLessEqual(set(self.users) - runs[0], runs[1])
