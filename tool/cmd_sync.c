@@ -117,8 +117,9 @@ static const char sync_help[] =
 "    sync: N of N user(s) refreshed, N failed, N left for the next run (S s)\n"
 "  With --json, each user is one object on one line (JSON Lines):\n"
 "    {\"schema\", \"user\", \"outcome\": \"refreshed\" or \"failed\", \"joined\", \"accepted\",\n"
-"     \"skipped\", \"expired\", \"failed\", \"organizations\": [{\"id\", \"name\",\n"
-"     \"outcome\", \"detail\", \"ref\"}], \"error\": null or {\"message\", \"status\",\n"
+"     \"skipped\", \"expired\", \"failed\", \"organizations\": [{\"organization\":\n"
+"     {\"id\", \"name\"}, \"outcome\", \"detail\", \"ref\"}], \"error\": null or\n"
+"     {\"message\", \"status\",\n"
 "     \"http_status\", \"ref\"}}\n"
 "  (organizations: those not simply joined), and the run ends with\n"
 "    {\"schema\", \"summary\": {\"users\", \"refreshed\", \"failed\", \"left\", \"rate_limited\",\n"
@@ -258,8 +259,10 @@ static void sync_print_json(const char *user, mk_status st, const struct mk_refr
         if (org->outcome == MK_REFRESH_MEMBER)
             continue;
         json_object *j = json_object_new_object();
-        json_object_object_add(j, "id", sync_json_string(org->org_id));
-        json_object_object_add(j, "name", sync_json_string(org->org_name));
+        json_object *org_j = json_object_new_object();
+        json_object_object_add(org_j, "id", sync_json_string(org->org_id));
+        json_object_object_add(org_j, "name", sync_json_string(org->org_name));
+        json_object_object_add(j, "organization", org_j);
         json_object_object_add(j, "outcome", json_object_new_string(mk_refresh_outcome_name(org->outcome)));
         json_object_object_add(j, "detail", org->detail[0] ? sync_json_string(org->detail) : NULL);
         json_object_object_add(j, "ref", org->ref[0] ? sync_json_string(org->ref) : NULL);
