@@ -445,6 +445,74 @@ class SyncJson(ToolTest):
         self.assertEqual(end["summary"]["exit_status"], 0)
 
 
+class SyncJournal(ToolTest):
+    """Under journald (JOURNAL_STREAM names the stream: sd-daemon(3)) each
+    line carries its priority: <6> info, <5> notice, <4> warning, <3> error;
+    elsewhere none (issue 19, item 2)."""
+
+    def run_sync(self, out, err, journal):
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp}
+        if journal is not None:
+            st = os.fstat(journal.fileno())
+            env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
+        p = subprocess.run([TOOL, "--config", self.conf, "sync", "--all", "--jobs", "1"],
+                           env=env, stdout=out, stderr=err, timeout=60)
+        return p.returncode
+
+    def world_with_every_priority(self):
+        self.write_token("nobody", ALICE_TOKEN)                # pending: notice, then info
+        self.write_token("daemon", "tok-refused-0000000000")   # refused: errors
+        self.write_token("no-such-user-q", BOB_TOKEN)          # nobody's file: a warning
+
+    def lines(self, f):
+        f.seek(0)
+        return f.read().decode().splitlines()
+
+    def priority_of(self, lines, text):
+        [line] = [line for line in lines if text in line]
+        return line[:3]
+
+    @unittest.skipUnless(IS_ROOT, "sync is root only")
+    def test_every_line_has_its_priority_on_the_journal_stream(self):
+        self.world_with_every_priority()
+        with open(os.path.join(self.tmp, "journal"), "w+b") as j:
+            self.assertEqual(self.run_sync(j, j, j), 2)
+            lines = self.lines(j)
+        for line in lines:
+            self.assertRegex(line, r"^<[3-6]>", line)
+        self.assertEqual(self.priority_of(lines, ": not-accepting: "), "<5>")
+        self.assertEqual(self.priority_of(lines, "nobody: 0 joined"), "<6>")
+        self.assertEqual(self.priority_of(lines, "belongs to no local user"), "<4>")
+        self.assertEqual(self.priority_of(lines, "sync: daemon"), "<3>")
+        self.assertEqual(self.priority_of(lines, "the token was refused (expired"), "<3>")
+        self.assertEqual(self.priority_of(lines, "user(s) refreshed"), "<4>")  # a user failed
+
+    @unittest.skipUnless(IS_ROOT, "sync is root only")
+    def test_only_the_stream_that_is_the_journal(self):
+        self.world_with_every_priority()
+        with open(os.path.join(self.tmp, "err"), "w+b") as e, \
+                open(os.path.join(self.tmp, "out"), "w+b") as o:
+            self.run_sync(o, e, e)
+            out, err = self.lines(o), self.lines(e)
+        self.assertTrue(err and all(re.match(r"^<[34]>mkio-orgs: ", line) for line in err), err)
+        self.assertTrue(out and not any(line.startswith("<") for line in out), out)
+
+    @unittest.skipUnless(IS_ROOT, "sync is root only")
+    def test_no_prefix_elsewhere(self):
+        self.world_with_every_priority()
+        with open(os.path.join(self.tmp, "log"), "w+b") as f, \
+                open(os.path.join(self.tmp, "other"), "w+b") as other:
+            self.run_sync(f, f, None)
+            plain = self.lines(f)
+            f.seek(0)
+            f.truncate()
+            self.run_sync(f, f, other)        # JOURNAL_STREAM names another file
+            other_stream = self.lines(f)
+        for lines in (plain, other_stream):
+            self.assertTrue(lines)
+            self.assertFalse([line for line in lines if line.startswith("<")], lines)
+
+
 class SyncHostileText(HostileWorld):
     def test_sync_prints_server_names_and_ids_replaced(self):
         self.write_token("nobody", ALICE_TOKEN)
