@@ -105,7 +105,7 @@ class Sync(ToolTest):
         self.assertIn("mkio-orgs: warning: organization %s: gid %d is taken; using %d"
                       % (ORG, gid, gid + 1), p.stderr)
         st = json.loads(self.run_tool("status", "--json", token=None).stdout)
-        self.assertEqual(st["groups"][0]["gid"], gid + 1)
+        self.assertEqual(st["groups"][0]["group"]["gid"], gid + 1)
 
     def test_sync_failure_keeps_last_good_data(self):
         self.write_token("nobody", BOB_TOKEN)
@@ -424,9 +424,10 @@ class SyncJson(ToolTest):
         self.assertIn("boom", daemon["error"]["message"])
         self.assertEqual((daemon["joined"], daemon["failed"], daemon["organizations"]), (0, 0, []))
         self.assertEqual(nobody, {
-            "user": "nobody", "outcome": "refreshed", "joined": 0, "accepted": 0, "skipped": 0,
-            "expired": 0, "failed": 0, "error": None,
-            "organizations": [{"id": ORG, "name": "Acme Media", "outcome": "not-accepting",
+            "schema": 1, "user": "nobody", "outcome": "refreshed", "joined": 0, "accepted": 0,
+            "skipped": 0, "expired": 0, "failed": 0, "error": None,
+            "organizations": [{"organization": {"id": ORG, "name": "Acme Media"},
+                               "outcome": "not-accepting",
                                "detail": "pending; not accepted by this run", "ref": None}]})
         s = end["summary"]
         self.assertEqual((s["users"], s["refreshed"], s["failed"], s["left"], s["rate_limited"],
@@ -535,7 +536,7 @@ class SyncHostileText(HostileWorld):
         # The same in --json: one line per object, every string replaced.
         out, _ = self.run_clean("sync", "--user", "nobody", "--accept", "--json", code=1)
         user, _ = (json.loads(line) for line in out.rstrip("\n").split("\n"))
-        orgs = {o["id"]: o for o in user["organizations"]}
+        orgs = {o["organization"]["id"]: o["organization"] for o in user["organizations"]}
         self.assertEqual(orgs[shown(EVIL_ORG)]["name"], shown("Org " + HOSTILE))
         failed = [o for o in user["organizations"] if o["outcome"] == "failed"]
         self.assertTrue(failed)
@@ -550,8 +551,9 @@ class SyncHostileText(HostileWorld):
         out, _ = self.run_clean("status")
         self.assertIn(EVIL_ORG2 + "  " + shown("Org2 " + HOSTILE) + "\n", out)
         out, _ = self.run_clean("status", "--json")
-        [group] = [g for g in json.loads(out)["groups"] if g["org_id"] == EVIL_ORG2]
-        self.assert_exact_where_valid(group["org_name"])
+        [group] = [g for g in json.loads(out)["groups"]
+                   if g["group"]["organization"]["id"] == EVIL_ORG2]
+        self.assert_exact_where_valid(group["group"]["organization"]["name"])
         self.assertEqual(group["members"], ["nobody"])
 
     def test_user_names_and_token_files_a_user_chose(self):
