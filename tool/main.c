@@ -341,6 +341,6 @@ static int main_run(int argc, char **argv)
 int main(int argc, char **argv)
 {
     tool_json_set(main_wants_json(argc, argv));
-    tool_journal_detect(false);
+    tool_journal_detect();
     return tool_json_finish(main_run(argc, argv));
 }

@@ -70,11 +70,11 @@ static bool tool_is_journal_stream(int fd, const char *value)
            (unsigned long long)sb.st_ino == ino;
 }
 
-void tool_journal_detect(bool force)
+void tool_journal_detect(void)
 {
     const char *value = getenv("JOURNAL_STREAM");
-    tool_journal_stderr = force || tool_is_journal_stream(STDERR_FILENO, value);
-    tool_journal_stdout = force || tool_is_journal_stream(STDOUT_FILENO, value);
+    tool_journal_stderr = tool_is_journal_stream(STDERR_FILENO, value);
+    tool_journal_stdout = tool_is_journal_stream(STDOUT_FILENO, value);
 }
 
 void tool_line_priority(FILE *f, int priority)

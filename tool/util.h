@@ -84,9 +84,12 @@ json_object *tool_json_new(void);
 int tool_json_finish(int rc);
 
 /* journald (sd-daemon(3)): when stderr (stdout) is the stream
- * JOURNAL_STREAM names (its "DEV:INO"), or always when force, each line
- * the tool writes there starts with its syslog priority, "<N>". */
-void tool_journal_detect(bool force);
+ * JOURNAL_STREAM names (its "DEV:INO"), each line the tool writes there
+ * starts with its syslog priority, "<N>", which journald reads
+ * (SyslogLevelPrefix=, on by default). systemd sets the variable for every
+ * unit whose output goes to the journal, the sync units' default: no flag
+ * is needed, and no libsystemd. */
+void tool_journal_detect(void);
 
 /* Writes "<priority>" to f when f is a journal stream (tool_journal_detect);
  * at the start of each line of f. */
