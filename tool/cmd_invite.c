@@ -5,35 +5,44 @@
 #include <string.h>
 
 #include "tool/cmd_invite.h"
+#include "tool/shape.h"
 #include "tool/util.h"
 
 static const char invite_help[] =
 "Usage: mkio-orgs invite create --email EMAIL [--comment TEXT] [--team TEAM]... [--json]\n"
 "       mkio-orgs invite list [--json]\n"
-"       mkio-orgs invite cancel INVITE_ID\n"
+"       mkio-orgs invite cancel INVITE_ID [--json]\n"
 "\n"
 "Manage the invites of your token's organization (you must be its admin).\n"
 "An invite expires 14 days after it is sent; an accepted user joins the\n"
 "Everyone team as well as every --team named. `invite list` shows pending\n"
 "invites only. Exit status as in `mkio-orgs --help`.\n";
 
+/* An invite as text: its state and teams as its JSON says them (shape.h). */
 static void print_invite(const struct mk_invite *inv)
 {
+    char when[32];
+    const char *expires = inv->expires ? shape_api_time(inv->expires, when, sizeof(when)) : NULL;
     fputs("invite ", stdout);
     tool_put_safe(stdout, inv->id);
     fputs("\n  email:   ", stdout);
     tool_put_safe(stdout, inv->email);
     fputs("\n  state:   ", stdout);
-    tool_put_safe(stdout, inv->state ? inv->state : "pending");
+    tool_put_safe(stdout, shape_invite_state(inv));
     fputs("\n  expires: ", stdout);
-    tool_put_safe(stdout, inv->expires ? inv->expires : "unknown");
+    tool_put_safe(stdout, expires ? expires : inv->expires ? inv->expires : "unknown");
     if (inv->expires && inv->expires_computed)
         fputs(" (computed: sent + 14 days; MK.IO decides)", stdout);
-    fputs("\n  teams:   Everyone", stdout);
-    for (size_t i = 0; i < inv->team_count; i++) {
-        fputs(", ", stdout);
-        tool_put_safe(stdout, inv->teams[i]);
+    fputs("\n  teams:   ", stdout);
+    size_t n = shape_invite_teams(inv, NULL, 0);
+    const char **teams = calloc(n, sizeof(*teams));
+    shape_invite_teams(inv, teams, teams ? n : 0);
+    for (size_t i = 0; teams && i < n; i++) {
+        if (i)
+            fputs(", ", stdout);
+        tool_put_safe(stdout, teams[i]);
     }
+    free(teams);
     if (inv->comment) {
         fputs("\n  comment: ", stdout);
         tool_put_safe(stdout, inv->comment);
@@ -54,7 +63,6 @@ int cmd_invite_create(struct tool *t, int argc, char **argv)
     const char *email = NULL, *comment = NULL;
     const char **teams = calloc((size_t)argc + 1, sizeof(*teams));
     size_t team_count = 0;
-    bool json = false;
     int rc = TOOL_EXIT_OK, c;
     mk_http *http = NULL;
     struct mk_invite inv;
@@ -70,7 +78,7 @@ int cmd_invite_create(struct tool *t, int argc, char **argv)
         case 'e': email = optarg; break;
         case 'c': comment = optarg; break;
         case 'T': teams[team_count++] = optarg; break;
-        case 'j': json = true; break;
+        case 'j': tool_json_set(true); break;
         case 'h': fputs(invite_help, stdout); goto out;
         default:
             rc = tool_usage("invite ", "invite create: unknown or incomplete option '%s'",
@@ -100,8 +108,10 @@ int cmd_invite_create(struct tool *t, int argc, char **argv)
         rc = tool_fail(&err);
         goto out;
     }
-    if (json) {
-        tool_print_json(mk_invite_to_json(&inv));
+    if (tool_json()) {
+        json_object *o = tool_json_new();
+        json_object_object_add(o, "invite", shape_admin_invite(&inv));
+        tool_print_json(o);
     } else {
         fputs("Invited ", stdout);
         tool_put_safe(stdout, inv.email ? inv.email : email);
@@ -133,10 +143,12 @@ int cmd_invite_list(struct tool *t, int argc, char **argv)
         goto out;
     }
     if (json) {
+        json_object *o = tool_json_new();
         json_object *arr = json_object_new_array();
         for (size_t i = 0; i < list.count; i++)
-            json_object_array_add(arr, mk_invite_to_json(&list.items[i]));
-        tool_print_json(arr);
+            json_object_array_add(arr, shape_admin_invite(&list.items[i]));
+        json_object_object_add(o, "invites", arr);
+        tool_print_json(o);
     } else if (list.count == 0) {
         puts("No pending invites.");
     } else {
@@ -152,7 +164,8 @@ out:
 int cmd_invite_cancel(struct tool *t, int argc, char **argv)
 {
     char *id = NULL;
-    int rc = tool_simple_options("invite cancel", invite_help, argc, argv, NULL, "INVITE_ID", &id);
+    bool json = false;
+    int rc = tool_simple_options("invite cancel", invite_help, argc, argv, &json, "INVITE_ID", &id);
     if (rc)
         return rc < 0 ? TOOL_EXIT_OK : rc;
     mk_http *http = NULL;
@@ -163,6 +176,12 @@ int cmd_invite_cancel(struct tool *t, int argc, char **argv)
         goto out;
     if (mk_invite_cancel(http, id, &err) != MK_OK) {
         rc = tool_fail(&err);
+        goto out;
+    }
+    if (json) {
+        json_object *o = tool_json_new();
+        json_object_object_add(o, "cancelled", json_object_new_string(id));
+        tool_print_json(o);
         goto out;
     }
     fputs("Cancelled invite ", stdout);

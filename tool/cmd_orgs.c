@@ -7,13 +7,14 @@
 #include <unistd.h>
 
 #include "tool/cmd_orgs.h"
+#include "tool/shape.h"
 #include "tool/util.h"
 
 static const char orgs_help[] =
 "Usage: mkio-orgs orgs list [--json]\n"
-"       mkio-orgs orgs accept ORG_ID\n"
-"       mkio-orgs orgs decline ORG_ID\n"
-"       mkio-orgs orgs leave ORG_ID [--yes]\n"
+"       mkio-orgs orgs accept ORG_ID [--json]\n"
+"       mkio-orgs orgs decline ORG_ID [--json]\n"
+"       mkio-orgs orgs leave ORG_ID [--yes] [--json]\n"
 "\n"
 "Act for the user of your token. `list` shows every organization you belong\n"
 "to and every one with an invite for you, with who sent it, the comment, its\n"
@@ -23,18 +24,11 @@ static const char orgs_help[] =
 "it asks for confirmation on a terminal and needs --yes otherwise.\n"
 "Exit status as in `mkio-orgs --help`.\n";
 
-/* The state as the server sent it: expiry is never decided locally. */
-static const char *org_state(const struct mk_user_org *org, time_t now)
+/* The state is the server's (shape_user_org_state): expiry is never
+ * decided locally. */
+static void print_org(const struct mk_user_org *org)
 {
-    (void)now;
-    if (!org->has_invite)
-        return "joined";
-    return org->invite.state ? org->invite.state : "pending";
-}
-
-static void print_org(const struct mk_user_org *org, time_t now)
-{
-    const char *state = org_state(org, now);
+    const char *state = shape_user_org_state(org);
     tool_put_safe(stdout, org->name ? org->name : "(no name)");
     fputs("\n  id:         ", stdout);
     tool_put_safe(stdout, org->id);
@@ -63,8 +57,10 @@ static void print_org(const struct mk_user_org *org, time_t now)
         /* Published records say neither when the invite was sent nor when
          * it expires: then nothing is shown, rather than a guess. */
         if (org->invite.expires) {
+            char when[32];
+            const char *shown = shape_api_time(org->invite.expires, when, sizeof(when));
             fputs("\n  expires:    ", stdout);
-            tool_put_safe(stdout, org->invite.expires);
+            tool_put_safe(stdout, shown ? shown : org->invite.expires);
             if (org->invite.expires_computed)
                 fputs(" (computed: sent + 14 days; MK.IO decides)", stdout);
         }
@@ -90,16 +86,17 @@ int cmd_orgs_list(struct tool *t, int argc, char **argv)
         goto out;
     }
     if (json) {
+        json_object *o = tool_json_new();
         json_object *arr = json_object_new_array();
         for (size_t i = 0; i < list.count; i++)
-            json_object_array_add(arr, mk_user_org_to_json(&list.items[i]));
-        tool_print_json(arr);
+            json_object_array_add(arr, shape_membership(&list.items[i]));
+        json_object_object_add(o, "organizations", arr);
+        tool_print_json(o);
     } else if (list.count == 0) {
         puts("You belong to no organization and have no invites.");
     } else {
-        time_t now = time(NULL);
         for (size_t i = 0; i < list.count; i++)
-            print_org(&list.items[i], now);
+            print_org(&list.items[i]);
     }
 out:
     mk_user_org_list_free(&list);
@@ -107,10 +104,21 @@ out:
     return rc;
 }
 
+/* accept, decline and leave under --json: {"schema", "organization",
+ * "action"} (mkio-orgs(1), JSON OUTPUT). */
+static void orgs_print_json(const char *id, const char *name, const char *action)
+{
+    json_object *o = tool_json_new();
+    json_object_object_add(o, "organization", shape_organization(id, name));
+    json_object_object_add(o, "action", json_object_new_string(action));
+    tool_print_json(o);
+}
+
 int cmd_orgs_accept(struct tool *t, int argc, char **argv)
 {
     char *id = NULL;
-    int rc = tool_simple_options("orgs accept", orgs_help, argc, argv, NULL, "ORG_ID", &id);
+    bool json = false;
+    int rc = tool_simple_options("orgs accept", orgs_help, argc, argv, &json, "ORG_ID", &id);
     if (rc)
         return rc < 0 ? TOOL_EXIT_OK : rc;
     mk_http *http = NULL;
@@ -123,6 +131,10 @@ int cmd_orgs_accept(struct tool *t, int argc, char **argv)
         goto out;
     if (mk_user_org_accept(http, id, &org, &err) != MK_OK) {
         rc = tool_fail(&err);
+        goto out;
+    }
+    if (json) {
+        orgs_print_json(id, org.name, "accepted");
         goto out;
     }
     fputs("Joined ", stdout);
@@ -151,9 +163,8 @@ static int find_org(mk_http *http, const char *id, struct mk_user_org_list *list
             return TOOL_EXIT_OK;
         }
     }
-    fputs("mkio-orgs: you neither belong to nor have an invite to organization ", stderr);
-    tool_put_safe(stderr, id);
-    fputs(" (see: mkio-orgs orgs list)\n", stderr);
+    tool_error("you neither belong to nor have an invite to organization %s (see: mkio-orgs "
+               "orgs list)", id);
     return TOOL_EXIT_REFUSED;
 }
 
@@ -179,6 +190,7 @@ static int orgs_delete(struct tool *t, int argc, char **argv, bool leave)
 {
     static const struct option options[] = {
         {"yes", no_argument, NULL, 'y'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -193,6 +205,10 @@ static int orgs_delete(struct tool *t, int argc, char **argv, bool leave)
         }
         if (c == 'y' && leave) {
             yes = true;
+            continue;
+        }
+        if (c == 'j') {
+            tool_json_set(true);
             continue;
         }
         return tool_usage("orgs ", "%s: unknown option '%s'", command, argv[optind - 1]);
@@ -215,31 +231,32 @@ static int orgs_delete(struct tool *t, int argc, char **argv, bool leave)
     /* Leaving is for joined organizations, declining for invites: name the
      * command that fits instead. */
     if (leave == org->has_invite) {
-        fputs(leave ? "mkio-orgs: you have not joined " : "mkio-orgs: you are a member of ", stderr);
-        tool_put_safe(stderr, org->name ? org->name : id);
-        fputs(leave ? "; you have an invite to it. To refuse the invite: mkio-orgs orgs decline "
-                    : "; there is no invite to decline. To leave it: mkio-orgs orgs leave ",
-              stderr);
-        tool_put_safe(stderr, id);
-        fputc('\n', stderr);
+        tool_error(leave ? "you have not joined %s; you have an invite to it. To refuse the "
+                           "invite: mkio-orgs orgs decline %s"
+                         : "you are a member of %s; there is no invite to decline. To leave it: "
+                           "mkio-orgs orgs leave %s", org->name ? org->name : id, id);
         rc = TOOL_EXIT_USAGE;
         goto out;
     }
     if (leave && !yes) {
         if (!isatty(STDIN_FILENO)) {
-            fputs("mkio-orgs: leaving an organization can only be undone by a fresh invitation;"
-                  " confirm on a terminal or pass --yes\n", stderr);
+            tool_error("leaving an organization can only be undone by a fresh invitation; "
+                       "confirm on a terminal or pass --yes");
             rc = TOOL_EXIT_USAGE;
             goto out;
         }
         if (!confirm_leave(org)) {
-            fputs("Not leaving.\n", stderr);
+            tool_error("not leaving");
             rc = TOOL_EXIT_USAGE;
             goto out;
         }
     }
     if (mk_user_org_delete(http, id, &err) != MK_OK) {
         rc = tool_fail(&err);
+        goto out;
+    }
+    if (tool_json()) {
+        orgs_print_json(id, org->name, leave ? "left" : "declined");
         goto out;
     }
     fputs(leave ? "Left " : "Declined the invite to ", stdout);

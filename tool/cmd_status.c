@@ -15,6 +15,7 @@
 #include "store/userstate.h"
 #include "tool/cmd_explain.h"
 #include "tool/cmd_status.h"
+#include "tool/shape.h"
 #include "tool/util.h"
 
 static const char status_help[] =
@@ -51,13 +52,13 @@ static const char status_help[] =
 "                `mkio-orgs login`.\n"
 "Times are UTC; 'never' means none is known.\n"
 "\n"
-"  --json     the same as one JSON object on standard output: \"groups\" (group,\n"
-"             gid, org_id, org_name, pinned, ids_file, members), \"users\" (user,\n"
-"             org_ids, refreshed, last_success, last_attempt, last_error,\n"
-"             known_good, stale; times as YYYY-MM-DDTHH:MM:SSZ or null, as\n"
-"             refreshed has \"never\"), \"history\" (organization, events:\n"
-"             time, old_group, old_gid, new_group, new_gid, reason), and\n"
-"             \"max_stale_seconds\" (0: no bound)\n"
+"  --json     the same as one JSON object on standard output: \"groups\" (group\n"
+"             {name, gid, organization}, pinned, ids_file, members), \"users\"\n"
+"             (user, organizations, last_success, last_attempt, last_changed,\n"
+"             last_error, known_good, stale; times as YYYY-MM-DDTHH:MM:SSZ or\n"
+"             null), \"history\" (organization, events: time, old_group,\n"
+"             old_gid, new_group, new_gid, reason) and \"max_stale_seconds\"\n"
+"             (0: no bound); the schema is in mkio-orgs(1), JSON OUTPUT\n"
 "  --verify   also check all of the compiled group file the NSS module reads\n"
 "             (STATE_DIR/groups.db): its checksum, every record, and that it\n"
 "             holds exactly the groups, gids and members the store says.\n"
@@ -113,20 +114,6 @@ static struct status_user *status_users(const struct mk_config *cfg, const struc
     return out;
 }
 
-static json_object *json_string_or_null(const char *s)
-{
-    return s ? json_object_new_string(s) : NULL;
-}
-
-static json_object *json_time_or_null(int64_t t)
-{
-    char when[32];
-    if (t <= 0)
-        return NULL;
-    tool_format_time(t, when, sizeof(when));
-    return json_object_new_string(when);
-}
-
 /* Whether g's name and gid are a pin of the ids file (ids_file). */
 static bool status_from_ids(const struct mk_config *cfg, const struct mk_store_group *g)
 {
@@ -140,10 +127,8 @@ static json_object *status_history_json(const struct mk_store_view *v)
     json_object *a = json_object_new_array();
     for (size_t i = 0; i < v->history_count; i++) {
         const struct mk_store_history *h = &v->histories[i];
-        json_object *o = json_object_new_object(), *org = json_object_new_object();
-        json_object_object_add(org, "id", json_object_new_string(h->org_id));
-        json_object_object_add(org, "name", json_string_or_null(h->org_name));
-        json_object_object_add(o, "organization", org);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "organization", shape_organization(h->org_id, h->org_name));
         json_object_object_add(o, "events", explain_history_json(h));
         json_object_array_add(a, o);
     }
@@ -169,21 +154,28 @@ static void print_history(const struct mk_store_view *v)
     }
 }
 
+/* The organization of the store with id org_id, named as its group names
+ * it (the store keeps a user's organizations by id). */
+static json_object *status_organization(const struct mk_store_view *v, const char *org_id)
+{
+    for (size_t i = 0; i < v->group_count; i++)
+        if (strcmp(v->groups[i].org_id, org_id) == 0)
+            return shape_organization(org_id, v->groups[i].org_name);
+    return shape_organization(org_id, NULL);
+}
+
 static json_object *view_to_json(const struct mk_config *cfg, const struct mk_store_view *v,
                                  const struct status_user *users, size_t user_count)
 {
-    json_object *root = json_object_new_object();
+    json_object *root = tool_json_new();
     json_object *groups = json_object_new_array();
     json_object *jusers = json_object_new_array();
-    char when[32];
     for (size_t i = 0; i < v->group_count; i++) {
         const struct mk_store_group *g = &v->groups[i];
         json_object *o = json_object_new_object();
         json_object *members = json_object_new_array();
-        json_object_object_add(o, "group", json_object_new_string(g->group_name));
-        json_object_object_add(o, "gid", json_object_new_int64(g->gid));
-        json_object_object_add(o, "org_id", json_object_new_string(g->org_id));
-        json_object_object_add(o, "org_name", json_string_or_null(g->org_name));
+        json_object_object_add(o, "group", shape_group(g->group_name, g->gid, g->org_id,
+                                                       g->org_name));
         json_object_object_add(o, "pinned", json_object_new_boolean(g->pinned));
         json_object_object_add(o, "ids_file", json_object_new_boolean(status_from_ids(cfg, g)));
         for (size_t m = 0; m < g->member_count; m++)
@@ -195,17 +187,19 @@ static json_object *view_to_json(const struct mk_config *cfg, const struct mk_st
         const struct status_user *u = &users[i];
         json_object *o = json_object_new_object();
         json_object *orgs = json_object_new_array();
-        tool_format_time(u->stored ? u->stored->refreshed : 0, when, sizeof(when));
         json_object_object_add(o, "user", json_object_new_string(u->name));
-        json_object_object_add(o, "refreshed", json_object_new_string(when));
         for (size_t k = 0; u->stored && k < u->stored->org_count; k++)
-            json_object_array_add(orgs, json_object_new_string(u->stored->org_ids[k]));
-        json_object_object_add(o, "org_ids", orgs);
-        json_object_object_add(o, "last_success", json_time_or_null(u->record.last_success));
-        json_object_object_add(o, "last_attempt", json_time_or_null(u->record.last_attempt));
+            json_object_array_add(orgs, status_organization(v, u->stored->org_ids[k]));
+        json_object_object_add(o, "organizations", orgs);
+        json_object_object_add(o, "last_success", shape_time(u->record.last_success));
+        json_object_object_add(o, "last_attempt", shape_time(u->record.last_attempt));
+        json_object_object_add(o, "last_changed",
+                               shape_time(u->stored ? (int64_t)u->stored->refreshed : 0));
         json_object_object_add(o, "last_error",
                                u->failing ? json_object_new_string(u->record.last_error) : NULL);
-        json_object_object_add(o, "known_good", json_time_or_null(u->known_good));
+        json_object_object_add(o, "known_good", shape_time(u->known_good));
+        json_object_object_add(o, "state", json_object_new_string(
+                                   u->stale ? "stale" : u->failing ? "failing" : "ok"));
         json_object_object_add(o, "stale", json_object_new_boolean(u->stale));
         json_object_array_add(jusers, o);
     }
@@ -355,7 +349,7 @@ int cmd_status(struct tool *t, int argc, char **argv)
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
-        case 'j': json = true; break;
+        case 'j': tool_json_set(true); json = true; break;
         case 'v': verify = true; break;
         case 'h': fputs(status_help, stdout); return TOOL_EXIT_OK;
         default: return tool_usage(NULL, "status: unknown option '%s'", argv[optind - 1]);
@@ -363,6 +357,7 @@ int cmd_status(struct tool *t, int argc, char **argv)
     }
     if (optind < argc)
         return tool_usage(NULL, "status: unexpected argument '%s'", argv[optind]);
+    json = tool_json(); /* also a global --json before the command */
     rc = tool_load_config(t);
     if (rc)
         return rc;

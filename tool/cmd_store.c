@@ -8,11 +8,12 @@
 
 #include "store/store.h"
 #include "tool/cmd_store.h"
+#include "tool/shape.h"
 #include "tool/util.h"
 
 static const char store_help[] =
-"Usage: mkio-orgs store set-user USER --from FILE.json\n"
-"       mkio-orgs store publish\n"
+"Usage: mkio-orgs store set-user USER --from FILE.json [--json]\n"
+"       mkio-orgs store publish [--json]\n"
 "\n"
 "Root only. Replace USER's organizations in the membership store with the\n"
 "list in FILE.json, as a login would, and recompile the group file:\n"
@@ -67,6 +68,7 @@ int cmd_store_set_user(struct tool *t, int argc, char **argv)
 {
     static const struct option options[] = {
         {"from", required_argument, NULL, 'f'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -80,6 +82,10 @@ int cmd_store_set_user(struct tool *t, int argc, char **argv)
         }
         if (c == 'f') {
             from = optarg;
+            continue;
+        }
+        if (c == 'j') {
+            tool_json_set(true);
             continue;
         }
         return tool_usage("store ", "store set-user: unknown or incomplete option '%s'",
@@ -108,6 +114,16 @@ int cmd_store_set_user(struct tool *t, int argc, char **argv)
         rc = tool_fail(&err);
         goto out;
     }
+    if (tool_json()) {
+        json_object *o = tool_json_new();
+        json_object *list = json_object_new_array();
+        for (size_t i = 0; i < n; i++)
+            json_object_array_add(list, shape_organization(orgs[i].org_id, orgs[i].org_name));
+        json_object_object_add(o, "user", json_object_new_string(user));
+        json_object_object_add(o, "organizations", list);
+        tool_print_json(o);
+        goto out;
+    }
     printf("Stored %zu organization%s for ", n, n == 1 ? "" : "s");
     tool_put_safe(stdout, user);
     fputs(".\n", stdout);
@@ -120,19 +136,21 @@ out:
 int cmd_store_publish(struct tool *t, int argc, char **argv)
 {
     mk_error err;
-    int rc;
 
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(store_help, stdout);
-        return TOOL_EXIT_OK;
-    }
-    if (argc > 1)
-        return tool_usage("store ", "store publish: takes no arguments");
+    int rc = tool_simple_options("store publish", store_help, argc, argv, NULL, NULL, NULL);
+    if (rc)
+        return rc < 0 ? TOOL_EXIT_OK : rc;
     if ((rc = tool_need_root("store publish")) || (rc = tool_load_config(t)))
         return rc;
     mk_error_clear(&err);
     if (mk_store_publish(&t->cfg, NULL, TOOL_STORE_LOCK_TIMEOUT_MS, &tool_log_sink, &err) != MK_OK)
         return tool_fail(&err);
+    if (tool_json()) {
+        json_object *o = tool_json_new();
+        json_object_object_add(o, "published", json_object_new_boolean(true));
+        tool_print_json(o);
+        return TOOL_EXIT_OK;
+    }
     puts("Published the store.");
     return TOOL_EXIT_OK;
 }

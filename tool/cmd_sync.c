@@ -36,6 +36,7 @@
 #include "base/text.h"
 #include "net/token.h"
 #include "tool/cmd_sync.h"
+#include "tool/shape.h"
 #include "tool/util.h"
 #include "store/userstate.h"
 #include "base/clock.h"
@@ -115,17 +116,26 @@ static const char sync_help[] =
 "    mkio-orgs: sync: USER (last good data kept): WHY\n"
 "  The run ends with one line:\n"
 "    sync: N of N user(s) refreshed, N failed, N left for the next run (S s)\n"
-"  With --json, each user is one object on one line:\n"
-"    {\"user\", \"outcome\": \"refreshed\" or \"failed\", \"joined\", \"accepted\",\n"
-"     \"skipped\", \"expired\", \"failed\", \"organizations\": [{\"id\", \"name\",\n"
-"     \"outcome\", \"detail\", \"ref\"}], \"added\": [GROUP], \"removed\": [GROUP],\n"
-"     \"error\": null or {\"message\", \"status\",\n"
+"  With --json, each user is one object on one line (JSON Lines):\n"
+"    {\"schema\", \"user\", \"outcome\": \"refreshed\" or \"failed\", \"joined\", \"accepted\",\n"
+"     \"skipped\", \"expired\", \"failed\", \"organizations\": [{\"organization\":\n"
+"     {\"id\", \"name\"}, \"outcome\", \"detail\", \"ref\"}], \"added\": [GROUP],\n"
+"     \"removed\": [GROUP], \"error\": null or {\"message\", \"status\",\n"
 "     \"http_status\", \"ref\"}}\n"
 "  (organizations: those not simply joined), and the run ends with\n"
-"    {\"summary\": {\"users\", \"refreshed\", \"failed\", \"left\", \"rate_limited\",\n"
+"    {\"schema\", \"summary\": {\"users\", \"refreshed\", \"failed\", \"left\", \"rate_limited\",\n"
 "     \"seconds\", \"exit_status\"}}\n"
-"  Errors still go to standard error. Names, ids and details from the server\n"
-"  have control characters replaced, in both forms.\n"
+"  (the schema: mkio-orgs(1), JSON OUTPUT). Errors still go to standard error;\n"
+"  an error before any user is one error object on standard output. Names,\n"
+"  ids and details from the server have control characters replaced, in both\n"
+"  forms.\n"
+"\n"
+"journald:\n"
+"  When standard error (or standard output) is the journal stream that\n"
+"  JOURNAL_STREAM names, as under the systemd unit, each line there starts\n"
+"  with its priority (sd-daemon(3)): <6> a user refreshed and the run's end,\n"
+"  <5> an organization pending, skipped or expired, <4> warnings, a run or\n"
+"  user with failures, <3> a failed user or organization, and errors.\n"
 "\n"
 "Exit status:\n"
 "  0  every user was refreshed\n"
@@ -193,6 +203,8 @@ static void sync_print_text(const char *user, const struct mk_refresh_result *re
         const struct mk_refresh_org *o = &res->orgs[i];
         if (o->outcome == MK_REFRESH_MEMBER)
             continue;
+        /* journald (util.h): a failure 3, anything else shown a notice. */
+        tool_line_priority(stdout, o->outcome == MK_REFRESH_FAILED ? MK_LOG_ERR : MK_LOG_NOTICE);
         tool_put_safe(stdout, user);
         fputs(": ", stdout);
         tool_put_safe(stdout, o->org_name ? o->org_name : o->org_id);
@@ -212,6 +224,7 @@ static void sync_print_text(const char *user, const struct mk_refresh_result *re
         fputc('\n', stdout);
     }
     char changed[1024];
+    tool_line_priority(stdout, res->failed ? MK_LOG_WARNING : MK_LOG_INFO);
     tool_put_safe(stdout, user);
     printf(": %zu joined (%zu accepted now), %zu skipped, %zu expired, %zu failed",
            res->members + res->accepted, res->accepted, res->skipped, res->expired, res->failed);
@@ -234,34 +247,31 @@ static json_object *sync_json_string(const char *s)
     return o;
 }
 
-static void sync_json_line(json_object *o)
-{
-    fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                JSON_C_TO_STRING_NOSLASHESCAPE), stdout);
-    fputc('\n', stdout);
-    json_object_put(o);
-}
 
 static void sync_print_json(const char *user, mk_status st, const struct mk_refresh_result *res,
                             const mk_error *err)
 {
-    json_object *o = json_object_new_object();
+    json_object *o = tool_json_new();
     json_object *orgs = json_object_new_array();
     bool ok = st == MK_OK;
     json_object_object_add(o, "user", sync_json_string(user));
+    /* A user whose refresh failed has no counts (null, not 0: nothing was
+     * counted), and its error says why. */
     json_object_object_add(o, "outcome", json_object_new_string(ok ? "refreshed" : "failed"));
-    json_object_object_add(o, "joined", json_object_new_int64(ok ? (int64_t)(res->members + res->accepted) : 0));
-    json_object_object_add(o, "accepted", json_object_new_int64(ok ? (int64_t)res->accepted : 0));
-    json_object_object_add(o, "skipped", json_object_new_int64(ok ? (int64_t)res->skipped : 0));
-    json_object_object_add(o, "expired", json_object_new_int64(ok ? (int64_t)res->expired : 0));
-    json_object_object_add(o, "failed", json_object_new_int64(ok ? (int64_t)res->failed : 0));
+    json_object_object_add(o, "joined", ok ? json_object_new_int64((int64_t)(res->members + res->accepted)) : NULL);
+    json_object_object_add(o, "accepted", ok ? json_object_new_int64((int64_t)res->accepted) : NULL);
+    json_object_object_add(o, "skipped", ok ? json_object_new_int64((int64_t)res->skipped) : NULL);
+    json_object_object_add(o, "expired", ok ? json_object_new_int64((int64_t)res->expired) : NULL);
+    json_object_object_add(o, "failed", ok ? json_object_new_int64((int64_t)res->failed) : NULL);
     for (size_t i = 0; ok && i < res->count; i++) {
         const struct mk_refresh_org *org = &res->orgs[i];
         if (org->outcome == MK_REFRESH_MEMBER)
             continue;
         json_object *j = json_object_new_object();
-        json_object_object_add(j, "id", sync_json_string(org->org_id));
-        json_object_object_add(j, "name", sync_json_string(org->org_name));
+        json_object *org_j = json_object_new_object();
+        json_object_object_add(org_j, "id", sync_json_string(org->org_id));
+        json_object_object_add(org_j, "name", sync_json_string(org->org_name));
+        json_object_object_add(j, "organization", org_j);
         json_object_object_add(j, "outcome", json_object_new_string(mk_refresh_outcome_name(org->outcome)));
         json_object_object_add(j, "detail", org->detail[0] ? sync_json_string(org->detail) : NULL);
         json_object_object_add(j, "ref", org->ref[0] ? sync_json_string(org->ref) : NULL);
@@ -286,7 +296,7 @@ static void sync_print_json(const char *user, mk_status st, const struct mk_refr
         json_object_object_add(e, "ref", err->ref[0] ? sync_json_string(err->ref) : NULL);
     }
     json_object_object_add(o, "error", e);
-    sync_json_line(o);
+    tool_print_json_line(o, !ok ? MK_LOG_ERR : res->failed ? MK_LOG_WARNING : MK_LOG_INFO);
 }
 
 /* The exit code of a failed user, as tool_fail gives it, without printing. */
@@ -407,15 +417,15 @@ static size_t sync_schedule(struct sync_run *run, struct sync_user *users, size_
         int64_t now = mk_clock_ms();
         if (run->pause_until_ms > now) {
             if (run->pause_until_ms + min_start > deadline) {
-                fprintf(stderr, "mkio-orgs: sync: MK.IO is rate limiting (HTTP 429): a pause of "
-                        "%" PRId64 " s would pass --max-time; %zu user(s) left for the next run\n",
-                        (run->pause_ms + 999) / 1000, n - i);
+                tool_warning("sync: MK.IO is rate limiting (HTTP 429): a pause of %" PRId64
+                             " s would pass --max-time; %zu user(s) left for the next run",
+                             (run->pause_ms + 999) / 1000, n - i);
                 fflush(stderr);
                 return n - i;
             }
             if (!run->pause_told) {
-                fprintf(stderr, "mkio-orgs: sync: MK.IO is rate limiting (HTTP 429): no further "
-                        "user starts for %" PRId64 " s\n", (run->pause_until_ms - now + 999) / 1000);
+                tool_warning("sync: MK.IO is rate limiting (HTTP 429): no further user starts "
+                             "for %" PRId64 " s", (run->pause_until_ms - now + 999) / 1000);
                 fflush(stderr);
                 run->pause_told = true;
             }
@@ -423,8 +433,7 @@ static size_t sync_schedule(struct sync_run *run, struct sync_user *users, size_
             continue;
         }
         if (deadline - now < min_start) {
-            fprintf(stderr, "mkio-orgs: sync: --max-time reached; %zu user(s) left for the next run\n",
-                    n - i);
+            tool_warning("sync: --max-time reached; %zu user(s) left for the next run", n - i);
             fflush(stderr);
             return n - i;
         }
@@ -433,8 +442,8 @@ static size_t sync_schedule(struct sync_run *run, struct sync_user *users, size_
         u->budget_ms = cfg->budget_ms < deadline - now ? cfg->budget_ms : deadline - now;
         int e = pthread_create(&u->thread, NULL, sync_worker, u);
         if (e) {
-            fprintf(stderr, "mkio-orgs: sync: cannot start a thread: %s; %zu user(s) left for "
-                    "the next run\n", strerror(e), n - i);
+            tool_error("sync: cannot start a thread: %s; %zu user(s) left for the next run",
+                       strerror(e), n - i);
             fflush(stderr);
             sync_merge_rc(&run->rc, TOOL_EXIT_LOCAL);
             return n - i;
@@ -523,8 +532,8 @@ static int sync_users(struct tool *t, char **names, size_t n, bool all,
             if (e != ENOENT)
                 tool_error("sync: %s: cannot look the user up: %s", names[i], strerror(e));
             else if (all)
-                tool_error("sync: %s/%s belongs to no local user; skipped", t->cfg.token_dir,
-                           names[i]);
+                tool_warning("sync: %s/%s belongs to no local user; skipped", t->cfg.token_dir,
+                             names[i]);
             else
                 tool_error("sync: %s: no such local user", names[i]);
             sync_merge_rc(&rc, e != ENOENT ? TOOL_EXIT_LOCAL : all ? TOOL_EXIT_OK : TOOL_EXIT_USAGE);
@@ -544,8 +553,8 @@ static int sync_users(struct tool *t, char **names, size_t n, bool all,
     mk_error err;
     mk_error_clear(&err);
     if (mk_user_state_list(&t->cfg, &records, &record_count, &err) != MK_OK)
-        tool_error("sync: warning: users are taken by name, not by their last attempt: %s",
-                   err.message);
+        tool_warning("sync: warning: users are taken by name, not by their last attempt: %s",
+                     err.message);
     for (size_t i = 0; i < *count; i++) {
         const struct mk_user_state_entry *r =
             records ? bsearch(users[i].name, records, record_count, sizeof(*records),
@@ -588,7 +597,7 @@ static int sync_parse_options(int argc, char **argv, struct sync_options *o)
         switch (c) {
         case 'a': o->all = true; break;
         case 'A': o->accept = true; break;
-        case 'J': o->json = true; break;
+        case 'J': tool_json_set(true); break;
         case 'u': o->names[o->name_count++] = optarg; break;
         case 'm':
             if (!mk_parse_u64(optarg, 86400, &o->max_time) || o->max_time < 1)
@@ -606,6 +615,7 @@ static int sync_parse_options(int argc, char **argv, struct sync_options *o)
     }
     if (optind < argc || o->all == (o->name_count > 0))
         return tool_usage("sync ", "sync: give either --all or one or more --user USER");
+    o->json = tool_json(); /* also a global --json before the command */
     return TOOL_EXIT_OK;
 }
 
@@ -705,17 +715,18 @@ static void sync_print_summary(const struct sync_run *run, size_t user_count, si
 {
     if (run->json) {
         json_object *s = json_object_new_object();
-        json_object *o = json_object_new_object();
+        json_object *o = tool_json_new();
         json_object_object_add(s, "users", json_object_new_int64((int64_t)user_count));
         json_object_object_add(s, "refreshed", json_object_new_int64((int64_t)run->refreshed));
         json_object_object_add(s, "failed", json_object_new_int64((int64_t)run->failed));
         json_object_object_add(s, "left", json_object_new_int64((int64_t)left));
         json_object_object_add(s, "rate_limited", json_object_new_boolean(run->rate_limited > 0));
-        json_object_object_add(s, "seconds", json_object_new_double(seconds));
+        json_object_object_add(s, "seconds", shape_seconds(seconds));
         json_object_object_add(s, "exit_status", json_object_new_int(run->rc));
         json_object_object_add(o, "summary", s);
-        sync_json_line(o);
+        tool_print_json_line(o, run->rc ? MK_LOG_WARNING : MK_LOG_INFO);
     } else {
+        tool_line_priority(stdout, run->rc ? MK_LOG_WARNING : MK_LOG_INFO);
         printf("sync: %zu of %zu user(s) refreshed, %zu failed, %zu left for the next run "
                "(%.1f s)\n", run->refreshed, user_count, run->failed, left, seconds);
     }

@@ -29,10 +29,11 @@
 #include "base/trust.h"
 #include "net/token.h"
 #include "tool/cmd_token.h"
+#include "tool/shape.h"
 #include "tool/util.h"
 
 static const char login_help[] =
-"Usage: mkio-orgs login [--user USER]\n"
+"Usage: mkio-orgs login [--user USER] [--json]\n"
 "\n"
 "Save your MK.IO token so that mkio-orgs and your logins use it. Make a token\n"
 "in the MK.IO web app (profile menu, \"Your personal API tokens\"; it is shown\n"
@@ -54,6 +55,7 @@ static const char login_help[] =
 "Options:\n"
 "  --user USER   Root only: save the token as token_dir/USER (root-owned, 0600),\n"
 "                the file PAM and sync read first for USER.\n"
+"  --json        Print JSON for scripts (mkio-orgs(1), JSON OUTPUT).\n"
 "  -h, --help    This help.\n"
 "\n"
 "Exit status: 0 saved; 2 usage error, or the token was refused by MK.IO (401),\n"
@@ -80,7 +82,7 @@ static const char whoami_help[] =
 "run `mkio-orgs login` with a new token; 3 MK.IO could not be reached.\n";
 
 static const char logout_help[] =
-"Usage: mkio-orgs logout [--user USER]\n"
+"Usage: mkio-orgs logout [--user USER] [--json]\n"
 "\n"
 "Remove your saved token file (~/.config/mkio/token). The token itself stays\n"
 "valid until it expires or you revoke it in the MK.IO web app (profile menu,\n"
@@ -89,6 +91,7 @@ static const char logout_help[] =
 "\n"
 "Options:\n"
 "  --user USER   Root only: remove token_dir/USER instead.\n"
+"  --json        Print JSON for scripts (mkio-orgs(1), JSON OUTPUT).\n"
 "  -h, --help    This help.\n"
 "\n"
 "Exit status: 0 removed, or there was no token file; 2 usage error or a\n"
@@ -449,6 +452,7 @@ static int token_start(struct tool *t, const char *command, const char *help, in
 {
     static const struct option options[] = {
         {"user", required_argument, NULL, 'u'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -461,6 +465,10 @@ static int token_start(struct tool *t, const char *command, const char *help, in
         }
         if (c == 'u') {
             *user = optarg;
+            continue;
+        }
+        if (c == 'j') {
+            tool_json_set(true);
             continue;
         }
         return tool_usage(NULL, "%s: unknown or incomplete option '%s'", command, argv[optind - 1]);
@@ -480,6 +488,41 @@ static int token_start(struct tool *t, const char *command, const char *help, in
         return tool_usage(prefix, "%s: --user is for root only", command);
     }
     return TOOL_EXIT_OK;
+}
+
+/* login's and whoami's JSON: {"schema", "profile", "token"}, the token
+ * read from source (a file's path, or "MKIO_TOKEN"). */
+static void token_print_json(const struct mk_profile *profile, const struct mk_jwt_claims *claims,
+                             bool is_jwt, const char *source)
+{
+    bool from_env = strcmp(source, "MKIO_TOKEN") == 0;
+    int64_t left = 0;
+    bool has_left = mk_jwt_seconds_left(claims, (int64_t)time(NULL), &left);
+    json_object *o = tool_json_new();
+    json_object *p = json_object_new_object();
+    json_object_object_add(p, "id", shape_string(profile->id[0] ? profile->id : NULL));
+    json_object_object_add(p, "name", shape_string(profile->name[0] ? profile->name : NULL));
+    json_object_object_add(p, "login_email", shape_string(profile->login_email[0]
+                                                          ? profile->login_email : NULL));
+    json_object_object_add(p, "contact_email", shape_string(profile->contact_email[0]
+                                                            ? profile->contact_email : NULL));
+    json_object_object_add(p, "active_organization_id",
+                           shape_string(profile->active_org_id[0] ? profile->active_org_id : NULL));
+    json_object_object_add(p, "is_active", json_object_new_boolean(profile->is_active));
+    json_object_object_add(o, "profile", p);
+    json_object *k = json_object_new_object();
+    json_object_object_add(k, "source", json_object_new_string(from_env ? "environment" : "file"));
+    json_object_object_add(k, "path", from_env ? NULL : json_object_new_string(source));
+    json_object_object_add(k, "variable", from_env ? json_object_new_string(source) : NULL);
+    json_object_object_add(k, "is_jwt", json_object_new_boolean(is_jwt));
+    json_object_object_add(k, "kind", shape_string(claims->kind[0] ? claims->kind : NULL));
+    json_object_object_add(k, "organization_id", shape_string(claims->organization_id[0]
+                                                              ? claims->organization_id : NULL));
+    json_object_object_add(k, "expires", claims->has_exp ? shape_time(claims->exp) : NULL);
+    json_object_object_add(k, "days_left", has_left ? json_object_new_int64(left / 86400) : NULL);
+    json_object_object_add(k, "expiry_malformed", json_object_new_boolean(claims->exp_malformed));
+    json_object_object_add(o, "token", k);
+    tool_print_json(o);
 }
 
 int cmd_login(struct tool *t, int argc, char **argv)
@@ -543,6 +586,11 @@ int cmd_login(struct tool *t, int argc, char **argv)
     }
 
     bool is_jwt = mk_jwt_read_claims(token, &claims);
+    if (tool_json()) {
+        token_print_json(&profile, &claims, is_jwt, pl.path);
+        rc = TOOL_EXIT_OK;
+        goto out;
+    }
     char expiry[160];
     format_expiry(&claims, is_jwt, expiry, sizeof(expiry));
     fputs("Token accepted for ", stdout);
@@ -598,35 +646,8 @@ int cmd_whoami(struct tool *t, int argc, char **argv)
     }
     bool is_jwt = mk_jwt_read_claims(token, &claims);
     bool from_env = strcmp(source, "MKIO_TOKEN") == 0;
-    int64_t left = 0;
-    bool has_left = mk_jwt_seconds_left(&claims, (int64_t)time(NULL), &left);
     if (json) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "id", json_object_new_string(profile.id));
-        json_object_object_add(o, "name", json_object_new_string(profile.name));
-        json_object_object_add(o, "loginEmail", json_object_new_string(profile.login_email));
-        json_object_object_add(o, "contactEmail", json_object_new_string(profile.contact_email));
-        json_object_object_add(o, "activeOrganizationId",
-                               profile.active_org_id[0] ? json_object_new_string(profile.active_org_id)
-                                                        : NULL);
-        json_object_object_add(o, "isActive", json_object_new_boolean(profile.is_active));
-        json_object *src = json_object_new_object();
-        json_object_object_add(src, "type", json_object_new_string(from_env ? "environment" : "file"));
-        json_object_object_add(src, from_env ? "variable" : "path", json_object_new_string(source));
-        json_object_object_add(o, "tokenSource", src);
-        json_object_object_add(o, "tokenIsJwt", json_object_new_boolean(is_jwt));
-        json_object_object_add(o, "tokenKind", claims.kind[0] ? json_object_new_string(claims.kind)
-                                                              : NULL);
-        json_object_object_add(o, "tokenOrganizationId",
-                               claims.organization_id[0]
-                                   ? json_object_new_string(claims.organization_id) : NULL);
-        json_object_object_add(o, "expires", claims.has_exp ? json_object_new_int64(claims.exp)
-                                                            : NULL);
-        json_object_object_add(o, "daysLeft", has_left ? json_object_new_int64(left / 86400)
-                                                       : NULL);
-        json_object_object_add(o, "expiryMalformed",
-                               json_object_new_boolean(claims.exp_malformed));
-        tool_print_json(o);
+        token_print_json(&profile, &claims, is_jwt, source);
     } else {
         char expiry[160];
         char shown_source[4200];
@@ -668,12 +689,22 @@ int cmd_logout(struct tool *t, int argc, char **argv)
         rc = tool_fail(&err);
         goto out;
     }
+    if (exists && unlinkat(pl.dirfd, pl.name, 0) != 0) {
+        tool_error("cannot remove %s: %s", pl.path, strerror(errno));
+        rc = TOOL_EXIT_LOCAL;
+        goto out;
+    }
+    if (tool_json()) {
+        json_object *o = tool_json_new();
+        json_object_object_add(o, "path", json_object_new_string(pl.path));
+        json_object_object_add(o, "removed", json_object_new_boolean(exists));
+        json_object_object_add(o, "mkio_token_set", json_object_new_boolean(!user &&
+                                                                            getenv("MKIO_TOKEN")));
+        tool_print_json(o);
+        rc = TOOL_EXIT_OK;
+        goto out;
+    }
     if (exists) {
-        if (unlinkat(pl.dirfd, pl.name, 0) != 0) {
-            tool_error("cannot remove %s: %s", pl.path, strerror(errno));
-            rc = TOOL_EXIT_LOCAL;
-            goto out;
-        }
         fputs("Removed ", stdout);
         tool_put_safe(stdout, pl.path);
         fputs(".\n", stdout);

@@ -25,7 +25,7 @@
 
 /* The top of --help, before the commands. */
 static const char usage_head[] =
-"Usage: mkio-orgs [--config FILE] [--token-file FILE] COMMAND [ARGS]\n"
+"Usage: mkio-orgs [--config FILE] [--token-file FILE] [--json] COMMAND [ARGS]\n"
 "\n"
 "Manage MK.IO organization membership: invites for admins, organizations for\n"
 "users, and the local store that makes organizations Unix groups.\n";
@@ -40,8 +40,11 @@ static const char usage_tail[] =
 "                        of MKIO_CONFIG.\n"
 "  --token-file FILE     Read the token from FILE, which must be yours, a regular\n"
 "                        file and mode 0600. A token is never taken as an argument.\n"
-"  --json                With a listing: print JSON for scripts (strings exact;\n"
-"                        a byte that is not UTF-8 shows as U+FFFD).\n"
+"  --json                Print one JSON object for scripts, before or after the\n"
+"                        command (every command takes it; strings exact, a byte\n"
+"                        that is not UTF-8 shows as U+FFFD). An error is an\n"
+"                        object too, on standard output, with the same exit\n"
+"                        status. The schema: mkio-orgs(1), JSON OUTPUT.\n"
 "  -h, --help            This help. `mkio-orgs COMMAND --help` works too.\n"
 "  --version             Print the version.\n"
 "\n"
@@ -111,31 +114,31 @@ static const struct tool_verb verbs[] = {
       "and every TEAM named. Invites expire after 14 days.\n" },
     { "invite", "list", cmd_invite_list, 0, SECTION_ADMIN, "[--json]",
       "List pending invites.\n" },
-    { "invite", "cancel", cmd_invite_cancel, 0, SECTION_ADMIN, "INVITE_ID",
+    { "invite", "cancel", cmd_invite_cancel, 0, SECTION_ADMIN, "INVITE_ID [--json]",
       "Cancel a pending invite.\n" },
     { "invite", NULL, cmd_invite, 0, SECTION_NONE, NULL, NULL },
 
     { "orgs", "list", cmd_orgs_list, 0, SECTION_USER, "[--json]",
       "Organizations you belong to and those you are invited\n"
       "to, with sender, comment, state and expiry.\n" },
-    { "orgs", "accept", cmd_orgs_accept, 0, SECTION_USER, "ORG_ID",
+    { "orgs", "accept", cmd_orgs_accept, 0, SECTION_USER, "ORG_ID [--json]",
       "Accept the pending invite to ORG_ID and join it.\n" },
-    { "orgs", "decline", cmd_orgs_decline, 0, SECTION_USER, "ORG_ID",
+    { "orgs", "decline", cmd_orgs_decline, 0, SECTION_USER, "ORG_ID [--json]",
       "Decline the pending invite to ORG_ID.\n" },
-    { "orgs", "leave", cmd_orgs_leave, 0, SECTION_USER, "ORG_ID [--yes]",
+    { "orgs", "leave", cmd_orgs_leave, 0, SECTION_USER, "ORG_ID [--yes] [--json]",
       "Leave ORG_ID. Only a fresh invitation can undo this:\n"
       "on a terminal you are asked to confirm; scripts pass\n"
       "--yes.\n" },
     { "orgs", NULL, cmd_orgs, 0, SECTION_NONE, NULL, NULL },
 
-    { "login", NULL, cmd_login, 0, SECTION_TOKEN, "[--user USER]",
+    { "login", NULL, cmd_login, 0, SECTION_TOKEN, "[--user USER] [--json]",
       "Read a token from standard input (not echoed), check it\n"
       "with MK.IO and save it as your token file (mode 0600).\n"
       "Root with --user saves it as token_dir/USER.\n" },
     { "whoami", NULL, cmd_whoami, 0, SECTION_TOKEN, "[--json]",
       "Whose token is in use, its organization, where it was\n"
       "read from and when it expires.\n" },
-    { "logout", NULL, cmd_logout, 0, SECTION_TOKEN, "[--user USER]",
+    { "logout", NULL, cmd_logout, 0, SECTION_TOKEN, "[--user USER] [--json]",
       "Remove the saved token file (the token stays valid\n"
       "until it expires or is revoked in the MK.IO web app).\n" },
 
@@ -154,14 +157,15 @@ static const struct tool_verb verbs[] = {
       "user as each finishes. Pending invites are accepted\n"
       "only with --accept, and only those the invite policy\n"
       "allows.\n" },
-    { "store", "set-user", cmd_store_set_user, 0, SECTION_STORE, "USER --from FILE.json",
+    { "store", "set-user", cmd_store_set_user, 0, SECTION_STORE,
+      "USER --from FILE.json [--json]",
       "Root only. Replace USER's organizations in the store\n"
       "with the list in FILE.json: [{\"id\": ID, \"name\": NAME}...].\n" },
-    { "store", "publish", cmd_store_publish, 0, SECTION_STORE, NULL,
+    { "store", "publish", cmd_store_publish, 0, SECTION_STORE, "[--json]",
       "Root only. Compile and publish the store (groups.db,\n"
       "the user database with userdb_export) offline.\n" },
     { "store", NULL, cmd_store, 0, SECTION_NONE, NULL, NULL },
-    { "ids", "export", cmd_ids_export, 0, SECTION_STORE, "[--new]",
+    { "ids", "export", cmd_ids_export, 0, SECTION_STORE, "[--new] [--json]",
       "This machine's groups of organizations (and retired\n"
       "gids) as pin and retired lines: an ids_file that gives\n"
       "every host the same groups. --new: only what this\n"
@@ -226,10 +230,27 @@ static void usage_print(FILE *f)
     fputs(usage_tail, f);
 }
 
-/* `mkio-orgs help`: the top-level --help, whatever follows. */
+/* `mkio-orgs help`: the top-level --help, whatever follows; with --json
+ * the commands of --help as {"schema", "commands": ["orgs list", ...]},
+ * which the test of the JSON contract walks. */
 static int verb_help(struct tool *t, int argc, char **argv)
 {
-    usage_print(stdout);
+    if (!tool_json()) {
+        usage_print(stdout);
+        return TOOL_EXIT_OK;
+    }
+    json_object *o = tool_json_new();
+    json_object *list = json_object_new_array();
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        const struct tool_verb *v = &verbs[i];
+        char name[64];
+        if (v->section == SECTION_NONE || !v->summary)
+            continue;
+        snprintf(name, sizeof(name), "%s%s%s", v->name, v->sub ? " " : "", v->sub ? v->sub : "");
+        json_object_array_add(list, json_object_new_string(name));
+    }
+    json_object_object_add(o, "commands", list);
+    tool_print_json(o);
     return TOOL_EXIT_OK;
 }
 
@@ -263,8 +284,21 @@ static int dispatch_verb(struct tool *t, int argc, char **argv)
     return v->run(t, argc - skip, argv + skip);
 }
 
-/* The global options, then the verb. */
-int main(int argc, char **argv)
+/* Whether --json is among the arguments (before a "--"): JSON mode is set
+ * before anything is parsed, so that even a usage error is an object. */
+static bool main_wants_json(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return false;
+        if (strcmp(argv[i], "--json") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The global options, then the verb: the exit code. */
+static int main_run(int argc, char **argv)
 {
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
@@ -272,6 +306,7 @@ int main(int argc, char **argv)
         {"token", optional_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"json", no_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
     struct tool t;
@@ -283,6 +318,7 @@ int main(int argc, char **argv)
         switch (c) {
         case 'c': t.config_path = optarg; break;
         case 't': t.token_file = optarg; break;
+        case 'j': tool_json_set(true); break;
         case 'h': usage_print(stdout); return TOOL_EXIT_OK;
         case 'V': puts("mkio-orgs " MK_VERSION); return TOOL_EXIT_OK;
         case 'T':
@@ -305,4 +341,12 @@ int main(int argc, char **argv)
         rc = TOOL_EXIT_LOCAL;
     }
     return rc;
+}
+
+/* The global options, then the verb. */
+int main(int argc, char **argv)
+{
+    tool_json_set(main_wants_json(argc, argv));
+    tool_journal_detect();
+    return tool_json_finish(main_run(argc, argv));
 }

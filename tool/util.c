@@ -37,10 +37,126 @@ int tool_exit_code(mk_status status)
     return TOOL_EXIT_LOCAL;
 }
 
+/* ---- JSON mode, error objects and journal priorities ---- */
+
+static bool tool_json_on;          /* --json given (main.c) */
+static bool tool_json_printed;     /* a JSON document (or line) went to stdout */
+static bool tool_journal_stderr;   /* stderr is the journal stream: "<N>" lines */
+static bool tool_journal_stdout;
+static bool tool_error_noted;      /* the first error of the run, for its object */
+static char tool_error_message[1024];
+static char tool_error_ref[128];
+static char tool_error_hint[512];
+
+void tool_json_set(bool on)
+{
+    tool_json_on = on;
+}
+
+bool tool_json(void)
+{
+    return tool_json_on;
+}
+
+/* Whether fd is the stream JOURNAL_STREAM names ("DEV:INO", sd-daemon(3)). */
+static bool tool_is_journal_stream(int fd, const char *value)
+{
+    unsigned long long dev, ino;
+    char end;
+    struct stat sb;
+    if (!value || sscanf(value, "%llu:%llu%c", &dev, &ino, &end) != 2)
+        return false;
+    return fstat(fd, &sb) == 0 && (unsigned long long)sb.st_dev == dev &&
+           (unsigned long long)sb.st_ino == ino;
+}
+
+void tool_journal_detect(void)
+{
+    const char *value = getenv("JOURNAL_STREAM");
+    tool_journal_stderr = tool_is_journal_stream(STDERR_FILENO, value);
+    tool_journal_stdout = tool_is_journal_stream(STDOUT_FILENO, value);
+}
+
+void tool_line_priority(FILE *f, int priority)
+{
+    if ((f == stderr && tool_journal_stderr) || (f == stdout && tool_journal_stdout))
+        fprintf(f, "<%d>", priority);
+}
+
+/* Keeps the run's first error for the error object of JSON mode. */
+static void tool_note_error(const char *message, const char *ref, const char *hint)
+{
+    if (tool_error_noted)
+        return;
+    tool_error_noted = true;
+    snprintf(tool_error_message, sizeof(tool_error_message), "%s", message ? message : "");
+    snprintf(tool_error_ref, sizeof(tool_error_ref), "%s", ref ? ref : "");
+    snprintf(tool_error_hint, sizeof(tool_error_hint), "%s", hint ? hint : "");
+}
+
+json_object *tool_json_new(void)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "schema", json_object_new_int(TOOL_JSON_SCHEMA));
+    return o;
+}
+
+/* value with "schema" as its first key: value itself when it is so, else a
+ * new object holding it and then value's keys (value is released). */
+static json_object *tool_json_schema_first(json_object *value)
+{
+    if (!json_object_is_type(value, json_type_object))
+        return value;
+    struct json_object_iterator it = json_object_iter_begin(value);
+    struct json_object_iterator end = json_object_iter_end(value);
+    if (!json_object_iter_equal(&it, &end) &&
+        strcmp(json_object_iter_peek_name(&it), "schema") == 0)
+        return value;
+    json_object *o = tool_json_new();
+    for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+        const char *key = json_object_iter_peek_name(&it);
+        if (strcmp(key, "schema") == 0)
+            continue;
+        json_object_object_add(o, key, json_object_get(json_object_iter_peek_value(&it)));
+    }
+    json_object_put(value);
+    return o;
+}
+
+int tool_json_finish(int rc)
+{
+    if (!tool_json_on || rc == TOOL_EXIT_OK || tool_json_printed)
+        return rc;
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "message", json_object_new_string(
+                               tool_error_noted && tool_error_message[0] ? tool_error_message
+                               : "the command failed; its message is on standard error"));
+    json_object_object_add(e, "exit", json_object_new_int(rc));
+    json_object_object_add(e, "ref", tool_error_ref[0] ? json_object_new_string(tool_error_ref)
+                                                       : NULL);
+    json_object_object_add(e, "hint", tool_error_hint[0] ? json_object_new_string(tool_error_hint)
+                                                         : NULL);
+    json_object *o = tool_json_new();
+    json_object_object_add(o, "error", e);
+    tool_print_json(o);
+    return rc;
+}
+
+/* A token MK.IO refuses is the user's to replace: the remedy. */
+static const char tool_401_hint[] =
+    "the token was refused (expired, revoked or mistyped): make a new one in the MK.IO web app "
+    "(profile menu, \"Your personal API tokens\") and run `mkio-orgs login`";
+
 int tool_fail(const mk_error *err)
 {
+    const char *message = err->message[0] ? err->message : mk_status_name(err->status);
+    bool refused_token = err->status == MK_ERR_API && err->http_status == 401;
+    char *clean = mk_text_sanitize_dup(message);
+    tool_note_error(clean ? clean : "", err->ref, refused_token ? tool_401_hint : NULL);
+    free(clean);
+    tool_line_priority(stderr, MK_LOG_ERR);
     fputs("mkio-orgs: ", stderr);
-    tool_put_safe(stderr, err->message[0] ? err->message : mk_status_name(err->status));
+    tool_put_safe(stderr, message);
     /* The API layer already names the ref in its message; add it only if not. */
     if (err->ref[0] && !strstr(err->message, err->ref)) {
         fputs(" (ref ", stderr);
@@ -50,26 +166,33 @@ int tool_fail(const mk_error *err)
     fputc('\n', stderr);
     /* A token MK.IO refuses is the user's to replace, not a refusal of what
      * was asked: exit 2 (as for a missing token), with the remedy. */
-    if (err->status == MK_ERR_API && err->http_status == 401) {
-        fputs("mkio-orgs: the token was refused (expired, revoked or mistyped): make a new one in "
-              "the MK.IO web app (profile menu, \"Your personal API tokens\") and run "
-              "`mkio-orgs login`\n", stderr);
+    if (refused_token) {
+        tool_line_priority(stderr, MK_LOG_ERR);
+        fprintf(stderr, "mkio-orgs: %s\n", tool_401_hint);
         return TOOL_EXIT_USAGE;
     }
     return tool_exit_code(err->status);
 }
 
-/* Writes "mkio-orgs: " and the formatted message, sanitized as a whole, to
- * stderr (no newline). */
-static void tool_vmessage(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* Writes the priority prefix, "mkio-orgs: " and the formatted message,
+ * sanitized as a whole, to stderr (no newline); an error-level message is
+ * kept for JSON mode's error object, with hint (may be NULL). */
+static void tool_vmessage(int priority, const char *hint, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
-static void tool_vmessage(const char *fmt, va_list ap)
+static void tool_vmessage(int priority, const char *hint, const char *fmt, va_list ap)
 {
     char *text = NULL;
+    tool_line_priority(stderr, priority);
     fputs("mkio-orgs: ", stderr);
     if (vasprintf(&text, fmt, ap) < 0) {
         fputs("(message lost: out of memory)", stderr);
         return;
+    }
+    if (priority <= MK_LOG_ERR) {
+        char *clean = mk_text_sanitize_dup(text);
+        tool_note_error(clean ? clean : "", NULL, hint);
+        free(clean);
     }
     tool_put_safe(stderr, text);
     free(text);
@@ -79,7 +202,16 @@ void tool_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    tool_vmessage(fmt, ap);
+    tool_vmessage(MK_LOG_ERR, NULL, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void tool_warning(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tool_vmessage(MK_LOG_WARNING, NULL, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
 }
@@ -88,6 +220,7 @@ static void tool_log(void *ctx, int priority, const char *message)
 {
     const char *word = priority <= MK_LOG_ERR ? "error" : priority == MK_LOG_WARNING ? "warning"
                        : "notice";
+    tool_line_priority(stderr, priority);
     fprintf(stderr, "mkio-orgs: %s: ", word);
     tool_put_safe(stderr, message);
     fputc('\n', stderr);
@@ -97,11 +230,15 @@ const struct mk_log_sink tool_log_sink = { tool_log, NULL };
 
 int tool_usage(const char *command, const char *fmt, ...)
 {
+    char hint[128];
     va_list ap;
+    snprintf(hint, sizeof(hint), "Try 'mkio-orgs %s--help'.", command ? command : "");
     va_start(ap, fmt);
-    tool_vmessage(fmt, ap);
+    tool_vmessage(MK_LOG_ERR, hint, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry 'mkio-orgs %s--help'.\n", command ? command : "");
+    fputc('\n', stderr);
+    tool_line_priority(stderr, MK_LOG_ERR);
+    fprintf(stderr, "%s\n", hint);
     return TOOL_EXIT_USAGE;
 }
 
@@ -141,8 +278,9 @@ int tool_simple_options(const char *command, const char *help, int argc, char **
             fputs(help, stdout);
             return -1;
         }
-        if (c == 'j' && json) {
-            *json = true;
+        if (c == 'j') {
+            /* Every command takes --json (mkio-orgs(1), JSON OUTPUT). */
+            tool_json_set(true);
             continue;
         }
         return tool_usage(NULL, "%s: unknown option '%s'", command, argv[optind - 1]);
@@ -155,6 +293,8 @@ int tool_simple_options(const char *command, const char *help, int argc, char **
     }
     if (arg_name)
         *positional = argv[optind];
+    if (json)
+        *json = tool_json();
     return TOOL_EXIT_OK;
 }
 
@@ -197,10 +337,23 @@ static void tool_put_json_text(FILE *f, const char *json)
 
 void tool_print_json(json_object *value)
 {
+    value = tool_json_schema_first(value);
     tool_put_json_text(stdout, json_object_to_json_string_ext(
                                    value, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
     fputc('\n', stdout);
     json_object_put(value);
+    tool_json_printed = true;
+}
+
+void tool_print_json_line(json_object *value, int priority)
+{
+    value = tool_json_schema_first(value);
+    tool_line_priority(stdout, priority);
+    tool_put_json_text(stdout, json_object_to_json_string_ext(
+                                   value, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    fputc('\n', stdout);
+    json_object_put(value);
+    tool_json_printed = true;
 }
 
 mk_status tool_config_choose(const struct tool *t, const char **path, const char **origin,
@@ -330,8 +483,7 @@ int tool_need_root(const char *command)
 {
     if (geteuid() == 0)
         return TOOL_EXIT_OK;
-    fprintf(stderr, "mkio-orgs: %s changes the system's membership store; run it as root\n",
-            command);
+    tool_error("%s changes the system's membership store; run it as root", command);
     return TOOL_EXIT_USAGE;
 }
 

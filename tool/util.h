@@ -63,6 +63,38 @@ mk_status tool_own_token_path(struct tool *t, char *path, size_t size, mk_error 
 mk_status tool_read_token(struct tool *t, char **token, char *source, size_t source_size,
                           mk_error *err);
 
+/* The version of the JSON contract of mkio-orgs(1), JSON OUTPUT: the
+ * "schema" of every --json output. Raised only by an incompatible change. */
+#define TOOL_JSON_SCHEMA 1
+
+/* JSON mode: set by --json, global (before the command) or the command's
+ * own (main.c finds it before the command runs, tool_simple_options too).
+ * In JSON mode an error leaves an error object on stdout (tool_json_finish). */
+void tool_json_set(bool on);
+bool tool_json(void);
+
+/* A new JSON object holding "schema" (TOOL_JSON_SCHEMA): every output's
+ * first key. */
+json_object *tool_json_new(void);
+
+/* The end of a run in JSON mode: when rc is a failure and the command
+ * printed no JSON, prints {"schema", "error": {"message", "exit", "ref",
+ * "hint"}} with the run's first error (tool_fail, tool_error, tool_usage).
+ * Returns rc unchanged. Nothing outside JSON mode. */
+int tool_json_finish(int rc);
+
+/* journald (sd-daemon(3)): when stderr (stdout) is the stream
+ * JOURNAL_STREAM names (its "DEV:INO"), each line the tool writes there
+ * starts with its syslog priority, "<N>", which journald reads
+ * (SyslogLevelPrefix=, on by default). systemd sets the variable for every
+ * unit whose output goes to the journal, the sync units' default: no flag
+ * is needed, and no libsystemd. */
+void tool_journal_detect(void);
+
+/* Writes "<priority>" to f when f is a journal stream (tool_journal_detect);
+ * at the start of each line of f. */
+void tool_line_priority(FILE *f, int priority);
+
 /* Prints "mkio-orgs: <message>" (with the API's ref when there is one) and
  * returns the exit code for the error. */
 int tool_fail(const mk_error *err);
@@ -76,6 +108,10 @@ int tool_usage(const char *command, const char *fmt, ...) __attribute__((format(
  * through mk_text_sanitize: for messages that quote user names, file names
  * or arguments. One line, whatever the arguments hold. */
 void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The same at warning priority (journald: 4), for what is not a failure.
+ * tool_error's lines are priority 3 and the first is JSON mode's error. */
+void tool_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Where common/ reports warnings when the tool calls it (log.h): stderr, as
  * "mkio-orgs: warning: <message>" (notices and errors by their own word),
@@ -91,17 +127,22 @@ void tool_put_safe(FILE *f, const char *s);
 /* The same, padded with spaces to at least width bytes (like "%-*s"). */
 void tool_put_safe_padded(FILE *f, const char *s, int width);
 
-/* Parses `[--json] [--help]` (--json only when json is not NULL) and one
+/* Parses `[--json] [--help]` (--json sets JSON mode; *json, when json is
+ * not NULL, gets tool_json()) and one
  * positional argument named arg_name (none when arg_name is NULL).
  * Returns 0 to go on, -1 when help was printed, or a usage exit code. */
 int tool_simple_options(const char *command, const char *help, int argc, char **argv,
                         bool *json, const char *arg_name, char **positional);
 
 /* Prints a JSON value to stdout, pretty, followed by a newline; frees it.
+ * An object gets "schema" as its first key when it lacks it.
  * Strings stay exact: json-c escapes C0 controls, and what it leaves raw but
  * a terminal would act on (DEL, C1 controls, bidi controls) is written as a
  * \uXXXX escape. A byte that is not UTF-8 becomes U+FFFD: JSON is UTF-8. */
 void tool_print_json(json_object *value);
+
+/* The same on one line (JSON Lines: sync), after its journal priority. */
+void tool_print_json_line(json_object *value, int priority);
 
 /* The whole of a regular file of at most max bytes, NUL-terminated, into
  * *out (the caller frees it) and its length into *len. follow: a symbolic

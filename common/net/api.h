@@ -149,8 +149,4 @@ mk_status mk_api_resolve_next_link(const char *base_url, const char *link, char 
 /* RFC 3339 to epoch seconds; false when it does not parse. */
 bool mk_parse_time(const char *rfc3339, time_t *out);
 
-/* JSON of the model, for the tool's --json (caller puts the reference). */
-json_object *mk_user_org_to_json(const struct mk_user_org *org);
-json_object *mk_invite_to_json(const struct mk_invite *inv);
-
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common/net/api_model.c: the records of the MK.IO API (an organization
  * of the user, an invite) read from the server's JSON, their release, the
- * API's times, and the records written back as JSON for scripts. The
- * decisions the contract leaves to us are listed in api.c.
+ * API's times. The decisions the contract leaves to us are listed in
+ * api.c. (What the tool shows of them, as text and as JSON, is the tool's:
+ * tool/shape.c.)
  */
 #include "net/api.h"
 #include "net/api_model.h"
@@ -437,59 +438,4 @@ void mk_invite_list_free(struct mk_invite_list *list)
     free(list->items);
     list->items = NULL;
     list->count = 0;
-}
-
-/* ---- JSON for scripts ---- */
-
-static json_object *api_json_string(const char *s)
-{
-    return s ? json_object_new_string(s) : NULL;
-}
-
-json_object *mk_user_org_to_json(const struct mk_user_org *org)
-{
-    json_object *o = json_object_new_object();
-    if (!o)
-        return NULL;
-    const struct mk_org_invite *inv = org->has_invite ? &org->invite : NULL;
-    json_object_object_add(o, "id", api_json_string(org->id));
-    json_object_object_add(o, "name", api_json_string(org->name));
-    json_object_object_add(o, "state", api_json_string(inv ? inv->state : "joined"));
-    json_object *by = NULL;
-    if (inv) {
-        by = json_object_new_object();
-        if (by) {
-            json_object_object_add(by, "email", api_json_string(inv->sender.email));
-            json_object_object_add(by, "name", api_json_string(inv->sender.name));
-        }
-    }
-    json_object_object_add(o, "invited_by", by);
-    json_object_object_add(o, "comment", api_json_string(inv ? inv->comment : NULL));
-    json_object_object_add(o, "expires", api_json_string(inv ? inv->expires : NULL));
-    json_object_object_add(o, "expires_computed",
-                           inv ? json_object_new_boolean(inv->expires_computed) : NULL);
-    json_object_object_add(o, "created", api_json_string(org->created));
-    return o;
-}
-
-json_object *mk_invite_to_json(const struct mk_invite *inv)
-{
-    json_object *o = json_object_new_object();
-    if (!o)
-        return NULL;
-    json_object_object_add(o, "id", api_json_string(inv->id));
-    json_object_object_add(o, "email", api_json_string(inv->email));
-    json_object_object_add(o, "comment", api_json_string(inv->comment));
-    json_object *teams = json_object_new_array();
-    for (size_t i = 0; teams && i < inv->team_count; i++)
-        json_object_array_add(teams, json_object_new_string(inv->teams[i]));
-    json_object_object_add(o, "teams", teams);
-    json_object_object_add(o, "state", api_json_string(inv->state));
-    json_object_object_add(o, "created", api_json_string(inv->created));
-    json_object_object_add(o, "expires", api_json_string(inv->expires));
-    json_object_object_add(o, "expires_computed", json_object_new_boolean(inv->expires_computed));
-    json_object_object_add(o, "invited_by_email", api_json_string(inv->invited_by_email));
-    json_object_object_add(o, "invited_by_name", api_json_string(inv->invited_by_name));
-    json_object_object_add(o, "organization_name", api_json_string(inv->organization_name));
-    return o;
 }

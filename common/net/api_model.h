@@ -2,8 +2,8 @@
 /* common/net/api_model.h: reading the server's JSON (api_model.c), for the
  * calls (api_call.c, api_list.c). Internal to the API layer: the rest of
  * the tree includes net/api.h, which declares the record readers
- * (mk_parse_user_org, mk_parse_invite, mk_parse_time) and the JSON
- * writers (mk_user_org_to_json, mk_invite_to_json) this file implements.
+ * (mk_parse_user_org, mk_parse_invite, mk_parse_time) this file
+ * implements.
  */
 #ifndef MK_NET_API_MODEL_H
 #define MK_NET_API_MODEL_H

@@ -263,7 +263,7 @@ class Doctor(unittest.TestCase):
         p = self.doctor("--json")
         self.assert_exit(p, 4)
         doc = json.loads(p.stdout)
-        self.assertEqual(sorted(doc), ["checks", "ok"])
+        self.assertEqual(list(doc), ["schema", "checks", "ok"])
         self.assertIs(doc["ok"], False)
         self.assertEqual([c["name"] for c in doc["checks"]], CHECKS)
         for c in doc["checks"]:

@@ -188,8 +188,8 @@ class ExplainHistory(ToolTest):
 
     def group(self):
         st = json.loads(self.tool("status", "--json").stdout)
-        (g,) = [g for g in st["groups"] if g["org_id"] == ORG]
-        return g["group"], g["gid"]
+        (g,) = [g for g in st["groups"] if g["group"]["organization"]["id"] == ORG]
+        return g["group"]["name"], g["group"]["gid"]
 
     def add_local_group(self, name, gid):
         with open(self.group_file, "a") as f:

@@ -111,7 +111,8 @@ class Fleet(ToolTest):
     def groups(self, host):
         """{org_id: (group, gid)} of what host publishes (status --json)."""
         st = json.loads(self.tool(host, "status", "--json").stdout)
-        return {g["org_id"]: (g["group"], g["gid"]) for g in st["groups"]}
+        return {g["group"]["organization"]["id"]: (g["group"]["name"], g["group"]["gid"])
+                for g in st["groups"]}
 
     def histories(self):
         """The two hosts' different histories."""

@@ -499,7 +499,8 @@ class SyncSandbox(Installed):
                             "status", "--json"], capture_output=True, text=True)
         self.assertEqual(s.returncode, 0, s.stderr)
         groups = json.loads(s.stdout)["groups"]
-        self.assertEqual([(g["org_id"], g["members"]) for g in groups], [(ORG, ["nobody"])])
+        self.assertEqual([(g["group"]["organization"]["id"], g["members"]) for g in groups],
+                         [(ORG, ["nobody"])])
 
 
 if __name__ == "__main__":

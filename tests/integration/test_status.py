@@ -24,8 +24,8 @@ import unittest
 from tooltest import ALICE_TOKEN, BOB_TOKEN, ORG, ORG2, ToolTest
 
 DAY = 86400
-USER_KEYS = {"user", "refreshed", "org_ids", "last_success", "last_attempt", "last_error",
-             "known_good", "stale"}
+USER_KEYS = {"user", "organizations", "last_success", "last_attempt", "last_changed",
+             "last_error", "known_good", "stale", "state"}
 HEADER = ("USER                  ORGS  LAST SUCCESS          LAST ATTEMPT          "
           "LAST CHANGED          STATE")
 # What must never reach a terminal: C0 but newline, DEL, C1, bidi controls.
@@ -99,7 +99,7 @@ class Status(ToolTest):
         # carol has memberships but no record (a store from before records).
         self.set_orgs("carol", [{"id": ORG, "name": "Acme Media"}])
         st = self.status_json()
-        changed = {u["user"]: u["refreshed"] for u in st["users"]}
+        changed = {u["user"]: u["last_changed"] for u in st["users"]}
         p = self.status()
         section, rest = self.users_section(p.stdout)
         self.assertEqual(section, [
@@ -119,24 +119,27 @@ class Status(ToolTest):
         self.write_record("bob", now - 5, 0, b"no route to host")
         st = self.status_json()
         # "history": the renames and gid moves (issue 19; test_explain.py).
-        self.assertEqual(set(st), {"groups", "users", "history", "max_stale_seconds"})
+        self.assertEqual(list(st), ["schema", "groups", "users", "history", "max_stale_seconds"])
+        self.assertEqual(st["schema"], 1)
         self.assertEqual(st["max_stale_seconds"], 30 * DAY)
         alice, bob = st["users"]
         for u in (alice, bob):
             self.assertEqual(set(u), USER_KEYS)
         self.assertEqual(alice["user"], "alice")
-        self.assertEqual(alice["org_ids"], [ORG])
+        self.assertEqual(alice["organizations"], [{"id": ORG, "name": "Acme Media"}])
         self.assertEqual(alice["last_success"], iso(now - 10))
         self.assertEqual(alice["last_attempt"], iso(now - 10))
         self.assertIsNone(alice["last_error"])
         # known good: the later of the last success and the store's change.
         self.assertEqual(alice["known_good"],
-                         max(alice["last_success"], alice["refreshed"], key=from_iso))
+                         max(alice["last_success"], alice["last_changed"], key=from_iso))
         self.assertIs(alice["stale"], False)
-        self.assertEqual(bob, {"user": "bob", "refreshed": "never", "org_ids": [],
+        self.assertEqual(alice["state"], "ok")
+        # A time never known is null (was "never" for the store's change).
+        self.assertEqual(bob, {"user": "bob", "last_changed": None, "organizations": [],
                                "last_success": None, "last_attempt": iso(now - 5),
                                "last_error": "no route to host", "known_good": None,
-                               "stale": False})
+                               "stale": False, "state": "failing"})
 
     def test_a_stale_user_is_marked(self):
         now = int(time.time())
@@ -179,7 +182,7 @@ class Status(ToolTest):
         time.sleep(3.2)
         st = self.status_json()
         self.assertIs(st["users"][0]["stale"], True)
-        self.assertEqual(st["users"][0]["org_ids"], [ORG])  # kept in the store
+        self.assertEqual(st["users"][0]["organizations"][0]["id"], ORG)  # kept in the store
         p = self.status()
         section, rest = self.users_section(p.stdout)
         self.assertTrue(section[1].startswith("alice "), section)
@@ -260,7 +263,10 @@ class Status(ToolTest):
                 for args in ((), ("--json",)):
                     p = self.run_tool("status", *args, token=None)
                     self.assert_exit(p, 4)
-                    self.assertEqual(p.stdout, "")
+                    if args:   # under --json the error is an object (issue 19)
+                        self.assertEqual(json.loads(p.stdout)["error"]["exit"], 4)
+                    else:
+                        self.assertEqual(p.stdout, "")
                     self.assertIn(users if what == "directory" else path, p.stderr)
                     self.assertIn("writable by group", p.stderr)
                     self.assertEqual(self.state_snapshot(), before)
@@ -270,7 +276,7 @@ class Status(ToolTest):
     def test_no_users_no_section(self):
         p = self.status()
         self.assertEqual(p.stdout, "No groups: no user of this machine has joined an organization yet.\n")
-        self.assertEqual(self.status_json(), {"groups": [], "users": [], "history": [],
+        self.assertEqual(self.status_json(), {"schema": 1, "groups": [], "users": [], "history": [],
                                               "max_stale_seconds": 30 * DAY})
 
     def test_help(self):

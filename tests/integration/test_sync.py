@@ -105,7 +105,7 @@ class Sync(ToolTest):
         self.assertIn("mkio-orgs: warning: organization %s: gid %d is taken; using %d"
                       % (ORG, gid, gid + 1), p.stderr)
         st = json.loads(self.run_tool("status", "--json", token=None).stdout)
-        self.assertEqual(st["groups"][0]["gid"], gid + 1)
+        self.assertEqual(st["groups"][0]["group"]["gid"], gid + 1)
 
     def test_sync_failure_keeps_last_good_data(self):
         self.write_token("nobody", BOB_TOKEN)
@@ -422,11 +422,13 @@ class SyncJson(ToolTest):
         self.assertEqual(daemon["error"]["http_status"], 500)
         self.assertEqual(daemon["error"]["ref"], "ref-json-500")
         self.assertIn("boom", daemon["error"]["message"])
-        self.assertEqual((daemon["joined"], daemon["failed"], daemon["organizations"]), (0, 0, []))
+        # A failed user has no counts: null, never 0 beside "outcome": "failed".
+        self.assertEqual((daemon["joined"], daemon["failed"], daemon["organizations"]), (None, None, []))
         self.assertEqual(nobody, {
-            "user": "nobody", "outcome": "refreshed", "joined": 0, "accepted": 0, "skipped": 0,
-            "expired": 0, "failed": 0, "error": None, "added": [], "removed": [],
-            "organizations": [{"id": ORG, "name": "Acme Media", "outcome": "not-accepting",
+            "schema": 1, "user": "nobody", "outcome": "refreshed", "joined": 0, "accepted": 0,
+            "skipped": 0, "expired": 0, "failed": 0, "error": None, "added": [], "removed": [],
+            "organizations": [{"organization": {"id": ORG, "name": "Acme Media"},
+                               "outcome": "not-accepting",
                                "detail": "pending; not accepted by this run", "ref": None}]})
         s = end["summary"]
         self.assertEqual((s["users"], s["refreshed"], s["failed"], s["left"], s["rate_limited"],
@@ -443,6 +445,74 @@ class SyncJson(ToolTest):
         self.assertEqual((user["joined"], user["accepted"], user["organizations"][0]["outcome"]),
                          (1, 1, "accepted"))
         self.assertEqual(end["summary"]["exit_status"], 0)
+
+
+class SyncJournal(ToolTest):
+    """Under journald (JOURNAL_STREAM names the stream: sd-daemon(3)) each
+    line carries its priority: <6> info, <5> notice, <4> warning, <3> error;
+    elsewhere none (issue 19, item 2)."""
+
+    def run_sync(self, out, err, journal):
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp}
+        if journal is not None:
+            st = os.fstat(journal.fileno())
+            env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
+        p = subprocess.run([TOOL, "--config", self.conf, "sync", "--all", "--jobs", "1"],
+                           env=env, stdout=out, stderr=err, timeout=60)
+        return p.returncode
+
+    def world_with_every_priority(self):
+        self.write_token("nobody", ALICE_TOKEN)                # pending: notice, then info
+        self.write_token("daemon", "tok-refused-0000000000")   # refused: errors
+        self.write_token("no-such-user-q", BOB_TOKEN)          # nobody's file: a warning
+
+    def lines(self, f):
+        f.seek(0)
+        return f.read().decode().splitlines()
+
+    def priority_of(self, lines, text):
+        [line] = [line for line in lines if text in line]
+        return line[:3]
+
+    @unittest.skipUnless(IS_ROOT, "sync is root only")
+    def test_every_line_has_its_priority_on_the_journal_stream(self):
+        self.world_with_every_priority()
+        with open(os.path.join(self.tmp, "journal"), "w+b") as j:
+            self.assertEqual(self.run_sync(j, j, j), 2)
+            lines = self.lines(j)
+        for line in lines:
+            self.assertRegex(line, r"^<[3-6]>", line)
+        self.assertEqual(self.priority_of(lines, ": not-accepting: "), "<5>")
+        self.assertEqual(self.priority_of(lines, "nobody: 0 joined"), "<6>")
+        self.assertEqual(self.priority_of(lines, "belongs to no local user"), "<4>")
+        self.assertEqual(self.priority_of(lines, "sync: daemon"), "<3>")
+        self.assertEqual(self.priority_of(lines, "the token was refused (expired"), "<3>")
+        self.assertEqual(self.priority_of(lines, "user(s) refreshed"), "<4>")  # a user failed
+
+    @unittest.skipUnless(IS_ROOT, "sync is root only")
+    def test_only_the_stream_that_is_the_journal(self):
+        self.world_with_every_priority()
+        with open(os.path.join(self.tmp, "err"), "w+b") as e, \
+                open(os.path.join(self.tmp, "out"), "w+b") as o:
+            self.run_sync(o, e, e)
+            out, err = self.lines(o), self.lines(e)
+        self.assertTrue(err and all(re.match(r"^<[34]>mkio-orgs: ", line) for line in err), err)
+        self.assertTrue(out and not any(line.startswith("<") for line in out), out)
+
+    @unittest.skipUnless(IS_ROOT, "sync is root only")
+    def test_no_prefix_elsewhere(self):
+        self.world_with_every_priority()
+        with open(os.path.join(self.tmp, "log"), "w+b") as f, \
+                open(os.path.join(self.tmp, "other"), "w+b") as other:
+            self.run_sync(f, f, None)
+            plain = self.lines(f)
+            f.seek(0)
+            f.truncate()
+            self.run_sync(f, f, other)        # JOURNAL_STREAM names another file
+            other_stream = self.lines(f)
+        for lines in (plain, other_stream):
+            self.assertTrue(lines)
+            self.assertFalse([line for line in lines if line.startswith("<")], lines)
 
 
 class SyncHostileText(HostileWorld):
@@ -467,7 +537,7 @@ class SyncHostileText(HostileWorld):
         # The same in --json: one line per object, every string replaced.
         out, _ = self.run_clean("sync", "--user", "nobody", "--accept", "--json", code=1)
         user, _ = (json.loads(line) for line in out.rstrip("\n").split("\n"))
-        orgs = {o["id"]: o for o in user["organizations"]}
+        orgs = {o["organization"]["id"]: o["organization"] for o in user["organizations"]}
         self.assertEqual(orgs[shown(EVIL_ORG)]["name"], shown("Org " + HOSTILE))
         failed = [o for o in user["organizations"] if o["outcome"] == "failed"]
         self.assertTrue(failed)
@@ -482,8 +552,9 @@ class SyncHostileText(HostileWorld):
         out, _ = self.run_clean("status")
         self.assertIn(EVIL_ORG2 + "  " + shown("Org2 " + HOSTILE) + "\n", out)
         out, _ = self.run_clean("status", "--json")
-        [group] = [g for g in json.loads(out)["groups"] if g["org_id"] == EVIL_ORG2]
-        self.assert_exact_where_valid(group["org_name"])
+        [group] = [g for g in json.loads(out)["groups"]
+                   if g["group"]["organization"]["id"] == EVIL_ORG2]
+        self.assert_exact_where_valid(group["group"]["organization"]["name"])
         self.assertEqual(group["members"], ["nobody"])
 
     def test_user_names_and_token_files_a_user_chose(self):

@@ -71,9 +71,11 @@ class AdminInvites(ToolTest):
         self.assert_exit(p, 0)
         self.assertEqual(json.loads(self.api_requests()[0]["body"]),
                          {"spec": {"email": "x@example.com", "comment": ""}})
-        out = json.loads(p.stdout)
+        out = json.loads(p.stdout)["invite"]
         self.assertEqual(out["email"], "x@example.com")
-        self.assertIsNone(out["state"])   # published invite records carry no state
+        # Published invite records carry no state: JSON says what the text
+        # says, pending (issue 19: it was null).
+        self.assertEqual(out["state"], "pending")
 
     def test_create_by_a_non_admin_is_refused_with_detail_and_ref(self):
         p = self.run_tool("invite", "create", "--email", "x@example.com", token=BOB_TOKEN)
@@ -101,9 +103,10 @@ class AdminInvites(ToolTest):
         self.assertIn(COMMENT, p.stdout)
         p = self.run_tool("invite", "list", "--json", token=ADMIN_TOKEN)
         self.assert_exit(p, 0)
-        [inv] = json.loads(p.stdout)
+        [inv] = json.loads(p.stdout)["invites"]
         self.assertEqual(inv["email"], "alice@example.com")
-        self.assertEqual(inv["teams"], ["encoding-team"])
+        # The teams the text shows, Everyone first (issue 19).
+        self.assertEqual(inv["teams"], ["Everyone", "encoding-team"])
         self.assertEqual(inv["id"], self.seeded["invites"][0])
 
     def test_list_follows_every_page_over_one_connection(self):
@@ -113,7 +116,7 @@ class AdminInvites(ToolTest):
         before = self.fake.stats()["tls_connections"]
         p = self.run_tool("invite", "list", "--json", token=ADMIN_TOKEN)
         self.assert_exit(p, 0)
-        self.assertEqual(len(json.loads(p.stdout)), 251)
+        self.assertEqual(len(json.loads(p.stdout)["invites"]), 251)
         reqs = self.api_requests("GET")
         self.assertEqual(len(reqs), 3)
         # The first request names no paging parameter: none is documented
@@ -181,17 +184,18 @@ class UserOrgsEditionTests:
     def test_list_json(self):
         p = self.run_tool("orgs", "list", "--json", token=ALICE_TOKEN)
         self.assert_exit(p, 0)
-        [org] = json.loads(p.stdout)
+        [entry] = json.loads(p.stdout)["organizations"]
+        org, inv = entry["organization"], entry["invite"]
         self.assertEqual(org["id"], ORG)
         self.assertEqual(org["name"], "Acme Media")
-        self.assertEqual(org["state"], "pending")
-        self.assertEqual(org["invited_by"]["email"], "admin@example.com")
-        self.assertEqual(org["comment"], COMMENT)
+        self.assertEqual(entry["state"], "pending")
+        self.assertEqual(inv["inviter"]["email"], "admin@example.com")
+        self.assertEqual(inv["comment"], COMMENT)
         if self.INVITE_HAS_EXPIRY:
-            self.assertTrue(org["expires"])
+            self.assertTrue(inv["expires"])
         else:
             # Published records carry no expiry, and none is made up for a decision.
-            self.assertFalse(org.get("expires") and not org.get("expires_computed"))
+            self.assertFalse(inv.get("expires") and not inv.get("expires_computed"))
 
     def test_list_reads_every_tolerated_variant(self):
         for style in ("top_level", "display_name", "sent_by_string", "inviter_object",
@@ -202,19 +206,21 @@ class UserOrgsEditionTests:
                 token = BOB_TOKEN if style == "null_invite" else ALICE_TOKEN
                 p = self.run_tool("orgs", "list", "--json", token=token)
                 self.assert_exit(p, 0)
-                [org] = json.loads(p.stdout)
+                [entry] = json.loads(p.stdout)["organizations"]
+                org, inv = entry["organization"], entry["invite"]
                 self.assertEqual(org["id"], ORG)
                 self.assertEqual(org["name"], "Acme Media")
                 if style == "null_invite":
-                    self.assertEqual(org["state"], "joined")
+                    self.assertEqual(entry["state"], "joined")
+                    self.assertIsNone(inv)
                 else:
-                    self.assertEqual(org["state"], "pending")
-                    self.assertEqual(org["invited_by"]["email"], "admin@example.com")
+                    self.assertEqual(entry["state"], "pending")
+                    self.assertEqual(inv["inviter"]["email"], "admin@example.com")
                 if style == "no_expires":
                     # Never computed from the organization's created: it says
                     # nothing of when the invite was sent.
-                    self.assertIsNone(org["expires"])
-                    self.assertFalse(org["expires_computed"])
+                    self.assertIsNone(inv["expires"])
+                    self.assertFalse(inv["expires_computed"])
 
     def test_accept_joins_with_the_documented_patch(self):
         p = self.run_tool("orgs", "accept", ORG, token=ALICE_TOKEN)
@@ -446,7 +452,7 @@ class Faults(ToolTest):
         self.fake.fault("user_orgs_list", "status", count=1, status=429, retry_after="1")
         p = self.run_tool("orgs", "list", "--json")
         self.assert_exit(p, 0)
-        self.assertEqual(json.loads(p.stdout)[0]["id"], ORG)
+        self.assertEqual(json.loads(p.stdout)["organizations"][0]["organization"]["id"], ORG)
         self.assertEqual(len(self.api_requests("GET")), 2)
         timing.at_least(self, "waited for Retry-After: 1", p.elapsed, 1.0)
 
@@ -533,14 +539,14 @@ class Store(ToolTest):
         self.assert_exit(p, 0)
         st = json.loads(p.stdout)
         [g] = st["groups"]
-        self.assertEqual(g["org_id"], ORG)
+        self.assertEqual(g["group"]["organization"], {"id": ORG, "name": "Acme Media"})
         self.assertEqual(g["members"], ["alice"])
-        self.assertTrue(g["group"].startswith("mk-acme-media-"))
+        self.assertTrue(g["group"]["name"].startswith("mk-acme-media-"))
         self.assertEqual([u["user"] for u in st["users"]], ["alice"])
         p = self.run_tool("status", token=None)
         self.assert_exit(p, 0)
-        self.assertIn(g["group"], p.stdout)
-        self.assertIn(str(g["gid"]), p.stdout)
+        self.assertIn(g["group"]["name"], p.stdout)
+        self.assertIn(str(g["group"]["gid"]), p.stdout)
         self.assertIn("alice", p.stdout)
 
     def set_orgs(self, user, orgs):
@@ -778,14 +784,14 @@ class HostileText(HostileWorld):
 
     def test_orgs_list_json_escapes_what_json_c_leaves_raw(self):
         out, _ = self.run_clean("orgs", "list", "--json")
-        orgs = {o["id"]: o for o in json.loads(out)}
+        orgs = {o["organization"]["id"]: o for o in json.loads(out)["organizations"]}
         evil = orgs[in_json(EVIL_ORG)]
-        self.assertEqual(evil["name"], in_json("Org " + HOSTILE))
-        self.assertEqual(evil["comment"], in_json("Comment " + HOSTILE))
-        self.assertEqual(evil["invited_by"], {"name": in_json("Eve " + HOSTILE),
-                                              "email": in_json(EVE_EMAIL)})
-        self.assertEqual(orgs[EVIL_ORG2]["name"], in_json("Org2 " + HOSTILE))
-        self.assert_exact_where_valid(evil["name"])
+        self.assertEqual(evil["organization"]["name"], in_json("Org " + HOSTILE))
+        self.assertEqual(evil["invite"]["comment"], in_json("Comment " + HOSTILE))
+        self.assertEqual(evil["invite"]["inviter"], {"name": in_json("Eve " + HOSTILE),
+                                                     "email": in_json(EVE_EMAIL)})
+        self.assertEqual(orgs[EVIL_ORG2]["organization"]["name"], in_json("Org2 " + HOSTILE))
+        self.assert_exact_where_valid(evil["organization"]["name"])
         self.assertIn("\\u009b", out)
         self.assertIn("\\u202e", out)
         self.assertIn("\\u007f", out)
@@ -801,8 +807,8 @@ class HostileText(HostileWorld):
 
     def test_invite_list_json(self):
         out, _ = self.run_clean("invite", "list", "--json", token=EVE_TOKEN)
-        invites = {i["id"]: i for i in json.loads(out)}
-        self.assertEqual(invites[in_json(EVIL_INVITE)]["teams"], [in_json(TEAM)])
+        invites = {i["id"]: i for i in json.loads(out)["invites"]}
+        self.assertEqual(invites[in_json(EVIL_INVITE)]["teams"], ["Everyone", in_json(TEAM)])
         self.assertEqual(invites[in_json(EVIL_INVITE)]["comment"], in_json("Comment " + HOSTILE))
         self.assertIn(in_json(MALLORY_EMAIL), [i["email"] for i in invites.values()])
 
@@ -846,7 +852,7 @@ class HostileText(HostileWorld):
         self.assertIn(shown("Org2 " + HOSTILE), out)
         out, _ = self.run_clean("status", "--json", token=None)
         [group] = json.loads(out)["groups"]
-        self.assert_exact_where_valid(group["org_name"])
+        self.assert_exact_where_valid(group["group"]["organization"]["name"])
 
     def test_arguments_and_file_names_a_user_chose(self):
         evil = b"ev\x1b[31mil\x9b\xe2\x80\xae\n"

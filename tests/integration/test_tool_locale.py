@@ -59,7 +59,7 @@ class CommaLocale(ToolTest):
         self.write_decimal_conf()
         p = self.run_tool("orgs", "list", "--json", env=self.comma)
         self.assert_exit(p, 0)
-        self.assertEqual(json.loads(p.stdout)[0]["id"], ORG)
+        self.assertEqual(json.loads(p.stdout)["organizations"][0]["organization"]["id"], ORG)
         p = self.run_tool("orgs", "list", env=self.comma)
         self.assert_exit(p, 0)
         self.assertIn("Acme Media", p.stdout)

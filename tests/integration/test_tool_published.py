@@ -31,10 +31,10 @@ class PublishedShapes(UserOrgsEditionTests, ToolTest):
                         "invites": [{"organization": org3, "email": "alice@example.com"}]})
         p = self.run_tool("orgs", "list", "--json", token=ALICE_TOKEN)
         self.assert_exit(p, 0)
-        orgs = {o["id"]: o for o in json.loads(p.stdout)}
-        self.assertEqual(orgs[org3]["name"], "Orphan Films")
+        orgs = {o["organization"]["id"]: o for o in json.loads(p.stdout)["organizations"]}
+        self.assertEqual(orgs[org3]["organization"]["name"], "Orphan Films")
         self.assertEqual(orgs[org3]["state"], "pending")
-        self.assertFalse(orgs[org3].get("invited_by") and orgs[org3]["invited_by"].get("email"))
+        self.assertIsNone(orgs[org3]["invite"]["inviter"])
         p = self.run_tool("orgs", "list", token=ALICE_TOKEN)
         self.assertIn("Orphan Films\n", p.stdout)
         self.assertIn("  invited by: unknown\n", p.stdout)
@@ -50,8 +50,8 @@ class PublishedShapes(UserOrgsEditionTests, ToolTest):
         self.assertEqual(rec["spec"]["invite"]["state"], "accepted")
         p = self.run_tool("orgs", "list", "--json", token=ALICE_TOKEN)
         self.assert_exit(p, 0)
-        [org] = json.loads(p.stdout)
-        self.assertEqual(org["name"], "Acme Media")
+        [org] = json.loads(p.stdout)["organizations"]
+        self.assertEqual(org["organization"]["name"], "Acme Media")
         self.assertEqual(org["state"], "joined")
         p = self.run_tool("orgs", "list", token=ALICE_TOKEN)
         self.assert_exit(p, 0)
@@ -80,9 +80,9 @@ class PublishedShapes(UserOrgsEditionTests, ToolTest):
         self.assertIn(COMMENT, p.stdout)
         p = self.run_tool("invite", "list", "--json", token=ADMIN_TOKEN)
         self.assert_exit(p, 0)
-        [inv] = json.loads(p.stdout)
+        [inv] = json.loads(p.stdout)["invites"]
         self.assertEqual(inv["email"], "alice@example.com")
-        self.assertEqual(inv["teams"], ["encoding-team"])
+        self.assertEqual(inv["teams"], ["Everyone", "encoding-team"])  # as the text shows
         self.assertEqual(inv["id"], self.seeded["invites"][0])
 
     def test_invite_list_labels_a_computed_expiry(self):
@@ -147,7 +147,7 @@ class NextLinkPaging(ToolTest):
         before = self.fake.stats()["tls_connections"]
         p = self.run_tool("orgs", "list", "--json", token=BOB_TOKEN)
         self.assert_exit(p, 0)
-        got = json.loads(p.stdout)
+        got = [o["organization"] for o in json.loads(p.stdout)["organizations"]]
         self.assertEqual(len(got), 250)
         self.assertEqual({o["name"] for o in got},
                          {o["name"] for o in orgs} | {"Acme Media"})
@@ -168,7 +168,7 @@ class NextLinkPaging(ToolTest):
                                      "invited_by": "u-admin"} for i in range(249)]})
         p = self.run_tool("invite", "list", "--json", token=ADMIN_TOKEN)
         self.assert_exit(p, 0)
-        emails = [i["email"] for i in json.loads(p.stdout)]
+        emails = [i["email"] for i in json.loads(p.stdout)["invites"]]
         self.assertEqual(len(emails), 250)
         self.assertEqual(len(set(emails)), 250)
         self.assert_pages("/api/v1/organization/invites", 4)
@@ -216,7 +216,7 @@ class OffsetPaging(ToolTest):
             for i in range(249)]})
         p = self.run_tool("orgs", "list", "--json", token=BOB_TOKEN)
         self.assert_exit(p, 0)
-        got = json.loads(p.stdout)
+        got = [o["organization"] for o in json.loads(p.stdout)["organizations"]]
         self.assertEqual(len(got), 250)
         self.assertEqual(len({o["id"] for o in got}), 250)
         gets = [r for r in self.api_requests("GET") if r["path"] == "/api/v1/user/organizations"]
@@ -344,8 +344,9 @@ class EveryVariant(ToolTest):
                 self.fake.configure(*variants)
                 p = self.run_tool("orgs", "list", "--json", token=ALICE_TOKEN)
                 self.assert_exit(p, 0)
-                [org] = json.loads(p.stdout)
-                self.assertEqual((org["name"], org["state"]), ("Acme Media", "pending"))
+                [org] = json.loads(p.stdout)["organizations"]
+                self.assertEqual((org["organization"]["name"], org["state"]),
+                                 ("Acme Media", "pending"))
                 p = self.run_tool("orgs", "accept", ORG, token=ALICE_TOKEN)
                 self.assert_exit(p, 0)
                 p = self.run_tool("invite", "create", "--email", "y@example.com",

@@ -334,14 +334,18 @@ class TestWhoamiLogout(RootHome, ToolTest):
         self.assert_exit(p, 0)
         self.assertNotIn(token, p.stdout + p.stderr)
         obj = json.loads(p.stdout)
-        self.assertEqual(obj["name"], "Alice")
-        self.assertEqual(obj["loginEmail"], "alice@example.com")
-        self.assertEqual(obj["contactEmail"], "alice@example.com")
-        self.assertEqual(obj["activeOrganizationId"], ORG)
-        self.assertEqual(obj["tokenSource"], {"type": "environment", "variable": "MKIO_TOKEN"})
-        self.assertEqual(obj["tokenKind"], "full-access")
-        self.assertEqual(obj["expires"], exp)
-        self.assertEqual(obj["daysLeft"], 10)
+        # snake_case, the profile and the token apart (issue 19: was camelCase).
+        profile, tok = obj["profile"], obj["token"]
+        self.assertEqual(obj["schema"], 1)
+        self.assertEqual(profile["name"], "Alice")
+        self.assertEqual(profile["login_email"], "alice@example.com")
+        self.assertEqual(profile["contact_email"], "alice@example.com")
+        self.assertEqual(profile["active_organization_id"], ORG)
+        self.assertEqual((tok["source"], tok["variable"], tok["path"]),
+                         ("environment", "MKIO_TOKEN", None))
+        self.assertEqual(tok["kind"], "full-access")
+        self.assertEqual(tok["expires"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp)))
+        self.assertEqual(tok["days_left"], 10)
         p = self.run_tool("whoami", token=token)
         self.assert_exit(p, 0)
         self.assertIn("(10 days left)", p.stdout)
@@ -360,19 +364,19 @@ class TestWhoamiLogout(RootHome, ToolTest):
             self.assertNotIn("days left", p.stdout)
             p = self.run_tool("whoami", "--json", token=token)
             self.assert_exit(p, 0)
-            obj = json.loads(p.stdout)
+            obj = json.loads(p.stdout)["token"]
             self.assertIsNone(obj["expires"])
-            self.assertIsNone(obj["daysLeft"])
-            self.assertIs(obj["expiryMalformed"], True)
+            self.assertIsNone(obj["days_left"])
+            self.assertIs(obj["expiry_malformed"], True)
         # The last second of 9999 is still a date.
         token = jwt({"sub": "u-alice", "exp": 253402300799})
         self.fake.seed({"tokens": [{"token": token, "user": "u-alice", "organization": ORG,
                                     "expires": None}]})
         p = self.run_tool("whoami", "--json", token=token)
-        obj = json.loads(p.stdout)
-        self.assertEqual(obj["expires"], 253402300799)
-        self.assertIs(obj["expiryMalformed"], False)
-        self.assertGreater(obj["daysLeft"], 2900000)
+        obj = json.loads(p.stdout)["token"]
+        self.assertEqual(obj["expires"], "9999-12-31T23:59:59Z")
+        self.assertIs(obj["expiry_malformed"], False)
+        self.assertGreater(obj["days_left"], 2900000)
 
     def test_whoami_refused_token_exit_2(self):
         p = self.run_tool("whoami", token="tok-revoked")

@@ -299,27 +299,18 @@ static void test_invite_record(void **state)
     assert_string_equal(inv.state, "pending");
     assert_string_equal(inv.expires, "2024-01-15T00:00:00Z");
 
-    json_object *j = mk_invite_to_json(&inv);
-    assert_string_equal(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN),
-                        "{\"id\":\"inv-1\",\"email\":\"j@example.com\",\"comment\":\"hi\","
-                        "\"teams\":[\"enc\",\"ops\"],\"state\":\"pending\","
-                        "\"created\":\"2024-01-01T00:00:00Z\",\"expires\":\"2024-01-15T00:00:00Z\","
-                        "\"expires_computed\":false,\"invited_by_email\":null,"
-                        "\"invited_by_name\":null,\"organization_name\":null}");
-    json_object_put(j);
     mk_invite_clear(&inv);
     json_object_put(o);
 
     /* Minimal: top-level id, absent fields null, teams empty. */
     o = parse("{\"id\":\"i2\",\"spec\":{\"email\":\"k@x.io\"}}");
     assert_int_equal(mk_parse_invite(o, 0, &inv, &err), MK_OK);
-    j = mk_invite_to_json(&inv);
-    assert_string_equal(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN),
-                        "{\"id\":\"i2\",\"email\":\"k@x.io\",\"comment\":null,\"teams\":[],"
-                        "\"state\":null,\"created\":null,\"expires\":null,"
-                        "\"expires_computed\":false,\"invited_by_email\":null,"
-                        "\"invited_by_name\":null,\"organization_name\":null}");
-    json_object_put(j);
+    assert_string_equal(inv.id, "i2");
+    assert_null(inv.comment);
+    assert_null(inv.state);
+    assert_null(inv.created);
+    assert_null(inv.expires);
+    assert_int_equal(inv.team_count, 0);
     mk_invite_clear(&inv);
     json_object_put(o);
 }
@@ -348,35 +339,6 @@ static void test_invite_wrong_types(void **state)
         assert_null(inv.id);
         json_object_put(o);
     }
-}
-
-static void test_user_org_to_json(void **state)
-{
-    json_object *o = parse("{\"metadata\":{\"id\":\"m\",\"created\":\"2024-01-01T00:00:00Z\"},"
-                           "\"spec\":{\"name\":\"N\",\"invite\":{\"state\":\"pending\","
-                           "\"comment\":\"c\",\"invitedBy\":\"a@b.c\"}}}");
-    struct mk_user_org org;
-    mk_error err;
-    assert_int_equal(mk_parse_user_org(o, 0, &org, &err), MK_OK);
-    json_object *j = mk_user_org_to_json(&org);
-    assert_string_equal(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN),
-                        "{\"id\":\"m\",\"name\":\"N\",\"state\":\"pending\","
-                        "\"invited_by\":{\"email\":\"a@b.c\",\"name\":null},\"comment\":\"c\","
-                        "\"expires\":null,\"expires_computed\":false,"
-                        "\"created\":\"2024-01-01T00:00:00Z\"}");
-    json_object_put(j);
-    mk_user_org_clear(&org);
-    json_object_put(o);
-
-    o = parse("{\"id\":\"j\"}");
-    assert_int_equal(mk_parse_user_org(o, 0, &org, &err), MK_OK);
-    j = mk_user_org_to_json(&org);
-    assert_string_equal(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN),
-                        "{\"id\":\"j\",\"name\":null,\"state\":\"joined\",\"invited_by\":null,"
-                        "\"comment\":null,\"expires\":null,\"expires_computed\":null,\"created\":null}");
-    json_object_put(j);
-    mk_user_org_clear(&org);
-    json_object_put(o);
 }
 
 /* ---- error bodies ---- */
@@ -1099,7 +1061,6 @@ int main(void)
         cmocka_unit_test(test_user_org_wrong_types),
         cmocka_unit_test(test_invite_record),
         cmocka_unit_test(test_invite_wrong_types),
-        cmocka_unit_test(test_user_org_to_json),
         cmocka_unit_test(test_error_from_response),
         cmocka_unit_test(test_requests_exact),
         cmocka_unit_test(test_usage_errors_send_nothing),
