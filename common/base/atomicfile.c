@@ -79,6 +79,13 @@ static int atomic_temp_create(int dirfd, const char *name, char *tmp, size_t tmp
 int mk_atomicfile_replace(int dirfd, const char *name, mode_t mode, const void *data,
                           size_t len, int *replaced)
 {
+    return mk_atomicfile_replace_flags(dirfd, name, mode, data, len, replaced, 0);
+}
+
+int mk_atomicfile_replace_flags(int dirfd, const char *name, mode_t mode, const void *data,
+                                size_t len, int *replaced, unsigned flags)
+{
+    bool sync = !(flags & MK_ATOMICFILE_NO_FSYNC);
     char tmp[ATOMIC_NAME_MAX + 1] = "";
     int fd = -1, old = -1, r;
 
@@ -98,7 +105,7 @@ int mk_atomicfile_replace(int dirfd, const char *name, mode_t mode, const void *
     }
     if ((r = atomic_write_all(fd, data, len)) < 0)
         goto out;
-    if (fsync(fd) != 0) {
+    if (sync && fsync(fd) != 0) {
         r = -errno;
         goto out;
     }
@@ -117,7 +124,7 @@ int mk_atomicfile_replace(int dirfd, const char *name, mode_t mode, const void *
     }
     tmp[0] = '\0';
     /* The new file is in place even if the directory fsync fails. */
-    r = fsync(dirfd) == 0 ? 0 : -EIO;
+    r = !sync || fsync(dirfd) == 0 ? 0 : -EIO;
     if (replaced) {
         *replaced = old;
         old = -1;
