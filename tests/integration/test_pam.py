@@ -1856,7 +1856,9 @@ class TestHelper(PamCase):
                 status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
         finally:
             res = self.finish_pam(proc, start)
-        self.assertEqual(environ, b"PATH=/usr/sbin:/usr/bin:/sbin:/bin\0")
+        # PATH, and what the gate adds for the refresh program: the one
+        # switch that spares it GnuTLS's implicit start (login_protocol.h).
+        self.assertEqual(environ, b"PATH=/usr/sbin:/usr/bin:/sbin:/bin\0GNUTLS_NO_IMPLICIT_INIT=1\0")
         # 0-2 on /dev/null (a link into the real /dev here), 3 the pipe,
         # kept across the gate's exec. The rest, if any, are what the
         # refresh program opened itself at that instant (connections,
