@@ -1414,8 +1414,11 @@ class TestRefreshGate(PamCase):
         self.assertEqual(self.run_pam(conf=conf).rc, "PAM_SUCCESS")
         ids = self.file_ids()
         record_path = os.path.join(self.state_dir, "users", "alice")
-        before = os.stat(record_path)
         self.record_file(record_path, attempt=1, success=1)
+        # Held open, so that its inode number cannot be given to the new one.
+        old_record = open(record_path)
+        self.addCleanup(old_record.close)
+        before = os.fstat(old_record.fileno())
         time.sleep(0.02)   # a rewrite would show in mtime
         wrap = ()
         trace = os.path.join(self.dir, "login.strace")
