@@ -44,8 +44,10 @@ int mk_atomicfile_replace(int dirfd, const char *name, mode_t mode, const void *
 /* mk_atomicfile_replace, with flags. MK_ATOMICFILE_NO_FSYNC keeps the
  * temporary file and the rename (a reader still sees the old bytes or the
  * new ones, never a torn file) and gives up durability: after a crash the
- * name may hold the old bytes, the new ones, or (on some file systems) an
- * empty file. Only for advice a reader can lose, such as the users'
+ * name may hold the old bytes, the new ones, or an empty file (over an
+ * existing file the new one is put in place by an exchange of names and
+ * an unlink of the old one, which spares ext4's writeback of a renamed
+ * file). Only for advice a reader can lose, such as the users'
  * refresh records (store/userstate.h); never for the store or groups.db
  * (docs/ARCHITECTURE.md, invariant 4). */
 int mk_atomicfile_replace_flags(int dirfd, const char *name, mode_t mode, const void *data,
