@@ -9,8 +9,8 @@
  * replacement is: a temporary file NAME.tmp.XXXXXX (six letters or digits,
  * common/base/tempname.h) created with O_EXCL, written, fsync'd, renamed over
  * NAME, then an fsync of the directory (both fsyncs may be left out for
- * advisory files: mk_atomicfile_replace_flags). Writers serialize with a lock file
- * (flock, polled until a timeout); while holding it, a writer may remove the
+ * advisory files: mk_atomicfile_replace_flags). Writers serialize with a
+ * lock file (flock, polled until a timeout); while holding it, a writer may remove the
  * temporary files that killed writers left. Functions return 0 or a
  * negative errno.
  */
