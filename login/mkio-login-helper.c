@@ -10,8 +10,8 @@
  * successful refresh is recent enough. Anything else is the refresh
  * program's: the gate replaces itself with MK_REFRESH_PATH (execve: the
  * same process, so the module's deadline and kill still hold), with the
- * same arguments plus --budget-sent, the same one-variable environment and
- * descriptor 3 still the pipe.
+ * same arguments plus --budget-sent, the same PATH (and
+ * MK_REFRESH_ENV_GNUTLS, login_protocol.h) and descriptor 3 still the pipe.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -39,7 +39,7 @@ static void gate_exec_refresh(int argc, char **argv, int64_t budget_ms)
 {
     char budget_arg[48];
     char **args = calloc((size_t)argc + 2, sizeof(*args));
-    char *envp[] = { (char *)MK_HELPER_ENV_PATH, NULL };
+    char *envp[] = { (char *)MK_HELPER_ENV_PATH, (char *)MK_REFRESH_ENV_GNUTLS, NULL };
     int n = 0;
 
     if (!args)

@@ -8,8 +8,9 @@
  * (the store opens its state directory once, without following a link). A
  * replacement is: a temporary file NAME.tmp.XXXXXX (six letters or digits,
  * common/base/tempname.h) created with O_EXCL, written, fsync'd, renamed over
- * NAME, then an fsync of the directory. Writers serialize with a lock file
- * (flock, polled until a timeout); while holding it, a writer may remove the
+ * NAME, then an fsync of the directory (both fsyncs may be left out for
+ * advisory files: mk_atomicfile_replace_flags). Writers serialize with a
+ * lock file (flock, polled until a timeout); while holding it, a writer may remove the
  * temporary files that killed writers left. Functions return 0 or a
  * negative errno.
  */
@@ -36,6 +37,21 @@ int mk_atomicfile_lock(int fd, long timeout_ms);
  * and *replaced is still set) and no temporary file is left. */
 int mk_atomicfile_replace(int dirfd, const char *name, mode_t mode, const void *data,
                           size_t len, int *replaced);
+
+/* What mk_atomicfile_replace_flags may leave out. */
+#define MK_ATOMICFILE_NO_FSYNC 1u   /* neither the file's fsync nor the directory's */
+
+/* mk_atomicfile_replace, with flags. MK_ATOMICFILE_NO_FSYNC keeps the
+ * temporary file and the rename (a reader still sees the old bytes or the
+ * new ones, never a torn file) and gives up durability: after a crash the
+ * name may hold the old bytes, the new ones, or an empty file (over an
+ * existing file the new one is put in place by an exchange of names and
+ * an unlink of the old one, which spares ext4's writeback of a renamed
+ * file). Only for advice a reader can lose, such as the users'
+ * refresh records (store/userstate.h); never for the store or groups.db
+ * (docs/ARCHITECTURE.md, invariant 4). */
+int mk_atomicfile_replace_flags(int dirfd, const char *name, mode_t mode, const void *data,
+                                size_t len, int *replaced, unsigned flags);
 
 /* 1 when name in dirfd is a regular file whose bytes are exactly data,
  * except for the ignore_len bytes at ignore_off (0, 0: compare all); 0 when

@@ -222,7 +222,17 @@ mk_status mk_user_state_record(const struct mk_config *cfg, const char *user, in
     int len = snprintf(text, sizeof(text), USERSTATE_MAGIC "\nattempt %" PRId64 "\nsuccess %" PRId64
                        "\nerror%s%s\n", now, success ? now : old.last_success,
                        clean[0] ? " " : "", clean);
-    int rc = mk_atomicfile_replace(dirfd, user, 0644, text, (size_t)len, NULL);
+    /* Replaced atomically (a reader sees the old record or the new one),
+     * but not fsync'd, neither the file nor the directory: the record is
+     * advice, and the two fsyncs were most of a login's local cost. What a
+     * crash can lose is the latest record (old bytes, or an empty file
+     * that reads as no record): it costs the user one refresh that the
+     * gate would have skipped, and until that refresh max_stale judges
+     * them by the store's own time of their last change. store.json and
+     * groups.db, which the groups depend on, keep both fsyncs
+     * (docs/ARCHITECTURE.md, invariant 4). */
+    int rc = mk_atomicfile_replace_flags(dirfd, user, 0644, text, (size_t)len, NULL,
+                                         MK_ATOMICFILE_NO_FSYNC);
     if (rc < 0)
         st = mk_error_set(err, MK_ERR_IO, "cannot write %s: %s", path, strerror(-rc));
 out:

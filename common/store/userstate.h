@@ -4,10 +4,11 @@
  * When a user's refresh (a login, an account check or sync) was last tried,
  * when one last succeeded, and why the last one failed. One small file per
  * user, state_dir/users/USER ("users" is made 0755 when missing), replaced
- * atomically, trusted like the store (trust.h: owned by root, or by the
- * effective user when not root, not writable by group or others, opened
- * without following links; anything else is MK_ERR_IO naming the path and
- * the fix). It lives apart from store.json so that a refresh that changes
+ * atomically but without fsync (advice: a crash may lose the latest
+ * record, which costs one refresh), trusted like the store (trust.h:
+ * owned by root, or by the effective user when not root, not writable by
+ * group or others, opened without following links; anything else is
+ * MK_ERR_IO naming the path and the fix). It lives apart from store.json so that a refresh that changes
  * no membership rewrites neither store.json nor groups.db.
  *
  * Callers use it to decide whether an account check needs the API at all

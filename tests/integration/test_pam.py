@@ -1419,6 +1419,57 @@ class TestRefreshGate(PamCase):
         self.assertNotEqual(self.file_ids(), ids)
         self.assertEqual(self.user_orgs("alice"), sorted([self.org_id, other]))
 
+    def test_a_login_that_changes_nothing_writes_only_the_refresh_record(self):
+        """The user's organizations are as the store has them: store.json and
+        groups.db stay the same files (inode and mtime), the refresh record
+        is replaced (a new inode, the new attempt a success), nothing is
+        fsync'd and the one rename is the record's (counted under strace,
+        when it is installed): the record is advice, written without
+        fsync (common/store/userstate.c)."""
+        self.alice_world(invited=False, member=True)
+        conf = self.write_conf(refresh_interval="0")
+        self.assertEqual(self.run_pam(conf=conf).rc, "PAM_SUCCESS")
+        ids = self.file_ids()
+        record_path = os.path.join(self.state_dir, "users", "alice")
+        self.record_file(record_path, attempt=1, success=1)
+        # Held open, so that its inode number cannot be given to the new one.
+        old_record = open(record_path)
+        self.addCleanup(old_record.close)
+        before = os.fstat(old_record.fileno())
+        time.sleep(0.02)   # a rewrite would show in mtime
+        wrap = ()
+        trace = os.path.join(self.dir, "login.strace")
+        if shutil.which("strace"):
+            wrap = ("strace", "-f", "-qq", "-o", trace, "-e",
+                    "trace=fsync,fdatasync,sync_file_range,syncfs,sync,rename,renameat,renameat2")
+        res = self.run_pam(conf=conf, wrap=wrap)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(len(self.list_requests()), 2)
+        self.assertEqual(self.file_ids(), ids)
+        after = os.stat(record_path)
+        self.assertNotEqual(after.st_ino, before.st_ino)
+        record = self.record()
+        self.assertGreater(int(record["attempt"]), 1)
+        self.assertEqual(record["success"], record["attempt"])
+        self.assertEqual(record["error"], "")
+        self.assertEqual(sorted(os.listdir(os.path.dirname(record_path))), ["alice"])
+        self.assertEqual(self.user_orgs("alice"), [self.org_id])
+        if wrap:
+            with open(trace) as f:
+                calls = [l for l in f.read().splitlines() if "(" in l]
+            syncs = [l for l in calls if re.search(r"\b(fsync|fdatasync|sync_file_range|syncfs|sync)\(", l)]
+            renames = [l for l in calls if re.search(r"\brename(at2?)?\(", l)]
+            self.assertEqual(syncs, [])
+            self.assertEqual(len(renames), 1, renames)
+            self.assertIn('"alice"', renames[0])
+
+    def record_file(self, path, attempt, success):
+        """Puts an old record in place (root's, 0644, as the helper writes it)."""
+        with open(path + ".new", "w") as f:
+            f.write("mkio-user-state 1\nattempt %d\nsuccess %d\nerror\n" % (attempt, success))
+        os.chmod(path + ".new", 0o644)
+        os.rename(path + ".new", path)
+
     def test_a_login_refreshes_every_time(self):
         """An invite sent between two logins is accepted at the second, even
         within refresh_interval of the first (login_refresh_interval 0)."""
@@ -1873,7 +1924,9 @@ class TestHelper(PamCase):
                 status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
         finally:
             res = self.finish_pam(proc, start)
-        self.assertEqual(environ, b"PATH=/usr/sbin:/usr/bin:/sbin:/bin\0")
+        # PATH, and what the gate adds for the refresh program: the one
+        # switch that spares it GnuTLS's implicit start (login_protocol.h).
+        self.assertEqual(environ, b"PATH=/usr/sbin:/usr/bin:/sbin:/bin\0GNUTLS_NO_IMPLICIT_INIT=1\0")
         # 0-2 on /dev/null (a link into the real /dev here), 3 the pipe,
         # kept across the gate's exec. The rest, if any, are what the
         # refresh program opened itself at that instant (connections,

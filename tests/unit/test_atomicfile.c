@@ -119,6 +119,52 @@ static void test_replace_over_existing(void **state)
     assert_string_equal(buf, "data");
 }
 
+/* Without fsync (advisory files): still a replacement through a temporary
+ * file and a rename. A reader that had the old file open keeps its bytes,
+ * one that opens the name after sees the new ones whole, no temporary file
+ * is left; a failure leaves the old file and no temporary file either. */
+static void test_replace_without_fsync_is_still_atomic(void **state)
+{
+    struct tu_tmpdir *f = *state;
+    char buf[256];
+    struct stat before, after;
+    int replaced = -1;
+
+    tu_write_text_ok(f->fd, "record", "old record\n", 0600);
+    assert_int_equal(fstatat(f->fd, "record", &before, 0), 0);
+    int reader = openat(f->fd, "record", O_RDONLY);
+    assert_true(reader >= 0);
+    assert_int_equal(mk_atomicfile_replace_flags(f->fd, "record", 0644, "new record\n", 11,
+                                                 &replaced, MK_ATOMICFILE_NO_FSYNC), 0);
+    assert_int_equal(fstatat(f->fd, "record", &after, 0), 0);
+    assert_true(before.st_ino != after.st_ino);
+    assert_int_equal(after.st_mode & 07777, 0644);
+    tu_read_file_buf_ok(f->fd, "record", buf, sizeof(buf));
+    assert_string_equal(buf, "new record\n");
+    ssize_t got = pread(reader, buf, sizeof(buf) - 1, 0);
+    assert_int_equal(got, 11);
+    buf[got] = '\0';
+    assert_string_equal(buf, "old record\n");
+    close(reader);
+    /* The replaced descriptor is handed back as without the flag. */
+    assert_true(replaced >= 0);
+    struct stat old_st;
+    assert_int_equal(fstat(replaced, &old_st), 0);
+    assert_true(old_st.st_ino == before.st_ino);
+    close(replaced);
+    list_dir(f->fd, buf, sizeof(buf));
+    assert_string_equal(buf, "record");
+
+    /* A directory at the name: refused, nothing left behind. */
+    assert_int_equal(mkdirat(f->fd, "taken", 0755), 0);
+    assert_true(mk_atomicfile_replace_flags(f->fd, "taken", 0644, "x", 1, NULL,
+                                            MK_ATOMICFILE_NO_FSYNC) < 0);
+    list_dir(f->fd, buf, sizeof(buf));
+    assert_string_equal(buf, "record taken");
+    assert_int_equal(mk_atomicfile_replace_flags(f->fd, "a/b", 0644, "x", 1, NULL,
+                                                 MK_ATOMICFILE_NO_FSYNC), -EINVAL);
+}
+
 /* The descriptor handed back is the replaced file: its old inode, unlinked,
  * still holding the old bytes, and writable (the group-file writer sets a
  * flag in it). */
@@ -495,6 +541,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replace_creates_with_mode, tu_tmpdir_setup, tu_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_replace_over_existing, tu_tmpdir_setup, tu_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_replace_without_fsync_is_still_atomic, tu_tmpdir_setup, tu_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_replaced_descriptor_is_old_inode, tu_tmpdir_setup, tu_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_replace_fails_on_directory, tu_tmpdir_setup, tu_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_replace_failed_write_keeps_old, tu_tmpdir_setup, tu_tmpdir_teardown),

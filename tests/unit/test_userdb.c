@@ -349,6 +349,86 @@ static void test_store_write_exports(void **state)
     mk_config_free(&cfg);
 }
 
+/* Every entry of dir (and dir itself) as name, inode and mtime, joined. */
+static void snapshot_dir(const char *dir, char *out, size_t size)
+{
+    struct dirent **v;
+    struct stat st;
+    int n = scandir(dir, &v, NULL, alphasort);
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+    size_t used = 0;
+
+    assert_true(n >= 0 && dirfd >= 0);
+    assert_int_equal(fstat(dirfd, &st), 0);
+    used += (size_t)snprintf(out, size, ". %lu %lld.%09ld", (unsigned long)st.st_ino,
+                             (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(v[i]->d_name, ".") != 0 && strcmp(v[i]->d_name, "..") != 0) {
+            assert_int_equal(fstatat(dirfd, v[i]->d_name, &st, AT_SYMLINK_NOFOLLOW), 0);
+            used += (size_t)snprintf(out + used, size - used, " %s %lu %lld.%09ld", v[i]->d_name,
+                                     (unsigned long)st.st_ino, (long long)st.st_mtim.tv_sec,
+                                     st.st_mtim.tv_nsec);
+        }
+        free(v[i]);
+    }
+    free(v);
+    close(dirfd);
+    assert_true(used < size);
+}
+
+/* A user's write that changes nothing (a login whose organizations are as
+ * the store has them) touches none of store.json, groups.db and the
+ * exported records: the same files, the same mtimes. A change still
+ * exports. */
+static void test_store_write_that_changes_nothing_exports_nothing(void **state)
+{
+    struct tu_tmpdir *f = *state;
+    char state_dir[PATH_MAX + 16], userdb[PATH_MAX + 16], etc[PATH_MAX + 16];
+    char before_state[4096], after_state[4096], before_db[4096], after_db[4096];
+    struct mk_config cfg;
+    const struct mk_membership orgs[] = { { "org-a", "Acme" }, { "org-b", "Beta" } };
+    mk_error err;
+
+    snprintf(state_dir, sizeof(state_dir), "%s/state", f->path);
+    snprintf(userdb, sizeof(userdb), "%s/userdb", f->path);
+    snprintf(etc, sizeof(etc), "%s/group", f->path);
+    tu_write_text_ok(AT_FDCWD, etc, "root:x:0:\n", 0644);
+    const struct mk_store_env env = { .nss = &none_oracle, .etc_group = etc,
+                                      .nscd_socket = "/nonexistent/socket",
+                                      .userdb_dir = userdb };
+    assert_int_equal(mk_config_defaults(&cfg, &err), MK_OK);
+    free(cfg.state_dir);
+    cfg.state_dir = strdup(state_dir);
+    cfg.gid_min = 70000;
+    cfg.gid_max = 79999;
+    cfg.userdb_export = true;
+    assert_int_equal(mk_store_set_user(&cfg, &env, "alice", orgs, 2, 1000, NULL, &err), MK_OK);
+    snapshot_dir(state_dir, before_state, sizeof(before_state));
+    snapshot_dir(userdb, before_db, sizeof(before_db));
+    assert_non_null(strstr(before_state, "store.json"));
+    assert_non_null(strstr(before_state, "groups.db"));
+    assert_non_null(strstr(before_db, ".membership"));   /* alice's two memberships */
+    struct timespec pause = { 0, 20 * 1000 * 1000 };   /* a rewrite would show in mtime */
+    nanosleep(&pause, NULL);
+    /* The same organizations, in another order and spelling. */
+    const struct mk_membership again[] = { { "ORG-B", "Beta" }, { "org-a", "Acme" } };
+    assert_int_equal(mk_store_set_user(&cfg, &env, "alice", again, 2, 1000, NULL, &err), MK_OK);
+    snapshot_dir(state_dir, after_state, sizeof(after_state));
+    snapshot_dir(userdb, after_db, sizeof(after_db));
+    assert_string_equal(after_state, before_state);
+    assert_string_equal(after_db, before_db);
+    /* A renamed organization is a change: written and exported. */
+    const struct mk_membership renamed[] = { { "org-a", "Acme Media" }, { "org-b", "Beta" } };
+    assert_int_equal(mk_store_set_user(&cfg, &env, "alice", renamed, 2, 1000, NULL, &err), MK_OK);
+    snapshot_dir(state_dir, after_state, sizeof(after_state));
+    snapshot_dir(userdb, after_db, sizeof(after_db));
+    assert_string_not_equal(after_state, before_state);
+    assert_string_not_equal(after_db, before_db);
+    free(cfg.state_dir);
+    cfg.state_dir = NULL;
+    mk_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +440,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_export_refuses_what_is_not_its_own, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_write_exports, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_write_that_changes_nothing_exports_nothing, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

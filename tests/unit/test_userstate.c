@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -126,6 +127,45 @@ static void test_round_trip(void **state)
     snprintf(path, sizeof(path), "%s/alice", f->users);
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_mode & 07777, 0644);
+}
+
+/* A record is replaced, never rewritten in place (it is written without
+ * fsync, but still through a temporary file and a rename): a reader that
+ * opened the old one keeps reading it whole, the new one is whole, and no
+ * temporary file is left in users/. */
+static void test_record_is_replaced_whole(void **state)
+{
+    struct fx *f = *state;
+    char path[300], buf[256];
+    struct stat before, after;
+    mk_error err = { 0 };
+
+    assert_int_equal(mk_user_state_record(&f->cfg, "alice", 1000, true, NULL, &err), MK_OK);
+    snprintf(path, sizeof(path), "%s/alice", f->users);
+    assert_int_equal(stat(path, &before), 0);
+    int reader = open(path, O_RDONLY);
+    assert_true(reader >= 0);
+    assert_int_equal(mk_user_state_record(&f->cfg, "alice", 2000, false, "down", &err), MK_OK);
+    assert_int_equal(stat(path, &after), 0);
+    assert_true(after.st_ino != before.st_ino);
+    ssize_t got = pread(reader, buf, sizeof(buf) - 1, 0);
+    assert_true(got > 0);
+    buf[got] = '\0';
+    assert_string_equal(buf, "mkio-user-state 1\nattempt 1000\nsuccess 1000\nerror\n");
+    close(reader);
+    assert_string_equal(read_back(f, "alice"),
+                        "mkio-user-state 1\nattempt 2000\nsuccess 1000\nerror down\n");
+    DIR *d = opendir(f->users);
+    assert_non_null(d);
+    struct dirent *e;
+    size_t entries = 0;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            assert_string_equal(e->d_name, "alice");
+            entries++;
+        }
+    closedir(d);
+    assert_int_equal(entries, 1);
 }
 
 static void test_hostile_error_text_is_sanitized_and_cut(void **state)
@@ -535,6 +575,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_is_replaced_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_error_text_is_sanitized_and_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_reads_as_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_reads_as_zero, setup, teardown),
