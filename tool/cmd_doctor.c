@@ -31,6 +31,7 @@
 #include "tool/pamstack.h"
 #include "tool/pem.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 #include "store/userstate.h"
 
 #define DOCTOR_NSSWITCH "/etc/nsswitch.conf"
@@ -626,7 +627,7 @@ int cmd_doctor(struct tool *t, int argc, char **argv)
         return rc < 0 ? TOOL_EXIT_OK : rc;
     d.t = t;
     d.root = geteuid() == 0;
-    if (!d.json) {
+    if (!d.json && !tool_quiet) {
         printf("mkio-orgs doctor, as %s\n", d.root ? "root: every check" :
                "a user (not root): what a user can check; run it as root for the rest");
         fflush(stdout);
@@ -648,7 +649,7 @@ int cmd_doctor(struct tool *t, int argc, char **argv)
     check_stale(&d);
     if (d.json)
         doctor_print_json(&d);
-    else
+    else if (!tool_quiet)
         printf("doctor: %zu ok, %zu warn, %zu fail\n", d.oks, d.warns,
                d.fails);
     rc = d.fails ? TOOL_EXIT_LOCAL : TOOL_EXIT_OK;

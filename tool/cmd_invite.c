@@ -6,6 +6,7 @@
 
 #include "tool/cmd_invite.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 
 static const char invite_help[] =
 "Usage: mkio-orgs invite create --email EMAIL [--comment TEXT] [--team TEAM]... [--json]\n"
@@ -103,9 +104,11 @@ int cmd_invite_create(struct tool *t, int argc, char **argv)
     if (json) {
         tool_print_json(mk_invite_to_json(&inv));
     } else {
-        fputs("Invited ", stdout);
-        tool_put_safe(stdout, inv.email ? inv.email : email);
-        fputs(". The invite expires in 14 days.\n", stdout);
+        if (!tool_quiet) {
+            fputs("Invited ", stdout);
+            tool_put_safe(stdout, inv.email ? inv.email : email);
+            fputs(". The invite expires in 14 days.\n", stdout);
+        }
         print_invite(&inv);
     }
 out:
@@ -165,9 +168,11 @@ int cmd_invite_cancel(struct tool *t, int argc, char **argv)
         rc = tool_fail(&err);
         goto out;
     }
-    fputs("Cancelled invite ", stdout);
-    tool_put_safe(stdout, id);
-    fputs(".\n", stdout);
+    if (!tool_quiet) {
+        fputs("Cancelled invite ", stdout);
+        tool_put_safe(stdout, id);
+        fputs(".\n", stdout);
+    }
 out:
     mk_http_free(http);
     return rc;

@@ -8,6 +8,7 @@
 
 #include "tool/cmd_orgs.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 
 static const char orgs_help[] =
 "Usage: mkio-orgs orgs list [--json]\n"
@@ -125,11 +126,13 @@ int cmd_orgs_accept(struct tool *t, int argc, char **argv)
         rc = tool_fail(&err);
         goto out;
     }
-    fputs("Joined ", stdout);
-    tool_put_safe(stdout, org.name ? org.name : id);
-    fputs(" (", stdout);
-    tool_put_safe(stdout, id);
-    fputs(").\n", stdout);
+    if (!tool_quiet) {
+        fputs("Joined ", stdout);
+        tool_put_safe(stdout, org.name ? org.name : id);
+        fputs(" (", stdout);
+        tool_put_safe(stdout, id);
+        fputs(").\n", stdout);
+    }
 out:
     mk_user_org_clear(&org);
     mk_http_free(http);
@@ -242,11 +245,13 @@ static int orgs_delete(struct tool *t, int argc, char **argv, bool leave)
         rc = tool_fail(&err);
         goto out;
     }
-    fputs(leave ? "Left " : "Declined the invite to ", stdout);
-    tool_put_safe(stdout, org->name ? org->name : id);
-    fputs(" (", stdout);
-    tool_put_safe(stdout, id);
-    fputs(leave ? "). Only a fresh invitation can bring you back.\n" : ").\n", stdout);
+    if (!tool_quiet) {
+        fputs(leave ? "Left " : "Declined the invite to ", stdout);
+        tool_put_safe(stdout, org->name ? org->name : id);
+        fputs(" (", stdout);
+        tool_put_safe(stdout, id);
+        fputs(leave ? "). Only a fresh invitation can bring you back.\n" : ").\n", stdout);
+    }
 out:
     mk_user_org_list_free(&list);
     mk_http_free(http);

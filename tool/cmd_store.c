@@ -9,6 +9,7 @@
 #include "store/store.h"
 #include "tool/cmd_store.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 
 static const char store_help[] =
 "Usage: mkio-orgs store set-user USER --from FILE.json\n"
@@ -108,9 +109,11 @@ int cmd_store_set_user(struct tool *t, int argc, char **argv)
         rc = tool_fail(&err);
         goto out;
     }
-    printf("Stored %zu organization%s for ", n, n == 1 ? "" : "s");
-    tool_put_safe(stdout, user);
-    fputs(".\n", stdout);
+    if (!tool_quiet) {
+        printf("Stored %zu organization%s for ", n, n == 1 ? "" : "s");
+        tool_put_safe(stdout, user);
+        fputs(".\n", stdout);
+    }
 out:
     free(orgs);
     json_object_put(root);
@@ -133,7 +136,8 @@ int cmd_store_publish(struct tool *t, int argc, char **argv)
     mk_error_clear(&err);
     if (mk_store_publish(&t->cfg, NULL, TOOL_STORE_LOCK_TIMEOUT_MS, &tool_log_sink, &err) != MK_OK)
         return tool_fail(&err);
-    puts("Published the store.");
+    if (!tool_quiet)
+        puts("Published the store.");
     return TOOL_EXIT_OK;
 }
 

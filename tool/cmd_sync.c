@@ -37,6 +37,7 @@
 #include "net/token.h"
 #include "tool/cmd_sync.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 #include "store/userstate.h"
 #include "base/clock.h"
 
@@ -700,7 +701,7 @@ static void sync_print_summary(const struct sync_run *run, size_t user_count, si
         json_object_object_add(s, "exit_status", json_object_new_int(run->rc));
         json_object_object_add(o, "summary", s);
         sync_json_line(o);
-    } else {
+    } else if (!tool_quiet) {
         printf("sync: %zu of %zu user(s) refreshed, %zu failed, %zu left for the next run "
                "(%.1f s)\n", run->refreshed, user_count, run->failed, left, seconds);
     }

@@ -21,10 +21,11 @@
 #include "tool/cmd_sync.h"
 #include "tool/cmd_token.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 
 /* The top of --help, before the commands. */
 static const char usage_head[] =
-"Usage: mkio-orgs [--config FILE] [--token-file FILE] COMMAND [ARGS]\n"
+"Usage: mkio-orgs [--config FILE] [--token-file FILE] [--quiet | --verbose] COMMAND [ARGS]\n"
 "\n"
 "Manage MK.IO organization membership: invites for admins, organizations for\n"
 "users, and the local store that makes organizations Unix groups.\n";
@@ -41,6 +42,10 @@ static const char usage_tail[] =
 "                        file and mode 0600. A token is never taken as an argument.\n"
 "  --json                With a listing: print JSON for scripts (strings exact;\n"
 "                        a byte that is not UTF-8 shows as U+FFFD).\n"
+"  -q, --quiet           No informational lines (confirmations, summaries,\n"
+"                        notices): only the data asked for, warnings and errors.\n"
+"  -v, --verbose         Each HTTP request on stderr: method, path, status, the\n"
+"                        API's ref and the time in ms (never a header or token).\n"
 "  -h, --help            This help. `mkio-orgs COMMAND --help` works too.\n"
 "  --version             Print the version.\n"
 "\n"
@@ -266,15 +271,20 @@ int main(int argc, char **argv)
         {"token", optional_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
     };
+    bool quiet = false, verbose = false;
     struct tool t;
     memset(&t, 0, sizeof(t));
 
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+hqv", options, NULL)) != -1) {
         switch (c) {
+        case 'q': quiet = true; break;
+        case 'v': verbose = true; break;
         case 'c': t.config_path = optarg; break;
         case 't': t.token_file = optarg; break;
         case 'h': usage_print(stdout); return TOOL_EXIT_OK;
@@ -289,6 +299,9 @@ int main(int argc, char **argv)
     }
     if (optind >= argc)
         return tool_usage(NULL, "no command given");
+    if (quiet && verbose)
+        return tool_usage(NULL, "--quiet and --verbose contradict each other: give one");
+    tool_verbosity_set(quiet, verbose);
 
     int rc = dispatch_verb(&t, argc - optind, argv + optind);
 

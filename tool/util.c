@@ -21,6 +21,7 @@
 #include "base/timefmt.h"
 #include "net/token.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 
 int tool_exit_code(mk_status status)
 {
@@ -86,6 +87,8 @@ void tool_error(const char *fmt, ...)
 
 static void tool_log(void *ctx, int priority, const char *message)
 {
+    if (tool_quiet && priority > MK_LOG_WARNING)
+        return; /* a notice is informational */
     const char *word = priority <= MK_LOG_ERR ? "error" : priority == MK_LOG_WARNING ? "warning"
                        : "notice";
     fprintf(stderr, "mkio-orgs: %s: ", word);

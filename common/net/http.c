@@ -413,6 +413,7 @@ struct http_job {
     enum http_job_state state;
     unsigned attempts;
     int64_t not_before_ms;        /* a waiting job starts no sooner */
+    int64_t attempt_started_ms;   /* when its last attempt started (the trace) */
     struct http_outcome outcome;  /* of its last attempt */
 };
 
@@ -454,11 +455,38 @@ static void http_run_end(struct http_run *run, size_t i)
                                  run->errs ? &run->errs[i] : NULL);
 }
 
+/* The process's trace (mk_http_set_trace): NULL, or called per attempt. */
+static mk_http_trace_fn http_trace_fn;
+static void *http_trace_ctx;
+
+void mk_http_set_trace(mk_http_trace_fn fn, void *ctx)
+{
+    http_trace_fn = fn;
+    http_trace_ctx = ctx;
+}
+
+/* Tells the trace how the last attempt of job i ended. */
+static void http_run_trace(const struct http_run *run, size_t i, const char *failure)
+{
+    const struct http_job *job = &run->jobs[i];
+    const struct mk_http_response *resp = &run->resps[i];
+    bool answer = job->outcome.kind == HTTP_ANSWER && !failure;
+    struct mk_http_trace trace = {
+        .method = run->reqs[i].method, .path = run->reqs[i].path,
+        .status = answer ? resp->status : 0, .body = answer ? resp->body : NULL,
+        .failure = answer ? NULL : failure ? failure : job->outcome.message,
+        .ms = http_now_ms(run->http) - job->attempt_started_ms, .attempt = job->attempts,
+    };
+    http_trace_fn(http_trace_ctx, &trace);
+}
+
 /* After an attempt of job i: schedule the next one, or end the request. */
 static void http_run_attempted(struct http_run *run, size_t i)
 {
     struct http_job *job = &run->jobs[i];
     job->attempts++;
+    if (http_trace_fn)
+        http_run_trace(run, i, NULL);
     int64_t delay = http_retry_delay(run->http, &run->reqs[i], &job->outcome, &run->resps[i],
                                      job->attempts);
     if (delay < 0) {
@@ -524,6 +552,7 @@ static void http_run_start_due(struct http_run *run)
         struct http_job *job = &run->jobs[i];
         if (job->state != HTTP_JOB_WAITING || job->not_before_ms > now)
             continue;
+        job->attempt_started_ms = now;
         if (http->transport) {
             http_attempt_seam(http, &run->reqs[i], &run->resps[i], &job->outcome);
             http_run_attempted(run, i);
@@ -570,6 +599,8 @@ static void http_run_expire(struct http_run *run)
         curl_multi_remove_handle(run->http->multi, slot->easy);
         run->jobs[slot->job].attempts++;
         run->jobs[slot->job].outcome.kind = HTTP_TRANSIENT;
+        if (http_trace_fn)
+            http_run_trace(run, slot->job, "no answer within time_budget");
         http_slot_release(slot);
     }
     for (size_t i = 0; i < run->n; i++) {

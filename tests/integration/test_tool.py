@@ -434,6 +434,81 @@ class Config(ToolTest):
                 self.assertEqual(self.api_requests(), [])
 
 
+class GlobalOptions(ToolTest):
+    """--quiet and --verbose (issue 19, item 8)."""
+
+    def test_help_documents_quiet_and_verbose(self):
+        p = self.run_tool("--help", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn("-q, --quiet", p.stdout)
+        self.assertIn("-v, --verbose", p.stdout)
+
+    def test_quiet_prints_only_the_data_and_the_errors(self):
+        p = self.run_tool("--quiet", "orgs", "accept", ORG)
+        self.assert_exit(p, 0)
+        self.assertEqual((p.stdout, p.stderr), ("", ""))
+        self.assertIn("u-alice", self.org_state(ORG)["members"])
+        # The data asked for is still printed.
+        p = self.run_tool("-q", "orgs", "list")
+        self.assert_exit(p, 0)
+        self.assertIn("Acme Media", p.stdout)
+        # A failure still says why.
+        p = self.run_tool("--quiet", "orgs", "accept", ORG2)
+        self.assert_exit(p, 1)
+        self.assertIn("404", p.stderr)
+        self.assertEqual(p.stdout, "")
+        # Without it, the informational lines are there.
+        p = self.run_tool("logout", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn("nothing to remove", p.stdout)
+        p = self.run_tool("--quiet", "logout", token=None)
+        self.assert_exit(p, 0)
+        self.assertEqual((p.stdout, p.stderr), ("", ""))
+
+    def test_verbose_shows_each_request_and_never_the_token(self):
+        p = self.run_tool("--verbose", "orgs", "list")
+        self.assert_exit(p, 0)
+        self.assertRegex(p.stderr, r"^mkio-orgs: GET /api/v1/user/organizations\S*: 200, "
+                                   r"\d+ ms\n$")
+        self.assertIn("Acme Media", p.stdout)
+        # A retried request: one line per attempt; the API's ref of a
+        # refusal, the same the error names.
+        self.fake.fault("user_org_patch", "status", count=1, status=503)
+        p = self.run_tool("-v", "orgs", "accept", ORG)
+        self.assert_exit(p, 0)
+        lines = p.stderr.splitlines()
+        self.assertEqual(len(lines), 2, p.stderr)
+        path = "/api/v1/user/organizations/" + ORG
+        self.assertRegex(lines[0], r"^mkio-orgs: PATCH " + path + r": 503, ref \S+, \d+ ms$")
+        self.assertRegex(lines[1], r"^mkio-orgs: PATCH " + path + r" \(attempt 2\): 200, \d+ ms$")
+        self.fake.fault("user_orgs_list", "status", status=500, detail="database on fire")
+        p = self.run_tool("--verbose", "orgs", "list")
+        self.assert_exit(p, 3)
+        trace, error = p.stderr.splitlines()
+        ref = re.search(r", ref (\S+), \d+ ms$", trace).group(1)
+        self.assertIn(ref, error)
+        # No answer at all (a drop-in points base_url at a closed port):
+        # said so, with libcurl's reason, on each attempt.
+        os.mkdir(os.path.join(self.tmp, "mkio.conf.d"), 0o755)
+        down = os.path.join(self.tmp, "mkio.conf.d", "50-down.conf")
+        with open(down, "w") as f:
+            f.write("base_url = http://127.0.0.1:9\n")
+        p = self.run_tool("--verbose", "orgs", "list")
+        self.assert_exit(p, 3)
+        self.assertRegex(p.stderr, r"^mkio-orgs: GET /api/v1/user/organizations\S*: no answer "
+                                   r"\(.*\), \d+ ms\n")
+        # Never a header, never the token, in anything printed.
+        for text in self.outputs:
+            for secret in ("Bearer", "uthorization", "x-mkio-token", ALICE_TOKEN):
+                self.assertNotIn(secret, text)
+
+    def test_quiet_and_verbose_together_is_a_usage_error(self):
+        p = self.run_tool("--quiet", "--verbose", "orgs", "list")
+        self.assert_exit(p, 2)
+        self.assertIn("--quiet and --verbose", p.stderr)
+        self.assertEqual(self.api_requests(), [])
+
+
 class Faults(ToolTest):
     budget = "3"
 
