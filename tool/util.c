@@ -85,6 +85,9 @@ void tool_error(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* --quiet (tool/verbosity.h); here, beside its first reader. */
+bool tool_quiet;
+
 static void tool_log(void *ctx, int priority, const char *message)
 {
     if (tool_quiet && priority > MK_LOG_WARNING)

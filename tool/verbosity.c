@@ -11,8 +11,6 @@
 #include "tool/util.h"
 #include "tool/verbosity.h"
 
-bool tool_quiet;
-
 /* The top-level "ref" of an API answer's JSON body (docs/mkio-api.md,
  * "Error body"), copied into ref; "" when it has none. */
 static void verbosity_ref(const char *body, char *ref, size_t size)

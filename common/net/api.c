@@ -88,7 +88,7 @@ mk_status mk_user_orgs_list(mk_http *http, struct mk_user_org_list *out, mk_erro
     out->count = count;
     if (rc != MK_OK) {
         mk_user_org_list_free(out);
-        mk_error_prefix(err, "listing your organizations");
+        mk_error_prefix(err, MK_API_LIST_ORGS_CONTEXT);
     }
     return rc;
 }
