@@ -154,10 +154,12 @@ out:
 
 int cmd_invite_cancel(struct tool *t, int argc, char **argv)
 {
-    char *id = NULL;
-    int rc = tool_simple_options("invite cancel", invite_help, argc, argv, NULL, "INVITE_ID", &id);
+    char *arg = NULL, id[MK_UUID_LEN + 1];
+    int rc = tool_simple_options("invite cancel", invite_help, argc, argv, NULL, "INVITE_ID", &arg);
     if (rc)
         return rc < 0 ? TOOL_EXIT_OK : rc;
+    if ((rc = tool_id_argument("invite", arg, "mkio-orgs invite list", id)))
+        return rc;
     mk_http *http = NULL;
     mk_error err;
     mk_error_clear(&err);

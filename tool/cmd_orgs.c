@@ -21,7 +21,9 @@ static const char orgs_help[] =
 "state and when it expires. `accept` joins (you also join the Everyone team and\n"
 "the teams the invite names). `decline` refuses a pending invite. `leave`\n"
 "leaves an organization you belong to; only a fresh invitation can undo it, so\n"
-"it asks for confirmation on a terminal and needs --yes otherwise.\n"
+"it asks for confirmation on a terminal and needs --yes otherwise. ORG_ID is\n"
+"the id `list` shows (a UUID, in any case); a name is refused before anything\n"
+"is sent. Accepting an organization you already belong to says so and exits 0.\n"
 "Exit status as in `mkio-orgs --help`.\n";
 
 /* The state as the server sent it: expiry is never decided locally. */
@@ -110,10 +112,12 @@ out:
 
 int cmd_orgs_accept(struct tool *t, int argc, char **argv)
 {
-    char *id = NULL;
-    int rc = tool_simple_options("orgs accept", orgs_help, argc, argv, NULL, "ORG_ID", &id);
+    char *arg = NULL, id[MK_UUID_LEN + 1];
+    int rc = tool_simple_options("orgs accept", orgs_help, argc, argv, NULL, "ORG_ID", &arg);
     if (rc)
         return rc < 0 ? TOOL_EXIT_OK : rc;
+    if ((rc = tool_id_argument("organization", arg, "mkio-orgs orgs list", id)))
+        return rc;
     mk_http *http = NULL;
     struct mk_user_org org;
     mk_error err;
@@ -123,6 +127,14 @@ int cmd_orgs_accept(struct tool *t, int argc, char **argv)
     if (rc)
         goto out;
     if (mk_user_org_accept(http, id, &org, &err) != MK_OK) {
+        /* Already a member: what was asked is already so (docs/mkio-api.md,
+         * 409 alreadyMember). */
+        if (err.status == MK_ERR_API && strcmp(err.code, "alreadyMember") == 0) {
+            if (!tool_quiet)
+                printf("You are already a member of organization %s: nothing to accept.\n", id);
+            rc = TOOL_EXIT_OK;
+            goto out;
+        }
         rc = tool_fail(&err);
         goto out;
     }
@@ -149,7 +161,7 @@ static int find_org(mk_http *http, const char *id, struct mk_user_org_list *list
     if (mk_user_orgs_list(http, list, &err) != MK_OK)
         return tool_fail(&err);
     for (size_t i = 0; i < list->count; i++) {
-        if (list->items[i].id && strcmp(list->items[i].id, id) == 0) {
+        if (list->items[i].id && mk_ascii_case_equal(list->items[i].id, id)) {
             *found = &list->items[i];
             return TOOL_EXIT_OK;
         }
@@ -202,14 +214,17 @@ static int orgs_delete(struct tool *t, int argc, char **argv, bool leave)
     }
     if (argc - optind != 1)
         return tool_usage("orgs ", "%s: expected one ORG_ID", command);
-    const char *id = argv[optind];
+    char id[MK_UUID_LEN + 1];
+    int rc = tool_id_argument("organization", argv[optind], "mkio-orgs orgs list", id);
+    if (rc)
+        return rc;
 
     mk_http *http = NULL;
     struct mk_user_org_list list = {0};
     const struct mk_user_org *org = NULL;
     mk_error err;
     mk_error_clear(&err);
-    int rc = tool_client(t, &http);
+    rc = tool_client(t, &http);
     if (rc)
         goto out;
     rc = find_org(http, id, &list, &org);

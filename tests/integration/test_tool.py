@@ -134,12 +134,13 @@ class AdminInvites(ToolTest):
         self.assert_exit(p, 1)
         self.assertIn("404", p.stderr)
 
-    def test_cancel_escapes_the_id_in_the_path(self):
+    def test_cancel_of_a_path_instead_of_an_id_sends_nothing(self):
+        # Was: the id escaped in the path. An id is a UUID (issue 19,
+        # item 7): anything else is refused before a request is sent.
         p = self.run_tool("invite", "cancel", "../../user/organizations", token=ADMIN_TOKEN)
-        self.assert_exit(p, 1)
-        req = self.api_requests("DELETE")[0]
-        self.assertTrue(req["path"].startswith("/api/v1/organization/invites/"))
-        self.assertNotIn("/user/", req["path"])
+        self.assert_exit(p, 2)
+        self.assertIn("is not an invite id", p.stderr)
+        self.assertEqual(self.api_requests(), [])
         self.assertEqual(self.invites("alice@example.com")[0]["state"], "pending")
 
 
@@ -507,6 +508,56 @@ class GlobalOptions(ToolTest):
         self.assert_exit(p, 2)
         self.assertIn("--quiet and --verbose", p.stderr)
         self.assertEqual(self.api_requests(), [])
+
+
+class Remedies(ToolTest):
+    """Each failure names its fix (issue 19, item 7)."""
+
+    def test_accepting_an_organization_you_belong_to_says_so(self):
+        p = self.run_tool("orgs", "accept", ORG, token=BOB_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertIn("You are already a member of organization " + ORG, p.stdout)
+        self.assertNotIn("new invite", p.stdout + p.stderr)
+        self.assertEqual(len(self.api_requests("PATCH")), 1)
+
+    def test_an_upper_case_id_is_sent_canonical(self):
+        p = self.run_tool("orgs", "accept", ORG.upper(), token=ALICE_TOKEN)
+        self.assert_exit(p, 0)
+        [req] = self.api_requests()
+        self.assertEqual(req["path"], "/api/v1/user/organizations/" + ORG)
+        self.assertIn("u-alice", self.org_state(ORG)["members"])
+        p = self.run_tool("orgs", "leave", "--yes", ORG.upper(), token=ALICE_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertEqual(self.api_requests("DELETE")[0]["path"],
+                         "/api/v1/user/organizations/" + ORG)
+
+    def test_a_name_instead_of_an_id_says_how_to_find_the_id(self):
+        for args, lister in ((("orgs", "accept", "Acme Media"), "mkio-orgs orgs list"),
+                             (("orgs", "decline", "acme"), "mkio-orgs orgs list"),
+                             (("orgs", "leave", "--yes", "Acme Media"), "mkio-orgs orgs list"),
+                             (("invite", "cancel", "alice@example.com"), "mkio-orgs invite list")):
+            with self.subTest(args=args):
+                p = self.run_tool(*args, token=ADMIN_TOKEN)
+                self.assert_exit(p, 2)
+                self.assertIn(f'"{args[-1]}" is not an', p.stderr)
+                self.assertIn("pass the", p.stderr)
+                self.assertIn("`" + lister + "` shows", p.stderr)
+                self.assertNotIn("new invite", p.stderr)
+        self.assertEqual(self.api_requests(), [])
+
+    def test_http_to_a_tls_port_says_the_scheme_is_probably_wrong(self):
+        # base_url from a drop-in, http:// to the fake's TLS port.
+        os.mkdir(os.path.join(self.tmp, "mkio.conf.d"), 0o755)
+        dropin = os.path.join(self.tmp, "mkio.conf.d", "10-url.conf")
+        plain = self.fake.api_url.replace("https://", "http://")
+        with open(dropin, "w") as f:
+            f.write(f"base_url = {plain}\n")
+        p = self.run_tool("orgs", "list")
+        self.assert_exit(p, 3)
+        self.assertIn("the server seems to speak TLS: base_url's scheme is probably wrong (" +
+                      self.fake.api_url + ", not http://; base_url is set in " + dropin +
+                      " line 1)", p.stderr)
+        self.assertEqual(p.stderr.count("\n"), 1, p.stderr)
 
 
 class Faults(ToolTest):
@@ -899,7 +950,8 @@ class HostileText(HostileWorld):
         runs = [(("orgs", "list"), ALICE_TOKEN), (("orgs", "accept", EVIL_ORG2), ALICE_TOKEN),
                 (("orgs", "decline", EVIL_ORG2), ALICE_TOKEN), (("invite", "list"), EVE_TOKEN),
                 (("invite", "create", "--email", "x@example.com"), EVE_TOKEN),
-                (("invite", "cancel", "abc"), EVE_TOKEN), (("sync", "--user", "nobody"), None)]
+                (("invite", "cancel", "477e3950-2ae8-404b-941d-d0eda61c18b9"), EVE_TOKEN),
+                (("sync", "--user", "nobody"), None)]
         for status, exit_code in ((400, 1), (500, 3)):
             self.fake.clear_faults()
             self.fake.fault("*", "status", status=status, detail=detail, code=code, ref=ref)
@@ -930,8 +982,8 @@ class HostileText(HostileWorld):
         self.assertIn(evil_shown, err)
         _, err = self.run_clean(b"no-such-command" + evil, code=2)
         self.assertIn(evil_shown, err)
-        _, err = self.run_clean("orgs", "decline", evil, code=1)
-        self.assertIn("organization " + evil_shown + " (see", err)
+        _, err = self.run_clean("orgs", "decline", evil, code=2)
+        self.assertIn('"' + evil_shown + '" is not an organization id', err)
         _, err = self.run_clean("store", "set-user", "nobody", "--from", b"/nonexistent/" + evil,
                                 token=None, code=2)
         self.assertIn(evil_shown, err)
