@@ -13,6 +13,7 @@
 
 #include "net/http.h"
 #include "tool/cmd_doctor.h"
+#include "tool/completion.h"
 #include "tool/cmd_ids.h"
 #include "tool/cmd_invite.h"
 #include "tool/cmd_orgs.h"
@@ -262,6 +263,19 @@ static int dispatch_verb(struct tool *t, int argc, char **argv)
     return v->run(t, argc - skip, argv + skip);
 }
 
+/* The hidden --completion=SHELL: the completion written from the verb
+ * table and the global options (tool/completion.h), or the users --user
+ * completes to. The commands are those --help lists, and help. */
+static int completion_print(struct tool *t, const char *shell, const struct option *options)
+{
+    struct tool_completion_verb list[sizeof(verbs) / sizeof(verbs[0])];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        if (verbs[i].section != SECTION_NONE || strcmp(verbs[i].name, "help") == 0)
+            list[n++] = (struct tool_completion_verb){ verbs[i].name, verbs[i].sub, verbs[i].args };
+    return tool_completion_print(t, stdout, shell, list, n, options);
+}
+
 /* The global options, then the verb. */
 int main(int argc, char **argv)
 {
@@ -273,6 +287,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
+        {"completion", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
     bool quiet = false, verbose = false;
@@ -283,6 +298,7 @@ int main(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+hqv", options, NULL)) != -1) {
         switch (c) {
+        case 'C': return completion_print(&t, optarg, options);
         case 'q': quiet = true; break;
         case 'v': verbose = true; break;
         case 'c': t.config_path = optarg; break;
