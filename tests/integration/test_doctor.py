@@ -261,6 +261,13 @@ class Doctor(unittest.TestCase):
         self.assertEqual(self.snapshot(), before)
         self.assertEqual(p.stderr, "")
 
+    def test_quiet_prints_the_checks_only(self):
+        p = self.ns_run(TOOL, "--quiet", "doctor")
+        self.assert_exit(p, 0)
+        self.assertEqual([c[1] for c in lines_of(p)], CHECKS, p.stdout)
+        self.assertNotIn("mkio-orgs doctor, as root", p.stdout)
+        self.assertNotIn("doctor: ", p.stdout)
+
     def test_json_parses_and_agrees(self):
         text = self.doctor()
         self.write_token("bob", "tok-revoked-0000")
