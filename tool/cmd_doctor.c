@@ -186,7 +186,10 @@ static void check_config(struct doctor *d)
                       "the configuration are not made")
         : doctor_hint("fix the place named above in %s (`man 5 mkio.conf` documents every key; "
                       "the file must be root's and not writable by group or others); the "
-                      "checks that need the configuration are not made", d->config_name);
+                      "checks that need the configuration are not made",
+                      /* A drop-in's problem names the drop-in. */
+                      strstr(err.message, "/" MK_CONFIG_DROPIN_DIR "/") ? "the drop-in"
+                      : d->config_name);
     doctor_add(d, DOCTOR_FAIL, "config", hint, "%s", err.message);
     free(hint);
     /* The system checks go on with the defaults. */

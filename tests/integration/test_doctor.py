@@ -635,6 +635,7 @@ class Doctor(unittest.TestCase):
         c = self.check(p, "config", "fail", [first + " is writable by group and others",
                                              "chmod go-w " + first])
         self.assertIn("man 5 mkio.conf", c[3])
+        self.assertIn("fix the place named above in the drop-in", c[3])
         self.assertNotIn("conf/mkio.conf", c[3])
         self.check(p, "tls", "warn", ["not checked: the configuration did not load"])
         # A bad line in a drop-in: its FILE:LINE.
