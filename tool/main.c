@@ -273,7 +273,10 @@ static int completion_print(struct tool *t, const char *shell, const struct opti
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
         if (verbs[i].section != SECTION_NONE || strcmp(verbs[i].name, "help") == 0)
             list[n++] = (struct tool_completion_verb){ verbs[i].name, verbs[i].sub, verbs[i].args };
-    return tool_completion_print(t, stdout, shell, list, n, options);
+    int rc = tool_completion_print(t, stdout, shell, list, n, options);
+    if (t->cfg_loaded)
+        mk_config_free(&t->cfg);
+    return rc;
 }
 
 /* The global options, then the verb. */
