@@ -39,8 +39,12 @@ PAMCONFIGDIR ?= /usr/share/pam-configs
 TMPFILESDIR  ?= /usr/lib/tmpfiles.d
 APPARMORDIR  ?= $(SYSCONFDIR)/apparmor.d
 MANDIR   ?= $(PREFIX)/share/man
-# Where bash-completion looks (pkg-config --variable=completionsdir bash-completion).
+# Where bash-completion looks (pkg-config --variable=completionsdir bash-completion),
+# and zsh and fish look for a package's completions (Debian's zsh reads
+# vendor-completions; fish's pkg-config completionsdir is vendor_completions.d).
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPLETIONDIR ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPLETIONDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 
 CC       ?= cc
 SAN      ?=
@@ -94,6 +98,9 @@ PAM_SO     := $(B)/pam_mkio.so
 GATE_BIN   := $(B)/mkio-login-helper
 REFRESH_BIN := $(B)/mkio-login-refresh
 TOOL_BIN   := $(B)/mkio-orgs
+# The shell completions, written by the tool from its verb table
+# (tool/completion.h): bash, zsh and fish offer what --help lists.
+COMPLETIONS := $(B)/completion/mkio-orgs $(B)/completion/_mkio-orgs $(B)/completion/mkio-orgs.fish
 PROGRAM_SRC_nss     := $(wildcard nss/*.c)
 PROGRAM_LAYER_nss   := groupfile
 PROGRAM_SRC_pam     := $(wildcard pam/*.c)
@@ -121,7 +128,14 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 .PHONY: deps all check unit valgrind fuzz bench demo install uninstall clean deb check-deb \
         print-% FORCE
 all: $(foreach l,$(LAYERS),$(call layer_lib,$(l))) $(NSS_SO) $(PAM_SO) $(GATE_BIN) \
-     $(REFRESH_BIN) $(TOOL_BIN)
+     $(REFRESH_BIN) $(TOOL_BIN) $(COMPLETIONS)
+
+$(B)/completion/mkio-orgs: SHELL_NAME := bash
+$(B)/completion/_mkio-orgs: SHELL_NAME := zsh
+$(B)/completion/mkio-orgs.fish: SHELL_NAME := fish
+$(COMPLETIONS): $(TOOL_BIN)
+	@mkdir -p $(dir $@)
+	$(TOOL_BIN) --completion=$(SHELL_NAME) > $@.tmp && mv -f $@.tmp $@
 
 # For tests/layer-check: `make -s print-VAR` prints a variable's value.
 print-%:
@@ -244,7 +258,7 @@ install: all
 	    $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PAMCONFIGDIR) $(DESTDIR)$(TMPFILESDIR) \
 	    $(DESTDIR)$(APPARMORDIR)/abstractions/nameservice.d $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(COMPLETIONDIR)
+	    $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(ZSHCOMPLETIONDIR) $(DESTDIR)$(FISHCOMPLETIONDIR)
 	chmod 0700 $(DESTDIR)$(SYSCONFDIR)/mkio/tokens
 	install -m 0644 $(B)/pam_mkio.so $(DESTDIR)$(PAMDIR)/pam_mkio.so
 	install -m 0755 $(GATE_BIN) $(DESTDIR)$(HELPER_PATH)
@@ -275,7 +289,9 @@ install: all
 	done
 	grep -q '^\.Os mkio $(VERSION)$$' $(DESTDIR)$(MANDIR)/man1/mkio-orgs.1
 	ln -sf nss-mkio.8 $(DESTDIR)$(MANDIR)/man8/libnss_mkio.so.2.8
-	install -m 0644 conf/bash-completion/mkio-orgs $(DESTDIR)$(COMPLETIONDIR)/mkio-orgs
+	install -m 0644 $(B)/completion/mkio-orgs $(DESTDIR)$(COMPLETIONDIR)/mkio-orgs
+	install -m 0644 $(B)/completion/_mkio-orgs $(DESTDIR)$(ZSHCOMPLETIONDIR)/_mkio-orgs
+	install -m 0644 $(B)/completion/mkio-orgs.fish $(DESTDIR)$(FISHCOMPLETIONDIR)/mkio-orgs.fish
 
 # Removes what install put in place, except what an administrator made or
 # changed: /etc/mkio (mkio.conf and the tokens) and the state in /var/lib/mkio
@@ -292,7 +308,8 @@ uninstall:
 	    $(DESTDIR)$(APPARMORDIR)/abstractions/nameservice.d/mkio $(DESTDIR)$(DOCDIR)/README.md \
 	    $(DESTDIR)$(MANDIR)/man1/mkio-orgs.1 $(DESTDIR)$(MANDIR)/man5/mkio.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man8/pam_mkio.8 $(DESTDIR)$(MANDIR)/man8/nss-mkio.8 \
-	    $(DESTDIR)$(MANDIR)/man8/libnss_mkio.so.2.8 $(DESTDIR)$(COMPLETIONDIR)/mkio-orgs
+	    $(DESTDIR)$(MANDIR)/man8/libnss_mkio.so.2.8 $(DESTDIR)$(COMPLETIONDIR)/mkio-orgs \
+	    $(DESTDIR)$(ZSHCOMPLETIONDIR)/_mkio-orgs $(DESTDIR)$(FISHCOMPLETIONDIR)/mkio-orgs.fish
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 # The Debian packages (debian/), built in a copy of the tree; lintian must

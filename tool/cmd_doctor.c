@@ -31,6 +31,7 @@
 #include "tool/pamstack.h"
 #include "tool/pem.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 #include "store/userstate.h"
 
 #define DOCTOR_NSSWITCH "/etc/nsswitch.conf"
@@ -51,7 +52,10 @@ static const char doctor_help[] =
 "  config      the configuration (--config, else $MKIO_CONFIG, else\n"
 "              /etc/mkio/mkio.conf) loads and is valid; a failure names\n"
 "              FILE:LINE. The ok line says where the path and base_url came\n"
-"              from. As root, MKIO_CONFIG and MKIO_BASE_URL are a failure.\n"
+"              from and names the drop-ins read (mkio.conf.d/*.conf beside\n"
+"              the file); a line under it for each key the files set:\n"
+"              `key = value  (FILE:LINE)`. As root, MKIO_CONFIG and\n"
+"              MKIO_BASE_URL are a failure.\n"
 "              When it does not load, the checks below that need it say so,\n"
 "              and the others use the built-in defaults.\n"
 "  ca_file     when set: a readable regular file holding PEM certificates\n"
@@ -108,21 +112,51 @@ static const char doctor_help[] =
 /* The ok line says where each value came from: the file's path (--config,
  * MKIO_CONFIG or the default) and base_url (FILE line N, MKIO_BASE_URL or
  * the built-in default), so that a server nobody configured shows. */
+/* The keys the files set, one line each after the first:
+ * "key = value  (FILE:LINE)", in the order of mkio.conf(5); "" when the
+ * defaults are all there is. The caller frees it (NULL on memory). */
+static char *config_keys_text(const struct mk_config *cfg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    for (size_t i = 0; cfg->dropins && i < cfg->dropin_count; i++)
+        fprintf(f, "%sdrop-in %s", i ? ", " : "; ", cfg->dropins[i]);
+    for (size_t k = 0; k < mk_config_key_count(); k++) {
+        const char *where = mk_config_key_origin(cfg, k);
+        char value[512];
+        if (!where)
+            continue;
+        mk_config_key_value(cfg, k, value, sizeof(value));
+        fprintf(f, "\n%s = %s  (%s)", mk_config_key_name(k), value, where);
+    }
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 static void check_config_ok(struct doctor *d, const char *origin)
 {
     const struct mk_config *cfg = &d->t->cfg;
     char from[PATH_MAX + 64];
+    char *keys = config_keys_text(cfg);
     if (cfg->base_url_origin)
         snprintf(from, sizeof(from), "from %s", cfg->base_url_origin);
     else
         snprintf(from, sizeof(from), "the default");
     if (cfg->source && strcmp(cfg->source, "(defaults)") == 0)
         doctor_add(d, DOCTOR_OK, "config", NULL,
-                   "no %s: the built-in defaults are used (path from %s; base_url %s, %s)",
-                   d->config_name, origin, cfg->base_url, from);
+                   "no %s: the built-in defaults are used (path from %s; base_url %s, %s)%s",
+                   d->config_name, origin, cfg->base_url, from, keys ? keys : "");
     else
-        doctor_add(d, DOCTOR_OK, "config", NULL, "%s is valid (path from %s; base_url %s, %s)",
-                   cfg->source ? cfg->source : d->config_name, origin, cfg->base_url, from);
+        doctor_add(d, DOCTOR_OK, "config", NULL, "%s is valid (path from %s; base_url %s, %s)%s",
+                   cfg->source ? cfg->source : d->config_name, origin, cfg->base_url, from,
+                   keys ? keys : "");
+    free(keys);
 }
 
 static void check_config(struct doctor *d)
@@ -151,9 +185,12 @@ static void check_config(struct doctor *d)
         : file_ok
         ? doctor_hint("fix or unset MKIO_BASE_URL in the environment; the checks that need "
                       "the configuration are not made")
-        : doctor_hint("fix the place named above in %s (conf/mkio.conf documents every key; "
+        : doctor_hint("fix the place named above in %s (`man 5 mkio.conf` documents every key; "
                       "the file must be root's and not writable by group or others); the "
-                      "checks that need the configuration are not made", d->config_name);
+                      "checks that need the configuration are not made",
+                      /* A drop-in's problem names the drop-in. */
+                      strstr(err.message, "/" MK_CONFIG_DROPIN_DIR "/") ? "the drop-in"
+                      : d->config_name);
     doctor_add(d, DOCTOR_FAIL, "config", hint, "%s", err.message);
     free(hint);
     /* The system checks go on with the defaults. */
@@ -351,13 +388,13 @@ static void check_pam(struct doctor *d, const char *type)
     } else if (common_missing) {
         hint = doctor_hint("on Debian, run `pam-auth-update --enable mkio`; elsewhere add "
                            "`%s optional pam_mkio.so` to the %s stack of each login service "
-                           "in %s (conf/pam.d-snippet)", type, type, PAMSTACK_DIR);
+                           "in %s (see `man 8 pam_mkio`)", type, type, PAMSTACK_DIR);
         doctor_add(d, DOCTOR_FAIL, name, hint, "%s cannot be read (%s)%s%s", s->missing,
                    strerror(s->missing_errno), unreached[0] ? "; login services without "
                    "pam_mkio.so: " : "", unreached);
     } else {
         hint = doctor_hint("run `pam-auth-update --enable mkio`, or add the line `%s optional "
-                           "pam_mkio.so` to %s/%s (conf/pam.d-snippet)", type, PAMSTACK_DIR,
+                           "pam_mkio.so` to %s/%s (see `man 8 pam_mkio`)", type, PAMSTACK_DIR,
                            start);
         doctor_add(d, DOCTOR_FAIL, name, hint, "no pam_mkio.so line in the %s stack (looked "
                    "at: %s%s%s)", type, s->looked, s->missing[0] ? "; could not read " : "",
@@ -594,7 +631,7 @@ int cmd_doctor(struct tool *t, int argc, char **argv)
         return rc < 0 ? TOOL_EXIT_OK : rc;
     d.t = t;
     d.root = geteuid() == 0;
-    if (!d.json) {
+    if (!d.json && !tool_quiet) {
         printf("mkio-orgs doctor, as %s\n", d.root ? "root: every check" :
                "a user (not root): what a user can check; run it as root for the rest");
         fflush(stdout);
@@ -616,7 +653,7 @@ int cmd_doctor(struct tool *t, int argc, char **argv)
     check_stale(&d);
     if (d.json)
         doctor_print_json(&d);
-    else
+    else if (!tool_quiet)
         printf("doctor: %zu ok, %zu warn, %zu fail\n", d.oks, d.warns,
                d.fails);
     rc = d.fails ? TOOL_EXIT_LOCAL : TOOL_EXIT_OK;

@@ -7,6 +7,7 @@
 #include "tool/cmd_invite.h"
 #include "tool/shape.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 
 static const char invite_help[] =
 "Usage: mkio-orgs invite create --email EMAIL [--comment TEXT] [--team TEAM]... [--json]\n"
@@ -113,9 +114,11 @@ int cmd_invite_create(struct tool *t, int argc, char **argv)
         json_object_object_add(o, "invite", shape_admin_invite(&inv));
         tool_print_json(o);
     } else {
-        fputs("Invited ", stdout);
-        tool_put_safe(stdout, inv.email ? inv.email : email);
-        fputs(". The invite expires in 14 days.\n", stdout);
+        if (!tool_quiet) {
+            fputs("Invited ", stdout);
+            tool_put_safe(stdout, inv.email ? inv.email : email);
+            fputs(". The invite expires in 14 days.\n", stdout);
+        }
         print_invite(&inv);
     }
 out:
@@ -163,11 +166,13 @@ out:
 
 int cmd_invite_cancel(struct tool *t, int argc, char **argv)
 {
-    char *id = NULL;
+    char *arg = NULL, id[MK_UUID_LEN + 1];
     bool json = false;
-    int rc = tool_simple_options("invite cancel", invite_help, argc, argv, &json, "INVITE_ID", &id);
+    int rc = tool_simple_options("invite cancel", invite_help, argc, argv, &json, "INVITE_ID", &arg);
     if (rc)
         return rc < 0 ? TOOL_EXIT_OK : rc;
+    if ((rc = tool_id_argument("invite", arg, "mkio-orgs invite list", id)))
+        return rc;
     mk_http *http = NULL;
     mk_error err;
     mk_error_clear(&err);
@@ -184,9 +189,11 @@ int cmd_invite_cancel(struct tool *t, int argc, char **argv)
         tool_print_json(o);
         goto out;
     }
-    fputs("Cancelled invite ", stdout);
-    tool_put_safe(stdout, id);
-    fputs(".\n", stdout);
+    if (!tool_quiet) {
+        fputs("Cancelled invite ", stdout);
+        tool_put_safe(stdout, id);
+        fputs(".\n", stdout);
+    }
 out:
     mk_http_free(http);
     return rc;

@@ -9,6 +9,7 @@
 #include "tool/cmd_orgs.h"
 #include "tool/shape.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 
 static const char orgs_help[] =
 "Usage: mkio-orgs orgs list [--json]\n"
@@ -21,7 +22,9 @@ static const char orgs_help[] =
 "state and when it expires. `accept` joins (you also join the Everyone team and\n"
 "the teams the invite names). `decline` refuses a pending invite. `leave`\n"
 "leaves an organization you belong to; only a fresh invitation can undo it, so\n"
-"it asks for confirmation on a terminal and needs --yes otherwise.\n"
+"it asks for confirmation on a terminal and needs --yes otherwise. ORG_ID is\n"
+"the id `list` shows (a UUID, in any case); a name is refused before anything\n"
+"is sent. Accepting an organization you already belong to says so and exits 0.\n"
 "Exit status as in `mkio-orgs --help`.\n";
 
 /* The state is the server's (shape_user_org_state): expiry is never
@@ -116,11 +119,13 @@ static void orgs_print_json(const char *id, const char *name, const char *action
 
 int cmd_orgs_accept(struct tool *t, int argc, char **argv)
 {
-    char *id = NULL;
+    char *arg = NULL, id[MK_UUID_LEN + 1];
     bool json = false;
-    int rc = tool_simple_options("orgs accept", orgs_help, argc, argv, &json, "ORG_ID", &id);
+    int rc = tool_simple_options("orgs accept", orgs_help, argc, argv, &json, "ORG_ID", &arg);
     if (rc)
         return rc < 0 ? TOOL_EXIT_OK : rc;
+    if ((rc = tool_id_argument("organization", arg, "mkio-orgs orgs list", id)))
+        return rc;
     mk_http *http = NULL;
     struct mk_user_org org;
     mk_error err;
@@ -130,6 +135,16 @@ int cmd_orgs_accept(struct tool *t, int argc, char **argv)
     if (rc)
         goto out;
     if (mk_user_org_accept(http, id, &org, &err) != MK_OK) {
+        /* Already a member: what was asked is already so (docs/mkio-api.md,
+         * 409 alreadyMember). */
+        if (err.status == MK_ERR_API && strcmp(err.code, "alreadyMember") == 0) {
+            if (json)
+                orgs_print_json(id, NULL, "already_member");
+            else if (!tool_quiet)
+                printf("You are already a member of organization %s: nothing to accept.\n", id);
+            rc = TOOL_EXIT_OK;
+            goto out;
+        }
         rc = tool_fail(&err);
         goto out;
     }
@@ -137,11 +152,13 @@ int cmd_orgs_accept(struct tool *t, int argc, char **argv)
         orgs_print_json(id, org.name, "accepted");
         goto out;
     }
-    fputs("Joined ", stdout);
-    tool_put_safe(stdout, org.name ? org.name : id);
-    fputs(" (", stdout);
-    tool_put_safe(stdout, id);
-    fputs(").\n", stdout);
+    if (!tool_quiet) {
+        fputs("Joined ", stdout);
+        tool_put_safe(stdout, org.name ? org.name : id);
+        fputs(" (", stdout);
+        tool_put_safe(stdout, id);
+        fputs(").\n", stdout);
+    }
 out:
     mk_user_org_clear(&org);
     mk_http_free(http);
@@ -158,7 +175,7 @@ static int find_org(mk_http *http, const char *id, struct mk_user_org_list *list
     if (mk_user_orgs_list(http, list, &err) != MK_OK)
         return tool_fail(&err);
     for (size_t i = 0; i < list->count; i++) {
-        if (list->items[i].id && strcmp(list->items[i].id, id) == 0) {
+        if (list->items[i].id && mk_ascii_case_equal(list->items[i].id, id)) {
             *found = &list->items[i];
             return TOOL_EXIT_OK;
         }
@@ -215,14 +232,17 @@ static int orgs_delete(struct tool *t, int argc, char **argv, bool leave)
     }
     if (argc - optind != 1)
         return tool_usage("orgs ", "%s: expected one ORG_ID", command);
-    const char *id = argv[optind];
+    char id[MK_UUID_LEN + 1];
+    int rc = tool_id_argument("organization", argv[optind], "mkio-orgs orgs list", id);
+    if (rc)
+        return rc;
 
     mk_http *http = NULL;
     struct mk_user_org_list list = {0};
     const struct mk_user_org *org = NULL;
     mk_error err;
     mk_error_clear(&err);
-    int rc = tool_client(t, &http);
+    rc = tool_client(t, &http);
     if (rc)
         goto out;
     rc = find_org(http, id, &list, &org);
@@ -259,11 +279,13 @@ static int orgs_delete(struct tool *t, int argc, char **argv, bool leave)
         orgs_print_json(id, org->name, leave ? "left" : "declined");
         goto out;
     }
-    fputs(leave ? "Left " : "Declined the invite to ", stdout);
-    tool_put_safe(stdout, org->name ? org->name : id);
-    fputs(" (", stdout);
-    tool_put_safe(stdout, id);
-    fputs(leave ? "). Only a fresh invitation can bring you back.\n" : ").\n", stdout);
+    if (!tool_quiet) {
+        fputs(leave ? "Left " : "Declined the invite to ", stdout);
+        tool_put_safe(stdout, org->name ? org->name : id);
+        fputs(" (", stdout);
+        tool_put_safe(stdout, id);
+        fputs(leave ? "). Only a fresh invitation can bring you back.\n" : ").\n", stdout);
+    }
 out:
     mk_user_org_list_free(&list);
     mk_http_free(http);

@@ -10,6 +10,7 @@
 #include "tool/cmd_store.h"
 #include "tool/shape.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 
 static const char store_help[] =
 "Usage: mkio-orgs store set-user USER --from FILE.json [--json]\n"
@@ -124,9 +125,11 @@ int cmd_store_set_user(struct tool *t, int argc, char **argv)
         tool_print_json(o);
         goto out;
     }
-    printf("Stored %zu organization%s for ", n, n == 1 ? "" : "s");
-    tool_put_safe(stdout, user);
-    fputs(".\n", stdout);
+    if (!tool_quiet) {
+        printf("Stored %zu organization%s for ", n, n == 1 ? "" : "s");
+        tool_put_safe(stdout, user);
+        fputs(".\n", stdout);
+    }
 out:
     free(orgs);
     json_object_put(root);
@@ -151,7 +154,8 @@ int cmd_store_publish(struct tool *t, int argc, char **argv)
         tool_print_json(o);
         return TOOL_EXIT_OK;
     }
-    puts("Published the store.");
+    if (!tool_quiet)
+        puts("Published the store.");
     return TOOL_EXIT_OK;
 }
 

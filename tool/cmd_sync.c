@@ -38,6 +38,7 @@
 #include "tool/cmd_sync.h"
 #include "tool/shape.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 #include "store/userstate.h"
 #include "base/clock.h"
 
@@ -725,7 +726,7 @@ static void sync_print_summary(const struct sync_run *run, size_t user_count, si
         json_object_object_add(s, "exit_status", json_object_new_int(run->rc));
         json_object_object_add(o, "summary", s);
         tool_print_json_line(o, run->rc ? MK_LOG_WARNING : MK_LOG_INFO);
-    } else {
+    } else if (!tool_quiet) {
         tool_line_priority(stdout, run->rc ? MK_LOG_WARNING : MK_LOG_INFO);
         printf("sync: %zu of %zu user(s) refreshed, %zu failed, %zu left for the next run "
                "(%.1f s)\n", run->refreshed, user_count, run->failed, left, seconds);

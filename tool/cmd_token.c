@@ -31,6 +31,7 @@
 #include "tool/cmd_token.h"
 #include "tool/shape.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 
 static const char login_help[] =
 "Usage: mkio-orgs login [--user USER] [--json]\n"
@@ -593,6 +594,8 @@ int cmd_login(struct tool *t, int argc, char **argv)
     }
     char expiry[160];
     format_expiry(&claims, is_jwt, expiry, sizeof(expiry));
+    if (tool_quiet)
+        goto saved;
     fputs("Token accepted for ", stdout);
     tool_put_safe(stdout, profile.name[0] ? profile.name : profile.login_email);
     if (profile.name[0] && profile.login_email[0]) {
@@ -605,6 +608,7 @@ int cmd_login(struct tool *t, int argc, char **argv)
                                                       : claims.organization_id);
     put_line("Expires:", expiry);
     put_line("Saved to:", pl.path);
+saved:
     rc = TOOL_EXIT_OK;
 out:
     if (data) {
@@ -705,15 +709,18 @@ int cmd_logout(struct tool *t, int argc, char **argv)
         goto out;
     }
     if (exists) {
-        fputs("Removed ", stdout);
-        tool_put_safe(stdout, pl.path);
-        fputs(".\n", stdout);
-    } else {
+        if (!tool_quiet) {
+            fputs("Removed ", stdout);
+            tool_put_safe(stdout, pl.path);
+            fputs(".\n", stdout);
+        }
+    } else if (!tool_quiet) {
         fputs("No token file at ", stdout);
         tool_put_safe(stdout, pl.path);
         fputs("; nothing to remove.\n", stdout);
     }
-    fputs("The token itself stays valid until it expires or is revoked in the MK.IO web app\n"
+    if (!tool_quiet)
+        fputs("The token itself stays valid until it expires or is revoked in the MK.IO web app\n"
           "(profile menu, \"Your personal API tokens\").\n", stdout);
     if (!user && getenv("MKIO_TOKEN"))
         fputs("MKIO_TOKEN is still set in your environment.\n", stdout);

@@ -34,7 +34,16 @@ static void doctor_print(const struct doctor *d, const struct doctor_check *c)
     printf("%-4s ", doctor_result_name(c->result));
     tool_put_safe(stdout, c->name);
     fputs(": ", stdout);
-    tool_put_safe(stdout, c->detail ? c->detail : "(out of memory)");
+    /* A detail of several lines (the config check's keys): the first
+     * beside the name, the others indented under it. */
+    const char *detail = c->detail ? c->detail : "(out of memory)";
+    for (const char *nl; (nl = strchr(detail, '\n')) != NULL; detail = nl + 1) {
+        char *line = strndup(detail, (size_t)(nl - detail));
+        tool_put_safe(stdout, line ? line : "(out of memory)");
+        fputs("\n     ", stdout);
+        free(line);
+    }
+    tool_put_safe(stdout, detail);
     fputc('\n', stdout);
     if (c->hint) {
         fputs("     hint: ", stdout);

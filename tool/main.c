@@ -14,6 +14,7 @@
 #include "net/http.h"
 #include "tool/cmd_doctor.h"
 #include "tool/cmd_explain.h"
+#include "tool/completion.h"
 #include "tool/cmd_ids.h"
 #include "tool/cmd_invite.h"
 #include "tool/cmd_orgs.h"
@@ -22,10 +23,12 @@
 #include "tool/cmd_sync.h"
 #include "tool/cmd_token.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 
 /* The top of --help, before the commands. */
 static const char usage_head[] =
-"Usage: mkio-orgs [--config FILE] [--token-file FILE] [--json] COMMAND [ARGS]\n"
+"Usage: mkio-orgs [--config FILE] [--token-file FILE] [--json] [--quiet | --verbose]\n"
+"                 COMMAND [ARGS]\n"
 "\n"
 "Manage MK.IO organization membership: invites for admins, organizations for\n"
 "users, and the local store that makes organizations Unix groups.\n";
@@ -45,6 +48,10 @@ static const char usage_tail[] =
 "                        that is not UTF-8 shows as U+FFFD). An error is an\n"
 "                        object too, on standard output, with the same exit\n"
 "                        status. The schema: mkio-orgs(1), JSON OUTPUT.\n"
+"  -q, --quiet           No informational lines (confirmations, summaries,\n"
+"                        notices): only the data asked for, warnings and errors.\n"
+"  -v, --verbose         Each HTTP request on stderr: method, path, status, the\n"
+"                        API's ref and the time in ms (never a header or token).\n"
 "  -h, --help            This help. `mkio-orgs COMMAND --help` works too.\n"
 "  --version             Print the version.\n"
 "\n"
@@ -284,6 +291,22 @@ static int dispatch_verb(struct tool *t, int argc, char **argv)
     return v->run(t, argc - skip, argv + skip);
 }
 
+/* The hidden --completion=SHELL: the completion written from the verb
+ * table and the global options (tool/completion.h), or the users --user
+ * completes to. The commands are those --help lists, and help. */
+static int completion_print(struct tool *t, const char *shell, const struct option *options)
+{
+    struct tool_completion_verb list[sizeof(verbs) / sizeof(verbs[0])];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        if (verbs[i].section != SECTION_NONE || strcmp(verbs[i].name, "help") == 0)
+            list[n++] = (struct tool_completion_verb){ verbs[i].name, verbs[i].sub, verbs[i].args };
+    int rc = tool_completion_print(t, stdout, shell, list, n, options);
+    if (t->cfg_loaded)
+        mk_config_free(&t->cfg);
+    return rc;
+}
+
 /* Whether --json is among the arguments (before a "--"): JSON mode is set
  * before anything is parsed, so that even a usage error is an object. */
 static bool main_wants_json(int argc, char **argv)
@@ -307,15 +330,22 @@ static int main_run(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {"json", no_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"completion", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
+    bool quiet = false, verbose = false;
     struct tool t;
     memset(&t, 0, sizeof(t));
 
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+hqv", options, NULL)) != -1) {
         switch (c) {
+        case 'C': return completion_print(&t, optarg, options);
+        case 'q': quiet = true; break;
+        case 'v': verbose = true; break;
         case 'c': t.config_path = optarg; break;
         case 't': t.token_file = optarg; break;
         case 'j': tool_json_set(true); break;
@@ -331,6 +361,9 @@ static int main_run(int argc, char **argv)
     }
     if (optind >= argc)
         return tool_usage(NULL, "no command given");
+    if (quiet && verbose)
+        return tool_usage(NULL, "--quiet and --verbose contradict each other: give one");
+    tool_verbosity_set(quiet, verbose);
 
     int rc = dispatch_verb(&t, argc - optind, argv + optind);
 

@@ -21,6 +21,7 @@
 #include "base/timefmt.h"
 #include "net/token.h"
 #include "tool/util.h"
+#include "tool/verbosity.h"
 
 int tool_exit_code(mk_status status)
 {
@@ -216,8 +217,13 @@ void tool_warning(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* --quiet (tool/verbosity.h); here, beside its first reader. */
+bool tool_quiet;
+
 static void tool_log(void *ctx, int priority, const char *message)
 {
+    if (tool_quiet && priority > MK_LOG_WARNING)
+        return; /* a notice is informational */
     const char *word = priority <= MK_LOG_ERR ? "error" : priority == MK_LOG_WARNING ? "warning"
                        : "notice";
     tool_line_priority(stderr, priority);
@@ -227,6 +233,17 @@ static void tool_log(void *ctx, int priority, const char *message)
 }
 
 const struct mk_log_sink tool_log_sink = { tool_log, NULL };
+
+int tool_id_argument(const char *what, const char *arg, const char *list_command,
+                     char out[MK_UUID_LEN + 1])
+{
+    if (mk_uuid_canonical(arg, out))
+        return TOOL_EXIT_OK;
+    tool_error("\"%.100s\" is not an %s id: pass the %s's id (a UUID such as "
+               "0c6f2a8e-1a2b-4c3d-9e8f-a1b2c3d4e5f6), which `%s` shows", arg, what, what,
+               list_command);
+    return TOOL_EXIT_USAGE;
+}
 
 int tool_usage(const char *command, const char *fmt, ...)
 {

@@ -13,6 +13,7 @@
 #include "net/http.h"
 #include "net/url.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "base/mk_error.h"
 
 /* Exit codes, documented in --help. */
@@ -133,6 +134,13 @@ void tool_put_safe_padded(FILE *f, const char *s, int width);
  * Returns 0 to go on, -1 when help was printed, or a usage exit code. */
 int tool_simple_options(const char *command, const char *help, int argc, char **argv,
                         bool *json, const char *arg_name, char **positional);
+
+/* An id argument (ORG_ID, INVITE_ID) in canonical form, a lower-case UUID,
+ * into out. Anything else (a name, a typo) is a usage error, printed,
+ * saying to pass the id and that list_command (`mkio-orgs orgs list`)
+ * shows it; no request is worth sending. what: "organization", "invite". */
+int tool_id_argument(const char *what, const char *arg, const char *list_command,
+                     char out[MK_UUID_LEN + 1]);
 
 /* Prints a JSON value to stdout, pretty, followed by a newline; frees it.
  * An object gets "schema" as its first key when it lacks it.

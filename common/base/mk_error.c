@@ -46,6 +46,21 @@ void mk_error_prefix(mk_error *err, const char *fmt, ...)
     err->message[n + 2 + rest] = '\0';
 }
 
+void mk_error_recontext(mk_error *err, const char *inner, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    char context[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(context, sizeof(context), fmt, ap);
+    va_end(ap);
+    size_t n = strlen(inner);
+    if (strncmp(err->message, inner, n) == 0 && strncmp(err->message + n, ": ", 2) == 0)
+        memmove(err->message, err->message + n + 2, strlen(err->message + n + 2) + 1);
+    mk_error_prefix(err, "%s", context);
+}
+
 const char *mk_status_name(mk_status status)
 {
     switch (status) {

@@ -52,6 +52,14 @@ mk_status mk_error_set(mk_error *err, mk_status status, const char *fmt, ...)
 void mk_error_prefix(mk_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Replaces the context `inner` (what a lower layer prefixed: "listing
+ * your organizations") at the start of the message with the formatted one,
+ * which says the same thing better ("listing the organizations of alice"):
+ * contexts do not stack. When the message does not start with "inner: ",
+ * the same as mk_error_prefix. */
+void mk_error_recontext(mk_error *err, const char *inner, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* A short, stable name: "ok", "usage", "api", "unavailable", ... */
 const char *mk_status_name(mk_status status);
 

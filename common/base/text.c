@@ -160,6 +160,23 @@ bool mk_org_id_canonical(const char *id, char out[MK_ORG_ID_MAX + 1])
     return true;
 }
 
+bool mk_uuid_canonical(const char *id, char out[MK_UUID_LEN + 1])
+{
+    out[0] = '\0';
+    if (!id || strlen(id) != MK_UUID_LEN)
+        return false;
+    for (size_t i = 0; i < MK_UUID_LEN; i++) {
+        unsigned char c = (unsigned char)id[i];
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        if (dash ? c != '-' : !hex)
+            return (out[0] = '\0', false);
+        out[i] = (char)mk_ascii_tolower(c);
+    }
+    out[MK_UUID_LEN] = '\0';
+    return true;
+}
+
 bool mk_user_name_valid(const char *user)
 {
     size_t len = 0;

@@ -96,6 +96,13 @@ bool mk_org_id_valid(const char *id);
  * returns true when it is valid; otherwise out is "" and false. */
 bool mk_org_id_canonical(const char *id, char out[MK_ORG_ID_MAX + 1]);
 
+/* A UUID as the API's path parameters are (organization_id, invite_id,
+ * docs/mkio-api.md): 8-4-4-4-12 hex digits, any case. Writes it lowercased
+ * (MK_UUID_LEN characters and a NUL) into out and returns true; otherwise
+ * out is "" and false. */
+#define MK_UUID_LEN 36
+bool mk_uuid_canonical(const char *id, char out[MK_UUID_LEN + 1]);
+
 /* A local user name the project handles: 1 to MK_USER_NAME_MAX bytes with
  * no ':' ',' '/', no ASCII space or control character and no DEL (what
  * could break a group file line, a path or a log line). Case-sensitive, as

@@ -59,6 +59,11 @@ static mk_status api_escape_id(const char *id, const char *what, char **out, mk_
     size_t n = strlen(id);
     if (n > 1024)
         return mk_error_set(err, MK_ERR_USAGE, "the %s id is too long", what);
+    /* A UUID (what the API's ids are) in its canonical, lower-case form:
+     * the API may not take another spelling of it. */
+    char uuid[MK_UUID_LEN + 1];
+    if (mk_uuid_canonical(id, uuid))
+        id = uuid;
     char *escaped = curl_easy_escape(NULL, id, (int)n);
     *out = escaped ? strdup(escaped) : NULL;
     curl_free(escaped);
@@ -88,7 +93,7 @@ mk_status mk_user_orgs_list(mk_http *http, struct mk_user_org_list *out, mk_erro
     out->count = count;
     if (rc != MK_OK) {
         mk_user_org_list_free(out);
-        mk_error_prefix(err, "listing your organizations");
+        mk_error_prefix(err, MK_API_LIST_ORGS_CONTEXT);
     }
     return rc;
 }
@@ -117,6 +122,12 @@ static void api_accept_final_advice(mk_error *err)
     if (!err || (err->http_status != 400 && err->http_status != 404 && err->http_status != 409))
         return;
     size_t len = strnlen(err->message, sizeof(err->message));
+    if (strcmp(err->code, "alreadyMember") == 0) {
+        /* Nothing is gone: the user is in already. */
+        snprintf(err->message + len, sizeof(err->message) - len, "%s",
+                 "; you are already a member of this organization: nothing to accept");
+        return;
+    }
     snprintf(err->message + len, sizeof(err->message) - len, "%s",
              "; the invite is gone (expired, cancelled or answered): "
              "ask the organization's admin for a new invite");

@@ -84,6 +84,9 @@ struct mk_invite_list {
 };
 
 /* --- user side: /user/organizations --- */
+/* A failure's message starts with MK_API_LIST_ORGS_CONTEXT ": ", which a
+ * caller that knows whose list it was replaces (mk_error_recontext). */
+#define MK_API_LIST_ORGS_CONTEXT "listing your organizations"
 mk_status mk_user_orgs_list(mk_http *http, struct mk_user_org_list *out, mk_error *err);
 /* PATCH {"spec":{"invite":{"state":"accepted"}}}; out (may be NULL) gets the record.
  * A 400, 404 or 409 is final (the invite expired, was cancelled or was

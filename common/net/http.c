@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,6 +358,32 @@ static int64_t http_retry_delay(mk_http *http, const struct mk_http_request *req
                               mk_http_remaining_ms(http));
 }
 
+/* When base_url is http:// and the failure is what a TLS server does to a
+ * plain request (it resets the connection, or answers with a TLS record
+ * that libcurl takes for HTTP/0.9 or a weird reply), the advice for it:
+ * the scheme is probably wrong. "" otherwise. */
+static void http_scheme_advice(const mk_http *http, const char *why, char *out, size_t size)
+{
+    static const char *const tls_signs[] = {
+        "reset by peer", "HTTP/0.9", "Weird server reply", "Empty reply from server",
+    };
+    out[0] = '\0';
+    if (strncmp(http->base_url, "http://", 7) != 0)
+        return;
+    for (size_t i = 0; i < sizeof(tls_signs) / sizeof(tls_signs[0]); i++) {
+        if (!strstr(why, tls_signs[i]))
+            continue;
+        const char *from = http->cfg->base_url_origin;
+        snprintf(out, size, "; the server seems to speak TLS: base_url's scheme is probably "
+                 "wrong (https://%s, not http://; base_url is set %s%s)", http->base_url + 7,
+                 from ? "in " : "by default", from ? from : "");
+        if (from && strcmp(from, "MKIO_BASE_URL") == 0)
+            snprintf(out, size, "; the server seems to speak TLS: the scheme of MKIO_BASE_URL is "
+                     "probably wrong (https://%s, not http://)", http->base_url + 7);
+        return;
+    }
+}
+
 /* The final word on a request whose last attempt did not get an answer. */
 static mk_status http_fail(mk_http *http, const struct http_outcome *o, unsigned attempts,
                            int64_t started_ms, mk_error *err)
@@ -386,10 +413,12 @@ static mk_status http_fail(mk_http *http, const struct http_outcome *o, unsigned
     /* Tenths written with '.' whatever the locale: no floating point. */
     int64_t took = http_now_ms(http) - started_ms;
     took = took < 0 ? 0 : took;
+    char advice[PATH_MAX + 160];
+    http_scheme_advice(http, o->message, advice, sizeof(advice));
     return mk_error_set(err, MK_ERR_UNAVAILABLE,
-                        "could not reach %s: %s (%u attempt%s in %" PRId64 ".%d s)",
+                        "could not reach %s: %s (%u attempt%s in %" PRId64 ".%d s)%s",
                         http->base_url, o->message, attempts, attempts == 1 ? "" : "s",
-                        took / 1000, (int)(took % 1000 / 100));
+                        took / 1000, (int)(took % 1000 / 100), advice);
 }
 
 static bool http_request_valid(const struct mk_http_request *req, mk_error *err)
@@ -413,6 +442,7 @@ struct http_job {
     enum http_job_state state;
     unsigned attempts;
     int64_t not_before_ms;        /* a waiting job starts no sooner */
+    int64_t attempt_started_ms;   /* when its last attempt started (the trace) */
     struct http_outcome outcome;  /* of its last attempt */
 };
 
@@ -454,11 +484,38 @@ static void http_run_end(struct http_run *run, size_t i)
                                  run->errs ? &run->errs[i] : NULL);
 }
 
+/* The process's trace (mk_http_set_trace): NULL, or called per attempt. */
+static mk_http_trace_fn http_trace_fn;
+static void *http_trace_ctx;
+
+void mk_http_set_trace(mk_http_trace_fn fn, void *ctx)
+{
+    http_trace_fn = fn;
+    http_trace_ctx = ctx;
+}
+
+/* Tells the trace how the last attempt of job i ended. */
+static void http_run_trace(const struct http_run *run, size_t i, const char *failure)
+{
+    const struct http_job *job = &run->jobs[i];
+    const struct mk_http_response *resp = &run->resps[i];
+    bool answer = job->outcome.kind == HTTP_ANSWER && !failure;
+    struct mk_http_trace trace = {
+        .method = run->reqs[i].method, .path = run->reqs[i].path,
+        .status = answer ? resp->status : 0, .body = answer ? resp->body : NULL,
+        .failure = answer ? NULL : failure ? failure : job->outcome.message,
+        .ms = http_now_ms(run->http) - job->attempt_started_ms, .attempt = job->attempts,
+    };
+    http_trace_fn(http_trace_ctx, &trace);
+}
+
 /* After an attempt of job i: schedule the next one, or end the request. */
 static void http_run_attempted(struct http_run *run, size_t i)
 {
     struct http_job *job = &run->jobs[i];
     job->attempts++;
+    if (http_trace_fn)
+        http_run_trace(run, i, NULL);
     int64_t delay = http_retry_delay(run->http, &run->reqs[i], &job->outcome, &run->resps[i],
                                      job->attempts);
     if (delay < 0) {
@@ -524,6 +581,7 @@ static void http_run_start_due(struct http_run *run)
         struct http_job *job = &run->jobs[i];
         if (job->state != HTTP_JOB_WAITING || job->not_before_ms > now)
             continue;
+        job->attempt_started_ms = now;
         if (http->transport) {
             http_attempt_seam(http, &run->reqs[i], &run->resps[i], &job->outcome);
             http_run_attempted(run, i);
@@ -570,6 +628,8 @@ static void http_run_expire(struct http_run *run)
         curl_multi_remove_handle(run->http->multi, slot->easy);
         run->jobs[slot->job].attempts++;
         run->jobs[slot->job].outcome.kind = HTTP_TRANSIENT;
+        if (http_trace_fn)
+            http_run_trace(run, slot->job, "no answer within time_budget");
         http_slot_release(slot);
     }
     for (size_t i = 0; i < run->n; i++) {

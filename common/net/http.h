@@ -140,6 +140,24 @@ mk_status mk_http_do_many(mk_http *http, const struct mk_http_request *reqs,
 
 void mk_http_response_clear(struct mk_http_response *resp);
 
+/* One attempt of a request, as it ended, for a trace (mkio-orgs
+ * --verbose). Never a header: the token is not in it (invariant 5). */
+struct mk_http_trace {
+    const char *method;
+    const char *path;        /* as sent, with its query string */
+    long status;             /* the HTTP status, 0 when no answer came */
+    const char *body;        /* the answer's body ("" or NULL without one) */
+    const char *failure;     /* why no answer came, else NULL */
+    int64_t ms;              /* how long the attempt took */
+    unsigned attempt;        /* 1 for the first */
+};
+
+/* Calls fn after every attempt of every client of the process (fn NULL:
+ * none, the default). Set it before the first client and before any
+ * thread starts; fn may be called from several threads at once. */
+typedef void (*mk_http_trace_fn)(void *ctx, const struct mk_http_trace *trace);
+void mk_http_set_trace(mk_http_trace_fn fn, void *ctx);
+
 /* Whether the calling thread is inside a call of this client (libcurl may
  * be making descriptors): what the socket interposer asks. */
 bool mk_http_thread_inside(void);

@@ -279,7 +279,7 @@ mk_status mk_refresh_user(const struct mk_config *cfg, const char *user, const c
 
     rc = mk_user_orgs_list(http, &list, err);
     if (rc != MK_OK) {
-        mk_error_prefix(err, "listing the organizations of %s", user);
+        mk_error_recontext(err, MK_API_LIST_ORGS_CONTEXT, "listing the organizations of %s", user);
         goto out;
     }
 

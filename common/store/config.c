@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <limits.h>
 
 #include "base/fileio.h"
 #include "base/trust.h"
@@ -28,6 +30,31 @@
 
 /* ---- files and environment ---------------------------------------------- */
 
+/* Reads the rest of fd (of path) into a NUL-terminated *text: at most
+ * CONFIG_MAX_FILE_BYTES, and text (no NUL byte). */
+static mk_status config_read_fd(int fd, const char *path, char **text, mk_error *err)
+{
+    char *buf = NULL;
+    size_t used = 0;
+    mk_status st = MK_OK;
+
+    int r = mk_fileio_read_all(fd, CONFIG_MAX_FILE_BYTES, &buf, &used);
+    if (r == -EFBIG)
+        st = mk_error_set(err, MK_ERR_USAGE, "%s: is larger than %d bytes", path, CONFIG_MAX_FILE_BYTES);
+    else if (r == -ENOMEM)
+        st = mk_error_set(err, MK_ERR_NOMEM, "%s: out of memory", path);
+    else if (r < 0)
+        st = mk_error_set(err, MK_ERR_IO, "%s: cannot read: %s", path, strerror(-r));
+    else if (memchr(buf, '\0', used))
+        st = mk_error_set(err, MK_ERR_USAGE, "%s: holds a NUL byte (a text file is expected)", path);
+    if (st == MK_OK) {
+        *text = buf;
+        buf = NULL;
+    }
+    free(buf);
+    return st;
+}
+
 /* Reads the whole file into a NUL-terminated buffer after the ownership and
  * mode checks; symlinks are followed on purpose (config management often
  * links /etc/mkio/mkio.conf), and the checks apply to the file reached. */
@@ -35,8 +62,6 @@ static mk_status config_read_file(const char *path, bool missing_ok, char **text
                                   mk_error *err)
 {
     int fd = -1;
-    char *buf = NULL;
-    size_t used = 0;
     mk_status st = MK_OK;
     struct stat sb;
 
@@ -76,30 +101,122 @@ static mk_status config_read_file(const char *path, bool missing_ok, char **text
                           "owned by root)", path, (unsigned long)sb.st_uid);
         goto out;
     }
-    int r = mk_fileio_read_all(fd, CONFIG_MAX_FILE_BYTES, &buf, &used);
-    if (r == -EFBIG) {
-        st = mk_error_set(err, MK_ERR_USAGE, "%s: is larger than %d bytes", path, CONFIG_MAX_FILE_BYTES);
-        goto out;
-    }
-    if (r == -ENOMEM) {
-        st = mk_error_set(err, MK_ERR_NOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    if (r < 0) {
-        st = mk_error_set(err, MK_ERR_IO, "%s: cannot read: %s", path, strerror(-r));
-        goto out;
-    }
-    if (memchr(buf, '\0', used)) {
-        st = mk_error_set(err, MK_ERR_USAGE, "%s: holds a NUL byte (a text file is expected)", path);
-        goto out;
-    }
-    *text = buf;
-    buf = NULL;
+    st = config_read_fd(fd, path, text, err);
 out:
-    free(buf);
     if (fd >= 0)
         close(fd);
     return st;
+}
+
+/* ---- drop-ins ----------------------------------------------------------- */
+
+/* Whether a directory entry is a drop-in: NAME.conf, NAME not empty and not
+ * starting with '.' (editors' and dpkg's leftovers are not). */
+static bool config_dropin_name(const char *name)
+{
+    size_t len = strlen(name);
+    return name[0] != '.' && len > 5 && strcmp(name + len - 5, ".conf") == 0;
+}
+
+static int config_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The drop-in names of the open directory dfd (path for messages), sorted
+ * by strcmp (the C locale's order, whatever LC_COLLATE says). */
+static mk_status config_dropin_list(int dfd, const char *path, char ***names, size_t *count,
+                                    mk_error *err)
+{
+    mk_status st = MK_OK;
+    int copy = dup(dfd);
+    DIR *dir = copy >= 0 ? fdopendir(copy) : NULL;
+    *names = NULL;
+    *count = 0;
+    if (!dir) {
+        if (copy >= 0)
+            close(copy);
+        return mk_error_set(err, MK_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    }
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+        if (!config_dropin_name(e->d_name))
+            continue;
+        if (!config_list_add(names, count, e->d_name)) {
+            st = mk_error_set(err, MK_ERR_NOMEM, "%s: out of memory", path);
+            break;
+        }
+    }
+    closedir(dir);
+    if (*count > 1)
+        qsort(*names, *count, sizeof(**names), config_name_cmp);
+    return st;
+}
+
+/* Applies the drop-ins beside file (MK_CONFIG_DROPIN_DIR in its directory)
+ * on top of cfg, in order, each trusted as base/trust.h says. */
+static mk_status config_load_dropins(const char *file, const struct mk_config_url_rules *rules,
+                                     struct mk_config *cfg, mk_error *err)
+{
+    static const struct mk_trust_dir what = {
+        .what = "the configuration's drop-in directory",
+        .link_fix = "make it a directory, not a symbolic link",
+    };
+    char dirpath[PATH_MAX], path[PATH_MAX];
+    char **names = NULL;
+    size_t count = 0;
+    int dfd = -1;
+    const char *slash = strrchr(file, '/');
+    int dirlen = slash ? (int)(slash - file) : 1;
+    mk_status st;
+
+    if (snprintf(dirpath, sizeof(dirpath), "%.*s/%s", dirlen, slash ? file : ".",
+                 MK_CONFIG_DROPIN_DIR) >= (int)sizeof(dirpath))
+        return mk_error_set(err, MK_ERR_USAGE, "%s: path too long", file);
+    st = mk_trust_open_dir(dirpath, &what, false, &dfd, err);
+    if (st != MK_OK || dfd < 0)
+        goto out;
+    st = config_dropin_list(dfd, dirpath, &names, &count, err);
+    for (size_t i = 0; st == MK_OK && i < count; i++) {
+        char *text = NULL;
+        int fd = -1;
+        if (snprintf(path, sizeof(path), "%s/%s", dirpath, names[i]) >= (int)sizeof(path)) {
+            st = mk_error_set(err, MK_ERR_USAGE, "%s/%s: path too long", dirpath, names[i]);
+            break;
+        }
+        st = mk_trust_openat(dfd, names[i], path, O_RDONLY, &fd, err);
+        if (st == MK_OK && fd < 0)
+            continue; /* gone since the listing */
+        if (st == MK_OK)
+            st = config_read_fd(fd, path, &text, err);
+        if (fd >= 0)
+            close(fd);
+        /* The merged result keeps the main file as its source. */
+        char *source = NULL;
+        if (st == MK_OK && !config_strdup(&source, cfg->source))
+            st = mk_error_set(err, MK_ERR_NOMEM, "%s: out of memory", path);
+        if (st == MK_OK)
+            st = mk_config_parse_string_with(text, path, rules, cfg, err);
+        if (st == MK_OK) {
+            free(cfg->source);
+            cfg->source = source;
+            source = NULL;
+            if (!config_dropin_add(cfg, path))
+                st = mk_error_set(err, MK_ERR_NOMEM, "%s: out of memory", path);
+        }
+        free(source);
+        free(text);
+    }
+out:
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+    if (dfd >= 0)
+        close(dfd);
+    /* A drop-in that may not be believed is a configuration error, as a
+     * main file that may not be. */
+    if (st == MK_ERR_IO && err)
+        err->status = MK_ERR_USAGE;
+    return st == MK_ERR_IO ? MK_ERR_USAGE : st;
 }
 
 mk_status mk_config_load(const char *path, struct mk_config *cfg, mk_error *err)
@@ -118,9 +235,12 @@ mk_status mk_config_load_with(const char *path, const struct mk_config_url_rules
     if (st != MK_OK)
         return st;
     st = config_read_file(file, path == NULL, &text, &missing, err);
-    if (st != MK_OK || missing)
+    if (st != MK_OK)
         goto out;
-    st = mk_config_parse_string_with(text, file, rules, cfg, err);
+    if (!missing)
+        st = mk_config_parse_string_with(text, file, rules, cfg, err);
+    if (st == MK_OK)
+        st = config_load_dropins(file, rules, cfg, err);
     if (st != MK_OK || !cfg->ids_file)
         goto out;
     /* The fleet's pins, with the same checks as the configuration itself

@@ -97,6 +97,12 @@ struct mk_config {
     char *source;               /* the file it came from, or "(defaults)" */
     char *base_url_origin;      /* where base_url came from, for doctor: "FILE line N",
                                  * "MKIO_BASE_URL", or NULL for the built-in default */
+    char **key_origins;         /* per key (mk_config_key_name's index): "FILE:LINE" of the
+                                 * line that set it (every line, ", "-joined, for pin and
+                                 * the list keys, which each line adds to), or NULL: the
+                                 * built-in default. NULL itself until a text sets a key */
+    char **dropins;             /* the drop-in files read after source, in order */
+    size_t dropin_count;
 };
 
 /* Fills cfg with the documented defaults. Never fails except on memory. */
@@ -118,11 +124,23 @@ struct mk_config_url_rules {
 };
 extern const struct mk_config_url_rules mk_config_url_syntax;
 
+/* The drop-in directory beside a configuration file: MK_CONFIG_DROPIN_DIR
+ * in the file's directory (/etc/mkio/mkio.conf.d for the default). */
+#define MK_CONFIG_DROPIN_DIR "mkio.conf.d"
+
 /* Defaults, then the file at path. When path is NULL the default path is
  * used and a missing default file is not an error. A file writable by group
- * or others, or not a regular file, is refused. Then, when it names one,
- * ids_file, with the same checks (missing is an error), read by
- * mk_config_parse_ids_string. */
+ * or others, or not a regular file, is refused. Then the drop-ins: every
+ * `*.conf` (not starting with '.') in MK_CONFIG_DROPIN_DIR beside the file,
+ * in C-locale (strcmp) order, each applied on top of what came before as
+ * mk_config_parse_string does: a key set again replaces the earlier value,
+ * pin and the list keys add to it. A missing directory is none; the
+ * directory must be root's (or, not root, the effective user's) and not
+ * writable by group or others, each drop-in a regular file (never a
+ * symbolic link) by the same rule (base/trust.h); a bad one is refused
+ * naming it (and FILE:LINE for a bad line). Then, when it names one,
+ * ids_file, with the same checks as the file (missing is an error), read
+ * by mk_config_parse_ids_string. */
 mk_status mk_config_load(const char *path, struct mk_config *cfg, mk_error *err);
 mk_status mk_config_load_with(const char *path, const struct mk_config_url_rules *rules,
                               struct mk_config *cfg, mk_error *err);
@@ -168,6 +186,16 @@ mk_status mk_config_validate(const struct mk_config *cfg, const struct mk_config
                             mk_error *err);
 
 void mk_config_free(struct mk_config *cfg);
+
+/* The keys of mkio.conf(5), in its order, for reports (doctor): how many,
+ * the name of key i, "FILE:LINE" of the lines that set it in cfg (NULL:
+ * the built-in default) and its value as a configuration line would give
+ * it (pins "ID NAME GID" joined by ", "), written into buf (cut at len;
+ * len 0 writes nothing). */
+size_t mk_config_key_count(void);
+const char *mk_config_key_name(size_t i);
+const char *mk_config_key_origin(const struct mk_config *cfg, size_t i);
+void mk_config_key_value(const struct mk_config *cfg, size_t i, char *buf, size_t len);
 
 /* True for users PAM and sync must leave alone: uid below min_uid or named
  * in ignore_users. */

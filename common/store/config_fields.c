@@ -185,7 +185,7 @@ _Static_assert(sizeof(config_fields) / sizeof(config_fields[0]) <= CONFIG_FIELDS
                "CONFIG_FIELDS_MAX (config_fields.h) is below the number of keys");
 
 /* An unsigned member of f->size bytes (unsigned, uid_t, size_t). */
-static uint64_t config_number_get(const struct mk_config *cfg, const struct config_field *f)
+uint64_t config_number_get(const struct mk_config *cfg, const struct config_field *f)
 {
     const void *at = config_member(cfg, f->offset);
     if (f->size == sizeof(uint32_t)) {
@@ -246,6 +246,7 @@ void mk_config_free(struct mk_config *cfg)
     }
     free(cfg->source);
     free(cfg->base_url_origin);
+    config_origins_free(cfg);
     config_pin_index_free(cfg->pin_index);
     memset(cfg, 0, sizeof(*cfg));
 }
@@ -340,6 +341,7 @@ bool config_fill(struct mk_config *dst, const struct mk_config *src)
         ok = config_field_fill(dst, src, &config_fields[k]);
     ok = ok && config_strdup(&dst->source, src ? src->source : CONFIG_SOURCE_DEFAULTS);
     ok = ok && config_strdup(&dst->base_url_origin, src ? src->base_url_origin : NULL);
+    ok = ok && (!src || config_origins_copy(dst, src));
     if (!ok)
         mk_config_free(dst);
     return ok;

@@ -89,6 +89,19 @@ bool config_list_contains(char *const *list, size_t count, const char *item);
 /* Appends a pin (copies of org_id and name); false on memory. */
 bool config_add_pin(struct mk_config *cfg, const char *org_id, const char *name, gid_t gid);
 
+/* Where each key came from (mk_config.key_origins) and the drop-ins read
+ * (config_keys.c): note that line `line` of file `name` set key k (added
+ * to its lines when f is repeatable, else replacing them), copy both from
+ * src into dst (whose own are empty), add a drop-in's name, free them. The
+ * first three are false on memory. */
+bool config_origin_note(struct mk_config *cfg, size_t k, const char *name, size_t line);
+bool config_origins_copy(struct mk_config *dst, const struct mk_config *src);
+bool config_dropin_add(struct mk_config *cfg, const char *path);
+void config_origins_free(struct mk_config *cfg);
+
+/* An unsigned member of f->size bytes (unsigned, uid_t, size_t). */
+uint64_t config_number_get(const struct mk_config *cfg, const struct config_field *f);
+
 /* Defaults (src NULL) or a deep copy of src; on failure dst is left zeroed. */
 bool config_fill(struct mk_config *dst, const struct mk_config *src);
 

@@ -234,7 +234,11 @@ static mk_status config_parse_line(struct config_parser *p, struct mk_config *cf
         p->first_line[k] = p->line;
     if (!*value && !f->empty_ok)
         return config_line_error(p, "%s has no value (%s)", key_text, f->takes);
-    return config_apply(p, cfg, f, value);
+    mk_status st = config_apply(p, cfg, f, value);
+    /* Where the key came from, for doctor (mk_config_key_origin). */
+    if (st == MK_OK && !config_origin_note(cfg, k, p->name, p->line))
+        return config_nomem(p);
+    return st;
 }
 
 mk_status mk_config_parse_string(const char *text, const char *name,

@@ -76,6 +76,11 @@ def lines_of(p):
         if line.startswith("     hint: "):
             checks[-1][3] = line[len("     hint: "):]
             continue
+        if line.startswith("     ") and checks and checks[-1][3] is None:
+            # A detail's further lines (the config check's keys), as the
+            # JSON detail has them after a newline.
+            checks[-1][2] += "\n" + line[5:]
+            continue
         word, _, rest = line.partition(" ")
         if word in ("ok", "warn", "fail"):
             name, _, detail = rest.strip().partition(": ")
@@ -255,6 +260,13 @@ class Doctor(unittest.TestCase):
         # doctor changes nothing.
         self.assertEqual(self.snapshot(), before)
         self.assertEqual(p.stderr, "")
+
+    def test_quiet_prints_the_checks_only(self):
+        p = self.ns_run(TOOL, "--quiet", "doctor")
+        self.assert_exit(p, 0)
+        self.assertEqual([c[1] for c in lines_of(p)], CHECKS, p.stdout)
+        self.assertNotIn("mkio-orgs doctor, as root", p.stdout)
+        self.assertNotIn("doctor: ", p.stdout)
 
     def test_json_parses_and_agrees(self):
         text = self.doctor()
@@ -455,6 +467,9 @@ class Doctor(unittest.TestCase):
             "no pam_mkio.so line in the session stack (looked at: /etc/pam.d/common-session)"])
         self.assertIn("pam-auth-update --enable mkio", c[3])
         self.assertIn("`session optional pam_mkio.so` to /etc/pam.d/common-session", c[3])
+        # The hint names an installed document, never a source-tree path.
+        self.assertIn("man 8 pam_mkio", c[3])
+        self.assertNotIn("conf/", c[3])
         os.unlink(os.path.join(self.tmp, "etc", "pam.d", "common-account"))
         p = self.doctor()
         self.assert_exit(p, 4)
@@ -586,6 +601,49 @@ class Doctor(unittest.TestCase):
         self.check(p, "pam-session", "ok")
         self.check(p, "nscd", "ok")
         self.assertEqual(self.fake.stats()["api_requests"], 0)
+
+    # ---- drop-ins and where each key came from (issue 19, item 8) ----
+
+    def test_dropin_key_named_with_its_file_and_line(self):
+        dropins = os.path.join(self.tmp, "mkio.conf.d")
+        os.mkdir(dropins, 0o755)
+        first = os.path.join(dropins, "10-budget.conf")
+        second = os.path.join(dropins, "20-budget.conf")
+        write(first, "# the fleet's budget\ntime_budget = 4\n")
+        write(second, "\ntime_budget = 2.5\nretries = 1\n")
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        c = self.check(p, "config", "ok", [self.conf + " is valid",
+                                           "drop-in " + first + ", drop-in " + second])
+        keys = c[2].split("\n")[1:]
+        # The later drop-in wins; every key a file sets is named with the
+        # file and line that set it; a default is not listed.
+        self.assertIn(f"time_budget = 2.5  ({second}:2)", keys)
+        self.assertIn(f"retries = 1  ({second}:3)", keys)
+        self.assertIn(f"base_url = {self.fake.api_url}  ({self.conf}:1)", keys)
+        self.assertIn(f"min_uid = 0  ({self.conf}:7)", keys)
+        self.assertFalse([k for k in keys if k.startswith("group_prefix")], keys)
+        # The JSON detail holds the same lines.
+        doc = json.loads(self.doctor("--json").stdout)
+        config = [x for x in doc["checks"] if x["name"] == "config"][0]
+        self.assertEqual(config["detail"], c[2])
+        # A drop-in others can write is refused, naming it and the fix;
+        # the checks that need the configuration are not made.
+        os.chmod(first, 0o666)
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        c = self.check(p, "config", "fail", [first + " is writable by group and others",
+                                             "chmod go-w " + first])
+        self.assertIn("man 5 mkio.conf", c[3])
+        self.assertIn("fix the place named above in the drop-in", c[3])
+        self.assertNotIn("conf/mkio.conf", c[3])
+        self.check(p, "tls", "warn", ["not checked: the configuration did not load"])
+        # A bad line in a drop-in: its FILE:LINE.
+        os.chmod(first, 0o644)
+        write(second, "retries = lots\n")
+        p = self.doctor()
+        self.assert_exit(p, 4)
+        self.check(p, "config", "fail", [second + ":1: retries"])
 
     # ---- root's environment (issue 20, item 1) ----
 

@@ -179,8 +179,19 @@ class Install(Installed):
                      "man8/libnss_mkio.so.2.8"):
             self.assertTrue(os.path.isfile(os.path.join(self.local, "usr/local/share/man", page)),
                             page)
-        self.assertTrue(os.path.isfile(os.path.join(
-            self.local, "usr/local/share/bash-completion/completions/mkio-orgs")))
+        # The three completions, each where its shell looks (issue 19, item 8).
+        for path, first, says in (
+                ("usr/local/share/bash-completion/completions/mkio-orgs",
+                 "# SPDX-License-Identifier: LGPL-2.1-or-later", "complete -F _mkio_orgs mkio-orgs"),
+                ("usr/local/share/zsh/vendor-completions/_mkio-orgs", "#compdef mkio-orgs",
+                 "_mkio_orgs_main \"$@\""),
+                ("usr/local/share/fish/vendor_completions.d/mkio-orgs.fish",
+                 "# SPDX-License-Identifier: LGPL-2.1-or-later", "complete -c mkio-orgs -f")):
+            with self.subTest(completion=path):
+                with open(os.path.join(self.local, path)) as f:
+                    text = f.read()
+                self.assertEqual(text.splitlines()[0], first)
+                self.assertIn(says, text)
         self.assertTrue(os.path.isfile(os.path.join(self.local, "usr/local/share/doc/mkio/README.md")))
         with open(os.path.join(self.local, f"lib/{triplet()}/security/pam_mkio.so"), "rb") as f:
             self.assertIn(b"/usr/local/libexec/mkio/mkio-login-helper\0", f.read())

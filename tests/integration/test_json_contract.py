@@ -322,7 +322,7 @@ class Contract(ToolTest):
                     "invite", "list", "--json", token=bad_token), 2)["hint"])),
             "invite cancel": (
                 invite_cancel_ok,
-                lambda: self.check_error(self.run_tool("invite", "cancel", "no-such-invite",
+                lambda: self.check_error(self.run_tool("invite", "cancel", "00000000-0000-4000-8000-000000000000",
                                                        "--json", token=ADMIN_TOKEN), 1)),
             "orgs list": (
                 lambda: self.check("command:orgs-list", self.run_tool("orgs", "list", "--json")),

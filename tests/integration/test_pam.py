@@ -987,6 +987,16 @@ class TestIgnored(PamCase):
         self.alice_world()
         self.assert_ignored("alice", conf=self.write_conf("ignore.conf", ignore_users="root alice"))
 
+    def test_ignored_user_by_a_drop_in(self):
+        # The login reads the drop-ins beside its configuration, as the tool
+        # does (issue 19, item 8).
+        self.alice_world()
+        conf = self.write_conf("dropin.conf")
+        os.mkdir(os.path.join(self.dir, "mkio.conf.d"), 0o755)
+        with open(os.path.join(self.dir, "mkio.conf.d", "50-ignore.conf"), "w") as f:
+            f.write("ignore_users = alice\n")
+        self.assert_ignored("alice", conf=conf)
+
     def test_unknown_user(self):
         self.assert_ignored("no-such-user")
 

@@ -61,6 +61,12 @@ class Sync(ToolTest):
         self.assertEqual(summary(p.stdout), (1, 1, 0, 0))
         self.assertEqual(len(lines), 4)  # and the final newline
         self.assertEqual(p.stderr, "")
+        # --quiet: the user's lines, not the run's summary.
+        p = self.run_tool("--quiet", "sync", "--user", "nobody", token=None)
+        self.assert_exit(p, 0)
+        self.assertEqual(p.stdout.split("\n")[:2], lines[:2])
+        self.assertNotIn("sync: ", p.stdout)
+        self.assertEqual(p.stderr, "")
 
     def test_sync_policy_applies(self):
         self.write_token("nobody", ALICE_TOKEN)
@@ -114,6 +120,9 @@ class Sync(ToolTest):
         p = self.run_tool("sync", "--user", "nobody", token=None)
         self.assert_exit(p, 3)
         self.assertIn("mkio-orgs: sync: nobody (last good data kept): ", p.stderr)
+        # One context, not the API layer's under the refresh's (issue 19).
+        self.assertIn("kept): listing the organizations of nobody: MK.IO", p.stderr)
+        self.assertNotIn("listing your organizations", p.stderr)
         self.assertEqual(summary(p.stdout), (0, 1, 1, 0))
         st = json.loads(self.run_tool("status", "--json", token=None).stdout)
         self.assertEqual(st["groups"][0]["members"], ["nobody"])

@@ -137,12 +137,13 @@ class AdminInvites(ToolTest):
         self.assert_exit(p, 1)
         self.assertIn("404", p.stderr)
 
-    def test_cancel_escapes_the_id_in_the_path(self):
+    def test_cancel_of_a_path_instead_of_an_id_sends_nothing(self):
+        # Was: the id escaped in the path. An id is a UUID (issue 19,
+        # item 7): anything else is refused before a request is sent.
         p = self.run_tool("invite", "cancel", "../../user/organizations", token=ADMIN_TOKEN)
-        self.assert_exit(p, 1)
-        req = self.api_requests("DELETE")[0]
-        self.assertTrue(req["path"].startswith("/api/v1/organization/invites/"))
-        self.assertNotIn("/user/", req["path"])
+        self.assert_exit(p, 2)
+        self.assertIn("is not an invite id", p.stderr)
+        self.assertEqual(self.api_requests(), [])
         self.assertEqual(self.invites("alice@example.com")[0]["state"], "pending")
 
 
@@ -438,6 +439,131 @@ class Config(ToolTest):
                 self.assertIn("did not verify", p.stderr)
                 self.assertIn(want, p.stderr)
                 self.assertEqual(self.api_requests(), [])
+
+
+class GlobalOptions(ToolTest):
+    """--quiet and --verbose (issue 19, item 8)."""
+
+    def test_help_documents_quiet_and_verbose(self):
+        p = self.run_tool("--help", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn("-q, --quiet", p.stdout)
+        self.assertIn("-v, --verbose", p.stdout)
+
+    def test_quiet_prints_only_the_data_and_the_errors(self):
+        p = self.run_tool("--quiet", "orgs", "accept", ORG)
+        self.assert_exit(p, 0)
+        self.assertEqual((p.stdout, p.stderr), ("", ""))
+        self.assertIn("u-alice", self.org_state(ORG)["members"])
+        # The data asked for is still printed.
+        p = self.run_tool("-q", "orgs", "list")
+        self.assert_exit(p, 0)
+        self.assertIn("Acme Media", p.stdout)
+        # A failure still says why.
+        p = self.run_tool("--quiet", "orgs", "accept", ORG2)
+        self.assert_exit(p, 1)
+        self.assertIn("404", p.stderr)
+        self.assertEqual(p.stdout, "")
+        # Without it, the informational lines are there.
+        p = self.run_tool("logout", token=None)
+        self.assert_exit(p, 0)
+        self.assertIn("nothing to remove", p.stdout)
+        p = self.run_tool("--quiet", "logout", token=None)
+        self.assert_exit(p, 0)
+        self.assertEqual((p.stdout, p.stderr), ("", ""))
+
+    def test_verbose_shows_each_request_and_never_the_token(self):
+        p = self.run_tool("--verbose", "orgs", "list")
+        self.assert_exit(p, 0)
+        self.assertRegex(p.stderr, r"^mkio-orgs: GET /api/v1/user/organizations\S*: 200, "
+                                   r"\d+ ms\n$")
+        self.assertIn("Acme Media", p.stdout)
+        # A retried request: one line per attempt; the API's ref of a
+        # refusal, the same the error names.
+        self.fake.fault("user_org_patch", "status", count=1, status=503)
+        p = self.run_tool("-v", "orgs", "accept", ORG)
+        self.assert_exit(p, 0)
+        lines = p.stderr.splitlines()
+        self.assertEqual(len(lines), 2, p.stderr)
+        path = "/api/v1/user/organizations/" + ORG
+        self.assertRegex(lines[0], r"^mkio-orgs: PATCH " + path + r": 503, ref \S+, \d+ ms$")
+        self.assertRegex(lines[1], r"^mkio-orgs: PATCH " + path + r" \(attempt 2\): 200, \d+ ms$")
+        self.fake.fault("user_orgs_list", "status", status=500, detail="database on fire")
+        p = self.run_tool("--verbose", "orgs", "list")
+        self.assert_exit(p, 3)
+        trace, error = p.stderr.splitlines()
+        ref = re.search(r", ref (\S+), \d+ ms$", trace).group(1)
+        self.assertIn(ref, error)
+        # No answer at all (a drop-in points base_url at a closed port):
+        # said so, with libcurl's reason, on each attempt.
+        os.mkdir(os.path.join(self.tmp, "mkio.conf.d"), 0o755)
+        down = os.path.join(self.tmp, "mkio.conf.d", "50-down.conf")
+        with open(down, "w") as f:
+            f.write("base_url = http://127.0.0.1:9\n")
+        p = self.run_tool("--verbose", "orgs", "list")
+        self.assert_exit(p, 3)
+        self.assertRegex(p.stderr, r"^mkio-orgs: GET /api/v1/user/organizations\S*: no answer "
+                                   r"\(.*\), \d+ ms\n")
+        # Never a header, never the token, in anything printed.
+        for text in self.outputs:
+            for secret in ("Bearer", "uthorization", "x-mkio-token", ALICE_TOKEN):
+                self.assertNotIn(secret, text)
+
+    def test_quiet_and_verbose_together_is_a_usage_error(self):
+        p = self.run_tool("--quiet", "--verbose", "orgs", "list")
+        self.assert_exit(p, 2)
+        self.assertIn("--quiet and --verbose", p.stderr)
+        self.assertEqual(self.api_requests(), [])
+
+
+class Remedies(ToolTest):
+    """Each failure names its fix (issue 19, item 7)."""
+
+    def test_accepting_an_organization_you_belong_to_says_so(self):
+        p = self.run_tool("orgs", "accept", ORG, token=BOB_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertIn("You are already a member of organization " + ORG, p.stdout)
+        self.assertNotIn("new invite", p.stdout + p.stderr)
+        self.assertEqual(len(self.api_requests("PATCH")), 1)
+
+    def test_an_upper_case_id_is_sent_canonical(self):
+        p = self.run_tool("orgs", "accept", ORG.upper(), token=ALICE_TOKEN)
+        self.assert_exit(p, 0)
+        [req] = self.api_requests()
+        self.assertEqual(req["path"], "/api/v1/user/organizations/" + ORG)
+        self.assertIn("u-alice", self.org_state(ORG)["members"])
+        p = self.run_tool("orgs", "leave", "--yes", ORG.upper(), token=ALICE_TOKEN)
+        self.assert_exit(p, 0)
+        self.assertEqual(self.api_requests("DELETE")[0]["path"],
+                         "/api/v1/user/organizations/" + ORG)
+
+    def test_a_name_instead_of_an_id_says_how_to_find_the_id(self):
+        for args, lister in ((("orgs", "accept", "Acme Media"), "mkio-orgs orgs list"),
+                             (("orgs", "decline", "acme"), "mkio-orgs orgs list"),
+                             (("orgs", "leave", "--yes", "Acme Media"), "mkio-orgs orgs list"),
+                             (("invite", "cancel", "alice@example.com"), "mkio-orgs invite list")):
+            with self.subTest(args=args):
+                p = self.run_tool(*args, token=ADMIN_TOKEN)
+                self.assert_exit(p, 2)
+                self.assertIn(f'"{args[-1]}" is not an', p.stderr)
+                self.assertIn("pass the", p.stderr)
+                self.assertIn("`" + lister + "` shows", p.stderr)
+                self.assertNotIn("new invite", p.stderr)
+        self.assertEqual(self.api_requests(), [])
+
+    def test_http_to_a_tls_port_says_the_scheme_is_probably_wrong(self):
+        # base_url from a drop-in, http:// to the fake's TLS port.
+        os.mkdir(os.path.join(self.tmp, "mkio.conf.d"), 0o755)
+        dropin = os.path.join(self.tmp, "mkio.conf.d", "10-url.conf")
+        plain = self.fake.api_url.replace("https://", "http://")
+        with open(dropin, "w") as f:
+            f.write(f"base_url = {plain}\n")
+        p = self.run_tool("orgs", "list")
+        self.assert_exit(p, 3)
+        self.assertIn("the server seems to speak TLS: base_url's scheme is probably wrong (" +
+                      self.fake.api_url + ", not http://; base_url is set in " + dropin +
+                      " line 1)", p.stderr)
+        self.assertEqual(p.stderr.count("\n"), 1, p.stderr)
 
 
 class Faults(ToolTest):
@@ -830,7 +956,8 @@ class HostileText(HostileWorld):
         runs = [(("orgs", "list"), ALICE_TOKEN), (("orgs", "accept", EVIL_ORG2), ALICE_TOKEN),
                 (("orgs", "decline", EVIL_ORG2), ALICE_TOKEN), (("invite", "list"), EVE_TOKEN),
                 (("invite", "create", "--email", "x@example.com"), EVE_TOKEN),
-                (("invite", "cancel", "abc"), EVE_TOKEN), (("sync", "--user", "nobody"), None)]
+                (("invite", "cancel", "477e3950-2ae8-404b-941d-d0eda61c18b9"), EVE_TOKEN),
+                (("sync", "--user", "nobody"), None)]
         for status, exit_code in ((400, 1), (500, 3)):
             self.fake.clear_faults()
             self.fake.fault("*", "status", status=status, detail=detail, code=code, ref=ref)
@@ -861,8 +988,8 @@ class HostileText(HostileWorld):
         self.assertIn(evil_shown, err)
         _, err = self.run_clean(b"no-such-command" + evil, code=2)
         self.assertIn(evil_shown, err)
-        _, err = self.run_clean("orgs", "decline", evil, code=1)
-        self.assertIn("organization " + evil_shown + " (see", err)
+        _, err = self.run_clean("orgs", "decline", evil, code=2)
+        self.assertIn('"' + evil_shown + '" is not an organization id', err)
         _, err = self.run_clean("store", "set-user", "nobody", "--from", b"/nonexistent/" + evil,
                                 token=None, code=2)
         self.assertIn(evil_shown, err)

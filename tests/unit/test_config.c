@@ -1183,6 +1183,102 @@ static void test_load_refused_files(void **state)
     free(pnul);
 }
 
+/* Drop-ins: *.conf in mkio.conf.d beside the file, in strcmp order after
+ * it; a later key wins, a list adds; each is trusted as the file is, and a
+ * bad one is refused naming it (and its line). Where each key came from is
+ * kept (mk_config_key_origin). */
+static void test_load_dropins(void **state)
+{
+    struct tmp *t = *state;
+    struct mk_config cfg;
+    mk_error err;
+    const char main_text[] = "retries = 1\ntime_budget = 8\nignore_users = alice\n";
+    char *path = write_file(t, "mkio.conf", main_text, strlen(main_text), 0644);
+    char *dir = tmp_path(t, "mkio.conf.d");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    /* "10-b" sorts before "9-a" by strcmp (not by number, not by locale);
+     * 9-a's retries wins. Not *.conf, or hidden: never read. */
+    tu_write_text_ok(t->d.fd, "mkio.conf.d/10-b.conf", "retries = 5\nignore_users = bob\n", 0644);
+    tu_write_text_ok(t->d.fd, "mkio.conf.d/9-a.conf", "\n# a comment\nretries = 7\n", 0644);
+    tu_write_text_ok(t->d.fd, "mkio.conf.d/x.conf.dpkg-old", "bogus\n", 0644);
+    tu_write_text_ok(t->d.fd, "mkio.conf.d/.hidden.conf", "bogus\n", 0644);
+
+    assert_int_equal(mk_config_load_with(path, &mk_url_rules, &cfg, &err), MK_OK);
+    assert_int_equal(cfg.retries, 7);
+    assert_int_equal(cfg.budget_ms, 8000);
+    assert_string_equal(cfg.source, path);
+    assert_int_equal(cfg.dropin_count, 2);
+    assert_non_null(strstr(cfg.dropins[0], "mkio.conf.d/10-b.conf"));
+    assert_non_null(strstr(cfg.dropins[1], "mkio.conf.d/9-a.conf"));
+    assert_true(mk_config_user_ignored(&cfg, "alice", 5000));
+    assert_true(mk_config_user_ignored(&cfg, "bob", 5000));
+    char want[PATH_MAX + 64], value[256];
+    size_t retries_key = 0, budget_key = 0, users_key = 0, url_key = 0;
+    for (size_t k = 0; k < mk_config_key_count(); k++) {
+        const char *name = mk_config_key_name(k);
+        retries_key = strcmp(name, "retries") == 0 ? k : retries_key;
+        budget_key = strcmp(name, "time_budget") == 0 ? k : budget_key;
+        users_key = strcmp(name, "ignore_users") == 0 ? k : users_key;
+        url_key = strcmp(name, "base_url") == 0 ? k : url_key;
+    }
+    snprintf(want, sizeof(want), "%s/9-a.conf:3", dir);
+    assert_string_equal(mk_config_key_origin(&cfg, retries_key), want);
+    snprintf(want, sizeof(want), "%s:2", path);
+    assert_string_equal(mk_config_key_origin(&cfg, budget_key), want);
+    snprintf(want, sizeof(want), "%s:3, %s/10-b.conf:2", path, dir);
+    assert_string_equal(mk_config_key_origin(&cfg, users_key), want);
+    assert_null(mk_config_key_origin(&cfg, url_key));
+    mk_config_key_value(&cfg, retries_key, value, sizeof(value));
+    assert_string_equal(value, "7");
+    mk_config_key_value(&cfg, users_key, value, sizeof(value));
+    assert_string_equal(value, "root alice bob");
+    mk_config_key_value(&cfg, url_key, value, sizeof(value));
+    assert_string_equal(value, "https://app.mk.io");
+    /* Parsing more on top (a deep copy, swapped in) keeps the origins. */
+    assert_int_equal(mk_config_parse_string("retries = 3\n", "more.conf", &cfg, &err), MK_OK);
+    assert_string_equal(mk_config_key_origin(&cfg, retries_key), "more.conf:1");
+    snprintf(want, sizeof(want), "%s:2", path);
+    assert_string_equal(mk_config_key_origin(&cfg, budget_key), want);
+    assert_int_equal(cfg.dropin_count, 2);
+    mk_config_free(&cfg);
+
+    /* A bad line in a drop-in: its file and line. */
+    tu_write_text_ok(t->d.fd, "mkio.conf.d/50-bad.conf", "retries = 1\nretries = many\n", 0644);
+    assert_int_equal(mk_config_load(path, &cfg, &err), MK_ERR_USAGE);
+    snprintf(want, sizeof(want), "%s/50-bad.conf:2: ", dir);
+    assert_contains(err.message, want);
+    char *bad = tmp_path(t, "mkio.conf.d/50-bad.conf");
+    assert_int_equal(unlink(bad), 0);
+
+    /* A world-writable drop-in, a symbolic link and a writable directory:
+     * refused, naming the file and the fix. */
+    tu_write_text_ok(t->d.fd, "mkio.conf.d/20-open.conf", "retries = 2\n", 0666);
+    assert_int_equal(mk_config_load(path, &cfg, &err), MK_ERR_USAGE);
+    snprintf(want, sizeof(want), "%s/20-open.conf is writable by group and others", dir);
+    assert_contains(err.message, want);
+    assert_contains(err.message, "chmod go-w");
+    char *open_conf = tmp_path(t, "mkio.conf.d/20-open.conf");
+    assert_int_equal(unlink(open_conf), 0);
+    char *link = tmp_path(t, "mkio.conf.d/30-link.conf");
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(mk_config_load(path, &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, "30-link.conf");
+    assert_contains(err.message, "symbolic link");
+    assert_int_equal(unlink(link), 0);
+    assert_int_equal(chmod(dir, 0777), 0);
+    assert_int_equal(mk_config_load(path, &cfg, &err), MK_ERR_USAGE);
+    assert_contains(err.message, dir);
+    assert_contains(err.message, "writable by group and others");
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_int_equal(mk_config_load(path, &cfg, &err), MK_OK);
+    mk_config_free(&cfg);
+    free(link);
+    free(open_conf);
+    free(bad);
+    free(dir);
+    free(path);
+}
+
 /* Decision: a symlink to a good file is followed (configuration management
  * links /etc/mkio/mkio.conf); the checks apply to the file it reaches. */
 static void test_load_symlink(void **state)
@@ -1341,6 +1437,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_missing, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_load_refused_files, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_load_symlink, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_load_dropins, tmp_setup, tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

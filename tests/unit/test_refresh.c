@@ -473,6 +473,9 @@ static void test_refresh_records_each_attempt(void **state)
     assert_int_equal(us.last_success, 0);
     assert_non_null(strstr(us.last_error, "listing the organizations of alice"));
     assert_non_null(strstr(us.last_error, "token revoked"));
+    /* One context, not the API layer's under refresh's (issue 19, item 7). */
+    assert_null(strstr(us.last_error, "listing your organizations"));
+    assert_int_equal(strncmp(us.last_error, "listing the organizations of alice: ", 36), 0);
     assert_null(strstr(us.last_error, TOKEN));
 
     /* A success: both times, no error. */
