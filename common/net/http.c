@@ -5,9 +5,11 @@
  * into an outcome (an answer, a connect failure, a failure after the request
  * may have reached the server, a fatal failure) and one function,
  * http_retry_delay, decides from the outcome whether and when to try again.
- * One engine, http_run, drives n requests (mk_http_do is n = 1): up to
- * HTTP_MAX_IN_FLIGHT at once on the client's multi handle, whose easy
- * handles share connections, DNS and TLS sessions, or one attempt at a time
+ * One engine, http_run, drives n requests (mk_http_do is n = 1) on the
+ * client's multi handle, whose easy handles share connections, DNS and TLS
+ * sessions: up to HTTP_MAX_IN_FLIGHT at once over HTTP/1.1 (a connection
+ * each), up to HTTP_MAX_STREAMS once the server is known to multiplex (h2,
+ * all on one connection: see http_easy.h); or one attempt at a time
  * through the test seam, with the same scheduling, retries and budget.
  *
  * Its other files: http_easy.c (one attempt on a libcurl easy handle),
@@ -154,8 +156,12 @@ mk_status mk_http_new(const struct mk_config *cfg, const char *token,
         goto out;
     }
     /* Keep a connection per handle between runs: libcurl's default (four
-     * per easy handle added) shrinks as a run's handles are removed. */
+     * per easy handle added) shrinks as a run's handles are removed. Never
+     * more than HTTP_MAX_IN_FLIGHT connections to the server, and at most
+     * HTTP_MAX_STREAMS streams on a multiplexed one (http_easy.h). */
     curl_multi_setopt(http->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_MAX_IN_FLIGHT);
+    curl_multi_setopt(http->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)HTTP_MAX_IN_FLIGHT);
+    curl_multi_setopt(http->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)HTTP_MAX_STREAMS);
     curl_share_setopt(http->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     curl_share_setopt(http->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(http->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
@@ -182,7 +188,7 @@ void mk_http_free(mk_http *http)
     http_cloexec_depth++;
     if (http->multi)
         curl_multi_cleanup(http->multi);
-    for (size_t i = 0; i < HTTP_MAX_IN_FLIGHT; i++)
+    for (size_t i = 0; i < HTTP_MAX_STREAMS; i++)
         if (http->easy[i])
             curl_easy_cleanup(http->easy[i]);
     if (http->share)
@@ -435,8 +441,9 @@ struct http_run {
     size_t done;
     int64_t started_ms;
     struct http_job *jobs;
-    struct http_slot slots[HTTP_MAX_IN_FLIGHT];
-    size_t slot_count;            /* 0 through the test seam */
+    struct http_slot *slots;      /* min(n, HTTP_MAX_STREAMS); none through the seam */
+    size_t slot_count;
+    size_t busy;                  /* slots running a transfer */
     int running;                  /* transfers libcurl still runs */
 };
 
@@ -484,24 +491,51 @@ static void http_slot_release(struct http_slot *s)
     s->busy = false;
 }
 
-/* Starts job i on a free easy handle; false when none is free. */
+/* How many transfers may run at once now: the multiplexed cap once this
+ * client has had an answer over HTTP/2, else one per connection
+ * (http_easy.h). */
+static size_t http_run_cap(const struct http_run *run)
+{
+    size_t cap = run->http->multiplexed ? HTTP_MAX_STREAMS : HTTP_MAX_IN_FLIGHT;
+    return cap < run->slot_count ? cap : run->slot_count;
+}
+
+/* A slot's slot->busy and the run's count of busy slots, together. */
+static void http_run_release(struct http_run *run, struct http_slot *slot)
+{
+    if (slot->busy)
+        run->busy--;
+    http_slot_release(slot);
+}
+
+/* Starts job i on a free easy handle (made now if it is the handle's
+ * first use); false when the run already has as many transfers as it may
+ * (http_run_cap). */
 static bool http_run_start_curl(struct http_run *run, size_t i)
 {
     mk_http *http = run->http;
     struct http_slot *slot = NULL;
     mk_error e;
 
-    for (size_t s = 0; s < run->slot_count && !slot; s++)
-        if (!run->slots[s].busy)
-            slot = &run->slots[s];
+    if (run->busy >= http_run_cap(run))
+        return false;
+    for (size_t s = 0; s < run->slot_count && !slot; s++) {
+        if (run->slots[s].busy)
+            continue;
+        slot = &run->slots[s];
+        if (!slot->easy)
+            slot->easy = http->easy[s] = curl_easy_init();
+    }
     if (!slot)
         return false;
     http_xfer_reset(&slot->x, http->cfg->max_response_bytes);
     slot->job = i;
     slot->busy = true;
-    if (http_setup_easy(http, slot->easy, &run->reqs[i], &slot->x, &slot->headers, &e) != MK_OK
+    run->busy++;
+    if (!slot->easy
+        || http_setup_easy(http, slot->easy, &run->reqs[i], &slot->x, &slot->headers, &e) != MK_OK
         || curl_multi_add_handle(http->multi, slot->easy) != CURLM_OK) {
-        http_slot_release(slot);
+        http_run_release(run, slot);
         memset(&run->jobs[i].outcome, 0, sizeof(run->jobs[i].outcome));
         run->jobs[i].outcome.kind = HTTP_FATAL;
         snprintf(run->jobs[i].outcome.message, sizeof(run->jobs[i].outcome.message),
@@ -555,7 +589,12 @@ static void http_run_collect(struct http_run *run)
         size_t i = slot->job;
         curl_multi_remove_handle(http->multi, slot->easy);
         http_finish_easy(http, slot->easy, code, &slot->x, &run->resps[i], &run->jobs[i].outcome);
-        http_slot_release(slot);
+        if (run->jobs[i].outcome.kind == HTTP_ANSWER) {
+            long version = 0;
+            curl_easy_getinfo(slot->easy, CURLINFO_HTTP_VERSION, &version);
+            http->multiplexed = version == CURL_HTTP_VERSION_2_0 || version == CURL_HTTP_VERSION_3;
+        }
+        http_run_release(run, slot);
         http_run_attempted(run, i);
     }
 }
@@ -570,7 +609,7 @@ static void http_run_expire(struct http_run *run)
         curl_multi_remove_handle(run->http->multi, slot->easy);
         run->jobs[slot->job].attempts++;
         run->jobs[slot->job].outcome.kind = HTTP_TRANSIENT;
-        http_slot_release(slot);
+        http_run_release(run, slot);
     }
     for (size_t i = 0; i < run->n; i++) {
         struct http_job *job = &run->jobs[i];
@@ -584,16 +623,14 @@ static void http_run_expire(struct http_run *run)
 }
 
 /* Waits for traffic, or until the next retry is due, within the budget.
- * A due job waits for traffic only while every handle is busy. */
+ * A due job waits for traffic only while the run has all the transfers it
+ * may have (http_run_cap). */
 static void http_run_wait(struct http_run *run)
 {
     mk_http *http = run->http;
     int64_t now = http_now_ms(http);
     int64_t wait = mk_http_remaining_ms(http);
-    bool blocked = !http->transport;
-
-    for (size_t s = 0; s < run->slot_count && blocked; s++)
-        blocked = run->slots[s].busy;
+    bool blocked = !http->transport && run->busy >= http_run_cap(run);
     for (size_t i = 0; i < run->n; i++) {
         const struct http_job *job = &run->jobs[i];
         if (job->state != HTTP_JOB_WAITING || (blocked && job->not_before_ms <= now))
@@ -611,18 +648,25 @@ static void http_run_wait(struct http_run *run)
     }
 }
 
-/* Every handle the run needs, made once per client and kept. */
+/* The run's slots, one per transfer it may ever have at once, with the
+ * client's easy handles: those a run can use at once (http_run_cap) made
+ * now, once per client and kept; a slot beyond them gets its handle when
+ * first used (a run that finds the server multiplexes). */
 static mk_status http_run_prepare(struct http_run *run)
 {
     mk_http *http = run->http;
 
     if (http->transport)
         return MK_OK;
-    run->slot_count = run->n < HTTP_MAX_IN_FLIGHT ? run->n : HTTP_MAX_IN_FLIGHT;
+    size_t count = run->n < HTTP_MAX_STREAMS ? run->n : HTTP_MAX_STREAMS;
+    run->slots = calloc(count, sizeof(*run->slots));
+    if (!run->slots)
+        return MK_ERR_NOMEM;
+    run->slot_count = count;
     for (size_t s = 0; s < run->slot_count; s++) {
-        if (!http->easy[s])
+        if (!http->easy[s] && s < http_run_cap(run))
             http->easy[s] = curl_easy_init();
-        if (!http->easy[s])
+        if (!http->easy[s] && s < http_run_cap(run))
             return MK_ERR_NOMEM;
         run->slots[s].easy = http->easy[s];
     }
@@ -673,6 +717,7 @@ out:
             curl_multi_remove_handle(http->multi, run.slots[s].easy);
         http_slot_release(&run.slots[s]);
     }
+    free(run.slots);
     free(run.jobs);
     http_cloexec_depth--;
 }

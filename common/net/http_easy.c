@@ -206,6 +206,10 @@ mk_status http_setup_easy(mk_http *http, CURL *easy, const struct mk_http_reques
     HTTP_SET(CURLOPT_USERAGENT, HTTP_USER_AGENT);
     HTTP_SET(CURLOPT_HTTPHEADER, *headers);
     HTTP_SET(CURLOPT_SHARE, http->share);
+    /* A request waits for a connection still being made to say whether it
+     * multiplexes (h2) rather than open one of its own: a login's accepts
+     * then all share one connection (http_easy.h). */
+    HTTP_SET(CURLOPT_PIPEWAIT, 1L);
     HTTP_SET(CURLOPT_HTTPGET, 1L);
     HTTP_SET(CURLOPT_CUSTOMREQUEST, (char *)NULL);
     if (req->body) {

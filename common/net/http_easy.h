@@ -16,9 +16,25 @@
 
 #include "net/http.h"
 
-/* Concurrent requests of one mk_http_do_many: enough that a login with many
- * invites waits about two round trips, not one per invite. */
+/* Requests in flight at once in one mk_http_do_many (docs/ARCHITECTURE.md,
+ * "What fast means"):
+ * - over HTTP/1.1 each request in flight holds a connection of its own:
+ *   at most HTTP_MAX_IN_FLIGHT of them (and never more connections to the
+ *   host, CURLMOPT_MAX_HOST_CONNECTIONS), enough that a login with many
+ *   invites waits a few round trips, not one per invite;
+ * - over a multiplexed connection (h2), at most HTTP_MAX_STREAMS streams
+ *   (CURLMOPT_MAX_CONCURRENT_STREAMS; the server's SETTINGS may lower it,
+ *   and then libcurl queues the rest or opens another connection within
+ *   the same connection cap), so a login's accepts all go at once. It is
+ *   also the memory bound of a run: at most that many transfers (an easy
+ *   handle and an answer of at most max_response_size each) at a time,
+ *   however many requests the run has.
+ * A run uses the multiplexed cap once an answer of this client came over
+ * HTTP/2 (struct mk_http's multiplexed); until then, the HTTP/1.1 one, and
+ * CURLOPT_PIPEWAIT makes the first requests wait for the first connection
+ * to say whether it multiplexes rather than open one each. */
 #define HTTP_MAX_IN_FLIGHT 16
+#define HTTP_MAX_STREAMS 100
 
 enum http_outcome_kind {
     HTTP_ANSWER,    /* an HTTP status was received */
@@ -42,7 +58,8 @@ struct mk_http {
     size_t auth_header_len;
     bool allow_http;
     bool allow_env_proxy;    /* mk_http_allow_env_proxy */
-    CURL *easy[HTTP_MAX_IN_FLIGHT]; /* made when first needed, reused */
+    CURL *easy[HTTP_MAX_STREAMS]; /* made when first needed, reused */
+    bool multiplexed;        /* the last answer came over HTTP/2 (see HTTP_MAX_STREAMS) */
     CURLSH *share;
     CURLM *multi;
     int64_t deadline_ms;     /* on http_now_ms's clock */

@@ -40,7 +40,7 @@ ENDPOINTS = ("user_orgs_list", "user_org_patch", "user_org_delete",
 LIST_ENDPOINTS = ("user_orgs_list", "invites_list")
 FAULT_KINDS = ("delay", "status", "close_mid_body", "malformed_json", "truncated_json",
                "oversized", "wrong_content_type", "hang", "stuck_pagination",
-               "endless_pages", "variant")
+               "endless_pages", "variant", "barrier")
 VARIANT_STYLES = ("top_level", "display_name", "sent_by_string", "inviter_object",
                   "no_expires", "null_invite")
 INVITE_STATES = ("pending", "accepted", "declined", "cancelled", "expired")
@@ -385,6 +385,14 @@ class World:
         elif kind == "variant":
             _need(params.get("style") in VARIANT_STYLES, "faults: unknown variant style %r"
                   % (params.get("style"),))
+        elif kind == "barrier":
+            n, ms = params.get("n"), params.setdefault("timeout_ms", 10000)
+            _need(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 1000,
+                  "faults: barrier needs n from 1 to 1000")
+            _need(is_number(ms) and 0 < ms <= 600000, "faults: barrier timeout_ms must be 1..600000")
+            # One barrier for every request this fault applies to (take_faults
+            # copies params shallowly, so they share it).
+            params["_barrier"] = threading.Barrier(n, timeout=ms / 1000.0)
         with self.lock:
             self.faults.setdefault(endpoint, []).append(
                 {"kind": kind, "count": count, "params": params})
@@ -877,6 +885,16 @@ class ApiHandler(QuietHandlerMixin, BaseHTTPRequestHandler):
             else:
                 fault = f
         kind = fault["kind"] if fault else None
+        if kind == "barrier":
+            barrier = fault["params"]["_barrier"]
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                # Stands in for the call: a 409, which no client retries.
+                self.answer_error(ApiError(409, "barrier: fewer than %d requests were in flight "
+                                           "together within %d ms" % (
+                                               barrier.parties, fault["params"]["timeout_ms"])))
+                return
         # These answer instead of the endpoint: the call has no effect.
         if kind == "hang":
             STOP.wait()
