@@ -1130,19 +1130,23 @@ static void test_curl_canned_answer_and_headers(void **state)
 
 /* More requests than easy handles: each handle takes the next waiting
  * request as soon as it is free, and the run takes round trips, not the
- * budget. */
-static void test_curl_many_more_than_in_flight(void **state)
+ * budget. Over HTTP/1.1, n requests (more than the h2 stream cap, 100, too)
+ * never hold more than 16 connections. */
+static void curl_many_over_http1(int N)
 {
     struct server srv;
     struct mk_config cfg;
     char url[64];
     mk_http *http = NULL;
     mk_error err;
-    enum { N = 40 };
-    struct mk_http_request reqs[N];
-    struct mk_http_response resps[N];
-    mk_status statuses[N];
+    struct mk_http_request *reqs = calloc((size_t)N, sizeof(*reqs));
+    struct mk_http_response *resps = calloc((size_t)N, sizeof(*resps));
+    mk_status *statuses = calloc((size_t)N, sizeof(*statuses));
     int fds_before = count_fds();
+
+    assert_non_null(reqs);
+    assert_non_null(resps);
+    assert_non_null(statuses);
 
     server_start(&srv, SERVE_CANNED, CANNED_200);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
@@ -1155,7 +1159,9 @@ static void test_curl_many_more_than_in_flight(void **state)
         assert_int_equal(mk_http_do_many(http, reqs, N, resps, statuses, NULL), MK_OK);
         /* Every status MK_OK: no request waited out the budget. That the
          * run takes round trips (well under 2 s) is make bench's claim. */
-        tu_at_most_ms("40 requests over 16 handles", tu_now_ms() - t0, 2000, 0);
+        char claim[64];
+        snprintf(claim, sizeof(claim), "%d requests over 16 handles", N);
+        tu_at_most_ms(claim, tu_now_ms() - t0, 2000, 0);
         for (int i = 0; i < N; i++) {
             assert_int_equal(statuses[i], MK_OK);
             assert_int_equal(resps[i].status, 200);
@@ -1170,6 +1176,19 @@ static void test_curl_many_more_than_in_flight(void **state)
     mk_http_free(http);
     server_stop(&srv);
     assert_int_equal(count_fds(), fds_before);
+    free(reqs);
+    free(resps);
+    free(statuses);
+}
+
+static void test_curl_many_more_than_in_flight(void **state)
+{
+    curl_many_over_http1(40);
+}
+
+static void test_curl_many_more_than_h2_streams_over_http1(void **state)
+{
+    curl_many_over_http1(150);
 }
 
 static void test_curl_size_cap(void **state)
@@ -1414,6 +1433,7 @@ int main(void)
         cmocka_unit_test(test_curl_never_answering_server_stops_at_budget),
         cmocka_unit_test(test_curl_canned_answer_and_headers),
         cmocka_unit_test(test_curl_many_more_than_in_flight),
+        cmocka_unit_test(test_curl_many_more_than_h2_streams_over_http1),
         cmocka_unit_test(test_curl_size_cap),
         cmocka_unit_test(test_curl_connection_refused),
         cmocka_unit_test(test_curl_proxy_from_environment_only_when_allowed),
