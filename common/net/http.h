@@ -127,8 +127,10 @@ int64_t mk_http_remaining_ms(const mk_http *http);
 mk_status mk_http_do(mk_http *http, const struct mk_http_request *req,
                      struct mk_http_response *resp, mk_error *err);
 
-/* n requests at once (up to 16 in flight on one curl multi handle,
- * connections shared and reused), each a series of attempts under the same
+/* n requests at once on one curl multi handle, connections shared and
+ * reused: up to 16 in flight over HTTP/1.1 (a connection each), up to 100
+ * once the server is known to multiplex (h2 streams on one connection;
+ * net/http_easy.h says how), each a series of attempts under the same
  * retry policy, all inside the one budget: a request that waits for its
  * retry does not hold up the others, and one that fails does not end them.
  * statuses[i] and errs[i] (errs may be NULL) say how request i ended;
