@@ -121,6 +121,7 @@ mk_status mk_http_new(const struct mk_config *cfg, const char *token,
         goto out;
     }
     http->cfg = cfg;
+    http->pre_taken = -1;
     http->base_url = strdup(cfg->base_url);
     if (http->base_url) {
         size_t n = strlen(http->base_url);
@@ -193,6 +194,7 @@ void mk_http_free(mk_http *http)
             curl_easy_cleanup(http->easy[i]);
     if (http->share)
         curl_share_cleanup(http->share);
+    http_pre_close_all(http);
     http_cloexec_depth--;
     http_wipe_free(http->auth_header, http->auth_header_len);
     free(http->base_url);
@@ -593,6 +595,8 @@ static void http_run_collect(struct http_run *run)
             long version = 0;
             curl_easy_getinfo(slot->easy, CURLINFO_HTTP_VERSION, &version);
             http->multiplexed = version == CURL_HTTP_VERSION_2_0 || version == CURL_HTTP_VERSION_3;
+            if (http->multiplexed)
+                http_pre_close_all(http); /* one connection serves all */
         }
         http_run_release(run, slot);
         http_run_attempted(run, i);
@@ -717,6 +721,11 @@ out:
             curl_multi_remove_handle(http->multi, run.slots[s].easy);
         http_slot_release(&run.slots[s]);
     }
+    /* What the pool still holds after the run that drew from it will not
+     * be needed (http_preconnect.c). */
+    if (http->pre_run_used)
+        http_pre_close_all(http);
+    http->pre_run_used = false;
     free(run.slots);
     free(run.jobs);
     http_cloexec_depth--;

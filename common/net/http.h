@@ -146,6 +146,28 @@ void mk_http_response_clear(struct mk_http_response *resp);
  * be making descriptors): what the socket interposer asks. */
 bool mk_http_thread_inside(void);
 
+/* Asks the client to open, when it opens its next connection, up to count
+ * more TCP connections to the same address (at most the HTTP/1.1
+ * connection cap less that one), for the requests of a later
+ * mk_http_do_many to take instead of opening their own: their TCP
+ * handshake is then made while the first request is in flight. Nothing is
+ * pre-connected through a proxy, through the test seam, once the server
+ * is known to multiplex (h2), or in a program without the socket
+ * interposer. Sockets not taken are closed when the run that took some
+ * ends, or when the client is freed (net/http_preconnect.c says how). */
+void mk_http_preconnect(mk_http *http, size_t count);
+/* How many sockets this client pre-connected, and how many of them a
+ * request took (for tests and diagnostics). */
+void mk_http_preconnect_counts(const mk_http *http, size_t *opened, size_t *used);
+
+/* Defined by the socket interposer: its presence tells the client that
+ * connect() is the interposer's, which asks mk_http_connect_skip. */
+extern const bool mk_http_connect_interposed;
+/* Whether connect(fd) is libcurl's on a socket of the pre-connected pool,
+ * already connecting: the interposer's connect() then returns 0 without a
+ * system call (once). */
+bool mk_http_connect_skip(int fd);
+
 /* Test seam: route every attempt to fn instead of the network, on the same
  * path (scheduling, retries, budget) as libcurl's transfers: the requests
  * of one call run in rounds, each round giving one attempt to every request

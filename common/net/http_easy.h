@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 
@@ -33,8 +34,11 @@
  * HTTP/2 (struct mk_http's multiplexed); until then, the HTTP/1.1 one, and
  * CURLOPT_PIPEWAIT makes the first requests wait for the first connection
  * to say whether it multiplexes rather than open one each. */
-#define HTTP_MAX_IN_FLIGHT 16
+#define HTTP_MAX_IN_FLIGHT 24
 #define HTTP_MAX_STREAMS 100
+/* At most this many connections pre-connected (http_preconnect.c): with
+ * the first request's own connection, the HTTP/1.1 connection cap. */
+#define HTTP_PRECONNECT_MAX (HTTP_MAX_IN_FLIGHT - 1)
 
 enum http_outcome_kind {
     HTTP_ANSWER,    /* an HTTP status was received */
@@ -60,6 +64,15 @@ struct mk_http {
     bool allow_env_proxy;    /* mk_http_allow_env_proxy */
     CURL *easy[HTTP_MAX_STREAMS]; /* made when first needed, reused */
     bool multiplexed;        /* the last answer came over HTTP/2 (see HTTP_MAX_STREAMS) */
+    /* The pool of pre-connected sockets (http_preconnect.c). */
+    size_t pre_want;         /* how many the next first connection opens */
+    int pre_fd[HTTP_PRECONNECT_MAX];
+    size_t pre_count;
+    struct sockaddr_storage pre_addr; /* where they go */
+    unsigned pre_addrlen;
+    int pre_taken;           /* handed to libcurl, its connect() not yet made; -1 */
+    bool pre_run_used;       /* the current run took from the pool */
+    size_t pre_opened, pre_used; /* mk_http_preconnect_counts */
     CURLSH *share;
     CURLM *multi;
     int64_t deadline_ms;     /* on http_now_ms's clock */
@@ -99,6 +112,14 @@ mk_status http_setup_easy(mk_http *http, CURL *easy, const struct mk_http_reques
  * the collected data into resp. */
 void http_finish_easy(mk_http *http, CURL *easy, CURLcode code, struct http_xfer *x,
                       struct mk_http_response *resp, struct http_outcome *o);
+
+/* The pool (http_preconnect.c): sets on easy the callbacks through which
+ * libcurl opens (SOCK_CLOEXEC), connects and closes its sockets, taking
+ * them from the pool when it can, and, while a pool is wanted, those that
+ * open it when the first connection is made; and closes the sockets still
+ * in the pool. */
+CURLcode http_pre_setup(mk_http *http, CURL *easy);
+void http_pre_close_all(mk_http *http);
 
 
 #endif

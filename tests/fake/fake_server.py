@@ -80,6 +80,8 @@ RAW_MARKER_RE = re.compile(r'^[!#-\[\]-~]{3,64}$')
 
 # Set on SIGTERM/SIGINT: hung and delayed requests wake up and give up.
 STOP = threading.Event()
+# The TCP connection the current thread serves (ApiServer.finish_request).
+CONNECTION = threading.local()
 
 
 class ApiError(Exception):
@@ -139,6 +141,7 @@ class World:
             self.faults = {}
             self.requests = []
             self.tls_connections = 0
+            self.tcp_connections = 0
             self.api_requests = 0
             self.config = dict(CONFIG_DEFAULTS)
 
@@ -428,6 +431,11 @@ class World:
         with self.lock:
             self.requests.append(entry)
             self.api_requests += 1
+
+    def count_tcp(self):
+        with self.lock:
+            self.tcp_connections += 1
+            return self.tcp_connections
 
     def count_tls(self):
         with self.lock:
@@ -868,6 +876,12 @@ class ApiHandler(QuietHandlerMixin, BaseHTTPRequestHandler):
         query = parse_qsl(split.query, keep_blank_values=True)
         world.log_request({
             "method": self.command, "path": split.path, "query": dict(query),
+            # Which TCP connection carried it (1, 2, ... in accept order),
+            # when that was accepted and when this request came, on the
+            # fake's monotonic clock: whether a connection was made early.
+            "connection": getattr(CONNECTION, "number", None),
+            "connection_accepted": getattr(CONNECTION, "accepted", None),
+            "received": time.monotonic(),
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": (raw or b"").decode("utf-8", "replace")})
         if raw is None:
@@ -1046,6 +1060,11 @@ class FakeServer(ThreadingHTTPServer):
         # Headers and body go out in separate writes: without this, Nagle and
         # delayed ACKs add 40 ms to every answer.
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # This thread serves this one connection: its requests' log entries
+        # name it (handle_api). The control server's are not counted.
+        if self.RequestHandlerClass is ApiHandler:
+            CONNECTION.number = self.world.count_tcp()
+            CONNECTION.accepted = time.monotonic()
         if self.ssl_context is None:
             return super().finish_request(request, client_address)
         # The handshake runs here, in the connection's own thread, not in accept().

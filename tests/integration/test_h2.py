@@ -11,9 +11,14 @@ together and answers 409 (an accept failed, and the test with it) if they
 do not within its timeout; nghttpx's access log shows the client's
 connections (one remote port) and the protocol (h2).
 
-Over HTTP/1.1, straight to the fake: never more than 16 connections
-(HTTP_MAX_IN_FLIGHT in common/net/http_easy.h), 16 accepts in flight at
-once (a barrier of 16), and every invite accepted.
+Over HTTP/1.1, straight to the fake: never more than 24 connections
+(HTTP_MAX_IN_FLIGHT in common/net/http_easy.h), 24 accepts in flight at
+once (a barrier of 24), and every invite accepted. On the user's first
+refresh the accepts' connections were made while the list was in flight
+(the pre-connected pool, common/net/http_preconnect.c): the fake's request
+log names each request's connection and when it was accepted; a refresh
+after the first, or one through a proxy, makes no connection it does not
+need.
 
 No timing assertion: the timeouts below only turn a hang into a failure.
 Runs as root (sync is root only)."""
@@ -30,7 +35,8 @@ from tooltest import ALICE_TOKEN, ToolTest, world
 
 NGHTTPX = shutil.which("nghttpx") or shutil.which("nghttpx", path="/usr/sbin:/sbin")
 INVITES = 60
-H1_CONNECTIONS = 16  # HTTP_MAX_IN_FLIGHT
+H1_CONNECTIONS = 24  # HTTP_MAX_IN_FLIGHT
+H1_INVITES = 20      # the issue's case: one wave over HTTP/1.1
 
 
 def free_port():
@@ -188,9 +194,9 @@ class OverHttp2(ManyAccepts):
 
 
 class OverHttp1(ManyAccepts):
-    def test_sixty_accepts_over_at_most_sixteen_connections(self):
+    def test_sixty_accepts_over_at_most_twenty_four_connections(self):
         self.seed_many()
-        # The first 16 accepts are in flight together; then the rest.
+        # The first 24 accepts are in flight together; then the rest.
         self.fake.fault("user_org_patch", "barrier", count=H1_CONNECTIONS, n=H1_CONNECTIONS,
                         timeout_ms=10000)
         before = self.fake.stats()["tls_connections"]
@@ -199,6 +205,49 @@ class OverHttp1(ManyAccepts):
         self.assertLessEqual(used, H1_CONNECTIONS)
         self.assertEqual(len(self.api_requests("PATCH")), INVITES)
 
+    def sync_twenty(self, expect_accepted=H1_INVITES):
+        self.write_token("nobody", ALICE_TOKEN)
+        p = self.run_tool("sync", "--user", "nobody", "--accept", "--json", token=None, timeout=60)
+        user = json.loads(p.stdout.split("\n")[0])
+        self.assertEqual((p.returncode, user["accepted"], user["failed"]), (0, expect_accepted, 0),
+                         (p.stderr, user["organizations"][:1]))
+
+    def test_first_refresh_accepts_on_connections_made_during_the_list(self):
+        self.fake.reset()
+        self.fake.seed(many_invites(world(), H1_INVITES))
+        # The list is held a second: the pool's connections (opened as the
+        # list's request goes) are accepted by the fake while it waits.
+        self.fake.fault("user_orgs_list", "delay", count=1, ms=1000)
+        self.sync_twenty()
+        log = self.api_requests()
+        (listed,) = [r for r in log if r["method"] == "GET"]
+        patches = [r for r in log if r["method"] == "PATCH"]
+        self.assertEqual(len(patches), H1_INVITES)
+        answered = listed["received"] + 1.0
+        # Every accept went on a connection made before the list answered:
+        # none paid a TCP handshake after it.
+        self.assertEqual([r for r in patches if r["connection_accepted"] >= answered], [], log)
+        connections = {r["connection"] for r in log}
+        self.assertLessEqual(len(connections), H1_CONNECTIONS)
+        # Unused ones were closed: the fake counts TLS handshakes; the pool's
+        # others never started one, and the run ended (no descriptor left,
+        # the tool exited 0).
+        self.assertGreaterEqual(self.fake.stats()["tls_connections"], len(connections))
+
+    def test_later_refresh_makes_no_connection_it_does_not_use(self):
+        self.fake.reset()
+        seed = world()
+        seed["invites"] = []
+        self.fake.seed(seed)
+        self.sync_twenty(expect_accepted=0)       # the first refresh: a record now
+        self.fake.reset()
+        self.fake.seed(many_invites(world(), 2))  # two invites since
+        self.sync_twenty(expect_accepted=2)
+        log = self.api_requests()
+        self.assertEqual(sorted(r["method"] for r in log), ["GET", "PATCH", "PATCH"])
+        # The list's connection (reused by one accept) and the other
+        # accept's own, numbered one after the other: no pool in between.
+        self.assertEqual(sorted({r["connection"] for r in log}), [1, 2], log)
 
 if __name__ == "__main__":
     unittest.main()
