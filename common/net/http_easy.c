@@ -203,8 +203,10 @@ mk_status http_setup_easy(mk_http *http, CURL *easy, const struct mk_http_reques
     HTTP_SET(CURLOPT_SHARE, http->share);
     /* A request waits for a connection still being made to say whether it
      * multiplexes (h2) rather than open one of its own: a login's accepts
-     * then all share one connection (http_easy.h). */
-    HTTP_SET(CURLOPT_PIPEWAIT, 1L);
+     * then all share one connection (http_easy.h). Only TLS says (ALPN):
+     * over plain http (loopback only) libcurl 7.88 never learns, and every
+     * request would wait for the one connection in turn. */
+    HTTP_SET(CURLOPT_PIPEWAIT, http->allow_http ? 0L : 1L);
     HTTP_SET(CURLOPT_HTTPGET, 1L);
     HTTP_SET(CURLOPT_CUSTOMREQUEST, (char *)NULL);
     if (req->body) {
