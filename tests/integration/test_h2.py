@@ -245,9 +245,11 @@ class OverHttp1(ManyAccepts):
         self.sync_twenty(expect_accepted=2)
         log = self.api_requests()
         self.assertEqual(sorted(r["method"] for r in log), ["GET", "PATCH", "PATCH"])
-        # The list's connection (reused by one accept) and the other
-        # accept's own, numbered one after the other: no pool in between.
-        self.assertEqual(sorted({r["connection"] for r in log}), [1, 2], log)
+        # The list's connection (reused by an accept) and, when the accepts
+        # overlapped, the other accept's own, numbered one after the other:
+        # no pooled connection left unused in between.
+        used = sorted({r["connection"] for r in log})
+        self.assertIn(used, ([1], [1, 2]), log)
 
 if __name__ == "__main__":
     unittest.main()
