@@ -33,7 +33,7 @@
  * program may fork and exec at any time, during a name resolution too, and
  * the child gets no socket, pipe or eventfd of ours. The socket interposer
  * (common/net/interpose/socket_cloexec.c, which defines socket() and
- * socketpair() for the program) does it; it is not in libmkio-net.a, and
+ * socketpair() for the program, and connect() for mk_http_preconnect) does it; it is not in libmkio-net.a, and
  * the programs that want it link it (mkio-login-refresh, mkio-orgs, the
  * tests of descriptors). A program or shared library without it gets only
  * the connections' SOCK_CLOEXEC.
@@ -128,7 +128,7 @@ mk_status mk_http_do(mk_http *http, const struct mk_http_request *req,
                      struct mk_http_response *resp, mk_error *err);
 
 /* n requests at once on one curl multi handle, connections shared and
- * reused: up to 16 in flight over HTTP/1.1 (a connection each), up to 100
+ * reused: up to 24 in flight over HTTP/1.1 (a connection each), up to 100
  * once the server is known to multiplex (h2 streams on one connection;
  * net/http_easy.h says how), each a series of attempts under the same
  * retry policy, all inside the one budget: a request that waits for its

@@ -21,8 +21,10 @@
  * "What fast means"):
  * - over HTTP/1.1 each request in flight holds a connection of its own:
  *   at most HTTP_MAX_IN_FLIGHT of them (and never more connections to the
- *   host, CURLMOPT_MAX_HOST_CONNECTIONS), enough that a login with many
- *   invites waits a few round trips, not one per invite;
+ *   host, CURLMOPT_MAX_HOST_CONNECTIONS), enough that a login's 20
+ *   accepts and its list fit one wave (16 left a second wave: a round trip
+ *   more), and a first refresh's connections may be made while the list
+ *   is in flight (HTTP_PRECONNECT_MAX, http_preconnect.c);
  * - over a multiplexed connection (h2), at most HTTP_MAX_STREAMS streams
  *   (CURLMOPT_MAX_CONCURRENT_STREAMS; the server's SETTINGS may lower it,
  *   and then libcurl queues the rest or opens another connection within
