@@ -5,9 +5,11 @@
  * into an outcome (an answer, a connect failure, a failure after the request
  * may have reached the server, a fatal failure) and one function,
  * http_retry_delay, decides from the outcome whether and when to try again.
- * One engine, http_run, drives n requests (mk_http_do is n = 1): up to
- * HTTP_MAX_IN_FLIGHT at once on the client's multi handle, whose easy
- * handles share connections, DNS and TLS sessions, or one attempt at a time
+ * One engine, http_run, drives n requests (mk_http_do is n = 1) on the
+ * client's multi handle, whose easy handles share connections, DNS and TLS
+ * sessions: up to HTTP_MAX_IN_FLIGHT at once over HTTP/1.1 (a connection
+ * each), up to HTTP_MAX_STREAMS once the server is known to multiplex (h2,
+ * all on one connection: see http_easy.h); or one attempt at a time
  * through the test seam, with the same scheduling, retries and budget.
  *
  * Its other files: http_easy.c (one attempt on a libcurl easy handle),
@@ -120,6 +122,7 @@ mk_status mk_http_new(const struct mk_config *cfg, const char *token,
         goto out;
     }
     http->cfg = cfg;
+    http->pre_taken = -1;
     http->base_url = strdup(cfg->base_url);
     if (http->base_url) {
         size_t n = strlen(http->base_url);
@@ -155,8 +158,12 @@ mk_status mk_http_new(const struct mk_config *cfg, const char *token,
         goto out;
     }
     /* Keep a connection per handle between runs: libcurl's default (four
-     * per easy handle added) shrinks as a run's handles are removed. */
+     * per easy handle added) shrinks as a run's handles are removed. Never
+     * more than HTTP_MAX_IN_FLIGHT connections to the server, and at most
+     * HTTP_MAX_STREAMS streams on a multiplexed one (http_easy.h). */
     curl_multi_setopt(http->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_MAX_IN_FLIGHT);
+    curl_multi_setopt(http->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)HTTP_MAX_IN_FLIGHT);
+    curl_multi_setopt(http->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)HTTP_MAX_STREAMS);
     curl_share_setopt(http->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     curl_share_setopt(http->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(http->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
@@ -183,11 +190,12 @@ void mk_http_free(mk_http *http)
     http_cloexec_depth++;
     if (http->multi)
         curl_multi_cleanup(http->multi);
-    for (size_t i = 0; i < HTTP_MAX_IN_FLIGHT; i++)
+    for (size_t i = 0; i < HTTP_MAX_STREAMS; i++)
         if (http->easy[i])
             curl_easy_cleanup(http->easy[i]);
     if (http->share)
         curl_share_cleanup(http->share);
+    http_pre_close_all(http);
     http_cloexec_depth--;
     http_wipe_free(http->auth_header, http->auth_header_len);
     free(http->base_url);
@@ -202,54 +210,6 @@ void mk_http_allow_env_proxy(mk_http *http, bool allow)
 const struct mk_config *mk_http_config(const mk_http *http)
 {
     return http->cfg;
-}
-
-/* Read with plain getenv by libcurl 7.88 (SSLKEYLOGFILE, CURL_SSL_BACKEND),
- * OpenSSL 3 (only the SSL_ and OPENSSL_ ones, and those through
- * secure_getenv, so a setuid caller is safe but root's own environment is
- * not) or glibc's resolver, with no option to turn them off; plus the two
- * the curl program reads, CURL_CA_BUNDLE and CURL_HOME, should a later
- * libcurl take them up. The *_proxy names are matched by their ending. */
-static const char *const http_scrubbed_names[] = {
-    "SSLKEYLOGFILE",                 /* appends every TLS session key there */
-    "CURL_SSL_BACKEND", "CURL_CA_BUNDLE", "CURL_HOME",
-    "SSL_CERT_FILE", "SSL_CERT_DIR", /* OpenSSL's default trust store */
-    "OPENSSL_CONF", "OPENSSL_ENGINES", "OPENSSL_MODULES", "OPENSSL_ia32cap",
-    "RES_OPTIONS", "LOCALDOMAIN", "HOSTALIASES",
-};
-
-/* Whether the name of a NAME=VALUE entry ends in "_proxy", in any case;
- * *name_len gets the name's length. */
-static bool http_env_is_proxy(const char *entry, size_t *name_len)
-{
-    const char *eq = strchr(entry, '=');
-    if (!eq)
-        return false; /* getenv never sees an entry without '=' */
-    *name_len = (size_t)(eq - entry);
-    return *name_len >= 6 && mk_ascii_case_equal_n(eq - 6, "_proxy", 6);
-}
-
-void mk_http_scrub_environment(void)
-{
-    for (size_t i = 0; i < sizeof(http_scrubbed_names) / sizeof(http_scrubbed_names[0]); i++)
-        unsetenv(http_scrubbed_names[i]);
-    /* unsetenv changes environ: look again from the start after each one.
-     * Each round removes at least one entry, so this ends. */
-    for (bool again = true; again;) {
-        again = false;
-        for (char **e = environ; e && *e; e++) {
-            size_t n;
-            if (!http_env_is_proxy(*e, &n))
-                continue;
-            char *name = strndup(*e, n);
-            if (!name)
-                return; /* CURLOPT_PROXY still ignores these variables */
-            unsetenv(name);
-            free(name);
-            again = true;
-            break;
-        }
-    }
 }
 
 void mk_http_set_budget_ms(mk_http *http, int64_t ms)
@@ -465,8 +425,9 @@ struct http_run {
     size_t done;
     int64_t started_ms;
     struct http_job *jobs;
-    struct http_slot slots[HTTP_MAX_IN_FLIGHT];
-    size_t slot_count;            /* 0 through the test seam */
+    struct http_slot *slots;      /* min(n, HTTP_MAX_STREAMS); none through the seam */
+    size_t slot_count;
+    size_t busy;                  /* slots running a transfer */
     int running;                  /* transfers libcurl still runs */
 };
 
@@ -541,24 +502,51 @@ static void http_slot_release(struct http_slot *s)
     s->busy = false;
 }
 
-/* Starts job i on a free easy handle; false when none is free. */
+/* How many transfers may run at once now: the multiplexed cap once this
+ * client has had an answer over HTTP/2, else one per connection
+ * (http_easy.h). */
+static size_t http_run_cap(const struct http_run *run)
+{
+    size_t cap = run->http->multiplexed ? HTTP_MAX_STREAMS : HTTP_MAX_IN_FLIGHT;
+    return cap < run->slot_count ? cap : run->slot_count;
+}
+
+/* A slot's slot->busy and the run's count of busy slots, together. */
+static void http_run_release(struct http_run *run, struct http_slot *slot)
+{
+    if (slot->busy)
+        run->busy--;
+    http_slot_release(slot);
+}
+
+/* Starts job i on a free easy handle (made now if it is the handle's
+ * first use); false when the run already has as many transfers as it may
+ * (http_run_cap). */
 static bool http_run_start_curl(struct http_run *run, size_t i)
 {
     mk_http *http = run->http;
     struct http_slot *slot = NULL;
     mk_error e;
 
-    for (size_t s = 0; s < run->slot_count && !slot; s++)
-        if (!run->slots[s].busy)
-            slot = &run->slots[s];
+    if (run->busy >= http_run_cap(run))
+        return false;
+    for (size_t s = 0; s < run->slot_count && !slot; s++) {
+        if (run->slots[s].busy)
+            continue;
+        slot = &run->slots[s];
+        if (!slot->easy)
+            slot->easy = http->easy[s] = curl_easy_init();
+    }
     if (!slot)
         return false;
     http_xfer_reset(&slot->x, http->cfg->max_response_bytes);
     slot->job = i;
     slot->busy = true;
-    if (http_setup_easy(http, slot->easy, &run->reqs[i], &slot->x, &slot->headers, &e) != MK_OK
+    run->busy++;
+    if (!slot->easy
+        || http_setup_easy(http, slot->easy, &run->reqs[i], &slot->x, &slot->headers, &e) != MK_OK
         || curl_multi_add_handle(http->multi, slot->easy) != CURLM_OK) {
-        http_slot_release(slot);
+        http_run_release(run, slot);
         memset(&run->jobs[i].outcome, 0, sizeof(run->jobs[i].outcome));
         run->jobs[i].outcome.kind = HTTP_FATAL;
         snprintf(run->jobs[i].outcome.message, sizeof(run->jobs[i].outcome.message),
@@ -613,7 +601,14 @@ static void http_run_collect(struct http_run *run)
         size_t i = slot->job;
         curl_multi_remove_handle(http->multi, slot->easy);
         http_finish_easy(http, slot->easy, code, &slot->x, &run->resps[i], &run->jobs[i].outcome);
-        http_slot_release(slot);
+        if (run->jobs[i].outcome.kind == HTTP_ANSWER) {
+            long version = 0;
+            curl_easy_getinfo(slot->easy, CURLINFO_HTTP_VERSION, &version);
+            http->multiplexed = version == CURL_HTTP_VERSION_2_0 || version == CURL_HTTP_VERSION_3;
+            if (http->multiplexed)
+                http_pre_close_all(http); /* one connection serves all */
+        }
+        http_run_release(run, slot);
         http_run_attempted(run, i);
     }
 }
@@ -630,7 +625,7 @@ static void http_run_expire(struct http_run *run)
         run->jobs[slot->job].outcome.kind = HTTP_TRANSIENT;
         if (http_trace_fn)
             http_run_trace(run, slot->job, "no answer within time_budget");
-        http_slot_release(slot);
+        http_run_release(run, slot);
     }
     for (size_t i = 0; i < run->n; i++) {
         struct http_job *job = &run->jobs[i];
@@ -644,16 +639,14 @@ static void http_run_expire(struct http_run *run)
 }
 
 /* Waits for traffic, or until the next retry is due, within the budget.
- * A due job waits for traffic only while every handle is busy. */
+ * A due job waits for traffic only while the run has all the transfers it
+ * may have (http_run_cap). */
 static void http_run_wait(struct http_run *run)
 {
     mk_http *http = run->http;
     int64_t now = http_now_ms(http);
     int64_t wait = mk_http_remaining_ms(http);
-    bool blocked = !http->transport;
-
-    for (size_t s = 0; s < run->slot_count && blocked; s++)
-        blocked = run->slots[s].busy;
+    bool blocked = !http->transport && run->busy >= http_run_cap(run);
     for (size_t i = 0; i < run->n; i++) {
         const struct http_job *job = &run->jobs[i];
         if (job->state != HTTP_JOB_WAITING || (blocked && job->not_before_ms <= now))
@@ -671,18 +664,25 @@ static void http_run_wait(struct http_run *run)
     }
 }
 
-/* Every handle the run needs, made once per client and kept. */
+/* The run's slots, one per transfer it may ever have at once, with the
+ * client's easy handles: those a run can use at once (http_run_cap) made
+ * now, once per client and kept; a slot beyond them gets its handle when
+ * first used (a run that finds the server multiplexes). */
 static mk_status http_run_prepare(struct http_run *run)
 {
     mk_http *http = run->http;
 
     if (http->transport)
         return MK_OK;
-    run->slot_count = run->n < HTTP_MAX_IN_FLIGHT ? run->n : HTTP_MAX_IN_FLIGHT;
+    size_t count = run->n < HTTP_MAX_STREAMS ? run->n : HTTP_MAX_STREAMS;
+    run->slots = calloc(count, sizeof(*run->slots));
+    if (!run->slots)
+        return MK_ERR_NOMEM;
+    run->slot_count = count;
     for (size_t s = 0; s < run->slot_count; s++) {
-        if (!http->easy[s])
+        if (!http->easy[s] && s < http_run_cap(run))
             http->easy[s] = curl_easy_init();
-        if (!http->easy[s])
+        if (!http->easy[s] && s < http_run_cap(run))
             return MK_ERR_NOMEM;
         run->slots[s].easy = http->easy[s];
     }
@@ -733,6 +733,12 @@ out:
             curl_multi_remove_handle(http->multi, run.slots[s].easy);
         http_slot_release(&run.slots[s]);
     }
+    /* What the pool still holds after the run that drew from it will not
+     * be needed (http_preconnect.c). */
+    if (http->pre_run_used)
+        http_pre_close_all(http);
+    http->pre_run_used = false;
+    free(run.slots);
     free(run.jobs);
     http_cloexec_depth--;
 }

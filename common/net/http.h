@@ -33,7 +33,7 @@
  * program may fork and exec at any time, during a name resolution too, and
  * the child gets no socket, pipe or eventfd of ours. The socket interposer
  * (common/net/interpose/socket_cloexec.c, which defines socket() and
- * socketpair() for the program) does it; it is not in libmkio-net.a, and
+ * socketpair() for the program, and connect() for mk_http_preconnect) does it; it is not in libmkio-net.a, and
  * the programs that want it link it (mkio-login-refresh, mkio-orgs, the
  * tests of descriptors). A program or shared library without it gets only
  * the connections' SOCK_CLOEXEC.
@@ -127,8 +127,10 @@ int64_t mk_http_remaining_ms(const mk_http *http);
 mk_status mk_http_do(mk_http *http, const struct mk_http_request *req,
                      struct mk_http_response *resp, mk_error *err);
 
-/* n requests at once (up to 16 in flight on one curl multi handle,
- * connections shared and reused), each a series of attempts under the same
+/* n requests at once on one curl multi handle, connections shared and
+ * reused: up to 24 in flight over HTTP/1.1 (a connection each), up to 100
+ * once the server is known to multiplex (h2 streams on one connection;
+ * net/http_easy.h says how), each a series of attempts under the same
  * retry policy, all inside the one budget: a request that waits for its
  * retry does not hold up the others, and one that fails does not end them.
  * statuses[i] and errs[i] (errs may be NULL) say how request i ended;
@@ -161,6 +163,28 @@ void mk_http_set_trace(mk_http_trace_fn fn, void *ctx);
 /* Whether the calling thread is inside a call of this client (libcurl may
  * be making descriptors): what the socket interposer asks. */
 bool mk_http_thread_inside(void);
+
+/* Asks the client to open, when it opens its next connection, up to count
+ * more TCP connections to the same address (at most the HTTP/1.1
+ * connection cap less that one), for the requests of a later
+ * mk_http_do_many to take instead of opening their own: their TCP
+ * handshake is then made while the first request is in flight. Nothing is
+ * pre-connected through a proxy, through the test seam, once the server
+ * is known to multiplex (h2), or in a program without the socket
+ * interposer. Sockets not taken are closed when the run that took some
+ * ends, or when the client is freed (net/http_preconnect.c says how). */
+void mk_http_preconnect(mk_http *http, size_t count);
+/* How many sockets this client pre-connected, and how many of them a
+ * request took (for tests and diagnostics). */
+void mk_http_preconnect_counts(const mk_http *http, size_t *opened, size_t *used);
+
+/* Defined by the socket interposer: its presence tells the client that
+ * connect() is the interposer's, which asks mk_http_connect_skip. */
+extern const bool mk_http_connect_interposed;
+/* Whether connect(fd) is libcurl's on a socket of the pre-connected pool,
+ * already connecting: the interposer's connect() then returns 0 without a
+ * system call (once). */
+bool mk_http_connect_skip(int fd);
 
 /* Test seam: route every attempt to fn instead of the network, on the same
  * path (scheduling, retries, budget) as libcurl's transfers: the requests

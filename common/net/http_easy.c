@@ -26,15 +26,6 @@ static long http_ms_to_long(int64_t ms)
     return ms > INT32_MAX ? (long)INT32_MAX : (long)ms;
 }
 
-/* Connections are opened with SOCK_CLOEXEC here, which holds even in a
- * program without the socket interposer (interpose/socket_cloexec.c). */
-
-static curl_socket_t http_open_socket(void *ctx, curlsocktype purpose,
-                                      struct curl_sockaddr *address)
-{
-    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
-}
-
 static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *userdata)
 {
     struct http_xfer *x = userdata;
@@ -202,10 +193,20 @@ mk_status http_setup_easy(mk_http *http, CURL *easy, const struct mk_http_reques
     HTTP_SET(CURLOPT_HEADERFUNCTION, http_header_cb);
     HTTP_SET(CURLOPT_HEADERDATA, x);
     HTTP_SET(CURLOPT_ERRORBUFFER, x->errbuf);
-    HTTP_SET(CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
+    /* Connections are opened with SOCK_CLOEXEC (which holds even in a
+     * program without the socket interposer), or taken from the pool of
+     * pre-connected ones (http_preconnect.c). */
+    if (c == CURLE_OK)
+        c = http_pre_setup(http, easy);
     HTTP_SET(CURLOPT_USERAGENT, HTTP_USER_AGENT);
     HTTP_SET(CURLOPT_HTTPHEADER, *headers);
     HTTP_SET(CURLOPT_SHARE, http->share);
+    /* A request waits for a connection still being made to say whether it
+     * multiplexes (h2) rather than open one of its own: a login's accepts
+     * then all share one connection (http_easy.h). Only TLS says (ALPN):
+     * over plain http (loopback only) libcurl 7.88 never learns, and every
+     * request would wait for the one connection in turn. */
+    HTTP_SET(CURLOPT_PIPEWAIT, http->allow_http ? 0L : 1L);
     HTTP_SET(CURLOPT_HTTPGET, 1L);
     HTTP_SET(CURLOPT_CUSTOMREQUEST, (char *)NULL);
     if (req->body) {

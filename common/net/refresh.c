@@ -8,6 +8,7 @@
  */
 #include "net/refresh.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,25 @@ static void refresh_record(const struct mk_config *cfg, const char *user,
                "failed refresh: %s", user, rec_err.message);
 }
 
+/* Whether the accepts of this refresh should find their TCP connections
+ * made while the list is in flight (mk_http_preconnect): on the user's
+ * first refresh (no refresh record), the one that meets every invite a new
+ * user was sent. Later refreshes find at most the few invites sent since,
+ * and a login that accepts nothing should not make connections it does not
+ * use; they do not pre-connect. A first refresh that finds no invite costs
+ * the unused connections' SYNs and FINs, no time (docs/ARCHITECTURE.md,
+ * "What fast means"). */
+static bool refresh_preconnect(const struct mk_config *cfg, const char *user,
+                               const struct mk_refresh_options *opts)
+{
+    struct mk_user_state record;
+    mk_error e;
+
+    if (!opts->accept)
+        return false;
+    return mk_user_state_read(cfg, user, &record, &e) == MK_OK && record.last_attempt == 0;
+}
+
 mk_status mk_refresh_user(const struct mk_config *cfg, const char *user, const char *token,
                           const struct mk_refresh_options *opts,
                           struct mk_refresh_result *out, mk_error *err)
@@ -276,6 +296,8 @@ mk_status mk_refresh_user(const struct mk_config *cfg, const char *user, const c
     if (rc != MK_OK)
         goto out;
     mk_http_set_budget_ms(http, budget);
+    if (refresh_preconnect(cfg, user, opts))
+        mk_http_preconnect(http, SIZE_MAX);
 
     rc = mk_user_orgs_list(http, &list, err);
     if (rc != MK_OK) {

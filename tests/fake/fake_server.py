@@ -40,7 +40,7 @@ ENDPOINTS = ("user_orgs_list", "user_org_patch", "user_org_delete",
 LIST_ENDPOINTS = ("user_orgs_list", "invites_list")
 FAULT_KINDS = ("delay", "status", "close_mid_body", "malformed_json", "truncated_json",
                "oversized", "wrong_content_type", "hang", "stuck_pagination",
-               "endless_pages", "variant")
+               "endless_pages", "variant", "barrier")
 VARIANT_STYLES = ("top_level", "display_name", "sent_by_string", "inviter_object",
                   "no_expires", "null_invite")
 INVITE_STATES = ("pending", "accepted", "declined", "cancelled", "expired")
@@ -80,6 +80,8 @@ RAW_MARKER_RE = re.compile(r'^[!#-\[\]-~]{3,64}$')
 
 # Set on SIGTERM/SIGINT: hung and delayed requests wake up and give up.
 STOP = threading.Event()
+# The TCP connection the current thread serves (ApiServer.finish_request).
+CONNECTION = threading.local()
 
 
 class ApiError(Exception):
@@ -139,6 +141,7 @@ class World:
             self.faults = {}
             self.requests = []
             self.tls_connections = 0
+            self.tcp_connections = 0
             self.api_requests = 0
             self.config = dict(CONFIG_DEFAULTS)
 
@@ -385,6 +388,14 @@ class World:
         elif kind == "variant":
             _need(params.get("style") in VARIANT_STYLES, "faults: unknown variant style %r"
                   % (params.get("style"),))
+        elif kind == "barrier":
+            n, ms = params.get("n"), params.setdefault("timeout_ms", 10000)
+            _need(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 1000,
+                  "faults: barrier needs n from 1 to 1000")
+            _need(is_number(ms) and 0 < ms <= 600000, "faults: barrier timeout_ms must be 1..600000")
+            # One barrier for every request this fault applies to (take_faults
+            # copies params shallowly, so they share it).
+            params["_barrier"] = threading.Barrier(n, timeout=ms / 1000.0)
         with self.lock:
             self.faults.setdefault(endpoint, []).append(
                 {"kind": kind, "count": count, "params": params})
@@ -420,6 +431,11 @@ class World:
         with self.lock:
             self.requests.append(entry)
             self.api_requests += 1
+
+    def count_tcp(self):
+        with self.lock:
+            self.tcp_connections += 1
+            return self.tcp_connections
 
     def count_tls(self):
         with self.lock:
@@ -860,6 +876,12 @@ class ApiHandler(QuietHandlerMixin, BaseHTTPRequestHandler):
         query = parse_qsl(split.query, keep_blank_values=True)
         world.log_request({
             "method": self.command, "path": split.path, "query": dict(query),
+            # Which TCP connection carried it (1, 2, ... in accept order),
+            # when that was accepted and when this request came, on the
+            # fake's monotonic clock: whether a connection was made early.
+            "connection": getattr(CONNECTION, "number", None),
+            "connection_accepted": getattr(CONNECTION, "accepted", None),
+            "received": time.monotonic(),
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": (raw or b"").decode("utf-8", "replace")})
         if raw is None:
@@ -877,6 +899,16 @@ class ApiHandler(QuietHandlerMixin, BaseHTTPRequestHandler):
             else:
                 fault = f
         kind = fault["kind"] if fault else None
+        if kind == "barrier":
+            barrier = fault["params"]["_barrier"]
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                # Stands in for the call: a 409, which no client retries.
+                self.answer_error(ApiError(409, "barrier: fewer than %d requests were in flight "
+                                           "together within %d ms" % (
+                                               barrier.parties, fault["params"]["timeout_ms"])))
+                return
         # These answer instead of the endpoint: the call has no effect.
         if kind == "hang":
             STOP.wait()
@@ -1028,6 +1060,11 @@ class FakeServer(ThreadingHTTPServer):
         # Headers and body go out in separate writes: without this, Nagle and
         # delayed ACKs add 40 ms to every answer.
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # This thread serves this one connection: its requests' log entries
+        # name it (handle_api). The control server's are not counted.
+        if self.RequestHandlerClass is ApiHandler:
+            CONNECTION.number = self.world.count_tcp()
+            CONNECTION.accepted = time.monotonic()
         if self.ssl_context is None:
             return super().finish_request(request, client_address)
         # The handshake runs here, in the connection's own thread, not in accept().

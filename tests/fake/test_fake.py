@@ -436,6 +436,27 @@ class TestFaults(FakeTestCase):
         self.assertNotIn("retry-after", headers)
         self.assertEqual(self.call("GET", INVITES, "tok-admin")[0], 200)
 
+    def test_barrier_holds_until_n_wait_together(self):
+        self.fake.fault("user_orgs_list", "barrier", count=3, n=3, timeout_ms=10000)
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(
+            self.call("GET", USER_ORGS, "tok-alice")[0])) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(results, [200, 200, 200])
+        self.assertEqual(self.call("GET", USER_ORGS, "tok-alice")[0], 200)  # used up
+
+    def test_barrier_broken_answers_409_without_effect(self):
+        with self.assertRaises(FakeMkioError):
+            self.fake.fault("user_org_patch", "barrier", n=0)
+        self.fake.fault("user_org_patch", "barrier", count=2, n=2, timeout_ms=200)
+        obj = self.assertApiError(409, "PATCH", USER_ORGS + "/" + self.fx["org_id"], "tok-alice",
+                                  ACCEPT)
+        self.assertIn("barrier: fewer than 2 requests", obj["error"]["detail"])
+        self.assertEqual(self.invite_state(self.fx["invite_id"])["state"], "pending")
+
     def test_status_fault_has_no_effect(self):
         self.fake.fault("user_org_patch", "status", count=1, status=500)
         self.assertApiError(500, "PATCH", USER_ORGS + "/" + self.fx["org_id"], "tok-alice", ACCEPT)

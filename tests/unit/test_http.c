@@ -879,7 +879,12 @@ static void assert_new_fds_cloexec(const bool before[1024])
     }
 }
 
-enum server_mode { SERVE_NEVER_ANSWER, SERVE_CANNED, SERVE_CANNED_CLOSE };
+/* More connections than the client's HTTP/1.1 cap (24) at once. */
+#define SERVER_CLIENTS 32
+
+/* SERVE_CANNED_SLOW waits 100 ms before each answer (all connections
+ * wait: one thread), so a client's requests at once overlap. */
+enum server_mode { SERVE_NEVER_ANSWER, SERVE_CANNED, SERVE_CANNED_CLOSE, SERVE_CANNED_SLOW };
 
 struct server {
     int listen_fd;
@@ -917,10 +922,10 @@ static size_t request_complete(const char *buf, size_t len)
 static void *server_main(void *arg)
 {
     struct server *srv = arg;
-    struct server_client clients[16];
+    struct server_client clients[SERVER_CLIENTS];
     size_t nclients = 0;
     for (;;) {
-        struct pollfd pfds[18];
+        struct pollfd pfds[2 + SERVER_CLIENTS];
         pfds[0] = (struct pollfd){ .fd = srv->stop_pipe[0], .events = POLLIN };
         pfds[1] = (struct pollfd){ .fd = srv->listen_fd, .events = POLLIN };
         for (size_t i = 0; i < nclients; i++)
@@ -929,7 +934,7 @@ static void *server_main(void *arg)
             break;
         if (pfds[0].revents)
             break;
-        if ((pfds[1].revents & POLLIN) && nclients < 16) {
+        if ((pfds[1].revents & POLLIN) && nclients < SERVER_CLIENTS) {
             int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
             if (fd >= 0) {
                 clients[nclients].fd = fd;
@@ -958,6 +963,8 @@ static void *server_main(void *arg)
                         snprintf(srv->first_request, sizeof(srv->first_request), "%.*s",
                                  (int)used, c->buf);
                     pthread_mutex_unlock(&srv->lock);
+                    if (srv->mode == SERVE_CANNED_SLOW)
+                        usleep(100 * 1000);
                     size_t rlen = strlen(srv->response);
                     if (write(c->fd, srv->response, rlen) != (ssize_t)rlen)
                         drop = true;
@@ -990,7 +997,7 @@ static void server_start(struct server *srv, enum server_mode mode, const char *
     assert_true(srv->listen_fd >= 0);
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     assert_int_equal(bind(srv->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    assert_int_equal(listen(srv->listen_fd, 16), 0);
+    assert_int_equal(listen(srv->listen_fd, SERVER_CLIENTS), 0);
     socklen_t alen = sizeof(addr);
     assert_int_equal(getsockname(srv->listen_fd, (struct sockaddr *)&addr, &alen), 0);
     srv->port = ntohs(addr.sin_port);
@@ -1130,19 +1137,23 @@ static void test_curl_canned_answer_and_headers(void **state)
 
 /* More requests than easy handles: each handle takes the next waiting
  * request as soon as it is free, and the run takes round trips, not the
- * budget. */
-static void test_curl_many_more_than_in_flight(void **state)
+ * budget. Over HTTP/1.1, n requests (more than the h2 stream cap, 100, too)
+ * never hold more than 24 connections (the HTTP/1.1 cap, net/http_easy.h). */
+static void curl_many_over_http1(int N)
 {
     struct server srv;
     struct mk_config cfg;
     char url[64];
     mk_http *http = NULL;
     mk_error err;
-    enum { N = 40 };
-    struct mk_http_request reqs[N];
-    struct mk_http_response resps[N];
-    mk_status statuses[N];
+    struct mk_http_request *reqs = calloc((size_t)N, sizeof(*reqs));
+    struct mk_http_response *resps = calloc((size_t)N, sizeof(*resps));
+    mk_status *statuses = calloc((size_t)N, sizeof(*statuses));
     int fds_before = count_fds();
+
+    assert_non_null(reqs);
+    assert_non_null(resps);
+    assert_non_null(statuses);
 
     server_start(&srv, SERVE_CANNED, CANNED_200);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
@@ -1155,7 +1166,9 @@ static void test_curl_many_more_than_in_flight(void **state)
         assert_int_equal(mk_http_do_many(http, reqs, N, resps, statuses, NULL), MK_OK);
         /* Every status MK_OK: no request waited out the budget. That the
          * run takes round trips (well under 2 s) is make bench's claim. */
-        tu_at_most_ms("40 requests over 16 handles", tu_now_ms() - t0, 2000, 0);
+        char claim[64];
+        snprintf(claim, sizeof(claim), "%d requests over 24 handles", N);
+        tu_at_most_ms(claim, tu_now_ms() - t0, 2000, 0);
         for (int i = 0; i < N; i++) {
             assert_int_equal(statuses[i], MK_OK);
             assert_int_equal(resps[i].status, 200);
@@ -1165,11 +1178,144 @@ static void test_curl_many_more_than_in_flight(void **state)
     pthread_mutex_lock(&srv.lock);
     assert_int_equal(srv.requests, 2 * N);
     /* At most one connection per handle, kept for the second round. */
-    assert_true(srv.accepts >= 1 && srv.accepts <= 16);
+    assert_true(srv.accepts >= 1 && srv.accepts <= 24);
     pthread_mutex_unlock(&srv.lock);
     mk_http_free(http);
     server_stop(&srv);
     assert_int_equal(count_fds(), fds_before);
+    free(reqs);
+    free(resps);
+    free(statuses);
+}
+
+static void test_curl_many_more_than_in_flight(void **state)
+{
+    curl_many_over_http1(40);
+}
+
+static void test_curl_many_more_than_h2_streams_over_http1(void **state)
+{
+    curl_many_over_http1(150);
+}
+
+/* A pool asked for before the first request opens when that request's
+ * connection is made (to the same server); the next run's requests that
+ * need a connection take from it, and the sockets it did not take are
+ * closed when that run ends: no descriptor left behind. */
+static void test_curl_preconnected_pool_used_then_closed(void **state)
+{
+    struct server srv;
+    struct mk_config cfg;
+    char url[64];
+    mk_http *http = NULL;
+    mk_error err;
+    struct mk_http_request reqs[4];
+    struct mk_http_response resps[4];
+    mk_status statuses[4];
+    size_t opened, used;
+    int fds_before = count_fds();
+
+    server_start(&srv, SERVE_CANNED_SLOW, CANNED_200);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
+    test_config(&cfg, url);
+    assert_int_equal(mk_http_new(&cfg, TOKEN, &http, &err), MK_OK);
+    mk_http_preconnect(http, 8);
+    for (int i = 0; i < 4; i++)
+        reqs[i] = (struct mk_http_request){ "PATCH", "/api/v1/x", "{}" };
+    assert_int_equal(mk_http_do_many(http, reqs, 1, resps, statuses, NULL), MK_OK);
+    mk_http_response_clear(&resps[0]);
+    mk_http_preconnect_counts(http, &opened, &used);
+    assert_int_equal(opened, 8);
+    assert_int_equal(used, 0);
+    int fds_pool = count_fds();
+    /* Four at once: one on the first connection, three on pooled ones. */
+    assert_int_equal(mk_http_do_many(http, reqs, 4, resps, statuses, NULL), MK_OK);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(resps[i].status, 200);
+        mk_http_response_clear(&resps[i]);
+    }
+    mk_http_preconnect_counts(http, &opened, &used);
+    assert_int_equal(opened, 8);
+    assert_true(used >= 1 && used <= 3);
+    /* The pool's other sockets are closed (and the server may have closed
+     * its ends of them too); libcurl keeps the ones it used. */
+    assert_true(count_fds() <= fds_pool - (int)(opened - used));
+    pthread_mutex_lock(&srv.lock);
+    assert_int_equal(srv.requests, 5);
+    /* The first connection and the pool: no other. */
+    assert_int_equal(srv.accepts, 9);
+    pthread_mutex_unlock(&srv.lock);
+    mk_http_free(http);
+    server_stop(&srv);
+    assert_int_equal(count_fds(), fds_before);
+}
+
+/* Freeing the client closes a pool no run took from. */
+static void test_curl_unused_pool_closed_by_free(void **state)
+{
+    struct server srv;
+    struct mk_config cfg;
+    char url[64];
+    mk_http *http = NULL;
+    mk_error err;
+    struct mk_http_response resp;
+    size_t opened, used;
+    int fds_before = count_fds();
+
+    server_start(&srv, SERVE_CANNED, CANNED_200);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
+    test_config(&cfg, url);
+    assert_int_equal(mk_http_new(&cfg, TOKEN, &http, &err), MK_OK);
+    mk_http_preconnect(http, 100); /* more than the cap: 23 */
+    struct mk_http_request req = { .method = "GET", .path = "/x" };
+    assert_int_equal(mk_http_do(http, &req, &resp, &err), MK_OK);
+    mk_http_response_clear(&resp);
+    mk_http_preconnect_counts(http, &opened, &used);
+    assert_int_equal(opened, 23);
+    assert_int_equal(used, 0);
+    mk_http_free(http);
+    server_stop(&srv);
+    assert_int_equal(count_fds(), fds_before);
+}
+
+/* Through a proxy (configured, or allowed from the environment) nothing
+ * is pre-connected. */
+static void test_curl_no_pool_through_proxy(void **state)
+{
+    struct server proxy;
+    struct mk_config cfg;
+    char proxy_url[64];
+    mk_http *http = NULL;
+    mk_error err;
+    struct mk_http_response resp;
+    size_t opened, used;
+
+    server_start(&proxy, SERVE_CANNED, CANNED_200);
+    snprintf(proxy_url, sizeof(proxy_url), "http://127.0.0.1:%d", proxy.port);
+    for (int env = 0; env < 2; env++) {
+        test_config(&cfg, "http://127.0.0.2:9");
+        if (env)
+            setenv("http_proxy", proxy_url, 1);
+        else
+            cfg.proxy = proxy_url;
+        assert_int_equal(mk_http_new(&cfg, TOKEN, &http, &err), MK_OK);
+        mk_http_allow_env_proxy(http, env);
+        mk_http_preconnect(http, 8);
+        struct mk_http_request req = { .method = "GET", .path = "/x" };
+        if (mk_http_do(http, &req, &resp, &err) != MK_OK)
+            fail_msg("request failed: %s", err.message);
+        assert_int_equal(resp.status, 200);
+        mk_http_response_clear(&resp);
+        mk_http_preconnect_counts(http, &opened, &used);
+        assert_int_equal(opened, 0);
+        mk_http_free(http);
+        unsetenv("http_proxy");
+    }
+    pthread_mutex_lock(&proxy.lock);
+    assert_int_equal(proxy.accepts, 2);
+    assert_int_equal(proxy.requests, 2);
+    pthread_mutex_unlock(&proxy.lock);
+    server_stop(&proxy);
 }
 
 static void test_curl_size_cap(void **state)
@@ -1414,6 +1560,10 @@ int main(void)
         cmocka_unit_test(test_curl_never_answering_server_stops_at_budget),
         cmocka_unit_test(test_curl_canned_answer_and_headers),
         cmocka_unit_test(test_curl_many_more_than_in_flight),
+        cmocka_unit_test(test_curl_preconnected_pool_used_then_closed),
+        cmocka_unit_test(test_curl_unused_pool_closed_by_free),
+        cmocka_unit_test(test_curl_no_pool_through_proxy),
+        cmocka_unit_test(test_curl_many_more_than_h2_streams_over_http1),
         cmocka_unit_test(test_curl_size_cap),
         cmocka_unit_test(test_curl_connection_refused),
         cmocka_unit_test(test_curl_proxy_from_environment_only_when_allowed),

@@ -2,7 +2,8 @@
 /* common/net/interpose/socket_cloexec.c: socket() and socketpair() for the
  * program it is linked into, so that what libcurl 7.88 creates while a
  * thread is inside the HTTP client (net/http.h, "Descriptors and exec") is
- * close-on-exec from its creation.
+ * close-on-exec from its creation; and connect(), so that libcurl 7.88 can
+ * take a socket the client pre-connected (net/http_preconnect.c).
  *
  * Why it exists: libcurl 7.88 creates descriptors without close-on-exec and
  * offers no option for them (curl issue 13618, fixed in 8.8): the multi
@@ -40,6 +41,18 @@ int socket(int domain, int type, int protocol)
     if (mk_http_thread_inside())
         type |= SOCK_CLOEXEC;
     return (int)syscall(SYS_socket, domain, type, protocol);
+}
+
+/* Says that connect() below is this file's (net/http.h). */
+const bool mk_http_connect_interposed = true;
+
+/* libcurl's connect() on a socket the client pre-connected succeeds as if
+ * it had just started (net/http_preconnect.c); every other passes through. */
+int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    if (mk_http_thread_inside() && mk_http_connect_skip(fd))
+        return 0;
+    return (int)syscall(SYS_connect, fd, addr, len);
 }
 
 int socketpair(int domain, int type, int protocol, int fds[2])
