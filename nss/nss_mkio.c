@@ -341,7 +341,7 @@ static int given_away(const struct mkgf_view *view, const struct mk_nss_etc_grou
 
 /* The caller's gid map, read again when the coarse clock has moved since
  * the last read (base/clock.h: 1 to 10 ms): the open and two reads of
- * /proc/self/gid_map cost four times glibc's whole initgroups dispatch. A
+ * /proc/self/gid_map cost twice glibc's whole initgroups dispatch. A
  * process that enters another user namespace (unshare, setns) has its new
  * map read by its first initgroups a tick after its last one in the old
  * namespace; fork leaves the namespace as it is. */
