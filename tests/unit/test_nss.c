@@ -10,7 +10,8 @@
  * /var/lib/mkio/groups.db). This test sets it once, before the first call,
  * and changes the file behind it the way the writer does: a new file renamed
  * over the path, then the recycled flag set in the old one. The module sees
- * that on its next call. */
+ * that on its first call a tick of the coarse clock later (the helpers that
+ * change a file wait for it, tu_next_tick). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -498,8 +499,8 @@ static void write_etc_group(const char *text)
  * (`groupadd -g GID secretproj` after the store's last write) is never
  * handed out by initgroups: the members of the organization would be in
  * secretproj (issue 20, item 4). The same name at the same gid is ours
- * (kept); the check is made at each call, so the gid comes back once the
- * line is gone; getgrgid, not on the initgroups path, still answers. */
+ * (kept); the file is checked again a tick after the last check, so the gid
+ * comes back once the line is gone; getgrgid, not on the initgroups path, still answers. */
 static void test_initgroups_skips_a_gid_etc_group_gives_another_group(void **state)
 {
     long start = 0, size = 0;
