@@ -6,6 +6,7 @@
  * organization's gid is never granted to the organization's members
  * (docs/ARCHITECTURE.md, invariant 3). libc only, no NSS call, no syslog. */
 #include "nss/etc_group.h"
+#include "base/clock.h"
 #include "base/fileio.h"
 
 #include <errno.h>
@@ -154,15 +155,22 @@ int mk_nss_etc_group_refresh(struct mk_nss_etc_group *etc, const char *path)
 {
     struct mk_nss_etc_group next;
     struct stat st;
-    int present = stat(path, &st) == 0;
+    int64_t now = mk_clock_tick();
+    int present;
 
+    /* Checked in this tick of the coarse clock: kept without a stat. */
+    if (etc->path && now >= 0 && now == etc->checked_tick && strcmp(etc->path, path) == 0)
+        return 0;
+    present = stat(path, &st) == 0;
     if (etc->path && strcmp(etc->path, path) == 0 && present == etc->present &&
         (!present || (st.st_dev == etc->dev && st.st_ino == etc->ino &&
                       st.st_size == etc->size && same_time(&st.st_mtim, &etc->mtime) &&
-                      same_time(&st.st_ctim, &etc->ctime))))
+                      same_time(&st.st_ctim, &etc->ctime)))) {
+        etc->checked_tick = now;
         return 0;
+    }
     /* Read after the stat: content newer than the stat recorded is seen
-     * as a change at the next call, and read again. */
+     * as a change at the next check, and read again. */
     if (mk_nss_etc_group_load(path, &next) == -ENOMEM || !(next.path = strdup(path))) {
         mk_nss_etc_group_free(&next);
         mk_nss_etc_group_free(etc);
@@ -176,6 +184,7 @@ int mk_nss_etc_group_refresh(struct mk_nss_etc_group *etc, const char *path)
         next.mtime = st.st_mtim;
         next.ctime = st.st_ctim;
     }
+    next.checked_tick = now;
     mk_nss_etc_group_free(etc);
     *etc = next;
     return 0;

@@ -5,6 +5,7 @@
 #define MK_NSS_ETC_GROUP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -25,6 +26,7 @@ struct mk_nss_etc_group {
     ino_t ino;
     off_t size;
     struct timespec mtime, ctime;
+    int64_t checked_tick;    /* mk_clock_tick() at the last stat */
 };
 
 /* Reads and parses the group(5) file at path (opened O_CLOEXEC, no
@@ -33,10 +35,13 @@ struct mk_nss_etc_group {
  * Returns 0, or a negative errno (*out is then empty and may be freed). */
 int mk_nss_etc_group_load(const char *path, struct mk_nss_etc_group *out);
 
-/* Keeps etc the content of the file at path at the time of the call, for
- * one stat when it has not changed (device, inode, size, mtime, ctime):
- * shadow's tools and editors replace /etc/group by rename (a new inode), an
- * edit in place changes its times. A missing or unreadable file gives no
+/* Keeps etc the content of the file at path as of the last tick of the
+ * coarse clock (base/clock.h, mk_clock_tick: 1 to 10 ms): at most one stat
+ * per tick, and a new read only when the stat shows a change (device,
+ * inode, size, mtime, ctime): shadow's tools and editors replace /etc/group
+ * by rename (a new inode), an edit in place changes its times. The stat
+ * cost 40% of glibc's whole initgroups dispatch at every call; a groupadd
+ * is seen by the first call a tick after it. A missing or unreadable file gives no
  * groups. Returns 0, or -ENOMEM (etc is then empty). */
 int mk_nss_etc_group_refresh(struct mk_nss_etc_group *etc, const char *path);
 

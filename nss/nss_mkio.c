@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/gidmap.h"
 #include "groupfile/reader.h"
 #include "nss/etc_group.h"
@@ -24,6 +25,8 @@ static struct mkgf_reader nss_mkio_reader;
 static uint32_t nss_mkio_next;  /* enumeration position */
 static struct mk_nss_etc_group nss_mkio_etc;  /* /etc/group, for initgroups */
 static struct mk_gidmap nss_mkio_gidmap;     /* the caller's gid map, for initgroups */
+static int nss_mkio_gidmap_known;            /* read at nss_mkio_gidmap_tick */
+static int64_t nss_mkio_gidmap_tick;
 
 static const char nss_mkio_passwd[] = "*";
 
@@ -81,6 +84,7 @@ static void nss_mkio_lock_take(void)
         mkgf_reader_abandon(&nss_mkio_reader);
         /* Possibly half-updated too: forgotten (leaked), not freed. */
         memset(&nss_mkio_etc, 0, sizeof(nss_mkio_etc));
+        nss_mkio_gidmap_known = 0;
         nss_mkio_next = 0;
         nss_mkio_abandon = 0;
     }
@@ -166,21 +170,45 @@ static int nss_mkio_pack(const struct mkgf_view *view, const struct mkgf_group *
     return 0;
 }
 
+/* The view for a lookup (mkgf_reader_get). After the lookup,
+ * nss_mkio_retry asks the reader whether it was refused a page because the
+ * file changed since the last check (mkgf_reader_stale, groupfile/reader.h,
+ * CHANGED UNDER A READER): then, once, 1: the caller takes a fresh view,
+ * which the check makes, and looks up again. */
+static int nss_mkio_view(const struct mkgf_view **view, int *unavailable)
+{
+    int r = mkgf_reader_get(&nss_mkio_reader, mk_nss_group_file(), view);
+
+    if (r < 0)
+        *unavailable = 1;
+    return r;
+}
+
+static int nss_mkio_retry(int *retry)
+{
+    /* Asked whatever the lookup answered: no lookup is left to succeed on
+     * half of what it needed. */
+    if (!*retry || !mkgf_reader_stale(&nss_mkio_reader))
+        return 0;
+    *retry = 0;
+    return 1;
+}
+
 static int getgr_locked(const char *name, gid_t gid, struct group *gr, char *buffer,
                         size_t buflen, int *unavailable)
 {
     const struct mkgf_view *view;
     struct mkgf_group g;
-    int r;
+    int retry = 1, r;
 
-    if ((r = mkgf_reader_get(&nss_mkio_reader, mk_nss_group_file(), &view)) < 0) {
-        *unavailable = 1;
-        return r;
-    }
-    r = name ? mkgf_find_name(view, name, &g) : mkgf_find_gid(view, gid, &g);
-    if (r < 0)
-        return r;
-    return nss_mkio_pack(view, &g, gr, buffer, buflen);
+    do {
+        if ((r = nss_mkio_view(&view, unavailable)) < 0)
+            return r;
+        r = name ? mkgf_find_name(view, name, &g) : mkgf_find_gid(view, gid, &g);
+        if (r == 0)
+            r = nss_mkio_pack(view, &g, gr, buffer, buflen);
+    } while (nss_mkio_retry(&retry));
+    return r;
 }
 
 enum nss_status _nss_mkio_getgrnam_r(const char *name, struct group *gr, char *buffer,
@@ -231,18 +259,17 @@ static int getgrent_locked(struct group *gr, char *buffer, size_t buflen, int *u
 {
     const struct mkgf_view *view;
     struct mkgf_group g;
-    int r;
+    int retry = 1, r;
 
-    if ((r = mkgf_reader_get(&nss_mkio_reader, mk_nss_group_file(), &view)) < 0) {
-        *unavailable = 1;
-        return r;
-    }
-    if ((r = mkgf_group_at(view, nss_mkio_next, &g)) < 0)
-        return r;
-    if ((r = nss_mkio_pack(view, &g, gr, buffer, buflen)) < 0)
-        return r;
-    nss_mkio_next++;
-    return 0;
+    do {
+        if ((r = nss_mkio_view(&view, unavailable)) < 0)
+            return r;
+        if ((r = mkgf_group_at(view, nss_mkio_next, &g)) == 0)
+            r = nss_mkio_pack(view, &g, gr, buffer, buflen);
+    } while (nss_mkio_retry(&retry));
+    if (r == 0)
+        nss_mkio_next++;
+    return r;
 }
 
 enum nss_status _nss_mkio_getgrent_r(struct group *gr, char *buffer, size_t buflen, int *errnop)
@@ -312,20 +339,37 @@ static int given_away(const struct mkgf_view *view, const struct mk_nss_etc_grou
     return mk_nss_etc_group_other(etc, gid, g.name, g.name_len);
 }
 
+/* The caller's gid map, read again when the coarse clock has moved since
+ * the last read (base/clock.h: 1 to 10 ms): the open and two reads of
+ * /proc/self/gid_map cost twice glibc's whole initgroups dispatch. A
+ * process that enters another user namespace (unshare, setns) has its new
+ * map read by its first initgroups a tick after its last one in the old
+ * namespace; fork leaves the namespace as it is. */
+static void nss_mkio_gidmap_refresh(void)
+{
+    int64_t now = mk_clock_tick();
+
+    if (nss_mkio_gidmap_known && now >= 0 && now == nss_mkio_gidmap_tick)
+        return;
+    mk_gidmap_read(mk_nss_gid_map_file(), &nss_mkio_gidmap);
+    nss_mkio_gidmap_known = 1;
+    nss_mkio_gidmap_tick = now;
+}
+
 /* Appends the user's gids to *groupsp[*start..], growing it by doubling
  * against limit (<= 0: none) like glibc's own modules: at the limit it stops
  * quietly. Skips the primary group, the gids that were in the array before
  * the call, those /etc/group gives to another group now (read directly,
- * kept while one stat says it has not changed, and only for a user we have
- * groups for; a file that cannot be read takes nothing: the writer checked
- * it at its last write), and those the caller's user namespace cannot map
- * (its gid_map, read once per call: setgroups would refuse the whole list
- * with EINVAL; an unreadable map keeps them all). The file
+ * kept while one stat per tick says it has not changed, and only for a user
+ * we have groups for; a file that cannot be read takes nothing: the writer
+ * checked it at its last write), and those the caller's user namespace
+ * cannot map (its gid_map, nss_mkio_gidmap_refresh: setgroups would refuse
+ * the whole list with EINVAL; an unreadable map keeps them all). The file
  * lists each of a user's groups once, so ours need no check against each
  * other: linear in the user's groups. Returns the number added or a negative
  * errno (-ENOMEM from growing: *unavailable stays 0). */
-static long initgroups_locked(const char *user, gid_t skip, long *start, long *size,
-                              gid_t **groupsp, long limit, int *unavailable)
+static long initgroups_once(const char *user, gid_t skip, long *start, long *size,
+                            gid_t **groupsp, long limit, int *unavailable)
 {
     const struct mkgf_view *view;
     struct mkgf_user u;
@@ -333,18 +377,15 @@ static long initgroups_locked(const char *user, gid_t skip, long *start, long *s
     long added = 0, had = *start;
     int r;
 
-    if ((r = mkgf_reader_get(&nss_mkio_reader, mk_nss_group_file(), &view)) < 0) {
-        *unavailable = 1;
+    if ((r = nss_mkio_view(&view, unavailable)) < 0)
         return r;
-    }
     if ((r = mkgf_find_user(view, user, &u)) < 0)
         return r == -ENOENT ? 0 : r;
     if (u.group_count > 0 &&
         mk_nss_etc_group_refresh(&nss_mkio_etc, mk_nss_etc_group_file()) == -ENOMEM)
         return -ENOMEM;
-    /* Read at each call: a process may have entered another namespace. */
     if (u.group_count > 0)
-        mk_gidmap_read(mk_nss_gid_map_file(), &nss_mkio_gidmap);
+        nss_mkio_gidmap_refresh();
     before = sorted_copy(*groupsp, had);
     for (uint32_t i = 0; i < u.group_count; i++) {
         gid_t gid;
@@ -382,6 +423,24 @@ static long initgroups_locked(const char *user, gid_t skip, long *start, long *s
     }
 out:
     free(before);
+    return added;
+}
+
+/* initgroups_once, and once more if the reader refused it a page (the file
+ * changed since the last check, nss_mkio_retry): a refused page anywhere,
+ * given_away's lookups included, may have left a gid out, so what the first
+ * pass appended is dropped (*start back where it was) and the second pass,
+ * after a check, answers alone. */
+static long initgroups_locked(const char *user, gid_t skip, long *start, long *size,
+                              gid_t **groupsp, long limit, int *unavailable)
+{
+    long had = *start, added;
+    int retry = 1;
+
+    do {
+        *start = had;
+        added = initgroups_once(user, skip, start, size, groupsp, limit, unavailable);
+    } while (nss_mkio_retry(&retry));
     return added;
 }
 

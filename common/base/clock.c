@@ -18,3 +18,12 @@ int64_t mk_clock_elapsed_ms(int64_t start_ms)
     int64_t d = mk_clock_ms() - start_ms;
     return d > 0 ? d : 0;
 }
+
+int64_t mk_clock_tick(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0)
+        return -1;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}

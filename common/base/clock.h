@@ -16,4 +16,12 @@ int64_t mk_clock_ms(void);
 /* Milliseconds from start_ms (a value of mk_clock_ms) to now, never below 0. */
 int64_t mk_clock_elapsed_ms(int64_t start_ms);
 
+/* Nanoseconds of CLOCK_MONOTONIC_COARSE: the kernel's clock as of its last
+ * tick, read from the vDSO without a system call (about 5 ns), moving once
+ * per tick (1 to 10 ms: CONFIG_HZ; 4 ms on Debian's kernels). The NSS
+ * module's freshness checks run at most once per value of it
+ * (groupfile/reader.h, CHANGED UNDER A READER). -1 if it cannot be read
+ * (never on Linux): a caller then checks every time. */
+int64_t mk_clock_tick(void);
+
 #endif

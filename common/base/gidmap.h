@@ -5,7 +5,8 @@
  * namespace the map is `0 0 4294967295`: every gid. A gid outside the map
  * cannot be passed to setgroups (EINVAL), which is why initgroups leaves
  * such a group out (docs/ARCHITECTURE.md, invariant 3). libc only, no
- * allocation: the NSS module reads it once per initgroups call. */
+ * allocation: the NSS module reads it at most once per tick of the coarse
+ * clock (base/clock.h), at an initgroups call. */
 #ifndef MK_BASE_GIDMAP_H
 #define MK_BASE_GIDMAP_H
 

@@ -38,12 +38,37 @@ static inline uint32_t load16(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8;
 }
 
-/* Copies page i of the file into the reader's copy. A short read means the
- * file shrank since the lookup's fstat: -EBADMSG, the page stays unloaded. */
+/* Whether st (an fstat of the open file) shows the file the copy was made
+ * from: the same inode, still linked (a writer's rename over it leaves it
+ * without a link), of the same size, times, owner and mode. */
+static int stamp_matches(const struct mkgf_pages *pages, const struct stat *st)
+{
+    const struct mkgf_stamp *s = &pages->stamp;
+
+    return st->st_dev == s->dev && st->st_ino == s->ino && st->st_nlink > 0 &&
+           (uint64_t)st->st_size == pages->size && st->st_uid == s->uid &&
+           st->st_mode == s->mode && st->st_mtim.tv_sec == s->mtime.tv_sec &&
+           st->st_mtim.tv_nsec == s->mtime.tv_nsec && st->st_ctim.tv_sec == s->ctime.tv_sec &&
+           st->st_ctim.tv_nsec == s->ctime.tv_nsec;
+}
+
+/* Copies page i of the file into the reader's copy. Unless this call's
+ * check already proved the file unchanged, one fstat proves it first; a
+ * changed file sets stale and gives -ESTALE, and nothing is copied (groupfile/
+ * reader.h, CHANGED UNDER A READER). A short read means the file shrank since
+ * that fstat: -EBADMSG, the page stays unloaded. */
 static int pages_load(struct mkgf_pages *pages, size_t i)
 {
     size_t at = i * MKGF_PAGE, want = pages->size - at, got = 0;
 
+    if (!pages->proven) {
+        struct stat st;
+        if (fstat(pages->fd, &st) != 0 || !stamp_matches(pages, &st)) {
+            pages->stale = 1;
+            return -ESTALE;
+        }
+        pages->proven = 1;
+    }
     if (want > MKGF_PAGE)
         want = MKGF_PAGE;
     while (got < want) {
@@ -538,20 +563,17 @@ int mkgf_validate(const void *data, size_t size, struct mkgf_view *view)
     return mkgf_view_init(data, data, size, view);
 }
 
-/* ---- the per-process mapping ---- */
+/* ---- the per-process copy ---- */
 
-static long coarse_seconds(void)
+static int64_t reader_tick(const struct mkgf_reader *reader)
 {
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0)
-        return 0;
-    return (long)ts.tv_sec;
+    return reader->tick ? reader->tick() : mk_clock_tick();
 }
 
-static int same_time(const struct timespec *a, const struct timespec *b)
+/* The second of a tick value, for the once-a-second lstat; -1 if none. */
+static int64_t tick_second(int64_t tick)
 {
-    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+    return tick < 0 ? -1 : tick / 1000000000;
 }
 
 void mkgf_reader_abandon(struct mkgf_reader *reader)
@@ -585,8 +607,9 @@ static int reader_may_trust(const struct stat *st)
 /* Opens path, checks who may have written it, reserves the private copy
  * (CHANGED UNDER A READER, groupfile/reader.h), reads the first page into it
  * and checks the header there: O(1) in the size. The new state replaces
- * reader's only when all of that succeeded; on failure reader is closed. */
-static int reader_open(struct mkgf_reader *reader, const char *path)
+ * reader's only when all of that succeeded; on failure reader is closed.
+ * now is the tick of this call: the open's fstat is its check. */
+static int reader_open(struct mkgf_reader *reader, const char *path, int64_t now)
 {
     struct mkgf_reader next;
     struct stat st;
@@ -632,6 +655,13 @@ static int reader_open(struct mkgf_reader *reader, const char *path)
     next.pages.copy = map;
     next.pages.loaded = (unsigned char *)map + page_count * MKGF_PAGE;
     next.pages.size = size;
+    next.pages.stamp.dev = st.st_dev;
+    next.pages.stamp.ino = st.st_ino;
+    next.pages.stamp.uid = st.st_uid;
+    next.pages.stamp.mode = st.st_mode;
+    next.pages.stamp.mtime = st.st_mtim;
+    next.pages.stamp.ctime = st.st_ctim;
+    next.pages.proven = 1;
     /* The first page holds the header: read now, private, it cannot change
      * under the checks. */
     if ((r = pages_load(&next.pages, 0)) < 0)
@@ -644,13 +674,9 @@ static int reader_open(struct mkgf_reader *reader, const char *path)
     next.map = map;
     next.map_size = size;
     next.map_length = length;
-    next.dev = st.st_dev;
-    next.ino = st.st_ino;
-    next.uid = st.st_uid;
-    next.mode = st.st_mode;
-    next.mtime = st.st_mtim;
-    next.ctime = st.st_ctim;
-    next.checked_at = coarse_seconds();
+    next.tick = reader->tick;
+    next.checked_tick = now;
+    next.lstat_second = tick_second(now);
     strcpy(next.path, path);
     *reader = next;
     reader->view.pages = &reader->pages;
@@ -662,44 +688,61 @@ out:
     return r;
 }
 
-/* Whether the open file and its copy may be used as they are: the same
- * inode, still linked, of the same size, times, owner and mode (a writer's
- * rename over it leaves it without a link), and, checked once a second,
- * still the one at path. */
-static int reader_is_fresh(struct mkgf_reader *reader, const char *path)
+/* Whether the open file and its copy may be used as they are. Inside the
+ * tick of the last check, yes without a system call: what is copied stands,
+ * and pages_load proves the file before it copies more (proven cleared).
+ * Otherwise fstat must find the file as it was opened (stamp_matches), and,
+ * once a second, lstat must find it still at path. */
+static int reader_is_fresh(struct mkgf_reader *reader, const char *path, int64_t now)
 {
     struct stat st;
-    long now;
+    int64_t second;
 
     if (!reader->mapped || strcmp(path, reader->path) != 0)
         return 0;
+    if (now >= 0 && now == reader->checked_tick) {
+        reader->pages.proven = 0;
+        return 1;
+    }
     /* Another inode under our descriptor number means a program closed ours
      * and reused the number: not ours to close (mkgf_reader_abandon). */
-    if (fstat(reader->fd, &st) != 0 || st.st_dev != reader->dev || st.st_ino != reader->ino) {
+    if (fstat(reader->fd, &st) != 0 || st.st_dev != reader->pages.stamp.dev ||
+        st.st_ino != reader->pages.stamp.ino) {
         mkgf_reader_abandon(reader);
         return 0;
     }
-    if (st.st_nlink == 0 || (uint64_t)st.st_size != reader->map_size ||
-        !same_time(&st.st_mtim, &reader->mtime) || !same_time(&st.st_ctim, &reader->ctime) ||
-        st.st_uid != reader->uid || st.st_mode != reader->mode)
+    if (!stamp_matches(&reader->pages, &st))
         return 0;
-    now = coarse_seconds();
-    if (now == reader->checked_at)
+    reader->checked_tick = now;
+    reader->pages.proven = 1;
+    second = tick_second(now);
+    if (second >= 0 && second == reader->lstat_second)
         return 1;
-    reader->checked_at = now;
+    reader->lstat_second = second;
     /* lstat: a file renamed over the path while ours keeps another link, or
      * a symlink put in its place, is a change (and the symlink refused). */
     if (lstat(path, &st) != 0)
         return 0;
-    return st.st_dev == reader->dev && st.st_ino == reader->ino;
+    return st.st_dev == reader->pages.stamp.dev && st.st_ino == reader->pages.stamp.ino;
 }
 
 int mkgf_reader_get(struct mkgf_reader *reader, const char *path, const struct mkgf_view **view)
 {
+    int64_t now = reader_tick(reader);
     int r = 0;
 
-    if (!reader_is_fresh(reader, path))
-        r = reader_open(reader, path);
+    reader->pages.stale = 0;
+    if (!reader_is_fresh(reader, path, now))
+        r = reader_open(reader, path, now);
     *view = r == 0 ? &reader->view : NULL;
     return r;
+}
+
+int mkgf_reader_stale(struct mkgf_reader *reader)
+{
+    if (!reader->pages.stale)
+        return 0;
+    reader->pages.stale = 0;
+    reader->checked_tick = -1; /* no tick has this value: the next get checks */
+    return 1;
 }

@@ -465,6 +465,23 @@ static void retire(struct fixture *f)
     assert_int_equal(rename(f->path, aside), 0);
 }
 
+/* The reader's clock (struct mkgf_reader, tick): fake_tick is the time it
+ * says; tick_per_call moves it by one tick (4 ms) at each call, so every
+ * mkgf_reader_get checks the file as when there was no gate; frozen_tick
+ * keeps it, so every call is inside the tick of the last check. */
+#define TICK_NS 4000000
+static int64_t fake_tick = 1000000000;
+
+static int64_t tick_per_call(void)
+{
+    return fake_tick += TICK_NS;
+}
+
+static int64_t frozen_tick(void)
+{
+    return fake_tick;
+}
+
 static void test_reader_missing_and_corrupt(void **state)
 {
     struct fixture *f = *state;
@@ -474,6 +491,7 @@ static void test_reader_missing_and_corrupt(void **state)
     unsigned char *img;
 
     assert_non_null(r);
+    r->tick = tick_per_call;
     assert_int_equal(mkgf_reader_get(r, f->path, &v), -ENOENT);
     assert_null(v);
 
@@ -517,8 +535,9 @@ static void test_reader_missing_and_corrupt(void **state)
     free(r);
 }
 
-/* A replacement by the writer is seen by the next call, within the same
- * second, through the recycled flag of the old file. */
+/* A replacement by the writer is seen by the next call a tick later, within
+ * the same second (the old file has no link left; the writer also marks it
+ * recycled). */
 static void test_reader_sees_recycled(void **state)
 {
     struct fixture *f = *state;
@@ -529,6 +548,7 @@ static void test_reader_sees_recycled(void **state)
     int old;
 
     assert_non_null(r);
+    r->tick = tick_per_call;
     assert_int_equal(mk_groupfile_write(f->path, sample, 1), 0);
     assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
     assert_int_equal(v->group_count, 1);
@@ -559,6 +579,138 @@ static void test_reader_sees_recycled(void **state)
     assert_int_equal(v->group_count, 2);
     mkgf_reader_close(r);
     free(r);
+}
+
+/* Inside the tick of the last check, the reader makes no system call: a
+ * file replaced by the writer, or truncated in place, still answers from
+ * what was copied (private memory, which neither change can touch); the
+ * first call a tick later sees the change. */
+static void test_reader_checks_once_per_tick(void **state)
+{
+    struct fixture *f = *state;
+    struct mkgf_reader *r = calloc(1, sizeof(*r));
+    const struct mkgf_view *v;
+    struct mkgf_group g;
+
+    assert_non_null(r);
+    r->tick = frozen_tick;
+    assert_int_equal(mk_groupfile_write(f->path, sample, 1), 0);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
+    assert_int_equal(v->group_count, 1);
+
+    assert_int_equal(mk_groupfile_write(f->path, sample, 3), 0);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
+    assert_int_equal(v->group_count, 1);
+    assert_int_equal(mkgf_find_name(v, "mk-staff", &g), 0);
+    assert_int_equal(mkgf_reader_stale(r), 0);
+    fake_tick += TICK_NS;
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
+    assert_int_equal(v->group_count, 3);
+    assert_int_equal(mkgf_find_name(v, "mk-media", &g), 0);
+
+    /* `: > groups.db` */
+    assert_int_equal(truncate(f->path, 0), 0);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
+    assert_int_equal(mkgf_find_name(v, "mk-media", &g), 0);
+    assert_int_equal(g.gid, 2000200004);
+    fake_tick += TICK_NS;
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), -EBADMSG);
+    assert_null(v);
+    mkgf_reader_close(r);
+    free(r);
+}
+
+/* Many groups over many pages, looked up by name; each answer is checked
+ * against the gids of a (base_a) or of b (base_b), depending on *from_b.
+ * Within one frozen tick: a lookup that needs a page not yet copied from a
+ * file that changed since the check is refused (mkgf_reader_stale), and the
+ * retry after the check answers from the new file; never a mix. Returns how
+ * many lookups were refused. */
+#define MANY 3000
+static int look_up_many(struct mkgf_reader *r, const char *path, char (*names)[24],
+                        gid_t base_a, gid_t base_b, int *from_b, int *opened)
+{
+    const struct mkgf_view *v;
+    int refused = 0;
+
+    *opened = 0;
+    for (int i = 0; i < MANY; i++) {
+        struct mkgf_group g;
+        int got;
+        assert_int_equal(mkgf_reader_get(r, path, &v), 0);
+        got = mkgf_find_name(v, names[i], &g);
+        if (got < 0) {
+            assert_int_equal(mkgf_reader_stale(r), 1);
+            refused++;
+            /* The retry checks the file: the new one answers. */
+            assert_int_equal(mkgf_reader_get(r, path, &v), 0);
+            (*opened)++;
+            *from_b = 1;
+            assert_int_equal(mkgf_find_name(v, names[i], &g), 0);
+        }
+        assert_int_equal(mkgf_reader_stale(r), 0);
+        assert_int_equal(g.gid, (*from_b ? base_b : base_a) + (gid_t)i);
+    }
+    return refused;
+}
+
+static void test_reader_proves_before_copying(void **state)
+{
+    struct fixture *f = *state;
+    struct mkgf_reader *r = calloc(1, sizeof(*r));
+    struct mk_group_entry *groups = calloc(MANY, sizeof(*groups));
+    char (*names)[24] = calloc(MANY, sizeof(*names));
+    const struct mkgf_view *v;
+    struct mkgf_group g;
+    int from_b = 0, opened;
+
+    assert_true(r && groups && names);
+    r->tick = frozen_tick;
+    for (int i = 0; i < MANY; i++) {
+        snprintf(names[i], sizeof(names[i]), "mk-page-%d", i);
+        groups[i].name = names[i];
+        groups[i].gid = 2000300000 + (gid_t)i;
+    }
+    assert_int_equal(mk_groupfile_write(f->path, groups, MANY), 0);
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
+    assert_true(v->size > 8 * MKGF_PAGE);
+    assert_int_equal(mkgf_find_name(v, names[0], &g), 0);
+
+    /* Replaced by the writer inside the tick: the pages already copied
+     * answer from the old file until one is missing; that lookup is refused
+     * once and answers from the new file after the check. */
+    for (int i = 0; i < MANY; i++)
+        groups[i].gid = 2000400000 + (gid_t)i;
+    assert_int_equal(mk_groupfile_write(f->path, groups, MANY), 0);
+    assert_int_equal(look_up_many(r, f->path, names, 2000300000, 2000400000, &from_b, &opened),
+                     1);
+    assert_int_equal(opened, 1);
+    /* The file unchanged: copying more pages inside the tick is allowed. */
+    assert_int_equal(look_up_many(r, f->path, names, 2000300000, 2000400000, &from_b, &opened),
+                     0);
+
+    /* Truncated in place inside the tick: the check after the refusal finds
+     * the header's size wrong. */
+    assert_int_equal(mk_groupfile_write(f->path, groups, MANY), 0);
+    fake_tick += TICK_NS;
+    assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
+    assert_int_equal(mkgf_find_name(v, names[0], &g), 0);
+    assert_int_equal(truncate(f->path, (off_t)(v->size / 2)), 0);
+    for (int i = 0;; i++) {
+        assert_true(i < MANY);
+        assert_int_equal(mkgf_reader_get(r, f->path, &v), 0);
+        if (mkgf_find_name(v, names[i], &g) == 0) {
+            assert_int_equal(g.gid, 2000400000 + (gid_t)i);
+            continue;
+        }
+        assert_int_equal(mkgf_reader_stale(r), 1);
+        assert_int_equal(mkgf_reader_get(r, f->path, &v), -EBADMSG);
+        break;
+    }
+    mkgf_reader_close(r);
+    free(r);
+    free(groups);
+    free(names);
 }
 
 /* A replacement made without the writer (a plain rename) is seen within a
@@ -859,6 +1011,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuses_bad_structure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_missing_and_corrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_sees_recycled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_checks_once_per_tick, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_proves_before_copying, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_sees_plain_rename, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_refuses_unsafe_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_refuses_bad_input, setup, teardown),

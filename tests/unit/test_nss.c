@@ -10,7 +10,8 @@
  * /var/lib/mkio/groups.db). This test sets it once, before the first call,
  * and changes the file behind it the way the writer does: a new file renamed
  * over the path, then the recycled flag set in the old one. The module sees
- * that on its next call. */
+ * that on its first call a tick of the coarse clock later (the helpers that
+ * change a file wait for it, tu_next_tick). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -104,7 +105,10 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* Replaces the file as the writer does, with any bytes (NULL: removes it). */
+/* Replaces the file as the writer does, with any bytes (NULL: removes it).
+ * Every helper that changes a file returns a tick of the coarse clock later
+ * (tu_next_tick): the module checks its files once per tick, and these
+ * tests expect the next lookup to see the change. */
 static void replace_file(const void *data, size_t size)
 {
     char tmp[160];
@@ -130,6 +134,7 @@ static void replace_file(const void *data, size_t size)
             assert_int_equal(pwrite(old, &flags, 4, MKGF_FLAGS_OFFSET), 4);
         close(old);
     }
+    tu_next_tick();
 }
 
 /* Moves the file at path to a new inode with the same owner, mode and
@@ -160,11 +165,13 @@ static void replace_file_keep(void)
     close(old);
     close(in);
     assert_int_equal(unlink(tmp), 0);
+    tu_next_tick();
 }
 
 static void write_groups(const struct mk_group_entry *groups, size_t n)
 {
     assert_int_equal(mk_groupfile_write(path, groups, n), 0);
+    tu_next_tick();
 }
 
 static unsigned char *image_of(const struct mk_group_entry *groups, size_t n, size_t *size)
@@ -485,14 +492,15 @@ static void write_etc_group(const char *text)
     assert_non_null(fp);
     assert_int_equal(fputs(text, fp) >= 0, 1);
     assert_int_equal(fclose(fp), 0);
+    tu_next_tick();
 }
 
 /* A group that /etc/group gives one of our gids at the time of the call
  * (`groupadd -g GID secretproj` after the store's last write) is never
  * handed out by initgroups: the members of the organization would be in
  * secretproj (issue 20, item 4). The same name at the same gid is ours
- * (kept); the check is made at each call, so the gid comes back once the
- * line is gone; getgrgid, not on the initgroups path, still answers. */
+ * (kept); the file is checked again a tick after the last check, so the gid
+ * comes back once the line is gone; getgrgid, not on the initgroups path, still answers. */
 static void test_initgroups_skips_a_gid_etc_group_gives_another_group(void **state)
 {
     long start = 0, size = 0;

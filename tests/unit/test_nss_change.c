@@ -209,6 +209,9 @@ static void look_up_everything(void)
     free(gids);
 }
 
+/* The answer for want's name, a tick of the coarse clock after the last
+ * change (tu_next_tick): the module checks the file once per tick, and
+ * answers from what it copied before inside the tick. */
 static void expect_answer(const struct mk_group_entry *want)
 {
     char buf[1024];
@@ -216,6 +219,7 @@ static void expect_answer(const struct mk_group_entry *want)
     int err = 0;
     size_t i;
 
+    tu_next_tick();
     assert_int_equal(mod_getgrnam(want->name, &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
     assert_int_equal(gr.gr_gid, want->gid);
     for (i = 0; i < want->member_count; i++)
@@ -236,6 +240,7 @@ static void test_truncate_then_look_up(void **state)
     expect_answer(&sample[0]);
 
     rewrite_in_place(NULL, 0); /* `: > groups.db` */
+    tu_next_tick();
     assert_int_equal(guarded_lookup("mk-staff", 0, 1024, &err), NSS_STATUS_UNAVAIL);
     look_up_everything();
 
@@ -440,6 +445,59 @@ static void test_changes_under_a_long_lived_process(void **state)
     free(img2);
 }
 
+/* The writer replaces a file of many pages right after a lookup, and every
+ * group is looked up at once, inside the tick of the last check as far as
+ * the clock allows: each answer is the group's gid in the old file (from
+ * pages copied before) or in the new one (a lookup that needed a page the
+ * old file no longer backs was refused once and retried after a check,
+ * groupfile/reader.h), never another; once the new file answered, the old
+ * one never again; a tick later, only the new one. */
+#define PAGED_GROUPS 3000
+static void test_replacement_inside_a_tick(void **state)
+{
+    struct mk_group_entry *groups = calloc(PAGED_GROUPS, sizeof(*groups));
+    char (*names)[24] = calloc(PAGED_GROUPS, sizeof(*names));
+    int seen_new = 0, old_answers = 0;
+    char buf[256];
+    struct group gr;
+    int err;
+
+    assert_true(groups && names);
+    for (int i = 0; i < PAGED_GROUPS; i++) {
+        snprintf(names[i], sizeof(names[i]), "mk-paged-%d", i);
+        groups[i].name = names[i];
+        groups[i].gid = 2000300000 + (gid_t)i;
+    }
+    assert_int_equal(mk_groupfile_write(path, groups, PAGED_GROUPS), 0);
+    tu_next_tick();
+    assert_int_equal(mod_getgrnam(names[0], &gr, buf, sizeof(buf), &err), NSS_STATUS_SUCCESS);
+    for (int i = 0; i < PAGED_GROUPS; i++)
+        groups[i].gid = 2000400000 + (gid_t)i;
+    assert_int_equal(mk_groupfile_write(path, groups, PAGED_GROUPS), 0);
+    for (int i = 0; i < PAGED_GROUPS; i++) {
+        assert_int_equal(mod_getgrnam(names[i], &gr, buf, sizeof(buf), &err),
+                         NSS_STATUS_SUCCESS);
+        assert_string_equal(gr.gr_name, names[i]);
+        if (gr.gr_gid == 2000400000 + (gid_t)i) {
+            seen_new = 1;
+            continue;
+        }
+        assert_int_equal(gr.gr_gid, 2000300000 + (gid_t)i);
+        assert_false(seen_new);
+        old_answers++;
+    }
+    fprintf(stderr, "%d of %d answers from the replaced file inside its tick\n", old_answers,
+            PAGED_GROUPS);
+    tu_next_tick();
+    for (int i = 0; i < PAGED_GROUPS; i++) {
+        assert_int_equal(mod_getgrgid(2000400000 + (gid_t)i, &gr, buf, sizeof(buf), &err),
+                         NSS_STATUS_SUCCESS);
+        assert_string_equal(gr.gr_name, names[i]);
+    }
+    free(groups);
+    free(names);
+}
+
 /* A long-lived process (the child) runs setgrent/getgrent/endgrent and
  * getgrnam in a loop while this one truncates the file in place and writes
  * its bytes back (`: > groups.db`, then `cp` of a saved copy), concurrently,
@@ -518,6 +576,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_truncate_then_look_up),
+        cmocka_unit_test(test_replacement_inside_a_tick),
         cmocka_unit_test(test_any_byte_changed_in_place),
         cmocka_unit_test(test_changes_under_a_long_lived_process),
         cmocka_unit_test(test_enumeration_survives_truncate_and_restore),

@@ -25,6 +25,7 @@
 
 #include "base/gidmap.h"
 #include "groupfile/writer.h"
+#include "testutil.h"
 
 typedef enum nss_status (*getgrgid_fn)(gid_t, struct group *, char *, size_t, int *);
 typedef enum nss_status (*initgroups_fn)(const char *, gid_t, long *, long *, gid_t **, long,
@@ -45,6 +46,10 @@ static const struct mk_group_entry sample[] = {
 };
 #define SAMPLE_COUNT (sizeof(sample) / sizeof(sample[0]))
 
+/* Writes a file the module reads, and returns a tick of the coarse clock
+ * later (tu_next_tick): the module reads the gid map and /etc/group again
+ * at most once per tick, and these tests expect the next call to see the
+ * new text. */
 static void write_text(const char *file, const char *text)
 {
     FILE *fp = fopen(file, "w");
@@ -52,6 +57,7 @@ static void write_text(const char *file, const char *text)
     assert_non_null(fp);
     assert_true(fputs(text, fp) >= 0);
     assert_int_equal(fclose(fp), 0);
+    tu_next_tick();
 }
 
 static int group_setup(void **state)
@@ -200,8 +206,9 @@ static long alice_groups(gid_t **gids, enum nss_status want)
 
 /* A map of 0-65535 (a rootless container): the gids above it are left out,
  * the others given, the local ones before ours kept; getgrgid unchanged.
- * The map is read at each call: a map that covers all gives all back; no
- * map file (no /proc) filters nothing; an empty map gives none. */
+ * The map is read again a tick after the last read (write_text waits for
+ * it): a map that covers all gives all back; no map file (no /proc)
+ * filters nothing; an empty map gives none. */
 static void test_initgroups_filters_unmappable(void **state)
 {
     struct group gr;
@@ -231,6 +238,7 @@ static void test_initgroups_filters_unmappable(void **state)
     free(gids);
 
     assert_int_equal(unlink(gid_map), 0);
+    tu_next_tick();
     n = alice_groups(&gids, NSS_STATUS_SUCCESS);
     assert_int_equal(n, 7);
     free(gids);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "testutil.h"
 
 /* Makes PARENT/NAME.XXXXXX and opens it (tu_tmpdir_make). */
@@ -323,6 +324,17 @@ int64_t tu_now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tu_next_tick(void)
+{
+    int64_t start = mk_clock_tick(), deadline = tu_now_ms() + 10000;
+
+    while (mk_clock_tick() == start) {
+        if (tu_now_ms() > deadline)
+            fail_msg("CLOCK_MONOTONIC_COARSE did not move for 10 s");
+        usleep(200);
+    }
 }
 
 void tu_child_exit(int code)

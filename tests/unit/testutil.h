@@ -107,6 +107,14 @@ void tu_locale_drop_ok(struct tu_tmpdir *d);
  * time (timed claims belong to tests/bench). */
 int64_t tu_now_ms(void);
 
+/* Returns once the kernel's coarse clock (base/clock.h, mk_clock_tick) has
+ * moved past its value at the call: at most one tick (1 to 10 ms). The NSS
+ * module checks its files at most once per tick (groupfile/reader.h,
+ * CHANGED UNDER A READER), so a test that changed a file and expects the
+ * next lookup to see it calls this in between. Fails the test if the clock
+ * does not move within 10 s. */
+void tu_next_tick(void);
+
 /* Ends a forked child: its descriptors above 2 closed first, so that
  * valgrind's --track-fds (tests/run-unit --valgrind) has nothing to report
  * of a child that never returns to main. */
