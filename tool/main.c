@@ -16,6 +16,7 @@
 #include "tool/cmd_ids.h"
 #include "tool/cmd_invite.h"
 #include "tool/cmd_orgs.h"
+#include "tool/cmd_refresh.h"
 #include "tool/cmd_status.h"
 #include "tool/cmd_store.h"
 #include "tool/cmd_sync.h"
@@ -125,6 +126,12 @@ static const struct tool_verb verbs[] = {
       "Leave ORG_ID. Only a fresh invitation can undo this:\n"
       "on a terminal you are asked to confirm; scripts pass\n"
       "--yes.\n" },
+    /* The client connects to the refresh service; the service side
+     * (--serve, hidden) clears its environment itself. */
+    { "refresh", NULL, cmd_refresh, 0, SECTION_USER, "[--json]",
+      "Refresh your own groups now, without root, through\n"
+      "this host's refresh service (mkio-refresh.socket);\n"
+      "at most once every 30 s.\n" },
     { "orgs", NULL, cmd_orgs, 0, SECTION_NONE, NULL, NULL },
 
     { "login", NULL, cmd_login, 0, SECTION_TOKEN, "[--user USER]",
