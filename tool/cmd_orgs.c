@@ -7,13 +7,14 @@
 #include <unistd.h>
 
 #include "tool/cmd_orgs.h"
+#include "tool/cmd_refresh.h"
 #include "tool/util.h"
 
 static const char orgs_help[] =
 "Usage: mkio-orgs orgs list [--json]\n"
-"       mkio-orgs orgs accept ORG_ID\n"
+"       mkio-orgs orgs accept ORG_ID [--no-refresh]\n"
 "       mkio-orgs orgs decline ORG_ID\n"
-"       mkio-orgs orgs leave ORG_ID [--yes]\n"
+"       mkio-orgs orgs leave ORG_ID [--yes] [--no-refresh]\n"
 "\n"
 "Act for the user of your token. `list` shows every organization you belong\n"
 "to and every one with an invite for you, with who sent it, the comment, its\n"
@@ -21,6 +22,9 @@ static const char orgs_help[] =
 "the teams the invite names). `decline` refuses a pending invite. `leave`\n"
 "leaves an organization you belong to; only a fresh invitation can undo it, so\n"
 "it asks for confirmation on a terminal and needs --yes otherwise.\n"
+"After accept and leave your groups on this host are refreshed through the\n"
+"refresh service (`mkio-orgs refresh`), which says when the Unix group\n"
+"follows; --no-refresh leaves that to your next login.\n"
 "Exit status as in `mkio-orgs --help`.\n";
 
 /* The state as the server sent it: expiry is never decided locally. */
@@ -110,6 +114,7 @@ out:
 int cmd_orgs_accept(struct tool *t, int argc, char **argv)
 {
     char *id = NULL;
+    bool no_refresh = refresh_take_no_refresh(&argc, argv);
     int rc = tool_simple_options("orgs accept", orgs_help, argc, argv, NULL, "ORG_ID", &id);
     if (rc)
         return rc < 0 ? TOOL_EXIT_OK : rc;
@@ -130,6 +135,8 @@ int cmd_orgs_accept(struct tool *t, int argc, char **argv)
     fputs(" (", stdout);
     tool_put_safe(stdout, id);
     fputs(").\n", stdout);
+    if (!no_refresh)
+        refresh_after_change(t, stdout, true);
 out:
     mk_user_org_clear(&org);
     mk_http_free(http);
@@ -183,7 +190,7 @@ static int orgs_delete(struct tool *t, int argc, char **argv, bool leave)
         {NULL, 0, NULL, 0},
     };
     const char *command = leave ? "orgs leave" : "orgs decline";
-    bool yes = false;
+    bool yes = false, no_refresh = leave && refresh_take_no_refresh(&argc, argv);
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "hy", options, NULL)) != -1) {
@@ -247,6 +254,8 @@ static int orgs_delete(struct tool *t, int argc, char **argv, bool leave)
     fputs(" (", stdout);
     tool_put_safe(stdout, id);
     fputs(leave ? "). Only a fresh invitation can bring you back.\n" : ").\n", stdout);
+    if (leave && !no_refresh)
+        refresh_after_change(t, stdout, false);
 out:
     mk_user_org_list_free(&list);
     mk_http_free(http);
