@@ -37,6 +37,32 @@ int tool_exit_code(mk_status status)
     return TOOL_EXIT_LOCAL;
 }
 
+/* Where the token in use came from (tool_read_token), so that a refusal
+ * names the fix that fits it: "" until a token is read. */
+static char tool_token_origin[4096];
+static bool tool_token_origin_env;
+
+/* The remedy for a token MK.IO refused (401), by where it came from
+ * (issue 19): MKIO_TOKEN is the caller's to fix or unset, --token-file's
+ * file theirs to replace, their own file `mkio-orgs login`'s. */
+static void tool_token_refused_remedy(void)
+{
+    fputs("mkio-orgs: the token ", stderr);
+    if (tool_token_origin_env) {
+        fputs("in MKIO_TOKEN was refused (expired, revoked or mistyped): set MKIO_TOKEN to a "
+              "valid token, or unset it to use your token file (`mkio-orgs login` saves one)\n",
+              stderr);
+        return;
+    }
+    if (tool_token_origin[0]) {
+        fputs("in ", stderr);
+        tool_put_safe(stderr, tool_token_origin);
+        fputc(' ', stderr);
+    }
+    fputs("was refused (expired, revoked or mistyped): make a new one in the MK.IO web app "
+          "(profile menu, \"Your personal API tokens\") and run `mkio-orgs login`\n", stderr);
+}
+
 int tool_fail(const mk_error *err)
 {
     fputs("mkio-orgs: ", stderr);
@@ -51,9 +77,7 @@ int tool_fail(const mk_error *err)
     /* A token MK.IO refuses is the user's to replace, not a refusal of what
      * was asked: exit 2 (as for a missing token), with the remedy. */
     if (err->status == MK_ERR_API && err->http_status == 401) {
-        fputs("mkio-orgs: the token was refused (expired, revoked or mistyped): make a new one in "
-              "the MK.IO web app (profile menu, \"Your personal API tokens\") and run "
-              "`mkio-orgs login`\n", stderr);
+        tool_token_refused_remedy();
         return TOOL_EXIT_USAGE;
     }
     return tool_exit_code(err->status);
@@ -265,6 +289,9 @@ mk_status tool_own_token_path(struct tool *t, char *path, size_t size, mk_error 
 mk_status tool_read_token(struct tool *t, char **token, char *source, size_t source_size,
                           mk_error *err)
 {
+    tool_token_origin_env = !t->token_file && getenv("MKIO_TOKEN");
+    snprintf(tool_token_origin, sizeof(tool_token_origin), "%s",
+             t->token_file ? t->token_file : "");
     if (t->token_file) {
         snprintf(source, source_size, "%s", t->token_file);
         return mk_token_read_file(t->token_file, getuid(), token, err);
@@ -286,6 +313,7 @@ mk_status tool_read_token(struct tool *t, char **token, char *source, size_t sou
     if (st != MK_OK)
         return st;
     snprintf(source, source_size, "%s", path);
+    snprintf(tool_token_origin, sizeof(tool_token_origin), "%s", path);
     st = mk_token_read_file(path, getuid(), token, err);
     if (st == MK_ERR_IO) /* token.h: no file there */
         return mk_error_set(err, MK_ERR_USAGE,
