@@ -256,6 +256,106 @@ class TestRefreshService(RefreshCase):
         self.assertEqual(self.user_orgs("alice"), [ORG])
 
 
+class TestTokenTrap(RefreshCase):
+    """Issue 19's worst case: root saved a token for alice in token_dir;
+    MK.IO later refuses it; alice saves a good one of her own."""
+
+    def login_refresh(self, user="alice"):
+        """mkio-login-refresh as pam_mkio's gate starts it: as root, an empty
+        environment, the report on descriptor 3. Its `info` lines."""
+        r, w = os.pipe()
+        # The pipe as descriptor 3 (a shell's redirection takes only 0-9).
+        dup3 = "import os,sys;os.dup2(int(sys.argv[1]),3);os.execv(sys.argv[2],sys.argv[2:])"
+        p = subprocess.Popen(["python3", "-c", dup3, str(w), REFRESH,
+                              "--conf=" + self.conf, "--user=" + user, "--service=login",
+                              "--timeout-ms=5000"], pass_fds=(w,), env={},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.close(w)
+        with os.fdopen(r) as f:
+            report = f.read()
+        out, err = p.communicate(timeout=60)
+        self.outputs.append(report)
+        self.last_report = "exit %s; report %r; stderr %r" % (p.returncode, report, err)
+        return [l[5:] for l in report.splitlines() if l.startswith("info ")]
+
+    def as_alice(self, *args, stdin=None):
+        return self.run_tool(*args, token=None, user=ALICE, stdin=stdin,
+                             env={"MKIO_REFRESH_SOCKET": self.sock_path,
+                                  "HOME": self.homes["alice"]})
+
+    def test_the_trap_end_to_end(self):
+        root_file = os.path.join(self.token_dir, "alice")
+        own_file = os.path.join(self.homes["alice"], ".config", "mkio", "token")
+        self.write_token("alice", "tok-revoked-0000")
+        self.start_service()
+        told = self.login_refresh()
+        refused = ("MK.IO refused the token in %s (expired or revoked): your administrator must "
+                   "run `mkio-orgs login --user alice` with a new token (logins read %s before "
+                   "your own token file)." % (root_file, root_file))
+        self.assertEqual(told, [refused], self.last_report)
+
+        # alice does what she can: saves a good token of her own. login
+        # says that her logins will not use it.
+        p = self.as_alice("login", stdin=ALICE_TOKEN + "\n")
+        self.assert_exit(p, 0)
+        self.assertTrue(os.path.exists(own_file))
+        self.assertIn("your logins do not use the token just saved: they read %s first"
+                      % root_file, p.stderr)
+        self.assertIn("your administrator must run `mkio-orgs login --user alice`", p.stderr)
+
+        # The next login still meets the root file: the same message, which
+        # names it and the administrator's command.
+        self.assertEqual(self.login_refresh(), [refused])
+
+        # whoami and doctor, run by alice, name the file logins use.
+        p = self.as_alice("whoami")
+        self.assert_exit(p, 0)
+        self.assertIn("Token source:   %s (file)" % own_file, p.stdout)
+        self.assertIn("Logins use:     %s (root's, in token_dir: only your administrator can "
+                      "replace it)" % root_file, p.stdout)
+        self.assertIn("warning: your logins use %s, not the token shown here" % root_file,
+                      p.stderr)
+        p = self.as_alice("doctor")
+        token = [l for l in p.stdout.splitlines() if l.split()[:2] in (["warn", "token:"],
+                                                                      ["ok", "token:"])]
+        self.assertEqual(len(token), 1, p.stdout)
+        self.assertTrue(token[0].startswith("warn"), p.stdout)
+        self.assertIn("your logins use %s (root's" % root_file, token[0])
+        self.assertIn("mkio-orgs login --user alice", p.stdout)
+
+        # Once the administrator saves her good token there, logins work;
+        # whoami still says which file they use.
+        self.write_token("alice", ALICE_TOKEN)
+        self.assertEqual([l for l in self.login_refresh() if "refused" in l], [])
+        self.assertEqual(self.user_orgs("alice"), [ORG])
+        p = self.as_alice("whoami")
+        self.assertIn("Logins use:     %s (root's" % root_file, p.stdout)
+
+    def test_a_root_file_of_mode_0644_is_told_with_the_fix(self):
+        root_file = os.path.join(self.token_dir, "alice")
+        self.write_token("alice", ALICE_TOKEN)
+        os.chmod(root_file, 0o644)
+        self.start_service()
+        told = self.login_refresh()
+        self.assertEqual(len(told), 1, told)
+        self.assertIn("%s has mode 0644; it must be 0600" % root_file, told[0])
+        self.assertIn("Only your administrator can fix %s: `chmod 0600 %s`" % (root_file, root_file),
+                      told[0])
+        # alice learns it from whoami too (token_dir is root's: the service says).
+        p = self.run_tool("whoami", token=ALICE_TOKEN, user=ALICE,
+                          env={"MKIO_REFRESH_SOCKET": self.sock_path, "HOME": self.homes["alice"]})
+        self.assert_exit(p, 0)
+        self.assertIn("Logins use:     %s (root's" % root_file, p.stdout)
+        self.assertIn("refused: %s has mode 0644" % root_file, p.stdout)
+
+    def test_whoami_without_the_service_says_it_cannot_tell(self):
+        p = self.run_tool("whoami", token=ALICE_TOKEN, user=ALICE,
+                          env={"MKIO_REFRESH_SOCKET": self.sock_path, "HOME": self.homes["alice"]})
+        self.assert_exit(p, 0)
+        self.assertIn("Logins use:     unknown (only root can look into token_dir %s, and no "
+                      "refresh service answers on this host)" % self.token_dir, p.stdout)
+
+
 class TestAcceptLeave(RefreshCase):
     def test_accept_says_the_group_follows(self):
         self.write_token("alice", ALICE_TOKEN)
