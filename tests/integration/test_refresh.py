@@ -256,6 +256,73 @@ class TestRefreshService(RefreshCase):
         self.assertEqual(self.user_orgs("alice"), [ORG])
 
 
+def unit_values(key):
+    """Every value of key= in conf/mkio-refresh@.service, in order."""
+    with open(os.path.join(ROOT_DIR, "conf", "mkio-refresh@.service")) as f:
+        return [l.split("=", 1)[1].strip() for l in f if l.startswith(key + "=")]
+
+
+def syscall_set(name):
+    """The system calls of a systemd set (@system-service), sets expanded."""
+    p = subprocess.run(["systemd-analyze", "syscall-filter", name], capture_output=True,
+                       text=True, check=True)
+    calls = set()
+    for line in p.stdout.splitlines()[1:]:
+        word = line.strip()
+        if word and not word.startswith("#"):
+            calls |= syscall_set(word) if word.startswith("@") else {word}
+    return calls
+
+
+@unittest.skipUnless(shutil.which("strace") and shutil.which("systemd-analyze"),
+                     "needs strace and systemd-analyze")
+class TestServiceSandbox(RefreshCase):
+    """The service with only the capabilities its unit leaves it
+    (CapabilityBoundingSet=CAP_SETUID CAP_SETGID, NoNewPrivileges=yes),
+    traced: every system call it makes is one its SystemCallFilter= lets
+    through, and it reads a user's own token file (setfsuid) and writes the
+    store without CAP_DAC_OVERRIDE."""
+
+    def test_refresh_within_the_units_capabilities_and_filter(self):
+        own = os.path.join(self.homes["alice"], ".config", "mkio")
+        os.makedirs(own, 0o700)
+        with open(os.path.join(own, "token"), "w") as f:
+            f.write(ALICE_TOKEN + "\n")
+        os.chmod(os.path.join(own, "token"), 0o600)
+        for d in (os.path.dirname(own), own, os.path.join(own, "token")):
+            os.chown(d, ALICE, ALICE)
+        caps = unit_values("CapabilityBoundingSet")
+        self.assertEqual(caps, ["CAP_SETUID CAP_SETGID"])
+        trace = os.path.join(self.tmp, "trace")
+        loop = AcceptLoop(self.sock_path, [
+            "setpriv", "--bounding-set=-all,+setuid,+setgid", "--inh-caps=-all",
+            "--no-new-privs", "--", "strace", "-f", "-qq", "-o", trace,
+            TOOL, "--config", self.conf, "refresh", "--serve"], self.serve_log)
+        self.addCleanup(loop.close)
+        p = self.as_user(ALICE, "refresh")
+        self.assert_exit(p, 0)
+        self.assertEqual(self.user_orgs("alice"), [ORG])
+        with open(trace) as f:
+            text = f.read()
+        used = set()
+        for line in text.splitlines():
+            words = line.split(None, 1)
+            if len(words) == 2:
+                name = words[1].lstrip("<. ").split("(", 1)[0].split(" ", 1)[0]
+                if name.replace("_", "").isalnum():
+                    used.add(name)
+        self.assertIn("setfsuid", used)
+        self.assertIn("connect", used)
+        self.assertGreater(len(used), 20, sorted(used))
+        filters = unit_values("SystemCallFilter")
+        self.assertEqual(filters, ["@system-service", "~@privileged @resources",
+                                   "setfsuid setfsgid"])
+        allowed = (syscall_set("@system-service") - syscall_set("@privileged")
+                   - syscall_set("@resources")) | {"setfsuid", "setfsgid"}
+        # execve is strace's own start of the tool (systemd allows it).
+        self.assertEqual(sorted(used - allowed - {"execve", "resumed"}), [])
+
+
 class TestTokenTrap(RefreshCase):
     """Issue 19's worst case: root saved a token for alice in token_dir;
     MK.IO later refuses it; alice saves a good one of her own."""
