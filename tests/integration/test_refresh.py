@@ -62,6 +62,14 @@ class AcceptLoop:
             p.wait()
 
     def close(self):
+        # shutdown wakes the accept() of the thread (close alone would not,
+        # and the thread could take a later test's socket of the same
+        # descriptor number); then the thread is gone before the socket is.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(30)
         self.sock.close()
         for p in self.procs:
             if p.poll() is None:
