@@ -380,7 +380,8 @@ static int serve_which_token(struct tool *t, int fd, const struct passwd *pw)
 /* `refresh --serve`: one connection on standard input, as
  * mkio-refresh@.service passes it (StandardInput=socket). The request is
  * "refresh [USER]" or "token [USER]"; a USER other than the peer's own is
- * refused. Exit status: what the client is told. */
+ * refused. Returns what the client is told, or -1 when there is no peer
+ * to tell anything. */
 static int refresh_serve(struct tool *t)
 {
     int fd = STDIN_FILENO, rc;
@@ -392,7 +393,7 @@ static int refresh_serve(struct tool *t)
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred)) {
         tool_error("refresh --serve: standard input is not a connected Unix socket (%s): it is "
                    "for mkio-refresh@.service, started by mkio-refresh.socket", strerror(errno));
-        return TOOL_EXIT_USAGE;
+        return -1;
     }
     /* Nothing of the peer's but the request line: not even the
      * environment the service manager gave. */
@@ -592,8 +593,11 @@ int cmd_refresh(struct tool *t, int argc, char **argv)
     }
     if (optind < argc)
         return tool_usage("refresh ", "refresh: unexpected argument '%s'", argv[optind]);
+    /* A request answered is a success of the service, whatever the answer
+     * (the client has the exit code): a user's rate-limited or refused
+     * request leaves no failed unit behind. */
     if (serve)
-        return refresh_serve(t);
+        return refresh_serve(t) < 0 ? TOOL_EXIT_USAGE : TOOL_EXIT_OK;
 
     int rc = tool_load_config(t);
     if (rc)

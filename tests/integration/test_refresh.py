@@ -182,7 +182,7 @@ class TestRefreshService(RefreshCase):
     def test_request_for_another_user_is_refused(self):
         self.write_token("alice", ALICE_TOKEN)
         self.write_token("bob", BOB_TOKEN)
-        self.start_service()
+        loop = self.start_service()
         answer = self.ask_raw(ALICE, "refresh bob\n")
         self.assertEqual(answer["result"], "error")
         self.assertEqual(answer["exit"], 2)
@@ -195,6 +195,13 @@ class TestRefreshService(RefreshCase):
             with self.subTest(line=line):
                 self.assertEqual(self.ask_raw(ALICE, line)["result"], "error")
         self.assertEqual(self.api_requests(), [])
+        # Each service answered, so each exited 0: a user's refused request
+        # leaves no failed unit behind.
+        for _ in range(100):   # until the loop has reaped the last one
+            if len(loop.procs) == 3 and all(p.poll() is not None for p in loop.procs):
+                break
+            time.sleep(0.05)
+        self.assertEqual([p.returncode for p in loop.procs], [0, 0, 0])
 
     def test_ignored_user_and_missing_token(self):
         self.start_service()
