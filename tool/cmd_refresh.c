@@ -673,6 +673,12 @@ void refresh_after_change(struct tool *t, FILE *out, bool joined)
     mk_error err;
     mk_error_clear(&err);
     fflush(stdout);
+    struct passwd *pw = getpwuid(getuid());
+    if (t->cfg_loaded && pw && mk_config_user_ignored(&t->cfg, pw->pw_name, pw->pw_uid)) {
+        fprintf(out, "No Unix group follows here: this host's logins leave you alone (min_uid, "
+                     "ignore_users).\n");
+        return;
+    }
     if (client_request(t, "refresh", &answer, &absent, &err) != MK_OK) {
         if (absent)
             fprintf(out, "The Unix group follows at your next login (no refresh service on "

@@ -454,6 +454,14 @@ class TestAcceptLeave(RefreshCase):
         self.assert_exit(p, 0)
         self.assertIn("The Unix group follows at your next login", p.stdout)
 
+    def test_accept_by_a_user_logins_leave_alone_asks_nothing(self):
+        self.start_service()
+        p = self.run_tool("orgs", "accept", ORG, token=ALICE_TOKEN, user=LOWUID,
+                          env={"MKIO_REFRESH_SOCKET": self.sock_path})
+        self.assert_exit(p, 0)
+        self.assertIn("No Unix group follows here: this host's logins leave you alone", p.stdout)
+        self.assertFalse(os.path.exists(os.path.join(self.state_dir, "refresh-requests")))
+
     def test_no_refresh_asks_nothing(self):
         self.write_token("alice", ALICE_TOKEN)
         self.start_service()
