@@ -268,7 +268,7 @@ install: all
 	test -e $(DESTDIR)$(SYSCONFDIR)/mkio/mkio.conf || \
 	    install -m 0644 conf/mkio.conf $(DESTDIR)$(SYSCONFDIR)/mkio/mkio.conf
 	for u in mkio-sync.service mkio-sync.timer mkio-recheck.service mkio-recheck.path \
-	    mkio-userdb.service; do \
+	    mkio-userdb.service mkio-refresh.socket mkio-refresh@.service; do \
 	    sed $(UNIT_SED) conf/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
 	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
 	    mv -f $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
@@ -276,6 +276,7 @@ install: all
 	grep -q '^ExecStart=$(BINDIR)/mkio-orgs ' $(DESTDIR)$(UNITDIR)/mkio-sync.service
 	grep -q '^ExecStart=$(BINDIR)/mkio-orgs ' $(DESTDIR)$(UNITDIR)/mkio-recheck.service
 	grep -q '^ExecStart=$(BINDIR)/mkio-orgs ' $(DESTDIR)$(UNITDIR)/mkio-userdb.service
+	grep -q '^ExecStart=$(BINDIR)/mkio-orgs ' $(DESTDIR)$(UNITDIR)/mkio-refresh@.service
 	grep -q '^Documentation=.*file:$(DOCDIR)/README.md' $(DESTDIR)$(UNITDIR)/mkio-sync.service
 	install -m 0644 conf/pam-configs/mkio $(DESTDIR)$(PAMCONFIGDIR)/mkio
 	install -m 0644 conf/tmpfiles-mkio.conf $(DESTDIR)$(TMPFILESDIR)/mkio.conf
@@ -303,7 +304,8 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/libnss_mkio.so.2 $(DESTDIR)$(BINDIR)/mkio-orgs \
 	    $(DESTDIR)$(UNITDIR)/mkio-sync.service $(DESTDIR)$(UNITDIR)/mkio-sync.timer \
 	    $(DESTDIR)$(UNITDIR)/mkio-recheck.service $(DESTDIR)$(UNITDIR)/mkio-recheck.path \
-	    $(DESTDIR)$(UNITDIR)/mkio-userdb.service \
+	    $(DESTDIR)$(UNITDIR)/mkio-userdb.service $(DESTDIR)$(UNITDIR)/mkio-refresh.socket \
+	    $(DESTDIR)$(UNITDIR)/mkio-refresh@.service \
 	    $(DESTDIR)$(PAMCONFIGDIR)/mkio $(DESTDIR)$(TMPFILESDIR)/mkio.conf \
 	    $(DESTDIR)$(APPARMORDIR)/abstractions/nameservice.d/mkio $(DESTDIR)$(DOCDIR)/README.md \
 	    $(DESTDIR)$(MANDIR)/man1/mkio-orgs.1 $(DESTDIR)$(MANDIR)/man5/mkio.conf.5 \

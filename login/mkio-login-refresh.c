@@ -200,8 +200,10 @@ static void helper_record_failure(const struct mk_config *cfg, const char *name,
 
 /* One line for the user, when the token they log in with expires within
  * token_warn_days (a JWT's exp; a token that is not one says nothing). */
-static void helper_tell_token_expiry(const struct mk_config *cfg, const char *token)
+static void helper_tell_token_expiry(const struct mk_config *cfg, const char *user,
+                                     const char *token, const char *source)
 {
+    char remedy[600];
     struct mk_jwt_claims claims;
     int64_t now = (int64_t)time(NULL), left;
     char when[32] = "?";
@@ -216,14 +218,15 @@ static void helper_tell_token_expiry(const struct mk_config *cfg, const char *to
     exp = (time_t)claims.exp;
     if (gmtime_r(&exp, &tm))
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+    /* Who renews it depends on whose file it is (token.h). */
+    mk_token_remedy(cfg, user, source, remedy, sizeof(remedy));
     if (left <= 0)
-        login_say("info", "Your MK.IO token expired on %s: make a new one in the MK.IO web app "
-                           "(profile menu, \"Your personal API tokens\") and run `mkio-orgs login`.",
-                   when);
+        login_say("info", "Your MK.IO token in %.200s expired on %s: %s.", source ? source : "?",
+                  when, remedy);
     else
-        login_say("info", "Your MK.IO token expires in %" PRId64 " day%s (%s): make a new one in "
-                           "the MK.IO web app and run `mkio-orgs login`.",
-                   (left + 86399) / 86400, (left + 86399) / 86400 == 1 ? "" : "s", when);
+        login_say("info", "Your MK.IO token in %.200s expires in %" PRId64 " day%s (%s): %s.",
+                  source ? source : "?", (left + 86399) / 86400,
+                  (left + 86399) / 86400 == 1 ? "" : "s", when, remedy);
 }
 
 /* The time the network part may take: the budget less a reserve for the
@@ -302,6 +305,21 @@ static const char *helper_check_user(struct helper_login *l)
     return NULL;
 }
 
+/* Tells the user that their token file is refused (err names it and why)
+ * and who can fix it: for a file of token_dir only an administrator
+ * (token.h), who replaces it mode 0600 with `mkio-orgs login --user`. */
+static void helper_tell_refused_file(const struct helper_login *l, const mk_error *err)
+{
+    const char *file = l->token_source ? l->token_source : "?";
+    if (mk_token_source_root_held(&l->cfg, file))
+        login_say("info", "Your MK.IO token is not used: %.300s. Only your administrator can fix "
+                  "%.200s: `chmod 0600 %.200s` (root-owned), or `mkio-orgs login --user %.64s` "
+                  "with a new token.", err->message, file, file, l->pw.pw_name);
+    else
+        login_say("info", "Your MK.IO token is not used: %.300s. Fix it with `chmod 0600 %.200s`, "
+                  "or run `mkio-orgs login` to save your token again.", err->message, file);
+}
+
 /* The user's token (token.h). NULL to go on; "ignore" when there is none;
  * "fail" when a token file is refused (logged, recorded, told). */
 static const char *helper_find_token(struct helper_login *l)
@@ -321,11 +339,11 @@ static const char *helper_find_token(struct helper_login *l)
         helper_log_failure(o, l->user, "cannot use the MK.IO token", &err);
         helper_record_failure(&l->cfg, l->pw.pw_name, l->user, &err);
         if (!o->quiet)
-            login_say("info", "Your MK.IO token is not used: %.300s.", err.message);
+            helper_tell_refused_file(l, &err);
         return "fail";
     }
     if (!o->quiet)
-        helper_tell_token_expiry(&l->cfg, l->token);
+        helper_tell_token_expiry(&l->cfg, l->pw.pw_name, l->token, l->token_source);
     return NULL;
 }
 
@@ -336,9 +354,14 @@ static void helper_log_refresh_failed(const struct helper_login *l, mk_status st
 {
     const struct login_args *o = l->o;
     helper_log_failure(o, l->user, "could not refresh MK.IO organizations", err);
-    if (!o->quiet && err->status == MK_ERR_API && err->http_status == 401)
-        login_say("info", "MK.IO refused your token (expired or revoked): make a new one in "
-                           "the MK.IO web app and run `mkio-orgs login`.");
+    if (!o->quiet && err->status == MK_ERR_API && err->http_status == 401) {
+        /* Name the file: logins read token_dir/USER first, so a user who
+         * saved a new token of their own must learn it is not this one. */
+        char remedy[600];
+        mk_token_remedy(&l->cfg, l->pw.pw_name, l->token_source, remedy, sizeof(remedy));
+        login_say("info", "MK.IO refused the token in %.200s (expired or revoked): %s.",
+                  l->token_source ? l->token_source : "?", remedy);
+    }
     login_log(LOG_INFO, "user %s: refresh failed (%s) after %" PRId64 " ms: %zu organizations joined "
                "(%zu accepted now), %zu skipped, %zu expired, %zu failed; store not updated",
                l->user, mk_status_name(st), elapsed, res->members + res->accepted, res->accepted,

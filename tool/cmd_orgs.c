@@ -8,14 +8,15 @@
 
 #include "tool/cmd_orgs.h"
 #include "tool/shape.h"
+#include "tool/cmd_refresh.h"
 #include "tool/util.h"
 #include "tool/verbosity.h"
 
 static const char orgs_help[] =
 "Usage: mkio-orgs orgs list [--json]\n"
-"       mkio-orgs orgs accept ORG_ID [--json]\n"
+"       mkio-orgs orgs accept ORG_ID [--no-refresh] [--json]\n"
 "       mkio-orgs orgs decline ORG_ID [--json]\n"
-"       mkio-orgs orgs leave ORG_ID [--yes] [--json]\n"
+"       mkio-orgs orgs leave ORG_ID [--yes] [--no-refresh] [--json]\n"
 "\n"
 "Act for the user of your token. `list` shows every organization you belong\n"
 "to and every one with an invite for you, with who sent it, the comment, its\n"
@@ -25,6 +26,10 @@ static const char orgs_help[] =
 "it asks for confirmation on a terminal and needs --yes otherwise. ORG_ID is\n"
 "the id `list` shows (a UUID, in any case); a name is refused before anything\n"
 "is sent. Accepting an organization you already belong to says so and exits 0.\n"
+"After accept and leave your groups on this host are refreshed through the\n"
+"refresh service (`mkio-orgs refresh`), which says when the Unix group\n"
+"follows (on standard error with --json); --no-refresh leaves that to your\n"
+"next login.\n"
 "Exit status as in `mkio-orgs --help`.\n";
 
 /* The state is the server's (shape_user_org_state): expiry is never
@@ -121,6 +126,7 @@ int cmd_orgs_accept(struct tool *t, int argc, char **argv)
 {
     char *arg = NULL, id[MK_UUID_LEN + 1];
     bool json = false;
+    bool no_refresh = refresh_take_no_refresh(&argc, argv);
     int rc = tool_simple_options("orgs accept", orgs_help, argc, argv, &json, "ORG_ID", &arg);
     if (rc)
         return rc < 0 ? TOOL_EXIT_OK : rc;
@@ -148,17 +154,17 @@ int cmd_orgs_accept(struct tool *t, int argc, char **argv)
         rc = tool_fail(&err);
         goto out;
     }
-    if (json) {
+    if (json)
         orgs_print_json(id, org.name, "accepted");
-        goto out;
-    }
-    if (!tool_quiet) {
+    else if (!tool_quiet) {
         fputs("Joined ", stdout);
         tool_put_safe(stdout, org.name ? org.name : id);
         fputs(" (", stdout);
         tool_put_safe(stdout, id);
         fputs(").\n", stdout);
     }
+    if (!no_refresh)
+        refresh_after_change(t, json ? stderr : tool_quiet ? NULL : stdout, true);
 out:
     mk_user_org_clear(&org);
     mk_http_free(http);
@@ -212,7 +218,7 @@ static int orgs_delete(struct tool *t, int argc, char **argv, bool leave)
         {NULL, 0, NULL, 0},
     };
     const char *command = leave ? "orgs leave" : "orgs decline";
-    bool yes = false;
+    bool yes = false, no_refresh = leave && refresh_take_no_refresh(&argc, argv);
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "hy", options, NULL)) != -1) {
@@ -275,17 +281,17 @@ static int orgs_delete(struct tool *t, int argc, char **argv, bool leave)
         rc = tool_fail(&err);
         goto out;
     }
-    if (tool_json()) {
+    if (tool_json())
         orgs_print_json(id, org->name, leave ? "left" : "declined");
-        goto out;
-    }
-    if (!tool_quiet) {
+    else if (!tool_quiet) {
         fputs(leave ? "Left " : "Declined the invite to ", stdout);
         tool_put_safe(stdout, org->name ? org->name : id);
         fputs(" (", stdout);
         tool_put_safe(stdout, id);
         fputs(leave ? "). Only a fresh invitation can bring you back.\n" : ").\n", stdout);
     }
+    if (leave && !no_refresh)
+        refresh_after_change(t, tool_json() ? stderr : tool_quiet ? NULL : stdout, false);
 out:
     mk_user_org_list_free(&list);
     mk_http_free(http);

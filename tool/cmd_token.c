@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +29,10 @@
 #include "base/text.h"
 #include "base/trust.h"
 #include "net/token.h"
+#include "tool/cmd_refresh.h"
 #include "tool/cmd_token.h"
 #include "tool/shape.h"
+#include "tool/token_prompt.h"
 #include "tool/util.h"
 #include "tool/verbosity.h"
 
@@ -333,73 +336,6 @@ static mk_status place_preflight(struct tool *t, const char *user, mk_error *err
     return st;
 }
 
-/* ---- reading the token ---- */
-
-/* One line from standard input, without echo on a terminal. */
-static mk_status read_token_stdin(char **token, mk_error *err)
-{
-    mk_status st = MK_OK;
-    struct termios saved, quiet;
-    bool restore = false;
-    size_t used = 0;
-    char *buf = malloc(MK_TOKEN_MAX_BYTES + 2);
-
-    *token = NULL;
-    if (!buf)
-        return mk_error_set(err, MK_ERR_NOMEM, "out of memory");
-    if (isatty(STDIN_FILENO)) {
-        /* Echo off before the prompt, so nothing typed after it shows. */
-        if (tcgetattr(STDIN_FILENO, &saved) == 0) {
-            quiet = saved;
-            quiet.c_lflag &= (tcflag_t)~(ECHO | ECHONL);
-            restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
-        }
-        fputs("MK.IO token (input hidden): ", stderr);
-        fflush(stderr);
-    }
-    for (;;) {
-        char c;
-        ssize_t n = read(STDIN_FILENO, &c, 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            st = mk_error_set(err, MK_ERR_IO, "cannot read standard input: %s", strerror(errno));
-            goto out;
-        }
-        if (n == 0 || c == '\n')
-            break;
-        if (used > MK_TOKEN_MAX_BYTES) {
-            st = mk_error_set(err, MK_ERR_USAGE, "the token is longer than %d bytes",
-                              MK_TOKEN_MAX_BYTES);
-            goto out;
-        }
-        buf[used++] = c;
-    }
-    while (used > 0 && mk_ascii_space((unsigned char)buf[used - 1]))
-        used--;
-    size_t start = 0;
-    while (start < used && mk_ascii_space((unsigned char)buf[start]))
-        start++;
-    buf[used] = '\0';
-    if (start == used) {
-        st = mk_error_set(err, MK_ERR_USAGE, "no token on standard input");
-        goto out;
-    }
-    if ((st = mk_token_check_value(buf + start, err)) != MK_OK)
-        goto out;
-    *token = strdup(buf + start);
-    if (!*token)
-        st = mk_error_set(err, MK_ERR_NOMEM, "out of memory");
-out:
-    if (restore) {
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
-        fputc('\n', stderr);
-    }
-    explicit_bzero(buf, MK_TOKEN_MAX_BYTES + 2);
-    free(buf);
-    return st;
-}
-
 /* ---- showing ---- */
 
 /* The expiry as a person reads it. An exp outside 1970..9999 (net/jwt.h)
@@ -526,6 +462,81 @@ static void token_print_json(const struct mk_profile *profile, const struct mk_j
     tool_print_json(o);
 }
 
+/* A token MK.IO refused at login: the token given, not "your profile",
+ * and who tries again with what (issue 19). Other failures as before. */
+static int login_refused(const mk_error *err, const char *user)
+{
+    if (err->status != MK_ERR_API || err->http_status != 401)
+        return profile_failure(err, "; nothing was saved");
+    tool_error("MK.IO refused the token given on standard input (HTTP 401: expired, revoked "
+               "or mistyped%s%s); nothing was saved", err->ref[0] ? "; ref " : "", err->ref);
+    tool_error("make a new token in the MK.IO web app (profile menu, \"Your personal API "
+               "tokens\"), copy all of it, and run `mkio-orgs login%s%s` again",
+               user ? " --user " : "", user ? user : "");
+    return TOOL_EXIT_USAGE;
+}
+
+/* After `login` (the caller's own file): a file of token_dir that logins
+ * read first makes the one just saved of no use to them; say so, and who
+ * can change that. */
+static void login_warn_shadowed(struct tool *t, const char *saved)
+{
+    struct refresh_token_info info;
+    if (geteuid() == 0)
+        return;               /* root's logins are left alone (min_uid) */
+    refresh_login_token(t, &info);
+    if (!info.known || !info.found || !info.root_held || strcmp(info.path, saved) == 0)
+        return;
+    struct passwd *pw = getpwuid(getuid());
+    tool_error("warning: your logins do not use the token just saved: they read %s first%s%s; "
+               "your administrator must run `mkio-orgs login --user %s` with this token, or "
+               "remove that file", info.path, info.problem[0] ? " (" : "",
+               info.problem[0] ? "refused there too)" : "", pw ? pw->pw_name : "USER");
+}
+
+/* Whether two tokens are one MK.IO account's: the same text, or JWTs of
+ * the same subject. */
+static bool token_same_account(const char *a, const char *b)
+{
+    struct mk_jwt_claims ca, cb;
+    if (strcmp(a, b) == 0)
+        return true;
+    return mk_jwt_read_claims(a, &ca) && mk_jwt_read_claims(b, &cb) && ca.sub[0] &&
+           strcmp(ca.sub, cb.sub) == 0;
+}
+
+/* After `login --user USER`: a token no login or sync will use (a user
+ * min_uid or ignore_users leaves alone), and the same MK.IO account filed
+ * for other local users in token_dir. Warnings only: the token is saved. */
+static void login_warn_user(struct tool *t, const char *user, const char *token,
+                            const struct mk_profile *profile)
+{
+    const struct mk_config *cfg = &t->cfg;
+    struct passwd *pw = getpwnam(user);
+    if (pw && mk_config_user_ignored(cfg, user, pw->pw_uid))
+        tool_error("warning: logins and sync leave %s alone (uid %lu; min_uid %lu, or "
+                   "ignore_users, in %s): this token is never used", user,
+                   (unsigned long)pw->pw_uid, (unsigned long)cfg->min_uid, cfg->source);
+    char **names = NULL;
+    size_t n = 0;
+    if (mk_token_dir_list(cfg->token_dir, MK_TOKEN_DIR_SORTED, &names, &n, NULL) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char path[4096], *other = NULL;
+        mk_error err;
+        if (strcmp(names[i], user) == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", cfg->token_dir, names[i]);
+        if (mk_token_read_file(path, 0, &other, &err) == MK_OK && token_same_account(token, other))
+            tool_error("warning: %s holds a token of the same MK.IO account (%s): one account "
+                       "filed for several local users makes them all one MK.IO user; save each "
+                       "user's own token", path, profile->login_email[0] ? profile->login_email
+                       : profile->id);
+        mk_token_free(other);
+    }
+    mk_token_dir_list_free(names, n);
+}
+
 int cmd_login(struct tool *t, int argc, char **argv)
 {
     const char *user = NULL;
@@ -547,7 +558,7 @@ int cmd_login(struct tool *t, int argc, char **argv)
         rc = tool_fail(&err);
         goto out;
     }
-    if (read_token_stdin(&token, &err) != MK_OK) {
+    if (prompt_read_token(&token, &err) != MK_OK) {
         err.status = MK_ERR_USAGE;
         rc = tool_fail(&err);
         goto out;
@@ -555,7 +566,7 @@ int cmd_login(struct tool *t, int argc, char **argv)
     if ((rc = tool_client_for_token(t, token, &http)) != TOOL_EXIT_OK)
         goto out;
     if (mk_profile_get(http, &profile, &err) != MK_OK) {
-        rc = profile_failure(&err, "; nothing was saved");
+        rc = login_refused(&err, user);
         goto out;
     }
 
@@ -589,8 +600,7 @@ int cmd_login(struct tool *t, int argc, char **argv)
     bool is_jwt = mk_jwt_read_claims(token, &claims);
     if (tool_json()) {
         token_print_json(&profile, &claims, is_jwt, pl.path);
-        rc = TOOL_EXIT_OK;
-        goto out;
+        goto saved;           /* the warnings still go to stderr */
     }
     char expiry[160];
     format_expiry(&claims, is_jwt, expiry, sizeof(expiry));
@@ -609,6 +619,10 @@ int cmd_login(struct tool *t, int argc, char **argv)
     put_line("Expires:", expiry);
     put_line("Saved to:", pl.path);
 saved:
+    if (user)
+        login_warn_user(t, user, token, &profile);
+    else
+        login_warn_shadowed(t, pl.path);
     rc = TOOL_EXIT_OK;
 out:
     if (data) {
@@ -620,6 +634,31 @@ out:
     mk_http_free(http);
     mk_token_free(token);
     return rc;
+}
+
+/* whoami's last line for a user: the token file logins use (net/token.h:
+ * token_dir/USER first), and a warning when it is not the one whoami read. */
+static void whoami_login_token(struct tool *t, const char *source, bool from_env)
+{
+    struct refresh_token_info info;
+    char shown[4700];
+    refresh_login_token(t, &info);
+    if (!info.known) {
+        snprintf(shown, sizeof(shown), "unknown (%s)", info.why);
+    } else if (!info.found) {
+        snprintf(shown, sizeof(shown), "none (no %s/USER, no %s)", t->cfg.token_dir, info.path);
+    } else {
+        snprintf(shown, sizeof(shown), "%s (%s)%s%s", info.path, info.root_held
+                 ? "root's, in token_dir: only your administrator can replace it"
+                 : "your own file", info.problem[0] ? "; refused: " : "", info.problem);
+    }
+    put_line("Logins use:", shown);
+    if (info.known && info.found && info.root_held && (from_env || strcmp(info.path, source) != 0)) {
+        struct passwd *pw = getpwuid(getuid());
+        tool_error("warning: your logins use %s, not the token shown here; if MK.IO refuses "
+                   "that one, your administrator must run `mkio-orgs login --user %s`",
+                   info.path, pw ? pw->pw_name : "USER");
+    }
 }
 
 int cmd_whoami(struct tool *t, int argc, char **argv)
@@ -665,6 +704,8 @@ int cmd_whoami(struct tool *t, int argc, char **argv)
         put_line("Token source:", shown_source);
         put_line("Token kind:", claims.kind[0] ? claims.kind : "unknown");
         put_line("Expires:", expiry);
+        if (geteuid() != 0)
+            whoami_login_token(t, source, from_env);
     }
     rc = TOOL_EXIT_OK;
 out:

@@ -14,6 +14,7 @@
 #include "net/profile.h"
 #include "net/token.h"
 #include "store/store.h"
+#include "tool/cmd_refresh.h"
 #include "tool/doctor.h"
 #include "tool/doctor_list.h"
 #include "tool/doctor_token.h"
@@ -167,6 +168,33 @@ static void report_token(struct doctor *d, const char *who, const char *user, co
     free(hint);
 }
 
+/* The note of a user's token line: what was not checked, and which file
+ * their logins use (cmd_refresh.h: their own look, else the refresh
+ * service's answer). True when that is a file of token_dir other than
+ * source (the token checked; NULL when there is none). */
+static bool doctor_login_token_note(struct doctor *d, const char *source, char *note,
+                                    size_t size)
+{
+    struct refresh_token_info info;
+    refresh_login_token(d->t, &info);
+    int n = snprintf(note, size, "; not checked: the tokens under token_dir (not root: the "
+                     "token directory cannot be read)");
+    if (n < 0 || (size_t)n >= size)
+        return false;
+    if (!info.known)
+        snprintf(note + n, size - (size_t)n, "; which token file your logins use is not known "
+                 "(%s)", info.why);
+    else if (!info.found)
+        snprintf(note + n, size - (size_t)n, "; your logins find no token file (neither %s/USER "
+                 "nor %s)", d->t->cfg.token_dir, info.path);
+    else
+        snprintf(note + n, size - (size_t)n, "; your logins use %s (%s)%s%s", info.path,
+                 info.root_held ? "root's, in token_dir: only your administrator can replace it"
+                 : "your own file", info.problem[0] ? "; refused: " : "", info.problem);
+    return info.known && info.found && info.root_held &&
+           (!source || strcmp(source, info.path) != 0);
+}
+
 /* The caller's own token (not root): also the TLS check's request. */
 static void check_tls_and_own_token(struct doctor *d)
 {
@@ -182,8 +210,9 @@ static void check_tls_and_own_token(struct doctor *d)
     mk_status st = doctor_profile(d, token_st == MK_OK ? token : DOCTOR_PROBE_TOKEN, &profile,
                                   &err);
     report_tls(d, token_st != MK_OK, st, &err);
-    const char *not_root = "; not checked: the tokens under token_dir (not root: the token "
-                           "directory cannot be read)";
+    char not_root[5200];
+    bool shadowed = doctor_login_token_note(d, token_st == MK_OK ? source : NULL, not_root,
+                                            sizeof(not_root));
     if (token_st != MK_OK) {
         bool missing = strncmp(token_err.message, "no token", 8) == 0;
         char *hint = missing
@@ -197,6 +226,15 @@ static void check_tls_and_own_token(struct doctor *d)
     } else if (!d->tls_ok) {
         doctor_add(d, DOCTOR_WARN, "token", "fix the tls check first",
                    "not checked: %s did not answer (see tls)%s", t->cfg.base_url, not_root);
+    } else if (shadowed) {
+        /* The token shown is fine, but logins use another: the trap of a
+         * root-held file (issue 19). */
+        struct passwd *pw = getpwuid(getuid());
+        char *hint = doctor_hint("your administrator must run `mkio-orgs login --user %s` with "
+                                 "your token, or remove the file of token_dir",
+                                 pw ? pw->pw_name : "USER");
+        report_token(d, "", NULL, source, token, st, &err, &profile, DOCTOR_WARN, not_root, hint);
+        free(hint);
     } else {
         report_token(d, "", NULL, source, token, st, &err, &profile, DOCTOR_OK, not_root, NULL);
     }
@@ -208,10 +246,12 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Root: one user's token, read from source, sent to MK.IO. */
+/* Root: one user's token, read from source, sent to MK.IO. account gets
+ * the MK.IO user id it belongs to ("" when not known). */
 static void check_one_token(struct doctor *d, const char *user, const char *token,
-                            const char *source)
+                            const char *source, char *account, size_t account_size)
 {
+    account[0] = '\0';
     const struct mk_config *cfg = &d->t->cfg;
     char who[320];
     snprintf(who, sizeof(who), "%s: ", user);
@@ -224,11 +264,55 @@ static void check_one_token(struct doctor *d, const char *user, const char *toke
     mk_error err;
     mk_error_clear(&err);
     mk_status st = doctor_profile(d, token, &profile, &err);
-    bool local = getpwnam(user) != NULL;
-    char *hint = local ? NULL : doctor_hint("remove %s, or create the user %s", source, user);
-    report_token(d, who, user, source, token, st, &err, &profile, local ? DOCTOR_OK : DOCTOR_WARN,
-                 local ? NULL : "; but there is no local user of that name: never used", hint);
+    if (st == MK_OK)
+        snprintf(account, account_size, "%.159s", profile.id[0] ? profile.id : profile.login_email);
+    struct passwd *pw = getpwnam(user);
+    bool local = pw != NULL;
+    /* A user logins and sync leave alone never has the token used. */
+    bool ignored = local && mk_config_user_ignored(cfg, user, pw->pw_uid);
+    char note[600] = "";
+    char *hint = NULL;
+    if (!local) {
+        hint = doctor_hint("remove %s, or create the user %s", source, user);
+        snprintf(note, sizeof(note), "; but there is no local user of that name: never used");
+    } else if (ignored) {
+        hint = doctor_hint("remove %s, or change min_uid or ignore_users in %s", source,
+                           cfg->source);
+        snprintf(note, sizeof(note), "; but logins and sync leave %s alone (uid %lu; min_uid "
+                 "%lu, or ignore_users): never used", user, (unsigned long)pw->pw_uid,
+                 (unsigned long)cfg->min_uid);
+    }
+    report_token(d, who, user, source, token, st, &err, &profile,
+                 local && !ignored ? DOCTOR_OK : DOCTOR_WARN, note[0] ? note : NULL, hint);
     free(hint);
+}
+
+/* Root: one warn line per MK.IO account whose token is filed for more than
+ * one local user (accounts[i] of users[i]; "" not known). */
+static void check_shared_accounts(struct doctor *d, char **users, char (*accounts)[160],
+                                  size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!accounts[i][0])
+            continue;
+        char names[1024];
+        size_t used = (size_t)snprintf(names, sizeof(names), "%s", users[i]), others = 0;
+        for (size_t j = i + 1; j < n; j++) {
+            if (strcmp(accounts[i], accounts[j]) != 0)
+                continue;
+            if (used < sizeof(names))
+                used += (size_t)snprintf(names + used, sizeof(names) - used, ", %s", users[j]);
+            accounts[j][0] = '\0';
+            others++;
+        }
+        if (!others)
+            continue;
+        char *hint = doctor_hint("save each user's own token with `mkio-orgs login --user "
+                                 "USER`: a shared account makes them one MK.IO user");
+        doctor_add(d, DOCTOR_WARN, "token", hint, "one MK.IO account (%s) is filed for %zu local "
+                   "users in token_dir: %s", accounts[i], others + 1, names);
+        free(hint);
+    }
 }
 
 /* The users with a token file in token_dir (sorted; *n 0 when none), or
@@ -278,6 +362,7 @@ static void check_token_dir(struct doctor *d)
     mk_error_clear(&err);
 
     bool dir_ok = list_token_dir(d, &users, &n);
+    char (*accounts)[160] = calloc(n ? n : 1, sizeof(*accounts));
     for (size_t i = 0; i < n; i++) {
         const char *user = users[i];
         char path[4096];
@@ -297,9 +382,12 @@ static void check_token_dir(struct doctor *d)
             free(hint);
             continue;
         }
-        check_one_token(d, user, token, path);
+        check_one_token(d, user, token, path, accounts ? accounts[i] : (char[160]){0}, 160);
         mk_token_free(token);
     }
+    if (accounts)
+        check_shared_accounts(d, users, accounts, n);
+    free(accounts);
 
     /* Users the store knows (they logged in, or were synced) and who have
      * no file in token_dir: their own token file, read as PAM reads it. */
@@ -317,7 +405,9 @@ static void check_token_dir(struct doctor *d)
             mk_status st = mk_token_for_user(cfg, pw, &token, &source, &err);
             checked++;
             if (st == MK_OK) {
-                check_one_token(d, user, token, source ? source : "the user's token file");
+                char account[160];
+                check_one_token(d, user, token, source ? source : "the user's token file",
+                                account, sizeof(account));
             } else {
                 char *hint = doctor_hint("save a token with `mkio-orgs login --user %s` (as "
                                          "root), or %s runs `mkio-orgs login`", user, user);

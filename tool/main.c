@@ -18,6 +18,7 @@
 #include "tool/cmd_ids.h"
 #include "tool/cmd_invite.h"
 #include "tool/cmd_orgs.h"
+#include "tool/cmd_refresh.h"
 #include "tool/cmd_status.h"
 #include "tool/cmd_store.h"
 #include "tool/cmd_sync.h"
@@ -128,15 +129,24 @@ static const struct tool_verb verbs[] = {
     { "orgs", "list", cmd_orgs_list, 0, SECTION_USER, "[--json]",
       "Organizations you belong to and those you are invited\n"
       "to, with sender, comment, state and expiry.\n" },
-    { "orgs", "accept", cmd_orgs_accept, 0, SECTION_USER, "ORG_ID [--json]",
-      "Accept the pending invite to ORG_ID and join it.\n" },
+    { "orgs", "accept", cmd_orgs_accept, 0, SECTION_USER, "ORG_ID [--no-refresh] [--json]",
+      "Accept the pending invite to ORG_ID and join it; your\n"
+      "groups here are refreshed (mkio-orgs refresh) unless\n"
+      "--no-refresh.\n" },
     { "orgs", "decline", cmd_orgs_decline, 0, SECTION_USER, "ORG_ID [--json]",
       "Decline the pending invite to ORG_ID.\n" },
-    { "orgs", "leave", cmd_orgs_leave, 0, SECTION_USER, "ORG_ID [--yes] [--json]",
+    { "orgs", "leave", cmd_orgs_leave, 0, SECTION_USER, "ORG_ID [--yes] [--no-refresh] [--json]",
       "Leave ORG_ID. Only a fresh invitation can undo this:\n"
       "on a terminal you are asked to confirm; scripts pass\n"
-      "--yes.\n" },
+      "--yes. Your groups here are refreshed unless\n"
+      "--no-refresh.\n" },
     { "orgs", NULL, cmd_orgs, 0, SECTION_NONE, NULL, NULL },
+    /* The client connects to the refresh service; the service side
+     * (--serve, hidden) clears its environment itself. */
+    { "refresh", NULL, cmd_refresh, 0, SECTION_USER, "[--json]",
+      "Refresh your own groups now, without root, through\n"
+      "this host's refresh service (mkio-refresh.socket);\n"
+      "at most once every 30 s.\n" },
 
     { "login", NULL, cmd_login, 0, SECTION_TOKEN, "[--user USER] [--json]",
       "Read a token from standard input (not echoed), check it\n"

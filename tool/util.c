@@ -47,7 +47,7 @@ static bool tool_journal_stdout;
 static bool tool_error_noted;      /* the first error of the run, for its object */
 static char tool_error_message[1024];
 static char tool_error_ref[128];
-static char tool_error_hint[512];
+static char tool_error_hint[4608];
 
 void tool_json_set(bool on)
 {
@@ -143,17 +143,37 @@ int tool_json_finish(int rc)
     return rc;
 }
 
-/* A token MK.IO refuses is the user's to replace: the remedy. */
-static const char tool_401_hint[] =
-    "the token was refused (expired, revoked or mistyped): make a new one in the MK.IO web app "
-    "(profile menu, \"Your personal API tokens\") and run `mkio-orgs login`";
+/* Where the token in use came from (tool_read_token), so that a refusal
+ * names the fix that fits it: "" until a token is read. */
+static char tool_token_origin[4096];
+static bool tool_token_origin_env;
+
+/* The remedy for a token MK.IO refused (401), by where it came from
+ * (issue 19): MKIO_TOKEN is the caller's to fix or unset, --token-file's
+ * file theirs to replace, their own file `mkio-orgs login`'s. */
+static void tool_token_refused_remedy(char *out, size_t size)
+{
+    if (tool_token_origin_env) {
+        snprintf(out, size, "the token in MKIO_TOKEN was refused (expired, revoked or "
+                 "mistyped): set MKIO_TOKEN to a valid token, or unset it to use your token "
+                 "file (`mkio-orgs login` saves one)");
+        return;
+    }
+    snprintf(out, size, "the token %s%s%swas refused (expired, revoked or mistyped): make a "
+             "new one in the MK.IO web app (profile menu, \"Your personal API tokens\") and "
+             "run `mkio-orgs login`", tool_token_origin[0] ? "in " : "", tool_token_origin,
+             tool_token_origin[0] ? " " : "");
+}
 
 int tool_fail(const mk_error *err)
 {
     const char *message = err->message[0] ? err->message : mk_status_name(err->status);
     bool refused_token = err->status == MK_ERR_API && err->http_status == 401;
+    char hint[4608];
+    if (refused_token)
+        tool_token_refused_remedy(hint, sizeof(hint));
     char *clean = mk_text_sanitize_dup(message);
-    tool_note_error(clean ? clean : "", err->ref, refused_token ? tool_401_hint : NULL);
+    tool_note_error(clean ? clean : "", err->ref, refused_token ? hint : NULL);
     free(clean);
     tool_line_priority(stderr, MK_LOG_ERR);
     fputs("mkio-orgs: ", stderr);
@@ -169,7 +189,9 @@ int tool_fail(const mk_error *err)
      * was asked: exit 2 (as for a missing token), with the remedy. */
     if (refused_token) {
         tool_line_priority(stderr, MK_LOG_ERR);
-        fprintf(stderr, "mkio-orgs: %s\n", tool_401_hint);
+        fputs("mkio-orgs: ", stderr);
+        tool_put_safe(stderr, hint);
+        fputc('\n', stderr);
         return TOOL_EXIT_USAGE;
     }
     return tool_exit_code(err->status);
@@ -435,6 +457,9 @@ mk_status tool_own_token_path(struct tool *t, char *path, size_t size, mk_error 
 mk_status tool_read_token(struct tool *t, char **token, char *source, size_t source_size,
                           mk_error *err)
 {
+    tool_token_origin_env = !t->token_file && getenv("MKIO_TOKEN");
+    snprintf(tool_token_origin, sizeof(tool_token_origin), "%s",
+             t->token_file ? t->token_file : "");
     if (t->token_file) {
         snprintf(source, source_size, "%s", t->token_file);
         return mk_token_read_file(t->token_file, getuid(), token, err);
@@ -456,6 +481,7 @@ mk_status tool_read_token(struct tool *t, char **token, char *source, size_t sou
     if (st != MK_OK)
         return st;
     snprintf(source, source_size, "%s", path);
+    snprintf(tool_token_origin, sizeof(tool_token_origin), "%s", path);
     st = mk_token_read_file(path, getuid(), token, err);
     if (st == MK_ERR_IO) /* token.h: no file there */
         return mk_error_set(err, MK_ERR_USAGE,

@@ -255,7 +255,7 @@ mk_status mk_token_for_user(const struct mk_config *cfg, const struct passwd *pw
     }
     if (root_path) {
         st = mk_token_read_file(root_path, 0, token, err);
-        if (st == MK_OK && source) {
+        if (st != MK_ERR_IO && source) {
             *source = root_path;
             root_path = NULL;
         }
@@ -289,7 +289,7 @@ mk_status mk_token_for_user(const struct mk_config *cfg, const struct passwd *pw
     if (st == MK_ERR_IO)
         st = mk_error_set(err, MK_ERR_IO, "no token for %s (neither %s nor %s exists)", user,
                           root_path ? root_path : "token_dir", user_path);
-    if (st == MK_OK && source) {
+    if (st != MK_ERR_IO && source) {
         *source = user_path;
         user_path = NULL;
     }
@@ -305,6 +305,30 @@ out:
     free(root_path);
     free(user_path);
     return st;
+}
+
+bool mk_token_source_root_held(const struct mk_config *cfg, const char *path)
+{
+    if (!cfg || !cfg->token_dir || !*cfg->token_dir || !path)
+        return false;
+    size_t len = strlen(cfg->token_dir);
+    while (len > 1 && cfg->token_dir[len - 1] == '/')
+        len--;
+    return strncmp(path, cfg->token_dir, len) == 0 && path[len] == '/' &&
+           path[len + 1] && !strchr(path + len + 1, '/');
+}
+
+void mk_token_remedy(const struct mk_config *cfg, const char *user, const char *path, char *buf,
+                     size_t size)
+{
+    if (!size)
+        return;
+    if (mk_token_source_root_held(cfg, path))
+        snprintf(buf, size, "your administrator must run `mkio-orgs login --user %s` with a new "
+                 "token (logins read %s before your own token file)", user ? user : "USER", path);
+    else
+        snprintf(buf, size, "make a new one in the MK.IO web app (profile menu, \"Your personal "
+                 "API tokens\") and run `mkio-orgs login`");
 }
 
 /* Sorting the listing (MK_TOKEN_DIR_SORTED). */

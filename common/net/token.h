@@ -16,6 +16,7 @@
 #define MK_TOKEN_H
 
 #include <pwd.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -36,9 +37,22 @@ mk_status mk_token_read_file(const char *path, uid_t owner, char **token, mk_err
  * (owned by the user, read with the user's file-system privileges when the
  * caller is root, via setfsuid/setfsgid, which are per-thread). MK_ERR_IO
  * with "no token" when neither file exists. *source (may be NULL) gets
- * the path used (malloc'd). */
+ * the path used (malloc'd), also when that file is refused (so that the
+ * message can say who fixes it: mk_token_remedy); NULL when there is none. */
 mk_status mk_token_for_user(const struct mk_config *cfg, const struct passwd *pw,
                             char **token, char **source, mk_error *err);
+
+/* Whether path, a token's source as mk_token_for_user gives it, is a file
+ * of cfg->token_dir: root's, which only an administrator can replace. */
+bool mk_token_source_root_held(const struct mk_config *cfg, const char *path);
+
+/* Who fixes the token of user that came from path, as a clause that ends a
+ * message: for a file of token_dir "your administrator must run
+ * `mkio-orgs login --user USER` with a new token (logins read PATH before
+ * your own token file)", else "make a new one in the MK.IO web app and run
+ * `mkio-orgs login`". Always NUL-terminated (cut to size). */
+void mk_token_remedy(const struct mk_config *cfg, const char *user, const char *path, char *buf,
+                     size_t size);
 
 /* Checks a token from the environment (MKIO_TOKEN): non-empty, printable. */
 mk_status mk_token_check_value(const char *token, mk_error *err);

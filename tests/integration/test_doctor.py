@@ -487,6 +487,32 @@ class Doctor(unittest.TestCase):
                       " (HTTP 401: expired, revoked or mistyped; ref ", bob[2])
         self.assertIn("run `mkio-orgs login --user bob`", bob[3])
 
+    def test_token_of_a_user_logins_leave_alone(self):
+        """Issue 19: a token for a user min_uid or ignore_users leaves alone
+        is accepted by MK.IO but never used: a warn, saying why."""
+        self.write_conf("ignore_users = bob\n")
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        bob = self.token_lines(p)["bob"]
+        self.assertEqual(bob[0], "warn", p.stdout)
+        self.assertIn("but logins and sync leave bob alone (uid 2002", bob[2])
+        self.assertIn("never used", bob[2])
+        self.assertIn("ignore_users", bob[3])
+        self.assertEqual(self.token_lines(p)["alice"][0], "ok")
+
+    def test_one_account_filed_for_several_users(self):
+        """Issue 19: the same MK.IO account in several token_dir files makes
+        those local users one MK.IO user: one warn line naming them."""
+        self.write_token("daemon", ALICE_TOKEN)
+        p = self.doctor()
+        self.assert_exit(p, 0)
+        shared = [c for c in lines_of(p) if c[1] == "token" and "one MK.IO account" in c[2]]
+        self.assertEqual(len(shared), 1, p.stdout)
+        self.assertEqual(shared[0][0], "warn")
+        self.assertIn("one MK.IO account (u-alice) is filed for 2 local users in token_dir: "
+                      "alice, daemon", shared[0][2])
+        self.assertIn("mkio-orgs login --user", shared[0][3])
+
     def test_store_user_without_token_file(self):
         # alice is in the store (she logged in) but has no file in token_dir:
         # her own token file is what PAM reads, and it is checked.

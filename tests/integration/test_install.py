@@ -113,6 +113,8 @@ class Install(Installed):
             "lib/systemd/system/mkio-recheck.service": 0o644,
             "lib/systemd/system/mkio-recheck.path": 0o644,
             "lib/systemd/system/mkio-userdb.service": 0o644,
+            "lib/systemd/system/mkio-refresh.socket": 0o644,
+            "lib/systemd/system/mkio-refresh@.service": 0o644,
             "usr/share/pam-configs/mkio": 0o644,
             "usr/lib/tmpfiles.d/mkio.conf": 0o644,
             "etc/apparmor.d/abstractions/nameservice.d/mkio": 0o644,
@@ -134,8 +136,9 @@ class Install(Installed):
                          ["/usr/bin/mkio-orgs sync --all --max-time 600"])
         # No temporary file of the unit substitution is left behind.
         self.assertEqual(sorted(os.listdir(os.path.join(dest, UNITDIR))),
-                         ["mkio-recheck.path", "mkio-recheck.service", "mkio-sync.service",
-                          "mkio-sync.timer", "mkio-userdb.service"])
+                         ["mkio-recheck.path", "mkio-recheck.service", "mkio-refresh.socket",
+                          "mkio-refresh@.service", "mkio-sync.service", "mkio-sync.timer",
+                          "mkio-userdb.service"])
         # An administrator's configuration is never overwritten.
         conf = os.path.join(dest, "etc/mkio/mkio.conf")
         with open(conf, "w") as f:
@@ -170,7 +173,10 @@ class Install(Installed):
         # where they look, whatever PREFIX is.
         self.assertEqual(unit_values(self.unit("mkio-sync.service"), "ExecStart"),
                          ["/usr/local/bin/mkio-orgs sync --all --max-time 600"])
-        for name in ("mkio-sync.service", "mkio-sync.timer"):
+        self.assertEqual(unit_values(self.unit("mkio-refresh@.service"), "ExecStart"),
+                         ["/usr/local/bin/mkio-orgs refresh --serve"])
+        for name in ("mkio-sync.service", "mkio-sync.timer", "mkio-refresh.socket",
+                     "mkio-refresh@.service"):
             with self.subTest(unit=name):
                 self.assertEqual(unit_values(self.unit(name), "Documentation"),
                                  ["man:mkio-orgs(1) file:/usr/local/share/doc/mkio/README.md"])
@@ -233,7 +239,8 @@ class Units(Installed):
         self.assertEqual(os.geteuid(), 0, "needs root (unshare --mount)")
         sb = sandbox.Sandbox().bind(bin_dir, "/usr/local/bin")
         return sb.run(["systemd-analyze", "verify", self.unit("mkio-sync.service"),
-                       self.unit("mkio-sync.timer")], capture_output=True, text=True,
+                       self.unit("mkio-sync.timer"), self.unit("mkio-refresh.socket"),
+                       self.unit("mkio-refresh@.service")], capture_output=True, text=True,
                               # Documentation=man:mkio-orgs(1): verify runs man for it,
                               # which finds the page make install put there.
                               env=dict(os.environ,
@@ -259,6 +266,29 @@ class Units(Installed):
         m = re.search(r"Overall exposure level for mkio-sync\.service: (\d+\.\d+) ", p.stdout)
         self.assertIsNotNone(m, p.stdout)
         self.assertLessEqual(float(m.group(1)), 3.0, p.stdout)
+
+    def test_refresh_service_exposure_at_most_3(self):
+        """Issue 19: hardened as the sync unit, less only what reading a
+        user's own token file with their identity needs."""
+        p = self.analyze("security", "--offline=true", "--root=" + self.local,
+                         "mkio-refresh@0.service")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m = re.search(r"Overall exposure level for mkio-refresh@0\.service: (\d+\.\d+) ", p.stdout)
+        self.assertIsNotNone(m, p.stdout)
+        self.assertLessEqual(float(m.group(1)), 3.0, p.stdout)
+
+    def test_refresh_socket_is_for_every_user_one_connection_each(self):
+        sock = self.unit("mkio-refresh.socket")
+        self.assertEqual(unit_values(sock, "ListenStream"), ["/run/mkio/refresh.sock"])
+        self.assertEqual(unit_values(sock, "SocketMode"), ["0666"])
+        self.assertEqual(unit_values(sock, "Accept"), ["yes"])
+        service = self.unit("mkio-refresh@.service")
+        self.assertEqual(unit_values(service, "StandardInput"), ["socket"])
+        # No setuid program anywhere: the privilege is the service's.
+        for root, _, files in os.walk(self.local):
+            for name in files:
+                st = os.lstat(os.path.join(root, name))
+                self.assertFalse(st.st_mode & (stat.S_ISUID | stat.S_ISGID), name)
 
     def test_timer_spreads_the_fleet(self):
         timer = self.unit("mkio-sync.timer")

@@ -12,7 +12,7 @@ import os
 import re
 import unittest
 
-from tooltest import (ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, ORG, ORG2, ROOT, ToolTest)
+from tooltest import (ADMIN_TOKEN, ALICE_TOKEN, BOB_TOKEN, ORG, ORG2, NOBODY, ROOT, TOOL, ToolTest)
 
 MAN = os.path.join(ROOT, "man", "mkio-orgs.1")
 BUILTINS = ("string", "integer", "number", "boolean", "null", "time")
@@ -305,6 +305,22 @@ class Contract(ToolTest):
                 validate(self.schema, obj, self.schema["command:sync"], "command:sync")
             self.assertIn("summary", load(lines[-1]))
 
+        def refresh_ok():
+            # The service as systemd runs it (Accept=yes: one --serve per
+            # connection, the connection as standard input; test_refresh.py).
+            from test_refresh import AcceptLoop
+            self.share_with_users()
+            self.conf = self.write_conf()
+            sock = os.path.join(self.tmp, "refresh.sock")
+            log = open(os.path.join(self.tmp, "serve.log"), "w+")
+            self.addCleanup(log.close)
+            loop = AcceptLoop(sock, [TOOL, "--config", self.conf, "refresh", "--serve"], log)
+            self.addCleanup(loop.close)
+            self.write_token("nobody", ALICE_TOKEN)    # root's logins are left alone
+            self.check("command:refresh", self.run_tool(
+                "refresh", "--json", token=None, user=NOBODY,
+                env={"MKIO_REFRESH_SOCKET": sock}))
+
         def doctor_ok():
             p = self.run_tool("doctor", "--json")
             # A check may fail on a test host (exit 4): the object is the same.
@@ -381,6 +397,11 @@ class Contract(ToolTest):
                                    self.run_tool("explain", "nobody", "--json", token=None)),
                 lambda: self.check_error(self.run_tool("explain", "no-such-user-x", "--json",
                                                        token=None), 2)),
+            "refresh": (
+                refresh_ok,
+                lambda: self.check_error(self.run_tool(
+                    "refresh", "--json", token=None,
+                    env={"MKIO_REFRESH_SOCKET": os.path.join(self.tmp, "absent.sock")}), 3)),
             "doctor": (
                 doctor_ok,
                 lambda: self.check_error(self.run_tool("doctor", "extra", "--json"), 2)),

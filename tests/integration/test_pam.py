@@ -1056,6 +1056,14 @@ class TestFailures(PamCase):
             return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
         return "%s.%s.sig" % (part({"alg": "none"}), part({"sub": "u-alice", "exp": int(exp)}))
 
+    def refused_root_token_line(self, user):
+        """What a login tells a user whose root-held token MK.IO refuses
+        (issue 19: the file, and the administrator's command)."""
+        path = os.path.join(self.token_dir, user)
+        return ("MK.IO refused the token in %s (expired or revoked): your administrator must run "
+                "`mkio-orgs login --user %s` with a new token (logins read %s before your own "
+                "token file)." % (path, user, path))
+
     def test_token_expiring_soon_is_told_once(self):
         """Issue 9: one line when the token expires within token_warn_days;
         the login goes on and the invite is accepted."""
@@ -1063,10 +1071,15 @@ class TestFailures(PamCase):
         self.seed(orgs=[self.org()], users=["alice"], invites=[self.invite("alice")])
         res = self.run_pam()
         self.assertEqual(res.rc, "PAM_SUCCESS")
-        warn = [l for l in res.infos if "token expires" in l]
+        warn = [l for l in res.infos if "expires in" in l]
         self.assertEqual(len(warn), 1, res.infos)
-        self.assertRegex(warn[0], r"^Your MK\.IO token expires in 3 days \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\): "
-                                  r"make a new one in the MK\.IO web app and run `mkio-orgs login`\.$")
+        # Issue 19: the line names the file and who renews it (root's file:
+        # the administrator).
+        path = re.escape(os.path.join(self.token_dir, "alice"))
+        self.assertRegex(warn[0], r"^Your MK\.IO token in " + path + r" expires in 3 days "
+                                  r"\(\d{4}-\d\d-\d\d \d\d:\d\d UTC\): your administrator must run "
+                                  r"`mkio-orgs login --user alice` with a new token \(logins read "
+                                  + path + r" before your own token file\)\.$")
         self.assertTrue(any("You are now a member" in l for l in res.infos), res.infos)
         # quiet, PAM_SILENT and token_warn_days = 0 say nothing.
         for kw in ({"args": "quiet"}, {"silent": True},
@@ -1094,12 +1107,14 @@ class TestFailures(PamCase):
         self.assertEqual(len(told), 1, res.infos)
         self.assertIn(os.path.join(self.token_dir, "alice"), told[0])
         self.assertIn("it must be 0600", told[0])
+        # Issue 19: a root-held file is the administrator's to fix; say so.
+        self.assertIn("Only your administrator can fix", told[0])
+        self.assertIn("`mkio-orgs login --user alice`", told[0])
         self.add_token("alice", token="tok-unknown-" + uuid.uuid4().hex)
         res = self.run_pam()
         self.assertEqual(res.rc, "PAM_SUCCESS")
-        self.assertEqual([l for l in res.infos if "refused your token" in l],
-                         ["MK.IO refused your token (expired or revoked): make a new one in the "
-                          "MK.IO web app and run `mkio-orgs login`."])
+        self.assertEqual([l for l in res.infos if "MK.IO refused" in l],
+                         [self.refused_root_token_line("alice")])
         res = self.run_pam(args="quiet")
         self.assertEqual(res.infos, [])
 
@@ -1108,8 +1123,7 @@ class TestFailures(PamCase):
         self.add_token("alice", token="tok-unknown-" + uuid.uuid4().hex)
         res = self.run_pam()
         line = self.assert_failed_open(res, before, "401", "ref ", infos=[
-            "MK.IO refused your token (expired or revoked): make a new one in the MK.IO web app "
-            "and run `mkio-orgs login`."])
+            self.refused_root_token_line("alice")])
         self.assertEqual(len(self.api_requests()), 1)
         self.assertRegex(line, r"ref [0-9a-f-]{36}")
 

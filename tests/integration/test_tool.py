@@ -379,12 +379,26 @@ class Tokens(ToolTest):
 
     def test_a_refused_token_exits_2_with_the_remedy(self):
         # The README: token errors exit 2. A 401 is one, whatever the call.
+        # Issue 19: the remedy fits where the token came from: MKIO_TOKEN is
+        # to be fixed or unset (`mkio-orgs login` would not help).
         for args in (["orgs", "list"], ["orgs", "accept", ORG], ["invite", "list"]):
             p = self.run_tool(*args, token="tok-unknown-123")
             self.assert_exit(p, 2)
             self.assertIn("401", p.stderr)
-            self.assertIn("run `mkio-orgs login`", p.stderr)
+            self.assertIn("the token in MKIO_TOKEN was refused", p.stderr)
+            self.assertIn("set MKIO_TOKEN to a valid token, or unset it", p.stderr)
             self.assertEqual(p.stderr.count("mkio-orgs login"), 1)
+        # The user's own file: named, and `mkio-orgs login` replaces it.
+        path = os.path.join(self.tmp, ".config", "mkio", "token")
+        os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
+        with open(path, "w") as f:
+            f.write("tok-unknown-123\n")
+        os.chmod(path, 0o600)
+        p = self.run_tool("orgs", "list", token=None)
+        self.assert_exit(p, 2)
+        self.assertIn("the token in %s was refused" % path, p.stderr)
+        self.assertIn("run `mkio-orgs login`", p.stderr)
+        self.assertNotIn("MKIO_TOKEN", p.stderr)
 
     def test_a_token_with_control_characters_is_refused_locally(self):
         p = self.run_tool("orgs", "list", token="abc\ndef")

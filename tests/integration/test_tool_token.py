@@ -163,6 +163,89 @@ class TestLogin(RootHome, ToolTest):
             if slave >= 0:
                 os.close(slave)
 
+    def prompt_then(self, act):
+        """Runs `login` on a pty that is its controlling terminal (as a
+        shell would), waits for the hidden prompt, calls act(pid, master),
+        and returns the child's wait status and the terminal's lflag after."""
+        import pty
+        import termios
+        pid, master = pty.fork()
+        if pid == 0:
+            os.execve(TOOL, [TOOL, "--config", self.conf, "login"],
+                      {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.tmp})
+        try:
+            seen = b""
+            while b"MK.IO token" not in seen:
+                chunk = os.read(master, 256)
+                self.assertTrue(chunk, "no prompt")
+                seen += chunk
+            self.assertFalse(termios.tcgetattr(master)[3] & termios.ECHO, "echo on at the prompt")
+            act(pid, master)
+            _, status = os.waitpid(pid, 0)
+            return status, termios.tcgetattr(master)[3]
+        finally:
+            os.close(master)
+
+    def test_interrupt_at_the_hidden_prompt_restores_echo(self):
+        """Issue 19: Ctrl-C (the terminal's interrupt character) at the
+        prompt ends login and leaves the terminal echoing; so do SIGTERM,
+        SIGHUP and SIGQUIT. Nothing is saved."""
+        import signal
+        import termios
+
+        def ctrl_c(pid, master):
+            os.write(master, termios.tcgetattr(master)[6][termios.VINTR])
+        cases = [("ctrl-c", ctrl_c, signal.SIGINT)]
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            cases.append((sig.name, lambda pid, master, sig=sig: os.kill(pid, sig), sig))
+        for name, act, sig in cases:
+            with self.subTest(signal=name):
+                status, lflag = self.prompt_then(act)
+                self.assertTrue(os.WIFSIGNALED(status), status)
+                self.assertEqual(os.WTERMSIG(status), sig)
+                self.assertTrue(lflag & termios.ECHO, "echo left off")
+                self.assertFalse(os.path.exists(self.token_path()))
+
+    def test_bearer_prefix_is_left_out_with_a_note(self):
+        p = self.run_tool("login", token=None, stdin="Bearer " + ALICE_TOKEN + "\n")
+        self.assert_exit(p, 0)
+        self.assertIn('left out the word "Bearer"', p.stderr)
+        with open(self.token_path()) as f:
+            self.assertEqual(f.read(), ALICE_TOKEN + "\n")
+        # The word alone is no token.
+        p = self.run_tool("login", token=None, stdin="Bearer\n")
+        self.assert_exit(p, 2)
+
+    def test_login_user_with_a_refused_token_says_so(self):
+        """Issue 19: not "reading your profile": the token given was refused,
+        and the command to run again names the user."""
+        p = self.run_tool("login", "--user", "nobody", token=None, stdin="tok-nobody-knows\n")
+        self.assert_exit(p, 2)
+        self.assertIn("MK.IO refused the token given on standard input", p.stderr)
+        self.assertIn("run `mkio-orgs login --user nobody` again", p.stderr)
+        self.assertNotIn("your profile", p.stderr)
+        self.assertIn("nothing was saved", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.token_dir, "nobody")))
+
+    def test_login_user_warns_of_an_ignored_user_and_a_shared_account(self):
+        conf = self.write_conf(min_uid=1000)
+        self.write_token("daemon", ALICE_TOKEN)
+        p = self.run_tool("--config", conf, "login", "--user", "nobody", token=None,
+                          stdin=ALICE_TOKEN + "\n", conf=False)
+        self.assert_exit(p, 0)
+        # nobody is 65534, above min_uid: not ignored; but daemon holds the
+        # same account.
+        self.assertNotIn("leave nobody alone", p.stderr)
+        self.assertIn("%s holds a token of the same MK.IO account (alice@example.com)"
+                      % os.path.join(self.token_dir, "daemon"), p.stderr)
+        with open(conf, "a") as f:
+            f.write("ignore_users = nobody\n")
+        p = self.run_tool("--config", conf, "login", "--user", "nobody", token=None,
+                          stdin=ALICE_TOKEN + "\n", conf=False)
+        self.assert_exit(p, 0)
+        self.assertIn("logins and sync leave nobody alone", p.stderr)
+        self.assertIn("this token is never used", p.stderr)
+
     def test_login_replaces_existing_token(self):
         os.makedirs(os.path.dirname(self.token_path()), 0o700)
         with open(self.token_path(), "w") as f:

@@ -347,7 +347,12 @@ static mk_status token_for(struct fixture *f, char **token, char **source, mk_er
     assert_fs_identity_is_root();
     if (st != MK_OK) {
         assert_null(*token);
-        assert_null(*source);
+        /* A refused file is named in *source (who fixes it depends on
+         * which one it is: token.h); no file at all names none. */
+        if (st == MK_ERR_IO)
+            assert_null(*source);
+        free(*source);
+        *source = NULL;
         assert_no_secret(err);
     }
     return st;
@@ -397,6 +402,37 @@ static void test_token_dir_wins(void **state)
     put_file(root_path, SECRET, strlen(SECRET), 0600, USER_UID, USER_GID);
     assert_int_equal(token_for(f, &token, &source, &err), MK_ERR_USAGE);
     assert_contains(err.message, "expected 0");
+    free(root_path);
+    free(user_path);
+}
+
+/* A refused file is named (the caller says who fixes it); the remedy names
+ * the administrator's command for a file of token_dir, the user's own
+ * command for the user's file. */
+static void test_refused_source_and_remedy(void **state)
+{
+    struct fixture *f = *state;
+    char *user_path = put_user_token(f, "user-token", 0600, USER_UID);
+    char *root_path = join(f->token_dir, "alice");
+    put_file(root_path, SECRET, strlen(SECRET), 0644, 0, 0);
+    char *token = NULL, *source = NULL;
+    char remedy[512];
+    mk_error err;
+
+    mk_error_clear(&err);
+    assert_int_equal(mk_token_for_user(&f->cfg, &f->pw, &token, &source, &err), MK_ERR_USAGE);
+    assert_null(token);
+    assert_string_equal(source, root_path);
+    assert_true(mk_token_source_root_held(&f->cfg, source));
+    mk_token_remedy(&f->cfg, "alice", source, remedy, sizeof(remedy));
+    assert_contains(remedy, "your administrator must run `mkio-orgs login --user alice`");
+    assert_contains(remedy, root_path);
+    free(source);
+
+    assert_false(mk_token_source_root_held(&f->cfg, user_path));
+    mk_token_remedy(&f->cfg, "alice", user_path, remedy, sizeof(remedy));
+    assert_contains(remedy, "run `mkio-orgs login`");
+    assert_null(strstr(remedy, "--user"));
     free(root_path);
     free(user_path);
 }
@@ -538,6 +574,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_good_file, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_source_and_remedy, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_content, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_too_big, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_mode, fixture_setup, fixture_teardown),
