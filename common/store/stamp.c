@@ -220,6 +220,10 @@ int mk_stamp_read(const char *state_dir, const char *user, struct mk_stamp *out)
     memset(out, 0, sizeof(*out));
     if (stamp_open_dir(state_dir, false, &dirfd, dir, sizeof(dir)) != 0 || dirfd < 0)
         return 0;
+    /* What a killed writer of this stamp left (the one temporary name of a
+     * writer holding the lock, atomicfile.h): gone now, in O(1). */
+    if ((size_t)snprintf(path, sizeof(path), "%s.tmp.000000", user) < sizeof(path))
+        (void)unlinkat(dirfd, path, 0);
     mk_error_clear(&err);
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, user) >= sizeof(path) ||
         mk_trust_openat(dirfd, user, path, O_RDONLY, &fd, &err) != MK_OK || fd < 0)

@@ -81,8 +81,9 @@ uint64_t mk_stamp_config_digest(const struct mk_config *cfg);
  * display names. */
 uint64_t mk_stamp_input_digest(const struct mk_membership *in, size_t n);
 
-/* Reads user's stamp in state_dir: 1 read into out
- * (mk_stamp_free), 0 none or not usable, -ENOMEM. */
+/* Reads user's stamp in state_dir: 1 read into out (mk_stamp_free), 0
+ * none or not usable, -ENOMEM. Under the store's lock: removes what a
+ * killed writer of this user's stamp left. */
 int mk_stamp_read(const char *state_dir, const char *user, struct mk_stamp *out);
 
 /* Replaces user's stamp with st (the stamps directory made when missing);

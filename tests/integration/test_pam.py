@@ -2235,8 +2235,11 @@ class TestHelper(PamCase):
         self.assertEqual(res.rc, "PAM_SUCCESS")
         self.assertEqual(len(self.user_orgs("alice")), 201)
         self.assertEqual(sorted(os.listdir(self.state_dir)),
-                         ["groups.db", "store.json", "store.lock", "users", "users.lock"])
+                         ["groups.db", "stamps", "store.json", "store.lock", "users",
+                          "users.lock"])
         self.assertEqual(os.listdir(os.path.join(self.state_dir, "users")), ["alice"])
+        # Her write's stamp (issue 18), and no temporary file of one.
+        self.assertEqual(os.listdir(os.path.join(self.state_dir, "stamps")), ["alice"])
 
 
 class TestConcurrency(PamCase):
