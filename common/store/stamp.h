@@ -16,7 +16,9 @@
  * user's groups, and time against max_stale), and writes nothing. Any
  * other write that replaces store.json or groups.db, or an edit of
  * /etc/group or of the configuration, makes every stamp disagree, so the
- * next write of each user takes the whole path once.
+ * next write of each user takes the whole path once. A write that takes
+ * the stamp logs nothing: the warnings about stale users, unfit groups and
+ * the like are the compile's, and the last one that compiled gave them.
  *
  * Stamps are advice like the refresh records (invariant 4's exception):
  * replaced atomically without fsync, under the store's lock, one temporary
