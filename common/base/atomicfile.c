@@ -55,14 +55,30 @@ static int atomic_write_all(int fd, const unsigned char *p, size_t len)
     return 0;
 }
 
+/* The one temporary name of a writer that holds the lock
+ * (MK_ATOMICFILE_LOCKED): MK_TEMPNAME_RANDOM characters that
+ * mk_tempname_is_suffix accepts. */
+#define ATOMIC_LOCKED_SUFFIX "000000"
+
 /* Creates NAME.tmp.XXXXXX in dirfd; its name in tmp. Returns the
- * descriptor or a negative errno. */
-static int atomic_temp_create(int dirfd, const char *name, char *tmp, size_t tmp_size)
+ * descriptor or a negative errno. locked: NAME.tmp.000000, a file left
+ * there by a killed writer removed first (the lock says none is alive). */
+static int atomic_temp_create(int dirfd, const char *name, bool locked, char *tmp,
+                              size_t tmp_size)
 {
     char suffix[MK_TEMPNAME_RANDOM + 1];
 
     for (int i = 0; i < ATOMIC_TEMP_TRIES; i++) {
         int fd, n;
+        if (locked) {
+            n = snprintf(tmp, tmp_size, "%s" ATOMIC_TEMP_INFIX ATOMIC_LOCKED_SUFFIX, name);
+            if (n < 0 || (size_t)n >= tmp_size)
+                return -ENAMETOOLONG;
+            if (unlinkat(dirfd, tmp, 0) != 0 && errno != ENOENT)
+                return -errno;
+            fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            return fd >= 0 ? fd : -errno;
+        }
         mk_tempname_suffix(suffix);
         n = snprintf(tmp, tmp_size, "%s" ATOMIC_TEMP_INFIX "%s", name, suffix);
         if (n < 0 || (size_t)n >= tmp_size)
@@ -117,7 +133,8 @@ int mk_atomicfile_replace_flags(int dirfd, const char *name, mode_t mode, const 
         *replaced = -1;
     if (dirfd < 0 || !name || !*name || strchr(name, '/') || (len > 0 && !data))
         return -EINVAL;
-    if ((fd = atomic_temp_create(dirfd, name, tmp, sizeof(tmp))) < 0) {
+    if ((fd = atomic_temp_create(dirfd, name, flags & MK_ATOMICFILE_LOCKED, tmp,
+                                 sizeof(tmp))) < 0) {
         r = fd;
         fd = -1;
         tmp[0] = '\0';

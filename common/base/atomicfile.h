@@ -40,8 +40,15 @@ int mk_atomicfile_replace(int dirfd, const char *name, mode_t mode, const void *
 
 /* What mk_atomicfile_replace_flags may leave out. */
 #define MK_ATOMICFILE_NO_FSYNC 1u   /* neither the file's fsync nor the directory's */
+#define MK_ATOMICFILE_LOCKED 2u     /* the caller holds the writers' lock of name: the
+                                     * temporary file is NAME.tmp.000000, and what a
+                                     * killed writer left there is removed first */
 
-/* mk_atomicfile_replace, with flags. MK_ATOMICFILE_NO_FSYNC keeps the
+/* mk_atomicfile_replace, with flags. MK_ATOMICFILE_LOCKED gives a writer
+ * that holds the lock one temporary name per file instead of a random one,
+ * so that it cleans up after a killed writer of the same file in O(1),
+ * without listing the directory (mk_atomicfile_remove_stale lists it, and
+ * counts NAME.tmp.000000 a temporary file too). MK_ATOMICFILE_NO_FSYNC keeps the
  * temporary file and the rename (a reader still sees the old bytes or the
  * new ones, never a torn file) and gives up durability: after a crash the
  * name may hold the old bytes, the new ones, or an empty file (over an

@@ -661,3 +661,12 @@ bool mk_policy_org_active(const struct mk_storefile_org *o, const struct mk_conf
     }
     return true;
 }
+
+bool mk_policy_org_settled(const struct mk_storefile_org *o, const struct mk_config *cfg)
+{
+    const struct mk_pin *pin = policy_pin_for(cfg, o->id);
+    if (!o->group)
+        return false;
+    return pin ? o->pinned && strcmp(pin->group_name, o->group) == 0 && pin->gid == o->gid
+               : !o->pinned;
+}

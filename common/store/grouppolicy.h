@@ -128,4 +128,9 @@ mk_status mk_policy_assign(struct mk_storefile *s, const bool *joined, const boo
 bool mk_policy_org_active(const struct mk_storefile_org *o, const struct mk_config *cfg,
                           const struct mk_local_groups *etc, struct mk_policy_notes *notes);
 
+/* Whether o holds the group a write keeps without asking anyone: it has a
+ * group, its pin's when cfg pins it, and is not marked pinned otherwise
+ * (a pin not applied, or withdrawn, is tried again by every write). */
+bool mk_policy_org_settled(const struct mk_storefile_org *o, const struct mk_config *cfg);
+
 #endif

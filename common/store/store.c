@@ -29,6 +29,7 @@
 #include "store/stale.h"
 #include "store/store_json.h"
 #include "store/storefile.h"
+#include "store/userstate.h"
 #include "store/write.h"
 
 /* A malloc'd copy of v[0..n) and its strings; NULL on memory failure. */
@@ -298,5 +299,11 @@ mk_status mk_store_publish(const struct mk_config *cfg, const struct mk_store_en
     mk_prefetch_build(cfg, mk_store_env_nss(env), &pf);
     st = mk_write_store(cfg, env, NULL, NULL, 0, &oracle, lock_timeout_ms, sink, NULL, err);
     mk_prefetch_free(&pf);
+    /* The refresh records' leftovers of killed writers (userstate.h): a
+     * record removes only its own user's, so publish (sync's end) sweeps
+     * the rest. A failure costs space, never correctness: not reported. */
+    mk_error sweep_err;
+    mk_error_clear(&sweep_err);
+    (void)mk_user_state_sweep(cfg, sink, &sweep_err);
     return st;
 }

@@ -31,7 +31,9 @@
  * A write records before it publishes: store.json (with every gid given)
  * is in place and synced before groups.db changes, so a writer killed at
  * any step never leaves a gid in groups.db that the history lacks. A file
- * whose bytes would not change is not rewritten (same inode, same mtime).
+ * whose bytes would not change is not rewritten (same inode, same mtime);
+ * a user's write that would change nothing is told so from the stamp of
+ * their last write without loading store.json (stamp.h).
  * Right after groups.db is replaced (not when it is unchanged), when it is
  * the file the NSS module reads (MK_GROUPFILE_DEFAULT_PATH, compared by
  * device and inode), a running nscd or unscd is told to drop its group

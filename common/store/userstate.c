@@ -101,6 +101,8 @@ static mk_status userstate_lock(int state_fd, const struct mk_config *cfg, int *
                         path, r == -EWOULDBLOCK ? "another refresh holds it" : strerror(-r));
 }
 
+static void userstate_remove_temps(int dirfd, const char *dir, const struct mk_log_sink *sink);
+
 static bool userstate_number(const char *line, const char *key, int64_t *out)
 {
     size_t klen = strlen(key);
@@ -205,13 +207,13 @@ mk_status mk_user_state_record(const struct mk_config *cfg, const char *user, in
         st = mk_error_set(err, MK_ERR_USAGE, "the state directory path is too long");
         goto out;
     }
-    /* Writers of records take turns on users.lock, so that a temporary
-     * file found while holding it is a killed writer's: removed here, as
-     * the store removes its own. */
+    /* Writers of records take turns on users.lock, so the record's one
+     * temporary name (MK_ATOMICFILE_LOCKED, below) is free to reuse: what
+     * a killed writer left there is removed by this user's next record,
+     * in O(1) whatever the number of users (the directory is not listed;
+     * mk_user_state_sweep lists it, for what other versions left). */
     if ((st = userstate_lock(state_fd, cfg, &lock, err)) != MK_OK)
         goto out;
-    const char *const names[] = { user };
-    mk_atomicfile_remove_stale(dirfd, dir, names, 1, NULL);
     if ((st = userstate_read_at(dirfd, user, path, &old, err)) != MK_OK)
         goto out;
     char clean[256];
@@ -232,7 +234,7 @@ mk_status mk_user_state_record(const struct mk_config *cfg, const char *user, in
      * groups.db, which the groups depend on, keep both fsyncs
      * (docs/ARCHITECTURE.md, invariant 4). */
     int rc = mk_atomicfile_replace_flags(dirfd, user, 0644, text, (size_t)len, NULL,
-                                         MK_ATOMICFILE_NO_FSYNC);
+                                         MK_ATOMICFILE_NO_FSYNC | MK_ATOMICFILE_LOCKED);
     if (rc < 0)
         st = mk_error_set(err, MK_ERR_IO, "cannot write %s: %s", path, strerror(-rc));
 out:
@@ -242,6 +244,27 @@ out:
         close(state_fd);
     if (dirfd >= 0)
         close(dirfd);
+    return st;
+}
+
+mk_status mk_user_state_sweep(const struct mk_config *cfg, const struct mk_log_sink *sink,
+                              mk_error *err)
+{
+    char dir[PATH_MAX];
+    int dirfd = -1, state_fd = -1, lock = -1;
+    mk_status st;
+
+    if ((st = userstate_open_dir(cfg, false, &dirfd, dir, sizeof(dir), &state_fd, err)) != MK_OK ||
+        dirfd < 0)
+        return st;
+    /* Under users.lock no record is being written: every temporary file
+     * is a killed writer's. */
+    if ((st = userstate_lock(state_fd, cfg, &lock, err)) == MK_OK)
+        userstate_remove_temps(dirfd, dir, sink);
+    if (lock >= 0)
+        close(lock);
+    close(state_fd);
+    close(dirfd);
     return st;
 }
 
@@ -257,6 +280,34 @@ static bool userstate_is_temp(const char *entry)
     memcpy(user, entry, len - suffix);
     user[len - suffix] = '\0';
     return mk_atomicfile_is_temp(entry, user);
+}
+
+/* Removes every USER.tmp.XXXXXX in dirfd (dir names it in messages);
+ * only under users.lock. Failures go to sink. */
+static void userstate_remove_temps(int dirfd, const char *dir, const struct mk_log_sink *sink)
+{
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *ent;
+
+    if (!d) {
+        mk_log(sink, MK_LOG_WARNING, "cannot list %s to remove stale temporary files: %s", dir,
+               strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((ent = readdir(d)) != NULL) {
+        if (!userstate_is_temp(ent->d_name))
+            continue;
+        if (unlinkat(dirfd, ent->d_name, 0) == 0)
+            mk_log(sink, MK_LOG_NOTICE, "removed %s/%s, left by an interrupted write", dir,
+                   ent->d_name);
+        else if (errno != ENOENT)
+            mk_log(sink, MK_LOG_WARNING, "cannot remove the stale temporary file %s/%s: %s",
+                   dir, ent->d_name, strerror(errno));
+    }
+    closedir(d);
 }
 
 static int userstate_entry_cmp(const void *a, const void *b)

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/log.h"
 #include "store/config.h"
 #include "base/mk_error.h"
 
@@ -48,10 +49,20 @@ mk_status mk_user_state_read(const struct mk_config *cfg, const char *user,
  * text; sanitized and cut here). Creates state_dir and users when missing.
  * Writers of records take turns (a lock on state_dir/users.lock, a 0600
  * file of root's that no user can open, so no user can hold it; at most a
- * second's wait, MK_ERR_BUSY after), and remove the temporary files of
- * this user's record that killed writers left. */
+ * second's wait, MK_ERR_BUSY after). A record's temporary file has one
+ * name per user (USER.tmp.000000), so what a killed writer left is removed
+ * by that user's next record, without listing the directory: a record's
+ * cost does not grow with the number of users. */
 mk_status mk_user_state_record(const struct mk_config *cfg, const char *user, int64_t now,
                                bool success, const char *error, mk_error *err);
+
+/* Removes every user's temporary record files (USER.tmp.XXXXXX) under the
+ * writers' lock (MK_ERR_BUSY after a second): what killed writers of
+ * other versions left, or a user's who never logs in again. Each removal
+ * is a notice to sink. mk_store_publish calls it (sync's end), so no
+ * leftover outlives a sync. A missing directory is MK_OK. */
+mk_status mk_user_state_sweep(const struct mk_config *cfg, const struct mk_log_sink *sink,
+                              mk_error *err);
 
 struct mk_user_state_entry {
     char *user;

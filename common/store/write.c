@@ -32,9 +32,12 @@
 #include "store/history.h"
 #include "store/nscd.h"
 #include "store/stale.h"
+#include "store/stamp.h"
 #include "store/store_json.h"
 #include "store/storefile.h"
+#include "store/taken.h"
 #include "store/userdb.h"
+#include "store/userstate.h"
 
 #define WRITE_LOCK_FILE "store.lock"
 #define WRITE_GROUP_FILE "groups.db"
@@ -231,6 +234,8 @@ struct write_state {
     /* write_load */
     struct mk_storefile s;
     struct mk_local_groups etc;
+    struct mk_stamp_id etc_id;            /* /etc/group as read, for the stamp */
+    bool etc_id_ok;
     struct mk_stale_records records;
     struct mk_policy_notes notes;
     struct mk_history_snapshot snap;      /* each organization's group before the policy */
@@ -339,6 +344,8 @@ static mk_status write_load(struct write_state *w, mk_error *err)
 
     if ((st = mk_store_json_load(w->dir_fd, cfg->state_dir, &w->s, w->sink, err)) != MK_OK)
         return st;
+    /* Taken before the read: an edit in between makes the stamp disagree. */
+    w->etc_id_ok = w->user && mk_stamp_id_file(mk_store_env_etc_group(w->env), &w->etc_id) == 0;
     if ((st = mk_etc_group_read(mk_store_env_etc_group(w->env), &w->etc, err)) != MK_OK)
         return st;
     if (mk_stale_records_load(cfg, &w->records, w->sink) != 0)
@@ -541,6 +548,92 @@ static void write_export(struct write_state *w)
     free(groups);
 }
 
+/* Whether this user's write would change nothing, told from their stamp
+ * (stamp.h) without loading store.json: store.json, groups.db, /etc/group
+ * and the configuration are what the stamp saw, the organizations are the
+ * ones it was given, neither the user nor any other whose groups are
+ * published has passed max_stale since, and the other group sources
+ * still give none of the user's groups' names or gids to another group
+ * (the question every write of a user asks again about their
+ * organizations, grouppolicy.h; an answer that is not one counts as none
+ * there too). A write's cost then does not grow with the store. */
+static bool write_unchanged(struct write_state *w)
+{
+    const struct mk_config *cfg = w->cfg;
+    struct mk_taken t = { .oracle = w->oracle };
+    struct mk_user_state rec;
+    struct mk_stamp st;
+    struct mk_stamp_id id;
+    mk_error err;
+    bool same;
+
+    if (mk_stamp_read(cfg->state_dir, w->user, &st) != 1)
+        return false;
+    same = st.config == mk_stamp_config_digest(cfg) && st.org_count == w->in_count &&
+           st.input == mk_stamp_input_digest(w->in, w->in_count) &&
+           mk_stamp_id_at(w->dir_fd, MK_STOREFILE_NAME, &id) == 0 &&
+           mk_stamp_id_equal(&id, &st.store) &&
+           mk_stamp_id_at(w->dir_fd, WRITE_GROUP_FILE, &id) == 0 &&
+           mk_stamp_id_equal(&id, &st.groups) &&
+           mk_stamp_id_file(mk_store_env_etc_group(w->env), &id) == 0 &&
+           mk_stamp_id_equal(&id, &st.etc);
+    if (same && cfg->max_stale_ms > 0) {
+        mk_error_clear(&err);
+        same = mk_user_state_read(cfg, w->user, &rec, &err) == MK_OK &&
+               !mk_user_state_stale(cfg, mk_user_state_known_good(&rec, st.refreshed), w->now) &&
+               !mk_user_state_stale(cfg, st.oldest_good, w->now);
+    }
+    for (size_t i = 0; same && i < st.org_count; i++) {
+        struct mk_taken_own own = { st.orgs[i].group, st.orgs[i].gid };
+        char other[MK_GROUP_NAME_MAX * 4];
+        gid_t other_gid;
+        same = mk_taken_oracle_gid(&t, own, own.gid, other, sizeof(other)) <= 0 &&
+               mk_taken_oracle_name(&t, own, own.name, &other_gid) <= 0;
+    }
+    mk_stamp_free(&st);
+    return same;
+}
+
+/* After a whole write of the user that left everything in place: their
+ * stamp, for their next write. Only when every joined organization has
+ * the group the policy keeps without asking anyone (a pin not applied is
+ * tried again by every write, which a stamp would skip). A stamp not
+ * written costs the next write its shortcut, nothing else. */
+static void write_stamp(struct write_state *w)
+{
+    const struct mk_storefile *s = &w->s;
+    struct mk_storefile_user *u = mk_storefile_user_get(&w->s, w->user);
+    struct mk_stamp st = { .config = mk_stamp_config_digest(w->cfg),
+                           .input = mk_stamp_input_digest(w->in, w->in_count),
+                           .etc = w->etc_id };
+
+    if (!w->etc_id_ok || !u || u->org_count != w->in_count ||
+        mk_stamp_id_at(w->dir_fd, MK_STOREFILE_NAME, &st.store) != 0 ||
+        mk_stamp_id_at(w->dir_fd, WRITE_GROUP_FILE, &st.groups) != 0)
+        return;
+    for (size_t i = 0; i < s->org_count; i++)
+        if (w->joined[i] && !mk_policy_org_settled(&s->orgs[i], w->cfg))
+            return;
+    for (size_t i = 0; i < s->user_count; i++) {
+        int64_t good = w->stale_since[i];
+        if (!w->stale[i] && s->users[i].org_count && good > 0 &&
+            strcmp(s->users[i].name, w->user) != 0 && (!st.oldest_good || good < st.oldest_good))
+            st.oldest_good = good;
+    }
+    st.refreshed = u->refreshed;
+    if (!(st.orgs = calloc(u->org_count ? u->org_count : 1, sizeof(*st.orgs))))
+        return;
+    for (size_t i = 0; i < u->org_count; i++) {
+        ssize_t k = mk_storefile_find_org(s, u->orgs[i]);
+        if (k < 0 || !s->orgs[k].group)
+            goto out;
+        st.orgs[st.org_count++] = (struct mk_stamp_org){ s->orgs[k].group, s->orgs[k].gid };
+    }
+    (void)mk_stamp_write(w->cfg->state_dir, w->user, &st);
+out:
+    free(st.orgs);   /* the strings are the store's */
+}
+
 /* Gives back everything w holds, after the notes are logged; the encoder
  * is joined first: it reads entries and dir_fd. */
 static void write_free(struct write_state *w)
@@ -588,8 +681,11 @@ mk_status mk_write_store(const struct mk_config *cfg, const struct mk_store_env 
         return st;
     if (user && (st = write_input(orgs, n, &w.in, &w.ids, &w.in_count, err)) != MK_OK)
         return st;
-    if ((st = write_lock(&w, lock_timeout_ms, err)) != MK_OK ||
-        (st = write_load(&w, err)) != MK_OK ||
+    if ((st = write_lock(&w, lock_timeout_ms, err)) != MK_OK)
+        goto out;
+    if (user && write_unchanged(&w))
+        goto out;   /* MK_OK; *change stays empty: nothing was added or removed */
+    if ((st = write_load(&w, err)) != MK_OK ||
         (st = write_select(&w, err)) != MK_OK ||
         (st = write_assign(&w, err)) != MK_OK)
         goto out;
@@ -604,6 +700,10 @@ mk_status mk_write_store(const struct mk_config *cfg, const struct mk_store_env 
         if (write_change(&w, &local) != MK_OK && st == MK_OK)
             st = write_nomem(err);
     }
+    if (w.published && user && st == MK_OK)
+        write_stamp(&w);
+    else if (!user)
+        mk_stamp_sweep(cfg->state_dir, sink);   /* what killed writers of stamps left */
 out:
     write_free(&w);
     return st;

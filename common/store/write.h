@@ -4,13 +4,15 @@
  *
  * A write is a sequence of named phases over one struct (write.c): lock
  * (open and check the state directory and its lock file, take the lock),
- * load (store.json, /etc/group, the users' records, unfit groups dropped,
+ * for a user the shortcut (their stamp says the write would change
+ * nothing: done, store.json not even read; stamp.h), load (store.json, /etc/group, the users' records, unfit groups dropped,
  * the user's organizations put in), select (stale users left out, joined
  * organizations, what is asked about again), assign (names and gids, the
  * groups of groups.db), then groups.db encoded on a second thread while
  * store.json is recorded, then the publish of groups.db and the word to
  * nscd, and last, with userdb_export, the export of the published groups
- * to systemd's user database (userdb.h; a failure there is a warning).
+ * to systemd's user database (userdb.h; a failure there is a warning),
+ * and the user's stamp for their next write.
  *
  * Error convention: the mk_status values of store.h, err filled.
  */

@@ -1487,6 +1487,63 @@ class TestRefreshGate(PamCase):
             self.assertEqual(len(renames), 1, renames)
             self.assertIn('"alice"', renames[0])
 
+    def seed_store(self, n):
+        """n more users in store.json (one organization of their own each,
+        with a group), replaced as the store replaces it."""
+        path = os.path.join(self.state_dir, "store.json")
+        s = self.store()
+        gid = 2000400001
+        for i in range(n):
+            org = "many-org-%04d" % i
+            s["organizations"][org] = {"name": "Many %d" % i, "group": "mk-%s" % org,
+                                       "gid": gid + i, "pinned": False, "first_seen": 1}
+            s["users"]["many%04d" % i] = {"refreshed": int(time.time()), "orgs": [org]}
+        with open(path + ".seed", "w") as f:
+            json.dump(s, f)
+        os.chmod(path + ".seed", 0o644)
+        os.rename(path + ".seed", path)
+
+    def test_a_no_change_login_with_many_users_reads_no_store_yet_sees_etc_group(self):
+        """With 500 more users in the store, a login that changes nothing
+        leaves store.json and groups.db as they are and (under strace, when
+        installed) does not even open store.json or list a directory: its
+        stamp (common/store/stamp.h) says nothing changed. An /etc/group
+        that now gives alice's gid to a local group is still seen by her
+        next login with the same organizations: the group moves to a new
+        gid, store.json and groups.db are replaced."""
+        self.alice_world(invited=False, member=True)
+        conf = self.write_conf(refresh_interval="0")
+        self.assertEqual(self.run_pam(conf=conf).rc, "PAM_SUCCESS")
+        self.seed_store(500)
+        self.assertEqual(self.run_pam(conf=conf).rc, "PAM_SUCCESS")   # the whole path, once
+        ids = self.file_ids()
+        wrap = ()
+        trace = os.path.join(self.dir, "login.strace")
+        if shutil.which("strace"):
+            wrap = ("strace", "-f", "-qq", "-o", trace, "-e", "trace=open,openat,getdents64")
+        res = self.run_pam(conf=conf, wrap=wrap)
+        self.assertEqual(res.rc, "PAM_SUCCESS")
+        self.assertEqual(self.file_ids(), ids)
+        self.assertEqual(len(self.store()["users"]), 501)
+        if wrap:
+            with open(trace) as f:
+                calls = f.read().splitlines()
+            self.assertEqual([l for l in calls if re.search(r'\bopen(at)?\(.*"store\.json"', l)],
+                             [])
+            self.assertEqual([l for l in calls if "getdents64(" in l], [])
+
+        gid = self.store()["organizations"][self.org_id]["gid"]
+        etc_group = os.path.join(self.dir, "group")
+        with open("/etc/group") as f, open(etc_group, "w") as out:
+            out.write(f.read() + "localclash:x:%d:\n" % gid)
+        os.chmod(etc_group, 0o644)
+        with sandbox.bound(etc_group, "/etc/group"):
+            self.assertEqual(self.run_pam(conf=conf).rc, "PAM_SUCCESS")
+        self.assertNotEqual(self.store()["organizations"][self.org_id]["gid"], gid)
+        after = self.file_ids()
+        self.assertNotEqual(after["store.json"], ids["store.json"])
+        self.assertNotEqual(after["groups.db"], ids["groups.db"])
+
     def record_file(self, path, attempt, success):
         """Puts an old record in place (root's, 0644, as the helper writes it)."""
         with open(path + ".new", "w") as f:
@@ -2259,8 +2316,11 @@ class TestHelper(PamCase):
         self.assertEqual(res.rc, "PAM_SUCCESS")
         self.assertEqual(len(self.user_orgs("alice")), 201)
         self.assertEqual(sorted(os.listdir(self.state_dir)),
-                         ["groups.db", "store.json", "store.lock", "users", "users.lock"])
+                         ["groups.db", "stamps", "store.json", "store.lock", "users",
+                          "users.lock"])
         self.assertEqual(os.listdir(os.path.join(self.state_dir, "users")), ["alice"])
+        # Her write's stamp (issue 18), and no temporary file of one.
+        self.assertEqual(os.listdir(os.path.join(self.state_dir, "stamps")), ["alice"])
 
 
 class TestConcurrency(PamCase):

@@ -980,7 +980,7 @@ static void test_missing_etc_group(void **state)
 static void test_group_file_failure_after_record(void **state)
 {
     struct fx *f = *state;
-    char sub[200], cmd[256], name[33];
+    char sub[200], cmd[512], name[33];
     gid_t gid;
     mk_error err;
     struct mk_membership m = { "org-b", "B" };
@@ -997,8 +997,10 @@ static void test_group_file_failure_after_record(void **state)
     assert_non_null(strstr(text, "\"org-b\""));
     free(text);
     group_of(f, "org-b", name, &gid);
-    /* No temporary file left behind: store.json, store.lock, groups.db. */
-    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 3", f->state);
+    /* No temporary file left behind: store.json, store.lock, groups.db (and
+     * the stamps directory of alice's write, holding her stamp alone). */
+    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | grep -vx stamps | wc -l) -eq 3 && "
+             "test \"$(ls -A '%s/stamps')\" = alice", f->state, f->state);
     assert_int_equal(system(cmd), 0);
     /* Repaired: the next write publishes the recorded gid. */
     snprintf(cmd, sizeof(cmd), "rm -r '%s'", f->groups_db);
@@ -1059,9 +1061,12 @@ static void test_fifty_threads(void **state)
         assert_true(strcmp(v.groups[i - 1].group_name, v.groups[i].group_name) < 0);
     mk_store_view_free(&v);
 
-    /* No temporary file left behind. */
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 3", f->state);
+    /* No temporary file left behind (the stamps directory holds one stamp
+     * per user, stamp.h). */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | grep -vx stamps | wc -l) -eq 3 && "
+             "test $(ls -A '%s/stamps' | grep -c '^user[0-9][0-9]$') -eq 50 && "
+             "test $(ls -A '%s/stamps' | wc -l) -eq 50", f->state, f->state, f->state);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -1488,7 +1493,7 @@ static void test_stale_temp_files_removed(void **state)
     }
     /* The write itself left none behind either. */
     char cmd[300];
-    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq %zu", f->state,
+    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | grep -vx stamps | wc -l) -eq %zu", f->state,
              3 + sizeof(kept) / sizeof(kept[0]));
     assert_int_equal(system(cmd), 0);
 }
@@ -1638,6 +1643,240 @@ static void test_unchanged_store_repairs_groups_db(void **state)
     db_open(f, &db);
     assert_int_equal(db.view.group_count, 1);
     db_close(&db);
+}
+
+/* ---- a write that changes nothing, from the user's stamp (issue 18) ---- */
+
+static mk_status publish(struct fx *f);
+static char *db_members_of(struct fx *f, const char *group);
+
+/* Both files as they are, to compare after a write. */
+struct both_files {
+    struct file_state js, db;
+};
+
+static void both_take(struct fx *f, struct both_files *b)
+{
+    file_state_take(f->store_json, &b->js);
+    file_state_take(f->groups_db, &b->db);
+}
+
+static void both_same(struct fx *f, struct both_files *b)
+{
+    file_state_same(f->store_json, &b->js);
+    file_state_same(f->groups_db, &b->db);
+}
+
+static bool file_replaced(const char *path, const struct both_files *b, bool json)
+{
+    struct stat st;
+    const struct stat *old = json ? &b->js.st : &b->db.st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_ino != old->st_ino || st.st_mtim.tv_nsec != old->st_mtim.tv_nsec ||
+           st.st_mtim.tv_sec != old->st_mtim.tv_sec;
+}
+
+static void both_free(struct both_files *b)
+{
+    free(b->js.text);
+    free(b->db.text);
+    memset(b, 0, sizeof(*b));
+}
+
+/* With hundreds of users in the store, a user's refresh that finds what
+ * the store holds writes neither file, and their stamp is there; so does
+ * the next one after another user's write (which took the whole path). */
+static void test_unchanged_with_many_users_writes_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct mk_membership m[2] = { { "org-a", "A" }, { "org-b", "B" } };
+    struct both_files b;
+    char user[32], id[32], path[300];
+
+    f->cfg.max_stale_ms = 30LL * 86400 * 1000;
+    for (int i = 0; i < 300; i++) {
+        snprintf(user, sizeof(user), "user%03d", i);
+        snprintf(id, sizeof(id), "org-%03d", i);
+        struct mk_membership two[2] = { { "org-a", "A" }, { id, "Own" } };
+        assert_int_equal(set_n(f, user, two, 2), MK_OK);
+    }
+    assert_int_equal(set_n(f, "alice", m, 2), MK_OK);
+    snprintf(path, sizeof(path), "%s/stamps/alice", f->state);
+    assert_int_equal(access(path, F_OK), 0);
+    both_take(f, &b);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(set_n(f, "alice", m, 2), MK_OK);
+    both_same(f, &b);
+    /* Another user's write replaces store.json: alice's stamp no longer
+     * agrees, her write takes the whole path once and still writes
+     * nothing. */
+    assert_int_equal(set1(f, "bob", "org-b", "B"), MK_OK);
+    both_take(f, &b);
+    assert_int_equal(set_n(f, "alice", m, 2), MK_OK);
+    assert_int_equal(set_n(f, "alice", m, 2), MK_OK);
+    both_same(f, &b);
+    /* A changed display name is a change. */
+    struct mk_membership renamed[2] = { { "org-a", "A renamed" }, { "org-b", "B" } };
+    both_take(f, &b);
+    assert_int_equal(set_n(f, "alice", renamed, 2), MK_OK);
+    assert_true(file_replaced(f->store_json, &b, true));
+    char *text = read_all(f->store_json);
+    assert_non_null(strstr(text, "A renamed"));
+    free(text);
+    both_free(&b);
+    /* As is a list with one organization fewer. */
+    both_take(f, &b);
+    assert_int_equal(set_n(f, "alice", renamed, 1), MK_OK);
+    assert_true(file_replaced(f->store_json, &b, true));
+    both_free(&b);
+}
+
+/* An edit of /etc/group that matters (a local group takes the gid of
+ * alice's group) is applied by her next write although nothing else
+ * changed; one that does not matter writes nothing, and the write after
+ * it takes the stamp again. An edit in place that keeps the size is seen
+ * too (the stamp hashes the bytes). */
+static void test_unchanged_but_etc_group_changed(void **state)
+{
+    struct fx *f = *state;
+    struct both_files b;
+    char name[33], line[128];
+    gid_t gid, moved;
+
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    group_of(f, "org-a", name, &gid);
+    both_take(f, &b);
+    write_file(f->etc, ETC_DEFAULT "games:x:60:\n");
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    both_same(f, &b);
+
+    /* Same length as "games:x:60:\n" would not be: a line with the gid. */
+    snprintf(line, sizeof(line), ETC_DEFAULT "local:x:%u:\n", (unsigned)gid);
+    write_file(f->etc, line);
+    both_take(f, &b);
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    assert_true(file_replaced(f->store_json, &b, true));
+    group_of(f, "org-a", name, &moved);
+    assert_int_not_equal(moved, gid);
+    both_free(&b);
+
+    /* In place and the same size (gids of the range have ten digits): the
+     * local group now has alice's new gid. */
+    both_take(f, &b);
+    FILE *fp = fopen(f->etc, "r+");
+    assert_non_null(fp);
+    char moved_line[128];
+    snprintf(moved_line, sizeof(moved_line), ETC_DEFAULT "local:x:%u:\n", (unsigned)moved);
+    assert_int_equal(strlen(moved_line), strlen(line));
+    assert_true(fputs(moved_line, fp) >= 0);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    assert_true(file_replaced(f->store_json, &b, true));
+    gid_t again;
+    group_of(f, "org-a", name, &again);
+    assert_int_not_equal(again, moved);
+    both_free(&b);
+}
+
+/* Another group source that starts answering alice's group name is seen
+ * by her next write with the same organizations (the group is renamed),
+ * as a pin added to the configuration is (applied). */
+static void test_unchanged_but_foreign_group_or_pin(void **state)
+{
+    struct fx *f = *state;
+    struct both_files b;
+    char name[33], renamed[33];
+    gid_t gid, gid2;
+
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    group_of(f, "org-a", name, &gid);
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    foreign_add(name, 777777);
+    both_take(f, &b);
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    assert_true(file_replaced(f->store_json, &b, true));
+    group_of(f, "org-a", renamed, &gid2);
+    assert_string_not_equal(renamed, name);
+    both_free(&b);
+
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    f->pins[0] = (struct mk_pin){ "org-a", "media", GID_MIN + 5 };
+    f->cfg.pin_count = 1;
+    both_take(f, &b);
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    assert_true(file_replaced(f->groups_db, &b, false));
+    group_of(f, "org-a", renamed, &gid2);
+    assert_string_equal(renamed, "media");
+    assert_int_equal(gid2, GID_MIN + 5);
+    both_free(&b);
+}
+
+/* max_stale: bob passes it while alice's stamp stands; her next write,
+ * with nothing of hers changed, takes bob's groups out of groups.db. */
+static void test_unchanged_but_another_user_turned_stale(void **state)
+{
+    struct fx *f = *state;
+    struct both_files b;
+    char name[33];
+    gid_t gid;
+    mk_error err;
+    char *members;
+
+    f->cfg.max_stale_ms = 30LL * 86400 * 1000;
+    test_clock = 1800000000;
+    assert_int_equal(set1(f, "bob", "org-a", "A"), MK_OK);
+    assert_int_equal(mk_user_state_record(&f->cfg, "bob", test_clock, true, NULL, &err), MK_OK);
+    test_clock += 20 * 86400;
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    assert_int_equal(mk_user_state_record(&f->cfg, "alice", test_clock, true, NULL, &err), MK_OK);
+    group_of(f, "org-a", name, &gid);
+    both_take(f, &b);
+    test_clock += 5 * 86400;
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    both_same(f, &b);
+    members = db_members_of(f, name);
+    assert_string_equal(members, "alice,bob");
+    free(members);
+    /* 31 days after bob's last success. */
+    test_clock += 6 * 86400;
+    both_take(f, &b);
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    assert_true(file_replaced(f->groups_db, &b, false));
+    members = db_members_of(f, name);
+    assert_string_equal(members, "alice");
+    free(members);
+    both_free(&b);
+}
+
+/* A killed writer's stamp temporary is removed by that user's next
+ * stamp, any other by a publish; a stamp that cannot be parsed is only a
+ * whole write. */
+static void test_stamp_leftovers_and_garbage(void **state)
+{
+    struct fx *f = *state;
+    struct both_files b;
+    char path[300], other[300];
+
+    assert_int_equal(set1(f, "alice", "org-a", "A"), MK_OK);
+    snprintf(path, sizeof(path), "%s/stamps/alice.tmp.000000", f->state);
+    snprintf(other, sizeof(other), "%s/stamps/bob.tmp.Ab12Cd", f->state);
+    write_file(path, "partial");
+    write_file(other, "partial");
+    assert_int_equal(set1(f, "alice", "org-b", "B"), MK_OK);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(access(other, F_OK), 0);
+    assert_int_equal(publish(f), MK_OK);
+    assert_int_equal(access(other, F_OK), -1);
+
+    snprintf(path, sizeof(path), "%s/stamps/alice", f->state);
+    write_file(path, "mkio-write-stamp 1\nstore 1 2 3\n");
+    both_take(f, &b);
+    assert_int_equal(set1(f, "alice", "org-b", "B"), MK_OK);
+    both_same(f, &b);
+    char *text = read_all(path);
+    assert_non_null(strstr(text, "\norg "));
+    free(text);
 }
 
 /* ---- publish (issue 10) ---- */
@@ -2305,6 +2544,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_etc_group_read_error_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_refresh_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_store_repairs_groups_db, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_with_many_users_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_but_etc_group_changed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_but_foreign_group_or_pin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_but_another_user_turned_stale, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stamp_leftovers_and_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_org_ids_canonical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stored_ids_canonicalized, setup, teardown),
     };

@@ -454,21 +454,42 @@ static void test_untrusted_directory_and_file_are_refused(void **state)
     }
 }
 
-static void test_record_removes_a_killed_writers_temporary_file_and_waits_its_turn(void **state)
+static void test_record_and_sweep_remove_killed_writers_temporary_files_and_wait_their_turn(void **state)
 {
     struct fx *f = *state;
     mk_error err = { 0 };
     char path[300];
     struct stat sb;
 
+    /* A killed writer of a record leaves USER.tmp.000000, the one
+     * temporary name of a user's record (issue 18: a record no longer
+     * lists the directory): the user's next record removes it, and their
+     * record is then the new one. */
     const char *good = "mkio-user-state 1\nattempt 5\nsuccess 5\nerror\n";
-    put_record(f, "alice.tmp.Ab12Cd", good);
-    put_record(f, "bob.tmp.Ab12Cd", good);
+    put_record(f, "alice.tmp.000000", good);
+    put_record(f, "bob.tmp.000000", good);
+    put_record(f, "carol.tmp.Ab12Cd", good);   /* what an earlier version left */
     assert_int_equal(mk_user_state_record(&f->cfg, "alice", 10, true, NULL, &err), MK_OK);
-    snprintf(path, sizeof(path), "%s/alice.tmp.Ab12Cd", f->users);
+    snprintf(path, sizeof(path), "%s/alice.tmp.000000", f->users);
     assert_int_equal(stat(path, &sb), -1);
-    /* Only this user's: bob's goes with bob's next record. */
-    snprintf(path, sizeof(path), "%s/bob.tmp.Ab12Cd", f->users);
+    struct mk_user_state rec;
+    assert_int_equal(mk_user_state_read(&f->cfg, "alice", &rec, &err), MK_OK);
+    assert_int_equal(rec.last_success, 10);
+    /* Only this user's: bob's goes with bob's next record... */
+    snprintf(path, sizeof(path), "%s/bob.tmp.000000", f->users);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(mk_user_state_record(&f->cfg, "bob", 11, true, NULL, &err), MK_OK);
+    assert_int_equal(stat(path, &sb), -1);
+    /* ...and every other with a sweep (mk_store_publish, sync's end). */
+    snprintf(path, sizeof(path), "%s/carol.tmp.Ab12Cd", f->users);
+    assert_int_equal(stat(path, &sb), 0);
+    put_record(f, "dave.tmp.000000", good);
+    put_record(f, "dave", good);
+    assert_int_equal(mk_user_state_sweep(&f->cfg, NULL, &err), MK_OK);
+    assert_int_equal(stat(path, &sb), -1);
+    snprintf(path, sizeof(path), "%s/dave.tmp.000000", f->users);
+    assert_int_equal(stat(path, &sb), -1);
+    snprintf(path, sizeof(path), "%s/dave", f->users);
     assert_int_equal(stat(path, &sb), 0);
 
     /* Another writer holds the writers' lock, users.lock (root's, 0600): a
@@ -581,7 +602,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_reads_as_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_sorted_without_temporary_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_untrusted_directory_and_file_are_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_record_removes_a_killed_writers_temporary_file_and_waits_its_turn,
+        cmocka_unit_test_setup_teardown(test_record_and_sweep_remove_killed_writers_temporary_files_and_wait_their_turn,
                                         setup, teardown),
         cmocka_unit_test(test_fresh_edges),
         cmocka_unit_test_setup_teardown(test_stale_edges, setup, teardown),
